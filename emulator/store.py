@@ -1,0 +1,151 @@
+"""Durable document store of the emulator (SQLite, WAL) — the one place state lives.
+
+Every sub-app keeps Azure's own wire shapes here, so sub-apps can read each other's
+resources without private interfaces:
+
+* ARM resources: ``kind`` = lower-cased resource type (``microsoft.apimanagement/service/apis``),
+  ``key`` = lower-cased full resource id, ``parent`` = lower-cased parent resource id (or the
+  resource group id for top-level resources); ``body`` = the JSON the ARM GET returns (secrets
+  included: hiding them is the ARM layer's job).
+* Graph objects: ``kind`` = ``graph/<collection>`` (``graph/applications``), ``key`` = object id,
+  ``parent`` = owning object id for nested collections (federated identity credentials).
+* Identity service and other internal state: ``kind`` = ``identity/<what>``, ``gateway/<what>``.
+
+Each write is its own transaction (WAL, ``synchronous=NORMAL``), so a ``kill -9`` loses at most
+the request that was in flight. Calls are synchronous and take well under a millisecond; sub-apps
+call them directly from async handlers.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS docs (
+    kind    TEXT NOT NULL,
+    key     TEXT NOT NULL,
+    parent  TEXT,
+    body    TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    PRIMARY KEY (kind, key)
+);
+CREATE INDEX IF NOT EXISTS docs_parent ON docs (kind, parent);
+"""
+
+Doc = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """A document with its version (used as the ETag)."""
+
+    kind: str
+    key: str
+    parent: str | None
+    body: Doc
+    version: int
+
+    @property
+    def etag(self) -> str:
+        return f'"{self.version}"'
+
+
+class Store:
+    """Thread-safe SQLite-backed document store."""
+
+    def __init__(self, path: Path | str) -> None:
+        self._path = str(path)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Group several writes into one atomic step (re-entrant)."""
+        with self._lock:
+            if self._db.in_transaction:
+                yield
+                return
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def get(self, kind: str, key: str) -> Stored | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT parent, body, version FROM docs WHERE kind = ? AND key = ?", (kind, key)
+            ).fetchone()
+        if row is None:
+            return None
+        return Stored(kind, key, row[0], json.loads(row[1]), row[2])
+
+    def put(self, kind: str, key: str, body: Doc, parent: str | None = None) -> Stored:
+        """Insert or replace; the version increases by one on every write."""
+        text = json.dumps(body, separators=(",", ":"))
+        with self._lock:
+            row = self._db.execute(
+                "INSERT INTO docs (kind, key, parent, body, version) VALUES (?, ?, ?, ?, 1) "
+                "ON CONFLICT (kind, key) DO UPDATE SET parent = excluded.parent, body = excluded.body, "
+                "version = docs.version + 1 RETURNING version",
+                (kind, key, parent, text),
+            ).fetchone()
+        return Stored(kind, key, parent, body, int(row[0]))
+
+    def delete(self, kind: str, key: str) -> bool:
+        with self._lock:
+            cur = self._db.execute("DELETE FROM docs WHERE kind = ? AND key = ?", (kind, key))
+        return cur.rowcount > 0
+
+    def list(self, kind: str, parent: str | None = None) -> list[Stored]:
+        """All documents of a kind (optionally under one parent), in insertion order."""
+        with self._lock:
+            if parent is None:
+                rows = self._db.execute(
+                    "SELECT key, parent, body, version FROM docs WHERE kind = ? ORDER BY rowid", (kind,)
+                ).fetchall()
+            else:
+                rows = self._db.execute(
+                    "SELECT key, parent, body, version FROM docs WHERE kind = ? AND parent = ? ORDER BY rowid",
+                    (kind, parent),
+                ).fetchall()
+        return [Stored(kind, r[0], r[1], json.loads(r[2]), r[3]) for r in rows]
+
+    def list_prefix(self, key_prefix: str, kind_prefix: str = "") -> list[Stored]:
+        """Every document whose key starts with ``key_prefix`` (e.g. all under an ARM id)."""
+        like = key_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        kind_like = kind_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT kind, key, parent, body, version FROM docs "
+                "WHERE key LIKE ? ESCAPE '\\' AND kind LIKE ? ESCAPE '\\' ORDER BY rowid",
+                (like, kind_like),
+            ).fetchall()
+        return [Stored(r[0], r[1], r[2], json.loads(r[3]), r[4]) for r in rows]
+
+    def delete_prefix(self, key_prefix: str, kind_prefix: str = "") -> int:
+        """Delete every document whose key starts with ``key_prefix``; returns how many."""
+        like = key_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        kind_like = kind_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        with self._lock:
+            cur = self._db.execute(
+                "DELETE FROM docs WHERE key LIKE ? ESCAPE '\\' AND kind LIKE ? ESCAPE '\\'",
+                (like, kind_like),
+            )
+        return cur.rowcount

@@ -1,0 +1,5 @@
+"""``python -m orchestrator`` is ``prmlab``."""
+
+from orchestrator.cli import main
+
+main()

@@ -1,0 +1,104 @@
+"""The one error tree of prmlab.
+
+Every error a user can see is a ``PrmlabError``; third-party exceptions are
+translated at the boundary that catches them (``raise ... from exc``) so the CLI
+can print one clear sentence and choose the exit code without a traceback::
+
+    PrmlabError                      exit 1 unless stated
+    ├── SpecError                    exit 2: lab.yaml is wrong; carries SpecIssue list
+    ├── RenderError                  a policy template failed to render or is not well-formed XML
+    ├── TargetError                  cannot reach / authenticate to the target
+    │   └── EmulatorError            the local emulator could not start or died
+    ├── ResourceError                one resource failed; names the resource and the cause
+    │   ├── OwnershipError           a same-named resource exists that the lab does not own
+    │   ├── PermanentError           retrying is useless (400, 403, 404 on a parent, ...)
+    │   └── TemporaryError           retry may help (429, 5xx, 409 conflict, replication)
+    ├── LockError                    another reconcile of this lab holds the lock
+    └── VerificationError            one or more verification checks failed
+
+Messages never contain secret values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class PrmlabError(Exception):
+    """Base of every error prmlab reports to a user."""
+
+    exit_code: int = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class SpecIssue:
+    """One problem in lab.yaml, located as ``file:line:col: yaml.path: message``."""
+
+    file: str
+    line: int
+    column: int
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}:{self.column}"
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+
+class SpecError(PrmlabError):
+    """lab.yaml cannot be loaded; every issue found is reported at once."""
+
+    exit_code = 2
+
+    def __init__(self, issues: list[SpecIssue]) -> None:
+        self.issues = tuple(sorted(issues, key=lambda i: (i.file, i.line, i.column, i.path)))
+        super().__init__("\n".join(str(i) for i in self.issues))
+
+
+class RenderError(PrmlabError):
+    """A policy template could not be rendered into well-formed XML."""
+
+
+class TargetError(PrmlabError):
+    """The target (Azure or the local emulator) cannot be reached or refused our credentials."""
+
+
+class EmulatorError(TargetError):
+    """The local emulator could not be started, or is not answering."""
+
+
+class ResourceError(PrmlabError):
+    """An operation on one named resource failed."""
+
+    def __init__(self, resource: str, message: str) -> None:
+        super().__init__(f"{resource}: {message}")
+        self.resource = resource
+        self.cause = message
+
+
+class OwnershipError(ResourceError):
+    """A resource with the lab's name exists but carries no ownership mark of this lab."""
+
+
+class PermanentError(ResourceError):
+    """The target refused the operation in a way retrying cannot fix."""
+
+
+class TemporaryError(ResourceError):
+    """The operation may succeed if retried, after ``delay`` seconds when known."""
+
+    def __init__(self, resource: str, message: str, delay: float | None = None) -> None:
+        super().__init__(resource, message)
+        self.delay = delay
+
+
+class LockError(PrmlabError):
+    """Another prmlab process holds this lab's lock."""
+
+
+class VerificationError(PrmlabError):
+    """At least one verification check failed."""

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+_List = list
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS docs (
     kind    TEXT NOT NULL,
@@ -113,7 +115,7 @@ class Store:
             cur = self._db.execute("DELETE FROM docs WHERE kind = ? AND key = ?", (kind, key))
         return cur.rowcount > 0
 
-    def list(self, kind: str, parent: str | None = None) -> list[Stored]:
+    def list(self, kind: str, parent: str | None = None) -> _List[Stored]:
         """All documents of a kind (optionally under one parent), in insertion order."""
         with self._lock:
             if parent is None:
@@ -122,12 +124,13 @@ class Store:
                 ).fetchall()
             else:
                 rows = self._db.execute(
-                    "SELECT key, parent, body, version FROM docs WHERE kind = ? AND parent = ? ORDER BY rowid",
+                    "SELECT key, parent, body, version FROM docs "
+                    "WHERE kind = ? AND parent = ? ORDER BY rowid",
                     (kind, parent),
                 ).fetchall()
         return [Stored(kind, r[0], r[1], json.loads(r[2]), r[3]) for r in rows]
 
-    def list_prefix(self, key_prefix: str, kind_prefix: str = "") -> list[Stored]:
+    def list_prefix(self, key_prefix: str, kind_prefix: str = "") -> _List[Stored]:
         """Every document whose key starts with ``key_prefix`` (e.g. all under an ARM id)."""
         like = key_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         kind_like = kind_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

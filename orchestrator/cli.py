@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+
 import click
 
 from orchestrator.errors import PrmlabError

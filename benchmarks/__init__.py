@@ -1,0 +1,1 @@
+"""Scripted measurements that print numbers (not timed tests)."""

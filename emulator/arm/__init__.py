@@ -1,0 +1,1 @@
+"""Emulator sub-app: arm (see docs/DEVELOPING.md)."""

@@ -1,0 +1,1 @@
+"""Emulator sub-app: graph (see docs/DEVELOPING.md)."""

@@ -1,0 +1,127 @@
+"""The contract between the planner/executor and the providers (one per resource kind).
+
+Flow: ``graph.build_graph(lab)`` gives nodes (address, kind, depends_on, spec). For each kind a
+``Provider`` (in ``orchestrator/providers/``) does:
+
+* ``read``   — network: list the lab's owned resources of its kind (ownership mark), one list call
+               where the API allows; returns ``Actual`` facts keyed by node address.
+* ``desired`` — pure: turn a node's spec + resolved references into ``Desired`` properties.
+               References not yet known (the referenced resource is still to be created) resolve
+               to ``UNKNOWN``; the provider keeps them as such.
+* ``diff``   — pure: compare only the fields the spec owns (server-filled defaults are not drift);
+               canonicalise what the server rewrites (policy XML); compare secrets by digest.
+* ``create`` / ``update`` / ``delete`` — network: do it, return the resulting ``Actual``.
+
+``Actual.outputs`` feeds reference resolution for dependants (``client_id``, ``gateway_url``...).
+Plans and facts are immutable; providers never print.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+
+class _Unknown:
+    """A value known only after apply (printed as ``(known after apply)``)."""
+
+    _instance: _Unknown | None = None
+
+    def __new__(cls) -> _Unknown:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "(known after apply)"
+
+    __str__ = __repr__
+
+
+UNKNOWN: Any = _Unknown()
+
+
+class Secret:
+    """A secret value: compared by digest, never printed (repr shows ``(sensitive)``)."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __repr__(self) -> str:
+        return "(sensitive)"
+
+    __str__ = __repr__
+
+
+class Action(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    REPLACE = "replace"
+    NOOP = "no-op"
+
+    @property
+    def symbol(self) -> str:
+        return {"create": "+", "update": "~", "delete": "-", "replace": "-/+", "no-op": " "}[self.value]
+
+
+@dataclass(frozen=True, slots=True)
+class FieldChange:
+    """One owned field that differs: ``path`` like ``properties.url``; values may be UNKNOWN/Secret."""
+
+    path: str
+    old: Any
+    new: Any
+    forces_replacement: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Desired:
+    address: str
+    kind: str
+    name: str  # the name in Azure (ARM resource name, Graph uniqueName, ...)
+    properties: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Actual:
+    address: str
+    kind: str
+    name: str
+    properties: Mapping[str, Any]  # only what the provider needs to diff
+    outputs: Mapping[str, Any] = field(default_factory=dict)  # feeds references
+    owned: bool = True  # carries this lab's ownership mark
+    handle: Any = None  # provider-private identifier (ARM id, Graph object id)
+
+
+class Provider(Protocol):
+    kind: str
+
+    async def read(self, lab_name: str, addresses: Mapping[str, Desired | None]) -> Mapping[str, Actual]:
+        """Actual state of the owned resources of this kind, plus any same-named unowned ones
+        among ``addresses`` (marked ``owned=False``). Keys are node addresses; owned resources no
+        longer in the spec get a synthetic address ``<kind>.<name>`` so they can be pruned."""
+        ...
+
+    def desired(self, address: str, spec: Any, resolved: Mapping[str, Any]) -> Desired: ...
+
+    def diff(self, desired: Desired, actual: Actual) -> tuple[FieldChange, ...]: ...
+
+    async def create(self, desired: Desired) -> Actual: ...
+
+    async def update(self, desired: Desired, actual: Actual) -> Actual: ...
+
+    async def delete(self, actual: Actual) -> None: ...

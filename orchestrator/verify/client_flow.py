@@ -1,0 +1,218 @@
+"""The real-client check: the ``mcp`` SDK's OAuth client signs a user in and calls the tool.
+
+On the local target the sign-in is headless: the authorization URL is fetched with the test
+user's ``login_hint`` (the local identity service signs that user in without a page) and the
+``302`` back to the loopback redirect URI is handed to the SDK's callback handler — the redirect
+is never followed, so nothing listens on the redirect URI. On Azure the URL is opened in a
+browser and a one-shot loopback listener on 127.0.0.1 receives the redirect.
+"""
+
+from __future__ import annotations
+
+import json
+import webbrowser
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import anyio
+import httpx
+import httpx2
+from mcp import Client
+from mcp.client.auth import OAuthClientProvider
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.auth import (
+    AuthorizationCodeResult,
+    OAuthClientInformationFull,
+    OAuthClientMetadata,
+    OAuthToken,
+)
+
+from orchestrator.verify.http import ssl_context
+from orchestrator.verify.model import CheckResult, Outcome, VerifyTarget
+
+PROFILE_FIELDS = ("displayName", "mail", "id", "jobTitle", "department", "officeLocation")
+
+
+class _MemoryStorage:
+    """Token storage holding the pre-registered client (no dynamic registration in entra mode)."""
+
+    def __init__(self, client: OAuthClientInformationFull) -> None:
+        self._client: OAuthClientInformationFull | None = client
+        self.tokens: OAuthToken | None = None
+
+    async def get_tokens(self) -> OAuthToken | None:
+        return self.tokens
+
+    async def set_tokens(self, tokens: OAuthToken) -> None:
+        self.tokens = tokens
+
+    async def get_client_info(self) -> OAuthClientInformationFull | None:
+        return self._client
+
+    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
+        self._client = client_info
+
+
+class _HeadlessBrowser:
+    """Plays the user's browser: follows the authorization URL to the redirect, keeps the code."""
+
+    def __init__(self, target: VerifyTarget) -> None:
+        self._target = target
+        self._result: AuthorizationCodeResult | None = None
+        self.authorization_url: str | None = None
+
+    async def redirect(self, url: str) -> None:
+        self.authorization_url = url
+        if self._target.login_hint is None:
+            raise RuntimeError("headless sign-in needs a test user (verification.test_users in lab.yaml)")
+        sep = "&" if "?" in url else "?"
+        url = f"{url}{sep}{urlencode({'login_hint': self._target.login_hint})}"
+        expected = urlsplit(self._target.redirect_uri)
+        async with httpx.AsyncClient(verify=ssl_context(self._target.ca_file), timeout=15) as http:
+            for _ in range(5):  # the sign-in may bounce through a few pages of the identity service
+                resp = await http.get(url)
+                location = resp.headers.get("location")
+                if resp.status_code not in (301, 302, 303, 307, 308) or not location:
+                    raise RuntimeError(f"sign-in stopped at HTTP {resp.status_code} ({resp.text[:200]!r})")
+                url = str(resp.url.join(location))
+                got = urlsplit(url)
+                if (got.scheme, got.netloc, got.path) == (expected.scheme, expected.netloc, expected.path):
+                    self._result = _code_result(got.query)
+                    return
+        raise RuntimeError("sign-in did not come back to the redirect URI")
+
+    async def callback(self) -> AuthorizationCodeResult:
+        if self._result is None:
+            raise RuntimeError("no authorization response was received")
+        return self._result
+
+
+class _BrowserListener:
+    """Interactive sign-in (azure target): opens the browser, receives one loopback redirect."""
+
+    def __init__(self, target: VerifyTarget) -> None:
+        self._port = urlsplit(target.redirect_uri).port or 80
+        self._result: AuthorizationCodeResult | None = None
+
+    async def redirect(self, url: str) -> None:
+        webbrowser.open(url)
+
+    async def callback(self) -> AuthorizationCodeResult:
+        async with await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=self._port) as listener:
+            with anyio.fail_after(300):
+                async with await listener.accept() as stream:  # type: ignore[attr-defined]
+                    request = (await stream.receive(65536)).decode("latin-1")
+                    target = request.split(" ", 2)[1] if request.count(" ") >= 2 else "/"
+                    body = b"Signed in. You can close this tab and return to prmlab."
+                    await stream.send(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n"
+                        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                        + body
+                    )
+        return _code_result(urlsplit(target).query)
+
+
+def _code_result(query: str) -> AuthorizationCodeResult:
+    params = {k: v[0] for k, v in parse_qs(query).items()}
+    if "error" in params:
+        raise RuntimeError(f"authorization error: {params['error']}: {params.get('error_description', '')}")
+    return AuthorizationCodeResult(
+        code=params.get("code", ""), state=params.get("state"), iss=params.get("iss")
+    )
+
+
+async def _strict_resource(server_url: str, prm_resource: str | None) -> None:
+    # RFC 9728 §3.3: the metadata's resource must be identical to the URL the client used.
+    if prm_resource != server_url:
+        raise ValueError(f"PRM resource {prm_resource!r} is not identical to the server URL {server_url!r}")
+
+
+def _profile_of(result: Any) -> dict[str, Any] | None:
+    structured = getattr(result, "structured_content", None) or getattr(result, "structuredContent", None)
+    if isinstance(structured, dict):
+        inner = structured.get("result", structured)
+        if isinstance(inner, dict):
+            return inner
+    for item in getattr(result, "content", []) or []:
+        text = getattr(item, "text", None)
+        if text:
+            try:
+                value = json.loads(text)
+            except ValueError:
+                continue
+            if isinstance(value, dict):
+                return value
+    return None
+
+
+def _compare_profile(got: Mapping[str, Any], expected: Mapping[str, str] | None) -> list[str]:
+    if expected is None:
+        return []
+    return [f"{k}: got {got.get(k)!r}, expected {v!r}" for k, v in expected.items() if got.get(k) != v]
+
+
+async def check_client_flow(target: VerifyTarget) -> tuple[list[CheckResult], str | None]:
+    """Sign in with the real MCP client and call the tool; returns the results and the token."""
+    client_info = OAuthClientInformationFull(
+        client_id=target.client_id,
+        redirect_uris=[target.redirect_uri],
+        token_endpoint_auth_method="none",
+        grant_types=["authorization_code", "refresh_token"],
+    )
+    storage = _MemoryStorage(client_info)
+    browser: _HeadlessBrowser | _BrowserListener = (
+        _BrowserListener(target) if target.interactive else _HeadlessBrowser(target)
+    )
+    provider = OAuthClientProvider(
+        server_url=target.mcp_url,
+        client_metadata=OAuthClientMetadata(
+            redirect_uris=[target.redirect_uri],
+            token_endpoint_auth_method="none",
+            grant_types=["authorization_code", "refresh_token"],
+            client_name="prmlab verify",
+        ),
+        storage=storage,
+        redirect_handler=browser.redirect,
+        callback_handler=browser.callback,
+        validate_resource_url=_strict_resource,
+    )
+    if target.token is not None:
+        await storage.set_tokens(OAuthToken(access_token=target.token, token_type="Bearer"))
+    results: list[CheckResult] = []
+    http = httpx2.AsyncClient(auth=provider, verify=ssl_context(target.ca_file), timeout=30.0)
+    try:
+        async with http, Client(streamable_http_client(target.mcp_url, http_client=http)) as client:
+            token = storage.tokens.access_token if storage.tokens else None
+            results.append(
+                CheckResult("client.sign_in", Outcome.PASS, "token obtained through the MCP OAuth flow")
+            )
+            results.append(CheckResult("client.initialize", Outcome.PASS, f"server {client.server_info!r}"))
+            tools = await client.list_tools()
+            names = [t.name for t in tools.tools]
+            if "show_user_profile" not in names:
+                results.append(CheckResult("client.tools_list", Outcome.FAIL, f"tools: {names}"))
+                return results, token
+            results.append(CheckResult("client.tools_list", Outcome.PASS, ", ".join(names)))
+            called = await client.call_tool("show_user_profile", {})
+            profile = _profile_of(called)
+            if getattr(called, "is_error", False) or profile is None:
+                results.append(
+                    CheckResult("client.show_user_profile", Outcome.FAIL, f"tool answered {called!r}")
+                )
+            else:
+                wrong = _compare_profile(profile, target.expected_profile)
+                results.append(
+                    CheckResult("client.show_user_profile", Outcome.FAIL, "; ".join(wrong))
+                    if wrong
+                    else CheckResult(
+                        "client.show_user_profile",
+                        Outcome.PASS,
+                        f"{profile.get('displayName')} <{profile.get('mail') or profile.get('userPrincipalName')}>",
+                    )
+                )
+            return results, token
+    except Exception as exc:  # the SDK raises many kinds; each is a failed check, reported by name
+        name = "client.sign_in" if not results else "client.session"
+        results.append(CheckResult(name, Outcome.FAIL, f"{type(exc).__name__}: {exc}"))
+        return results, storage.tokens.access_token if storage.tokens else None

@@ -1,0 +1,161 @@
+"""Discovery checks: the 401 challenge, the PRM document at both URLs, the AS metadata.
+
+Pure HTTP through httpx; each function returns ``CheckResult``s and the facts later steps need.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from orchestrator.verify.http import as_metadata_urls, parse_bearer_challenge, path_inserted_prm_url
+from orchestrator.verify.model import CheckResult, Outcome, VerifyTarget
+
+_INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {},
+        "clientInfo": {"name": "prmlab-verify", "version": "1"},
+    },
+}
+MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+
+
+@dataclass(frozen=True, slots=True)
+class Discovered:
+    prm: dict[str, Any] | None = None
+    issuer: str | None = None
+    as_metadata: dict[str, Any] | None = None
+
+
+def _ok(name: str, detail: str = "") -> CheckResult:
+    return CheckResult(name, Outcome.PASS, detail)
+
+
+def _fail(name: str, detail: str) -> CheckResult:
+    return CheckResult(name, Outcome.FAIL, detail)
+
+
+async def post_mcp(http: httpx.AsyncClient, url: str, token: str | None) -> httpx.Response:
+    headers = dict(MCP_HEADERS)
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    return await http.post(url, headers=headers, content=json.dumps(_INITIALIZE))
+
+
+async def _get_json(http: httpx.AsyncClient, url: str) -> tuple[httpx.Response, dict[str, Any] | None]:
+    resp = await http.get(url, headers={"Accept": "application/json"})
+    if resp.status_code != 200:
+        return resp, None
+    try:
+        body = resp.json()
+    except ValueError:
+        return resp, None
+    return resp, body if isinstance(body, dict) else None
+
+
+async def check_discovery(
+    http: httpx.AsyncClient, target: VerifyTarget
+) -> tuple[list[CheckResult], Discovered]:
+    results: list[CheckResult] = []
+    resp = await post_mcp(http, target.mcp_url, None)
+    challenge = parse_bearer_challenge(resp.headers.get("www-authenticate"))
+    header_prm_url: str | None = None
+    name = "challenge.no_token"
+    if resp.status_code != 401:
+        results.append(
+            _fail(name, f"POST {target.mcp_url} without a token answered {resp.status_code}, not 401")
+        )
+    elif challenge is None:
+        results.append(_fail(name, "401 without a 'WWW-Authenticate: Bearer' challenge"))
+    else:
+        header_prm_url = challenge.get("resource_metadata")
+        problems = []
+        if not header_prm_url or not httpx.URL(header_prm_url).is_absolute_url:
+            problems.append(f"resource_metadata is not an absolute URL: {header_prm_url!r}")
+        if not challenge.get("scope"):
+            problems.append("no scope= in the challenge")
+        if "error" in challenge:
+            # RFC 6750 §3.1: a request with no credentials should get no error code.
+            problems.append(f"error={challenge['error']!r} on a request that carried no token")
+        results.append(
+            _fail(name, "; ".join(problems)) if problems else _ok(name, f"resource_metadata={header_prm_url}")
+        )
+
+    prm: dict[str, Any] | None = None
+    urls = [("prm.header_url", header_prm_url), ("prm.path_inserted", path_inserted_prm_url(target.mcp_url))]
+    for check, url in urls:
+        if url is None:
+            results.append(_fail(check, "no URL to fetch (the challenge named none)"))
+            continue
+        got, body = await _get_json(http, url)
+        ctype = got.headers.get("content-type", "")
+        if body is None:
+            results.append(_fail(check, f"GET {url} -> {got.status_code}, not a JSON object"))
+        elif not ctype.startswith("application/json"):
+            results.append(_fail(check, f"GET {url} -> Content-Type {ctype!r}, not application/json"))
+        else:
+            results.append(_ok(check, url))
+            prm = prm or body
+
+    if prm is None:
+        return results, Discovered()
+    resource = prm.get("resource")
+    results.append(
+        _ok("prm.resource", f"resource == {target.mcp_url}")
+        if resource == target.mcp_url
+        else _fail(
+            "prm.resource", f"resource {resource!r} is not byte-identical to the MCP URL {target.mcp_url!r}"
+        )
+    )
+    problems = []
+    servers = prm.get("authorization_servers")
+    if not isinstance(servers, list) or not servers:
+        problems.append("authorization_servers missing or empty")
+    scopes = prm.get("scopes_supported")
+    if not isinstance(scopes, list) or target.scope not in scopes:
+        problems.append(f"scopes_supported {scopes!r} lacks the app's scope {target.scope!r}")
+    elif "offline_access" in scopes:
+        problems.append("scopes_supported advertises offline_access")
+    if prm.get("bearer_methods_supported") != ["header"]:
+        problems.append(
+            f"bearer_methods_supported is {prm.get('bearer_methods_supported')!r}, not ['header']"
+        )
+    results.append(
+        _fail("prm.fields", "; ".join(problems)) if problems else _ok("prm.fields", "scopes consistent")
+    )
+    if not isinstance(servers, list) or not servers:
+        return results, Discovered(prm=prm)
+
+    issuer = str(servers[0])
+    metadata: dict[str, Any] | None = None
+    tried: list[str] = []
+    for url in as_metadata_urls(issuer):
+        got, body = await _get_json(http, url)
+        tried.append(f"{url} -> {got.status_code}")
+        if body is not None:
+            metadata = body
+            break
+    if metadata is None:
+        results.append(_fail("as.metadata", "no authorization-server metadata at: " + ", ".join(tried)))
+        return results, Discovered(prm=prm, issuer=issuer)
+    problems = []
+    if metadata.get("issuer") != issuer:
+        problems.append(
+            f"issuer {metadata.get('issuer')!r} differs from the PRM's authorization server {issuer!r}"
+        )
+    if "S256" not in (metadata.get("code_challenge_methods_supported") or []):
+        problems.append("code_challenge_methods_supported lacks S256")
+    for key in ("authorization_endpoint", "token_endpoint"):
+        if not metadata.get(key):
+            problems.append(f"no {key}")
+    results.append(
+        _fail("as.metadata", "; ".join(problems)) if problems else _ok("as.metadata", f"found at {tried[-1]}")
+    )
+    return results, Discovered(prm=prm, issuer=issuer, as_metadata=metadata)

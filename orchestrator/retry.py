@@ -1,0 +1,100 @@
+"""Retry policy for one provider call: exponential backoff with jitter, honouring server hints.
+
+Flow: ``apply`` wraps every provider write (and ``engine`` every read) in ``call_with_retry``.
+Providers translate throttling (429 with ``Retry-After`` / ``retry-after-ms``), 5xx, APIM 409
+conflicts and Entra replication lag into ``TemporaryError(delay=...)``; everything else they
+raise is final. This module decides how long to wait and when to give up — it never inspects
+HTTP itself.
+
+The clock, the sleep and the random source are injected so tests run without real sleeping.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import anyio
+
+from orchestrator.errors import TemporaryError
+
+T = TypeVar("T")
+
+Sleep = Callable[[float], Awaitable[None]]
+Clock = Callable[[], float]
+Random = Callable[[], float]  # uniform in [0, 1)
+OnRetry = Callable[[int, float, TemporaryError], None]  # (attempt that failed, wait, error)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How a ``TemporaryError`` is retried.
+
+    Without a server hint the n-th wait is ``min(max_delay, base_delay * multiplier**(n-1))``
+    scaled by a random factor in ``[1 - jitter, 1]`` ("equal jitter": spreads the herd, keeps a
+    floor). A server hint (``TemporaryError.delay``) is honoured as a minimum: the wait is the hint
+    plus up to ``hint_jitter`` of it (so clients told the same ``Retry-After`` do not return in
+    lock-step). The call gives up after ``max_attempts`` attempts, or when the next wait would end
+    after ``deadline`` seconds since the first attempt.
+    """
+
+    max_attempts: int = 8
+    base_delay: float = 0.5
+    multiplier: float = 2.0
+    max_delay: float = 20.0
+    jitter: float = 0.5
+    hint_jitter: float = 0.1
+    deadline: float = 300.0
+
+    def wait_for(self, attempt: int, error: TemporaryError, rand: float) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        if error.delay is not None:
+            hint = max(0.0, error.delay)
+            return hint + hint * self.hint_jitter * rand
+        backoff = min(self.max_delay, self.base_delay * self.multiplier ** (attempt - 1))
+        return backoff * (1.0 - self.jitter * rand)
+
+
+DEFAULT_POLICY = RetryPolicy()
+
+
+class RetriesExhaustedError(TemporaryError):
+    """A temporary error that kept happening: reported as the node's failure."""
+
+
+async def call_with_retry(
+    fn: Callable[[], Awaitable[T]],
+    policy: RetryPolicy = DEFAULT_POLICY,
+    *,
+    sleep: Sleep = anyio.sleep,
+    clock: Clock = time.monotonic,
+    rand: Random = random.random,
+    on_retry: OnRetry | None = None,
+) -> tuple[T, int]:
+    """Run ``fn`` until it succeeds; returns ``(result, attempts)``.
+
+    Only ``TemporaryError`` is retried; any other exception propagates at once. When the policy
+    gives up, ``RetriesExhaustedError`` names the resource, the attempts and the last cause.
+    Cancellation (Ctrl-C) interrupts a wait immediately.
+    """
+    started = clock()
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return await fn(), attempt
+        except TemporaryError as exc:
+            wait = policy.wait_for(attempt, exc, rand())
+            elapsed = clock() - started
+            if attempt >= policy.max_attempts or elapsed + wait > policy.deadline:
+                raise RetriesExhaustedError(
+                    exc.resource,
+                    f"still failing after {attempt} attempt{'s' if attempt > 1 else ''} "
+                    f"over {elapsed:.1f}s: {exc.cause}",
+                ) from exc
+            if on_retry is not None:
+                on_retry(attempt, wait, exc)
+            await sleep(wait)

@@ -1,0 +1,44 @@
+"""``python -m mcp_server``: read the environment, serve the app with uvicorn.
+
+Binds ``HOST`` (default 127.0.0.1; only the container image sets 0.0.0.0) on ``PORT``, over
+HTTPS when ``TLS_CERT_FILE``/``TLS_KEY_FILE`` are set (the emulator's runner does so).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import uvicorn
+
+from mcp_server.app import build_app, production_dependencies
+from mcp_server.config import ConfigError, Settings
+
+
+def main() -> int:
+    env = dict(os.environ)
+    try:
+        settings = Settings.from_env(env)
+    except ConfigError as exc:
+        print(f"mcp_server: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = build_app(settings, production_dependencies(settings, env))
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        ssl_certfile=str(settings.tls_cert_file) if settings.tls_cert_file else None,
+        ssl_keyfile=str(settings.tls_key_file) if settings.tls_key_file else None,
+        log_level=settings.log_level.lower(),
+        proxy_headers=False,
+        server_header=False,
+        lifespan="on",
+    )
+    uvicorn.Server(config).run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mcp_server.config import ConfigError, Settings
+
+BASE = {"AZURE_TENANT_ID": "t", "AZURE_CLIENT_ID": "c"}
+
+
+def test_defaults_are_the_original_labs() -> None:
+    s = Settings.from_env(BASE)
+    assert (s.host, s.port) == ("127.0.0.1", 8000)
+    assert s.issuer == "https://login.microsoftonline.com/t/v2.0"
+    assert s.graph_endpoint == "https://graph.microsoft.com"
+    assert s.audiences == ("c", "api://c")
+    assert s.managed_identity_client_id is None
+    assert s.tls_cert_file is None
+
+
+def test_local_overrides() -> None:
+    s = Settings.from_env(
+        {
+            **BASE,
+            "AZURE_MANAGED_IDENTITY_CLIENT_ID": "mi",
+            "PORT": "9123",
+            "AZURE_AUTHORITY_HOST": "https://127.0.0.1:4443/login/",
+            "GRAPH_ENDPOINT": "https://127.0.0.1:4443",
+            "TLS_CERT_FILE": "/x/cert.pem",
+            "TLS_KEY_FILE": "/x/key.pem",
+            "CONTAINER_APP_HOSTNAME": "127.0.0.1:9123",
+            "AZURE_CLIENT_AUDIENCES": "https://gw/mcp, ",
+        }
+    )
+    assert s.issuer == "https://127.0.0.1:4443/login/t/v2.0"
+    assert s.port == 9123
+    assert s.tls_cert_file == Path("/x/cert.pem")
+    assert s.public_base_url == "https://127.0.0.1:9123"
+    assert s.audiences == ("c", "api://c", "https://gw/mcp")
+    assert s.managed_identity_client_id == "mi"
+
+
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        ({"AZURE_CLIENT_ID": "c"}, "AZURE_TENANT_ID"),
+        ({"AZURE_TENANT_ID": "t"}, "AZURE_CLIENT_ID"),
+        ({**BASE, "PORT": "eighty"}, "PORT"),
+        ({**BASE, "PORT": "70000"}, "PORT"),
+        ({**BASE, "TLS_CERT_FILE": "/x"}, "TLS_KEY_FILE"),
+        ({**BASE, "AZURE_AUTHORITY_HOST": "http://login"}, "AZURE_AUTHORITY_HOST"),
+        ({**BASE, "GRAPH_ENDPOINT": "http://graph"}, "GRAPH_ENDPOINT"),
+    ],
+)
+def test_bad_configuration_names_the_variable(env: dict[str, str], needle: str) -> None:
+    with pytest.raises(ConfigError, match=needle):
+        Settings.from_env(env)

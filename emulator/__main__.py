@@ -1,0 +1,74 @@
+"""``python -m emulator --state-dir DIR [--port 0] ...``: run the local Azure in the foreground.
+
+``prmlab local start`` runs this as a background process; the test fixture runs it as a
+subprocess. Exit codes: 0 stopped cleanly, 3 the port is taken, 1 any other start failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import anyio
+
+from emulator.arm.settings import ArmSettings
+from emulator.context import Faults
+from emulator.ports import PortInUseError, bind_listener
+from emulator.server import ServerOptions, serve
+
+EXIT_PORT_TAKEN = 3
+
+
+def parse_args(argv: list[str] | None = None) -> ServerOptions:
+    p = argparse.ArgumentParser(prog="python -m emulator", description="prmlab local Azure emulator")
+    p.add_argument("--state-dir", type=Path, required=True, help="state folder (CA, SQLite, logs)")
+    p.add_argument("--port", type=int, default=0, help="main HTTPS port on 127.0.0.1 (0 = any free port)")
+    p.add_argument("--apim-create-seconds", type=float, default=1.0, help="duration of an APIM create")
+    p.add_argument("--page-size", type=int, default=100, help="items per page of ARM and Graph lists")
+    p.add_argument("--api-write-seconds", type=float, default=0.0, help="how long an API write holds the API")
+    p.add_argument("--latency-ms", type=float, default=0.0, help="fault: added latency per call")
+    p.add_argument("--throttle-rate", type=float, default=0.0, help="fault: share of calls answered 429")
+    p.add_argument("--error-rate", type=float, default=0.0, help="fault: share of calls answered 500/503")
+    p.add_argument("--replication-delay", type=float, default=0.0, help="fault: Graph replication delay (s)")
+    p.add_argument("--seed", type=int, default=None, help="fault: random seed (deterministic faults)")
+    a = p.parse_args(argv)
+    if a.page_size < 1:
+        p.error("--page-size must be >= 1")
+    for name in ("throttle_rate", "error_rate"):
+        if not 0 <= getattr(a, name) <= 1:
+            p.error(f"--{name.replace('_', '-')} must be between 0 and 1")
+    return ServerOptions(
+        state_dir=a.state_dir,
+        port=a.port,
+        arm=ArmSettings(
+            apim_create_seconds=a.apim_create_seconds,
+            page_size=a.page_size,
+            api_write_seconds=a.api_write_seconds,
+        ),
+        graph_page_size=a.page_size,
+        faults=Faults(
+            latency_ms=a.latency_ms,
+            throttle_rate=a.throttle_rate,
+            error_rate=a.error_rate,
+            replication_delay_s=a.replication_delay,
+            seed=a.seed,
+        ),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        sock = bind_listener(options.port)
+    except PortInUseError as exc:
+        print(f"emulator: {exc}", file=sys.stderr)
+        return EXIT_PORT_TAKEN
+    anyio.run(serve, options, sock)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

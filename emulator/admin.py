@@ -1,0 +1,75 @@
+"""Admin routes of the emulator (``/_emulator/...``): health, info, fault settings.
+
+Where it sits: mounted by ``emulator.app`` on the main port next to ARM, Graph and identity.
+``prmlab local status`` and the test fixture read ``health`` and ``info``; tests switch faults
+per run with ``PUT /_emulator/faults`` (a partial JSON document, see ``emulator.faults``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from emulator.context import EmulatorContext
+from emulator.faults import FaultConfigError, FaultInjector
+
+
+def listener_ports(ctx: EmulatorContext) -> dict[str, int]:
+    """Ports handed out to APIM gateways and container apps, by resource id (from the store)."""
+    ports: dict[str, int] = {}
+    for doc in ctx.store.list("microsoft.apimanagement/service"):
+        url = str(doc.body.get("properties", {}).get("gatewayUrl") or "")
+        port = url.rsplit(":", 1)[-1]
+        if port.isdigit():
+            ports[str(doc.body.get("id", doc.key))] = int(port)
+    for doc in ctx.store.list("microsoft.app/containerapps"):
+        ingress = doc.body.get("properties", {}).get("configuration", {}).get("ingress") or {}
+        port = str(ingress.get("fqdn") or "").rsplit(":", 1)[-1]
+        if port.isdigit():
+            ports[str(doc.body.get("id", doc.key))] = int(port)
+    return ports
+
+
+def routes(ctx: EmulatorContext, injector: FaultInjector) -> list[BaseRoute]:
+    started = time.time()
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "ok", "pid": os.getpid(), "uptime_s": round(time.time() - started, 3)})
+
+    async def info(request: Request) -> Response:
+        return JSONResponse(
+            {
+                "pid": os.getpid(),
+                "tenant_id": ctx.tenant_id,
+                "subscription_id": ctx.subscription_id,
+                "base_url": ctx.base_url,
+                "ca_file": str(ctx.ca_file),
+                "state_dir": str(ctx.state_dir),
+                "issuer": ctx.issuer(),
+                "ports": listener_ports(ctx),
+            }
+        )
+
+    async def faults(request: Request) -> Response:
+        if request.method == "PUT":
+            try:
+                data = json.loads(await request.body() or b"{}")
+                if not isinstance(data, dict):
+                    raise FaultConfigError("the body must be a JSON object")
+                injector.configure(data)
+            except (ValueError, FaultConfigError) as exc:
+                return JSONResponse(
+                    {"error": {"code": "InvalidFaults", "message": str(exc)}}, status_code=400
+                )
+        return JSONResponse(injector.as_json())
+
+    return [
+        Route("/_emulator/health", health, methods=["GET"]),
+        Route("/_emulator/info", info, methods=["GET"]),
+        Route("/_emulator/faults", faults, methods=["GET", "PUT"]),
+    ]

@@ -1,0 +1,46 @@
+"""Free TCP ports on 127.0.0.1 for the per-resource listeners (APIM gateways, container apps).
+
+Where it sits: the ARM layer calls ``allocate_port`` when it creates an APIM service or a
+container app and writes the port into the resource (``properties.gatewayUrl`` /
+``properties.configuration.ingress.fqdn``); the gateway and runner sub-apps later listen on it.
+``bind_listener`` opens the main port of the emulator itself.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+from collections.abc import Collection
+
+LOOPBACK = "127.0.0.1"
+
+
+class PortInUseError(OSError):
+    """The requested port on 127.0.0.1 is already taken by another process."""
+
+
+def bind_listener(port: int) -> socket.socket:
+    """A listening TCP socket on 127.0.0.1:``port`` (0 = any free port)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((LOOPBACK, port))
+        sock.listen(512)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortInUseError(exc.errno, f"port {port} on {LOOPBACK} is already in use") from exc
+        raise
+    sock.set_inheritable(False)
+    return sock
+
+
+def allocate_port(taken: Collection[int] = ()) -> int:
+    """A port on 127.0.0.1 that is free now and not in ``taken`` (ports already handed out)."""
+    for _ in range(64):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((LOOPBACK, 0))
+            port = int(sock.getsockname()[1])
+        if port not in taken:
+            return port
+    raise OSError("no free port found on 127.0.0.1")

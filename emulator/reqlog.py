@@ -1,0 +1,114 @@
+"""JSON-lines request log of the emulator (``<state>/requests.jsonl``).
+
+Where it sits: the outermost ASGI middleware of the main port; tests and benchmarks count
+calls by ``method``, ``api`` and ``resource`` from it. One line per request::
+
+    {"ts": 1764337000.123, "method": "PUT", "path": "/subscriptions/.../apis/echo",
+     "api": "arm", "resource": "microsoft.apimanagement/service/apis", "status": 201,
+     "duration_ms": 1.9}
+
+Never written: query strings, headers, bodies (they may carry codes, tokens and secrets).
+``api`` is ``arm`` | ``graph`` | ``identity`` | ``admin`` | ``other``; ``resource`` is the ARM
+resource type (lower-case, ``resourcegroups`` for groups) or the Graph collection (``applications``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import IO, Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+REQUEST_LOG = "requests.jsonl"
+
+
+def api_of(path: str) -> str:
+    """Which emulated API a request path belongs to."""
+    if path.startswith(("/subscriptions", "/providers", "/tenants")):
+        return "arm"
+    if path.startswith(("/v1.0/", "/v1.0")):
+        return "graph"
+    if path.startswith("/_emulator"):
+        return "admin"
+    if path.startswith(("/login", "/.well-known", "/metadata", "/msi", "/common", "/organizations")):
+        return "identity"
+    return "other"
+
+
+def resource_of(path: str) -> str:
+    """The resource a path addresses: ARM type (``microsoft.app/containerapps``) or Graph collection."""
+    parts = [p for p in path.lower().split("/") if p]
+    if not parts:
+        return ""
+    if parts[0] == "v1.0":
+        if len(parts) < 2:
+            return ""
+        return parts[1].split("(", 1)[0]
+    if "providers" in parts:
+        i = len(parts) - 1 - parts[::-1].index("providers")
+        rest = parts[i + 1 :]
+        if not rest:
+            return "providers"
+        types = rest[1::2]
+        return "/".join([rest[0], *types])
+    if len(parts) >= 3 and parts[2] == "resourcegroups":
+        return "resourcegroups"
+    return parts[0]
+
+
+class RequestLog:
+    """Appends one JSON line per request; line-buffered so a ``kill -9`` loses nothing."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file: IO[str] = path.open("a", buffering=1, encoding="utf-8")
+
+    def write(self, record: dict[str, Any]) -> None:
+        self._file.write(json.dumps(record, separators=(",", ":")) + "\n")
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def read_log(path: Path) -> list[dict[str, Any]]:
+    """Every record of a request log (tests and benchmarks)."""
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+class RequestLogMiddleware:
+    def __init__(self, app: ASGIApp, log: RequestLog) -> None:
+        self.app = app
+        self.log = log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            path: str = scope["path"]
+            self.log.write(
+                {
+                    "ts": round(time.time(), 3),
+                    "method": scope["method"],
+                    "path": path,
+                    "api": api_of(path),
+                    "resource": resource_of(path),
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - start) * 1000, 2),
+                }
+            )

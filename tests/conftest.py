@@ -1,0 +1,37 @@
+"""Shared pytest fixtures; the implementations live in ``tests/support`` (keep this file small)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.emulator import EmulatorFactory, RunningEmulator, session_emulator
+
+
+@pytest.fixture(scope="session")
+def emulator_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
+    """One emulator for the whole session (APIM create 0.3 s, page size 3)."""
+    yield from session_emulator(tmp_path_factory.mktemp("emulator"))
+
+
+@pytest.fixture
+def emulator(emulator_session: RunningEmulator) -> Iterator[RunningEmulator]:
+    """The session emulator, with faults switched off before and after the test."""
+    emulator_session.reset_faults()
+    yield emulator_session
+    emulator_session.reset_faults()
+
+
+@pytest.fixture
+def make_emulator(tmp_path: Path) -> Iterator[EmulatorFactory]:
+    """Start private emulators (own state folder, own flags); all are stopped at teardown."""
+    factory = EmulatorFactory(tmp_path)
+    yield factory
+    factory.close()
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"

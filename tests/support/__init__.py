@@ -1,0 +1,1 @@
+"""Shared test helpers (the emulator fixture, offline credentials, SDK client factories)."""

@@ -1,0 +1,233 @@
+"""The emulator as a test fixture: a subprocess on a temporary state folder, plus SDK clients.
+
+``start_emulator(state_dir, *flags)`` runs ``python -m emulator`` and waits (bounded) until
+``emulator.json`` names that process and ``/_emulator/health`` answers; it returns a
+``RunningEmulator`` that builds the real SDK clients wired as ``EMULATOR-NOTES.md`` says:
+
+* ``apim_client()`` — ``azure.mgmt.apimanagement.aio.ApiManagementClient``
+* ``resource_client()`` — ``azure.mgmt.resource.resources.aio.ResourceManagementClient``
+* ``graph_client(credential=None, max_retries=0)`` — ``msgraph.GraphServiceClient`` over
+  kiota's default middleware with the emulator's CA.
+* ``http()`` — an ``httpx.AsyncClient`` trusting the CA (raw calls).
+* ``set_faults(**settings)`` / ``reset_faults()``, ``requests()`` (the request log),
+  ``stop()`` (SIGTERM, clean) and ``kill()`` (SIGKILL).
+
+The pytest fixtures ``emulator`` (one per session, faults reset around each test by
+``emulator_faults``) and ``make_emulator`` (a fresh emulator per call, on its own folder, stopped
+at teardown) are registered in ``tests/conftest.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import ssl
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+
+from emulator.reqlog import REQUEST_LOG, read_log
+from tests.support.credentials import OfflineCredential
+
+START_TIMEOUT_S = 30.0
+ARM_SCOPE = "https://management.azure.com/.default"
+GRAPH_SCOPE = "https://graph.microsoft.com/.default"
+
+
+@dataclass
+class RunningEmulator:
+    state_dir: Path
+    process: subprocess.Popen[bytes]
+    base_url: str
+    port: int
+    ca_file: Path
+    tenant_id: str
+    subscription_id: str
+    _ssl: ssl.SSLContext | None = field(default=None, repr=False)
+
+    # ------------------------------------------------------------------ plumbing
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def ssl_context(self) -> ssl.SSLContext:
+        if self._ssl is None:
+            self._ssl = ssl.create_default_context(cafile=str(self.ca_file))
+        return self._ssl
+
+    def http(self, **kwargs: Any) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.base_url, verify=self.ssl_context(), **kwargs)
+
+    def sync_http(self) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, verify=self.ssl_context(), timeout=10)
+
+    # ------------------------------------------------------------------ SDK clients
+    def apim_client(self, credential: Any = None, **kwargs: Any) -> Any:
+        from azure.mgmt.apimanagement.aio import ApiManagementClient
+
+        kwargs.setdefault("polling_interval", 0.05)
+        kwargs.setdefault("retry_backoff_factor", 0.01)
+        return ApiManagementClient(
+            credential or OfflineCredential(),
+            self.subscription_id,
+            base_url=self.base_url,
+            connection_verify=str(self.ca_file),
+            **kwargs,
+        )
+
+    def resource_client(self, credential: Any = None, **kwargs: Any) -> Any:
+        from azure.mgmt.resource.resources.aio import ResourceManagementClient
+
+        kwargs.setdefault("polling_interval", 0.05)
+        kwargs.setdefault("retry_backoff_factor", 0.01)
+        return ResourceManagementClient(
+            credential or OfflineCredential(),
+            self.subscription_id,
+            base_url=self.base_url,
+            connection_verify=str(self.ca_file),
+            **kwargs,
+        )
+
+    def graph_client(
+        self, credential: Any = None, *, max_retries: int = 0, allowed_hosts: list[str] | None = None
+    ) -> Any:
+        from kiota_authentication_azure.azure_identity_authentication_provider import (
+            AzureIdentityAuthenticationProvider,
+        )
+        from kiota_http.middleware.options import RetryHandlerOption
+        from msgraph import GraphServiceClient
+        from msgraph.graph_request_adapter import GraphRequestAdapter
+        from msgraph_core import GraphClientFactory
+
+        auth = AzureIdentityAuthenticationProvider(
+            credential or OfflineCredential(),
+            scopes=[GRAPH_SCOPE],
+            allowed_hosts=allowed_hosts if allowed_hosts is not None else ["127.0.0.1", "localhost"],
+        )
+        options = {RetryHandlerOption.get_key(): RetryHandlerOption(delay=0, max_retries=max_retries)}
+        client = GraphClientFactory.create_with_default_middleware(
+            client=httpx.AsyncClient(verify=self.ssl_context(), timeout=30), options=options
+        )
+        adapter = GraphRequestAdapter(auth, client=client)
+        adapter.base_url = f"{self.base_url}/v1.0"
+        return GraphServiceClient(request_adapter=adapter)
+
+    # ------------------------------------------------------------------ admin
+    def set_faults(self, **settings: Any) -> dict[str, Any]:
+        with self.sync_http() as c:
+            r = c.put("/_emulator/faults", json=settings)
+            r.raise_for_status()
+            result: dict[str, Any] = r.json()
+            return result
+
+    def reset_faults(self) -> None:
+        self.set_faults(
+            latency_ms=0,
+            throttle_rate=0,
+            error_rate=0,
+            replication_delay_s=0,
+            seed=None,
+            apis=["arm", "graph"],
+        )
+
+    def requests(self) -> list[dict[str, Any]]:
+        return read_log(self.state_dir / REQUEST_LOG)
+
+    # ------------------------------------------------------------------ lifecycle
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self, timeout: float = 15) -> int:
+        if self.alive():
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=timeout)
+
+    def kill(self) -> int:
+        if self.alive():
+            self.process.send_signal(signal.SIGKILL)
+        return self.process.wait(timeout=15)
+
+
+async def _wait_ready(state_dir: Path, process: subprocess.Popen[bytes]) -> dict[str, Any]:
+    info_path = state_dir / "emulator.json"
+    with anyio.fail_after(START_TIMEOUT_S):
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(
+                    f"emulator exited with {process.returncode}; see {state_dir / 'emulator.log'}"
+                )
+            if info_path.exists():
+                try:
+                    info: dict[str, Any] = json.loads(info_path.read_text())
+                except ValueError:
+                    info = {}
+                if info.get("pid") == process.pid:
+                    ctx = ssl.create_default_context(cafile=info["ca_file"])
+                    async with httpx.AsyncClient(verify=ctx) as c:
+                        r = await c.get(info["base_url"] + "/_emulator/health")
+                    if r.status_code == 200:
+                        return info
+            await anyio.sleep(0.02)
+
+
+def start_emulator(state_dir: Path, *flags: str) -> RunningEmulator:
+    """Start ``python -m emulator`` on ``state_dir`` and wait until it is ready."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    log = (state_dir / "emulator.log").open("ab")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "emulator", "--state-dir", str(state_dir), *flags],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    log.close()
+    try:
+        info = anyio.run(_wait_ready, state_dir, process)
+    except BaseException:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=15)
+        raise
+    return RunningEmulator(
+        state_dir=state_dir,
+        process=process,
+        base_url=info["base_url"],
+        port=int(info["port"]),
+        ca_file=Path(info["ca_file"]),
+        tenant_id=info["tenant_id"],
+        subscription_id=info["subscription_id"],
+    )
+
+
+class EmulatorFactory:
+    """Starts emulators for one test and stops every one it started at teardown."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.started: list[RunningEmulator] = []
+
+    def __call__(self, *flags: str, state_dir: Path | None = None) -> RunningEmulator:
+        emu = start_emulator(state_dir or self.base / f"emu{len(self.started)}", *flags)
+        self.started.append(emu)
+        return emu
+
+    def close(self) -> None:
+        for emu in self.started:
+            if emu.alive():
+                emu.stop()
+
+
+def session_emulator(tmp_root: Path) -> Iterator[RunningEmulator]:
+    emu = start_emulator(tmp_root / "state", "--apim-create-seconds", "0.3", "--page-size", "3")
+    try:
+        yield emu
+    finally:
+        emu.stop()

@@ -1,0 +1,330 @@
+"""Planning: desired (spec nodes) vs actual (provider facts) -> an immutable ``Plan``.
+
+Flow: ``engine`` loads the lab, builds the graph, reads the actual state through the providers,
+then calls ``build_plan`` (or ``build_destroy_plan``). The plan is printed, confirmed, and handed
+unchanged to ``apply.apply_plan`` — the executor runs the plan that was shown.
+
+Pure: only the providers' pure ``desired()`` and ``diff()`` are called; no I/O.
+
+Rules
+* every node: ``create`` (nothing there), ``update`` (field-level diff from the provider),
+  ``replace`` (a changed field forces it), or ``no-op``;
+* owned resources the spec no longer names: ``delete`` (prune). They wait for every other change
+  to *finish* (``after``), so that references move away before their target disappears, and
+  are ordered among themselves by kind (children before parents);
+* a same-named resource without the lab's ownership mark: refused (``OwnershipError``) unless
+  the node says ``adopt``; adopting is an update that adds the mark;
+* destroy: every owned resource deleted in reverse dependency order; unowned ones left alone.
+
+Dependencies of a step (``depends_on``) must *succeed* before it runs; ``after`` only orders.
+"""
+
+from __future__ import annotations
+
+import graphlib
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from orchestrator.errors import OwnershipError, PrmlabError
+from orchestrator.resolve import contains_unknown, resolve_refs
+from orchestrator.resource import UNKNOWN, Action, Actual, Desired, FieldChange
+
+OWNERSHIP_FIELD = "(ownership mark)"
+
+
+class PlanningProvider(Protocol):
+    """The pure half of ``resource.Provider`` (all that planning needs)."""
+
+    kind: str
+
+    def desired(self, address: str, spec: Any, resolved: Mapping[str, Any]) -> Desired: ...
+
+    def diff(self, desired: Desired, actual: Actual) -> tuple[FieldChange, ...]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class NodeInput:
+    """One graph node as the planner sees it (the engine adapts ``graph.Node`` to this)."""
+
+    address: str
+    kind: str
+    depends_on: tuple[str, ...]
+    spec: Any = field(repr=False, compare=False)
+    adopt: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """What the plan does to one resource."""
+
+    address: str
+    kind: str
+    name: str
+    action: Action
+    changes: tuple[FieldChange, ...] = ()
+    desired: Desired | None = None
+    actual: Actual | None = None
+    depends_on: tuple[str, ...] = ()  # must succeed first
+    after: tuple[str, ...] = ()  # must finish first (ordering only)
+    reason: str = ""
+    spec: Any = field(default=None, repr=False, compare=False)  # to re-derive Desired at apply
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    lab: str
+    destroy: bool
+    steps: tuple[Step, ...]  # display order; execution order comes from depends_on/after
+
+    def counts(self) -> dict[Action, int]:
+        counter = Counter(step.action for step in self.steps)
+        return {action: counter.get(action, 0) for action in Action}
+
+    @property
+    def has_changes(self) -> bool:
+        return any(step.action is not Action.NOOP for step in self.steps)
+
+    @property
+    def changes(self) -> tuple[Step, ...]:
+        return tuple(step for step in self.steps if step.action is not Action.NOOP)
+
+    def step(self, address: str) -> Step:
+        for step in self.steps:
+            if step.address == address:
+                return step
+        raise KeyError(address)
+
+
+def topological(nodes: Sequence[NodeInput]) -> list[NodeInput]:
+    """Dependencies first; ties broken by address so a plan is deterministic."""
+    by_address = {node.address: node for node in nodes}
+    sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()
+    for node in nodes:
+        sorter.add(node.address, *(d for d in node.depends_on if d in by_address))
+    try:
+        sorter.prepare()
+    except graphlib.CycleError as exc:  # the spec's cycle check should have caught it
+        raise PrmlabError(f"dependency cycle: {' -> '.join(exc.args[1])}") from exc
+    ordered: list[NodeInput] = []
+    while sorter.is_active():
+        ready = sorted(sorter.get_ready())
+        ordered.extend(by_address[a] for a in ready)
+        sorter.done(*ready)
+    return ordered
+
+
+def _kind_dependencies(nodes: Iterable[NodeInput]) -> dict[str, set[str]]:
+    """kind -> kinds it (transitively) depends on, from the graph's edges."""
+    kinds = {node.address: node.kind for node in nodes}
+    direct: dict[str, set[str]] = {}
+    for node in nodes:
+        deps = direct.setdefault(node.kind, set())
+        deps.update(kinds[d] for d in node.depends_on if d in kinds and kinds[d] != node.kind)
+    closure: dict[str, set[str]] = {}
+    for kind in direct:
+        seen: set[str] = set()
+        todo = list(direct[kind])
+        while todo:
+            k = todo.pop()
+            if k not in seen:
+                seen.add(k)
+                todo.extend(direct.get(k, ()))
+        seen.discard(kind)
+        closure[kind] = seen
+    return closure
+
+
+def _ownership_refusal(conflicts: list[tuple[NodeInput, Actual]], lab: str) -> OwnershipError:
+    lines = [
+        f"{node.address}: a {actual.kind} named {actual.name!r} already exists and is not owned by lab "
+        f"{lab!r}"
+        for node, actual in conflicts
+    ]
+    first = conflicts[0][0].address
+    return OwnershipError(
+        first,
+        "refusing to take over resources this lab did not create:\n  "
+        + "\n  ".join(lines)
+        + "\nRename them in lab.yaml, delete them, or set `adopt: true` on them to let this lab manage them.",
+    )
+
+
+def _order_synthetic_deletes(
+    deletes: list[Step], kind_deps: Mapping[str, set[str]], also_after: tuple[str, ...]
+) -> list[Step]:
+    """Children before parents: a delete of kind K waits for deletes of kinds depending on K."""
+    ordered: list[Step] = []
+    for step in deletes:
+        before = tuple(
+            other.address
+            for other in deletes
+            if other is not step and step.kind in kind_deps.get(other.kind, set())
+        )
+        ordered.append(_replace_step(step, after=also_after + before))
+    return ordered
+
+
+def _replace_step(step: Step, **changes: Any) -> Step:
+    values = {name: getattr(step, name) for name in Step.__dataclass_fields__}
+    values.update(changes)
+    return Step(**values)
+
+
+def build_plan(
+    lab: str,
+    nodes: Sequence[NodeInput],
+    providers: Mapping[str, PlanningProvider],
+    actuals: Mapping[str, Actual],
+) -> Plan:
+    """Plan a reconcile: make the target match the nodes, pruning owned leftovers."""
+    ordered = topological(nodes)
+    known: dict[str, Mapping[str, Any]] = {}  # outputs known at plan time
+    steps: list[Step] = []
+    conflicts: list[tuple[NodeInput, Actual]] = []
+    in_graph = {node.address for node in ordered}
+    for node in ordered:
+        provider = providers[node.kind]
+        desired = provider.desired(node.address, node.spec, resolve_refs(node.address, node.spec, known))
+        actual = actuals.get(node.address)
+        depends_on = tuple(sorted(d for d in node.depends_on if d in in_graph))
+        if actual is None:
+            steps.append(
+                Step(
+                    node.address,
+                    node.kind,
+                    desired.name,
+                    Action.CREATE,
+                    desired=desired,
+                    depends_on=depends_on,
+                    reason="does not exist",
+                    spec=node.spec,
+                )
+            )
+            continue
+        if not actual.owned and not node.adopt:
+            conflicts.append((node, actual))
+            continue
+        changes = provider.diff(desired, actual)
+        if not actual.owned:
+            changes = (FieldChange(OWNERSHIP_FIELD, "absent", f"prmlab-lab: {lab}"), *changes)
+        if any(change.forces_replacement for change in changes):
+            action, reason = Action.REPLACE, "a changed field forces replacement"
+        elif changes:
+            action, reason = Action.UPDATE, "differs from lab.yaml"
+            known[node.address] = actual.outputs
+        else:
+            action, reason = Action.NOOP, "up to date"
+            known[node.address] = actual.outputs
+        steps.append(
+            Step(
+                node.address,
+                node.kind,
+                desired.name,
+                action,
+                changes=changes,
+                desired=desired,
+                actual=actual,
+                depends_on=depends_on,
+                reason=reason,
+                spec=node.spec,
+            )
+        )
+    if conflicts:
+        raise _ownership_refusal(conflicts, lab)
+    changing = tuple(step.address for step in steps if step.action is not Action.NOOP)
+    prunes = [
+        Step(
+            address,
+            actual.kind,
+            actual.name,
+            Action.DELETE,
+            actual=actual,
+            reason="owned by this lab but no longer in lab.yaml",
+        )
+        for address, actual in sorted(actuals.items())
+        if address not in in_graph and actual.owned
+    ]
+    steps.extend(_order_synthetic_deletes(prunes, _kind_dependencies(ordered), changing))
+    return Plan(lab=lab, destroy=False, steps=tuple(steps))
+
+
+def build_destroy_plan(
+    lab: str,
+    nodes: Sequence[NodeInput],
+    actuals: Mapping[str, Actual],
+) -> Plan:
+    """Plan a destroy: delete every owned resource, dependants before what they depend on."""
+    ordered = topological(nodes)
+    dependants: dict[str, list[str]] = {node.address: [] for node in ordered}
+    for node in ordered:
+        for dep in node.depends_on:
+            if dep in dependants:
+                dependants[dep].append(node.address)
+    steps: list[Step] = []
+    for node in reversed(ordered):
+        actual = actuals.get(node.address)
+        depends_on = tuple(sorted(dependants[node.address]))
+        if actual is None:
+            steps.append(
+                Step(
+                    node.address, node.kind, node.address, Action.NOOP, depends_on=depends_on, reason="absent"
+                )
+            )
+        elif not actual.owned:
+            steps.append(
+                Step(
+                    node.address,
+                    node.kind,
+                    actual.name,
+                    Action.NOOP,
+                    actual=actual,
+                    depends_on=depends_on,
+                    reason="not owned by this lab: left alone",
+                )
+            )
+        else:
+            steps.append(
+                Step(
+                    node.address,
+                    node.kind,
+                    actual.name,
+                    Action.DELETE,
+                    actual=actual,
+                    depends_on=depends_on,
+                    reason="destroy",
+                )
+            )
+    in_graph = set(dependants)
+    kind_deps = _kind_dependencies(ordered)
+    leftovers = [
+        Step(
+            address,
+            actual.kind,
+            actual.name,
+            Action.DELETE,
+            actual=actual,
+            reason="destroy (not in lab.yaml)",
+        )
+        for address, actual in sorted(actuals.items())
+        if address not in in_graph and actual.owned
+    ]
+    leftovers = _order_synthetic_deletes(leftovers, kind_deps, ())
+    # a graph node's delete of kind K waits for leftover deletes of kinds that depend on K
+    by_kind_after: dict[str, tuple[str, ...]] = {}
+    for step in leftovers:
+        for kind in kind_deps.get(step.kind, set()):
+            by_kind_after[kind] = (*by_kind_after.get(kind, ()), step.address)
+    steps = [
+        _replace_step(step, after=by_kind_after.get(step.kind, ()))
+        if step.action is Action.DELETE and by_kind_after.get(step.kind)
+        else step
+        for step in steps
+    ]
+    return Plan(lab=lab, destroy=True, steps=tuple(leftovers + steps))
+
+
+def desired_is_complete(desired: Desired) -> bool:
+    """False while any property still waits for a value known only after apply."""
+    return not contains_unknown(dict(desired.properties)) and desired.name is not UNKNOWN

@@ -1,0 +1,110 @@
+"""Reference resolution: the spec's typed references -> values from other resources' outputs.
+
+Flow: lab.yaml says *what* a field refers to (``{ref: "<address>.<output>", suffix?}``, a
+``Ref`` object of ``orchestrator.spec``); the graph turns references into edges; here, just
+before a provider's pure ``desired()`` runs, every reference found in the node's spec is looked
+up in the outputs of the resources already read or applied:
+
+* the referenced resource exists (read or just created/updated) -> its output value;
+* it is still to be created (plan time)                          -> ``UNKNOWN``, printed as
+  ``(known after apply)``; the executor re-derives ``Desired`` once the value exists.
+
+Pure: no I/O. References are found by shape (an object with a string ``ref`` and a ``suffix``
+attribute) so this module does not depend on the spec's model classes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from orchestrator.errors import PermanentError
+from orchestrator.resource import UNKNOWN
+
+# address -> that resource's outputs (``Actual.outputs``), or absent when not known yet.
+Outputs = Mapping[str, Mapping[str, Any]]
+
+
+def is_ref(value: object) -> bool:
+    return isinstance(getattr(value, "ref", None), str) and hasattr(value, "suffix")
+
+
+def split_ref(ref: str) -> tuple[str, str]:
+    """``"entra.apps.mcp.client_id"`` -> ``("entra.apps.mcp", "client_id")``."""
+    address, dot, output = ref.rpartition(".")
+    if not dot or not address or not output:
+        raise ValueError(f"reference {ref!r} is not '<address>.<output>'")
+    return address, output
+
+
+def iter_refs(value: Any) -> Iterator[Any]:
+    """Every reference object inside a spec value (pydantic models, mappings, sequences)."""
+    if is_ref(value):
+        yield value
+        return
+    if isinstance(value, str | bytes | int | float | bool) or value is None:
+        return
+    if isinstance(value, Mapping):
+        for item in value.values():
+            yield from iter_refs(item)
+        return
+    if isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            yield from iter_refs(item)
+        return
+    fields = getattr(type(value), "model_fields", None)  # pydantic v2 model
+    if isinstance(fields, Mapping):
+        for name in fields:
+            yield from iter_refs(getattr(value, name, None))
+
+
+def referenced_addresses(spec: Any) -> frozenset[str]:
+    return frozenset(split_ref(r.ref)[0] for r in iter_refs(spec))
+
+
+def resolve_refs(address: str, spec: Any, outputs: Outputs) -> dict[str, Any]:
+    """``{"<address>.<output>": value | UNKNOWN}`` for every reference in ``spec``.
+
+    A referenced resource that exists but lacks the output is a provider/spec mismatch: raised
+    as ``PermanentError`` naming both ends rather than silently applying a wrong value.
+    """
+    resolved: dict[str, Any] = {}
+    for ref in iter_refs(spec):
+        target, output = split_ref(ref.ref)
+        known = outputs.get(target)
+        if known is None:
+            resolved[ref.ref] = UNKNOWN
+        elif output in known:
+            resolved[ref.ref] = known[output]
+        else:
+            raise PermanentError(
+                address,
+                f"references {ref.ref!r} but {target} has no output {output!r} "
+                f"(it has: {', '.join(sorted(known)) or 'none'})",
+            )
+    return resolved
+
+
+def value_of(ref: Any, resolved: Mapping[str, Any]) -> Any:
+    """The value a reference stands for (with its ``suffix`` appended), or ``UNKNOWN``.
+
+    Providers call this from ``desired()``.
+    """
+    value = resolved.get(ref.ref, UNKNOWN)
+    if value is UNKNOWN:
+        return UNKNOWN
+    suffix = getattr(ref, "suffix", None)
+    if suffix:
+        return f"{value}{suffix}"
+    return value
+
+
+def contains_unknown(value: Any) -> bool:
+    """True when a desired value still holds ``UNKNOWN`` anywhere (cannot be written yet)."""
+    if value is UNKNOWN:
+        return True
+    if isinstance(value, Mapping):
+        return any(contains_unknown(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(contains_unknown(v) for v in value)
+    return False

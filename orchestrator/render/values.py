@@ -101,6 +101,12 @@ def _check_value(where: str, value: object) -> None:
             _check_value(f"{where}[{index}]", item)
         return
     if isinstance(value, Mapping):
+        if "named_value" in value or "ref" in value:
+            raise ValueRefusedError(
+                f"variable {where!r} is an unconverted lab.yaml token or reference ({dict(value)!r}); "
+                "convert it with orchestrator.render.policy_variables (named values become NamedValueRef, "
+                "references their resolved value)"
+            )
         for key, item in value.items():
             if not isinstance(key, str):
                 raise ValueRefusedError(f"variable {where!r} has a non-string key {key!r}")

@@ -1,0 +1,338 @@
+"""The desired resources of a lab as a dependency graph (pure).
+
+Second step of a reconcile (after ``orchestrator.spec.load_lab``): every resource to provision
+is a ``Node``; edges come from references (``{ref: ...}``: the node depends on the node that
+provides the referenced output, see ``orchestrator.spec.refs``) and from structure (an API
+depends on its service and backend, an operation on its API, a policy on its API/operation and
+on the named values it uses, a federated credential and a service principal on their app, the
+server on its identity, environment and registry, ...).
+
+Addresses are ``<kind>.<key>`` (``entra_app.mcp``, ``api.mcp``, ``named_value.McpClientId``),
+``<kind>.<parent>.<key>`` for children (``operation.mcp.prm``, ``federated_credential.mcp.msiAsFic``),
+and ``<kind>.main`` for the lab's singletons (``apim_service.main``, ``resource_group.main``).
+
+Late binding: references in an Entra app's redirect URIs do not order the graph (the app is
+created first; the redirect URIs are set by an update once their providers exist — the
+server's URL is only known after the server, and the server needs the app's client id).
+They are listed in ``Node.deferred``. A cycle through the other edges is a ``SpecError``.
+"""
+
+from __future__ import annotations
+
+import graphlib
+import itertools
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from pydantic import BaseModel
+
+from orchestrator.errors import SpecError, SpecIssue
+from orchestrator.spec.models import Lab, Policy
+from orchestrator.spec.refs import provider_node
+from orchestrator.spec.values import NamedValueToken, Ref
+from orchestrator.spec.yamlsource import PathT, Positions, format_path
+
+KINDS = (
+    "resource_group",
+    "log_analytics_workspace",
+    "app_insights",
+    "managed_identity",
+    "entra_app",
+    "service_principal",
+    "federated_credential",
+    "apim_service",
+    "apim_logger",
+    "apim_diagnostic",
+    "named_value",
+    "backend",
+    "api",
+    "api_policy",
+    "operation",
+    "operation_policy",
+    "container_registry",
+    "role_assignment",
+    "container_environment",
+    "container_app",
+)
+
+# Reference locations (first YAML keys below an entra app) that bind late.
+_DEFERRED_FIELDS = frozenset({"spa", "web", "public_client"})
+
+
+@dataclass(frozen=True, slots=True)
+class RoleAssignment:
+    """A role granted to a managed identity on a resource (e.g. AcrPull on the registry)."""
+
+    role: str
+    identity: str  # managed_identities key
+    scope: str  # node address of the resource the role is granted on
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """One resource to provision.
+
+    ``spec`` is its spec object (``EntraApp``, ``Api``, ``Policy``, ...; the target for the
+    resource group); ``path`` is where that object is in lab.yaml; ``refs`` are the references
+    inside it (YAML path, ``Ref``) that the provider resolves; ``deferred`` are providers of
+    late-bound references (set by an update after they exist, never an ordering edge).
+    """
+
+    address: str
+    kind: str
+    depends_on: frozenset[str]
+    spec: Any = field(compare=False)
+    path: PathT = ()
+    refs: tuple[tuple[PathT, Ref], ...] = ()
+    deferred: frozenset[str] = frozenset()
+
+    @property
+    def key(self) -> str:
+        """The address without its kind: ``mcp`` for ``api.mcp``, ``mcp.prm`` for ``operation.mcp.prm``."""
+        return self.address.split(".", 1)[1]
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceGraph:
+    nodes: Mapping[str, Node]
+
+    def __getitem__(self, address: str) -> Node:
+        return self.nodes[address]
+
+    def __iter__(self) -> Iterator[Node]:
+        return iter(self.nodes.values())
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def of_kind(self, kind: str) -> tuple[Node, ...]:
+        return tuple(n for n in self.nodes.values() if n.kind == kind)
+
+    def dependants(self, address: str) -> frozenset[str]:
+        """Nodes that depend on ``address`` directly."""
+        return frozenset(n.address for n in self.nodes.values() if address in n.depends_on)
+
+    def topological_order(self) -> tuple[str, ...]:
+        """Addresses, dependencies first; ties broken by address (deterministic)."""
+        sorter = graphlib.TopologicalSorter({a: n.depends_on for a, n in self.nodes.items()})
+        sorter.prepare()
+        order: list[str] = []
+        while sorter.is_active():
+            ready = sorted(sorter.get_ready())
+            order += ready
+            sorter.done(*ready)
+        return tuple(order)
+
+    def reverse(self) -> tuple[str, ...]:
+        """Destroy order: dependants first."""
+        return tuple(reversed(self.topological_order()))
+
+
+def iter_refs(value: Any, path: PathT, skip: frozenset[str] = frozenset()) -> Iterator[tuple[PathT, Ref]]:
+    """Every ``Ref`` inside a spec object, with its YAML path; ``skip`` names top-level fields to omit."""
+    if isinstance(value, Ref):
+        yield path, value
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            if name not in skip:
+                yield from iter_refs(getattr(value, name), (*path, name))
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from iter_refs(item, (*path, key))
+    elif isinstance(value, tuple | list):
+        for i, item in enumerate(value):
+            yield from iter_refs(item, (*path, i))
+
+
+def _tokens(policy: Policy) -> frozenset[str]:
+    names: set[str] = set()
+    for value in policy.variables.values():
+        for item in value if isinstance(value, tuple) else (value,):
+            if isinstance(item, NamedValueToken):
+                names.add(item.named_value)
+    return frozenset(names)
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.nodes: dict[str, Node] = {}
+
+    def add(
+        self,
+        kind: str,
+        key: str,
+        spec: Any,
+        path: PathT,
+        needs: set[str] | None = None,
+        skip: frozenset[str] = frozenset(),
+        late: frozenset[str] = frozenset(),
+    ) -> str:
+        address = f"{kind}.{key}"
+        refs = tuple(iter_refs(spec, path, skip))
+        depends = set(needs or ())
+        deferred: set[str] = set()
+        for ref_path, ref in refs:
+            provider = provider_node(ref)
+            if provider is None or provider == address:
+                continue
+            if len(ref_path) > len(path) and ref_path[len(path)] in late:
+                deferred.add(provider)
+            else:
+                depends.add(provider)
+        self.nodes[address] = Node(
+            address, kind, frozenset(depends), spec, path, refs, frozenset(deferred - depends)
+        )
+        return address
+
+
+def build_graph(lab: Lab) -> ResourceGraph:
+    """Every resource of ``lab`` with its dependencies. Raises ``SpecError`` on a cycle."""
+    graph = _build(lab)
+    _raise_on_cycle(graph, lab._positions)
+    return graph
+
+
+def _build(lab: Lab) -> ResourceGraph:
+    b = _Builder()
+    rg = b.add("resource_group", "main", lab.target, ("target",))
+    mon = lab.monitoring
+    workspace = app_insights = logger = None
+    if mon.log_analytics is not None:
+        workspace = b.add(
+            "log_analytics_workspace", "main", mon.log_analytics, ("monitoring", "log_analytics"), {rg}
+        )
+    if mon.app_insights is not None:
+        needs = {rg} | ({workspace} if workspace else set())
+        app_insights = b.add("app_insights", "main", mon.app_insights, ("monitoring", "app_insights"), needs)
+    for key, identity in lab.managed_identities.items():
+        b.add("managed_identity", key, identity, ("managed_identities", key), {rg})
+
+    for key, app in lab.entra.apps.items():
+        where = ("entra", "apps", key)
+        app_node = b.add(
+            "entra_app", key, app, where, skip=frozenset({"federated_credentials"}), late=_DEFERRED_FIELDS
+        )
+        if app.service_principal:
+            b.add("service_principal", key, app, where, {app_node}, skip=frozenset(type(app).model_fields))
+        for i, fic in enumerate(app.federated_credentials):
+            b.add(
+                "federated_credential",
+                f"{key}.{fic.name}",
+                fic,
+                (*where, "federated_credentials", i),
+                {app_node},
+            )
+
+    apim = lab.apim
+    service = b.add("apim_service", "main", apim.service, ("apim", "service"), {rg})
+    if mon.apim_logger is not None:
+        needs = {service} | ({app_insights} if app_insights else set())
+        logger = b.add("apim_logger", "main", mon.apim_logger, ("monitoring", "apim_logger"), needs)
+    if mon.apim_diagnostic is not None:
+        needs = {service} | ({logger} if logger else set())
+        b.add("apim_diagnostic", "main", mon.apim_diagnostic, ("monitoring", "apim_diagnostic"), needs)
+    for name, nv in apim.named_values.items():
+        needs = {service}
+        if nv.key_vault is not None and nv.key_vault.identity is not None:
+            needs.add(f"managed_identity.{nv.key_vault.identity}")
+        b.add("named_value", name, nv, ("apim", "named_values", name), needs)
+    for key, backend in apim.backends.items():
+        b.add("backend", key, backend, ("apim", "backends", key), {service})
+    for key, api in apim.apis.items():
+        where = ("apim", "apis", key)
+        needs = {service} | ({f"backend.{api.backend}"} if api.backend else set())
+        api_node = b.add("api", key, api, where, needs, skip=frozenset({"policy", "operations"}))
+        if api.policy is not None:
+            tokens = {f"named_value.{t}" for t in _tokens(api.policy)}
+            b.add("api_policy", key, api.policy, (*where, "policy"), {api_node} | tokens)
+        for op_key, op in api.operations.items():
+            op_where = (*where, "operations", op_key)
+            op_node = b.add(
+                "operation", f"{key}.{op_key}", op, op_where, {api_node}, skip=frozenset({"policy"})
+            )
+            if op.policy is not None:
+                tokens = {f"named_value.{t}" for t in _tokens(op.policy)}
+                b.add(
+                    "operation_policy",
+                    f"{key}.{op_key}",
+                    op.policy,
+                    (*op_where, "policy"),
+                    {op_node} | tokens,
+                )
+
+    server = lab.server
+    if server is not None:
+        needs = {rg}
+        identity_node = f"managed_identity.{server.identity}" if server.identity else None
+        if identity_node:
+            needs.add(identity_node)
+        if server.registry is not None:
+            registry = b.add("container_registry", "main", server.registry, ("server", "registry"), {rg})
+            needs.add(registry)
+            if server.identity and identity_node:
+                grant = RoleAssignment("AcrPull", server.identity, registry)
+                needs.add(
+                    b.add(
+                        "role_assignment",
+                        "server-acr-pull",
+                        grant,
+                        ("server", "registry"),
+                        {registry, identity_node},
+                    )
+                )
+        env_needs = {rg} | ({workspace} if workspace else set())
+        environment = b.add(
+            "container_environment", "main", server.environment, ("server", "environment"), env_needs
+        )
+        needs.add(environment)
+        b.add(
+            "container_app", "server", server, ("server",), needs, skip=frozenset({"registry", "environment"})
+        )
+    return ResourceGraph(MappingProxyType(dict(sorted(b.nodes.items()))))
+
+
+def _find_cycle(graph: ResourceGraph) -> list[str] | None:
+    sorter = graphlib.TopologicalSorter({a: n.depends_on for a, n in graph.nodes.items()})
+    try:
+        sorter.prepare()
+    except graphlib.CycleError as exc:
+        cycle: list[str] = list(exc.args[1])
+        # graphlib lists it as x <- ... <- x (each depends on the next one reversed); make it
+        # read "a -> b" = a depends on b, starting from the smallest address (deterministic).
+        cycle = cycle[:-1]
+        if len(cycle) > 1 and cycle[1] not in graph.nodes[cycle[0]].depends_on:
+            cycle.reverse()
+        start = cycle.index(min(cycle))
+        cycle = cycle[start:] + cycle[:start]
+        return [*cycle, cycle[0]]
+    return None
+
+
+def cycle_issues(lab: Lab, positions: Positions | None) -> list[SpecIssue]:
+    """The reference cycle of ``lab``, if any, as one issue at one of its references."""
+    graph = _build(lab)
+    cycle = _find_cycle(graph)
+    return [] if cycle is None else _cycle_issue(graph, cycle, positions)
+
+
+def _raise_on_cycle(graph: ResourceGraph, positions: Positions | None) -> None:
+    cycle = _find_cycle(graph)
+    if cycle is not None:
+        raise SpecError(_cycle_issue(graph, cycle, positions))
+
+
+def _cycle_issue(graph: ResourceGraph, cycle: list[str], positions: Positions | None) -> list[SpecIssue]:
+    text = " -> ".join(cycle)
+    path: PathT = graph.nodes[cycle[0]].path
+    for source, target in itertools.pairwise(cycle):
+        refs = [p for p, r in graph.nodes[source].refs if provider_node(r) == target]
+        if refs:
+            path = refs[0]
+            break
+    line, column, file = 1, 1, "lab.yaml"
+    if positions is not None:
+        mark = positions.value((*path, "ref"))
+        line, column, file = mark.line, mark.column, positions.file
+    return [SpecIssue(file, line, column, format_path(path), f"reference cycle: {text}")]

@@ -1,0 +1,400 @@
+"""Cross-resource rules of lab.yaml that one model alone cannot check (pure).
+
+Step 3 of loading, run on the *raw* YAML data (not the validated models) so that these issues
+are reported together with type errors, even when part of the file does not validate. Every
+accessor is defensive: a wrongly shaped section is pydantic's to report, and is skipped here.
+
+Rules: references name an existing address and output (and a secret output only lands where
+``secret: true``); keys naming other resources (an API's backend, an identity) exist; policy
+templates exist and named-value tokens name declared named values; no two APIs share a path;
+no two operations of an API share method + URL template; URL template parameters are declared;
+pre-authorized scopes are exposed; names are unique; sections that need another exist.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from orchestrator.errors import SpecIssue
+from orchestrator.spec.refs import OUTPUTS, SECRET_OUTPUTS, pattern_of
+from orchestrator.spec.values import REF_PATTERN
+from orchestrator.spec.yamlsource import PathT, Positions, format_path
+
+CHECK_GROUPS = ("discovery", "client", "forged", "bypass")
+_TEMPLATE_PARAM = re.compile(r"\{([^{}]*)\}")
+
+
+def _map(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _names(items: Any) -> str:
+    names = sorted(items)
+    return ", ".join(names) if names else "none"
+
+
+@dataclass
+class _Checker:
+    data: dict[str, Any]
+    positions: Positions
+    base_dir: Path
+    templates_dir: Path
+    issues: list[SpecIssue] = field(default_factory=list)
+
+    def at(self, path: PathT, message: str, *, key: bool = False) -> None:
+        mark = self.positions.key(path) if key else self.positions.value(path)
+        self.issues.append(SpecIssue(self.positions.file, mark.line, mark.column, format_path(path), message))
+
+    # ------------------------------------------------------------ references
+
+    def addresses(self) -> dict[str, tuple[str, ...]]:
+        """Every address this lab defines -> its outputs."""
+        d = self.data
+        table: dict[str, tuple[str, ...]] = {"target": OUTPUTS["target"]}
+        for key, app in _map(_map(d.get("entra")).get("apps")).items():
+            outputs = ["client_id", "object_id"]
+            if _list(_map(app).get("identifier_uris")):
+                outputs.append("identifier_uri")
+            if _list(_map(app).get("scopes")):
+                outputs.append("scope")
+            table[f"entra.apps.{key}"] = tuple(outputs)
+        for key in _map(d.get("managed_identities")):
+            table[f"managed_identities.{key}"] = OUTPUTS["managed_identities.*"]
+        apim = _map(d.get("apim"))
+        if "service" in apim:
+            table["apim.service"] = OUTPUTS["apim.service"]
+        for key in _map(apim.get("apis")):
+            table[f"apim.apis.{key}"] = OUTPUTS["apim.apis.*"]
+        for key in _map(apim.get("backends")):
+            table[f"apim.backends.{key}"] = OUTPUTS["apim.backends.*"]
+        if isinstance(d.get("server"), dict):
+            table["server"] = OUTPUTS["server"]
+        if isinstance(_map(d.get("monitoring")).get("app_insights"), dict):
+            table["monitoring.app_insights"] = OUTPUTS["monitoring.app_insights"]
+        return table
+
+    def check_refs(self) -> None:
+        table = self.addresses()
+        for path, ref, parent in _find_refs(self.data, ()):
+            if not re.match(REF_PATTERN, ref):
+                continue  # malformed: the model reports it
+            where = (*path, "ref")
+            address, _, output = ref.rpartition(".")
+            if address not in table:
+                self.at(where, _unknown_address(address, output, table))
+            elif output not in table[address]:
+                self.at(where, _unknown_output(address, output, table))
+            elif ref in SECRET_OUTPUTS and parent.get("secret") is not True:
+                self.at(where, f"{ref} is a secret: use it only in a value marked 'secret: true'")
+
+    # ------------------------------------------------------------ keys naming other resources
+
+    def check_names(self) -> None:
+        d = self.data
+        apim = _map(d.get("apim"))
+        backends = _map(apim.get("backends"))
+        identities = _map(d.get("managed_identities"))
+        named_values = _map(apim.get("named_values"))
+        for key, api in _map(apim.get("apis")).items():
+            backend = _str(_map(api).get("backend"))
+            if backend is not None and backend not in backends:
+                self.at(
+                    ("apim", "apis", key, "backend"),
+                    f"unknown backend '{backend}' (apim.backends defines: {_names(backends)})",
+                )
+        server = _map(d.get("server"))
+        identity = _str(server.get("identity"))
+        if identity is not None and identity not in identities:
+            self.at(
+                ("server", "identity"),
+                f"unknown managed identity '{identity}' (managed_identities defines: {_names(identities)})",
+            )
+        for name, nv in named_values.items():
+            kv_identity = _str(_map(_map(nv).get("key_vault")).get("identity"))
+            if kv_identity is not None and kv_identity not in identities:
+                self.at(
+                    ("apim", "named_values", name, "key_vault", "identity"),
+                    f"unknown managed identity '{kv_identity}' (managed_identities defines: {_names(identities)})",
+                )
+
+    # ------------------------------------------------------------ policies
+
+    def policies(self) -> Iterator[tuple[PathT, dict[str, Any]]]:
+        for key, api in _map(_map(self.data.get("apim")).get("apis")).items():
+            policy = _map(api).get("policy")
+            if isinstance(policy, dict):
+                yield ("apim", "apis", key, "policy"), policy
+            for op_key, op in _map(_map(api).get("operations")).items():
+                policy = _map(op).get("policy")
+                if isinstance(policy, dict):
+                    yield ("apim", "apis", key, "operations", op_key, "policy"), policy
+
+    def check_policies(self) -> None:
+        named_values = _map(_map(self.data.get("apim")).get("named_values"))
+        available = sorted(p.name.removesuffix(".xml.j2") for p in self.templates_dir.glob("*.xml.j2"))
+        for path, policy in self.policies():
+            template = _str(policy.get("template"))
+            if (
+                template is not None
+                and re.fullmatch(r"[a-z0-9][a-z0-9_-]*", template)
+                and not (self.templates_dir / f"{template}.xml.j2").is_file()
+            ):
+                self.at(
+                    (*path, "template"),
+                    f"no policy template '{template}' (policy_templates/{template}.xml.j2 does not exist; "
+                    f"available: {', '.join(available) or 'none'})",
+                )
+            for var, value in _map(policy.get("variables")).items():
+                items = value if isinstance(value, list) else [value]
+                for i, item in enumerate(items):
+                    token = _str(_map(item).get("named_value"))
+                    if token is not None and token not in named_values:
+                        sub = (
+                            *path,
+                            "variables",
+                            var,
+                            *((i,) if isinstance(value, list) else ()),
+                            "named_value",
+                        )
+                        self.at(
+                            sub,
+                            f"unknown named value '{token}' (apim.named_values defines: {_names(named_values)})",
+                        )
+
+    # ------------------------------------------------------------ APIM structure
+
+    def check_apis(self) -> None:
+        apim = _map(self.data.get("apim"))
+        seen_paths: dict[str, str] = {}
+        for key, api in _map(apim.get("apis")).items():
+            path = _str(_map(api).get("path"))
+            if path is not None:
+                norm = path.strip("/").lower()  # APIM paths are case-insensitive
+                if norm in seen_paths:
+                    self.at(
+                        ("apim", "apis", key, "path"),
+                        f"path '{path}' is already used by apim.apis.{seen_paths[norm]}",
+                    )
+                else:
+                    seen_paths[norm] = key
+            seen_ops: dict[tuple[str, str], str] = {}
+            for op_key, op in _map(_map(api).get("operations")).items():
+                op = _map(op)
+                method, template = _str(op.get("method")), _str(op.get("url_template"))
+                if method is None or template is None:
+                    continue
+                where = ("apim", "apis", key, "operations", op_key)
+                shape = (method.upper(), _TEMPLATE_PARAM.sub("{}", template).lower())
+                if shape in seen_ops:
+                    self.at(
+                        (*where, "url_template"),
+                        f"{method} {template} is already defined by operation '{seen_ops[shape]}'",
+                    )
+                else:
+                    seen_ops[shape] = op_key
+                used = _TEMPLATE_PARAM.findall(template)
+                declared = [_str(_map(p).get("name")) for p in _list(op.get("template_parameters"))]
+                for name in used:
+                    if name not in declared:
+                        self.at(
+                            (*where, "url_template"),
+                            f"URL template parameter '{{{name}}}' is not declared in template_parameters",
+                        )
+                for i, name in enumerate(declared):
+                    if name is not None and name not in used:
+                        self.at(
+                            (*where, "template_parameters", i, "name"),
+                            f"template parameter '{name}' does not appear in url_template '{template}'",
+                        )
+        for name, nv in _map(apim.get("named_values")).items():
+            nv = _map(nv)
+            has_value, has_kv = nv.get("value") is not None, nv.get("key_vault") is not None
+            if has_value == has_kv and isinstance(apim.get("named_values"), dict) and isinstance(nv, dict):
+                self.at(
+                    ("apim", "named_values", name),
+                    "a named value needs exactly one of 'value' or 'key_vault'",
+                    key=True,
+                )
+        service = _map(apim.get("service"))
+        sku, capacity = service.get("sku"), service.get("capacity", 1)
+        if sku == "Consumption" and capacity != 0 and "capacity" in service:
+            self.at(("apim", "service", "capacity"), "the Consumption SKU has no capacity: set 0 or omit it")
+        if sku != "Consumption" and isinstance(capacity, int) and capacity == 0:
+            self.at(("apim", "service", "capacity"), f"the {sku} SKU needs capacity >= 1")
+
+    # ------------------------------------------------------------ entra
+
+    def check_entra(self) -> None:
+        unique: dict[str, str] = {}
+        for key, app in _map(_map(self.data.get("entra")).get("apps")).items():
+            app = _map(app)
+            where = ("entra", "apps", key)
+            name = _str(app.get("unique_name"))
+            if name is not None:
+                if name.lower() in unique:
+                    self.at(
+                        (*where, "unique_name"),
+                        f"unique_name '{name}' is already used by entra.apps.{unique[name.lower()]}",
+                    )
+                unique.setdefault(name.lower(), key)
+            values: list[str] = []
+            for i, scope in enumerate(_list(app.get("scopes"))):
+                value = _str(_map(scope).get("value"))
+                if value is not None and value in values:
+                    self.at((*where, "scopes", i, "value"), f"scope '{value}' is already exposed by this app")
+                values.append(value or "")
+            for i, client in enumerate(_list(app.get("pre_authorized_clients"))):
+                for j, scope in enumerate(_list(_map(client).get("scopes"))):
+                    if isinstance(scope, str) and scope not in values:
+                        self.at(
+                            (*where, "pre_authorized_clients", i, "scopes", j),
+                            f"scope '{scope}' is not exposed by this app (scopes: {_names(v for v in values if v)})",
+                        )
+            fic_names: set[str] = set()
+            for i, fic in enumerate(_list(app.get("federated_credentials"))):
+                fic_name = _str(_map(fic).get("name"))
+                if fic_name is not None and fic_name.lower() in fic_names:
+                    self.at(
+                        (*where, "federated_credentials", i, "name"),
+                        f"federated credential '{fic_name}' is defined twice",
+                    )
+                fic_names.add((fic_name or "").lower())
+
+    # ------------------------------------------------------------ server, monitoring, verification
+
+    def check_server(self) -> None:
+        server = self.data.get("server")
+        if not isinstance(server, dict):
+            return
+        source, image = server.get("source"), server.get("image")
+        if (source is None) == (image is None):
+            self.at(("server",), "the server needs exactly one of 'source' (a folder) or 'image'", key=True)
+        if isinstance(source, str) and not (self.base_dir / source).is_dir():
+            self.at(
+                ("server", "source"),
+                f"folder '{source}' does not exist (relative to {self.base_dir.name or '.'}/)",
+            )
+        scale = _map(server.get("scale"))
+        low, high = scale.get("min_replicas", 1), scale.get("max_replicas", 3)
+        if isinstance(low, int) and isinstance(high, int) and low > high:
+            self.at(
+                ("server", "scale", "min_replicas"),
+                f"min_replicas ({low}) is greater than max_replicas ({high})",
+            )
+        identities = _map(self.data.get("managed_identities"))
+        if (
+            isinstance(server.get("registry"), dict)
+            and server.get("identity") is None
+            and identities is not None
+        ):
+            self.at(
+                ("server", "registry"), "pulling from a registry needs 'identity' (granted AcrPull)", key=True
+            )
+
+    def check_monitoring(self) -> None:
+        mon = _map(self.data.get("monitoring"))
+        needs = (
+            (
+                "app_insights",
+                "log_analytics",
+                "Application Insights is workspace-based: add monitoring.log_analytics",
+            ),
+            (
+                "apim_logger",
+                "app_insights",
+                "the APIM logger writes to Application Insights: add monitoring.app_insights",
+            ),
+            (
+                "apim_diagnostic",
+                "apim_logger",
+                "APIM diagnostics write through a logger: add monitoring.apim_logger",
+            ),
+        )
+        for part, required, message in needs:
+            if mon.get(part) is not None and mon.get(required) is None:
+                self.at(("monitoring", part), message, key=True)
+
+    def check_verification(self) -> None:
+        ver = _map(self.data.get("verification"))
+        for i, check in enumerate(_list(ver.get("checks"))):
+            if isinstance(check, str) and check.split(".")[0] not in CHECK_GROUPS:
+                self.at(
+                    ("verification", "checks", i),
+                    f"unknown check '{check}' (groups: {', '.join(CHECK_GROUPS)})",
+                )
+        upns: set[str] = set()
+        for i, user in enumerate(_list(ver.get("test_users"))):
+            upn = _str(_map(user).get("user_principal_name"))
+            if upn is not None and upn.lower() in upns:
+                self.at(
+                    (*("verification", "test_users", i), "user_principal_name"),
+                    f"test user '{upn}' is defined twice",
+                )
+            upns.add((upn or "").lower())
+
+
+def _find_refs(value: Any, path: PathT) -> Iterator[tuple[PathT, str, dict[str, Any]]]:
+    """Every ``{ref: "..."}`` mapping in the raw data, with its path and the mapping holding it."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, dict) and isinstance(item.get("ref"), str) and set(item) <= {"ref", "suffix"}:
+                yield (*path, key), item["ref"], value
+            else:
+                yield from _find_refs(item, (*path, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            if isinstance(item, dict) and isinstance(item.get("ref"), str) and set(item) <= {"ref", "suffix"}:
+                yield (*path, i), item["ref"], {}
+            else:
+                yield from _find_refs(item, (*path, i))
+
+
+def _unknown_address(address: str, output: str, table: Mapping[str, tuple[str, ...]]) -> str:
+    pattern = pattern_of(address)
+    if pattern is not None and pattern.endswith(".*"):
+        collection = pattern[:-2]
+        defined = [a.removeprefix(collection + ".") for a in table if a.startswith(collection + ".")]
+        return f"reference to undefined {address} ({collection} defines: {_names(defined)})"
+    if pattern is not None:
+        return f"reference to {address}, which this lab does not define"
+    valid = sorted({p.replace(".*", ".<key>") for p in OUTPUTS})
+    return f"unknown reference '{address}.{output}' (addresses: {', '.join(valid)})"
+
+
+def _unknown_output(address: str, output: str, table: Mapping[str, tuple[str, ...]]) -> str:
+    pattern = pattern_of(address) or address
+    known = OUTPUTS.get(pattern, ())
+    if output in known:  # a real output this instance cannot offer
+        if output == "scope":
+            return f"{address} exposes no scopes, so it has no 'scope' output"
+        if output == "identifier_uri":
+            return f"{address} has no identifier_uris, so it has no 'identifier_uri' output"
+    return f"{address} has no output '{output}' (outputs: {', '.join(known)})"
+
+
+def check(data: Any, positions: Positions, base_dir: Path, templates_dir: Path) -> list[SpecIssue]:
+    """All cross-resource issues of the raw lab data."""
+    if not isinstance(data, dict):
+        return []
+    checker = _Checker(data, positions, base_dir, templates_dir)
+    checker.check_refs()
+    checker.check_names()
+    checker.check_policies()
+    checker.check_apis()
+    checker.check_entra()
+    checker.check_server()
+    checker.check_monitoring()
+    checker.check_verification()
+    return checker.issues

@@ -1,0 +1,125 @@
+"""Pydantic validation errors -> ``SpecIssue``s located in lab.yaml (pure).
+
+Step 2 of loading. A pydantic location mixes YAML keys with union tags (``<ref>``, ``local``);
+this module follows the location through the raw data, keeping only the parts that are real
+keys or indices, so the reported path is the YAML path and the mark is where that value (or,
+for an unknown key, that key) is written. Messages never include the input value, so secret
+values cannot leak through an error.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+from orchestrator.errors import SpecIssue
+from orchestrator.spec.yamlsource import PathT, Positions, format_path
+
+
+def _child(value: Any, part: int | str) -> tuple[bool, Any]:
+    if isinstance(value, dict) and isinstance(part, str) and part in value:
+        return True, value[part]
+    if isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value):
+        return True, value[part]
+    return False, None
+
+
+def _yaml_path(data: Any, loc: tuple[int | str, ...]) -> tuple[PathT, bool]:
+    """Follow ``loc`` through ``data``: (the YAML path, whether the last element was a dict key)."""
+    path: list[str | int] = []
+    current = data
+    key_error = False
+    for i, part in enumerate(loc):
+        last = i == len(loc) - 1
+        if part == "[key]":
+            key_error = True
+            continue
+        found, child = _child(current, part)
+        if found:
+            path.append(part)
+            current = child
+        elif last and isinstance(current, dict) and isinstance(part, str) and not part.startswith("<"):
+            path.append(part)  # a missing key
+            current = None
+    return tuple(path), key_error
+
+
+def _schema_at(schema: Mapping[str, Any], data: Any, path: PathT) -> set[str]:
+    """The keys the JSON Schema allows in the mapping at ``path`` (for 'did you mean')."""
+    defs: Mapping[str, Any] = schema.get("$defs", {})
+
+    def deref(node: Mapping[str, Any], value: Any) -> list[Mapping[str, Any]]:
+        if "$ref" in node:
+            return deref(defs[node["$ref"].rsplit("/", 1)[1]], value)
+        for combo in ("oneOf", "anyOf", "allOf"):
+            if combo in node:
+                out: list[Mapping[str, Any]] = []
+                for option in node[combo]:
+                    out += deref(option, value)
+                objects = [o for o in out if "properties" in o]
+                kind = value.get("kind") if isinstance(value, dict) else None
+                matching = [o for o in objects if o["properties"].get("kind", {}).get("const") == kind]
+                return matching or out
+        return [node]
+
+    nodes = deref(schema, data)
+    current = data
+    for part in path:
+        nxt: list[Mapping[str, Any]] = []
+        child = current.get(part) if isinstance(current, dict) and isinstance(part, str) else None
+        if isinstance(part, int) and isinstance(current, list) and 0 <= part < len(current):
+            child = current[part]
+        for node in nodes:
+            if isinstance(part, int) and "items" in node:
+                nxt += deref(node["items"], child)
+            elif isinstance(part, str) and part in node.get("properties", {}):
+                nxt += deref(node["properties"][part], child)
+            elif isinstance(part, str) and isinstance(node.get("additionalProperties"), dict):
+                nxt += deref(node["additionalProperties"], child)
+        nodes, current = nxt, child
+    keys: set[str] = set()
+    for node in nodes:
+        keys |= set(node.get("properties", {}))
+    return keys
+
+
+def _message(error: ErrorDetails, path: PathT, allowed: set[str]) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        key = str(path[-1]) if path else "?"
+        close = difflib.get_close_matches(key, sorted(allowed), n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        valid = f" (allowed: {', '.join(sorted(allowed))})" if allowed else ""
+        return f"unknown key '{key}'{hint}{valid}"
+    if kind == "missing":
+        return f"required key '{path[-1] if path else '?'}' is missing"
+    if kind in ("union_tag_not_found", "union_tag_invalid"):
+        return "expected a value of another shape"
+    message = error["msg"]
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    return message
+
+
+def issues_from(
+    exc: ValidationError, data: Any, positions: Positions, schema: Mapping[str, Any]
+) -> list[SpecIssue]:
+    """One ``SpecIssue`` per pydantic error, deduplicated."""
+    out: dict[tuple[int, int, str, str], SpecIssue] = {}
+    for error in exc.errors(include_url=False, include_input=False):
+        path, key_error = _yaml_path(data, error["loc"])
+        if error["type"] == "extra_forbidden" or key_error:
+            mark = positions.key(path)
+        elif error["type"] == "missing":
+            mark = positions.key(path[:-1]) if path[:-1] else positions.value(())
+        else:
+            mark = positions.value(path)
+        allowed = _schema_at(schema, data, path[:-1]) if error["type"] == "extra_forbidden" else set()
+        message = _message(error, path, allowed)
+        issue = SpecIssue(positions.file, mark.line, mark.column, format_path(path), message)
+        out.setdefault((issue.line, issue.column, issue.path, issue.message), issue)
+    return list(out.values())

@@ -1,0 +1,108 @@
+"""``load_lab``: lab.yaml -> a validated ``Lab``, or a ``SpecError`` listing every problem.
+
+The front door of the spec. Flow: read the file; parse YAML keeping marks and interpolating
+``${VAR}`` (``yamlsource``); validate the models (``models``; errors located by ``issues``);
+check cross-resource rules on the raw data (``checks``); build the resource graph to find
+reference cycles (``orchestrator.graph``). All issues of all steps that could run are raised
+together, sorted by position. Pure apart from reading lab.yaml and looking for template files.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from orchestrator.errors import SpecError, SpecIssue
+from orchestrator.spec.checks import check
+from orchestrator.spec.issues import issues_from
+from orchestrator.spec.models import Lab
+from orchestrator.spec.yamlsource import Positions, read_yaml
+
+
+def default_templates_dir() -> Path:
+    """``policy_templates/`` of the installed package (also when it imports as a namespace package)."""
+    import policy_templates
+
+    return Path(next(iter(policy_templates.__path__))).resolve()
+
+
+@cache
+def lab_schema() -> Mapping[str, Any]:
+    """The JSON Schema of lab.yaml (what ``prmlab schema`` writes)."""
+    schema = Lab.model_json_schema()
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        **schema,
+        "title": "prmlab lab.yaml",
+    }
+
+
+def parse_lab(
+    text: str,
+    *,
+    file: str = "lab.yaml",
+    env: Mapping[str, str] | None = None,
+    base_dir: Path | None = None,
+    templates_dir: Path | None = None,
+) -> tuple[Lab, Positions]:
+    """Validate lab.yaml ``text``; ``file`` is the name used in messages."""
+    env = os.environ if env is None else env
+    base = base_dir if base_dir is not None else Path.cwd()
+    templates = templates_dir if templates_dir is not None else default_templates_dir()
+    data, positions, issues = read_yaml(text, file, env)
+    if data is None and not issues:
+        issues.append(
+            SpecIssue(file, 1, 1, "", "the file is empty: a lab needs at least name, target and apim")
+        )
+    if data is None:
+        raise SpecError(issues)
+    if not isinstance(data, dict):
+        mark = positions.value(())
+        raise SpecError(
+            [SpecIssue(file, mark.line, mark.column, "", "a lab must be a mapping of keys to values")]
+        )
+    lab: Lab | None = None
+    try:
+        lab = Lab.model_validate(data)
+    except ValidationError as exc:
+        issues += issues_from(exc, data, positions, lab_schema())
+    issues += check(data, positions, base, templates)
+    if lab is not None and not issues:
+        from orchestrator.graph import cycle_issues
+
+        issues += cycle_issues(lab, positions)
+    if issues:
+        raise SpecError(issues)
+    assert lab is not None
+    return lab, positions
+
+
+def load_lab(
+    path: Path,
+    env: Mapping[str, str] | None = None,
+    *,
+    templates_dir: Path | None = None,
+) -> Lab:
+    """Load and validate the lab at ``path``; raise ``SpecError`` with every issue found.
+
+    ``env`` is the environment for ``${VAR}`` (default: ``os.environ``); ``templates_dir`` is
+    where policy templates are looked up (default: the ``policy_templates`` package).
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError([SpecIssue(str(path), 1, 1, "", "file not found")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError([SpecIssue(str(path), 1, 1, "", f"cannot read: {exc}")]) from None
+    lab, positions = parse_lab(
+        text, file=str(path), env=env, base_dir=path.resolve().parent, templates_dir=templates_dir
+    )
+    lab._source = path.resolve()
+    lab._positions = positions
+    return lab

@@ -1,0 +1,413 @@
+"""Pydantic models of lab.yaml: what a lab describes, nothing about how it is provisioned.
+
+Part of the spec (``orchestrator.spec``): ``loader.load_lab`` validates the YAML data into a
+``Lab``; ``orchestrator.graph`` turns a ``Lab`` into resource nodes; providers read the spec
+objects of their nodes. Every model forbids unknown keys and is frozen; collections are tuples
+or read-only mappings. Field names are the YAML keys (snake_case), so a validation error's
+location is a YAML path. Cross-resource rules (references, duplicate paths, template files)
+live in ``checks.py``; the JSON Schema (``lab.schema.json``) is generated from these models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import Field, PrivateAttr, SecretStr, StringConstraints, model_validator
+
+from orchestrator.spec.values import (
+    EnvValue,
+    HttpMethod,
+    HttpsUrlOrRef,
+    IdentifierUriOrRef,
+    Key,
+    NamedValueValue,
+    PolicyValue,
+    PublicClientUriOrRef,
+    RedirectUriOrRef,
+    Spec,
+    StrOrRef,
+    UrlOrRef,
+    hide_secret_value,
+)
+
+if TYPE_CHECKING:
+    from orchestrator.spec.yamlsource import Positions
+
+# ------------------------------------------------------------------ names
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+# Azure resource names (the strictest common subset: letters, digits, hyphens).
+AzureName = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,61}[A-Za-z0-9]$|^[A-Za-z0-9]$")
+]
+Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+
+# ------------------------------------------------------------------ target
+
+
+class LocalTarget(Spec):
+    """The local Azure emulator (the default): tenant and subscription come from the emulator."""
+
+    kind: Literal["local"]
+    resource_group: Annotated[str, StringConstraints(pattern=r"^[-\w._()]{1,90}$")] = Field(
+        "lab-mcp-prm-oauth", description="Resource group that holds the lab's ARM resources"
+    )
+    location: str = Field("local", description="Azure region name (informational locally)")
+
+
+class AzureTarget(Spec):
+    """Real Azure through azure-identity credentials (az login, environment, managed identity)."""
+
+    kind: Literal["azure"]
+    subscription_id: UUID
+    tenant_id: UUID
+    resource_group: Annotated[str, StringConstraints(pattern=r"^[-\w._()]{1,90}$")]
+    location: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+$")] = Field(
+        description="Azure region, e.g. ukwest"
+    )
+
+
+Target = Annotated[LocalTarget | AzureTarget, Field(discriminator="kind")]
+
+
+class Authorization(Spec):
+    """Who is the OAuth authorization server MCP clients talk to."""
+
+    mode: Literal["entra", "gateway"] = Field(
+        "entra",
+        description="entra: PRM names Entra, clients are pre-registered; gateway: APIM is the authorization server",
+    )
+
+
+# ------------------------------------------------------------------ entra
+
+
+class ExposedScope(Spec):
+    """A delegated permission the app exposes (``oauth2PermissionScopes``)."""
+
+    value: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,120}$")]
+    type: Literal["User", "Admin"] = "User"
+    admin_consent_display_name: Name
+    admin_consent_description: Name
+    user_consent_display_name: Name | None = None
+    user_consent_description: Name | None = None
+    enabled: bool = True
+    id: UUID | None = Field(None, description="Stable scope id; derived from the app and value when omitted")
+
+
+class PreAuthorizedClient(Spec):
+    """A client application allowed to get the listed scopes without a consent prompt."""
+
+    app_id: UUID
+    scopes: tuple[str, ...] = Field(min_length=1, description="Values of this app's exposed scopes")
+
+
+class RedirectUris(Spec):
+    redirect_uris: tuple[RedirectUriOrRef, ...] = ()
+
+
+class PublicClient(Spec):
+    redirect_uris: tuple[PublicClientUriOrRef, ...] = ()
+
+
+class RequiredResourceAccess(Spec):
+    """Permissions on another API, by id (e.g. Microsoft Graph User.Read)."""
+
+    resource_app_id: UUID
+    scopes: tuple[UUID, ...] = Field((), description="Delegated permission (scope) ids")
+    app_roles: tuple[UUID, ...] = Field((), description="Application permission (app role) ids")
+
+
+class FederatedCredential(Spec):
+    """Trust tokens from another issuer (e.g. a managed identity) as this app's credential."""
+
+    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,119}$")]
+    issuer: HttpsUrlOrRef
+    subject: StrOrRef
+    audiences: tuple[str, ...] = ("api://AzureADTokenExchange",)
+    description: str | None = None
+
+
+class EntraApp(Spec):
+    """An app registration (and, by default, its service principal)."""
+
+    unique_name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,119}$")]
+    display_name: Name
+    sign_in_audience: Literal[
+        "AzureADMyOrg",
+        "AzureADMultipleOrgs",
+        "AzureADandPersonalMicrosoftAccount",
+        "PersonalMicrosoftAccount",
+    ] = "AzureADMyOrg"
+    access_token_version: Literal[2] = Field(
+        2, description="Pinned to 2: v2 tokens carry the v2 issuer and the app's client id as aud"
+    )
+    identifier_uris: tuple[IdentifierUriOrRef, ...] = ()
+    scopes: tuple[ExposedScope, ...] = ()
+    pre_authorized_clients: tuple[PreAuthorizedClient, ...] = ()
+    spa: RedirectUris = RedirectUris()
+    web: RedirectUris = RedirectUris()
+    public_client: PublicClient = PublicClient()
+    required_resource_access: tuple[RequiredResourceAccess, ...] = ()
+    federated_credentials: tuple[FederatedCredential, ...] = ()
+    service_principal: bool = Field(True, description="Also create the app's service principal")
+    adopt: bool = Field(
+        False,
+        description="Take ownership of an existing app with this unique_name that the lab did not create",
+    )
+
+
+class Entra(Spec):
+    apps: Mapping[Key, EntraApp] = Field(default_factory=dict)
+
+
+class ManagedIdentity(Spec):
+    """A user-assigned managed identity."""
+
+    name: AzureName
+
+
+# ------------------------------------------------------------------ monitoring
+
+
+class LogAnalytics(Spec):
+    name: AzureName
+    sku: Literal["PerGB2018", "Free", "Standalone", "PerNode", "CapacityReservation"] = "PerGB2018"
+    retention_days: Annotated[int, Field(ge=30, le=730)] = 30
+
+
+class AppInsights(Spec):
+    name: AzureName
+    application_type: Literal["web", "other"] = "web"
+
+
+class ApimLogger(Spec):
+    """An APIM logger sending gateway telemetry to Application Insights."""
+
+    name: Key = "appinsights-logger"
+
+
+class ApimDiagnostic(Spec):
+    """APIM's ``applicationinsights`` diagnostic, written through the logger."""
+
+    sampling_percentage: Annotated[float, Field(ge=0, le=100)] = 100
+    verbosity: Literal["verbose", "information", "error"] = "information"
+    log_client_ip: bool = True
+    always_log_errors: bool = True
+
+
+class Monitoring(Spec):
+    log_analytics: LogAnalytics | None = None
+    app_insights: AppInsights | None = None
+    apim_logger: ApimLogger | None = None
+    apim_diagnostic: ApimDiagnostic | None = None
+
+
+# ------------------------------------------------------------------ apim
+
+TEMPLATE_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+
+
+class Policy(Spec):
+    """An APIM policy rendered from ``policy_templates/<template>.xml.j2`` with ``variables``."""
+
+    template: Annotated[str, StringConstraints(pattern=TEMPLATE_NAME_PATTERN)] = Field(
+        description="Template file name without .xml.j2, e.g. mcp-api-entra"
+    )
+    variables: Mapping[
+        Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], PolicyValue
+    ] = Field(default_factory=dict)
+
+
+ApimSku = Literal[
+    "Consumption", "Developer", "Basic", "Standard", "Premium", "BasicV2", "StandardV2", "PremiumV2"
+]
+
+
+class ApimService(Spec):
+    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9-]{0,48}[A-Za-z0-9]$")]
+    sku: ApimSku
+    capacity: Annotated[int, Field(ge=0, le=31)] = 1
+    publisher_email: Email
+    publisher_name: Name
+
+
+class KeyVaultSecret(Spec):
+    secret_id: HttpsUrlOrRef = Field(description="Key Vault secret identifier URL")
+    identity: Key | None = Field(None, description="managed_identities key; omitted = APIM's system identity")
+
+
+class NamedValue(Spec):
+    """An APIM named value: a plain value, a secret value, or a Key Vault reference."""
+
+    value: NamedValueValue | None = None
+    secret: bool = False
+    key_vault: KeyVaultSecret | None = None
+    display_name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,256}$")] | None = None
+    tags: tuple[str, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _hide_secret(cls, data: Any) -> Any:
+        return hide_secret_value(data)
+
+
+class BackendTls(Spec):
+    validate_certificate_chain: bool = True
+    validate_certificate_name: bool = True
+
+
+class Backend(Spec):
+    url: UrlOrRef
+    description: str | None = None
+    protocol: Literal["http", "soap"] = "http"
+    tls: BackendTls = BackendTls()
+
+
+class TemplateParameter(Spec):
+    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$")]
+    type: Literal["string", "number", "boolean"] = "string"
+    required: bool = True
+    description: str | None = None
+
+
+class Operation(Spec):
+    method: HttpMethod
+    url_template: Annotated[str, StringConstraints(pattern=r"^/\S*$")]
+    display_name: Name
+    description: str | None = None
+    template_parameters: tuple[TemplateParameter, ...] = ()
+    policy: Policy | None = None
+
+
+ApiPath = Annotated[
+    str,
+    StringConstraints(pattern=r"^$|^[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*$"),
+    Field(description="URL suffix of the API on the gateway, without leading or trailing slash"),
+]
+
+
+class Api(Spec):
+    display_name: Name
+    type: Literal["mcp", "http"] = "http"
+    path: ApiPath
+    description: str | None = None
+    protocols: tuple[Literal["https", "http"], ...] = ("https",)
+    subscription_required: bool = False
+    backend: Key | None = Field(None, description="apim.backends key the API forwards to")
+    policy: Policy | None = None
+    operations: Mapping[Key, Operation] = Field(default_factory=dict)
+
+
+class Apim(Spec):
+    service: ApimService
+    named_values: Mapping[Key, NamedValue] = Field(default_factory=dict)
+    backends: Mapping[Key, Backend] = Field(default_factory=dict)
+    apis: Mapping[Key, Api] = Field(default_factory=dict)
+
+
+# ------------------------------------------------------------------ server
+
+
+class Scale(Spec):
+    min_replicas: Annotated[int, Field(ge=0, le=300)] = 1
+    max_replicas: Annotated[int, Field(ge=1, le=300)] = 3
+
+
+class ContainerRegistry(Spec):
+    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{5,50}$")]
+    sku: Literal["Basic", "Standard", "Premium"] = "Basic"
+
+
+class ContainerEnvironment(Spec):
+    name: AzureName
+
+
+class Server(Spec):
+    """The MCP server deployment (a container app; a local process on the local target)."""
+
+    name: AzureName
+    source: str | None = Field(None, description="Folder with the server's code, relative to lab.yaml")
+    image: str | None = Field(None, description="Container image reference (instead of source)")
+    env: Mapping[Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], EnvValue] = Field(
+        default_factory=dict
+    )
+    port: Annotated[int, Field(ge=1, le=65535)] = 8000
+    identity: Key | None = Field(None, description="managed_identities key the server runs as")
+    scale: Scale = Scale()
+    cpu: Annotated[float, Field(gt=0, le=4)] = 0.5
+    memory: Annotated[str, StringConstraints(pattern=r"^\d+(\.\d+)?Gi$")] = "1Gi"
+    registry: ContainerRegistry | None = None
+    environment: ContainerEnvironment
+
+
+# ------------------------------------------------------------------ verification
+
+
+class TestUser(Spec):
+    """A user created in the local identity service (local target only) to sign in with."""
+
+    user_principal_name: Email
+    display_name: Name
+    mail: Email | None = None
+    job_title: str | None = None
+    department: str | None = None
+    office_location: str | None = None
+    password: SecretStr | None = Field(
+        None, description="Sign-in password (local target); a default is used when omitted"
+    )
+
+
+CHECK_GROUPS = ("discovery", "client", "forged", "bypass")
+
+
+class Verification(Spec):
+    test_users: tuple[TestUser, ...] = ()
+    checks: tuple[Annotated[str, StringConstraints(pattern=r"^[a-z_]+(\.[a-z_]+)*$")], ...] | None = Field(
+        None, description=f"Check names or groups ({', '.join(CHECK_GROUPS)}); omitted = all"
+    )
+
+
+# ------------------------------------------------------------------ the lab
+
+
+class Lab(Spec):
+    """A whole lab.yaml."""
+
+    name: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")] = Field(
+        description="The lab's name; also the ownership mark on every resource it creates"
+    )
+    target: Target
+    authorization: Authorization = Authorization()
+    entra: Entra = Entra()
+    managed_identities: Mapping[Key, ManagedIdentity] = Field(default_factory=dict)
+    monitoring: Monitoring = Monitoring()
+    apim: Apim
+    server: Server | None = None
+    verification: Verification = Verification()
+
+    _source: Path | None = PrivateAttr(None)
+    _positions: Positions | None = PrivateAttr(None)
+
+    def position(self, *path: str | int) -> tuple[int, int] | None:
+        """(line, column) where the value at the YAML ``path`` is written, when loaded from a file.
+
+        E.g. ``lab.position("apim", "apis", "mcp", "policy")`` to point an error at a policy.
+        """
+        if self._positions is None:
+            return None
+        mark = self._positions.value(tuple(path))
+        return mark.line, mark.column
+
+    @property
+    def source(self) -> Path | None:
+        """The lab.yaml this lab was loaded from (None when built in code)."""
+        return self._source
+
+    @property
+    def base_dir(self) -> Path:
+        """The folder of lab.yaml: relative paths (server.source) and ``.prmlab/`` live here."""
+        return self._source.parent if self._source is not None else Path.cwd()

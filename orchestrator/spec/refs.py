@@ -1,0 +1,159 @@
+"""References: which addresses and outputs exist, which graph node provides each, and how a
+reference resolves to a value once its provider exists.
+
+Part of the spec. ``checks`` uses the address table to report dangling references at load
+time; ``orchestrator.graph`` uses ``provider_node`` to draw dependency edges; the reconcile
+engine calls ``resolve`` with the outputs of finished nodes (``Actual.outputs``).
+
+Address table (``<address>.<output>``):
+
+=================================  ==============================================  ============================
+address                            outputs                                         provided by (graph node)
+=================================  ==============================================  ============================
+``target``                         tenant_id, subscription_id, issuer, authority,  the target itself (no node)
+                                   graph_endpoint
+``entra.apps.<key>``               client_id, object_id, identifier_uri, scope     ``entra_app.<key>``
+``managed_identities.<key>``       principal_id, client_id, resource_id, tenant_id ``managed_identity.<key>``
+``apim.service``                   gateway_url, name, principal_id                 ``apim_service.main``
+``apim.apis.<key>``                url, prm_url                                    ``apim_service.main``
+``apim.backends.<key>``            url                                             ``backend.<key>``
+``server``                         url, fqdn                                       ``container_app.server``
+``monitoring.app_insights``        connection_string, instrumentation_key (secret) ``app_insights.main``
+=================================  ==============================================  ============================
+
+Derived outputs (computed here from other outputs and the spec, so they need no extra node):
+``target.*`` come from the target: ``authority`` (``https://login.microsoftonline.com``, or
+the emulator's ``<base>/login``), ``issuer`` = ``<authority>/<tenant>/v2.0``, ``graph_endpoint``
+(``https://graph.microsoft.com`` or the emulator's base URL);
+``apim.apis.<k>.url`` = gateway_url + "/" + path (no trailing slash; the gateway URL itself when
+the path is empty); ``apim.apis.<k>.prm_url`` = gateway_url + "/.well-known/oauth-protected-resource"
++ "/" + path (RFC 9728 path-inserted); ``entra.apps.<k>.identifier_uri`` = the app's first
+identifier URI (resolved); ``entra.apps.<k>.scope`` = (identifier_uri, else client_id) + "/" +
+the first exposed scope's value. A reference's ``suffix`` is appended after resolution.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from orchestrator.resource import UNKNOWN, Secret
+from orchestrator.spec.values import Ref
+
+if TYPE_CHECKING:
+    from orchestrator.spec.models import Lab
+
+PRM_WELL_KNOWN = "/.well-known/oauth-protected-resource"
+
+# address pattern -> outputs. "*" stands for one map key.
+OUTPUTS: Mapping[str, tuple[str, ...]] = {
+    "target": ("tenant_id", "subscription_id", "issuer", "authority", "graph_endpoint"),
+    "entra.apps.*": ("client_id", "object_id", "identifier_uri", "scope"),
+    "managed_identities.*": ("principal_id", "client_id", "resource_id", "tenant_id"),
+    "apim.service": ("gateway_url", "name", "principal_id"),
+    "apim.apis.*": ("url", "prm_url"),
+    "apim.backends.*": ("url",),
+    "server": ("url", "fqdn"),
+    "monitoring.app_insights": ("connection_string", "instrumentation_key"),
+}
+
+SECRET_OUTPUTS = frozenset(
+    {"monitoring.app_insights.connection_string", "monitoring.app_insights.instrumentation_key"}
+)
+
+
+def pattern_of(address: str) -> str | None:
+    """``entra.apps.mcp`` -> ``entra.apps.*``; None when no pattern matches."""
+    if address in OUTPUTS:
+        return address
+    head, _, key = address.rpartition(".")
+    candidate = f"{head}.*"
+    return candidate if key and candidate in OUTPUTS else None
+
+
+def is_secret(ref: Ref) -> bool:
+    return ref.ref in SECRET_OUTPUTS
+
+
+def provider_node(ref: Ref) -> str | None:
+    """The graph node whose creation makes ``ref`` resolvable (None: known from the target)."""
+    address = ref.address
+    parts = address.split(".")
+    if address == "target":
+        return None
+    if parts[:2] == ["entra", "apps"]:
+        return f"entra_app.{parts[2]}"
+    if parts[0] == "managed_identities":
+        return f"managed_identity.{parts[1]}"
+    if address == "apim.service" or parts[:2] == ["apim", "apis"]:
+        return "apim_service.main"
+    if parts[:2] == ["apim", "backends"]:
+        return f"backend.{parts[2]}"
+    if address == "server":
+        return "container_app.server"
+    if address == "monitoring.app_insights":
+        return "app_insights.main"
+    raise ValueError(f"no provider for reference {ref.ref}")  # load_lab rejected it already
+
+
+def resolve(
+    ref: Ref,
+    lab: Lab,
+    outputs: Mapping[str, Mapping[str, Any]],
+    target_outputs: Mapping[str, Any],
+) -> Any:
+    """The value of ``ref`` (suffix appended), or ``UNKNOWN`` while its provider has no outputs.
+
+    ``outputs`` maps graph node addresses to their ``Actual.outputs``; ``target_outputs`` holds
+    ``tenant_id``, ``subscription_id``, ``issuer``, ``authority`` and ``graph_endpoint`` of the target. Secret outputs come back as
+    ``orchestrator.resource.Secret``.
+    """
+    value = _raw(ref, lab, outputs, target_outputs)
+    if value is UNKNOWN or value is None:
+        return UNKNOWN
+    if isinstance(value, Secret):
+        return Secret(value.reveal() + ref.suffix) if ref.suffix else value
+    text = f"{value}{ref.suffix}"
+    return Secret(text) if is_secret(ref) else text
+
+
+def _raw(ref: Ref, lab: Lab, outputs: Mapping[str, Mapping[str, Any]], target: Mapping[str, Any]) -> Any:
+    parts = ref.address.split(".")
+    out = ref.output
+    if ref.address == "target":
+        return target.get(out, UNKNOWN)
+    if parts[:2] == ["apim", "apis"]:
+        gateway = outputs.get("apim_service.main", {}).get("gateway_url", UNKNOWN)
+        if gateway is UNKNOWN or gateway is None:
+            return UNKNOWN
+        return api_url(str(gateway), lab.apim.apis[parts[2]].path, prm=out == "prm_url")
+    if parts[:2] == ["entra", "apps"] and out in ("identifier_uri", "scope"):
+        app = lab.entra.apps[parts[2]]
+        node = outputs.get(f"entra_app.{parts[2]}", {})
+        uri: Any = UNKNOWN
+        if app.identifier_uris:
+            first = app.identifier_uris[0]
+            uri = resolve(first, lab, outputs, target) if isinstance(first, Ref) else first
+        if out == "identifier_uri":
+            return uri
+        base = uri if app.identifier_uris else node.get("client_id", UNKNOWN)
+        if base is UNKNOWN or base is None:
+            return UNKNOWN
+        return f"{base}/{app.scopes[0].value}"
+    if ref.address == "server" and out == "url":
+        node = outputs.get("container_app.server", {})
+        if node.get("url") is not None:
+            return node["url"]
+        fqdn = node.get("fqdn")
+        return UNKNOWN if fqdn is None else f"https://{fqdn}"
+    provider = provider_node(ref)
+    assert provider is not None
+    return outputs.get(provider, {}).get(out, UNKNOWN)
+
+
+def api_url(gateway_url: str, path: str, *, prm: bool = False) -> str:
+    """The URL of an API (or of its RFC 9728 path-inserted PRM document) on a gateway."""
+    base = gateway_url.rstrip("/")
+    if prm:
+        return f"{base}{PRM_WELL_KNOWN}/{path}" if path else f"{base}{PRM_WELL_KNOWN}"
+    return f"{base}/{path}" if path else base

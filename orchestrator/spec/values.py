@@ -1,0 +1,223 @@
+"""Value types shared by the lab.yaml models: references, named-value tokens, literal-or-ref unions.
+
+Part of the spec (``orchestrator.spec``). A reference is written ``{ref: "<address>.<output>"}``
+with an optional ``suffix`` appended literally after resolution; it is a typed object here,
+never a glued string. Which addresses and outputs exist is decided by ``refs.py``.
+
+Unions of a literal and a reference use *callable discriminators*, so that pydantic validates
+exactly one branch and reports one precise error (not one per branch). Tags are written
+``<name>`` so that the error-path mapper can tell them from YAML keys.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    SecretStr,
+    StringConstraints,
+    Tag,
+    model_validator,
+)
+
+REF_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9][A-Za-z0-9_-]*)+$"
+KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
+
+# A map key that becomes part of an address (``api.<key>``): no dots, no spaces.
+Key = Annotated[str, StringConstraints(pattern=KEY_PATTERN, max_length=80)]
+
+
+class Spec(BaseModel):
+    """Base of every lab.yaml model: unknown keys are errors, instances are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+
+class Ref(Spec):
+    """``{ref: "apim.apis.mcp.url", suffix: "/x"}``: the value of another resource's output."""
+
+    ref: Annotated[
+        str,
+        Field(
+            pattern=REF_PATTERN,
+            description="<address>.<output>, e.g. entra.apps.mcp.client_id or server.url",
+        ),
+    ]
+    suffix: str = Field("", description="Literal text appended to the resolved value, e.g. /auth/callback")
+
+    @property
+    def address(self) -> str:
+        """The referenced resource, e.g. ``entra.apps.mcp``."""
+        return self.ref.rpartition(".")[0]
+
+    @property
+    def output(self) -> str:
+        """The output of that resource, e.g. ``client_id``."""
+        return self.ref.rpartition(".")[2]
+
+    def __str__(self) -> str:
+        return f"${{{self.ref}}}{self.suffix}"
+
+
+class NamedValueToken(Spec):
+    """``{named_value: McpClientId}``: rendered as APIM's ``{{McpClientId}}`` in a policy."""
+
+    named_value: Annotated[str, Field(description="The key of a declared apim.named_values entry")]
+
+
+def _literal_or_ref(value: Any) -> str | None:
+    if isinstance(value, dict):
+        return "<ref>"
+    if isinstance(value, Ref):
+        return "<ref>"
+    return "<str>"
+
+
+# A string literal or a reference.
+StrOrRef = Annotated[
+    Annotated[str, Tag("<str>")] | Annotated[Ref, Tag("<ref>")],
+    Discriminator(_literal_or_ref),
+]
+
+
+def _url_checker(schemes: frozenset[str], *, loopback_http: bool = False, custom: bool = False) -> Any:
+    def check(value: str) -> str:
+        if any(c.isspace() for c in value):
+            raise ValueError("a URL cannot contain spaces")
+        parts = urlsplit(value)
+        scheme = parts.scheme.lower()
+        loopback = (parts.hostname or "") in ("localhost", "127.0.0.1", "::1")
+        allowed = scheme in schemes or (loopback_http and scheme == "http" and loopback)
+        allowed = allowed or (custom and scheme not in ("", "http") and "." not in scheme[:1])
+        if not allowed:
+            wanted = " or ".join(sorted(schemes)) + (" (or http on localhost)" if loopback_http else "")
+            raise ValueError(f"'{value}' is not a valid URL: expected {wanted}")
+        if scheme in ("http", "https") and not parts.hostname:
+            raise ValueError(f"'{value}' is not a valid URL: it has no host")
+        if parts.fragment:
+            raise ValueError(f"'{value}' is not a valid URL here: it must not have a #fragment")
+        return value
+
+    return AfterValidator(check)
+
+
+HttpUrl = Annotated[str, _url_checker(frozenset({"http", "https"}))]
+HttpsUrl = Annotated[str, _url_checker(frozenset({"https"}))]
+# Browser redirect URIs (SPA / web): https, or http on the loopback host only.
+RedirectUri = Annotated[str, _url_checker(frozenset({"https"}), loopback_http=True)]
+# Public-client (native) redirect URIs: also custom schemes (myapp://cb), never http off loopback.
+PublicClientUri = Annotated[str, _url_checker(frozenset({"https"}), loopback_http=True, custom=True)]
+# Identifier URIs: api://... or https://...
+IdentifierUri = Annotated[str, _url_checker(frozenset({"api", "https"}))]
+
+UrlOrRef = Annotated[
+    Annotated[HttpUrl, Tag("<str>")] | Annotated[Ref, Tag("<ref>")], Discriminator(_literal_or_ref)
+]
+HttpsUrlOrRef = Annotated[
+    Annotated[HttpsUrl, Tag("<str>")] | Annotated[Ref, Tag("<ref>")], Discriminator(_literal_or_ref)
+]
+RedirectUriOrRef = Annotated[
+    Annotated[RedirectUri, Tag("<str>")] | Annotated[Ref, Tag("<ref>")], Discriminator(_literal_or_ref)
+]
+PublicClientUriOrRef = Annotated[
+    Annotated[PublicClientUri, Tag("<str>")] | Annotated[Ref, Tag("<ref>")], Discriminator(_literal_or_ref)
+]
+IdentifierUriOrRef = Annotated[
+    Annotated[IdentifierUri, Tag("<str>")] | Annotated[Ref, Tag("<ref>")], Discriminator(_literal_or_ref)
+]
+
+
+def _secret_or_ref(value: Any) -> str:
+    if isinstance(value, dict | Ref):
+        return "<ref>"
+    if isinstance(value, SecretStr):
+        return "<secret>"
+    return "<str>"
+
+
+# A named value's value: a literal, a secret literal (``secret: true``), or a reference.
+NamedValueValue = Annotated[
+    Annotated[str, Tag("<str>")] | Annotated[SecretStr, Tag("<secret>")] | Annotated[Ref, Tag("<ref>")],
+    Discriminator(_secret_or_ref),
+]
+
+
+class EnvVar(Spec):
+    """A server environment variable written in full: ``{value: ..., secret: true}``."""
+
+    value: NamedValueValue
+    secret: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _hide_secret(cls, data: Any) -> Any:
+        return hide_secret_value(data)
+
+
+def hide_secret_value(data: Any) -> Any:
+    """``{value: "x", secret: true}`` -> the value becomes a ``SecretStr`` before validation."""
+    if isinstance(data, dict) and data.get("secret") is True and isinstance(data.get("value"), str):
+        return {**data, "value": SecretStr(data["value"])}
+    return data
+
+
+def _env_tag(value: Any) -> str:
+    if isinstance(value, Ref):
+        return "<ref>"
+    if isinstance(value, EnvVar):
+        return "<env>"
+    if isinstance(value, dict):
+        return "<ref>" if "ref" in value else "<env>"
+    return "<str>"
+
+
+# A server env value: a literal, a reference, or {value, secret}.
+EnvValue = Annotated[
+    Annotated[str, Tag("<str>")] | Annotated[Ref, Tag("<ref>")] | Annotated[EnvVar, Tag("<env>")],
+    Discriminator(_env_tag),
+]
+
+Scalar = str | int | bool
+
+
+def _policy_scalar_tag(value: Any) -> str:
+    if isinstance(value, bool):
+        return "<bool>"
+    if isinstance(value, int):
+        return "<int>"
+    if isinstance(value, NamedValueToken):
+        return "<named_value>"
+    if isinstance(value, Ref):
+        return "<ref>"
+    if isinstance(value, dict):
+        return "<named_value>" if "named_value" in value else "<ref>"
+    return "<str>"
+
+
+PolicyScalar = Annotated[
+    Annotated[bool, Tag("<bool>")]
+    | Annotated[int, Tag("<int>")]
+    | Annotated[str, Tag("<str>")]
+    | Annotated[Ref, Tag("<ref>")]
+    | Annotated[NamedValueToken, Tag("<named_value>")],
+    Discriminator(_policy_scalar_tag),
+]
+
+
+def _policy_value_tag(value: Any) -> str:
+    return "<list>" if isinstance(value, list | tuple) else "<scalar>"
+
+
+# A policy variable: a literal (str/int/bool), a reference, a named-value token, or a list of those.
+PolicyValue = Annotated[
+    Annotated[PolicyScalar, Tag("<scalar>")] | Annotated[tuple[PolicyScalar, ...], Tag("<list>")],
+    Discriminator(_policy_value_tag),
+]
+
+HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE"]

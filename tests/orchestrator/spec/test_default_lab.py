@@ -1,0 +1,36 @@
+"""The committed default lab.yaml validates, and lab.schema.json is what the models generate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from orchestrator.commands.schema import schema_text
+from orchestrator.graph import build_graph
+from orchestrator.spec import Lab, load_lab
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _default_lab() -> Lab:
+    return load_lab(ROOT / "lab.yaml", env={})
+
+
+def test_default_lab_validates() -> None:
+    lab = _default_lab()
+    assert lab.name == "mcp-prm-oauth"
+    assert lab.target.kind == "local"
+    assert lab.authorization.mode == "entra"
+    assert lab.apim.service.name == "apim-mcp-prm-oauth"  # ${APIM_NAME:-...} default
+    assert len(build_graph(lab)) == 26
+
+
+def test_default_lab_starts_with_the_schema_comment() -> None:
+    first = (ROOT / "lab.yaml").read_text(encoding="utf-8").splitlines()[0]
+    assert first == "# yaml-language-server: $schema=./lab.schema.json"
+
+
+def test_committed_schema_is_not_stale() -> None:
+    committed = (ROOT / "lab.schema.json").read_text(encoding="utf-8")
+    assert committed == schema_text(), "lab.schema.json is stale: run `prmlab schema`"
+    assert json.loads(committed)["additionalProperties"] is False

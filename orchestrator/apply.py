@@ -33,7 +33,7 @@ import anyio
 
 from orchestrator.errors import PermanentError, PrmlabError, TemporaryError
 from orchestrator.plan import OWNERSHIP_FIELD, Plan, Step
-from orchestrator.resolve import contains_unknown, resolve_refs
+from orchestrator.resolve import Resolver, contains_unknown, direct_resolver, resolve_refs
 from orchestrator.resource import Action, Desired, FieldChange, Provider
 from orchestrator.retry import DEFAULT_POLICY, RetryPolicy, Sleep, call_with_retry
 
@@ -166,7 +166,9 @@ class _Run:
         sleep: Sleep,
         recorder: Recorder,
         on_event: OnEvent | None,
+        resolver: Resolver,
     ) -> None:
+        self.resolver = resolver
         self.plan = plan
         self.providers = providers
         self.limiter = limiter
@@ -222,7 +224,7 @@ class _Run:
                     step.kind,
                     step.action,
                     Status.SKIPPED,
-                    f"skipped: {failed[0]} {self.recorder.outcomes[failed[0]].status.value}",
+                    f"because {failed[0]} {self.recorder.outcomes[failed[0]].status.value}",
                 )
             else:
                 outcome = await self.execute(step)
@@ -242,7 +244,7 @@ class _Run:
         if step.spec is None:
             return step.desired
         provider = self.providers[step.kind]
-        return provider.desired(step.address, step.spec, resolve_refs(step.address, step.spec, self.outputs))
+        return provider.desired(step.address, step.spec, resolve_refs(step.spec, self.outputs, self.resolver))
 
     def inputs_changed(self, step: Step) -> bool:
         return any(
@@ -339,6 +341,7 @@ async def apply_plan(
     sleep: Sleep = anyio.sleep,
     on_event: OnEvent | None = None,
     recorder: Recorder | None = None,
+    resolver: Resolver = direct_resolver,
 ) -> ApplyResult:
     """Run every step of ``plan``; returns the outcomes in plan order.
 
@@ -349,7 +352,9 @@ async def apply_plan(
         raise ValueError("parallelism must be at least 1")
     check_acyclic(plan)
     recorder = recorder if recorder is not None else Recorder()
-    run = _Run(plan, providers, anyio.CapacityLimiter(parallelism), policy, sleep, recorder, on_event)
+    run = _Run(
+        plan, providers, anyio.CapacityLimiter(parallelism), policy, sleep, recorder, on_event, resolver
+    )
     try:
         async with anyio.create_task_group() as group:
             for step in plan.steps:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from orchestrator.errors import OwnershipError, PrmlabError
-from orchestrator.resolve import contains_unknown, resolve_refs
+from orchestrator.resolve import Resolver, contains_unknown, direct_resolver, resolve_refs
 from orchestrator.resource import UNKNOWN, Action, Actual, Desired, FieldChange
 
 OWNERSHIP_FIELD = "(ownership mark)"
@@ -177,6 +177,7 @@ def build_plan(
     nodes: Sequence[NodeInput],
     providers: Mapping[str, PlanningProvider],
     actuals: Mapping[str, Actual],
+    resolver: Resolver = direct_resolver,
 ) -> Plan:
     """Plan a reconcile: make the target match the nodes, pruning owned leftovers."""
     ordered = topological(nodes)
@@ -186,7 +187,7 @@ def build_plan(
     in_graph = {node.address for node in ordered}
     for node in ordered:
         provider = providers[node.kind]
-        desired = provider.desired(node.address, node.spec, resolve_refs(node.address, node.spec, known))
+        desired = provider.desired(node.address, node.spec, resolve_refs(node.spec, known, resolver))
         actual = actuals.get(node.address)
         depends_on = tuple(sorted(d for d in node.depends_on if d in in_graph))
         if actual is None:

@@ -15,11 +15,11 @@ attribute) so this module does not depend on the spec's model classes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from orchestrator.errors import PermanentError
-from orchestrator.resource import UNKNOWN
+from orchestrator.resource import UNKNOWN, Secret
 
 # address -> that resource's outputs (``Actual.outputs``), or absent when not known yet.
 Outputs = Mapping[str, Mapping[str, Any]]
@@ -62,27 +62,35 @@ def referenced_addresses(spec: Any) -> frozenset[str]:
     return frozenset(split_ref(r.ref)[0] for r in iter_refs(spec))
 
 
-def resolve_refs(address: str, spec: Any, outputs: Outputs) -> dict[str, Any]:
-    """``{"<address>.<output>": value | UNKNOWN}`` for every reference in ``spec``.
+# How one reference (its ``ref``, not its suffix) becomes a value, given the outputs known so far
+# (UNKNOWN when not yet).
+Resolver = Callable[[Any, Outputs], Any]
+
+
+def direct_resolver(ref: Any, outputs: Outputs) -> Any:
+    """Reference address == graph node address (tests; labs whose refs name nodes directly).
 
     A referenced resource that exists but lacks the output is a provider/spec mismatch: raised
-    as ``PermanentError`` naming both ends rather than silently applying a wrong value.
+    as ``PermanentError`` rather than silently applying a wrong value.
     """
-    resolved: dict[str, Any] = {}
-    for ref in iter_refs(spec):
-        target, output = split_ref(ref.ref)
-        known = outputs.get(target)
-        if known is None:
-            resolved[ref.ref] = UNKNOWN
-        elif output in known:
-            resolved[ref.ref] = known[output]
-        else:
-            raise PermanentError(
-                address,
-                f"references {ref.ref!r} but {target} has no output {output!r} "
-                f"(it has: {', '.join(sorted(known)) or 'none'})",
-            )
-    return resolved
+    target, output = split_ref(ref.ref)
+    known = outputs.get(target)
+    if known is None:
+        return UNKNOWN
+    if output not in known:
+        raise PermanentError(
+            ref.ref, f"{target} has no output {output!r} (it has: {', '.join(sorted(known)) or 'none'})"
+        )
+    return known[output]
+
+
+def resolve_refs(spec: Any, outputs: Outputs, resolver: Resolver = direct_resolver) -> dict[str, Any]:
+    """``{"<address>.<output>": value | UNKNOWN}`` for every reference in ``spec``.
+
+    Values are *without* the reference's ``suffix``: providers append it (``value_of`` here, or
+    ``providers.base.resolve``). The resolver must ignore ``suffix`` too.
+    """
+    return {ref.ref: resolver(ref, outputs) for ref in iter_refs(spec)}
 
 
 def value_of(ref: Any, resolved: Mapping[str, Any]) -> Any:
@@ -94,9 +102,11 @@ def value_of(ref: Any, resolved: Mapping[str, Any]) -> Any:
     if value is UNKNOWN:
         return UNKNOWN
     suffix = getattr(ref, "suffix", None)
-    if suffix:
-        return f"{value}{suffix}"
-    return value
+    if not suffix:
+        return value
+    if isinstance(value, Secret):
+        return Secret(value.reveal() + suffix)
+    return f"{value}{suffix}"
 
 
 def contains_unknown(value: Any) -> bool:

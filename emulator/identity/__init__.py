@@ -1,19 +1,97 @@
-"""Emulator sub-app: identity (placeholder until its owner fills it in; see docs/DEVELOPING.md).
+"""Emulator sub-app: an Entra-like identity service (the local ``login.microsoftonline.com``).
 
-Contract: ``routes(ctx)`` returns the Starlette routes this sub-app serves on the main
-HTTPS port; ``run(ctx)`` does its background work (ports, processes) until cancelled.
+Routes (all on the emulator's HTTPS port, 127.0.0.1 only), issuer ``<base>/login/<tenant>/v2.0``:
+
+* discovery — ``/login/<tenant>/v2.0/.well-known/openid-configuration`` and
+  ``…/oauth-authorization-server``; root path-inserted ``/.well-known/oauth-authorization-server
+  /login/<tenant>/v2.0`` and ``/.well-known/openid-configuration/login/<tenant>/v2.0``;
+  JWKS at ``/login/<tenant>/discovery/v2.0/keys`` (module ``discovery``);
+* ``/login/<tenant>/oauth2/v2.0/authorize`` (+ ``/signin``, ``/consent`` form posts) (``authorize``);
+* ``/login/<tenant>/oauth2/v2.0/token`` (``token``);
+* ``/msi/token`` — managed identity (``msi``);
+* ``/_emulator/identity/...`` — keys and settings (``admin``).
+
+Public API for other sub-apps (import these, nothing else): ``keys.public_jwks(ctx)``,
+``keys.verify_token(ctx, token, audiences=..., tenant=...)`` (raises
+``keys.TokenValidationError``), ``keys.sign``, ``keys.rotate_keys``, ``keys.retire_previous``,
+``wellknown.GRAPH_AUDIENCES``.
+
+Runner contract (the runner that starts container apps as processes follows it):
+
+* for each process of container app ``<id>`` (lower-case ARM id) it generates a random secret
+  (``secrets.token_urlsafe(32)``) and stores kind ``runner/identity-header``, key = sha256 hex of
+  the secret, body ``{"containerAppId": "<id>"}`` (parent = the container app id); it deletes the
+  record when the process stops;
+* it gives the process ``IDENTITY_ENDPOINT=<ctx.base_url>/msi/token`` (``<ctx.identity_base>/msi/token``
+  is served too) and
+  ``IDENTITY_HEADER=<secret>`` (azure-identity's App Service source; HTTPS works, no plain-HTTP
+  port is needed), and makes the emulator's CA trusted by the process — ``REQUESTS_CA_BUNDLE`` and
+  ``SSL_CERT_FILE`` pointing at a bundle that contains ``ctx.ca_file`` — because azure-identity's
+  transports (requests) verify TLS for both the MSI endpoint and the token endpoint;
+* the process's credentials use authority ``<ctx.base_url>/login`` (``AZURE_AUTHORITY_HOST``)
+  with instance discovery disabled (``disable_instance_discovery=True``), tenant ``ctx.tenant_id``.
+
+The headless switch (``login_hint`` naming a test user signs in and consents without pages; on
+by default) is ``IdentitySettings.headless_sign_in``, switchable via
+``PUT /_emulator/identity/settings``.
 """
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
 
 from emulator.context import EmulatorContext
+from emulator.identity import admin, authorize, discovery, msi, token
+from emulator.identity.service import IdentityService
+from emulator.identity.settings import IdentitySettings
+
+Handler = Callable[[IdentityService, Request], Awaitable[Response]]
+
+
+def _bind(svc: IdentityService, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        return await handler(svc, request)
+
+    return endpoint
+
+
+def build_routes(ctx: EmulatorContext, settings: IdentitySettings | None = None) -> list[BaseRoute]:
+    """The identity routes over one ``IdentityService`` (tests pass their own settings/clock)."""
+    svc = IdentityService(ctx, settings)
+
+    def b(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        return _bind(svc, handler)
+
+    meta = b(discovery.metadata_route)
+    return [
+        Route("/login/{tenant}/v2.0/.well-known/openid-configuration", meta, methods=["GET"]),
+        Route("/login/{tenant}/v2.0/.well-known/oauth-authorization-server", meta, methods=["GET"]),
+        Route("/.well-known/oauth-authorization-server/login/{tenant}/v2.0", meta, methods=["GET"]),
+        Route("/.well-known/openid-configuration/login/{tenant}/v2.0", meta, methods=["GET"]),
+        Route("/login/{tenant}/discovery/v2.0/keys", b(discovery.jwks_route), methods=["GET"]),
+        Route("/login/{tenant}/oauth2/v2.0/authorize", b(authorize.authorize), methods=["GET", "POST"]),
+        Route("/login/{tenant}/oauth2/v2.0/authorize/signin", b(authorize.signin_post), methods=["POST"]),
+        Route("/login/{tenant}/oauth2/v2.0/authorize/consent", b(authorize.consent_post), methods=["POST"]),
+        Route("/login/{tenant}/oauth2/v2.0/token", b(token.token), methods=["POST"]),
+        Route("/msi/token", b(msi.msi_token), methods=["GET"]),
+        Route("/login/msi/token", b(msi.msi_token), methods=["GET"]),  # <identity_base>/msi/token
+        Route("/_emulator/identity/keys", b(admin.list_keys), methods=["GET"]),
+        Route("/_emulator/identity/keys/rotate", b(admin.rotate), methods=["POST"]),
+        Route("/_emulator/identity/keys/retire", b(admin.retire), methods=["POST"]),
+        Route("/_emulator/identity/settings", b(admin.settings), methods=["GET", "PUT"]),
+    ]
 
 
 def routes(ctx: EmulatorContext) -> list[BaseRoute]:
-    return []
+    return build_routes(ctx)
 
 
 async def run(ctx: EmulatorContext) -> None:
-    return None
+    """No background work; creating the first signing key early keeps the first request fast."""
+    from emulator.identity import keys
+
+    keys.current_key(ctx)

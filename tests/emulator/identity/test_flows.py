@@ -1,0 +1,363 @@
+"""Happy paths over plain HTTP: discovery, headless and interactive sign-in, tokens, refresh,
+client credentials, managed identity and on-behalf-of through a federated credential."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import jwt
+import pytest
+
+from emulator.identity import keys, wellknown
+from tests.emulator.identity import seed as data
+from tests.emulator.identity.conftest import BASE, TENANT, Harness, query
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_discovery_documents_at_every_url(harness: Harness) -> None:
+    issuer = f"{BASE}/login/{TENANT}/v2.0"
+    urls = [
+        f"{issuer}/.well-known/openid-configuration",
+        f"{issuer}/.well-known/oauth-authorization-server",
+        f"{BASE}/.well-known/oauth-authorization-server/login/{TENANT}/v2.0",
+        f"{BASE}/.well-known/openid-configuration/login/{TENANT}/v2.0",
+    ]
+    for url in urls:
+        r = await harness.http.get(url)
+        assert r.status_code == 200, url
+        doc = r.json()
+        assert doc["issuer"] == issuer
+        assert doc["code_challenge_methods_supported"] == ["S256"]
+        assert doc["token_endpoint"] == f"{BASE}/login/{TENANT}/oauth2/v2.0/token"
+        assert doc["authorization_response_iss_parameter_supported"] is True
+    jwks = (await harness.http.get(doc["jwks_uri"])).json()
+    assert jwks["keys"][0]["kid"] == keys.current_key(harness.ctx).kid
+    common = (await harness.http.get(f"{BASE}/login/common/v2.0/.well-known/openid-configuration")).json()
+    assert common["issuer"] == f"{BASE}/login/{{tenantid}}/v2.0"
+    unknown = await harness.http.get(f"{BASE}/login/nope/v2.0/.well-known/openid-configuration")
+    assert unknown.status_code == 400
+    assert unknown.json()["error_codes"] == [90002]
+
+
+async def test_preauthorized_client_headless_code_flow_gives_entra_v2_tokens(harness: Harness) -> None:
+    code, verifier = await harness.code_for()
+    r = await harness.token(
+        grant_type="authorization_code",
+        client_id=data.PREAUTH_ID,
+        code=code,
+        redirect_uri=data.LOOPBACK_REDIRECT,
+        code_verifier=verifier,
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["token_type"] == "Bearer"
+    assert body["scope"] == f"{data.API_ID}/user_impersonate offline_access openid"
+    assert body["refresh_token"]
+    assert body["id_token"]
+    assert body["client_info"]
+    header = jwt.get_unverified_header(body["access_token"])
+    assert header["kid"] == keys.current_key(harness.ctx).kid
+    claims = keys.verify_token(harness.ctx, body["access_token"], audiences=[data.API_ID])
+    assert claims["iss"] == harness.issuer
+    assert claims["tid"] == TENANT
+    assert claims["oid"] == data.ALICE
+    assert claims["scp"] == "user_impersonate"
+    assert claims["azp"] == data.PREAUTH_ID
+    assert claims["preferred_username"] == "alice@lab.example"
+    assert claims["name"] == "Alice Example"
+    assert claims["ver"] == "2.0"
+    assert claims["exp"] - claims["iat"] == 3600
+    assert claims["nbf"] == claims["iat"]
+    assert claims["sub"]
+    assert claims["sub"] != data.ALICE
+    id_claims = keys.verify_token(harness.ctx, body["id_token"], audiences=[data.PREAUTH_ID])
+    assert id_claims["preferred_username"] == "alice@lab.example"
+
+
+async def test_identifier_uri_scope_and_resource_give_uri_audience(harness: Harness) -> None:
+    resource = harness.seeded.resource
+    code, verifier = await harness.code_for(scope=f"{resource}/user_impersonate", resource=resource)
+    r = await harness.token(
+        grant_type="authorization_code",
+        client_id=data.PREAUTH_ID,
+        code=code,
+        redirect_uri="http://127.0.0.1:53111/callback",  # must equal the one used at authorize
+        code_verifier=verifier,
+        resource=resource,
+    )
+    assert r.status_code == 400
+    code, verifier = await harness.code_for(
+        scope=f"{resource}/user_impersonate",
+        resource=resource,
+        redirect_uri="http://127.0.0.1:53111/callback",
+    )
+    r = await harness.token(
+        grant_type="authorization_code",
+        client_id=data.PREAUTH_ID,
+        code=code,
+        redirect_uri="http://127.0.0.1:53111/callback",
+        code_verifier=verifier,
+        resource=resource,
+    )
+    assert r.status_code == 200, r.text
+    claims = keys.verify_token(harness.ctx, r.json()["access_token"])
+    assert claims["aud"] == resource
+    assert "refresh_token" not in r.json()  # no offline_access asked
+
+
+async def test_interactive_sign_in_and_consent_pages(harness: Harness) -> None:
+    verifier, challenge = data.pkce()
+    r = await harness.authorize(
+        client_id=data.PUBLIC_ID,
+        response_type="code",
+        redirect_uri=data.LOOPBACK_REDIRECT,
+        scope=f"{data.API_ID}/user_impersonate",
+        state="s<t>",
+        code_challenge=challenge,
+        code_challenge_method="S256",
+    )
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/html")
+    assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+    page = r.text
+    assert "alice@lab.example" in page
+    assert "bob@lab.example" in page
+    assert "Bob &lt;b&gt;Example&lt;/b&gt;" in page  # escaped
+    txn = re.search(r'name="txn" value="([^"]+)"', page)
+    assert txn is not None
+    r = await harness.http.post(
+        harness.url("oauth2/v2.0/authorize/signin"), data={"txn": txn[1], "user": data.BOB}
+    )
+    assert r.status_code == 200
+    assert "Access the MCP server as you" in r.text
+    assert "Accept" in r.text
+    txn2 = re.search(r'name="txn" value="([^"]+)"', r.text)
+    assert txn2 is not None
+    r = await harness.http.post(
+        harness.url("oauth2/v2.0/authorize/consent"), data={"txn": txn2[1], "decision": "accept"}
+    )
+    assert r.status_code == 302
+    q = query(r)
+    assert q["state"] == "s<t>"
+    assert q["iss"] == harness.issuer
+    tok = await harness.token(
+        grant_type="authorization_code",
+        client_id=data.PUBLIC_ID,
+        code=q["code"],
+        redirect_uri=data.LOOPBACK_REDIRECT,
+        code_verifier=verifier,
+    )
+    assert tok.status_code == 200, tok.text
+    assert keys.verify_token(harness.ctx, tok.json()["access_token"])["oid"] == data.BOB
+    # consent is remembered: prompt=none now succeeds silently for Bob? No session exists, so
+    # prompt=none without a hint asks for sign-in (login_required) — never a page.
+    r = await harness.authorize(
+        client_id=data.PUBLIC_ID,
+        response_type="code",
+        redirect_uri=data.LOOPBACK_REDIRECT,
+        scope=f"{data.API_ID}/user_impersonate",
+        code_challenge=challenge,
+        code_challenge_method="S256",
+        prompt="none",
+    )
+    assert r.status_code == 302
+    assert query(r)["error"] == "login_required"
+
+
+async def test_declining_consent_redirects_access_denied(harness: Harness) -> None:
+    _, challenge = data.pkce()
+    await harness.http.put(f"{BASE}/_emulator/identity/settings", json={"headlessSignIn": False})
+    r = await harness.authorize(
+        client_id=data.PUBLIC_ID,
+        response_type="code",
+        redirect_uri=data.LOOPBACK_REDIRECT,
+        scope=f"{data.API_ID}/user_impersonate",
+        code_challenge=challenge,
+        code_challenge_method="S256",
+        login_hint="alice@lab.example",  # ignored: headless is off
+    )
+    assert "Sign in" in r.text
+    txn = re.search(r'name="txn" value="([^"]+)"', r.text)
+    assert txn is not None
+    r = await harness.http.post(
+        harness.url("oauth2/v2.0/authorize/signin"), data={"txn": txn[1], "user": data.ALICE}
+    )
+    txn2 = re.search(r'name="txn" value="([^"]+)"', r.text)
+    assert txn2 is not None
+    r = await harness.http.post(
+        harness.url("oauth2/v2.0/authorize/consent"), data={"txn": txn2[1], "decision": "cancel"}
+    )
+    assert r.status_code == 302
+    assert query(r)["error"] == "access_denied"
+    # the transaction is gone: replaying the form does nothing
+    again = await harness.http.post(
+        harness.url("oauth2/v2.0/authorize/consent"), data={"txn": txn2[1], "decision": "accept"}
+    )
+    assert again.status_code == 400
+    assert "expired or is unknown" in again.text
+
+
+async def test_headless_switch_admin_route(harness: Harness) -> None:
+    r = await harness.http.put(f"{BASE}/_emulator/identity/settings", json={"headlessSignIn": False})
+    assert r.json() == {"headlessSignIn": False}
+    _, challenge = data.pkce()
+    r = await harness.authorize(
+        client_id=data.PREAUTH_ID,
+        response_type="code",
+        redirect_uri=data.LOOPBACK_REDIRECT,
+        scope=f"{data.API_ID}/user_impersonate",
+        code_challenge=challenge,
+        code_challenge_method="S256",
+        login_hint="alice@lab.example",
+    )
+    assert r.status_code == 200
+    assert "Sign in" in r.text
+    r = await harness.http.put(f"{BASE}/_emulator/identity/settings", json={"headlessSignIn": "yes"})
+    assert r.status_code == 400
+
+
+async def test_refresh_token_rotates(harness: Harness) -> None:
+    code, verifier = await harness.code_for()
+    first = (
+        await harness.token(
+            grant_type="authorization_code",
+            client_id=data.PREAUTH_ID,
+            code=code,
+            redirect_uri=data.LOOPBACK_REDIRECT,
+            code_verifier=verifier,
+        )
+    ).json()
+    r = await harness.token(
+        grant_type="refresh_token", client_id=data.PREAUTH_ID, refresh_token=first["refresh_token"]
+    )
+    assert r.status_code == 200, r.text
+    second = r.json()
+    assert second["refresh_token"] != first["refresh_token"]
+    assert (
+        keys.verify_token(harness.ctx, second["access_token"], audiences=[data.API_ID])["scp"]
+        == "user_impersonate"
+    )
+    r = await harness.token(
+        grant_type="refresh_token", client_id=data.PREAUTH_ID, refresh_token=second["refresh_token"]
+    )
+    assert r.status_code == 200
+
+
+async def test_client_credentials_with_secret_and_basic_auth(harness: Harness) -> None:
+    r = await harness.token(
+        grant_type="client_credentials",
+        client_id=data.PUBLIC_ID,
+        client_secret=data.PUBLIC_SECRET,
+        scope=f"{data.API_ID}/.default",
+    )
+    assert r.status_code == 200, r.text
+    claims = keys.verify_token(harness.ctx, r.json()["access_token"], audiences=[data.API_ID])
+    assert claims["idtyp"] == "app"
+    assert claims["oid"] == "sp-public"
+    assert claims["azpacr"] == "1"
+    import base64
+
+    basic = base64.b64encode(f"{data.PUBLIC_ID}:{data.PUBLIC_SECRET}".encode()).decode()
+    r = await harness.http.post(
+        harness.url("oauth2/v2.0/token"),
+        data={"grant_type": "client_credentials", "scope": f"{data.API_ID}/.default"},
+        headers={"Authorization": f"Basic {basic}"},
+    )
+    assert r.status_code == 200, r.text
+
+
+async def _mi_token(harness: Harness, resource: str, **params: str) -> str:
+    r = await harness.http.get(
+        f"{BASE}/msi/token",
+        params={"api-version": "2019-08-01", "resource": resource, **params},
+        headers={"X-IDENTITY-HEADER": harness.seeded.identity_header},
+    )
+    assert r.status_code == 200, r.text
+    token: str = r.json()["access_token"]
+    return token
+
+
+async def test_managed_identity_token_shape(harness: Harness) -> None:
+    token = await _mi_token(harness, wellknown.TOKEN_EXCHANGE_AUDIENCE, client_id=data.MI_CLIENT)
+    claims = keys.verify_token(harness.ctx, token, audiences=[wellknown.TOKEN_EXCHANGE_AUDIENCE])
+    assert claims["sub"] == claims["oid"] == data.MI_PRINCIPAL
+    assert claims["azp"] == data.MI_CLIENT
+    assert claims["xms_mirid"] == data.MI_ID
+    by_res = await _mi_token(harness, "https://graph.microsoft.com", mi_res_id=data.MI2_ID)
+    assert (
+        keys.verify_token(harness.ctx, by_res, audiences=wellknown.GRAPH_AUDIENCES)["oid"]
+        == data.MI2_PRINCIPAL
+    )
+    # also under the identity base, where the runner points IDENTITY_ENDPOINT
+    r = await harness.http.get(
+        f"{BASE}/login/msi/token",
+        params={"resource": "api://AzureADTokenExchange", "principal_id": data.MI_PRINCIPAL},
+        headers={"X-IDENTITY-HEADER": harness.seeded.identity_header},
+    )
+    assert r.status_code == 200
+
+
+async def test_managed_identity_refusals(harness: Harness) -> None:
+    url = f"{BASE}/msi/token"
+    assert (await harness.http.get(url, params={"resource": "x"})).status_code == 401
+    r = await harness.http.get(url, params={"resource": "x"}, headers={"X-IDENTITY-HEADER": "guess"})
+    assert r.status_code == 401
+    h = {"X-IDENTITY-HEADER": harness.seeded.identity_header}
+    r = await harness.http.get(url, params={"resource": "x"}, headers=h)  # two identities, none named
+    assert r.status_code == 400
+    assert r.json()["statusCode"] == 400
+    r = await harness.http.get(url, params={"resource": "x", "client_id": "not-assigned"}, headers=h)
+    assert r.status_code == 400
+
+
+async def _user_token_for_api(harness: Harness) -> str:
+    code, verifier = await harness.code_for(scope=f"{data.API_ID}/user_impersonate")
+    r = await harness.token(
+        grant_type="authorization_code",
+        client_id=data.PREAUTH_ID,
+        code=code,
+        redirect_uri=data.LOOPBACK_REDIRECT,
+        code_verifier=verifier,
+    )
+    token: str = r.json()["access_token"]
+    return token
+
+
+async def test_on_behalf_of_with_managed_identity_assertion(harness: Harness) -> None:
+    user_token = await _user_token_for_api(harness)
+    assertion = await _mi_token(harness, wellknown.TOKEN_EXCHANGE_AUDIENCE, client_id=data.MI_CLIENT)
+    r = await harness.token(
+        grant_type="urn:ietf:params:oauth:grant-type:jwt-bearer",
+        client_id=data.API_ID,
+        client_assertion_type="urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        client_assertion=assertion,
+        assertion=user_token,
+        requested_token_use="on_behalf_of",
+        scope="https://graph.microsoft.com/User.Read",
+    )
+    assert r.status_code == 200, r.text
+    claims = keys.verify_token(harness.ctx, r.json()["access_token"], audiences=wellknown.GRAPH_AUDIENCES)
+    assert claims["aud"] == wellknown.GRAPH_APP_ID
+    assert claims["oid"] == data.ALICE
+    assert claims["scp"] == "User.Read"
+    assert claims["azp"] == data.API_ID
+    assert claims["azpacr"] == "2"
+    # .default works too and names what the app declared
+    r = await harness.token(
+        grant_type="urn:ietf:params:oauth:grant-type:jwt-bearer",
+        client_id=data.API_ID,
+        client_secret=data.API_SECRET,
+        assertion=user_token,
+        requested_token_use="on_behalf_of",
+        scope="https://graph.microsoft.com/.default",
+    )
+    assert r.status_code == 200, r.text
+    assert "User.Read" in keys.verify_token(harness.ctx, r.json()["access_token"])["scp"].split()
+
+
+def test_refresh_tokens_and_codes_stored_hashed(tmp_path: object) -> None:
+    from emulator.identity import grants
+
+    assert grants.digest("abc") == hashlib.sha256(b"abc").hexdigest()

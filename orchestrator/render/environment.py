@@ -23,6 +23,7 @@ import jinja2
 from jinja2 import meta, nodes
 
 import policy_templates
+from orchestrator.errors import RenderError
 from orchestrator.render.filters import FILTERS
 from orchestrator.render.values import finalize
 
@@ -59,29 +60,39 @@ def template_file(name: str) -> str:
 
 def template_names() -> list[str]:
     """Names of the available policy templates (file names without ``.xml.j2``), sorted."""
-    return sorted(p.name[: -len(TEMPLATE_SUFFIX)] for p in TEMPLATE_DIR.glob("*" + TEMPLATE_SUFFIX))
+    return list(_template_names())
+
+
+@functools.cache
+def _template_names() -> tuple[str, ...]:
+    # Read once per process, like the compiled templates (auto_reload is off).
+    return tuple(sorted(p.name[: -len(TEMPLATE_SUFFIX)] for p in TEMPLATE_DIR.glob("*" + TEMPLATE_SUFFIX)))
 
 
 @functools.cache
 def _parsed(name: str) -> nodes.Template:
-    env = environment()
-    assert env.loader is not None
-    source, _, _ = env.loader.get_source(env, template_file(name))
-    return env.parse(source, name=template_file(name))
+    return environment().parse(template_source(name), name=template_file(name))
 
 
+@functools.cache
 def template_source(name: str) -> str:
+    """The text of ``policy_templates/<name>.xml.j2``; ``RenderError`` when there is none."""
+    if name not in _template_names():
+        known = ", ".join(_template_names())
+        raise RenderError(f"policy template {name!r} does not exist (known templates: {known})")
     env = environment()
     assert env.loader is not None
     source, _, _ = env.loader.get_source(env, template_file(name))
     return source
 
 
+@functools.cache
 def template_variables(name: str) -> frozenset[str]:
-    """Every variable the template reads (required and optional). Raises TemplateNotFound."""
+    """Every variable the template reads (required and optional); ``RenderError`` if no such template."""
     return frozenset(meta.find_undeclared_variables(_parsed(name)))
 
 
+@functools.cache
 def optional_template_variables(name: str) -> frozenset[str]:
     """Variables the template tests with ``is defined``: they may be left out."""
     optional = {

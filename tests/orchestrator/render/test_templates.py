@@ -115,3 +115,10 @@ def test_the_emulator_put_gate_accepts_every_render(golden: str) -> None:
     xml = render_policy(template, variables)
     stored = check_policy(xml, ["McpTenantId", "McpClientId", "McpScope"])
     assert etree.fromstring(stored.encode()).tag == "policies"
+
+
+def test_variables_of_an_unknown_template() -> None:
+    from orchestrator.errors import RenderError
+
+    with pytest.raises(RenderError, match=r"'nope' does not exist \(known templates: mcp-api-entra, prm\)"):
+        template_variables("nope")

@@ -96,6 +96,17 @@ def http_url(value: Any) -> Any:
     return value
 
 
+def absolute_uri(value: Any) -> Any:
+    """Require an absolute URI of any scheme (``api://...``, ``https://...``), without spaces."""
+    _plain(value)
+    if isinstance(value, NamedValueRef) or is_unknown(value):
+        return value
+    text = str(_plain(value))
+    if not urlsplit(text).scheme or not re.fullmatch(r"[a-zA-Z][a-zA-Z0-9+.-]*:\S+", text):
+        raise ValueRefusedError(f"{text!r} is not an absolute URI")
+    return value
+
+
 def scope_token(value: Any) -> Any:
     """Require RFC 6749 scope tokens (a list: every item); ``offline_access`` is never advertised."""
     _plain(value)
@@ -143,6 +154,7 @@ FILTERS = {
     "tojson": tojson,
     "qs": quoted_string,
     "http_url": http_url,
+    "absolute_uri": absolute_uri,
     "scope_token": scope_token,
     "scope_claim": scope_claim,
     "nonempty": nonempty,

@@ -6,7 +6,15 @@ import pytest
 from markupsafe import Markup
 
 from orchestrator.render import NamedValueRef, protected_resource_metadata_url
-from orchestrator.render.filters import http_url, nonempty, quoted_string, scope_claim, scope_token, tojson
+from orchestrator.render.filters import (
+    absolute_uri,
+    http_url,
+    nonempty,
+    quoted_string,
+    scope_claim,
+    scope_token,
+    tojson,
+)
 from orchestrator.render.values import ValueRefusedError
 from orchestrator.resource import UNKNOWN
 
@@ -84,3 +92,15 @@ def test_protected_resource_metadata_url(resource: str, prm: str) -> None:
 def test_protected_resource_metadata_url_refuses(resource: str) -> None:
     with pytest.raises(ValueError, match=r"not an absolute|fragment"):
         protected_resource_metadata_url(resource)
+
+
+def test_absolute_uri() -> None:
+    assert (
+        absolute_uri("api://6b1c7f0e-2d4a-4c59-9a8e-1f2b3c4d5e6f")
+        == "api://6b1c7f0e-2d4a-4c59-9a8e-1f2b3c4d5e6f"
+    )
+    assert absolute_uri("https://h/mcp") == "https://h/mcp"
+    assert absolute_uri(UNKNOWN) is UNKNOWN
+    for bad in ("no-scheme", "/mcp", "api://a b", ""):
+        with pytest.raises(ValueRefusedError, match="not an absolute URI"):
+            absolute_uri(bad)

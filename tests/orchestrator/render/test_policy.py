@@ -102,7 +102,7 @@ def test_values_apim_would_misread_are_refused_by_name(variable: str, value: Any
         ("mcp-api-entra", "scope", "api://x/two words", "not a valid OAuth scope"),
         ("mcp-api-entra", "scope", "offline_access", "must never be advertised"),
         ("mcp-api-entra", "scope", NamedValueRef("McpScope"), "cannot derive the 'scp' claim"),
-        ("mcp-api-entra", "identifier_uri", "not a url", "not an absolute"),
+        ("mcp-api-entra", "identifier_uri", "not a url", "not an absolute URI"),
     ],
 )
 def test_template_checks_name_the_line(template: str, variable: str, value: Any, message: str) -> None:
@@ -286,6 +286,11 @@ def test_changing_the_resource_name_changes_only_the_body_line() -> None:
     assert len(pairs) == 1
     assert pairs[0][0].strip().startswith("<set-body>")
     assert pairs[0][1] == pairs[0][0].replace('"prmlab MCP server"', '"renamed"')
+
+
+def test_api_scheme_identifier_uri_is_accepted() -> None:
+    xml = render_policy("mcp-api-entra", {**MCP_API_ENTRA, "identifier_uri": "api://prmlab-mcp"})
+    assert xml.count("<audience>api://prmlab-mcp</audience>") == 2
 
 
 def test_identifier_uri_adds_exactly_two_audience_lines() -> None:

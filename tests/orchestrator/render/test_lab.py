@@ -165,13 +165,26 @@ def test_spec_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert f"{bad}:3:" in err
 
 
-@pytest.mark.skipif(not DEFAULT_LAB.exists(), reason="the default lab.yaml is not written yet")
-def test_the_default_lab_renders() -> None:
+def test_the_default_lab_renders_statically() -> None:
     lab = load_lab(DEFAULT_LAB)
     rendered = render_lab_policies(lab, static_resolver(lab))
     assert {lab_policy.policy.template for lab_policy in lab_policies(lab)} >= {"mcp-api-entra", "prm"}
     for xml in rendered.values():
         assert parse_policy(xml).tag == "policies"
+
+
+def test_the_default_lab_resolved_renders_the_reviewed_golden_files() -> None:
+    # lab.yaml + templates, with the values the engine would have after apply, give exactly the
+    # XML reviewed in golden/: the MCP API policy and both PRM operations (RFC 9728 paths).
+    lab = load_lab(DEFAULT_LAB)
+    rendered = render_lab_policies(lab, _engine_resolver(lab))
+    prm_policies = [
+        a for a in rendered if a.startswith("apim.apis.") and a.endswith(".policy") and ".operations." in a
+    ]
+    assert len(prm_policies) == 2
+    assert rendered["apim.apis.mcp.policy"] == (GOLDEN / "mcp-api-entra.xml").read_text(encoding="utf-8")
+    for address in prm_policies:
+        assert rendered[address] == (GOLDEN / "prm.xml").read_text(encoding="utf-8"), address
 
 
 def test_convert_variables_accepts_the_dumped_spec_form(lab: Lab) -> None:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import graphlib
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -34,7 +34,7 @@ import anyio
 from orchestrator.errors import PermanentError, PrmlabError, TemporaryError
 from orchestrator.plan import OWNERSHIP_FIELD, Plan, Step
 from orchestrator.resolve import Resolver, contains_unknown, direct_resolver, resolve_refs
-from orchestrator.resource import Action, Desired, FieldChange, Provider
+from orchestrator.resource import Action, Actual, Desired, FieldChange, Provider
 from orchestrator.retry import DEFAULT_POLICY, RetryPolicy, Sleep, call_with_retry
 
 T = TypeVar("T")
@@ -184,6 +184,8 @@ class _Run:
             for step in plan.steps
             if step.actual is not None and step.action in (Action.NOOP, Action.UPDATE)
         }
+        # the resource as it is now (what a late step diffs against)
+        self.actuals: dict[str, Actual] = {s.address: s.actual for s in plan.steps if s.actual is not None}
 
     def emit(self, event: ProgressEvent) -> None:
         if self.on_event is not None:
@@ -244,13 +246,40 @@ class _Run:
         if step.spec is None:
             return step.desired
         provider = self.providers[step.kind]
-        return provider.desired(step.address, step.spec, resolve_refs(step.spec, self.outputs, self.resolver))
+        return provider.desired(
+            step.address, step.spec, resolve_refs(step.ref_source, self.outputs, self.resolver)
+        )
 
     def inputs_changed(self, step: Step) -> bool:
         return any(
             self.by_address[dep].action in _CHANGED_OUTPUTS
             for dep in step.depends_on
             if dep in self.by_address
+        )
+
+    async def late_update(self, step: Step, desired: Desired, started: float) -> Outcome:
+        """A late step: write the late-bound values of ``step.late_of`` now that they are known."""
+        assert step.late_of is not None
+        provider = self.providers[step.kind]
+        current = self.actuals[step.late_of]
+        changes = provider.diff(desired, current)
+        attempts = 0
+        if changes:
+            updated, attempts = await self.call(step, lambda: provider.update(desired, current))
+            self.actuals[step.late_of] = updated
+            status, outputs = Status.UPDATED, updated.outputs
+            self.outputs[step.late_of] = outputs
+        else:
+            status, outputs = Status.UNCHANGED, current.outputs
+        return Outcome(
+            step.address,
+            step.kind,
+            step.action,
+            status,
+            attempts=attempts,
+            seconds=time.monotonic() - started,
+            changes=changes,
+            outputs=outputs,
         )
 
     async def execute(self, step: Step) -> Outcome:
@@ -274,13 +303,22 @@ class _Run:
                 status, outputs = Status.DELETED, {}
             else:
                 desired = self.rederive(step)
-                if contains_unknown(dict(desired.properties)):
+                unknown = sorted(k for k, v in desired.properties.items() if contains_unknown(v))
+                if unknown and step.deferred and step.late_of is None:
+                    # late-bound values: written by this node's late step once their providers exist
+                    kept = {k: v for k, v in desired.properties.items() if k not in unknown}
+                    desired = replace(desired, properties=kept)
+                elif unknown:
                     raise PermanentError(
-                        step.address, "a referenced value is still unknown after its resource was applied"
+                        step.address,
+                        f"{', '.join(unknown)}: a referenced value is still unknown after its resource was applied",
                     )
+                if step.late_of is not None:
+                    return await self.late_update(step, desired, started)
                 if step.action is Action.CREATE:
                     created, attempts = await self.call(step, lambda: provider.create(desired))
                     status, outputs = Status.CREATED, created.outputs
+                    self.actuals[step.address] = created
                 elif step.action is Action.REPLACE:
                     assert step.actual is not None
                     old = step.actual
@@ -288,6 +326,7 @@ class _Run:
                     created, attempts = await self.call(step, lambda: provider.create(desired))
                     attempts += n
                     status, outputs = Status.REPLACED, created.outputs
+                    self.actuals[step.address] = created
                 else:  # UPDATE, or a NOOP whose inputs changed: diff again with the real values
                     assert step.actual is not None
                     current = step.actual
@@ -297,6 +336,7 @@ class _Run:
                     if changes:
                         updated, attempts = await self.call(step, lambda: provider.update(desired, current))
                         status, outputs = Status.UPDATED, updated.outputs
+                        self.actuals[step.address] = updated
                     else:
                         status, outputs = Status.UNCHANGED, current.outputs
             self.outputs[step.address] = outputs

@@ -53,6 +53,12 @@ class NodeInput:
     depends_on: tuple[str, ...]
     spec: Any = field(repr=False, compare=False)
     adopt: bool = False
+    refs: tuple[Any, ...] | None = None  # the references in spec (None: found by walking spec)
+    deferred: tuple[str, ...] = ()  # late-bound providers: set by a follow-up update, not an edge
+
+    @property
+    def ref_source(self) -> Any:
+        return self.refs if self.refs is not None else self.spec
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +76,13 @@ class Step:
     after: tuple[str, ...] = ()  # must finish first (ordering only)
     reason: str = ""
     spec: Any = field(default=None, repr=False, compare=False)  # to re-derive Desired at apply
+    refs: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
+    deferred: tuple[str, ...] = ()  # late-bound providers (values may be left for the late step)
+    late_of: str | None = None  # set on a late step: the address whose late-bound values it sets
+
+    @property
+    def ref_source(self) -> Any:
+        return self.refs if self.refs is not None else self.spec
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +185,48 @@ def _replace_step(step: Step, **changes: Any) -> Step:
     return Step(**values)
 
 
+LATE_SUFFIX = "#late"
+
+
+def _plan_node(
+    lab: str,
+    node: NodeInput,
+    provider: PlanningProvider,
+    actual: Actual | None,
+    known: dict[str, Mapping[str, Any]],
+    resolver: Resolver,
+    in_graph: set[str],
+) -> Step | None:
+    """The step for one node (None: an unowned resource the node may not adopt)."""
+    desired = provider.desired(node.address, node.spec, resolve_refs(node.ref_source, known, resolver))
+    depends_on = tuple(sorted(d for d in node.depends_on if d in in_graph))
+    common: dict[str, Any] = {
+        "desired": desired,
+        "depends_on": depends_on,
+        "spec": node.spec,
+        "refs": node.refs,
+        "deferred": node.deferred,
+    }
+    if actual is None:
+        known.pop(node.address, None)
+        return Step(node.address, node.kind, desired.name, Action.CREATE, reason="does not exist", **common)
+    if not actual.owned and not node.adopt:
+        return None
+    changes = provider.diff(desired, actual)
+    if not actual.owned:
+        changes = (FieldChange(OWNERSHIP_FIELD, "absent", f"prmlab-lab: {lab}"), *changes)
+    if any(change.forces_replacement for change in changes):
+        action, reason = Action.REPLACE, "a changed field forces replacement"
+        known.pop(node.address, None)
+    else:
+        action = Action.UPDATE if changes else Action.NOOP
+        reason = "differs from lab.yaml" if changes else "up to date"
+        known[node.address] = actual.outputs
+    return Step(
+        node.address, node.kind, desired.name, action, changes=changes, actual=actual, reason=reason, **common
+    )
+
+
 def build_plan(
     lab: str,
     nodes: Sequence[NodeInput],
@@ -182,56 +237,55 @@ def build_plan(
     """Plan a reconcile: make the target match the nodes, pruning owned leftovers."""
     ordered = topological(nodes)
     known: dict[str, Mapping[str, Any]] = {}  # outputs known at plan time
-    steps: list[Step] = []
     conflicts: list[tuple[NodeInput, Actual]] = []
     in_graph = {node.address for node in ordered}
+    planned: dict[str, Step] = {}
     for node in ordered:
-        provider = providers[node.kind]
-        desired = provider.desired(node.address, node.spec, resolve_refs(node.spec, known, resolver))
-        actual = actuals.get(node.address)
-        depends_on = tuple(sorted(d for d in node.depends_on if d in in_graph))
-        if actual is None:
-            steps.append(
+        step = _plan_node(
+            lab, node, providers[node.kind], actuals.get(node.address), known, resolver, in_graph
+        )
+        if step is None:
+            conflicts.append((node, actuals[node.address]))
+        else:
+            planned[node.address] = step
+    # Late-bound references: plan those nodes again now that every provider has been planned.
+    late: list[Step] = []
+    for node in ordered:
+        if not node.deferred or node.address not in planned:
+            continue
+        first = planned[node.address]
+        step = _plan_node(
+            lab, node, providers[node.kind], actuals.get(node.address), known, resolver, in_graph
+        )
+        assert step is not None
+        if first.action is Action.CREATE or first.action is Action.REPLACE:
+            step = _replace_step(step, action=first.action, reason=first.reason)
+            known.pop(node.address, None)
+        planned[node.address] = step
+        assert step.desired is not None
+        pending = tuple(
+            FieldChange(key, None if step.actual is None else step.actual.properties.get(key), value)
+            for key, value in sorted(step.desired.properties.items())
+            if contains_unknown(value)
+        )
+        if pending:
+            waits = tuple(sorted(d for d in node.deferred if d in in_graph))
+            late.append(
                 Step(
-                    node.address,
+                    f"{node.address}{LATE_SUFFIX}",
                     node.kind,
-                    desired.name,
-                    Action.CREATE,
-                    desired=desired,
-                    depends_on=depends_on,
-                    reason="does not exist",
+                    step.name,
+                    Action.UPDATE,
+                    changes=pending,
+                    desired=step.desired,
+                    depends_on=(node.address, *waits),
+                    reason=f"sets values known only after {', '.join(waits)}",
                     spec=node.spec,
+                    refs=node.refs,
+                    late_of=node.address,
                 )
             )
-            continue
-        if not actual.owned and not node.adopt:
-            conflicts.append((node, actual))
-            continue
-        changes = provider.diff(desired, actual)
-        if not actual.owned:
-            changes = (FieldChange(OWNERSHIP_FIELD, "absent", f"prmlab-lab: {lab}"), *changes)
-        if any(change.forces_replacement for change in changes):
-            action, reason = Action.REPLACE, "a changed field forces replacement"
-        elif changes:
-            action, reason = Action.UPDATE, "differs from lab.yaml"
-            known[node.address] = actual.outputs
-        else:
-            action, reason = Action.NOOP, "up to date"
-            known[node.address] = actual.outputs
-        steps.append(
-            Step(
-                node.address,
-                node.kind,
-                desired.name,
-                action,
-                changes=changes,
-                desired=desired,
-                actual=actual,
-                depends_on=depends_on,
-                reason=reason,
-                spec=node.spec,
-            )
-        )
+    steps = [planned[node.address] for node in ordered if node.address in planned] + late
     if conflicts:
         raise _ownership_refusal(conflicts, lab)
     changing = tuple(step.address for step in steps if step.action is not Action.NOOP)

@@ -265,3 +265,36 @@ def test_parallelism_must_be_positive() -> None:
     plan, provs = plan_of(cloud, chain_lab(), KINDS)
     with pytest.raises(ValueError, match="at least 1"):
         anyio.run(lambda: apply_plan(plan, provs, parallelism=0))
+
+
+def test_late_bound_reference_is_set_by_a_late_update_and_then_stable() -> None:
+    cloud = FakeCloud()
+    nodes = [
+        NodeInput(
+            "app.mcp",
+            "app",
+            (),
+            spec("mcp-app", redirect=FakeRef("srv.main.id", "/cb")),
+            deferred=("srv.main",),
+        ),
+        NodeInput("srv.main", "srv", ("app.mcp",), spec("server", client=FakeRef("app.mcp.id"))),
+    ]
+    plan, provs = plan_of(cloud, nodes, ["app", "srv"])
+    assert [(s.address, s.action.value) for s in plan.changes] == [
+        ("app.mcp", "create"),
+        ("srv.main", "create"),
+        ("app.mcp#late", "update"),
+    ]
+    late = plan.step("app.mcp#late")
+    assert late.depends_on == ("app.mcp", "srv.main")
+    assert [c.path for c in late.changes] == ["redirect"]
+    result = anyio.run(lambda: run(plan, provs))
+    assert result.ok, result
+    assert [(v, n) for v, _, n in cloud.writes()] == [
+        ("create", "mcp-app"),
+        ("create", "server"),
+        ("update", "mcp-app"),
+    ]
+    assert cloud.records[("app", "mcp-app")].properties["redirect"] == "srv/server/cb"
+    again, _ = plan_of(cloud, nodes, ["app", "srv"])
+    assert not again.has_changes

@@ -1,0 +1,80 @@
+"""The providers: one per resource kind, the only code that talks to Azure (or the emulator).
+
+Flow: the reconcile engine opens the SDK clients (``orchestrator.target.open_clients``), then
+``providers_for(clients, lab)`` gives ``{kind: Provider}`` (``orchestrator.resource.Provider``)
+for every node kind of ``orchestrator.graph``. All providers of one call share a ``Context``:
+the lab's name (the ownership mark), its APIM service / resource group / location, and a memo
+that lets several kinds share one list call during a read phase.
+
+Modules: ``arm`` (generic ARM + resource group), ``identity``, ``monitoring``, ``containers``,
+``apim`` (service, named values, backends, loggers, diagnostics), ``apim_apis`` (APIs,
+operations, policies), ``entra`` (apps, service principals, federated credentials); shared:
+``base`` (pure helpers), ``common`` (context, matching, list/GET/delete helpers), ``errors``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orchestrator.resource import Provider
+
+
+def providers_for(clients: Any, lab: Any) -> dict[str, Provider]:
+    """``{kind: provider}`` over ``clients`` (``orchestrator.target.Clients``) for ``lab``
+    (an ``orchestrator.spec.models.Lab``; a bare lab name works for single-kind use)."""
+    from orchestrator.providers.apim import (
+        ApimServiceProvider,
+        BackendProvider,
+        DiagnosticProvider,
+        LoggerProvider,
+        NamedValueProvider,
+    )
+    from orchestrator.providers.apim_apis import (
+        ApiPolicyProvider,
+        ApiProvider,
+        OperationPolicyProvider,
+        OperationProvider,
+    )
+    from orchestrator.providers.arm import ResourceGroupProvider
+    from orchestrator.providers.common import Context
+    from orchestrator.providers.containers import (
+        ContainerAppProvider,
+        ContainerEnvironmentProvider,
+        ContainerRegistryProvider,
+        RoleAssignmentProvider,
+    )
+    from orchestrator.providers.entra import (
+        EntraAppProvider,
+        FederatedCredentialProvider,
+        ServicePrincipalProvider,
+    )
+    from orchestrator.providers.identity import ManagedIdentityProvider
+    from orchestrator.providers.monitoring import AppInsightsProvider, LogAnalyticsProvider
+
+    ctx = Context.for_lab(clients, lab)
+    providers: list[Any] = [
+        cls(ctx)
+        for cls in (
+            ResourceGroupProvider,
+            LogAnalyticsProvider,
+            AppInsightsProvider,
+            ManagedIdentityProvider,
+            EntraAppProvider,
+            ServicePrincipalProvider,
+            FederatedCredentialProvider,
+            ApimServiceProvider,
+            LoggerProvider,
+            DiagnosticProvider,
+            NamedValueProvider,
+            BackendProvider,
+            ApiProvider,
+            ApiPolicyProvider,
+            OperationProvider,
+            OperationPolicyProvider,
+            ContainerRegistryProvider,
+            RoleAssignmentProvider,
+            ContainerEnvironmentProvider,
+            ContainerAppProvider,
+        )
+    ]
+    return {p.kind: p for p in providers}

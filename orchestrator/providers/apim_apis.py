@@ -1,0 +1,456 @@
+"""Providers for APIM APIs, their operations, and API- / operation-level policies.
+
+Flow: one ``list_by_service`` for the APIs of a service, one ``list_by_api`` per API that the spec
+names and that exists, one policy GET (``format=rawxml``) per policy node whose parent exists —
+nothing is read for resources that do not exist yet. APIs and operations carry the ownership mark
+in their ``description``; a policy belongs to its API's owner.
+
+Policies are rendered from ``{template, variables}`` in ``desired`` (pure) and compared after
+canonicalisation (APIM re-indents and re-orders what it stores).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from orchestrator.providers.apim import service_names, service_of
+from orchestrator.providers.base import (
+    contains_unknown,
+    description_owned,
+    diff_owned,
+    json_body,
+    resolve,
+    spec_dict,
+    wire,
+    with_mark,
+    xml_equal,
+)
+from orchestrator.providers.common import (
+    Context,
+    Key,
+    assign,
+    collect,
+    delete_ignoring_missing,
+    get_or_none,
+    key_of,
+    str_prop,
+)
+from orchestrator.providers.errors import translating
+from orchestrator.resource import UNKNOWN, Actual, Desired, FieldChange
+
+PRM_WELL_KNOWN = "/.well-known/oauth-protected-resource"
+
+
+def _name_from(address: str, data: Mapping[str, Any]) -> str:
+    return str(data.get("name") or address.rsplit(".", 1)[-1])
+
+
+def api_urls(gateway_url: Any, path: Any) -> dict[str, Any]:
+    """``url`` of an API and its RFC 9728 path-inserted metadata URL ``prm_url``."""
+    if not isinstance(gateway_url, str) or not isinstance(path, str):
+        return {"url": UNKNOWN, "prm_url": UNKNOWN}
+    base = gateway_url.rstrip("/")
+    suffix = path.strip("/")
+    return {
+        "url": f"{base}/{suffix}" if suffix else base,
+        "prm_url": f"{base}{PRM_WELL_KNOWN}/{suffix}" if suffix else f"{base}{PRM_WELL_KNOWN}",
+    }
+
+
+def template_parameters(url_template: str) -> list[dict[str, Any]]:
+    """APIM requires a template parameter for every ``{name}`` in an operation URL template."""
+    names = re.findall(r"{([^}/*]+)\*?}", url_template)
+    return [{"name": n, "type": "string", "required": True} for n in names]
+
+
+def address_parts(address: str) -> list[str]:
+    """``operation.mcp.prm`` -> ``["mcp", "prm"]`` (the keys after the kind)."""
+    return address.split(".")[1:]
+
+
+def render(policy: Any, resolved: Mapping[str, Any], named_values: Mapping[str, str] | None) -> Any:
+    """Render a ``Policy{template, variables}`` with its references resolved; UNKNOWN while a
+    referenced value is not known yet (the executor re-derives it once it is)."""
+    from orchestrator.render import render_policy
+    from orchestrator.render.lab import convert_variables
+    from orchestrator.resolve import value_of
+
+    template = getattr(policy, "template", None)
+    variables = getattr(policy, "variables", None)
+    if isinstance(policy, Mapping):
+        template, variables = policy.get("template"), policy.get("variables")
+    if "xml" in (policy if isinstance(policy, Mapping) else {}):
+        return policy["xml"]
+    converted = convert_variables(variables or {}, lambda ref: value_of(ref, resolved), named_values)
+    if contains_unknown(converted):
+        return UNKNOWN
+    return render_policy(str(template), converted)
+
+
+def _named_value_names(ctx: Context) -> dict[str, str] | None:
+    if ctx.lab_spec is None:
+        return None
+    from orchestrator.render.lab import named_value_names
+
+    return named_value_names(ctx.lab_spec)
+
+
+class _Base:
+    kind = ""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    async def apis(self, rg: str, service: str) -> list[Any]:
+        apim = self.ctx.clients.apim
+
+        async def load() -> list[Any]:
+            return await collect(f"apis in {service}", lambda: apim.api.list_by_service(rg, service))
+
+        return await self.ctx.memo.get(f"api:{rg}/{service}", load)
+
+    async def operations(self, rg: str, service: str, api: str) -> list[Any]:
+        apim = self.ctx.clients.apim
+
+        async def load() -> list[Any]:
+            return await collect(
+                f"operations of {api}", lambda: apim.api_operation.list_by_api(rg, service, api)
+            )
+
+        return await self.ctx.memo.get(f"operation:{rg}/{service}/{api}".lower(), load)
+
+    def _rg(self, addresses: Mapping[str, Desired | None]) -> str:
+        rgs = {str(d.properties.get("@rg")) for d in addresses.values() if d is not None}
+        return rgs.pop() if len(rgs) == 1 else self.ctx.rg
+
+    async def gateway(self, service: str) -> Any:
+        from orchestrator.providers.apim import list_services
+
+        for s in await list_services(self.ctx):
+            if str(s.name).lower() == service.lower():
+                return wire(s).get("properties", {}).get("gatewayUrl")
+        return None
+
+
+# ------------------------------------------------------------------------------- APIs
+
+
+class ApiProvider(_Base):
+    kind = "api"
+
+    def desired(self, address: str, spec: Any, resolved: Mapping[str, Any]) -> Desired:
+        data = resolve(spec_dict(spec), resolved)
+        data.pop("operations", None)
+        data.pop("policy", None)
+        name = _name_from(address, data)
+        path = str(data.get("path", name)).strip("/")
+        props: dict[str, Any] = {
+            "@rg": data.get("resource_group") or self.ctx.rg,
+            "@service": service_of(self.ctx, data),
+            "@gateway": resolved.get("apim.service.gateway_url", UNKNOWN),
+            "properties.displayName": data.get("display_name") or name,
+            "properties.path": path,
+            "properties.protocols": list(data.get("protocols") or ["https"]),
+            "properties.subscriptionRequired": bool(data.get("subscription_required", False)),
+            "properties.type": data.get("type") or "http",
+            "properties.description": with_mark(data.get("description"), self.ctx.lab),
+        }
+        if data.get("service_url"):
+            props["properties.serviceUrl"] = data["service_url"]
+        return Desired(address, self.kind, name, props)
+
+    def diff(self, desired: Desired, actual: Actual) -> tuple[FieldChange, ...]:
+        return diff_owned(desired.properties, actual.properties)
+
+    def actual_from(self, item: Any, rg: str, service: str, gateway: Any) -> Actual:
+        p = wire(item).get("properties") or {}
+        props = {
+            "@rg": rg,
+            "@service": service,
+            "properties.displayName": p.get("displayName"),
+            "properties.path": p.get("path"),
+            "properties.protocols": p.get("protocols"),
+            "properties.subscriptionRequired": p.get("subscriptionRequired"),
+            "properties.type": p.get("type") or "http",
+            "properties.description": p.get("description"),
+            "properties.serviceUrl": p.get("serviceUrl"),
+        }
+        owned = description_owned(p.get("description"), self.ctx.lab)
+        outputs = {"name": item.name, **api_urls(gateway, p.get("path"))}
+        return Actual("", self.kind, str(item.name), props, outputs, owned, item.id)
+
+    async def read(self, lab_name: str, addresses: Mapping[str, Desired | None]) -> Mapping[str, Actual]:
+        rg = self._rg(addresses)
+        found: list[tuple[Key, Actual]] = []
+        for service in await service_names(self.ctx, addresses, lab_name):
+            gateway = await self.gateway(service)
+            for item in await self.apis(rg, service):
+                found.append((key_of(service, str(item.name)), self.actual_from(item, rg, service, gateway)))
+        return assign(self.kind, addresses, found, lambda d: key_of(str(d.properties["@service"]), d.name))
+
+    async def create(self, desired: Desired) -> Actual:
+        rg, service = str_prop(desired.properties, "@rg"), str_prop(desired.properties, "@service")
+        body: dict[str, Any] = {"properties": {}}
+        for path, value in desired.properties.items():
+            if path.startswith("properties."):
+                body["properties"][path.removeprefix("properties.")] = value
+        with translating(desired.address):
+            poller = await self.ctx.clients.apim.api.begin_create_or_update(
+                rg, service, desired.name, json_body(body)
+            )
+            res = await poller.result()
+        self.ctx.memo.clear()
+        gateway = desired.properties.get("@gateway")
+        if not isinstance(gateway, str):
+            gateway = await self.gateway(service)
+        return dataclasses.replace(self.actual_from(res, rg, service, gateway), address=desired.address)
+
+    async def update(self, desired: Desired, actual: Actual) -> Actual:
+        return await self.create(desired)
+
+    async def delete(self, actual: Actual) -> None:
+        rg, service = str_prop(actual.properties, "@rg"), str_prop(actual.properties, "@service")
+        api = self.ctx.clients.apim.api
+
+        async def delete() -> None:
+            poller = await api.begin_delete(rg, service, actual.name, if_match="*", delete_revisions=True)
+            await poller.result()
+
+        await delete_ignoring_missing(actual.address, delete)
+        self.ctx.memo.clear()
+
+
+# ------------------------------------------------------------------------------- operations
+
+
+class OperationProvider(_Base):
+    kind = "operation"
+
+    def desired(self, address: str, spec: Any, resolved: Mapping[str, Any]) -> Desired:
+        data = resolve(spec_dict(spec), resolved)
+        data.pop("policy", None)
+        keys = address_parts(address)
+        name = str(data.get("name") or keys[-1])
+        url_template = str(data.get("url_template") or "/")
+        params = [
+            {"name": t["name"], "type": t.get("type", "string"), "required": bool(t.get("required", True))}
+            for t in data.get("template_parameters") or ()
+        ] or template_parameters(url_template)
+        props: dict[str, Any] = {
+            "@rg": data.get("resource_group") or self.ctx.rg,
+            "@service": service_of(self.ctx, data),
+            "@api": str(data.get("api") or keys[0]),
+            "properties.displayName": data.get("display_name") or name,
+            "properties.method": str(data.get("method") or "GET").upper(),
+            "properties.urlTemplate": url_template,
+            "properties.templateParameters": params,
+            "properties.description": with_mark(data.get("description"), self.ctx.lab),
+        }
+        return Desired(address, self.kind, name, props)
+
+    def diff(self, desired: Desired, actual: Actual) -> tuple[FieldChange, ...]:
+        return diff_owned(desired.properties, actual.properties)
+
+    def actual_from(self, item: Any, rg: str, service: str, api: str) -> Actual:
+        p = wire(item).get("properties") or {}
+        props = {
+            "@rg": rg,
+            "@service": service,
+            "@api": api,
+            "properties.displayName": p.get("displayName"),
+            "properties.method": p.get("method"),
+            "properties.urlTemplate": p.get("urlTemplate"),
+            "properties.templateParameters": p.get("templateParameters") or [],
+            "properties.description": p.get("description"),
+        }
+        owned = description_owned(p.get("description"), self.ctx.lab)
+        return Actual("", self.kind, str(item.name), props, {}, owned, item.id)
+
+    async def read(self, lab_name: str, addresses: Mapping[str, Desired | None]) -> Mapping[str, Actual]:
+        rg = self._rg(addresses)
+        wanted_apis = {
+            (str(d.properties.get("@service")).lower(), str(d.properties.get("@api")).lower())
+            for d in addresses.values()
+            if d is not None
+        }
+        found: list[tuple[Key, Actual]] = []
+        for service in await service_names(self.ctx, addresses, lab_name):
+            for api in await self.apis(rg, service):
+                # Only APIs the spec keeps: a pruned API takes its operations with it.
+                if (service.lower(), str(api.name).lower()) not in wanted_apis:
+                    continue
+                for item in await self.operations(rg, service, str(api.name)):
+                    actual = self.actual_from(item, rg, service, str(api.name))
+                    found.append((key_of(service, str(api.name), actual.name), actual))
+        return assign(
+            self.kind,
+            addresses,
+            found,
+            lambda d: key_of(str(d.properties["@service"]), str(d.properties["@api"]), d.name),
+        )
+
+    async def create(self, desired: Desired) -> Actual:
+        p = desired.properties
+        rg, service, api = str_prop(p, "@rg"), str_prop(p, "@service"), str_prop(p, "@api")
+        body = {
+            "properties": {
+                k.removeprefix("properties."): v for k, v in p.items() if k.startswith("properties.")
+            }
+        }
+        with translating(desired.address):
+            res = await self.ctx.clients.apim.api_operation.create_or_update(
+                rg, service, api, desired.name, json_body(body)
+            )
+        self.ctx.memo.clear()
+        return dataclasses.replace(self.actual_from(res, rg, service, api), address=desired.address)
+
+    async def update(self, desired: Desired, actual: Actual) -> Actual:
+        return await self.create(desired)
+
+    async def delete(self, actual: Actual) -> None:
+        p = actual.properties
+        rg, service, api = str_prop(p, "@rg"), str_prop(p, "@service"), str_prop(p, "@api")
+        ops = self.ctx.clients.apim.api_operation
+        await delete_ignoring_missing(
+            actual.address, lambda: ops.delete(rg, service, api, actual.name, if_match="*")
+        )
+        self.ctx.memo.clear()
+
+
+# ------------------------------------------------------------------------------- policies
+
+
+class ApiPolicyProvider(_Base):
+    """The policy of an API (``@operation`` absent) — see ``OperationPolicyProvider``."""
+
+    kind = "api_policy"
+    scoped_to_operation = False
+
+    def desired(self, address: str, spec: Any, resolved: Mapping[str, Any]) -> Desired:
+        keys = address_parts(address)
+        props: dict[str, Any] = {
+            "@rg": self.ctx.rg,
+            "@service": service_of(self.ctx, {}),
+            "@api": keys[0],
+            "properties.value": render(spec, resolved, _named_value_names(self.ctx)),
+        }
+        if self.scoped_to_operation:
+            props["@operation"] = keys[1]
+        return Desired(address, self.kind, "policy", props)
+
+    def diff(self, desired: Desired, actual: Actual) -> tuple[FieldChange, ...]:
+        return diff_owned(desired.properties, actual.properties, compare={"properties.value": xml_equal})
+
+    def _key(self, d: Desired | Actual) -> Key:
+        p = d.properties
+        parts = [str(p.get("@service")), str(p.get("@api"))]
+        if self.scoped_to_operation:
+            parts.append(str(p.get("@operation")))
+        return key_of(*parts, "policy")
+
+    def _actual(self, res: Any, props: Mapping[str, Any], owned: bool) -> Actual:
+        p = wire(res).get("properties") or {}
+        return Actual(
+            "",
+            self.kind,
+            "policy",
+            {**props, "properties.value": p.get("value")},
+            {},
+            owned,
+            getattr(res, "id", None),
+        )
+
+    async def _parent_owned(self, rg: str, service: str, api: str, operation: str | None) -> bool | None:
+        """None when the parent does not exist (nothing to read); else whether the lab owns it."""
+        apis = {str(a.name).lower(): a for a in await self.apis(rg, service)}
+        parent = apis.get(api.lower())
+        if parent is None:
+            return None
+        owned = description_owned((wire(parent).get("properties") or {}).get("description"), self.ctx.lab)
+        if operation is None:
+            return owned
+        ops = {str(o.name).lower(): o for o in await self.operations(rg, service, str(parent.name))}
+        op = ops.get(operation.lower())
+        if op is None:
+            return None
+        return owned and description_owned(
+            (wire(op).get("properties") or {}).get("description"), self.ctx.lab
+        )
+
+    async def _get(self, rg: str, service: str, api: str, operation: str | None) -> Any:
+        apim = self.ctx.clients.apim
+        if operation is None:
+            return await get_or_none(
+                f"policy of {api}", lambda: apim.api_policy.get(rg, service, api, "policy", format="rawxml")
+            )
+        return await get_or_none(
+            f"policy of {api}/{operation}",
+            lambda: apim.api_operation_policy.get(rg, service, api, operation, "policy", format="rawxml"),
+        )
+
+    async def read(self, lab_name: str, addresses: Mapping[str, Desired | None]) -> Mapping[str, Actual]:
+        found: list[tuple[Key, Actual]] = []
+        for desired in addresses.values():
+            if desired is None or not isinstance(desired.properties.get("@service"), str):
+                continue
+            p = desired.properties
+            rg, service, api = str(p["@rg"]), str(p["@service"]), str(p["@api"])
+            operation = str(p["@operation"]) if self.scoped_to_operation else None
+            owned = await self._parent_owned(rg, service, api, operation)
+            if owned is None:
+                continue
+            res = await self._get(rg, service, api, operation)
+            if res is None:
+                continue
+            loc = {k: v for k, v in p.items() if k.startswith("@") and k != "@gateway"}
+            found.append((self._key(desired), self._actual(res, loc, owned)))
+        return assign(self.kind, addresses, found, self._key)
+
+    async def create(self, desired: Desired) -> Actual:
+        p = desired.properties
+        rg, service, api = str_prop(p, "@rg"), str_prop(p, "@service"), str_prop(p, "@api")
+        body = json_body({"properties": {"value": p["properties.value"], "format": "rawxml"}})
+        apim = self.ctx.clients.apim
+        with translating(desired.address):
+            if self.scoped_to_operation:
+                operation = str_prop(p, "@operation")
+                res = await apim.api_operation_policy.create_or_update(
+                    rg, service, api, operation, "policy", body, if_match="*"
+                )
+            else:
+                res = await apim.api_policy.create_or_update(rg, service, api, "policy", body, if_match="*")
+        self.ctx.memo.clear()
+        loc = {k: v for k, v in p.items() if k.startswith("@") and k != "@gateway"}
+        actual = self._actual(res, loc, True)
+        if actual.properties.get("properties.value") is None:
+            actual = dataclasses.replace(
+                actual, properties={**actual.properties, "properties.value": p["properties.value"]}
+            )
+        return dataclasses.replace(actual, address=desired.address)
+
+    async def update(self, desired: Desired, actual: Actual) -> Actual:
+        return await self.create(desired)
+
+    async def delete(self, actual: Actual) -> None:
+        p = actual.properties
+        rg, service, api = str_prop(p, "@rg"), str_prop(p, "@service"), str_prop(p, "@api")
+        apim = self.ctx.clients.apim
+        if self.scoped_to_operation:
+            operation = str_prop(p, "@operation")
+            await delete_ignoring_missing(
+                actual.address,
+                lambda: apim.api_operation_policy.delete(rg, service, api, operation, "policy", if_match="*"),
+            )
+        else:
+            await delete_ignoring_missing(
+                actual.address, lambda: apim.api_policy.delete(rg, service, api, "policy", if_match="*")
+            )
+        self.ctx.memo.clear()
+
+
+class OperationPolicyProvider(ApiPolicyProvider):
+    kind = "operation_policy"
+    scoped_to_operation = True

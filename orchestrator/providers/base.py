@@ -1,0 +1,336 @@
+"""Shared helpers of the providers: ownership marks, reference substitution, owned-field diff,
+policy XML canonicalisation, secret digests, and the read-phase memo.
+
+Everything here except ``ReadMemo`` is pure and unit-tested without network. Providers build a
+``Desired`` whose ``properties`` are a flat mapping ``dotted.path -> value`` holding only what the
+spec owns; ``diff_owned`` compares each such path against the same path of the actual resource,
+so fields the server fills in are never drift. Keys starting with ``@`` locate a resource (parent
+names, ids) and are not diffed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any, TypeVar
+
+import anyio
+
+from orchestrator.resource import UNKNOWN, Actual, FieldChange, Secret
+
+OWNER_TAG = "prmlab-lab"
+_NS = uuid.UUID("5d6c7e1c-7d2b-4b7e-9a55-1f0c2b9a7c31")  # namespace of prmlab's deterministic ids
+
+T = TypeVar("T")
+
+
+# ---------------------------------------------------------------- ownership marks
+
+
+def arm_tags(lab: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """ARM tags of an owned resource: ``{"prmlab-lab": <lab>}`` plus the spec's own tags."""
+    return {**(extra or {}), OWNER_TAG: lab}
+
+
+def arm_owned(tags: Mapping[str, str] | None, lab: str) -> bool:
+    return bool(tags) and (tags or {}).get(OWNER_TAG) == lab
+
+
+def graph_mark(lab: str) -> str:
+    """Graph application / service principal ``tags`` entry."""
+    return f"{OWNER_TAG}:{lab}"
+
+
+def description_mark(lab: str) -> str:
+    """Mark carried in the ``description`` of APIM children that have no tags (APIs, backends,
+    operations, loggers) and of role assignments."""
+    return f"[{OWNER_TAG}:{lab}]"
+
+
+def with_mark(description: str | None, lab: str) -> str:
+    mark = description_mark(lab)
+    text = (description or "").strip()
+    return f"{text} {mark}".strip() if mark not in text else text
+
+
+def description_owned(description: str | None, lab: str) -> bool:
+    return description_mark(lab) in (description or "")
+
+
+def strip_mark(description: str | None) -> str:
+    return re.sub(r"\s*\[" + re.escape(OWNER_TAG) + r":[^\]]*\]", "", description or "").strip()
+
+
+def stable_uuid(*parts: str) -> str:
+    """A deterministic UUID (scope ids, role assignment names): the same inputs, the same id."""
+    return str(uuid.uuid5(_NS, "/".join(parts)))
+
+
+# ---------------------------------------------------------------- spec and references
+
+
+def spec_dict(spec: Any) -> dict[str, Any]:
+    """A node spec as plain data (pydantic models are dumped; mappings copied)."""
+    if spec is None:
+        return {}
+    dump = getattr(spec, "model_dump", None)
+    if callable(dump):
+        data = dump(mode="python", by_alias=False, exclude_none=True)
+        return dict(data) if isinstance(data, Mapping) else {}
+    if isinstance(spec, Mapping):
+        return dict(spec)
+    raise TypeError(f"unsupported spec type {type(spec).__name__}")
+
+
+def _ref_of(value: Any) -> tuple[str, str] | None:
+    if isinstance(value, Mapping) and "ref" in value and set(value) <= {"ref", "suffix"}:
+        return str(value["ref"]), str(value.get("suffix") or "")
+    ref = getattr(value, "ref", None)
+    if isinstance(ref, str) and not isinstance(value, Mapping | str):
+        return ref, str(getattr(value, "suffix", "") or "")
+    return None
+
+
+def resolve(value: Any, resolved: Mapping[str, Any]) -> Any:
+    """Replace every ``{ref, suffix}`` inside ``value`` by its resolved value (+ suffix).
+
+    A reference absent from ``resolved`` or resolved to UNKNOWN stays UNKNOWN (shown as
+    ``(known after apply)``); a Secret with a suffix stays a Secret.
+    """
+    reveal = getattr(value, "get_secret_value", None)
+    if callable(reveal):  # pydantic SecretStr from lab.yaml
+        return Secret(str(reveal()))
+    found = _ref_of(value)
+    if found is not None:
+        ref, suffix = found
+        target = resolved.get(ref, UNKNOWN)
+        if target is UNKNOWN:
+            return UNKNOWN
+        if not suffix:
+            return target
+        if isinstance(target, Secret):
+            return Secret(target.reveal() + suffix)
+        return f"{target}{suffix}"
+    if isinstance(value, Mapping):
+        return {k: resolve(v, resolved) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [resolve(v, resolved) for v in value]
+    return value
+
+
+def contains_unknown(value: Any) -> bool:
+    if value is UNKNOWN:
+        return True
+    if isinstance(value, Mapping):
+        return any(contains_unknown(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(contains_unknown(v) for v in value)
+    return False
+
+
+# ---------------------------------------------------------------- owned-field diff
+
+
+def get_path(data: Mapping[str, Any] | None, path: str) -> Any:
+    """``a.b.c`` inside nested mappings; None when absent."""
+    node: Any = data
+    for part in path.split("."):
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(part)
+    return node
+
+
+def set_path(data: dict[str, Any], path: str, value: Any) -> None:
+    parts = path.split(".")
+    node = data
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+
+
+def unflatten(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """Flat ``dotted.path -> value`` (skipping ``@`` keys) back into a nested body."""
+    out: dict[str, Any] = {}
+    for path, value in flat.items():
+        if not path.startswith("@"):
+            set_path(out, path, value)
+    return out
+
+
+def subset_equal(desired: Any, actual: Any) -> bool:
+    """True when ``actual`` holds everything ``desired`` says; keys only the server sets are
+    ignored (mappings compare desired keys only, lists element by element, same length)."""
+    if isinstance(desired, Secret) or isinstance(actual, Secret):
+        return bool(desired == actual)
+    if isinstance(desired, Mapping):
+        if not isinstance(actual, Mapping):
+            return not desired and actual is None
+        return all(subset_equal(v, actual.get(k)) for k, v in desired.items())
+    if isinstance(desired, list | tuple):
+        if actual is None:
+            return len(desired) == 0
+        if not isinstance(actual, list | tuple) or len(actual) != len(desired):
+            return False
+        return all(subset_equal(d, a) for d, a in zip(desired, actual, strict=True))
+    if isinstance(desired, str) and isinstance(actual, str):
+        if desired.lower().startswith("/subscriptions/"):  # ARM ids are case-insensitive
+            return desired.lower() == actual.lower()
+        return desired == actual
+    if isinstance(desired, bool) or isinstance(actual, bool):
+        return desired is actual or (desired is False and actual is None)
+    if isinstance(desired, int | float) and isinstance(actual, int | float):
+        return float(desired) == float(actual)
+    if desired is None:
+        return True
+    return bool(desired == actual)
+
+
+Comparator = Callable[[Any, Any], bool]
+
+
+def diff_owned(
+    desired: Mapping[str, Any],
+    actual: Mapping[str, Any],
+    *,
+    compare: Mapping[str, Comparator] | None = None,
+    replace: Iterable[str] = (),
+) -> tuple[FieldChange, ...]:
+    """Field changes for every non-``@`` path of ``desired`` that ``actual`` does not match.
+
+    UNKNOWN desired values are reported as changes (``(known after apply)``); ``compare`` gives
+    per-path comparators (policy XML, secret digests); paths in ``replace`` force replacement.
+    """
+    compare = compare or {}
+    forces = set(replace)
+    changes: list[FieldChange] = []
+    for path in sorted(desired):
+        if path.startswith("@"):
+            continue
+        want = desired[path]
+        have = actual.get(path)
+        if contains_unknown(want):
+            changes.append(FieldChange(path, have, UNKNOWN, path in forces))
+            continue
+        equal = compare.get(path, subset_equal)
+        if not equal(want, have):
+            changes.append(FieldChange(path, have, want, path in forces))
+    return tuple(changes)
+
+
+# ---------------------------------------------------------------- policy XML
+
+
+def canonical_xml(xml: str | None) -> str:
+    """A canonical form of a policy document: attribute order, insignificant whitespace,
+    self-closing vs empty elements and character references do not matter; comments are kept.
+
+    Unparseable text is returned stripped so that it simply compares unequal.
+    """
+    from lxml import etree
+
+    if xml is None:
+        return ""
+    parser = etree.XMLParser(remove_blank_text=True, resolve_entities=False, no_network=True)
+    try:
+        root = etree.fromstring(xml.strip().encode(), parser)
+    except etree.XMLSyntaxError:
+        return " ".join(xml.split())
+    for el in root.iter():
+        if el.text is not None:
+            el.text = " ".join(el.text.split()) or None
+        if el.tail is not None:
+            el.tail = " ".join(el.tail.split()) or None
+    # Exclusive C14N sorts attributes and writes empty elements as start/end pairs.
+    return etree.tostring(root, method="c14n").decode()
+
+
+def xml_equal(desired: Any, actual: Any) -> bool:
+    if not isinstance(desired, str) or not isinstance(actual, str):
+        return bool(desired == actual)
+    return canonical_xml(desired) == canonical_xml(actual)
+
+
+# ---------------------------------------------------------------- secret digests
+
+DIGEST_PREFIX = "prmlab-sha256-"
+
+
+def secret_digest_tag(value: str, salt: str | None = None) -> str:
+    """An APIM tag that lets a later run tell whether a secret changed without reading it:
+    ``prmlab-sha256-<salt>-<hmac>`` (salted, truncated; the value itself is never stored)."""
+    salt = salt or secrets.token_hex(4)
+    mac = hmac.new(salt.encode(), value.encode(), hashlib.sha256).hexdigest()[:24]
+    return f"{DIGEST_PREFIX}{salt}-{mac}"
+
+
+def digest_matches(tag: str | None, value: str) -> bool:
+    if not tag or not tag.startswith(DIGEST_PREFIX):
+        return False
+    salt = tag[len(DIGEST_PREFIX) :].split("-", 1)[0]
+    return hmac.compare_digest(secret_digest_tag(value, salt), tag)
+
+
+def find_digest(tags: Iterable[str] | None) -> str | None:
+    return next((t for t in tags or () if t.startswith(DIGEST_PREFIX)), None)
+
+
+# ---------------------------------------------------------------- SDK model -> wire dict
+
+
+def wire(model: Any) -> dict[str, Any]:
+    """An SDK model (azure-core msrest model) as the REST JSON shape (camelCase, nested)."""
+    if model is None:
+        return {}
+    as_dict = getattr(model, "as_dict", None)
+    if isinstance(model, Mapping) and callable(as_dict):  # azure-mgmt-resource (typespec) models
+        return json.loads(json.dumps(as_dict(), default=str))  # type: ignore[no-any-return]
+    if isinstance(model, Mapping):
+        return dict(model)
+    data = model.serialize(keep_readonly=True)
+    return json.loads(json.dumps(data, default=str))  # type: ignore[no-any-return]
+
+
+def json_body(body: Mapping[str, Any]) -> Any:
+    """A request body the mgmt SDK sends as-is (``IO[bytes]``): the REST shape we mean, including
+    fields the SDK's models do not know yet (APIM ``type: mcp``)."""
+    import io
+
+    return io.BytesIO(json.dumps(body, default=_reveal).encode())
+
+
+def _reveal(value: Any) -> Any:
+    if isinstance(value, Secret):
+        return value.reveal()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+# ---------------------------------------------------------------- read-phase memo
+
+
+class ReadMemo:
+    """Memoises one list call shared by several providers within a read phase (the generic ARM
+    resource list serves seven kinds). Any write through a provider clears it."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, Any] = {}
+        self._lock = anyio.Lock()
+
+    async def get(self, key: str, load: Callable[[], Awaitable[T]]) -> T:
+        async with self._lock:
+            if key not in self._values:
+                self._values[key] = await load()
+            value: T = self._values[key]
+            return value
+
+    def clear(self) -> None:
+        self._values.clear()
+
+
+def actual_outputs(actual: Actual | None) -> Mapping[str, Any]:
+    return {} if actual is None else actual.outputs

@@ -1,0 +1,151 @@
+"""What every provider shares at run time: the clients, the read-phase memo, matching read
+results to node addresses, and list calls that treat a missing parent as an empty collection.
+
+Flow: ``providers_for(clients)`` builds one ``Context``; each provider's ``read`` lists its
+collection once, turns each item into an ``Actual`` (keyed by a lower-cased ``(parent..., name)``
+key) and ``assign`` maps them onto the node addresses the engine asked about: a match keeps the
+node address, an owned item no node wants gets the synthetic address ``<kind>.<name>`` (prune),
+an unowned item no node wants is ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from orchestrator.providers.base import ReadMemo
+from orchestrator.providers.errors import status_of, translating
+from orchestrator.resource import Actual, Desired
+
+T = TypeVar("T")
+Key = tuple[str, ...]
+
+
+@dataclass(slots=True)
+class Context:
+    """Shared by all providers of one reconcile.
+
+    ``clients`` is ``orchestrator.target.Clients``; ``lab`` the lab's name (the ownership mark
+    every write stamps); ``apim_service`` the lab's APIM service name (where APIM children live);
+    ``resource_group`` / ``location`` where ARM resources go (default: the target's).
+    """
+
+    clients: Any
+    lab: str
+    apim_service: str | None = None
+    resource_group: str | None = None
+    location_name: str | None = None
+    lab_spec: Any = None  # orchestrator.spec.models.Lab, for names other nodes define
+    app_unique_names: Mapping[str, str] = field(default_factory=dict)  # entra.apps key -> uniqueName
+    memo: ReadMemo = field(default_factory=ReadMemo)
+
+    @classmethod
+    def for_lab(cls, clients: Any, lab: Any) -> Context:
+        """A context from a ``Lab`` model (or just a lab name, for tests of one kind)."""
+        if isinstance(lab, str):
+            return cls(clients, lab)
+        target = lab.target
+        return cls(
+            clients,
+            str(lab.name),
+            apim_service=str(lab.apim.service.name),
+            resource_group=str(target.resource_group),
+            location_name=str(target.location),
+            lab_spec=lab,
+            app_unique_names={k: str(a.unique_name) for k, a in lab.entra.apps.items()},
+        )
+
+    @property
+    def rg(self) -> str:
+        return self.resource_group or str(self.clients.resource_group)
+
+    @property
+    def subscription_id(self) -> str:
+        return str(self.clients.subscription_id)
+
+    @property
+    def tenant_id(self) -> str:
+        return str(self.clients.tenant_id)
+
+    @property
+    def location(self) -> str:
+        return self.location_name or str(self.clients.location)
+
+    def rg_id(self, rg: str | None = None) -> str:
+        return f"/subscriptions/{self.subscription_id}/resourceGroups/{rg or self.rg}"
+
+
+def key_of(*parts: str) -> Key:
+    return tuple(p.lower() for p in parts)
+
+
+def assign(
+    kind: str,
+    addresses: Mapping[str, Desired | None],
+    found: Iterable[tuple[Key, Actual]],
+    desired_key: Callable[[Desired], Key],
+) -> dict[str, Actual]:
+    """Map read results onto node addresses (see the module docstring)."""
+    wanted: dict[Key, str] = {}
+    for address, desired in addresses.items():
+        if desired is not None:
+            wanted[desired_key(desired)] = address
+    out: dict[str, Actual] = {}
+    for key, actual in found:
+        target = wanted.get(key)
+        if target is not None:
+            out[target] = dataclasses.replace(actual, address=target)
+        elif actual.owned:
+            synthetic = f"{kind}.{'/'.join((*key[:-1], actual.name)) if len(key) > 1 else actual.name}"
+            out[synthetic] = dataclasses.replace(actual, address=synthetic)
+    return out
+
+
+async def collect(
+    resource: str, pages: Callable[[], AsyncIterator[T]], *, missing_ok: bool = True
+) -> list[T]:
+    """All items of a paged SDK list; a missing parent (404) is an empty list."""
+    items: list[T] = []
+    try:
+        with translating(resource):
+            async for item in pages():
+                items.append(item)
+    except Exception as exc:
+        cause = exc.__cause__ if exc.__cause__ is not None else exc
+        if missing_ok and status_of(cause) == 404:
+            return []
+        raise
+    return items
+
+
+async def get_or_none(resource: str, call: Callable[[], Awaitable[T]]) -> T | None:
+    """One GET; None when the target answers 404."""
+    try:
+        with translating(resource):
+            return await call()
+    except Exception as exc:
+        cause = exc.__cause__ if exc.__cause__ is not None else exc
+        if status_of(cause) == 404:
+            return None
+        raise
+
+
+async def delete_ignoring_missing(resource: str, call: Callable[[], Awaitable[Any]]) -> None:
+    """A delete that is already done when the target says 404."""
+    try:
+        with translating(resource):
+            await call()
+    except Exception as exc:
+        cause = exc.__cause__ if exc.__cause__ is not None else exc
+        if status_of(cause) == 404:
+            return
+        raise
+
+
+def str_prop(props: Mapping[str, Any], key: str) -> str:
+    value = props.get(key)
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"desired property {key!r} is missing")
+    return value

@@ -1,0 +1,632 @@
+"""Providers for Microsoft Entra: app registrations, their service principals and federated
+identity credentials, through msgraph-sdk.
+
+Flow:
+* read — one filtered list for the lab's apps (``tags/any(t:t eq 'prmlab-lab:<lab>')``), one for
+  its service principals, one federated-credential list per owned app; an app the spec names
+  that the list did not return is looked up by ``uniqueName`` (one GET, only when it would be
+  created) so a same-named app the lab does not own is reported ``owned=False``.
+* create / update of an app — an upsert on its ``uniqueName``
+  (``PATCH /applications(uniqueName='…')`` with ``Prefer: create-if-missing``): a retry after a
+  lost response can never create a second app.
+* Entra replication — a just-created app can stay invisible for seconds; whoever needs it
+  (service principal, federated credential) polls for it with bounded backoff, never a fixed sleep.
+* delete — the app (or service principal), then its soft-deleted copy in ``directory/deletedItems``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
+
+import anyio
+
+from orchestrator.errors import PermanentError, TemporaryError
+from orchestrator.providers.base import (
+    diff_owned,
+    graph_mark,
+    resolve,
+    spec_dict,
+    stable_uuid,
+)
+from orchestrator.providers.common import Context, Key, assign, delete_ignoring_missing, get_or_none, key_of
+from orchestrator.providers.errors import translating
+from orchestrator.resource import UNKNOWN, Actual, Desired, FieldChange
+
+T = TypeVar("T")
+
+REPLICATION_TIMEOUT_S = 60.0
+
+
+async def wait_visible(
+    what: str, fetch: Callable[[], Awaitable[T | None]], limit_s: float = REPLICATION_TIMEOUT_S
+) -> T:
+    """Poll ``fetch`` (None = not visible yet) with exponential backoff until it returns a value.
+
+    Bounded by ``limit_s``; then a ``TemporaryError`` lets the executor retry the node later.
+    """
+    delay = 0.1
+    deadline = time.monotonic() + limit_s
+    while True:
+        found = await fetch()
+        if found is not None:
+            return found
+        if time.monotonic() + delay > deadline:
+            raise TemporaryError(
+                what, f"not visible after {limit_s:.0f} s (directory replication)", delay=1.0
+            )
+        await anyio.sleep(delay)
+        delay = min(delay * 2, 2.0)
+
+
+def _query(builder_module: str, cls_name: str, **params: Any) -> Any:
+    """A kiota request configuration with query parameters (lazy import of the SDK module)."""
+    import importlib
+
+    from kiota_abstractions.base_request_configuration import RequestConfiguration
+
+    module = importlib.import_module(builder_module)
+    outer = getattr(module, cls_name)
+    qp = getattr(outer, f"{cls_name}GetQueryParameters")(**params)
+    return RequestConfiguration(query_parameters=qp)
+
+
+async def _pages(first: Any, with_url: Callable[[str], Any]) -> list[Any]:
+    items: list[Any] = list(first.value or []) if first is not None else []
+    next_link = getattr(first, "odata_next_link", None)
+    for _ in range(10_000):  # bounded: a page chain that never ends is a target bug
+        if not next_link:
+            break
+        page = await with_url(next_link).get()
+        items.extend(page.value or [])
+        next_link = getattr(page, "odata_next_link", None)
+    return items
+
+
+def _filter_tag(lab: str) -> str:
+    return f"tags/any(t:t eq '{graph_mark(lab)}')"
+
+
+def _s(value: Any) -> Any:
+    """Graph model values to plain comparable data (UUID -> str)."""
+    return str(value) if isinstance(value, uuid.UUID) else value
+
+
+class _Graph:
+    kind = ""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    @property
+    def graph(self) -> Any:
+        return self.ctx.clients.graph
+
+    async def owned_apps(self) -> list[Any]:
+        async def load() -> list[Any]:
+            with translating("entra.apps"):
+                first = await self.graph.applications.get(
+                    request_configuration=_query(
+                        "msgraph.generated.applications.applications_request_builder",
+                        "ApplicationsRequestBuilder",
+                        filter=_filter_tag(self.ctx.lab),
+                        top=999,
+                    )
+                )
+                return await _pages(first, self.graph.applications.with_url)
+
+        return await self.ctx.memo.get("graph-apps", load)
+
+    async def app_by_unique_name(self, unique_name: str) -> Any | None:
+        builder = self.graph.applications_with_unique_name(unique_name)
+        return await get_or_none(f"entra app {unique_name}", builder.get)
+
+    async def visible_app(self, unique_name: str, address: str) -> Any:
+        return await wait_visible(address, lambda: self.app_by_unique_name(unique_name))
+
+
+# ------------------------------------------------------------------------------- applications
+
+
+def app_properties(data: Mapping[str, Any], lab: str) -> dict[str, Any]:
+    """The Graph fields the spec owns, as flat camelCase paths (pure)."""
+    unique = str(data["unique_name"])
+    scopes = []
+    scope_ids: dict[str, str] = {}
+    for scope in data.get("scopes") or ():
+        sid = str(scope.get("id") or stable_uuid(unique, "scope", str(scope["value"])))
+        scope_ids[str(scope["value"])] = sid
+        scopes.append(
+            {
+                "id": sid,
+                "value": scope["value"],
+                "type": scope.get("type", "User"),
+                "adminConsentDisplayName": scope.get("admin_consent_display_name"),
+                "adminConsentDescription": scope.get("admin_consent_description"),
+                "userConsentDisplayName": scope.get("user_consent_display_name"),
+                "userConsentDescription": scope.get("user_consent_description"),
+                "isEnabled": bool(scope.get("enabled", True)),
+            }
+        )
+    pre_authorized = [
+        {
+            "appId": str(client["app_id"]),
+            "delegatedPermissionIds": sorted(
+                scope_ids.get(v, stable_uuid(unique, "scope", v)) for v in client["scopes"]
+            ),
+        }
+        for client in data.get("pre_authorized_clients") or ()
+    ]
+    required = [
+        {
+            "resourceAppId": str(r["resource_app_id"]),
+            "resourceAccess": [{"id": str(i), "type": "Scope"} for i in r.get("scopes") or ()]
+            + [{"id": str(i), "type": "Role"} for i in r.get("app_roles") or ()],
+        }
+        for r in data.get("required_resource_access") or ()
+    ]
+    return {
+        "displayName": data.get("display_name") or unique,
+        "signInAudience": data.get("sign_in_audience", "AzureADMyOrg"),
+        "identifierUris": list(data.get("identifier_uris") or ()),
+        "api.requestedAccessTokenVersion": int(data.get("access_token_version", 2)),
+        "api.oauth2PermissionScopes": scopes,
+        "api.preAuthorizedApplications": pre_authorized,
+        "spa.redirectUris": list((data.get("spa") or {}).get("redirect_uris") or ()),
+        "web.redirectUris": list((data.get("web") or {}).get("redirect_uris") or ()),
+        "publicClient.redirectUris": list((data.get("public_client") or {}).get("redirect_uris") or ()),
+        "requiredResourceAccess": required,
+        "tags": [graph_mark(lab)],
+    }
+
+
+def app_actual_properties(app: Any) -> dict[str, Any]:
+    """The same fields read back from an ``Application`` model."""
+    api = app.api
+    scopes = [
+        {
+            "id": _s(s.id),
+            "value": s.value,
+            "type": s.type,
+            "adminConsentDisplayName": s.admin_consent_display_name,
+            "adminConsentDescription": s.admin_consent_description,
+            "userConsentDisplayName": s.user_consent_display_name,
+            "userConsentDescription": s.user_consent_description,
+            "isEnabled": s.is_enabled,
+        }
+        for s in (api.oauth2_permission_scopes or [] if api else [])
+    ]
+    pre = [
+        {
+            "appId": p.app_id,
+            "delegatedPermissionIds": sorted(str(i) for i in p.delegated_permission_ids or []),
+        }
+        for p in (api.pre_authorized_applications or [] if api else [])
+    ]
+    required = [
+        {
+            "resourceAppId": r.resource_app_id,
+            "resourceAccess": [{"id": _s(a.id), "type": a.type} for a in r.resource_access or []],
+        }
+        for r in app.required_resource_access or []
+    ]
+    return {
+        "displayName": app.display_name,
+        "signInAudience": app.sign_in_audience,
+        "identifierUris": list(app.identifier_uris or []),
+        "api.requestedAccessTokenVersion": api.requested_access_token_version if api else None,
+        "api.oauth2PermissionScopes": scopes,
+        "api.preAuthorizedApplications": pre,
+        "spa.redirectUris": list(app.spa.redirect_uris or []) if app.spa else [],
+        "web.redirectUris": list(app.web.redirect_uris or []) if app.web else [],
+        "publicClient.redirectUris": list(app.public_client.redirect_uris or []) if app.public_client else [],
+        "requiredResourceAccess": required,
+        "tags": list(app.tags or []),
+    }
+
+
+def _same_set(want: Any, have: Any) -> bool:
+    """Graph keeps URI lists as sets: order is not drift."""
+    if not isinstance(want, list) or not isinstance(have, list | type(None)):
+        return bool(want == have)
+    return sorted(map(str, want)) == sorted(map(str, have or []))
+
+
+def _has_all(want: Any, have: Any) -> bool:
+    """Our tags must be present; tags others add are theirs."""
+    return isinstance(want, list) and set(want) <= set(have or [])
+
+
+def _by_key(key: str) -> Callable[[Any, Any], bool]:
+    def compare(want: Any, have: Any) -> bool:
+        from orchestrator.providers.base import subset_equal
+
+        if not isinstance(want, list) or not isinstance(have, list | type(None)):
+            return False
+        have_by = {str(h.get(key)): h for h in have or []}
+        return len(have or []) == len(want) and all(
+            subset_equal(w, have_by.get(str(w.get(key)))) for w in want
+        )
+
+    return compare
+
+
+APP_COMPARE = {
+    "identifierUris": _same_set,
+    "spa.redirectUris": _same_set,
+    "web.redirectUris": _same_set,
+    "publicClient.redirectUris": _same_set,
+    "tags": _has_all,
+    "api.oauth2PermissionScopes": _by_key("id"),
+    "api.preAuthorizedApplications": _by_key("appId"),
+    "requiredResourceAccess": _by_key("resourceAppId"),
+}
+
+
+def application_model(props: Mapping[str, Any]) -> Any:
+    """An msgraph ``Application`` body from the flat properties (every field the spec owns)."""
+    from msgraph.generated.models.api_application import ApiApplication
+    from msgraph.generated.models.application import Application
+    from msgraph.generated.models.permission_scope import PermissionScope
+    from msgraph.generated.models.pre_authorized_application import PreAuthorizedApplication
+    from msgraph.generated.models.public_client_application import PublicClientApplication
+    from msgraph.generated.models.required_resource_access import RequiredResourceAccess
+    from msgraph.generated.models.resource_access import ResourceAccess
+    from msgraph.generated.models.spa_application import SpaApplication
+    from msgraph.generated.models.web_application import WebApplication
+
+    return Application(
+        display_name=props["displayName"],
+        sign_in_audience=props["signInAudience"],
+        identifier_uris=list(props["identifierUris"]),
+        tags=list(props["tags"]),
+        api=ApiApplication(
+            requested_access_token_version=props["api.requestedAccessTokenVersion"],
+            oauth2_permission_scopes=[
+                PermissionScope(
+                    id=uuid.UUID(s["id"]),
+                    value=s["value"],
+                    type=s["type"],
+                    admin_consent_display_name=s["adminConsentDisplayName"],
+                    admin_consent_description=s["adminConsentDescription"],
+                    user_consent_display_name=s["userConsentDisplayName"],
+                    user_consent_description=s["userConsentDescription"],
+                    is_enabled=s["isEnabled"],
+                )
+                for s in props["api.oauth2PermissionScopes"]
+            ],
+            pre_authorized_applications=[
+                PreAuthorizedApplication(
+                    app_id=p["appId"], delegated_permission_ids=list(p["delegatedPermissionIds"])
+                )
+                for p in props["api.preAuthorizedApplications"]
+            ],
+        ),
+        spa=SpaApplication(redirect_uris=list(props["spa.redirectUris"])),
+        web=WebApplication(redirect_uris=list(props["web.redirectUris"])),
+        public_client=PublicClientApplication(redirect_uris=list(props["publicClient.redirectUris"])),
+        required_resource_access=[
+            RequiredResourceAccess(
+                resource_app_id=r["resourceAppId"],
+                resource_access=[
+                    ResourceAccess(id=uuid.UUID(a["id"]), type=a["type"]) for a in r["resourceAccess"]
+                ],
+            )
+            for r in props["requiredResourceAccess"]
+        ],
+    )
+
+
+def app_outputs(app: Any, props: Mapping[str, Any]) -> dict[str, Any]:
+    """Outputs as ``orchestrator.spec.refs`` defines them (scope = (identifier URI, else client
+    id) + "/" + the first exposed scope)."""
+    client_id = app.app_id
+    uris = list(app.identifier_uris or [])
+    scopes = props.get("api.oauth2PermissionScopes") or []
+    base = uris[0] if uris else client_id
+    return {
+        "client_id": client_id,
+        "object_id": app.id,
+        "identifier_uri": uris[0] if uris else None,
+        "scope": f"{base}/{scopes[0]['value']}" if scopes and base else None,
+        "unique_name": app.unique_name,
+    }
+
+
+def known_only(desired: Desired) -> dict[str, Any]:
+    """The properties to write now: list items still UNKNOWN are left out (late-bound redirect
+    URIs are set by a later update, see ``orchestrator.graph``); an UNKNOWN scalar is an error."""
+    from orchestrator.providers.base import contains_unknown
+
+    out: dict[str, Any] = {}
+    for path, value in desired.properties.items():
+        if isinstance(value, list):
+            value = [v for v in value if not contains_unknown(v)]
+        elif not path.startswith("@") and contains_unknown(value):
+            raise PermanentError(desired.address, f"cannot write while {path} is not known yet")
+        out[path] = value
+    return out
+
+
+class EntraAppProvider(_Graph):
+    kind = "entra_app"
+
+    def desired(self, address: str, spec: Any, resolved: Mapping[str, Any]) -> Desired:
+        data = resolve(spec_dict(spec), resolved)
+        return Desired(address, self.kind, str(data["unique_name"]), app_properties(data, self.ctx.lab))
+
+    def diff(self, desired: Desired, actual: Actual) -> tuple[FieldChange, ...]:
+        return diff_owned(desired.properties, actual.properties, compare=APP_COMPARE)
+
+    def _actual(self, app: Any) -> Actual:
+        props = app_actual_properties(app)
+        owned = graph_mark(self.ctx.lab) in (app.tags or [])
+        return Actual("", self.kind, str(app.unique_name), props, app_outputs(app, props), owned, app.id)
+
+    async def read(self, lab_name: str, addresses: Mapping[str, Desired | None]) -> Mapping[str, Actual]:
+        found: list[tuple[Key, Actual]] = []
+        seen: set[str] = set()
+        for app in await self.owned_apps():
+            if app.unique_name:
+                seen.add(str(app.unique_name).lower())
+                found.append((key_of(str(app.unique_name)), self._actual(app)))
+        for desired in addresses.values():
+            if desired is not None and desired.name.lower() not in seen:
+                other = await self.app_by_unique_name(desired.name)
+                if other is not None:
+                    found.append((key_of(desired.name), self._actual(other)))
+        return assign(self.kind, addresses, found, lambda d: key_of(d.name))
+
+    async def create(self, desired: Desired) -> Actual:
+        from kiota_abstractions.base_request_configuration import RequestConfiguration
+
+        props = known_only(desired)
+        config: Any = RequestConfiguration()
+        # The SDK has no option for the upsert header: set it on the request configuration.
+        config.headers.add("Prefer", "create-if-missing")
+        builder = self.graph.applications_with_unique_name(desired.name)
+        with translating(desired.address):
+            app = await builder.patch(application_model(props), request_configuration=config)
+        self.ctx.memo.clear()
+        if app is None or not app.app_id:  # 204: it existed and was updated; read it back
+            app = await self.visible_app(desired.name, desired.address)
+        return dataclasses.replace(self._actual(app), address=desired.address, owned=True)
+
+    async def update(self, desired: Desired, actual: Actual) -> Actual:
+        return await self.create(desired)
+
+    async def delete(self, actual: Actual) -> None:
+        object_id = str(actual.handle)
+        await delete_ignoring_missing(
+            actual.address, self.graph.applications.by_application_id(object_id).delete
+        )
+        await _purge_deleted(self.graph, object_id, actual.address)
+        self.ctx.memo.clear()
+
+
+async def _purge_deleted(graph: Any, object_id: str, address: str) -> None:
+    """Entra keeps deleted apps/principals 30 days in deletedItems (names stay taken): purge."""
+    item = graph.directory.deleted_items.by_directory_object_id(object_id)
+    await delete_ignoring_missing(address, item.delete)
+
+
+def _ensure_known(desired: Desired) -> None:
+    from orchestrator.providers.base import contains_unknown
+
+    unknown = [p for p, v in desired.properties.items() if not p.startswith("@") and contains_unknown(v)]
+    if unknown:
+        raise PermanentError(desired.address, f"cannot write while {', '.join(unknown)} is not known yet")
+
+
+# ------------------------------------------------------------------------------- service principals
+
+
+def _app_key(address: str, data: Mapping[str, Any], ctx: Context) -> str:
+    """The unique name of the app a service principal / credential belongs to."""
+    for key in ("app_unique_name", "unique_name", "app"):
+        if isinstance(data.get(key), str):
+            value = str(data[key])
+            return ctx.app_unique_names.get(value, value) if key == "app" else value
+    parts = address.split(".")  # service_principal.<app>, federated_credential.<app>.<name>
+    if len(parts) >= 2:
+        return ctx.app_unique_names.get(parts[1], parts[1])
+    raise PermanentError(address, "cannot tell which app registration this belongs to")
+
+
+class ServicePrincipalProvider(_Graph):
+    kind = "service_principal"
+
+    def desired(self, address: str, spec: Any, resolved: Mapping[str, Any]) -> Desired:
+        data = resolve(spec_dict(spec), resolved)
+        unique = _app_key(address, data, self.ctx)
+        props = {"@app": unique, "tags": [graph_mark(self.ctx.lab)]}
+        return Desired(address, self.kind, unique, props)
+
+    def diff(self, desired: Desired, actual: Actual) -> tuple[FieldChange, ...]:
+        return diff_owned(desired.properties, actual.properties, compare={"tags": _has_all})
+
+    def _actual(self, sp: Any, unique: str) -> Actual:
+        owned = graph_mark(self.ctx.lab) in (sp.tags or [])
+        props = {"@app": unique, "tags": list(sp.tags or [])}
+        outputs = {"object_id": sp.id, "client_id": sp.app_id, "principal_id": sp.id}
+        return Actual("", self.kind, unique, props, outputs, owned, sp.id)
+
+    async def read(self, lab_name: str, addresses: Mapping[str, Desired | None]) -> Mapping[str, Actual]:
+        apps = {str(a.app_id): str(a.unique_name) for a in await self.owned_apps()}
+        with translating("entra service principals"):
+            first = await self.graph.service_principals.get(
+                request_configuration=_query(
+                    "msgraph.generated.service_principals.service_principals_request_builder",
+                    "ServicePrincipalsRequestBuilder",
+                    filter=_filter_tag(self.ctx.lab),
+                    top=999,
+                )
+            )
+            sps = await _pages(first, self.graph.service_principals.with_url)
+        found: list[tuple[Key, Actual]] = []
+        seen: set[str] = set()
+        for sp in sps:
+            unique = apps.get(str(sp.app_id), str(sp.app_id))
+            seen.add(unique.lower())
+            found.append((key_of(unique), self._actual(sp, unique)))
+        by_unique = {v.lower(): k for k, v in apps.items()}
+        for desired in addresses.values():
+            if desired is None or desired.name.lower() in seen:
+                continue
+            app_id = by_unique.get(desired.name.lower())
+            if app_id is None:
+                continue  # the app does not exist (or is not ours): nothing to look for
+            builder = self.graph.service_principals_with_app_id(app_id)
+            other = await get_or_none(desired.address, builder.get)
+            if other is not None:
+                found.append((key_of(desired.name), self._actual(other, desired.name)))
+        return assign(self.kind, addresses, found, lambda d: key_of(d.name))
+
+    async def create(self, desired: Desired) -> Actual:
+        from msgraph.generated.models.service_principal import ServicePrincipal
+
+        app = await self.visible_app(desired.name, desired.address)
+        body = ServicePrincipal(app_id=app.app_id, tags=list(desired.properties["tags"]))
+
+        async def post() -> Any:
+            try:
+                with translating(desired.address, replication=True):
+                    return await self.graph.service_principals.post(body)
+            except TemporaryError:
+                return None
+            except PermanentError as exc:
+                # Graph answers 400 "does not reference a valid application" while replicating.
+                if "valid application" in exc.cause or "does not exist" in exc.cause:
+                    return None
+                raise
+
+        sp = await wait_visible(desired.address, post)
+        self.ctx.memo.clear()
+        return dataclasses.replace(self._actual(sp, desired.name), address=desired.address, owned=True)
+
+    async def update(self, desired: Desired, actual: Actual) -> Actual:
+        from msgraph.generated.models.service_principal import ServicePrincipal
+
+        tags = sorted(set(actual.properties.get("tags") or []) | set(desired.properties["tags"]))
+        with translating(desired.address):
+            await self.graph.service_principals.by_service_principal_id(str(actual.handle)).patch(
+                ServicePrincipal(tags=tags)
+            )
+        self.ctx.memo.clear()
+        props = {**actual.properties, "tags": tags}
+        return dataclasses.replace(actual, address=desired.address, properties=props, owned=True)
+
+    async def delete(self, actual: Actual) -> None:
+        object_id = str(actual.handle)
+        builder = self.graph.service_principals.by_service_principal_id(object_id)
+        await delete_ignoring_missing(actual.address, builder.delete)
+        await _purge_deleted(self.graph, object_id, actual.address)
+        self.ctx.memo.clear()
+
+
+# ------------------------------------------------------------------------------- federated credentials
+
+
+class FederatedCredentialProvider(_Graph):
+    kind = "federated_credential"
+
+    def desired(self, address: str, spec: Any, resolved: Mapping[str, Any]) -> Desired:
+        data = resolve(spec_dict(spec), resolved)
+        unique = _app_key(address, data, self.ctx)
+        props: dict[str, Any] = {
+            "@app": unique,
+            "issuer": data.get("issuer", UNKNOWN),
+            "subject": data.get("subject", UNKNOWN),
+            "audiences": list(data.get("audiences") or ["api://AzureADTokenExchange"]),
+        }
+        if data.get("description"):
+            props["description"] = data["description"]
+        return Desired(address, self.kind, str(data["name"]), props)
+
+    def diff(self, desired: Desired, actual: Actual) -> tuple[FieldChange, ...]:
+        return diff_owned(desired.properties, actual.properties, compare={"audiences": _same_set})
+
+    def _actual(self, fic: Any, unique: str, app_object_id: str, owned: bool) -> Actual:
+        props = {
+            "@app": unique,
+            "@app_object_id": app_object_id,
+            "issuer": fic.issuer,
+            "subject": fic.subject,
+            "audiences": list(fic.audiences or []),
+            "description": fic.description,
+        }
+        return Actual("", self.kind, str(fic.name), props, {"id": fic.id}, owned, fic.id)
+
+    async def _list(self, app_object_id: str) -> list[Any]:
+        builder = self.graph.applications.by_application_id(app_object_id).federated_identity_credentials
+
+        async def load() -> list[Any]:
+            with translating(f"federated credentials of {app_object_id}"):
+                return await _pages(await builder.get(), builder.with_url)
+
+        return await self.ctx.memo.get(f"fic:{app_object_id}", load)
+
+    async def read(self, lab_name: str, addresses: Mapping[str, Desired | None]) -> Mapping[str, Actual]:
+        found: list[tuple[Key, Actual]] = []
+        for app in await self.owned_apps():
+            unique = str(app.unique_name)
+            for fic in await self._list(str(app.id)):
+                found.append((key_of(unique, str(fic.name)), self._actual(fic, unique, str(app.id), True)))
+        return assign(self.kind, addresses, found, lambda d: key_of(str(d.properties["@app"]), d.name))
+
+    def _model(self, desired: Desired, *, with_name: bool) -> Any:
+        from msgraph.generated.models.federated_identity_credential import FederatedIdentityCredential
+
+        p = desired.properties
+        return FederatedIdentityCredential(
+            name=desired.name if with_name else None,
+            issuer=p["issuer"],
+            subject=p["subject"],
+            audiences=list(p["audiences"]),
+            description=p.get("description"),
+        )
+
+    async def create(self, desired: Desired) -> Actual:
+        _ensure_known(desired)
+        unique = str(desired.properties["@app"])
+        app = await self.visible_app(unique, desired.address)
+        builder = self.graph.applications.by_application_id(str(app.id)).federated_identity_credentials
+
+        async def post() -> Any:
+            try:
+                with translating(desired.address, replication=True):
+                    return await builder.post(self._model(desired, with_name=True))
+            except TemporaryError as exc:
+                if "replication" in exc.cause:
+                    return None
+                raise
+
+        fic = await wait_visible(desired.address, post)
+        self.ctx.memo.clear()
+        return dataclasses.replace(self._actual(fic, unique, str(app.id), True), address=desired.address)
+
+    async def update(self, desired: Desired, actual: Actual) -> Actual:
+        _ensure_known(desired)
+        app_object_id = str(actual.properties["@app_object_id"])
+        item = self.graph.applications.by_application_id(app_object_id).federated_identity_credentials
+        with translating(desired.address):
+            await item.by_federated_identity_credential_id(str(actual.handle)).patch(
+                self._model(desired, with_name=False)
+            )
+        self.ctx.memo.clear()
+        props = {
+            **actual.properties,
+            **{k: v for k, v in desired.properties.items() if not k.startswith("@")},
+        }
+        return dataclasses.replace(actual, address=desired.address, properties=props)
+
+    async def delete(self, actual: Actual) -> None:
+        app_object_id = str(actual.properties["@app_object_id"])
+        item = self.graph.applications.by_application_id(app_object_id).federated_identity_credentials
+        await delete_ignoring_missing(
+            actual.address, item.by_federated_identity_credential_id(str(actual.handle)).delete
+        )
+        self.ctx.memo.clear()

@@ -1,0 +1,177 @@
+"""Translate SDK exceptions into ``orchestrator.errors`` at the provider boundary.
+
+Flow: every provider call that reaches the network runs inside ``translating(resource)``; the
+executor only ever sees ``TemporaryError`` (retry, after ``delay`` when the target said how long),
+``PermanentError`` (stop this node, skip its dependants) or ``TargetError`` (cannot authenticate).
+
+Mapping (azure-core ``HttpResponseError``, kiota ``APIError``/``ODataError``, transport errors):
+
+    429                          -> TemporaryError(delay = retry-after-ms / Retry-After)
+    5xx                          -> TemporaryError(delay from the same headers when present)
+    409 (APIM / ARM conflict)    -> TemporaryError, except a soft-deleted name (PermanentError)
+    404 when ``replication``     -> TemporaryError (Entra: a just-created object is not visible yet)
+    401                          -> TargetError (credentials)
+    other 4xx (400, 403, 404...) -> PermanentError("<code>: <message>")
+    connection / timeout         -> TemporaryError
+
+Messages carry the Azure error code and message and the resource name, never a request body.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from orchestrator.errors import PermanentError, PrmlabError, TargetError, TemporaryError
+
+# ARM error codes for a name held by a soft-deleted APIM service: waiting will not help, a purge will.
+_SOFT_DELETED_CODES = frozenset({"ServiceAlreadyExistsInSoftDeletedState", "ServiceSoftDeleted"})
+
+
+def retry_delay(headers: Mapping[str, str] | Any | None) -> float | None:
+    """Seconds to wait from ``retry-after-ms`` / ``x-ms-retry-after-ms`` / ``Retry-After``."""
+    if headers is None:
+        return None
+
+    def get(name: str) -> str | None:
+        value = headers.get(name)
+        if value is None:
+            value = headers.get(name.lower())
+        return None if value is None else str(value)
+
+    for name in ("retry-after-ms", "x-ms-retry-after-ms"):
+        raw = get(name)
+        if raw is not None:
+            try:
+                return max(0.0, float(raw) / 1000.0)
+            except ValueError:
+                pass
+    raw = get("Retry-After")
+    if raw is None:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        pass
+    try:
+        import datetime as _dt
+
+        when = parsedate_to_datetime(raw)
+        return max(0.0, (when - _dt.datetime.now(tz=_dt.UTC)).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+def classify(
+    resource: str,
+    status: int | None,
+    code: str | None,
+    message: str | None,
+    headers: Any,
+    *,
+    replication: bool = False,
+) -> PrmlabError:
+    """The error to raise for one failed HTTP exchange (pure: unit-tested as a table)."""
+    code = code or "Unknown"
+    text = f"{code}: {message}" if message else code
+    if status is None:
+        return TemporaryError(resource, f"no response from the target ({text})")
+    detail = f"HTTP {status} {text}"
+    if status == 429:
+        return TemporaryError(resource, f"throttled ({detail})", delay=retry_delay(headers))
+    if status >= 500:
+        return TemporaryError(resource, detail, delay=retry_delay(headers))
+    if status == 409:
+        if code in _SOFT_DELETED_CODES:
+            return PermanentError(resource, f"{detail} (purge the soft-deleted service or pick another name)")
+        return TemporaryError(resource, f"conflict ({detail})", delay=retry_delay(headers))
+    if status == 404 and replication:
+        return TemporaryError(resource, f"not visible yet, directory replication ({detail})", delay=1.0)
+    if status == 401:
+        return TargetError(f"{resource}: the target refused our credentials ({detail})")
+    return PermanentError(resource, detail)
+
+
+def translate(exc: BaseException, resource: str, *, replication: bool = False) -> PrmlabError | None:
+    """The ``orchestrator.errors`` equivalent of an SDK/transport exception, or None if foreign."""
+    if isinstance(exc, PrmlabError):
+        return exc
+    try:
+        from azure.core.exceptions import (
+            ClientAuthenticationError,
+            HttpResponseError,
+            ResourceExistsError,
+            ResourceModifiedError,
+            ResourceNotFoundError,
+            ServiceRequestError,
+            ServiceResponseError,
+        )
+    except ImportError:  # pragma: no cover - the SDK is a hard dependency
+        return None
+    if isinstance(exc, ClientAuthenticationError) and getattr(exc, "status_code", None) is None:
+        return TargetError(f"{resource}: cannot get a token for the target ({exc.message})")
+    if isinstance(exc, HttpResponseError):
+        error = getattr(exc, "error", None)
+        code = getattr(error, "code", None)
+        message = getattr(error, "message", None) or exc.reason
+        headers = getattr(exc.response, "headers", None)
+        status = exc.status_code
+        if status is None:  # raised by the SDK's error map without a response
+            for cls, implied in (
+                (ResourceNotFoundError, 404),
+                (ResourceExistsError, 409),
+                (ResourceModifiedError, 412),
+            ):
+                if isinstance(exc, cls):
+                    status = implied
+        return classify(resource, status, code, message, headers, replication=replication)
+    if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
+        return TemporaryError(resource, f"cannot reach the target ({type(exc).__name__})")
+    try:
+        from kiota_abstractions.api_error import APIError
+    except ImportError:  # pragma: no cover
+        return None
+    if isinstance(exc, APIError):
+        main = getattr(exc, "error", None)
+        code = getattr(main, "code", None)
+        message = getattr(main, "message", None) or exc.message
+        return classify(
+            resource, exc.response_status_code, code, message, exc.response_headers, replication=replication
+        )
+    import httpx
+
+    if isinstance(exc, httpx.TransportError):
+        return TemporaryError(resource, f"cannot reach the target ({type(exc).__name__})")
+    try:
+        from azure.identity import CredentialUnavailableError
+    except ImportError:  # pragma: no cover
+        return None
+    if isinstance(exc, CredentialUnavailableError):
+        return TargetError(f"no Azure credential is available ({exc.message}); run `az login`")
+    return None
+
+
+@contextmanager
+def translating(resource: str, *, replication: bool = False) -> Iterator[None]:
+    """Re-raise SDK exceptions raised inside the block as ``orchestrator.errors``."""
+    try:
+        yield
+    except PrmlabError:
+        raise
+    except Exception as exc:
+        mapped = translate(exc, resource, replication=replication)
+        if mapped is None:
+            raise
+        raise mapped from exc
+
+
+def status_of(exc: BaseException) -> int | None:
+    """The HTTP status of an SDK exception (None when it is not an HTTP error)."""
+    status = getattr(exc, "status_code", None)
+    if status is None and type(exc).__name__ == "ResourceNotFoundError":
+        return 404
+    if status is None:
+        status = getattr(exc, "response_status_code", None)
+    return status if isinstance(status, int) else None

@@ -1,0 +1,35 @@
+"""Provider for user-assigned managed identities (generic ARM, ``Microsoft.ManagedIdentity``).
+
+Flow: see ``arm.py``; outputs ``principal_id`` / ``client_id`` / ``tenant_id`` / ``resource_id``
+feed the federated credential's subject, the server's env and role assignments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from orchestrator.providers.arm import ArmKind, ArmResourceProvider
+from orchestrator.providers.base import spec_dict
+
+
+def _outputs(body: Mapping[str, Any]) -> dict[str, Any]:
+    p = body.get("properties") or {}
+    return {
+        "principal_id": p.get("principalId"),
+        "client_id": p.get("clientId"),
+        "tenant_id": p.get("tenantId"),
+    }
+
+
+MANAGED_IDENTITY = ArmKind(
+    "managed_identity", "Microsoft.ManagedIdentity/userAssignedIdentities", "2023-01-31", _outputs
+)
+
+
+class ManagedIdentityProvider(ArmResourceProvider):
+    spec_kind = MANAGED_IDENTITY
+
+    def build(self, address: str, spec: Any, resolved: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+        data = spec_dict(spec)
+        return str(data.get("name") or address.rsplit(".", 1)[-1]), {}

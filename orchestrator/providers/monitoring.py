@@ -1,0 +1,63 @@
+"""Providers for monitoring: the Log Analytics workspace and Application Insights (generic ARM).
+
+Flow: see ``arm.py``. Application Insights is workspace-based when the lab has a workspace; its
+``connection_string`` / ``instrumentation_key`` outputs are ``Secret`` (they let anyone write
+telemetry) and feed the APIM logger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from orchestrator.providers.arm import ArmKind, ArmResourceProvider, resource_id
+from orchestrator.providers.base import spec_dict
+from orchestrator.resource import Secret
+
+
+def _workspace_outputs(body: Mapping[str, Any]) -> dict[str, Any]:
+    return {"customer_id": (body.get("properties") or {}).get("customerId")}
+
+
+def _insights_outputs(body: Mapping[str, Any]) -> dict[str, Any]:
+    p = body.get("properties") or {}
+    connection, key = p.get("ConnectionString"), p.get("InstrumentationKey")
+    return {
+        "connection_string": Secret(connection) if connection else None,
+        "instrumentation_key": Secret(key) if key else None,
+    }
+
+
+LOG_ANALYTICS = ArmKind(
+    "log_analytics_workspace", "Microsoft.OperationalInsights/workspaces", "2023-09-01", _workspace_outputs
+)
+APP_INSIGHTS = ArmKind("app_insights", "Microsoft.Insights/components", "2020-02-02", _insights_outputs)
+
+
+class LogAnalyticsProvider(ArmResourceProvider):
+    spec_kind = LOG_ANALYTICS
+
+    def build(self, address: str, spec: Any, resolved: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+        data = spec_dict(spec)
+        body = {
+            "properties": {
+                "sku": {"name": data.get("sku", "PerGB2018")},
+                "retentionInDays": int(data.get("retention_days", 30)),
+            }
+        }
+        return str(data["name"]), body
+
+
+class AppInsightsProvider(ArmResourceProvider):
+    spec_kind = APP_INSIGHTS
+
+    def build(self, address: str, spec: Any, resolved: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+        data = spec_dict(spec)
+        app_type = data.get("application_type", "web")
+        props: dict[str, Any] = {"Application_Type": app_type}
+        workspace = getattr(getattr(self.ctx.lab_spec, "monitoring", None), "log_analytics", None)
+        if workspace is not None:
+            props["WorkspaceResourceId"] = resource_id(
+                self.ctx.subscription_id, self.ctx.rg, LOG_ANALYTICS.resource_type, str(workspace.name)
+            )
+        return str(data["name"]), {"kind": app_type, "properties": props}

@@ -1,0 +1,198 @@
+"""SDK clients for one target: the local emulator or real Azure.
+
+Flow: the reconcile / verify commands build ``TargetSettings`` (from lab.yaml's ``target`` and,
+for ``local``, the running emulator's ``emulator.json``), then ``async with open_clients(s) as c``
+and hand ``c`` to ``orchestrator.providers.providers_for``. Providers never know which target they
+talk to: the two differ only here, in endpoints, credential and TLS trust.
+
+* ``local``: every client points at the emulator's base URL, authenticates with an offline
+  credential (no network, no secret), and trusts the state folder's CA *explicitly* — never the
+  process-global trust store.
+* ``azure``: public endpoints and ``azure.identity.aio.DefaultAzureCredential``.
+
+The Azure SDK imports are lazy (inside ``open_clients``) so that ``prmlab --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import ssl
+import time
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from orchestrator.errors import TargetError
+
+ARM_SCOPE = "https://management.azure.com/.default"
+GRAPH_SCOPE = "https://graph.microsoft.com/.default"
+GRAPH_PUBLIC_BASE = "https://graph.microsoft.com/v1.0"
+
+
+@dataclass(frozen=True, slots=True)
+class TargetSettings:
+    """Where and how to reach a target. ``base_url``/``ca_file`` are for ``local`` only."""
+
+    kind: Literal["local", "azure"]
+    subscription_id: str
+    tenant_id: str
+    resource_group: str
+    location: str
+    base_url: str | None = None  # https://127.0.0.1:<port>, no trailing slash
+    ca_file: Path | None = None
+    sdk_retries: int = 3  # retries inside the SDKs (azure-core RetryPolicy, kiota RetryHandler)
+    polling_interval: float | None = None  # LRO poll interval; None = 0.05 s local, SDK default azure
+
+    def effective_polling_interval(self) -> float | None:
+        if self.polling_interval is not None:
+            return self.polling_interval
+        return 0.05 if self.kind == "local" else None
+
+
+@dataclass(frozen=True, slots=True)
+class Clients:
+    """The SDK clients every provider uses, plus where the lab lives."""
+
+    settings: TargetSettings
+    apim: Any  # azure.mgmt.apimanagement.aio.ApiManagementClient
+    resources: Any  # azure.mgmt.resource.resources.aio.ResourceManagementClient
+    graph: Any  # msgraph.GraphServiceClient
+
+    @property
+    def subscription_id(self) -> str:
+        return self.settings.subscription_id
+
+    @property
+    def tenant_id(self) -> str:
+        return self.settings.tenant_id
+
+    @property
+    def resource_group(self) -> str:
+        return self.settings.resource_group
+
+    @property
+    def location(self) -> str:
+        return self.settings.location
+
+
+class OfflineCredential:
+    """An async token credential for the local target: mints an unsigned token offline.
+
+    The emulator accepts any bearer token; this one still says who is calling (tenant, object
+    id) and for which audience, so request logs are readable. It holds no secret.
+    """
+
+    OPERATOR_OBJECT_ID = "00000000-0000-4000-8000-00000000a11c"
+
+    def __init__(self, tenant_id: str) -> None:
+        self._tenant_id = tenant_id
+
+    def _mint(self, scope: str, expires_on: int) -> str:
+        def b64(obj: dict[str, Any]) -> str:
+            raw = json.dumps(obj, separators=(",", ":")).encode()
+            return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+        audience = scope.removesuffix("/.default")
+        claims = {"aud": audience, "tid": self._tenant_id, "oid": self.OPERATOR_OBJECT_ID, "exp": expires_on}
+        return f"{b64({'alg': 'none', 'typ': 'JWT'})}.{b64(claims)}."
+
+    async def get_token(self, *scopes: str, **_kwargs: Any) -> Any:
+        from azure.core.credentials import AccessToken
+
+        expires_on = int(time.time()) + 3600
+        return AccessToken(self._mint(scopes[0] if scopes else ARM_SCOPE, expires_on), expires_on)
+
+    async def get_token_info(self, *scopes: str, options: Any = None) -> Any:
+        from azure.core.credentials import AccessTokenInfo
+
+        expires_on = int(time.time()) + 3600
+        return AccessTokenInfo(self._mint(scopes[0] if scopes else ARM_SCOPE, expires_on), expires_on)
+
+    async def close(self) -> None:
+        return None
+
+    async def __aenter__(self) -> OfflineCredential:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        return None
+
+
+def _ssl_context(ca_file: Path) -> ssl.SSLContext:
+    if not ca_file.is_file():
+        raise TargetError(f"the emulator's CA file {ca_file} does not exist; is the emulator running?")
+    return ssl.create_default_context(cafile=str(ca_file))
+
+
+def _graph_client(settings: TargetSettings, credential: Any) -> Any:
+    import httpx
+    from kiota_authentication_azure.azure_identity_authentication_provider import (
+        AzureIdentityAuthenticationProvider,
+    )
+    from kiota_http.middleware.options import RetryHandlerOption
+    from msgraph import GraphRequestAdapter, GraphServiceClient
+    from msgraph_core import GraphClientFactory
+
+    options: dict[str, Any] = {
+        RetryHandlerOption.get_key(): RetryHandlerOption(
+            delay=0.0 if settings.kind == "local" else 3.0,
+            max_retries=settings.sdk_retries,
+            should_retry=settings.sdk_retries > 0,
+        )
+    }
+    if settings.kind == "local":
+        assert settings.base_url is not None
+        assert settings.ca_file is not None
+        host = httpx.URL(settings.base_url).host
+        auth = AzureIdentityAuthenticationProvider(
+            credential, scopes=[GRAPH_SCOPE], allowed_hosts=sorted({host, "127.0.0.1", "localhost"})
+        )
+        http = httpx.AsyncClient(verify=_ssl_context(settings.ca_file), timeout=30.0)
+        base = f"{settings.base_url}/v1.0"
+    else:
+        auth = AzureIdentityAuthenticationProvider(
+            credential, scopes=[GRAPH_SCOPE], allowed_hosts=["graph.microsoft.com"]
+        )
+        http = httpx.AsyncClient(timeout=60.0)
+        base = GRAPH_PUBLIC_BASE
+    http = GraphClientFactory.create_with_default_middleware(client=http, options=options)
+    adapter = GraphRequestAdapter(auth, client=http)
+    # On the adapter, not the httpx client: kiota joins paths itself (see EMULATOR-NOTES.md).
+    adapter.base_url = base
+    return GraphServiceClient(request_adapter=adapter), http
+
+
+@asynccontextmanager
+async def open_clients(settings: TargetSettings) -> AsyncIterator[Clients]:
+    """Build the three SDK clients for ``settings`` and close them on exit."""
+    from azure.mgmt.apimanagement.aio import ApiManagementClient
+    from azure.mgmt.resource.resources.aio import ResourceManagementClient
+
+    arm_kwargs: dict[str, Any] = {"retry_total": settings.sdk_retries}
+    interval = settings.effective_polling_interval()
+    if interval is not None:
+        arm_kwargs["polling_interval"] = interval
+    credential: Any
+    if settings.kind == "local":
+        if settings.base_url is None or settings.ca_file is None:
+            raise TargetError("the local target needs the emulator's base URL and CA file")
+        _ssl_context(settings.ca_file)  # fail early with a clear message
+        credential = OfflineCredential(settings.tenant_id)
+        arm_kwargs.update(base_url=settings.base_url, connection_verify=str(settings.ca_file))
+        arm_kwargs["retry_backoff_factor"] = 0.05
+    else:
+        from azure.identity.aio import DefaultAzureCredential
+
+        credential = DefaultAzureCredential()
+    async with AsyncExitStack() as stack:
+        stack.push_async_callback(credential.close)
+        apim = ApiManagementClient(credential, settings.subscription_id, **arm_kwargs)
+        stack.push_async_callback(apim.close)
+        resources = ResourceManagementClient(credential, settings.subscription_id, **arm_kwargs)
+        stack.push_async_callback(resources.close)
+        graph, http = _graph_client(settings, credential)
+        stack.push_async_callback(http.aclose)
+        yield Clients(settings=settings, apim=apim, resources=resources, graph=graph)

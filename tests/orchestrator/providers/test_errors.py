@@ -1,0 +1,141 @@
+"""Translation of SDK errors into ``orchestrator.errors`` (tables, real exception classes)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError, ServiceRequestError
+from msgraph.generated.models.o_data_errors.main_error import MainError
+from msgraph.generated.models.o_data_errors.o_data_error import ODataError
+
+from orchestrator.errors import PermanentError, PrmlabError, TargetError, TemporaryError
+from orchestrator.providers.errors import classify, retry_delay, translate, translating
+
+CASES: list[tuple[str, int, str, dict[str, str], dict[str, Any], type[PrmlabError], float | None]] = [
+    ("429 retry-after-ms", 429, "TooManyRequests", {"retry-after-ms": "1500"}, {}, TemporaryError, 1.5),
+    ("429 Retry-After", 429, "TooManyRequests", {"Retry-After": "7"}, {}, TemporaryError, 7.0),
+    (
+        "429 x-ms-retry-after-ms",
+        429,
+        "TooManyRequests",
+        {"x-ms-retry-after-ms": "250"},
+        {},
+        TemporaryError,
+        0.25,
+    ),
+    ("429 no hint", 429, "TooManyRequests", {}, {}, TemporaryError, None),
+    ("500", 500, "InternalServerError", {}, {}, TemporaryError, None),
+    ("503 with hint", 503, "ServiceUnavailable", {"Retry-After": "2"}, {}, TemporaryError, 2.0),
+    ("APIM 409", 409, "PreconditionFailed", {}, {}, TemporaryError, None),
+    ("soft-deleted name", 409, "ServiceAlreadyExistsInSoftDeletedState", {}, {}, PermanentError, None),
+    ("replication 404", 404, "Request_ResourceNotFound", {}, {"replication": True}, TemporaryError, 1.0),
+    ("plain 404", 404, "ResourceNotFound", {}, {}, PermanentError, None),
+    ("400", 400, "ValidationError", {}, {}, PermanentError, None),
+    ("403", 403, "AuthorizationFailed", {}, {}, PermanentError, None),
+    ("401", 401, "InvalidAuthenticationToken", {}, {}, TargetError, None),
+]
+
+
+@pytest.mark.parametrize(
+    ("why", "status", "code", "headers", "kw", "expected", "delay"), CASES, ids=[c[0] for c in CASES]
+)
+def test_classify(
+    why: str,
+    status: int,
+    code: str,
+    headers: dict[str, str],
+    kw: dict[str, Any],
+    expected: type[PrmlabError],
+    delay: float | None,
+) -> None:
+    error = classify("api.mcp", status, code, "the message", headers, **kw)
+    assert type(error) is expected, why
+    assert "api.mcp" in error.message
+    if isinstance(error, TemporaryError):
+        assert error.delay == delay
+    if expected is PermanentError:
+        assert f"{code}: the message" in error.message
+
+
+def test_retry_after_http_date_in_the_past_is_zero() -> None:
+    assert retry_delay({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0
+    assert retry_delay({"Retry-After": "soon"}) is None
+    assert retry_delay(None) is None
+
+
+class _Response:
+    """The part of an azure-core response that ``HttpResponseError`` reads."""
+
+    def __init__(self, status: int, body: str, headers: dict[str, str]) -> None:
+        self.status_code = status
+        self.reason = "reason"
+        self.headers = headers
+        self._body = body
+        self.request = None
+        self.content_type = "application/json"
+
+    def text(self, encoding: str | None = None) -> str:
+        return self._body
+
+    def body(self) -> bytes:
+        return self._body.encode()
+
+
+def _arm_error(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> HttpResponseError:
+    from azure.mgmt.core.exceptions import ARMErrorFormat
+
+    body = json.dumps({"error": {"code": code, "message": message}})
+    return HttpResponseError(response=_Response(status, body, headers or {}), error_format=ARMErrorFormat)
+
+
+def test_translate_azure_core_errors() -> None:
+    throttled = translate(_arm_error(429, "TooManyRequests", "slow down", {"retry-after-ms": "300"}), "nv.X")
+    assert isinstance(throttled, TemporaryError)
+    assert throttled.delay == 0.3
+    bad = translate(_arm_error(400, "ValidationError", "path is invalid"), "api.mcp")
+    assert isinstance(bad, PermanentError)
+    assert "ValidationError: path is invalid" in bad.message
+    assert bad.resource == "api.mcp"
+    missing = translate(ResourceNotFoundError("gone"), "api.mcp")
+    assert isinstance(missing, PermanentError)
+    unreachable = translate(ServiceRequestError("connection refused"), "api.mcp")
+    assert isinstance(unreachable, TemporaryError)
+
+
+def _odata(status: int, code: str, headers: dict[str, str] | None = None) -> ODataError:
+    error = ODataError(error=MainError(code=code, message=f"{code} happened"))
+    error.response_status_code = status
+    error.response_headers = httpx.Headers(headers or {})
+    return error
+
+
+def test_translate_graph_errors() -> None:
+    throttled = translate(_odata(429, "TooManyRequests", {"Retry-After": "3"}), "entra_app.mcp")
+    assert isinstance(throttled, TemporaryError)
+    assert throttled.delay == 3.0
+    replicating = translate(
+        _odata(404, "Request_ResourceNotFound"), "service_principal.mcp", replication=True
+    )
+    assert isinstance(replicating, TemporaryError)
+    forbidden = translate(_odata(403, "Authorization_RequestDenied"), "entra_app.mcp")
+    assert isinstance(forbidden, PermanentError)
+    assert "Authorization_RequestDenied" in forbidden.message
+
+
+def test_translate_transport_errors_and_foreign_ones() -> None:
+    assert isinstance(translate(httpx.ConnectError("refused"), "x"), TemporaryError)
+    assert translate(ValueError("mine"), "x") is None
+
+
+def test_translating_chains_the_cause() -> None:
+    original = _odata(503, "ServiceUnavailable")
+    with pytest.raises(TemporaryError) as caught, translating("entra_app.mcp"):
+        raise original
+    assert caught.value.__cause__ is original
+    with pytest.raises(ValueError, match="mine"), translating("x"):
+        raise ValueError("mine")

@@ -331,8 +331,9 @@ def _cycle_issue(graph: ResourceGraph, cycle: list[str], positions: Positions | 
         if refs:
             path = refs[0]
             break
+    path = (*path, "ref")
     line, column, file = 1, 1, "lab.yaml"
     if positions is not None:
-        mark = positions.value((*path, "ref"))
+        mark = positions.value(path)
         line, column, file = mark.line, mark.column, positions.file
     return [SpecIssue(file, line, column, format_path(path), f"reference cycle: {text}")]

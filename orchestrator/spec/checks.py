@@ -284,7 +284,7 @@ class _Checker:
         if isinstance(source, str) and not (self.base_dir / source).is_dir():
             self.at(
                 ("server", "source"),
-                f"folder '{source}' does not exist (relative to {self.base_dir.name or '.'}/)",
+                f"folder '{source}' does not exist (relative to the folder of lab.yaml)",
             )
         scale = _map(server.get("scale"))
         low, high = scale.get("min_replicas", 1), scale.get("max_replicas", 3)

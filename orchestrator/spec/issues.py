@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from orchestrator.errors import SpecIssue
+from orchestrator.spec.values import PATTERN_HELP
 from orchestrator.spec.yamlsource import PathT, Positions, format_path
 
 
@@ -80,6 +81,9 @@ def _schema_at(schema: Mapping[str, Any], data: Any, path: PathT) -> set[str]:
                 nxt += deref(node["properties"][part], child)
             elif isinstance(part, str) and isinstance(node.get("additionalProperties"), dict):
                 nxt += deref(node["additionalProperties"], child)
+            elif isinstance(part, str) and "patternProperties" in node:
+                for sub in node["patternProperties"].values():
+                    nxt += deref(sub, child)
         nodes, current = nxt, child
     keys: set[str] = set()
     for node in nodes:
@@ -97,8 +101,22 @@ def _message(error: ErrorDetails, path: PathT, allowed: set[str]) -> str:
         return f"unknown key '{key}'{hint}{valid}"
     if kind == "missing":
         return f"required key '{path[-1] if path else '?'}' is missing"
-    if kind in ("union_tag_not_found", "union_tag_invalid"):
-        return "expected a value of another shape"
+    if kind == "union_tag_not_found":
+        return f"required key '{path[-1] if path else '?'}' is missing"
+    if kind == "string_pattern_mismatch":
+        words = PATTERN_HELP.get(str((error.get("ctx") or {}).get("pattern", "")))
+        if words:
+            return f"must be {words}"
+    if kind == "union_tag_invalid":
+        ctx = error.get("ctx") or {}
+        return f"'{ctx.get('tag')}' is not supported: must be one of {ctx.get('expected_tags')}"
+    if kind == "literal_error":
+        expected = (error.get("ctx") or {}).get("expected", "")
+        got = error.get("input")
+        shown = (
+            f"'{got}' is not supported: " if isinstance(got, str | int) and not isinstance(got, bool) else ""
+        )
+        return f"{shown}must be one of {expected}"
     message = error["msg"]
     for prefix in ("Value error, ", "Assertion failed, "):
         message = message.removeprefix(prefix)
@@ -110,11 +128,16 @@ def issues_from(
 ) -> list[SpecIssue]:
     """One ``SpecIssue`` per pydantic error, deduplicated."""
     out: dict[tuple[int, int, str, str], SpecIssue] = {}
-    for error in exc.errors(include_url=False, include_input=False):
+    for error in exc.errors(include_url=False, include_input=True):
         path, key_error = _yaml_path(data, error["loc"])
+        if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            # A discriminated union (target.kind): point at the discriminator key itself.
+            field = str((error.get("ctx") or {}).get("discriminator", "")).strip("'")
+            if field.isidentifier():
+                path = (*path, field)
         if error["type"] == "extra_forbidden" or key_error:
             mark = positions.key(path)
-        elif error["type"] == "missing":
+        elif error["type"] in ("missing", "union_tag_not_found"):
             mark = positions.key(path[:-1]) if path[:-1] else positions.value(())
         else:
             mark = positions.value(path)

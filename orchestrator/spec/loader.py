@@ -70,7 +70,9 @@ def parse_lab(
     try:
         lab = Lab.model_validate(data)
     except ValidationError as exc:
-        issues += issues_from(exc, data, positions, lab_schema())
+        # A value whose ${VAR} failed is already reported: no second issue for what is left of it.
+        reported = {issue.path for issue in issues}
+        issues += [i for i in issues_from(exc, data, positions, lab_schema()) if i.path not in reported]
     issues += check(data, positions, base, templates)
     if lab is not None and not issues:
         from orchestrator.graph import cycle_issues

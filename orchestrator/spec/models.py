@@ -31,6 +31,7 @@ from orchestrator.spec.values import (
     StrOrRef,
     UrlOrRef,
     hide_secret_value,
+    pattern,
 )
 
 if TYPE_CHECKING:
@@ -41,9 +42,13 @@ if TYPE_CHECKING:
 Name = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 # Azure resource names (the strictest common subset: letters, digits, hyphens).
 AzureName = Annotated[
-    str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,61}[A-Za-z0-9]$|^[A-Za-z0-9]$")
+    str,
+    pattern(
+        r"^[A-Za-z0-9][A-Za-z0-9-]{0,61}[A-Za-z0-9]$|^[A-Za-z0-9]$",
+        "letters, digits and hyphens, not starting or ending with a hyphen (at most 63)",
+    ),
 ]
-Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+Email = Annotated[str, pattern(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", "an e-mail address (name@domain.tld)")]
 
 # ------------------------------------------------------------------ target
 
@@ -52,9 +57,13 @@ class LocalTarget(Spec):
     """The local Azure emulator (the default): tenant and subscription come from the emulator."""
 
     kind: Literal["local"]
-    resource_group: Annotated[str, StringConstraints(pattern=r"^[-\w._()]{1,90}$")] = Field(
-        "lab-mcp-prm-oauth", description="Resource group that holds the lab's ARM resources"
-    )
+    resource_group: Annotated[
+        str,
+        pattern(
+            r"^[-\w._()]{1,90}$",
+            "a resource group name: letters, digits, '-', '_', '.', '(', ')' (at most 90)",
+        ),
+    ] = Field("lab-mcp-prm-oauth", description="Resource group that holds the lab's ARM resources")
     location: str = Field("local", description="Azure region name (informational locally)")
 
 
@@ -64,10 +73,16 @@ class AzureTarget(Spec):
     kind: Literal["azure"]
     subscription_id: UUID
     tenant_id: UUID
-    resource_group: Annotated[str, StringConstraints(pattern=r"^[-\w._()]{1,90}$")]
-    location: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+$")] = Field(
-        description="Azure region, e.g. ukwest"
-    )
+    resource_group: Annotated[
+        str,
+        pattern(
+            r"^[-\w._()]{1,90}$",
+            "a resource group name: letters, digits, '-', '_', '.', '(', ')' (at most 90)",
+        ),
+    ]
+    location: Annotated[
+        str, pattern(r"^[a-z0-9]+$", "an Azure region name in lower case without spaces, e.g. ukwest")
+    ] = Field(description="Azure region, e.g. ukwest")
 
 
 Target = Annotated[LocalTarget | AzureTarget, Field(discriminator="kind")]
@@ -88,7 +103,9 @@ class Authorization(Spec):
 class ExposedScope(Spec):
     """A delegated permission the app exposes (``oauth2PermissionScopes``)."""
 
-    value: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,120}$")]
+    value: Annotated[
+        str, pattern(r"^[A-Za-z0-9_.:-]{1,120}$", "a scope value without spaces, e.g. user_impersonate")
+    ]
     type: Literal["User", "Admin"] = "User"
     admin_consent_display_name: Name
     admin_consent_description: Name
@@ -124,7 +141,9 @@ class RequiredResourceAccess(Spec):
 class FederatedCredential(Spec):
     """Trust tokens from another issuer (e.g. a managed identity) as this app's credential."""
 
-    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,119}$")]
+    name: Annotated[
+        str, pattern(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,119}$", "letters, digits, '-' and '_' (at most 120)")
+    ]
     issuer: HttpsUrlOrRef
     subject: StrOrRef
     audiences: tuple[str, ...] = ("api://AzureADTokenExchange",)
@@ -134,7 +153,9 @@ class FederatedCredential(Spec):
 class EntraApp(Spec):
     """An app registration (and, by default, its service principal)."""
 
-    unique_name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,119}$")]
+    unique_name: Annotated[
+        str, pattern(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,119}$", "letters, digits, '-', '_' and '.' (at most 120)")
+    ]
     display_name: Name
     sign_in_audience: Literal[
         "AzureADMyOrg",
@@ -214,11 +235,16 @@ TEMPLATE_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
 class Policy(Spec):
     """An APIM policy rendered from ``policy_templates/<template>.xml.j2`` with ``variables``."""
 
-    template: Annotated[str, StringConstraints(pattern=TEMPLATE_NAME_PATTERN)] = Field(
-        description="Template file name without .xml.j2, e.g. mcp-api-entra"
-    )
+    template: Annotated[
+        str,
+        pattern(
+            TEMPLATE_NAME_PATTERN,
+            "a template file name without .xml.j2: lower-case letters, digits, '-' and '_'",
+        ),
+    ] = Field(description="Template file name without .xml.j2, e.g. mcp-api-entra")
     variables: Mapping[
-        Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], PolicyValue
+        Annotated[str, pattern(r"^[A-Za-z_][A-Za-z0-9_]*$", "an identifier (letters, digits, '_')")],
+        PolicyValue,
     ] = Field(default_factory=dict)
 
 
@@ -228,7 +254,13 @@ ApimSku = Literal[
 
 
 class ApimService(Spec):
-    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9-]{0,48}[A-Za-z0-9]$")]
+    name: Annotated[
+        str,
+        pattern(
+            r"^[A-Za-z][A-Za-z0-9-]{0,48}[A-Za-z0-9]$",
+            "2-50 letters, digits and hyphens, starting with a letter",
+        ),
+    ]
     sku: ApimSku
     capacity: Annotated[int, Field(ge=0, le=31)] = 1
     publisher_email: Email
@@ -246,7 +278,9 @@ class NamedValue(Spec):
     value: NamedValueValue | None = None
     secret: bool = False
     key_vault: KeyVaultSecret | None = None
-    display_name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,256}$")] | None = None
+    display_name: (
+        Annotated[str, pattern(r"^[A-Za-z0-9._-]{1,256}$", "letters, digits, '.', '-' and '_'")] | None
+    ) = None
     tags: tuple[str, ...] = ()
 
     @model_validator(mode="before")
@@ -268,7 +302,9 @@ class Backend(Spec):
 
 
 class TemplateParameter(Spec):
-    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$")]
+    name: Annotated[
+        str, pattern(r"^[A-Za-z_][A-Za-z0-9_-]*$", "a parameter name (letters, digits, '_', '-')")
+    ]
     type: Literal["string", "number", "boolean"] = "string"
     required: bool = True
     description: str | None = None
@@ -276,7 +312,7 @@ class TemplateParameter(Spec):
 
 class Operation(Spec):
     method: HttpMethod
-    url_template: Annotated[str, StringConstraints(pattern=r"^/\S*$")]
+    url_template: Annotated[str, pattern(r"^/\S*$", "a URL template starting with '/', without spaces")]
     display_name: Name
     description: str | None = None
     template_parameters: tuple[TemplateParameter, ...] = ()
@@ -285,7 +321,9 @@ class Operation(Spec):
 
 ApiPath = Annotated[
     str,
-    StringConstraints(pattern=r"^$|^[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*$"),
+    pattern(
+        r"^$|^[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*$", "a URL path without leading or trailing '/', e.g. mcp"
+    ),
     Field(description="URL suffix of the API on the gateway, without leading or trailing slash"),
 ]
 
@@ -318,7 +356,7 @@ class Scale(Spec):
 
 
 class ContainerRegistry(Spec):
-    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{5,50}$")]
+    name: Annotated[str, pattern(r"^[A-Za-z0-9]{5,50}$", "5-50 letters and digits")]
     sku: Literal["Basic", "Standard", "Premium"] = "Basic"
 
 
@@ -332,14 +370,17 @@ class Server(Spec):
     name: AzureName
     source: str | None = Field(None, description="Folder with the server's code, relative to lab.yaml")
     image: str | None = Field(None, description="Container image reference (instead of source)")
-    env: Mapping[Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], EnvValue] = Field(
-        default_factory=dict
-    )
+    env: Mapping[
+        Annotated[
+            str, pattern(r"^[A-Za-z_][A-Za-z0-9_]*$", "an environment variable name (letters, digits, '_')")
+        ],
+        EnvValue,
+    ] = Field(default_factory=dict)
     port: Annotated[int, Field(ge=1, le=65535)] = 8000
     identity: Key | None = Field(None, description="managed_identities key the server runs as")
     scale: Scale = Scale()
     cpu: Annotated[float, Field(gt=0, le=4)] = 0.5
-    memory: Annotated[str, StringConstraints(pattern=r"^\d+(\.\d+)?Gi$")] = "1Gi"
+    memory: Annotated[str, pattern(r"^\d+(\.\d+)?Gi$", "a size in Gi, e.g. 1Gi or 0.5Gi")] = "1Gi"
     registry: ContainerRegistry | None = None
     environment: ContainerEnvironment
 
@@ -366,9 +407,15 @@ CHECK_GROUPS = ("discovery", "client", "forged", "bypass")
 
 class Verification(Spec):
     test_users: tuple[TestUser, ...] = ()
-    checks: tuple[Annotated[str, StringConstraints(pattern=r"^[a-z_]+(\.[a-z_]+)*$")], ...] | None = Field(
-        None, description=f"Check names or groups ({', '.join(CHECK_GROUPS)}); omitted = all"
-    )
+    checks: (
+        tuple[
+            Annotated[
+                str, pattern(r"^[a-z_]+(\.[a-z_]+)*$", "a check name, e.g. discovery or client.sign_in")
+            ],
+            ...,
+        ]
+        | None
+    ) = Field(None, description=f"Check names or groups ({', '.join(CHECK_GROUPS)}); omitted = all")
 
 
 # ------------------------------------------------------------------ the lab
@@ -377,9 +424,9 @@ class Verification(Spec):
 class Lab(Spec):
     """A whole lab.yaml."""
 
-    name: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")] = Field(
-        description="The lab's name; also the ownership mark on every resource it creates"
-    )
+    name: Annotated[
+        str, pattern(r"^[a-z0-9][a-z0-9-]{0,62}$", "lower-case letters, digits and hyphens (at most 63)")
+    ] = Field(description="The lab's name; also the ownership mark on every resource it creates")
     target: Target
     authorization: Authorization = Authorization()
     entra: Entra = Entra()

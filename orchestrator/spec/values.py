@@ -26,11 +26,30 @@ from pydantic import (
     model_validator,
 )
 
+# regex -> what it means in words: validation messages say "must be <words>", not the regex.
+PATTERN_HELP: dict[str, str] = {}
+
+
+def pattern(regex: str, words: str) -> StringConstraints:
+    """A string pattern constraint whose violation is explained as ``must be <words>``."""
+    PATTERN_HELP[regex] = words
+    return StringConstraints(pattern=regex)
+
+
+def text(regex: str, words: str) -> Any:
+    """``str`` constrained by ``regex`` (explained as ``words`` in errors)."""
+    return Annotated[str, pattern(regex, words)]
+
+
 REF_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9][A-Za-z0-9_-]*)+$"
-KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
+KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$"
+PATTERN_HELP[REF_PATTERN] = "'<address>.<output>', e.g. 'entra.apps.mcp.client_id'"
 
 # A map key that becomes part of an address (``api.<key>``): no dots, no spaces.
-Key = Annotated[str, StringConstraints(pattern=KEY_PATTERN, max_length=80)]
+Key = Annotated[
+    str,
+    pattern(KEY_PATTERN, "letters, digits, '-' and '_' (starting with a letter or digit, at most 80)"),
+]
 
 
 class Spec(BaseModel):

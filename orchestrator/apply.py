@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 
 import anyio
 
-from orchestrator.errors import PermanentError, PrmlabError, TemporaryError
+from orchestrator.errors import PermanentError, PrmlabError, ResourceError, TemporaryError
 from orchestrator.plan import OWNERSHIP_FIELD, Plan, Step
 from orchestrator.resolve import Resolver, contains_unknown, direct_resolver, resolve_refs
 from orchestrator.resource import Action, Actual, Desired, FieldChange, Provider
@@ -351,12 +351,14 @@ class _Run:
                 outputs=outputs,
             )
         except PrmlabError as exc:
+            # a ResourceError about this very step: its cause alone (the address is printed already)
+            same = isinstance(exc, ResourceError) and exc.resource == step.address
             return Outcome(
                 step.address,
                 step.kind,
                 step.action,
                 Status.FAILED,
-                exc.message,
+                exc.cause if isinstance(exc, ResourceError) and same else exc.message,
                 attempts,
                 time.monotonic() - started,
             )

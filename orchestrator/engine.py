@@ -1,0 +1,386 @@
+"""The reconcile engine: load -> graph -> lock -> target -> read -> plan -> confirm -> apply -> verify.
+
+Flow (``prmlab reconcile`` calls ``reconcile(options, term)``):
+
+1. ``spec.load_lab`` + ``graph.build_graph`` (a ``SpecError`` leaves with exit code 2);
+2. the lab's lock ``<lab dir>/.prmlab/reconcile.lock`` (``LockError`` names the holder);
+3. the target: for ``local`` the emulator is started if needed (``orchestrator.local``), then
+   ``target.open_clients`` and ``providers.providers_for`` give one ``Provider`` per kind;
+4. ``read_all``: every provider lists what the lab owns (plus same-named unowned resources),
+   concurrently, bounded by the same limiter as apply;
+5. ``plan.build_plan`` / ``build_destroy_plan`` (pure), printed (text or JSON);
+6. confirmation on a terminal unless ``--yes``; without a terminal and without ``--yes``: refused;
+7. ``apply.apply_plan`` with live progress, then the summary;
+8. verification (``orchestrator.verify.after_reconcile``, when present) unless ``--no-verify``.
+
+``execute`` (steps 4-8) takes providers as a parameter, so tests drive it with in-memory ones.
+
+Exit codes: 0 success; 1 failure (a resource, the target, the lock, verification, a refused
+confirmation); 2 lab.yaml invalid. With ``--detailed-exitcode``: 0 no changes, 2 changes
+(pending with ``--dry-run``, applied otherwise), 1 failure. Ctrl-C: the partial summary is
+printed and the interruption propagates (exit 130).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, TextIO
+
+import anyio
+
+from orchestrator.apply import DEFAULT_PARALLELISM, ApplyResult, Recorder, apply_plan, result_from
+from orchestrator.errors import PrmlabError, TargetError
+from orchestrator.lock import hold_lock
+from orchestrator.plan import NodeInput, Plan, build_destroy_plan, build_plan
+from orchestrator.resolve import Resolver, direct_resolver, resolve_refs
+from orchestrator.resource import Actual, Desired, Provider
+from orchestrator.retry import DEFAULT_POLICY, RetryPolicy, call_with_retry
+
+STATE_DIR = ".prmlab"
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileOptions:
+    lab_file: Path = Path("lab.yaml")
+    dry_run: bool = False
+    destroy: bool = False
+    yes: bool = False
+    parallelism: int = DEFAULT_PARALLELISM
+    output: Literal["text", "json"] = "text"
+    detailed_exitcode: bool = False
+    verify: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Terminal:
+    """Where a reconcile talks to its user."""
+
+    out: TextIO
+    err: TextIO
+    interactive: bool  # a person can answer a prompt (stdin is a terminal)
+    rich: bool  # stdout is a terminal: live progress bar, colours
+    confirm: Callable[[str], bool]  # asks a yes/no question
+
+
+@dataclass(frozen=True, slots=True)
+class RunReport:
+    """What ``execute`` did (for tests and the benchmark)."""
+
+    plan: Plan
+    result: ApplyResult | None
+    exit_code: int
+    read_seconds: float
+    plan_seconds: float
+
+
+# ------------------------------------------------------------------ graph -> planner input
+
+
+def nodes_from_graph(graph: Any) -> list[NodeInput]:
+    """Adapt ``graph.ResourceGraph`` nodes to the planner's ``NodeInput``."""
+    return [
+        NodeInput(
+            node.address,
+            node.kind,
+            tuple(sorted(node.depends_on)),
+            node.spec,
+            bool(getattr(node.spec, "adopt", False)),
+            refs=tuple(ref for _, ref in getattr(node, "refs", ())),
+            deferred=tuple(sorted(getattr(node, "deferred", ()))),
+        )
+        for node in graph
+    ]
+
+
+def spec_resolver(lab: Any, target_outputs: Mapping[str, Any]) -> Resolver:
+    """Resolve lab.yaml references with ``orchestrator.spec.refs.resolve`` (suffix left to providers)."""
+    from orchestrator.spec.refs import resolve
+
+    def resolver(ref: Any, outputs: Mapping[str, Mapping[str, Any]]) -> Any:
+        bare = ref.model_copy(update={"suffix": ""}) if getattr(ref, "suffix", "") else ref
+        return resolve(bare, lab, outputs, target_outputs)
+
+    return resolver
+
+
+# ------------------------------------------------------------------ read
+
+
+async def read_all(
+    lab_name: str,
+    nodes: Sequence[NodeInput],
+    providers: Mapping[str, Provider],
+    *,
+    resolver: Resolver = direct_resolver,
+    parallelism: int = DEFAULT_PARALLELISM,
+    policy: RetryPolicy = DEFAULT_POLICY,
+) -> dict[str, Actual]:
+    """The actual state of everything the lab owns (and same-named unowned resources).
+
+    Every provider is asked, also for kinds the spec no longer names, so that their owned
+    leftovers can be pruned or destroyed. Providers run concurrently, bounded by ``parallelism``.
+    """
+    wanted: dict[str, dict[str, Desired | None]] = {kind: {} for kind in providers}
+    for node in nodes:
+        if node.kind not in providers:
+            raise PrmlabError(f"{node.address}: no provider for resource kind {node.kind!r}")
+        provider = providers[node.kind]
+        # names only: references are unknown at this point (nothing has been read yet)
+        wanted[node.kind][node.address] = provider.desired(
+            node.address, node.spec, resolve_refs(node.ref_source, {}, resolver)
+        )
+    limiter = anyio.CapacityLimiter(parallelism)
+    found: dict[str, Actual] = {}
+
+    async def read_kind(kind: str) -> None:
+        provider = providers[kind]
+
+        async def once() -> Mapping[str, Actual]:
+            async with limiter:
+                return await provider.read(lab_name, wanted[kind])
+
+        actuals, _ = await call_with_retry(once, policy)
+        for address, actual in actuals.items():
+            if address in found:
+                raise PrmlabError(f"internal error: two providers returned {address}")
+            found[address] = actual
+
+    async with anyio.create_task_group() as group:
+        for kind in sorted(providers):
+            group.start_soon(read_kind, kind)
+    return found
+
+
+# ------------------------------------------------------------------ plan, confirm, apply
+
+
+def _exit_code(plan: Plan, result: ApplyResult | None, options: ReconcileOptions, verified: bool) -> int:
+    if result is not None and not result.ok:
+        return 1
+    if not verified:
+        return 1
+    if options.detailed_exitcode and plan.has_changes:
+        return 2
+    return 0
+
+
+def _print_json(
+    term: Terminal, plan: Plan, result: ApplyResult | None, target: str, options: ReconcileOptions, code: int
+) -> None:
+    from orchestrator.output.json_doc import document
+
+    doc = document(plan, result, target=target, dry_run=options.dry_run, exit_code=code)
+    print(json.dumps(doc, indent=2), file=term.out, flush=True)
+
+
+def _confirm(term: Terminal, plan: Plan, options: ReconcileOptions) -> bool:
+    if options.yes:
+        return True
+    if not term.interactive:
+        raise PrmlabError(
+            "the plan has changes and there is no terminal to confirm them: "
+            "re-run with --yes to apply, or --dry-run to only see the plan"
+        )
+    what = "destroy every resource above" if plan.destroy else "apply these changes"
+    return term.confirm(f"Do you want to {what}? Only 'yes' will be accepted")
+
+
+AfterApply = Callable[[Mapping[str, Mapping[str, Any]]], Awaitable[bool]]
+
+
+async def execute(
+    lab_name: str,
+    nodes: Sequence[NodeInput],
+    providers: Mapping[str, Provider],
+    options: ReconcileOptions,
+    term: Terminal,
+    *,
+    target: str = "local",
+    resolver: Resolver = direct_resolver,
+    policy: RetryPolicy = DEFAULT_POLICY,
+    after_apply: AfterApply | None = None,
+) -> RunReport:
+    """Read, plan, print, confirm, apply, summarise (and verify through ``after_apply``)."""
+    from orchestrator.output.plan_text import render_plan
+    from orchestrator.output.progress import reporter
+    from orchestrator.output.summary import render_summary
+
+    text = options.output == "text"
+    info = term.out if text else term.err
+    started = time.monotonic()
+    actuals = await read_all(
+        lab_name, nodes, providers, resolver=resolver, parallelism=options.parallelism, policy=policy
+    )
+    read_seconds = time.monotonic() - started
+    cpu = time.process_time()
+    if options.destroy:
+        plan = build_destroy_plan(lab_name, nodes, actuals)
+    else:
+        plan = build_plan(lab_name, nodes, providers, actuals, resolver)
+    plan_seconds = time.process_time() - cpu
+    if text:
+        print(render_plan(plan, target=target), file=term.out, flush=True)
+    if options.dry_run or not plan.has_changes:
+        verified = True
+        if not options.dry_run and not options.destroy and after_apply is not None and options.verify:
+            verified = await after_apply(_outputs_of(plan, None))
+        code = _exit_code(plan, None, options, verified)
+        if not text:
+            _print_json(term, plan, None, target, options, code)
+        return RunReport(plan, None, code, read_seconds, plan_seconds)
+    if not await anyio.to_thread.run_sync(_confirm, term, plan, options):
+        print("Apply cancelled: nothing was changed.", file=info, flush=True)
+        code = 1
+        if not text:
+            _print_json(term, plan, None, target, options, code)
+        return RunReport(plan, None, code, read_seconds, plan_seconds)
+    recorder = Recorder()
+    progress = reporter(info, tty=term.rich and text, total=len(plan.changes))
+    try:
+        with progress:
+            result = await apply_plan(
+                plan,
+                providers,
+                parallelism=options.parallelism,
+                policy=policy,
+                on_event=progress.on_event,
+                recorder=recorder,
+                resolver=resolver,
+            )
+    except anyio.get_cancelled_exc_class():
+        partial = result_from(plan, recorder, cancelled=True)
+        print(render_summary(partial), file=term.err, flush=True)
+        raise
+    print(render_summary(result), file=info, flush=True)
+    verified = True
+    if result.ok and not options.destroy and after_apply is not None and options.verify:
+        verified = await after_apply(_outputs_of(plan, result))
+    code = _exit_code(plan, result, options, verified)
+    if not text:
+        _print_json(term, plan, result, target, options, code)
+    return RunReport(plan, result, code, read_seconds, plan_seconds)
+
+
+def _outputs_of(plan: Plan, result: ApplyResult | None) -> dict[str, Mapping[str, Any]]:
+    outputs: dict[str, Mapping[str, Any]] = {
+        s.address: s.actual.outputs for s in plan.steps if s.actual is not None and s.late_of is None
+    }
+    if result is not None:
+        for outcome in result.outcomes:
+            if outcome.status.ok and outcome.outputs and "#" not in outcome.address:
+                outputs[outcome.address] = outcome.outputs
+    return outputs
+
+
+# ------------------------------------------------------------------ the real target
+
+
+def _local_settings(lab: Any, state_dir: Path) -> Any:
+    from orchestrator.target import TargetSettings
+
+    try:
+        local = importlib.import_module("orchestrator.local")
+    except ModuleNotFoundError as exc:  # only while the emulator's launcher is being written
+        raise TargetError("the local target needs orchestrator.local, which is not available") from exc
+    info = local.ensure_running(state_dir)
+    ca = getattr(info, "ca_file", None) or state_dir / "ca.pem"
+    return TargetSettings(
+        kind="local",
+        subscription_id=str(info.subscription_id),
+        tenant_id=str(info.tenant_id),
+        resource_group=lab.target.resource_group,
+        location=lab.target.location,
+        base_url=str(info.base_url).rstrip("/"),
+        ca_file=Path(ca),
+    )
+
+
+def _azure_settings(lab: Any) -> Any:
+    from orchestrator.target import TargetSettings
+
+    return TargetSettings(
+        kind="azure",
+        subscription_id=str(lab.target.subscription_id),
+        tenant_id=str(lab.target.tenant_id),
+        resource_group=lab.target.resource_group,
+        location=lab.target.location,
+    )
+
+
+def target_outputs(settings: Any) -> dict[str, Any]:
+    """``target.*`` reference values: tenant, subscription, the v2 issuer of the identity provider."""
+    authority = (
+        f"{settings.base_url}/login" if settings.kind == "local" else "https://login.microsoftonline.com"
+    )
+    return {
+        "tenant_id": settings.tenant_id,
+        "subscription_id": settings.subscription_id,
+        "issuer": f"{authority}/{settings.tenant_id}/v2.0",
+    }
+
+
+def _verification_hook(
+    lab: Any, settings: Any, term: Terminal, options: ReconcileOptions
+) -> AfterApply | None:
+    """``orchestrator.verify.after_reconcile.verify(lab, outputs, settings, out) -> bool`` when it exists."""
+    try:
+        module = importlib.import_module("orchestrator.verify.after_reconcile")
+    except ModuleNotFoundError:
+        return None
+    verify = getattr(module, "verify", None)
+    if verify is None:
+        return None
+    out = term.out if options.output == "text" else term.err
+
+    async def after_apply(outputs: Mapping[str, Mapping[str, Any]]) -> bool:
+        return bool(await verify(lab, outputs, settings, out))
+
+    return after_apply
+
+
+def reconcile(options: ReconcileOptions, term: Terminal) -> int:
+    """The whole ``prmlab reconcile``; returns the exit code (raises ``PrmlabError`` on failure)."""
+    from orchestrator.graph import build_graph
+    from orchestrator.spec.loader import load_lab
+
+    lab = load_lab(options.lab_file)
+    graph = build_graph(lab)
+    nodes = nodes_from_graph(graph)
+    state_dir = lab.base_dir / STATE_DIR
+    command = (
+        "prmlab reconcile"
+        + (" --destroy" if options.destroy else "")
+        + (" --dry-run" if options.dry_run else "")
+    )
+    with hold_lock(state_dir, command=command):
+        settings = _local_settings(lab, state_dir) if lab.target.kind == "local" else _azure_settings(lab)
+        resolver = spec_resolver(lab, target_outputs(settings))
+        hook = _verification_hook(lab, settings, term, options) if options.verify else None
+
+        async def main() -> int:
+            from orchestrator.target import open_clients
+
+            try:
+                from orchestrator.providers import providers_for
+            except ImportError as exc:  # pragma: no cover - only while the providers are being written
+                raise TargetError(f"the providers are not available: {exc}") from exc
+            async with open_clients(settings) as clients:
+                providers = providers_for(clients, lab)
+                report = await execute(
+                    lab.name,
+                    nodes,
+                    providers,
+                    options,
+                    term,
+                    target=settings.kind,
+                    resolver=resolver,
+                    after_apply=hook,
+                )
+                return report.exit_code
+
+        return anyio.run(main)

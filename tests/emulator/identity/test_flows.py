@@ -361,3 +361,71 @@ def test_refresh_tokens_and_codes_stored_hashed(tmp_path: object) -> None:
     from emulator.identity import grants
 
     assert grants.digest("abc") == hashlib.sha256(b"abc").hexdigest()
+
+
+async def test_admin_rotation_and_retirement_over_http(harness: Harness) -> None:
+    code, verifier = await harness.code_for()
+    r = await harness.token(
+        grant_type="authorization_code",
+        client_id=data.PREAUTH_ID,
+        code=code,
+        redirect_uri=data.LOOPBACK_REDIRECT,
+        code_verifier=verifier,
+    )
+    before = r.json()["access_token"]
+    old_kid = jwt.get_unverified_header(before)["kid"]
+    r = await harness.http.post(f"{BASE}/_emulator/identity/keys/rotate")
+    new_kid = r.json()["current"]
+    assert new_kid != old_kid
+    jwks = (await harness.http.get(harness.url("discovery/v2.0/keys"))).json()
+    assert [k["kid"] for k in jwks["keys"]] == [new_kid, old_kid]
+    assert keys.verify_token(harness.ctx, before)["oid"] == data.ALICE
+    r = await harness.http.post(f"{BASE}/_emulator/identity/keys/retire")
+    assert r.json()["retired"] == [old_kid]
+    statuses = {
+        k["kid"]: k["status"]
+        for k in (await harness.http.get(f"{BASE}/_emulator/identity/keys")).json()["keys"]
+    }
+    assert statuses == {old_kid: "retired", new_kid: "current"}
+    with pytest.raises(keys.TokenValidationError):
+        keys.verify_token(harness.ctx, before)
+
+
+async def test_api_without_pinned_v2_gets_v1_tokens(harness: Harness) -> None:
+    doc = harness.ctx.store.get("graph/applications", data.API_OBJ)
+    assert doc is not None
+    body = dict(doc.body)
+    body["api"] = {**body["api"], "requestedAccessTokenVersion": None}
+    harness.ctx.store.put("graph/applications", data.API_OBJ, body)
+    code, verifier = await harness.code_for()
+    r = await harness.token(
+        grant_type="authorization_code",
+        client_id=data.PREAUTH_ID,
+        code=code,
+        redirect_uri=data.LOOPBACK_REDIRECT,
+        code_verifier=verifier,
+    )
+    token = r.json()["access_token"]
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert claims["ver"] == "1.0"
+    assert claims["iss"] == f"{BASE}/sts/{TENANT}/"
+    assert claims["appid"] == data.PREAUTH_ID
+    with pytest.raises(keys.TokenValidationError) as err:  # a v2 validator refuses it, as in Azure
+        keys.verify_token(harness.ctx, token, audiences=[data.API_ID])
+    assert err.value.reason == "issuer"
+
+
+async def test_client_credentials_with_federated_managed_identity_assertion(harness: Harness) -> None:
+    assertion = await _mi_token(harness, wellknown.TOKEN_EXCHANGE_AUDIENCE, client_id=data.MI_CLIENT)
+    r = await harness.token(
+        grant_type="client_credentials",
+        client_id=data.API_ID,
+        client_assertion_type="urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        client_assertion=assertion,
+        scope="https://graph.microsoft.com/.default",
+    )
+    assert r.status_code == 200, r.text
+    claims = keys.verify_token(harness.ctx, r.json()["access_token"], audiences=wellknown.GRAPH_AUDIENCES)
+    assert claims["azp"] == data.API_ID
+    assert claims["azpacr"] == "2"
+    assert claims["oid"] == "sp-api"

@@ -13,6 +13,7 @@ pre-authorized scopes are exposed; names are unique; sections that need another 
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -21,10 +22,9 @@ from typing import Any
 
 from orchestrator.errors import SpecIssue
 from orchestrator.spec.refs import OUTPUTS, SECRET_OUTPUTS, pattern_of
-from orchestrator.spec.values import REF_PATTERN
+from orchestrator.spec.values import CHECK_GROUPS, REF_PATTERN
 from orchestrator.spec.yamlsource import PathT, Positions, format_path
 
-CHECK_GROUPS = ("discovery", "client", "forged", "bypass")
 _TEMPLATE_PARAM = re.compile(r"\{([^{}]*)\}")
 
 
@@ -156,6 +156,8 @@ class _Checker:
                     f"no policy template '{template}' (policy_templates/{template}.xml.j2 does not exist; "
                     f"available: {', '.join(available) or 'none'})",
                 )
+            if template is not None and template in available:
+                self.check_variables(path, template, policy)
             for var, value in _map(policy.get("variables")).items():
                 items = value if isinstance(value, list) else [value]
                 for i, item in enumerate(items):
@@ -172,6 +174,46 @@ class _Checker:
                             sub,
                             f"unknown named value '{token}' (apim.named_values defines: {_names(named_values)})",
                         )
+
+    def check_variables(self, path: PathT, template: str, policy: dict[str, Any]) -> None:
+        """The variables a template takes (as the renderer reads them from the template itself)."""
+        from orchestrator.errors import PrmlabError
+        from orchestrator.render.environment import (
+            TEMPLATE_DIR,
+            optional_template_variables,
+            template_variables,
+        )
+
+        if self.templates_dir.resolve() != TEMPLATE_DIR:
+            return  # the renderer reads only its own folder
+        try:
+            takes = template_variables(template)
+            optional = optional_template_variables(template)
+        except PrmlabError as exc:
+            self.at((*path, "template"), f"policy template '{template}' cannot be read: {exc.message}")
+            return
+        given = policy.get("variables")
+        if given is not None and not isinstance(given, dict):
+            return
+        given = given or {}
+        for var in given:
+            if var not in takes:
+                close = difflib.get_close_matches(var, sorted(takes), n=1)
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                self.at(
+                    (*path, "variables", var),
+                    f"template '{template}' has no variable '{var}'{hint} (variables: {_names(takes)})",
+                    key=True,
+                )
+        missing = sorted(takes - optional - set(given))
+        if missing:
+            where = (*path, "variables") if "variables" in policy else path
+            needs = ", ".join(f"'{m}'" for m in missing)
+            self.at(
+                where,
+                f"template '{template}' needs variable{'s' if len(missing) > 1 else ''} {needs}",
+                key=True,
+            )
 
     # ------------------------------------------------------------ APIM structure
 
@@ -293,12 +335,7 @@ class _Checker:
                 ("server", "scale", "min_replicas"),
                 f"min_replicas ({low}) is greater than max_replicas ({high})",
             )
-        identities = _map(self.data.get("managed_identities"))
-        if (
-            isinstance(server.get("registry"), dict)
-            and server.get("identity") is None
-            and identities is not None
-        ):
+        if isinstance(server.get("registry"), dict) and server.get("identity") is None:
             self.at(
                 ("server", "registry"), "pulling from a registry needs 'identity' (granted AcrPull)", key=True
             )

@@ -18,6 +18,7 @@ from uuid import UUID
 from pydantic import Field, PrivateAttr, SecretStr, StringConstraints, model_validator
 
 from orchestrator.spec.values import (
+    CHECK_GROUPS,
     EnvValue,
     HttpMethod,
     HttpsUrlOrRef,
@@ -400,9 +401,6 @@ class TestUser(Spec):
     password: SecretStr | None = Field(
         None, description="Sign-in password (local target); a default is used when omitted"
     )
-
-
-CHECK_GROUPS = ("discovery", "client", "forged", "bypass")
 
 
 class Verification(Spec):

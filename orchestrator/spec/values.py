@@ -239,4 +239,7 @@ PolicyValue = Annotated[
     Discriminator(_policy_value_tag),
 ]
 
+# Verification check groups (orchestrator.verify names its checks "<group>.<name>").
+CHECK_GROUPS = ("discovery", "client", "forged", "bypass")
+
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE"]

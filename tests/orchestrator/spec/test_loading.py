@@ -119,7 +119,7 @@ def test_references_and_tokens_are_typed_objects() -> None:
       path: a
       policy:
         template: prm
-        variables: {resource: {ref: apim.apis.a.url}, list: [1, {named_value: Id}], flag: true}
+        variables: {resource: {ref: apim.apis.a.url}, scopes_supported: [1, {named_value: Id}], authorization_servers: [], resource_name: true}
 """
     )
     value = lab.apim.named_values["Id"].value
@@ -128,8 +128,8 @@ def test_references_and_tokens_are_typed_objects() -> None:
     assert (value.address, value.output) == ("apim.service", "gateway_url")
     policy = lab.apim.apis["a"].policy
     assert policy is not None
-    assert policy.variables["list"] == (1, NamedValueToken(named_value="Id"))
-    assert policy.variables["flag"] is True
+    assert policy.variables["scopes_supported"] == (1, NamedValueToken(named_value="Id"))
+    assert policy.variables["resource_name"] is True
 
 
 def test_secret_values_are_secretstr_and_never_printed(tmp_path: Path) -> None:

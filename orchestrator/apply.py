@@ -303,7 +303,10 @@ class _Run:
                 status, outputs = Status.DELETED, {}
             else:
                 desired = self.rederive(step)
-                unknown = sorted(k for k, v in desired.properties.items() if contains_unknown(v))
+                # "@" keys locate the resource (parent names, ids): the provider resolves those itself
+                unknown = sorted(
+                    k for k, v in desired.properties.items() if not k.startswith("@") and contains_unknown(v)
+                )
                 if unknown and step.deferred and step.late_of is None:
                     # late-bound values: written by this node's late step once their providers exist
                     kept = {k: v for k, v in desired.properties.items() if k not in unknown}

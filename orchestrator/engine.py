@@ -144,15 +144,24 @@ async def read_all(
             async with limiter:
                 return await provider.read(lab_name, wanted[kind])
 
-        actuals, _ = await call_with_retry(once, policy)
+        try:
+            actuals, _ = await call_with_retry(once, policy)
+        except PrmlabError as exc:  # collected: an error must not leave as an exception group
+            errors.append(exc)
+            return
         for address, actual in actuals.items():
             if address in found:
-                raise PrmlabError(f"internal error: two providers returned {address}")
+                errors.append(PrmlabError(f"internal error: two providers returned {address}"))
             found[address] = actual
 
+    errors: list[PrmlabError] = []
     async with anyio.create_task_group() as group:
         for kind in sorted(providers):
             group.start_soon(read_kind, kind)
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise PrmlabError("reading the target failed:\n  " + "\n  ".join(e.message for e in errors))
     return found
 
 
@@ -313,14 +322,16 @@ def _azure_settings(lab: Any) -> Any:
 
 
 def target_outputs(settings: Any) -> dict[str, Any]:
-    """``target.*`` reference values: tenant, subscription, the v2 issuer of the identity provider."""
-    authority = (
-        f"{settings.base_url}/login" if settings.kind == "local" else "https://login.microsoftonline.com"
-    )
+    """``target.*`` reference values (see ``orchestrator.spec.refs``): tenant, subscription, the
+    identity provider's authority and v2 issuer, the Graph endpoint."""
+    local = settings.kind == "local"
+    authority = f"{settings.base_url}/login" if local else "https://login.microsoftonline.com"
     return {
         "tenant_id": settings.tenant_id,
         "subscription_id": settings.subscription_id,
+        "authority": authority,
         "issuer": f"{authority}/{settings.tenant_id}/v2.0",
+        "graph_endpoint": settings.base_url if local else "https://graph.microsoft.com",
     }
 
 

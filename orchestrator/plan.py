@@ -266,7 +266,7 @@ def build_plan(
         pending = tuple(
             FieldChange(key, None if step.actual is None else step.actual.properties.get(key), value)
             for key, value in sorted(step.desired.properties.items())
-            if contains_unknown(value)
+            if not key.startswith("@") and contains_unknown(value)
         )
         if pending:
             waits = tuple(sorted(d for d in node.deferred if d in in_graph))

@@ -14,6 +14,29 @@ Flow: ``graph.build_graph(lab)`` gives nodes (address, kind, depends_on, spec). 
 
 ``Actual.outputs`` feeds reference resolution for dependants (``client_id``, ``gateway_url``...).
 Plans and facts are immutable; providers never print.
+
+How the engine (``engine``, ``plan``, ``apply``) calls a provider — the rest of the contract:
+
+* ``read`` is called once per run for *every* registered kind (also kinds the spec no longer
+  names, so leftovers can be pruned), concurrently with the other kinds, retried on
+  ``TemporaryError``. ``addresses`` holds the kind's nodes with a ``Desired`` derived while every
+  reference is still ``UNKNOWN`` (use it for names only).
+* ``resolved`` (argument of ``desired``) maps ``"<address>.<output>"`` — the ``ref`` string of a
+  reference — to its value *without* the reference's ``suffix`` (append it:
+  ``resolve.value_of`` or ``providers.base.resolve``), or to ``UNKNOWN``; secret outputs come as
+  ``Secret``. ``desired`` is called again just before a write, with the real outputs.
+* ``Desired.properties`` keys starting with ``@`` locate the resource (parent names, ids): never
+  printed, never diffed, and they may still be ``UNKNOWN`` at write time (the provider finds
+  them). Any other key still ``UNKNOWN`` at write time fails the node — except on a node with
+  late-bound references (``graph.Node.deferred``): those keys are *removed* from ``properties``
+  for the first create/update and written by a follow-up update (step ``<address>#late``) once
+  their providers exist. So ``create``/``update`` build request bodies from ``properties`` only
+  and tolerate a missing key.
+* ``create`` / ``update`` / ``delete`` are retried as a whole on ``TemporaryError`` (after its
+  ``delay``) and may be interrupted (Ctrl-C) at any await: each must be idempotent by name
+  (PUT / upsert), and ``delete`` of something already gone is a success. Raise
+  ``PermanentError`` for what retrying cannot fix; any other exception is reported as a provider
+  bug on that node.
 """
 
 from __future__ import annotations

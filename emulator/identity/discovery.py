@@ -37,7 +37,6 @@ def metadata(svc: IdentityService, tenant: str) -> dict[str, Any]:
         "authorization_endpoint": svc.endpoint(segment, "oauth2/v2.0/authorize"),
         "token_endpoint": svc.endpoint(segment, "oauth2/v2.0/token"),
         "jwks_uri": svc.endpoint(segment, "discovery/v2.0/keys"),
-        "end_session_endpoint": svc.endpoint(segment, "oauth2/v2.0/logout"),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "fragment", "form_post"],
         "grant_types_supported": [

@@ -4,7 +4,7 @@
 ``{ref: ...}`` addresses exist and how they resolve; ``lab_schema()`` is the JSON Schema.
 """
 
-from orchestrator.spec.loader import lab_schema, load_lab, parse_lab
+from orchestrator.spec.loader import load_lab, parse_lab
 from orchestrator.spec.models import (
     Api,
     Apim,
@@ -25,6 +25,7 @@ from orchestrator.spec.models import (
     Verification,
 )
 from orchestrator.spec.refs import resolve
+from orchestrator.spec.schema import lab_schema
 from orchestrator.spec.values import EnvVar, NamedValueToken, Ref
 
 __all__ = [

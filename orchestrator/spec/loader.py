@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from functools import cache
 from pathlib import Path
-from typing import Any
 
 from pydantic import ValidationError
 
@@ -21,6 +19,7 @@ from orchestrator.errors import SpecError, SpecIssue
 from orchestrator.spec.checks import check
 from orchestrator.spec.issues import issues_from
 from orchestrator.spec.models import Lab
+from orchestrator.spec.schema import model_schema
 from orchestrator.spec.yamlsource import Positions, read_yaml
 
 
@@ -29,17 +28,6 @@ def default_templates_dir() -> Path:
     import policy_templates
 
     return Path(next(iter(policy_templates.__path__))).resolve()
-
-
-@cache
-def lab_schema() -> Mapping[str, Any]:
-    """The JSON Schema of lab.yaml (what ``prmlab schema`` writes)."""
-    schema = Lab.model_json_schema()
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        **schema,
-        "title": "prmlab lab.yaml",
-    }
 
 
 def parse_lab(
@@ -72,7 +60,7 @@ def parse_lab(
     except ValidationError as exc:
         # A value whose ${VAR} failed is already reported: no second issue for what is left of it.
         reported = {issue.path for issue in issues}
-        issues += [i for i in issues_from(exc, data, positions, lab_schema()) if i.path not in reported]
+        issues += [i for i in issues_from(exc, data, positions, model_schema()) if i.path not in reported]
     issues += check(data, positions, base, templates)
     if lab is not None and not issues:
         from orchestrator.graph import cycle_issues

@@ -96,3 +96,16 @@ def test_schema_writes_the_models_schema(tmp_path: Path, capsys: pytest.CaptureF
     code, out, _ = _run(["schema", "-o", "-"], capsys)
     assert code == 0
     assert json.loads(out) == schema
+
+
+def test_the_spec_and_the_cli_import_no_heavy_package() -> None:
+    # `prmlab --help` and `prmlab validate` stay fast: no Azure SDK, Graph SDK, rich, lxml, httpx.
+    code = (
+        "import sys, orchestrator.cli, orchestrator.spec, orchestrator.graph, orchestrator.commands.validate;"
+        "heavy = ('azure', 'msgraph', 'kiota', 'rich', 'lxml', 'httpx', 'msal', 'mcp', 'jinja2');"
+        "print(sorted({m.split('.')[0] for m in sys.modules if m.split('.')[0] in heavy}))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]"

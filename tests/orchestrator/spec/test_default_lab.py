@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+from jsonschema import Draft202012Validator
+from ruamel.yaml import YAML
+
 from orchestrator.commands.schema import schema_text
 from orchestrator.graph import build_graph
 from orchestrator.spec import Lab, load_lab
@@ -34,3 +38,31 @@ def test_committed_schema_is_not_stale() -> None:
     committed = (ROOT / "lab.schema.json").read_text(encoding="utf-8")
     assert committed == schema_text(), "lab.schema.json is stale: run `prmlab schema`"
     assert json.loads(committed)["additionalProperties"] is False
+
+
+def _raw_yaml(text: str) -> object:
+    return YAML(typ="safe", pure=True).load(text)
+
+
+def test_the_schema_accepts_the_default_lab_as_written_with_its_interpolations() -> None:
+    validator = Draft202012Validator(json.loads((ROOT / "lab.schema.json").read_text(encoding="utf-8")))
+    text = (ROOT / "lab.yaml").read_text(encoding="utf-8")
+    assert "${APIM_NAME:-" in text
+    assert list(validator.iter_errors(_raw_yaml(text))) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "where"),
+    [
+        (("sku: BasicV2", "sku: Gold"), ["apim", "service", "sku"]),
+        (("path: mcp\n", "path: mcp\n      colour: red\n"), ["apim", "apis", "mcp"]),
+        (("  kind: local", "  kind: cloud"), ["target"]),
+        (("capacity: 1", "capacity: one"), ["apim", "service", "capacity"]),
+    ],
+)
+def test_the_schema_catches_what_an_editor_should_flag(change: tuple[str, str], where: list[str]) -> None:
+    validator = Draft202012Validator(json.loads((ROOT / "lab.schema.json").read_text(encoding="utf-8")))
+    text = (ROOT / "lab.yaml").read_text(encoding="utf-8")
+    assert change[0] in text
+    errors = list(validator.iter_errors(_raw_yaml(text.replace(change[0], change[1], 1))))
+    assert [list(e.absolute_path) for e in errors] == [where]

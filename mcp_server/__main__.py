@@ -35,6 +35,8 @@ def main() -> int:
         proxy_headers=False,
         server_header=False,
         lifespan="on",
+        # Open streams (SSE GETs) must not hold a SIGTERM up: the runner waits only a few seconds.
+        timeout_graceful_shutdown=3,
     )
     uvicorn.Server(config).run()
     return 0

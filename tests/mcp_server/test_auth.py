@@ -43,11 +43,6 @@ INITIALIZE = {
 MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 SIGNER = Signer()
 OTHER = Signer(kid="key-1")  # same kid, different key: a bad signature
 

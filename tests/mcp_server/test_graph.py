@@ -11,11 +11,6 @@ from tests.mcp_server.fakes import ME
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def _graph(handler: httpx.MockTransport) -> tuple[GraphClient, httpx.AsyncClient]:
     http = httpx.AsyncClient(transport=handler)
     return GraphClient("https://graph.test.example", http), http

@@ -17,11 +17,6 @@ from tests.mcp_server.tokens import AUTHORITY, CLIENT_ID, TENANT, settings
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def _deps(exchanger: FakeExchanger, graph: FakeGraph, token: str | None = "user-token") -> Dependencies:
     return Dependencies(exchanger=exchanger, graph=graph, token_verifier=None, user_token=lambda: token)
 

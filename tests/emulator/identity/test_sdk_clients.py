@@ -12,8 +12,10 @@ import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
+import anyio
+import anyio.to_thread
 import httpx
 import httpx2
 import jwt
@@ -86,10 +88,10 @@ def lab(module_lab: Lab, monkeypatch: pytest.MonkeyPatch) -> Lab:
     return module_lab
 
 
-def headless_code(lab: Lab, auth_url: str) -> dict[str, str]:
+def headless_code(lab: Lab, auth_url: str, hint: str = "alice@lab.example") -> dict[str, str]:
     """What a browser would do: open the authorize URL (naming a test user) and read the redirect."""
     with httpx.Client(verify=lab.emu.ssl_context()) as c:
-        r = c.get(auth_url + "&login_hint=alice%40lab.example")
+        r = c.get(auth_url + "&" + urlencode({"login_hint": hint}))
     if r.status_code == 200:  # response_mode=form_post: an auto-submitting form
         action = re.search(r'<form method="post" action="([^"]+)"', r.text)
         assert action is not None, r.text
@@ -102,7 +104,11 @@ def headless_code(lab: Lab, auth_url: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(r.headers["location"]).query).items()}
 
 
-def msal_user_token(lab: Lab) -> str:
+def query_of(response: httpx.Response) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(response.headers["location"]).query).items()}
+
+
+def msal_user_token(lab: Lab, hint: str = "alice@lab.example") -> str:
     app = msal.PublicClientApplication(
         data.PREAUTH_ID, authority=lab.authority, instance_discovery=False, verify=str(lab.emu.ca_file)
     )
@@ -111,9 +117,9 @@ def msal_user_token(lab: Lab) -> str:
         redirect_uri="http://127.0.0.1:40123/callback",
         response_mode="form_post",
     )
-    result = app.acquire_token_by_auth_code_flow(flow, headless_code(lab, flow["auth_uri"]))
+    result = app.acquire_token_by_auth_code_flow(flow, headless_code(lab, flow["auth_uri"], hint))
     assert "access_token" in result, result
-    assert result["id_token_claims"]["preferred_username"] == "alice@lab.example"
+    assert result["id_token_claims"]["preferred_username"] == hint
     token: str = result["access_token"]
     return token
 
@@ -303,3 +309,68 @@ async def test_mcp_sdk_oauth_client_provider_completes_headlessly(lab: Lab) -> N
     assert params["scope"] == [f"{data.API_ID}/user_impersonate offline_access"]
     assert storage.tokens is not None
     assert storage.tokens.refresh_token
+
+
+@pytest.mark.anyio
+async def test_the_lab_servers_own_obo_exchanger_and_consent_link(lab: Lab) -> None:
+    """``mcp_server.graph.AzureOboExchanger`` (azure-identity aio) exactly as the server runs it,
+    and its consent link completed through the sign-in and consent pages."""
+    from mcp_server.config import Settings
+    from mcp_server.graph import AzureOboExchanger, ConsentRequiredError
+    from mcp_server.tool import consent_url
+
+    settings = Settings(
+        tenant_id=lab.emu.tenant_id,
+        client_id=data.API_ID,
+        managed_identity_client_id=data.MI_CLIENT,
+        authority_host=f"{lab.emu.base_url}/login",
+    )
+    mp = pytest.MonkeyPatch()
+    mp.setenv("IDENTITY_ENDPOINT", f"{lab.emu.base_url}/msi/token")
+    mp.setenv("IDENTITY_HEADER", lab.seeded.identity_header)
+    for var in _MI_VARS:
+        mp.delenv(var, raising=False)
+    bob_token = await anyio.to_thread.run_sync(msal_user_token, lab, "bob@lab.example")
+    exchanger = AzureOboExchanger(settings, connection_verify=str(lab.emu.ca_file))
+    async with httpx.AsyncClient(verify=lab.emu.ssl_context(), base_url=lab.emu.base_url) as http:
+        try:
+            graph_token = await exchanger.exchange(bob_token)  # headless: declared access is implied
+            assert (
+                jwt.decode(graph_token, options={"verify_signature": False})["aud"] == wellknown.GRAPH_APP_ID
+            )
+            (
+                await http.put("/_emulator/identity/settings", json={"headlessSignIn": False})
+            ).raise_for_status()
+            with pytest.raises(ConsentRequiredError):
+                await exchanger.exchange(bob_token)
+            # Bob follows the consent link: sign-in page, consent page, back to /auth/callback
+            link = consent_url(settings, "https://server.example.test")
+            if "code_challenge=" not in link:
+                # PKCE is required on every authorize request (OAuth 2.1, MCP-AUTH.md); without it the
+                # link gets an invalid_request redirect. The server's link does not add it yet.
+                refused = await http.get(link)
+                assert query_of(refused)["error_description"].startswith("AADSTS9002325:")
+                link += "&" + urlencode({"code_challenge": data.pkce()[1], "code_challenge_method": "S256"})
+            page = await http.get(link)
+            assert page.status_code == 200
+            txn = re.search(r'name="txn" value="([^"]+)"', page.text)
+            assert txn is not None
+            page = await http.post(
+                f"/login/{lab.emu.tenant_id}/oauth2/v2.0/authorize/signin",
+                data={"txn": txn[1], "user": data.BOB},
+            )
+            assert "User.Read" in page.text
+            txn = re.search(r'name="txn" value="([^"]+)"', page.text)
+            assert txn is not None
+            done = await http.post(
+                f"/login/{lab.emu.tenant_id}/oauth2/v2.0/authorize/consent",
+                data={"txn": txn[1], "decision": "accept"},
+            )
+            assert done.status_code == 302
+            assert done.headers["location"].startswith("https://server.example.test/auth/callback?code=")
+            graph_token = await exchanger.exchange(bob_token)
+            assert jwt.decode(graph_token, options={"verify_signature": False})["oid"] == data.BOB
+        finally:
+            await http.put("/_emulator/identity/settings", json={"headlessSignIn": True})
+            await exchanger.close()
+            mp.undo()

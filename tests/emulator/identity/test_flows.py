@@ -429,3 +429,34 @@ async def test_client_credentials_with_federated_managed_identity_assertion(harn
     assert claims["azp"] == data.API_ID
     assert claims["azpacr"] == "2"
     assert claims["oid"] == "sp-api"
+
+
+async def test_default_scope_at_authorize_gives_preauthorized_scopes(harness: Harness) -> None:
+    code, verifier = await harness.code_for(scope=f"{data.API_ID}/.default")
+    r = await harness.token(
+        grant_type="authorization_code",
+        client_id=data.PREAUTH_ID,
+        code=code,
+        redirect_uri=data.LOOPBACK_REDIRECT,
+        code_verifier=verifier,
+    )
+    assert r.status_code == 200, r.text
+    assert keys.verify_token(harness.ctx, r.json()["access_token"])["scp"] == "user_impersonate"
+
+
+async def test_unknown_tenant_at_authorize_is_an_error_page(harness: Harness) -> None:
+    _, challenge = data.pkce()
+    r = await harness.http.get(
+        f"{BASE}/login/not-a-tenant/oauth2/v2.0/authorize",
+        params={
+            "client_id": data.PREAUTH_ID,
+            "response_type": "code",
+            "redirect_uri": data.LOOPBACK_REDIRECT,
+            "scope": f"{data.API_ID}/user_impersonate",
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        },
+    )
+    assert r.status_code == 400
+    assert "location" not in r.headers
+    assert "AADSTS90002" in r.text

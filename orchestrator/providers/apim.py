@@ -245,7 +245,9 @@ class _ApimChild:
     async def create(self, desired: Desired) -> Actual:
         rg, service = _loc(desired)
         with translating(desired.address):
-            result = self.ops.create_or_update(rg, service, desired.name, json_body(self.body(desired)))
+            # Named values are long-running in the SDK (begin_...); the other collections are not.
+            write = getattr(self.ops, "begin_create_or_update", None) or self.ops.create_or_update
+            result = write(rg, service, desired.name, json_body(self.body(desired)))
             res = await _finish(await result)
         self.ctx.memo.clear()
         return _readdress(self.actual_from(res, rg, service, self.ctx.lab), desired.address)

@@ -34,6 +34,7 @@ from orchestrator.providers.common import (
     assign,
     collect,
     delete_ignoring_missing,
+    gather,
     get_or_none,
     key_of,
     str_prop,
@@ -278,13 +279,17 @@ class OperationProvider(_Base):
         }
         found: list[tuple[Key, Actual]] = []
         for service in await service_names(self.ctx, addresses, lab_name):
-            for api in await self.apis(rg, service):
-                # Only APIs the spec keeps: a pruned API takes its operations with it.
-                if (service.lower(), str(api.name).lower()) not in wanted_apis:
-                    continue
-                for item in await self.operations(rg, service, str(api.name)):
-                    actual = self.actual_from(item, rg, service, str(api.name))
-                    found.append((key_of(service, str(api.name), actual.name), actual))
+            # Only APIs the spec keeps: a pruned API takes its operations with it.
+            apis = [
+                str(api.name)
+                for api in await self.apis(rg, service)
+                if (service.lower(), str(api.name).lower()) in wanted_apis
+            ]
+            lists = await gather(self.ctx, apis, lambda api, s=service: self.operations(rg, s, api))  # type: ignore[misc]
+            for api_name, items in zip(apis, lists, strict=True):
+                for item in items:
+                    actual = self.actual_from(item, rg, service, api_name)
+                    found.append((key_of(service, api_name, actual.name), actual))
         return assign(
             self.kind,
             addresses,
@@ -391,23 +396,29 @@ class ApiPolicyProvider(_Base):
             lambda: apim.api_operation_policy.get(rg, service, api, operation, "policy", format="rawxml"),
         )
 
+    async def _read_one(self, desired: Desired) -> tuple[Key, Actual] | None:
+        p = desired.properties
+        rg, service, api = str(p["@rg"]), str(p["@service"]), str(p["@api"])
+        operation = str(p["@operation"]) if self.scoped_to_operation else None
+        owned = await self._parent_owned(rg, service, api, operation)
+        if owned is None:
+            return None  # the parent does not exist: neither does the policy, no call needed
+        res = await self._get(rg, service, api, operation)
+        if res is None:
+            return None
+        loc = {k: v for k, v in p.items() if k.startswith("@") and k != "@gateway"}
+        return self._key(desired), self._actual(res, loc, owned)
+
     async def read(self, lab_name: str, addresses: Mapping[str, Desired | None]) -> Mapping[str, Actual]:
-        found: list[tuple[Key, Actual]] = []
-        for desired in addresses.values():
-            if desired is None or not isinstance(desired.properties.get("@service"), str):
-                continue
+        todo = [
+            d for d in addresses.values() if d is not None and isinstance(d.properties.get("@service"), str)
+        ]
+        # Parents' lists first (memoised, one call each), so the policy GETs below run in parallel.
+        for desired in todo:
             p = desired.properties
-            rg, service, api = str(p["@rg"]), str(p["@service"]), str(p["@api"])
-            operation = str(p["@operation"]) if self.scoped_to_operation else None
-            owned = await self._parent_owned(rg, service, api, operation)
-            if owned is None:
-                continue
-            res = await self._get(rg, service, api, operation)
-            if res is None:
-                continue
-            loc = {k: v for k, v in p.items() if k.startswith("@") and k != "@gateway"}
-            found.append((self._key(desired), self._actual(res, loc, owned)))
-        return assign(self.kind, addresses, found, self._key)
+            await self.apis(str(p["@rg"]), str(p["@service"]))
+        results = await gather(self.ctx, todo, self._read_one)
+        return assign(self.kind, addresses, [r for r in results if r is not None], self._key)
 
     async def create(self, desired: Desired) -> Actual:
         p = desired.properties

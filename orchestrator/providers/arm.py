@@ -34,6 +34,7 @@ from orchestrator.providers.common import (
     assign,
     collect,
     delete_ignoring_missing,
+    gather,
     get_or_none,
     key_of,
 )
@@ -151,12 +152,14 @@ class ArmResourceProvider:
         found: list[tuple[Key, Actual]] = []
         rtype = self.spec_kind.resource_type.lower()
         for rg in sorted(rgs):
-            for item in await self._listing(rg):
-                if str(item.type).lower() != rtype:
-                    continue
-                if str(item.name).lower() not in wanted and not arm_owned(item.tags, self.ctx.lab):
-                    continue
-                full = await self._get(str(item.id))
+            ids = [
+                str(item.id)
+                for item in await self._listing(rg)
+                if str(item.type).lower() == rtype
+                and (str(item.name).lower() in wanted or arm_owned(item.tags, self.ctx.lab))
+            ]
+            # The list has no ``properties``: one GET per resource of interest, in parallel.
+            for full in await gather(self.ctx, ids, self._get):
                 if full is not None:
                     found.append((key_of(str(full.name)), self._actual(full)))
         return assign(self.kind, addresses, found, lambda d: key_of(d.name))

@@ -314,15 +314,18 @@ def _reveal(value: Any) -> Any:
 
 
 class ReadMemo:
-    """Memoises one list call shared by several providers within a read phase (the generic ARM
-    resource list serves seven kinds). Any write through a provider clears it."""
+    """Memoises list calls shared by several providers within a read phase (the generic ARM
+    resource list serves seven kinds; the API list serves APIs, operations and policies). One
+    lock per key: different lists load concurrently, the same list loads once. Any write
+    through a provider clears it."""
 
     def __init__(self) -> None:
         self._values: dict[str, Any] = {}
-        self._lock = anyio.Lock()
+        self._locks: dict[str, anyio.Lock] = {}
 
     async def get(self, key: str, load: Callable[[], Awaitable[T]]) -> T:
-        async with self._lock:
+        lock = self._locks.setdefault(key, anyio.Lock())
+        async with lock:
             if key not in self._values:
                 self._values[key] = await load()
             value: T = self._values[key]

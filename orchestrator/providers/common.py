@@ -5,7 +5,8 @@ Flow: ``providers_for(clients)`` builds one ``Context``; each provider's ``read`
 collection once, turns each item into an ``Actual`` (keyed by a lower-cased ``(parent..., name)``
 key) and ``assign`` maps them onto the node addresses the engine asked about: a match keeps the
 node address, an owned item no node wants gets the synthetic address ``<kind>.<name>`` (prune),
-an unowned item no node wants is ignored.
+an unowned item no node wants is ignored. (Policies are all named ``policy``: their
+synthetic address is ``api_policy.<api>.policy``.)
 """
 
 from __future__ import annotations
@@ -15,11 +16,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mappin
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import anyio
+
 from orchestrator.providers.base import ReadMemo
 from orchestrator.providers.errors import status_of, translating
 from orchestrator.resource import Actual, Desired
 
 T = TypeVar("T")
+A = TypeVar("A")
 Key = tuple[str, ...]
 
 
@@ -40,6 +44,8 @@ class Context:
     lab_spec: Any = None  # orchestrator.spec.models.Lab, for names other nodes define
     app_unique_names: Mapping[str, str] = field(default_factory=dict)  # entra.apps key -> uniqueName
     memo: ReadMemo = field(default_factory=ReadMemo)
+    # Bounds the concurrent read calls providers make on their own (per-parent lists, GETs).
+    read_limiter: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(16))
 
     @classmethod
     def for_lab(cls, clients: Any, lab: Any) -> Context:
@@ -77,6 +83,29 @@ class Context:
         return f"/subscriptions/{self.subscription_id}/resourceGroups/{rg or self.rg}"
 
 
+async def gather(ctx: Context, items: Iterable[A], fn: Callable[[A], Awaitable[T]]) -> list[T]:
+    """``[await fn(i) for i in items]`` run concurrently under the context's read limiter; results
+    keep the order of ``items``. The first error cancels the rest and is raised as itself."""
+    todo = list(items)
+    results: list[Any] = [None] * len(todo)
+    failures: list[BaseException] = []
+
+    async def one(index: int, item: A) -> None:
+        try:
+            async with ctx.read_limiter:
+                results[index] = await fn(item)
+        except Exception as exc:  # re-raised below as itself, not as an exception group
+            failures.append(exc)
+            group.cancel_scope.cancel()
+
+    async with anyio.create_task_group() as group:
+        for index, item in enumerate(todo):
+            group.start_soon(one, index, item)
+    if failures:
+        raise failures[0]
+    return results
+
+
 def key_of(*parts: str) -> Key:
     return tuple(p.lower() for p in parts)
 
@@ -98,9 +127,17 @@ def assign(
         if target is not None:
             out[target] = dataclasses.replace(actual, address=target)
         elif actual.owned:
-            synthetic = f"{kind}.{'/'.join((*key[:-1], actual.name)) if len(key) > 1 else actual.name}"
-            out[synthetic] = dataclasses.replace(actual, address=synthetic)
+            out[synthetic_address(kind, actual)] = dataclasses.replace(
+                actual, address=synthetic_address(kind, actual)
+            )
     return out
+
+
+def synthetic_address(kind: str, actual: Actual) -> str:
+    """The address of an owned resource no node names, shaped like the graph's addresses:
+    ``<kind>.<name>``, or ``<kind>.<parent>.<name>`` for children (``operation.mcp.prm``)."""
+    parents = [str(actual.properties[k]) for k in ("@app", "@api", "@operation") if actual.properties.get(k)]
+    return ".".join([kind, *parents, actual.name])
 
 
 async def collect(

@@ -32,7 +32,15 @@ from orchestrator.providers.base import (
     spec_dict,
     stable_uuid,
 )
-from orchestrator.providers.common import Context, Key, assign, delete_ignoring_missing, get_or_none, key_of
+from orchestrator.providers.common import (
+    Context,
+    Key,
+    assign,
+    delete_ignoring_missing,
+    gather,
+    get_or_none,
+    key_of,
+)
 from orchestrator.providers.errors import translating
 from orchestrator.resource import UNKNOWN, Actual, Desired, FieldChange
 
@@ -373,11 +381,11 @@ class EntraAppProvider(_Graph):
             if app.unique_name:
                 seen.add(str(app.unique_name).lower())
                 found.append((key_of(str(app.unique_name)), self._actual(app)))
-        for desired in addresses.values():
-            if desired is not None and desired.name.lower() not in seen:
-                other = await self.app_by_unique_name(desired.name)
-                if other is not None:
-                    found.append((key_of(desired.name), self._actual(other)))
+        # Apps the spec names that the lab does not own (yet): one GET each, only these.
+        missing = [d.name for d in addresses.values() if d is not None and d.name.lower() not in seen]
+        for other in await gather(self.ctx, missing, self.app_by_unique_name):
+            if other is not None:
+                found.append((key_of(str(other.unique_name)), self._actual(other)))
         return assign(self.kind, addresses, found, lambda d: key_of(d.name))
 
     async def create(self, desired: Desired) -> Actual:
@@ -571,9 +579,11 @@ class FederatedCredentialProvider(_Graph):
 
     async def read(self, lab_name: str, addresses: Mapping[str, Desired | None]) -> Mapping[str, Actual]:
         found: list[tuple[Key, Actual]] = []
-        for app in await self.owned_apps():
+        apps = await self.owned_apps()
+        lists = await gather(self.ctx, [str(a.id) for a in apps], self._list)
+        for app, fics in zip(apps, lists, strict=True):
             unique = str(app.unique_name)
-            for fic in await self._list(str(app.id)):
+            for fic in fics:
                 found.append((key_of(unique, str(fic.name)), self._actual(fic, unique, str(app.id), True)))
         return assign(self.kind, addresses, found, lambda d: key_of(str(d.properties["@app"]), d.name))
 

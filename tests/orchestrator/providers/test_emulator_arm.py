@@ -1,0 +1,181 @@
+"""ARM providers (APIM, monitoring, identity, registry, role assignment) through the real SDKs
+against the emulator: create, read back with no diff, update one field, prune, delete,
+ownership, error translation, and the read-call count of a no-op read."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import anyio
+import pytest
+
+from orchestrator.errors import TemporaryError
+from orchestrator.providers import providers_for
+from tests.orchestrator.providers.support import (
+    Converger,
+    local_clients,
+    reads,
+    target_outputs,
+    unique_lab,
+    writes,
+)
+from tests.support.emulator import RunningEmulator
+
+pytestmark = pytest.mark.anyio
+
+ARM_KINDS = (
+    "resource_group",
+    "log_analytics_workspace",
+    "app_insights",
+    "managed_identity",
+    "apim_service",
+    "apim_logger",
+    "apim_diagnostic",
+    "named_value",
+    "backend",
+    "api",
+    "api_policy",
+    "operation",
+    "operation_policy",
+    "container_registry",
+    "role_assignment",
+    "container_environment",
+)
+FAKE = {  # outputs of nodes this test does not create (Entra, the server)
+    "entra.apps.mcp.client_id": "22222222-2222-2222-2222-222222222222",
+    "entra.apps.mcp.identifier_uri": "api://22222222-2222-2222-2222-222222222222",
+    "entra.apps.mcp.scope": "api://22222222-2222-2222-2222-222222222222/user_impersonate",
+    "server.url": "https://127.0.0.1:9",
+}
+
+
+async def test_arm_kinds_create_read_update_prune_delete(emulator: RunningEmulator) -> None:
+    lab = unique_lab()
+    with anyio.fail_after(60):
+        async with local_clients(emulator, lab) as clients:
+            providers = providers_for(clients, lab)
+            conv = Converger(lab, providers, target_outputs(emulator), FAKE)
+            created = await conv.converge(ARM_KINDS)
+            assert all(a.owned for a in created.values())
+            assert created["apim_service.main"].outputs["gateway_url"].startswith("https://127.0.0.1:")
+            assert created["managed_identity.mcp-server"].outputs["principal_id"]
+
+            # A no-op read: everything found, owned, no diff, no write; count the read calls.
+            nodes = conv.nodes(ARM_KINDS)
+            before = len(emulator.requests())
+            actual = await conv.read(nodes)
+            log = emulator.requests()[before:]
+            assert writes(log) == []
+            for node in nodes:
+                assert node.address in actual, node.address
+                assert actual[node.address].owned, node.address
+                assert providers[node.kind].diff(conv.desired(node), actual[node.address]) == (), node.address
+            ratio = len(reads(log)) / len(nodes)
+            print(f"no-op read: {len(reads(log))} read calls for {len(nodes)} owned resources = {ratio:.2f}")
+            assert ratio <= 1.2
+
+            # Edit one named value: exactly that change, applied, then no diff.
+            node = conv.graph["named_value.McpApiPath"]
+            edited = dataclasses.replace(node, spec=node.spec.model_copy(update={"value": "mcp2"}))
+            desired = conv.desired(edited)
+            changes = providers["named_value"].diff(desired, actual[node.address])
+            assert [(c.path, c.old, c.new) for c in changes] == [("properties.value", "mcp", "mcp2")]
+            updated = await providers["named_value"].update(desired, actual[node.address])
+            again = await providers["named_value"].read(lab.name, {node.address: desired})
+            assert providers["named_value"].diff(desired, again[node.address]) == ()
+            assert updated.properties["properties.value"] == "mcp2"
+
+            # Prune: with the discovery API gone from the spec its owned leftovers get synthetic addresses.
+            kept = [n for n in nodes if n.kind == "api" and n.key != "mcp-prm-dynamic-discovery"]
+            api_view = await providers["api"].read(lab.name, {n.address: conv.desired(n) for n in kept})
+            assert set(api_view) == {"api.mcp", "api.mcp-prm-dynamic-discovery"}
+            assert api_view["api.mcp-prm-dynamic-discovery"].owned
+            await providers["api"].delete(actual["api.mcp-prm-dynamic-discovery"])
+            api_view = await providers["api"].read(lab.name, {n.address: conv.desired(n) for n in kept})
+            assert set(api_view) == {"api.mcp"}
+
+
+async def test_same_named_unowned_resources_are_reported_not_owned(emulator: RunningEmulator) -> None:
+    lab = unique_lab()
+    with anyio.fail_after(60):
+        async with local_clients(emulator, lab) as clients:
+            providers = providers_for(clients, lab)
+            conv = Converger(lab, providers, target_outputs(emulator), FAKE)
+            await conv.converge(("resource_group", "apim_service"))
+            rg, service = lab.target.resource_group, lab.apim.service.name
+            # Someone else's API with the name our spec uses, and one we do not name at all.
+            for name in ("mcp", "theirs"):
+                poller = await clients.apim.api.begin_create_or_update(
+                    rg,
+                    service,
+                    name,
+                    {"properties": {"path": name, "displayName": name, "protocols": ["https"]}},
+                )
+                await poller.result()
+            node = conv.graph["api.mcp"]
+            found = await providers["api"].read(lab.name, {node.address: conv.desired(node)})
+            assert set(found) == {"api.mcp"}  # "theirs" is neither named nor owned: left alone
+            assert found["api.mcp"].owned is False
+            # A group of the same name without the mark.
+            other = unique_lab()
+            await clients.resources.resource_groups.create_or_update(
+                other.target.resource_group, {"location": "ukwest"}
+            )
+            other_providers = providers_for(clients, other)
+            rg_node = Converger(other, other_providers, target_outputs(emulator), FAKE).graph[
+                "resource_group.main"
+            ]
+            groups = await other_providers["resource_group"].read(
+                other.name,
+                {
+                    rg_node.address: other_providers["resource_group"].desired(
+                        rg_node.address, rg_node.spec, {}
+                    )
+                },
+            )
+            assert groups["resource_group.main"].owned is False
+
+
+@pytest.mark.parametrize(
+    ("faults", "delay"),
+    [({"throttle_rate": 1.0, "retry_after_ms": 700}, 0.7), ({"error_rate": 1.0}, None)],
+    ids=["429", "5xx"],
+)
+async def test_faults_become_temporary_errors(
+    emulator: RunningEmulator, faults: dict[str, Any], delay: float | None
+) -> None:
+    lab = unique_lab()
+    with anyio.fail_after(30):
+        async with local_clients(emulator, lab) as clients:
+            providers = providers_for(clients, lab)
+            conv = Converger(lab, providers, target_outputs(emulator), FAKE)
+            node = conv.graph["apim_service.main"]
+            emulator.set_faults(apis=["arm"], **faults)
+            try:
+                with pytest.raises(TemporaryError) as caught:
+                    await providers["apim_service"].read(lab.name, {node.address: conv.desired(node)})
+            finally:
+                emulator.reset_faults()
+            if delay is not None:
+                assert caught.value.delay == pytest.approx(delay)
+            assert "apim.service" in caught.value.message
+
+
+async def test_apim_service_delete_purges_the_soft_deleted_service(emulator: RunningEmulator) -> None:
+    lab = unique_lab()
+    with anyio.fail_after(60):
+        async with local_clients(emulator, lab) as clients:
+            providers = providers_for(clients, lab)
+            conv = Converger(lab, providers, target_outputs(emulator), FAKE)
+            created = await conv.converge(("resource_group", "apim_service"))
+            await providers["apim_service"].delete(created["apim_service.main"])
+            node = conv.graph["apim_service.main"]
+            assert await providers["apim_service"].read(lab.name, {node.address: conv.desired(node)}) == {}
+            deleted = [s.name async for s in clients.apim.deleted_services.list_by_subscription()]
+            assert lab.apim.service.name not in deleted
+            # The name is free again: creating the service anew works.
+            again = await providers["apim_service"].create(conv.desired(node))
+            assert again.owned
+            await providers["apim_service"].delete(again)
+            await providers["resource_group"].delete(created["resource_group.main"])

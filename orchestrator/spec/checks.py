@@ -95,7 +95,7 @@ class _Checker:
             if address not in table:
                 self.at(where, _unknown_address(address, output, table))
             elif output not in table[address]:
-                self.at(where, _unknown_output(address, output, table))
+                self.at(where, _unknown_output(address, output))
             elif ref in SECRET_OUTPUTS and parent.get("secret") is not True:
                 self.at(where, f"{ref} is a secret: use it only in a value marked 'secret: true'")
 
@@ -221,6 +221,10 @@ class _Checker:
         apim = _map(self.data.get("apim"))
         seen_paths: dict[str, str] = {}
         for key, api in _map(apim.get("apis")).items():
+            if isinstance(api, dict) and api.get("type") == "mcp" and api.get("backend") is None:
+                self.at(
+                    ("apim", "apis", key), "an MCP API forwards to the MCP server: set 'backend'", key=True
+                )
             path = _str(_map(api).get("path"))
             if path is not None:
                 norm = path.strip("/").lower()  # APIM paths are case-insensitive
@@ -261,9 +265,10 @@ class _Checker:
                             f"template parameter '{name}' does not appear in url_template '{template}'",
                         )
         for name, nv in _map(apim.get("named_values")).items():
-            nv = _map(nv)
+            if not isinstance(nv, dict):
+                continue  # the model reports the shape
             has_value, has_kv = nv.get("value") is not None, nv.get("key_vault") is not None
-            if has_value == has_kv and isinstance(apim.get("named_values"), dict) and isinstance(nv, dict):
+            if has_value == has_kv:
                 self.at(
                     ("apim", "named_values", name),
                     "a named value needs exactly one of 'value' or 'key_vault'",
@@ -410,7 +415,7 @@ def _unknown_address(address: str, output: str, table: Mapping[str, tuple[str, .
     return f"unknown reference '{address}.{output}' (addresses: {', '.join(valid)})"
 
 
-def _unknown_output(address: str, output: str, table: Mapping[str, tuple[str, ...]]) -> str:
+def _unknown_output(address: str, output: str) -> str:
     pattern = pattern_of(address) or address
     known = OUTPUTS.get(pattern, ())
     if output in known:  # a real output this instance cannot offer

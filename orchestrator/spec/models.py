@@ -399,7 +399,7 @@ class TestUser(Spec):
     department: str | None = None
     office_location: str | None = None
     password: SecretStr | None = Field(
-        None, description="Sign-in password (local target); a default is used when omitted"
+        None, description="Optional sign-in password for this user in the local identity service"
     )
 
 

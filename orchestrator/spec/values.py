@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
@@ -34,11 +35,6 @@ def pattern(regex: str, words: str) -> StringConstraints:
     """A string pattern constraint whose violation is explained as ``must be <words>``."""
     PATTERN_HELP[regex] = words
     return StringConstraints(pattern=regex)
-
-
-def text(regex: str, words: str) -> Any:
-    """``str`` constrained by ``regex`` (explained as ``words`` in errors)."""
-    return Annotated[str, pattern(regex, words)]
 
 
 REF_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9][A-Za-z0-9_-]*)+$"
@@ -81,7 +77,7 @@ class Ref(Spec):
         return self.ref.rpartition(".")[2]
 
     def __str__(self) -> str:
-        return f"${{{self.ref}}}{self.suffix}"
+        return f"{{ref: {self.ref}, suffix: {self.suffix}}}" if self.suffix else f"{{ref: {self.ref}}}"
 
 
 class NamedValueToken(Spec):
@@ -90,12 +86,8 @@ class NamedValueToken(Spec):
     named_value: Annotated[str, Field(description="The key of a declared apim.named_values entry")]
 
 
-def _literal_or_ref(value: Any) -> str | None:
-    if isinstance(value, dict):
-        return "<ref>"
-    if isinstance(value, Ref):
-        return "<ref>"
-    return "<str>"
+def _literal_or_ref(value: Any) -> str:
+    return "<ref>" if isinstance(value, dict | Ref) else "<str>"
 
 
 # A string literal or a reference.
@@ -152,6 +144,20 @@ IdentifierUriOrRef = Annotated[
 ]
 
 
+def _scalar_text(value: Any) -> Any:
+    """Numbers and booleans written for a text setting become text (``8000`` -> ``"8000"``,
+    ``true`` -> ``"true"``): APIM named values and environment variables are strings."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
+# A text setting (named value, environment variable): numbers and booleans are taken as text.
+SettingText = Annotated[str, BeforeValidator(_scalar_text, json_schema_input_type=str | int | float | bool)]
+
+
 def _secret_or_ref(value: Any) -> str:
     if isinstance(value, dict | Ref):
         return "<ref>"
@@ -162,7 +168,9 @@ def _secret_or_ref(value: Any) -> str:
 
 # A named value's value: a literal, a secret literal (``secret: true``), or a reference.
 NamedValueValue = Annotated[
-    Annotated[str, Tag("<str>")] | Annotated[SecretStr, Tag("<secret>")] | Annotated[Ref, Tag("<ref>")],
+    Annotated[SettingText, Tag("<str>")]
+    | Annotated[SecretStr, Tag("<secret>")]
+    | Annotated[Ref, Tag("<ref>")],
     Discriminator(_secret_or_ref),
 ]
 
@@ -181,8 +189,10 @@ class EnvVar(Spec):
 
 def hide_secret_value(data: Any) -> Any:
     """``{value: "x", secret: true}`` -> the value becomes a ``SecretStr`` before validation."""
-    if isinstance(data, dict) and data.get("secret") is True and isinstance(data.get("value"), str):
-        return {**data, "value": SecretStr(data["value"])}
+    if isinstance(data, dict) and data.get("secret") is True:
+        value = _scalar_text(data.get("value"))
+        if isinstance(value, str):
+            return {**data, "value": SecretStr(value)}
     return data
 
 
@@ -198,11 +208,9 @@ def _env_tag(value: Any) -> str:
 
 # A server env value: a literal, a reference, or {value, secret}.
 EnvValue = Annotated[
-    Annotated[str, Tag("<str>")] | Annotated[Ref, Tag("<ref>")] | Annotated[EnvVar, Tag("<env>")],
+    Annotated[SettingText, Tag("<str>")] | Annotated[Ref, Tag("<ref>")] | Annotated[EnvVar, Tag("<env>")],
     Discriminator(_env_tag),
 ]
-
-Scalar = str | int | bool
 
 
 def _policy_scalar_tag(value: Any) -> str:

@@ -165,7 +165,7 @@ verification:
     for shown in (repr(lab), str(lab), lab.model_dump_json()):
         assert secret not in shown
     # An error in the same entries never echoes the secret either.
-    bad = text.replace("secret: true}", "secret: true, colour: red}").replace("PLAIN: hello", "PLAIN: 5")
+    bad = text.replace("secret: true}", "secret: true, colour: red}").replace("PLAIN: hello", "PLAIN: [5]")
     with pytest.raises(SpecError) as caught:
         parse_lab(bad, env={"KEY": secret})
     assert len(caught.value.issues) == 3
@@ -222,3 +222,32 @@ def test_models_are_frozen() -> None:
     lab = _load(BASE)
     with pytest.raises(ValueError, match="frozen"):
         lab.apim.service.sku = "Premium"  # type: ignore[misc]
+
+
+def test_numbers_and_booleans_in_text_settings_become_text() -> None:
+    lab = _load(
+        BASE
+        + """\
+  named_values:
+    Port: {value: 8000}
+    Flag: {value: true}
+    Pin: {value: 1234, secret: true}
+server:
+  name: srv
+  image: example.com/srv:1
+  environment: {name: cae-t}
+  env: {PORT: 8000, DEBUG: false, RATIO: 0.5}
+"""
+    )
+    assert lab.apim.named_values["Port"].value == "8000"
+    assert lab.apim.named_values["Flag"].value == "true"
+    pin = lab.apim.named_values["Pin"].value
+    assert isinstance(pin, SecretStr)
+    assert pin.get_secret_value() == "1234"
+    assert lab.server is not None
+    assert dict(lab.server.env) == {"PORT": "8000", "DEBUG": "false", "RATIO": "0.5"}
+
+
+def test_ref_str_reads_like_yaml() -> None:
+    assert str(Ref(ref="server.url", suffix="/mcp")) == "{ref: server.url, suffix: /mcp}"
+    assert str(Ref(ref="server.url")) == "{ref: server.url}"

@@ -1,0 +1,100 @@
+"""Client wiring per target (no network: building clients makes no call)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import anyio
+import pytest
+
+from orchestrator.errors import TargetError
+from orchestrator.target import GRAPH_PUBLIC_BASE, OfflineCredential, TargetSettings, open_clients
+
+pytestmark = pytest.mark.anyio
+
+SUB = "00000000-0000-0000-0000-0000000000aa"
+TENANT = "11111111-1111-1111-1111-111111111111"
+
+
+def _claims(token: str) -> dict[str, object]:
+    payload = token.split(".")[1]
+    data: dict[str, object] = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return data
+
+
+async def test_offline_credential_mints_tokens_for_the_requested_audience() -> None:
+    cred = OfflineCredential(TENANT)
+    arm = await cred.get_token("https://management.azure.com/.default")
+    graph = await cred.get_token_info("https://graph.microsoft.com/.default")
+    assert _claims(arm.token)["aud"] == "https://management.azure.com"
+    assert _claims(graph.token)["aud"] == "https://graph.microsoft.com"
+    assert _claims(arm.token)["tid"] == TENANT
+    assert arm.expires_on > 0
+
+
+async def test_local_target_needs_the_ca_file(tmp_path: Path) -> None:
+    settings = TargetSettings(
+        "local", SUB, TENANT, "rg", "local", base_url="https://127.0.0.1:1", ca_file=tmp_path / "missing.pem"
+    )
+    with pytest.raises(TargetError, match="CA file"):
+        async with open_clients(settings):
+            pass
+    no_url = TargetSettings("local", SUB, TENANT, "rg", "local")
+    with pytest.raises(TargetError, match="base URL"):
+        async with open_clients(no_url):
+            pass
+
+
+async def test_local_clients_point_at_the_emulator(emulator_ca: Path) -> None:
+    settings = TargetSettings(
+        "local", SUB, TENANT, "rg", "local", base_url="https://127.0.0.1:4443", ca_file=emulator_ca
+    )
+    with anyio.fail_after(10):
+        async with open_clients(settings) as clients:
+            assert clients.apim._client._base_url == "https://127.0.0.1:4443"
+            assert clients.resources._config.base_url == "https://127.0.0.1:4443"
+            adapter = clients.graph.request_adapter
+            assert adapter.base_url == "https://127.0.0.1:4443/v1.0"
+            assert clients.apim._config.polling_interval == 0.05
+            assert clients.resource_group == "rg"
+
+
+async def test_azure_clients_use_public_endpoints() -> None:
+    settings = TargetSettings("azure", SUB, TENANT, "rg", "ukwest")
+    assert settings.effective_polling_interval() is None
+    with anyio.fail_after(10):
+        async with open_clients(settings) as clients:
+            assert clients.apim._client._base_url.startswith("https://management.azure.com")
+            assert clients.graph.request_adapter.base_url == GRAPH_PUBLIC_BASE
+            assert type(clients.apim._config.credential).__name__ == "DefaultAzureCredential"
+
+
+@pytest.fixture
+def emulator_ca(tmp_path: Path) -> Path:
+    """A real CA certificate file (what the emulator writes to its state folder)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test CA")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    path = tmp_path / "ca.pem"
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return path

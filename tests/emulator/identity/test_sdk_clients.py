@@ -301,6 +301,14 @@ async def test_mcp_sdk_oauth_client_provider_completes_headlessly(lab: Lab) -> N
         auth=provider, verify=lab.emu.ssl_context(), mounts={RESOURCE_HOST: transport}, timeout=30
     ) as client:
         r = await client.post(RESOURCE, json={})
+        assert r.status_code == 200, r.text
+        assert storage.tokens is not None
+        first = storage.tokens
+        provider.context.token_expiry_time = 1.0  # the access token "expired": the SDK refreshes
+        again = await client.post(RESOURCE, json={})
+        assert again.status_code == 200, again.text
+        assert storage.tokens.access_token != first.access_token
+        assert storage.tokens.refresh_token != first.refresh_token  # rotated
     assert r.status_code == 200, r.text
     assert r.json() == {"user": "alice@lab.example", "scp": "user_impersonate"}
     params = parse_qs(urlsplit(seen_urls[0]).query)

@@ -23,6 +23,8 @@ from orchestrator.spec.interpolate import interpolate
 
 PathT = tuple[str | int, ...]
 
+# Aliases share nodes, so a small file can expand exponentially ("billion laughs"): cap it.
+MAX_VALUES = 100_000
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _STR_TAG = "tag:yaml.org,2002:str"
 
@@ -73,6 +75,7 @@ class _Builder:
     issues: list[SpecIssue] = field(default_factory=list)
     values: dict[PathT, Mark] = field(default_factory=dict)
     keys: dict[PathT, Mark] = field(default_factory=dict)
+    built: int = 0
 
     def issue(self, mark: Mark, path: PathT, message: str) -> None:
         self.issues.append(SpecIssue(self.file, mark.line, mark.column, format_path(path), message))
@@ -80,8 +83,13 @@ class _Builder:
     def build(self, node: Node, path: PathT, depth: int = 0) -> Any:
         mark = _mark(node)
         self.values.setdefault(path, mark)
+        self.built += 1
         if depth > 64:
             self.issue(mark, path, "nesting too deep (a recursive alias?)")
+            return None
+        if self.built > MAX_VALUES:
+            if self.built == MAX_VALUES + 1:
+                self.issue(mark, path, f"more than {MAX_VALUES} values once aliases are expanded")
             return None
         if isinstance(node, MappingNode):
             return self._mapping(node, path, depth)

@@ -251,3 +251,13 @@ server:
 def test_ref_str_reads_like_yaml() -> None:
     assert str(Ref(ref="server.url", suffix="/mcp")) == "{ref: server.url, suffix: /mcp}"
     assert str(Ref(ref="server.url")) == "{ref: server.url}"
+
+
+def test_alias_expansion_is_bounded() -> None:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+    with pytest.raises(SpecError) as caught:
+        parse_lab("\n".join(lines) + "\n", env={})
+    assert [i.message for i in caught.value.issues if "aliases" in i.message] == [
+        "more than 100000 values once aliases are expanded"
+    ]

@@ -1,12 +1,29 @@
-"""Emulator sub-app: ARM (Microsoft.ApiManagement + generic resources). Filled in below."""
+"""Emulator sub-app: ARM — Microsoft.ApiManagement plus the generic resources the lab uses.
+
+Modules: ``ids`` (path parsing), ``errors`` (ARM envelope), ``types`` (the type table),
+``crud`` (the shared resource flow), ``lro`` (long-running operations), ``apim`` and
+``generic`` (per-type behaviour), ``router`` (the ``/subscriptions/...`` endpoint),
+``settings``. Store shapes: see ``emulator.arm.apim`` / ``emulator.arm.generic`` (ARM GET
+JSON under the lower-cased resource id; resource groups under ``microsoft.resources/resourcegroups``).
+"""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Route
 
+from emulator.arm import apim, generic
+from emulator.arm.router import ArmRouter
 from emulator.arm.settings import ArmSettings
 from emulator.context import EmulatorContext
 
+_METHODS = ["GET", "PUT", "PATCH", "DELETE", "POST", "HEAD"]
+
 
 def routes(ctx: EmulatorContext, settings: ArmSettings) -> list[BaseRoute]:
-    return []
+    apim.register_all()
+    generic.register_all()
+    router = ArmRouter(ctx, settings)
+    return [
+        Route("/subscriptions", router.endpoint, methods=_METHODS),
+        Route("/subscriptions/{rest:path}", router.endpoint, methods=_METHODS),
+    ]

@@ -25,12 +25,12 @@ import signal
 import ssl
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import anyio
 import httpx
 
 from emulator.reqlog import REQUEST_LOG, read_log
@@ -154,26 +154,28 @@ class RunningEmulator:
         return self.process.wait(timeout=15)
 
 
-async def _wait_ready(state_dir: Path, process: subprocess.Popen[bytes]) -> dict[str, Any]:
+def _wait_ready(state_dir: Path, process: subprocess.Popen[bytes]) -> dict[str, Any]:
+    """Poll (bounded by START_TIMEOUT_S) until emulator.json names ``process`` and health answers.
+
+    Synchronous on purpose: it is called from sync fixtures and from inside async tests alike.
+    """
     info_path = state_dir / "emulator.json"
-    with anyio.fail_after(START_TIMEOUT_S):
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(
-                    f"emulator exited with {process.returncode}; see {state_dir / 'emulator.log'}"
-                )
-            if info_path.exists():
-                try:
-                    info: dict[str, Any] = json.loads(info_path.read_text())
-                except ValueError:
-                    info = {}
-                if info.get("pid") == process.pid:
-                    ctx = ssl.create_default_context(cafile=info["ca_file"])
-                    async with httpx.AsyncClient(verify=ctx) as c:
-                        r = await c.get(info["base_url"] + "/_emulator/health")
-                    if r.status_code == 200:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"emulator exited with {process.returncode}; see {state_dir / 'emulator.log'}")
+        if info_path.exists():
+            try:
+                info: dict[str, Any] = json.loads(info_path.read_text())
+            except ValueError:
+                info = {}
+            if info.get("pid") == process.pid:
+                ctx = ssl.create_default_context(cafile=info["ca_file"])
+                with httpx.Client(verify=ctx, timeout=5) as c:
+                    if c.get(info["base_url"] + "/_emulator/health").status_code == 200:
                         return info
-            await anyio.sleep(0.02)
+        time.sleep(0.02)
+    raise TimeoutError(f"emulator did not become ready within {START_TIMEOUT_S} s")
 
 
 def start_emulator(state_dir: Path, *flags: str) -> RunningEmulator:
@@ -190,7 +192,7 @@ def start_emulator(state_dir: Path, *flags: str) -> RunningEmulator:
     )
     log.close()
     try:
-        info = anyio.run(_wait_ready, state_dir, process)
+        info = _wait_ready(state_dir, process)
     except BaseException:
         if process.poll() is None:
             process.kill()

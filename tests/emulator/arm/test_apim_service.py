@@ -1,0 +1,144 @@
+"""APIM service through azure-mgmt-apimanagement aio: LRO create, list/paging, update, soft delete, purge."""
+
+from __future__ import annotations
+
+import pytest
+from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
+
+from tests.support.azure import make_group, make_service, unique
+from tests.support.emulator import EmulatorFactory, RunningEmulator
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_create_is_a_long_running_operation(emulator: RunningEmulator) -> None:
+    group = await make_group(emulator)
+    name = unique("apim-")
+    async with emulator.apim_client() as c:
+        poller = await c.api_management_service.begin_create_or_update(
+            group,
+            name,
+            {
+                "location": "West Europe",
+                "sku": {"name": "Developer", "capacity": 1},
+                "publisher_email": "a@b.c",
+                "publisher_name": "p",
+                "tags": {"prmlab-lab": "demo"},
+            },
+        )
+        # while the operation runs, the service is visible but not yet provisioned
+        early = await c.api_management_service.get(group, name)
+        assert early.provisioning_state == "Created"
+        svc = await poller.result()
+    assert svc.provisioning_state == "Succeeded"
+    assert svc.tags == {"prmlab-lab": "demo"}
+    assert svc.gateway_url.startswith("https://127.0.0.1:")
+    assert int(svc.gateway_url.rsplit(":", 1)[1]) != emulator.port
+    assert svc.developer_portal_url
+    log = [r for r in emulator.requests() if r["resource"] == "microsoft.resources/operationstatuses"]
+    assert log, "the SDK polled Azure-AsyncOperation"
+    with emulator.sync_http() as h:
+        info = h.get("/_emulator/info").json()
+    assert int(svc.gateway_url.rsplit(":", 1)[1]) in info["ports"].values()
+
+
+async def test_missing_service_and_group_are_404(emulator: RunningEmulator) -> None:
+    group = await make_group(emulator)
+    async with emulator.apim_client() as c:
+        with pytest.raises(ResourceNotFoundError):
+            await c.api_management_service.get(group, "nope-nope")
+        with pytest.raises(ResourceNotFoundError, match="ResourceGroupNotFound"):
+            await make_service(c, "no-such-group")
+
+
+async def test_list_pages_with_next_link(emulator: RunningEmulator) -> None:
+    # the session emulator pages every 3 items
+    group = await make_group(emulator)
+    async with emulator.apim_client() as c:
+        names = sorted([(await make_service(c, group)).name for _ in range(4)])
+        listed = sorted([s.name async for s in c.api_management_service.list_by_resource_group(group)])
+        everywhere = [s.name async for s in c.api_management_service.list()]
+    assert listed == names
+    assert set(names) <= set(everywhere)
+    pages = [
+        r
+        for r in emulator.requests()
+        if r["method"] == "GET" and r["path"].endswith(f"{group}/providers/Microsoft.ApiManagement/service")
+    ]
+    assert len(pages) == 2
+
+
+async def test_update_patch_keeps_generated_fields(emulator: RunningEmulator) -> None:
+    group = await make_group(emulator)
+    async with emulator.apim_client() as c:
+        svc = await make_service(c, group)
+        poller = await c.api_management_service.begin_update(
+            group, svc.name, {"tags": {"a": "b"}, "publisher_name": "new"}
+        )
+        updated = await poller.result()
+    assert updated.tags == {"a": "b"}
+    assert updated.publisher_name == "new"
+    assert updated.gateway_url == svc.gateway_url
+
+
+async def test_names_are_unique_and_validated(emulator: RunningEmulator) -> None:
+    group, other = await make_group(emulator), await make_group(emulator)
+    async with emulator.apim_client() as c:
+        svc = await make_service(c, group)
+        with pytest.raises(ResourceExistsError, match="ServiceAlreadyExists"):
+            await make_service(c, other, svc.name)
+        with pytest.raises(HttpResponseError, match="publisherEmail"):
+            await c.api_management_service.begin_create_or_update(
+                group,
+                unique("apim-"),
+                {
+                    "location": "West Europe",
+                    "sku": {"name": "Developer", "capacity": 1},
+                    "publisher_name": "p",
+                },
+            )
+
+
+async def test_delete_soft_deletes_until_purged(emulator: RunningEmulator) -> None:
+    group = await make_group(emulator)
+    async with emulator.apim_client() as c:
+        svc = await make_service(c, group)
+        await (
+            await c.named_value.begin_create_or_update(
+                group, svc.name, "nv", {"display_name": "nv", "value": "v"}
+            )
+        ).result()
+        await (await c.api_management_service.begin_delete(group, svc.name)).result()
+        with pytest.raises(ResourceNotFoundError):
+            await c.api_management_service.get(group, svc.name)
+        deleted = await c.deleted_services.get_by_name(svc.name, "West Europe")
+        assert deleted.service_id == svc.id
+        assert svc.name in [d.name async for d in c.deleted_services.list_by_subscription()]
+        with pytest.raises(ResourceExistsError, match="ServiceAlreadyExistsInSoftDeletedState"):
+            await make_service(c, group, svc.name)
+        await (await c.deleted_services.begin_purge(svc.name, "westeurope")).result()
+        with pytest.raises(ResourceNotFoundError):
+            await c.deleted_services.get_by_name(svc.name, "West Europe")
+        with pytest.raises(ResourceNotFoundError):
+            await (await c.deleted_services.begin_purge(svc.name, "westeurope")).result()
+        again = await make_service(c, group, svc.name)
+        # children of the deleted service did not come back
+        assert [n.name async for n in c.named_value.list_by_service(group, again.name)] == []
+
+
+async def test_deleting_the_group_soft_deletes_its_services(emulator: RunningEmulator) -> None:
+    group = await make_group(emulator)
+    async with emulator.apim_client() as c, emulator.resource_client() as rc:
+        svc = await make_service(c, group)
+        await (await rc.resource_groups.begin_delete(group)).result()
+        assert not await rc.resource_groups.check_existence(group)
+        deleted = await c.deleted_services.get_by_name(svc.name, "westeurope")
+        assert deleted.name == svc.name
+
+
+async def test_create_duration_is_configurable(make_emulator: EmulatorFactory) -> None:
+    emu = make_emulator("--apim-create-seconds", "0")
+    group = await make_group(emu)
+    async with emu.apim_client() as c:
+        svc = await make_service(c, group)
+    assert svc.provisioning_state == "Succeeded"

@@ -1,0 +1,35 @@
+"""Small builders for the ARM SDK tests (a resource group, an APIM service) — real SDK calls."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from tests.support.emulator import RunningEmulator
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}{uuid.uuid4().hex[:8]}"
+
+
+async def make_group(emu: RunningEmulator, name: str | None = None, **tags: str) -> str:
+    name = name or unique("rg-")
+    async with emu.resource_client() as rc:
+        await rc.resource_groups.create_or_update(name, {"location": "westeurope", "tags": tags})
+    return name
+
+
+async def make_service(client: Any, group: str, name: str | None = None, **tags: str) -> Any:
+    name = name or unique("apim-")
+    poller = await client.api_management_service.begin_create_or_update(
+        group,
+        name,
+        {
+            "location": "West Europe",
+            "sku": {"name": "Developer", "capacity": 1},
+            "publisher_email": "lab@example.com",
+            "publisher_name": "prmlab",
+            "tags": tags,
+        },
+    )
+    return await poller.result()

@@ -11,8 +11,10 @@ the identity service (scope resolution, claims) work with. Nothing here writes.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -189,16 +191,40 @@ def _app_from_graph(body: Mapping[str, Any]) -> App:
     )
 
 
-class Directory:
-    """Lookups over the store; cheap enough to call per request (the store is SQLite in-process)."""
+def _created_at(body: Mapping[str, Any]) -> float | None:
+    text = body.get("createdDateTime")
+    if not isinstance(text, str):
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
 
-    def __init__(self, store: Store) -> None:
+
+class Directory:
+    """Lookups over the store; cheap enough to call per request (the store is SQLite in-process).
+
+    ``replication_delay`` (the emulator's fault setting) hides an application whose
+    ``createdDateTime`` is younger than that many seconds, as Entra's replication lag does: a
+    sign-in right after creating the app fails with AADSTS700016 until it has "replicated".
+    """
+
+    def __init__(self, store: Store, replication_delay: Callable[[], float] = lambda: 0.0) -> None:
         self.store = store
+        self.replication_delay = replication_delay
 
     # -- applications
 
     def applications(self) -> list[App]:
-        return [_app_from_graph(doc.body) for doc in self.store.list("graph/applications")]
+        delay = self.replication_delay()
+        now = time.time()
+        out = []
+        for doc in self.store.list("graph/applications"):
+            created = _created_at(doc.body) if delay > 0 else None
+            if created is not None and now - created < delay:
+                continue
+            out.append(_app_from_graph(doc.body))
+        return out
 
     def app_by_client_id(self, client_id: str) -> App | None:
         wanted = client_id.lower()

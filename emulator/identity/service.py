@@ -25,7 +25,7 @@ SETTINGS_KIND = "identity/settings"
 class IdentityService:
     def __init__(self, ctx: EmulatorContext, settings: IdentitySettings | None = None) -> None:
         self.ctx = ctx
-        self.directory = Directory(ctx.store)
+        self.directory = Directory(ctx.store, lambda: ctx.faults.replication_delay_s)
         stored = ctx.store.get(SETTINGS_KIND, "settings")
         base = settings or IdentitySettings()
         if settings is None and stored is not None and isinstance(stored.body.get("headlessSignIn"), bool):

@@ -460,3 +460,29 @@ async def test_unknown_tenant_at_authorize_is_an_error_page(harness: Harness) ->
     assert r.status_code == 400
     assert "location" not in r.headers
     assert "AADSTS90002" in r.text
+
+
+async def test_replication_delay_hides_a_new_application(harness: Harness) -> None:
+    import datetime as dt
+
+    doc = harness.ctx.store.get("graph/applications", data.PREAUTH_OBJ)
+    assert doc is not None
+    now = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
+    harness.ctx.store.put("graph/applications", data.PREAUTH_OBJ, {**doc.body, "createdDateTime": now})
+    harness.ctx.faults.replication_delay_s = 60
+    _, challenge = data.pkce()
+    params = {
+        "client_id": data.PREAUTH_ID,
+        "response_type": "code",
+        "redirect_uri": data.LOOPBACK_REDIRECT,
+        "scope": f"{data.API_ID}/user_impersonate",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        "login_hint": "alice@lab.example",
+    }
+    r = await harness.authorize(**params)
+    assert r.status_code == 400
+    assert "AADSTS700016" in r.text
+    harness.ctx.faults.replication_delay_s = 0
+    r = await harness.authorize(**params)
+    assert r.status_code == 302

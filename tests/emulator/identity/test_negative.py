@@ -431,3 +431,11 @@ async def test_obo_without_headless_needs_recorded_consent(harness: Harness) -> 
     )
     r = await _obo(harness, mine, user)
     assert r.status_code == 200
+
+
+async def test_error_page_escapes_what_the_request_carried(harness: Harness) -> None:
+    r = await harness.authorize(**_auth_params(redirect_uri='https://x.example/"><script>alert(1)</script>'))
+    assert r.status_code == 400
+    assert "<script>" not in r.text
+    assert "&lt;script&gt;" in r.text
+    assert "default-src 'none'" in r.headers["content-security-policy"]

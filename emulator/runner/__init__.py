@@ -10,8 +10,9 @@ write; ``run(ctx)`` (started by ``emulator.server``) reacts by starting, restart
 
 Contract with the identity service: for each process the runner stores
 ``runner/identity-header`` / ``sha256(secret).hexdigest()`` -> ``{"containerAppId": <lower-case
-ARM id>}`` and gives the process ``IDENTITY_ENDPOINT=<identity base>/msi/token`` and
-``IDENTITY_HEADER=<secret>``; the record is deleted when the process stops.
+ARM id>}`` (parent = that id) and gives the process ``IDENTITY_ENDPOINT=<base>/msi/token`` and
+``IDENTITY_HEADER=<secret>``; the record is deleted when the process stops (and all are cleared
+when the runner starts).
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ from pathlib import Path
 from emulator.runner.spec import AppSpec
 
 _INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "VIRTUAL_ENV", "SYSTEMROOT")
-MSI_PATH = "/msi/token"  # under the identity base: <base>/login/msi/token
+MSI_PATH = "/msi/token"  # the identity service's managed-identity endpoint: <base>/msi/token
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +40,7 @@ class LocalTarget:
 
     @property
     def identity_endpoint(self) -> str:
-        return f"{self.identity_base}{MSI_PATH}"
+        return f"{self.base_url}{MSI_PATH}"
 
 
 def process_env(

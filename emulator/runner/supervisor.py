@@ -236,7 +236,7 @@ class AppSupervisor:
         assert runner.http is not None
         secret = secrets.token_urlsafe(32)
         digest = hashlib.sha256(secret.encode()).hexdigest()
-        runner.ctx.store.put(IDENTITY_HEADER_KIND, digest, {"containerAppId": self.key})
+        runner.ctx.store.put(IDENTITY_HEADER_KIND, digest, {"containerAppId": self.key}, parent=self.key)
         self._header_digest = digest
         env = process_env(spec, runner.target, secret, runner.parent_env)
         log_path = runner.log_path(spec.name)

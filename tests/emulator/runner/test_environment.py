@@ -36,7 +36,7 @@ def test_the_local_target_owns_host_port_tls_and_endpoints() -> None:
     assert env["AZURE_AUTHORITY_HOST"] == "https://127.0.0.1:4443/login"
     assert env["GRAPH_ENDPOINT"] == "https://127.0.0.1:4443"
     assert env["SSL_CERT_FILE"] == env["REQUESTS_CA_BUNDLE"] == "/state/apps/ca-bundle.pem"
-    assert env["IDENTITY_ENDPOINT"] == "https://127.0.0.1:4443/login/msi/token"
+    assert env["IDENTITY_ENDPOINT"] == "https://127.0.0.1:4443/msi/token"
     assert env["IDENTITY_HEADER"] == "secret-1"
     assert env["CONTAINER_APP_HOSTNAME"] == "127.0.0.1:45678"
     # The container's own env comes through; the emulator's unrelated environment does not.

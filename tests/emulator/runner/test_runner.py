@@ -145,6 +145,7 @@ async def test_start_restart_on_change_crash_recovery_and_stop_on_delete(ctx: Em
         record = ctx.store.get(IDENTITY_HEADER_KIND, digest)
         assert record is not None
         assert record.body == {"containerAppId": KEY}
+        assert record.parent == KEY
         log_file = Path(p["localRunner"]["log"])
         assert log_file == ctx.state_dir / "apps" / "app1.log"
         assert env["IDENTITY_HEADER"] not in read(log_file)

@@ -221,10 +221,6 @@ class _Checker:
         apim = _map(self.data.get("apim"))
         seen_paths: dict[str, str] = {}
         for key, api in _map(apim.get("apis")).items():
-            if isinstance(api, dict) and api.get("type") == "mcp" and api.get("backend") is None:
-                self.at(
-                    ("apim", "apis", key), "an MCP API forwards to the MCP server: set 'backend'", key=True
-                )
             path = _str(_map(api).get("path"))
             if path is not None:
                 norm = path.strip("/").lower()  # APIM paths are case-insensitive

@@ -286,14 +286,19 @@ def application_model(props: Mapping[str, Any]) -> Any:
     from msgraph.generated.models.spa_application import SpaApplication
     from msgraph.generated.models.web_application import WebApplication
 
-    return Application(
-        display_name=props["displayName"],
-        sign_in_audience=props["signInAudience"],
-        identifier_uris=list(props["identifierUris"]),
-        tags=list(props["tags"]),
-        api=ApiApplication(
-            requested_access_token_version=props["api.requestedAccessTokenVersion"],
-            oauth2_permission_scopes=[
+    app = Application(
+        display_name=props.get("displayName"),
+        sign_in_audience=props.get("signInAudience"),
+        tags=list(props.get("tags") or []),
+    )
+    # Only the fields present are sent (a PATCH leaves the others alone): the engine drops
+    # late-bound fields (redirect URIs naming the server) from the first write.
+    if "identifierUris" in props:
+        app.identifier_uris = list(props["identifierUris"])
+    if any(k.startswith("api.") for k in props):
+        app.api = ApiApplication(requested_access_token_version=props.get("api.requestedAccessTokenVersion"))
+        if "api.oauth2PermissionScopes" in props:
+            app.api.oauth2_permission_scopes = [
                 PermissionScope(
                     id=uuid.UUID(s["id"]),
                     value=s["value"],
@@ -305,18 +310,22 @@ def application_model(props: Mapping[str, Any]) -> Any:
                     is_enabled=s["isEnabled"],
                 )
                 for s in props["api.oauth2PermissionScopes"]
-            ],
-            pre_authorized_applications=[
+            ]
+        if "api.preAuthorizedApplications" in props:
+            app.api.pre_authorized_applications = [
                 PreAuthorizedApplication(
                     app_id=p["appId"], delegated_permission_ids=list(p["delegatedPermissionIds"])
                 )
                 for p in props["api.preAuthorizedApplications"]
-            ],
-        ),
-        spa=SpaApplication(redirect_uris=list(props["spa.redirectUris"])),
-        web=WebApplication(redirect_uris=list(props["web.redirectUris"])),
-        public_client=PublicClientApplication(redirect_uris=list(props["publicClient.redirectUris"])),
-        required_resource_access=[
+            ]
+    if "spa.redirectUris" in props:
+        app.spa = SpaApplication(redirect_uris=list(props["spa.redirectUris"]))
+    if "web.redirectUris" in props:
+        app.web = WebApplication(redirect_uris=list(props["web.redirectUris"]))
+    if "publicClient.redirectUris" in props:
+        app.public_client = PublicClientApplication(redirect_uris=list(props["publicClient.redirectUris"]))
+    if "requiredResourceAccess" in props:
+        app.required_resource_access = [
             RequiredResourceAccess(
                 resource_app_id=r["resourceAppId"],
                 resource_access=[
@@ -324,8 +333,8 @@ def application_model(props: Mapping[str, Any]) -> Any:
                 ],
             )
             for r in props["requiredResourceAccess"]
-        ],
-    )
+        ]
+    return app
 
 
 def app_outputs(app: Any, props: Mapping[str, Any]) -> dict[str, Any]:
@@ -497,17 +506,26 @@ class ServicePrincipalProvider(_Graph):
         from msgraph.generated.models.service_principal import ServicePrincipal
 
         app = await self.visible_app(desired.name, desired.address)
+        by_app_id = self.graph.service_principals_with_app_id(str(app.app_id))
+        # Idempotent: a retry after a lost response finds the principal it created.
+        existing = await get_or_none(desired.address, by_app_id.get)
+        if existing is not None:
+            return await self.update(desired, self._actual(existing, desired.name))
         body = ServicePrincipal(app_id=app.app_id, tags=list(desired.properties["tags"]))
 
         async def post() -> Any:
             try:
                 with translating(desired.address, replication=True):
                     return await self.graph.service_principals.post(body)
-            except TemporaryError:
-                return None
             except PermanentError as exc:
                 # Graph answers 400 "does not reference a valid application" while replicating.
                 if "valid application" in exc.cause or "does not exist" in exc.cause:
+                    return None
+                raise
+            except TemporaryError as exc:
+                if "conflict" in exc.cause:  # created meanwhile (a concurrent or lost request)
+                    return await get_or_none(desired.address, by_app_id.get)
+                if "replication" in exc.cause:
                     return None
                 raise
 
@@ -605,11 +623,23 @@ class FederatedCredentialProvider(_Graph):
         app = await self.visible_app(unique, desired.address)
         builder = self.graph.applications.by_application_id(str(app.id)).federated_identity_credentials
 
+        async def existing() -> Any:
+            with translating(desired.address):
+                fics = await _pages(await builder.get(), builder.with_url)
+            return next((f for f in fics if str(f.name).lower() == desired.name.lower()), None)
+
+        # Idempotent: a retry after a lost response finds the credential it created.
+        found = await existing()
+        if found is not None:
+            return await self.update(desired, self._actual(found, unique, str(app.id), True))
+
         async def post() -> Any:
             try:
                 with translating(desired.address, replication=True):
                     return await builder.post(self._model(desired, with_name=True))
             except TemporaryError as exc:
+                if "conflict" in exc.cause:
+                    return await existing()
                 if "replication" in exc.cause:
                     return None
                 raise

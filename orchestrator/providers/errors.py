@@ -10,6 +10,7 @@ Mapping (azure-core ``HttpResponseError``, kiota ``APIError``/``ODataError``, tr
     5xx                          -> TemporaryError(delay from the same headers when present)
     409 (APIM / ARM conflict)    -> TemporaryError, except a soft-deleted name (PermanentError)
     404 when ``replication``     -> TemporaryError (Entra: a just-created object is not visible yet)
+    400 PrincipalNotFound        -> TemporaryError (ARM: a new identity is not replicated yet)
     401                          -> TargetError (credentials)
     other 4xx (400, 403, 404...) -> PermanentError("<code>: <message>")
     connection / timeout         -> TemporaryError
@@ -28,6 +29,8 @@ from orchestrator.errors import PermanentError, PrmlabError, TargetError, Tempor
 
 # ARM error codes for a name held by a soft-deleted APIM service: waiting will not help, a purge will.
 _SOFT_DELETED_CODES = frozenset({"ServiceAlreadyExistsInSoftDeletedState", "ServiceSoftDeleted"})
+# 400s that mean "not replicated yet": a just-created identity is not visible to ARM for seconds.
+_REPLICATION_CODES = frozenset({"PrincipalNotFound"})
 
 
 def retry_delay(headers: Mapping[str, str] | Any | None) -> float | None:
@@ -87,6 +90,8 @@ def classify(
         if code in _SOFT_DELETED_CODES:
             return PermanentError(resource, f"{detail} (purge the soft-deleted service or pick another name)")
         return TemporaryError(resource, f"conflict ({detail})", delay=retry_delay(headers))
+    if status == 400 and code in _REPLICATION_CODES:
+        return TemporaryError(resource, f"not visible yet, directory replication ({detail})", delay=2.0)
     if status == 404 and replication:
         return TemporaryError(resource, f"not visible yet, directory replication ({detail})", delay=1.0)
     if status == 401:

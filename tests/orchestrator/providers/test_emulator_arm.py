@@ -179,3 +179,47 @@ async def test_apim_service_delete_purges_the_soft_deleted_service(emulator: Run
             assert again.owned
             await providers["apim_service"].delete(again)
             await providers["resource_group"].delete(created["resource_group.main"])
+
+
+async def test_container_app_is_written_whole_from_the_spec(emulator: RunningEmulator) -> None:
+    lab = unique_lab()
+    server = lab.server
+    assert server is not None
+    # An image the local runner does not start: this test is about the ARM resource only.
+    object.__setattr__(
+        lab, "server", server.model_copy(update={"image": "example.azurecr.io/hello:1", "source": None})
+    )
+    kinds = (
+        "resource_group",
+        "managed_identity",
+        "container_registry",
+        "role_assignment",
+        "container_environment",
+        "container_app",
+    )
+    with anyio.fail_after(60):
+        async with local_clients(emulator, lab) as clients:
+            providers = providers_for(clients, lab)
+            conv = Converger(lab, providers, target_outputs(emulator), FAKE)
+            created = await conv.converge(kinds)
+            app = created["container_app.server"]
+            assert app.owned
+            containers = app.properties["properties.template.containers"]
+            env = {e["name"]: e.get("value") for e in containers[0]["env"]}
+            assert env["AZURE_CLIENT_ID"] == FAKE["entra.apps.mcp.client_id"]
+            assert (
+                env["AZURE_MANAGED_IDENTITY_CLIENT_ID"]
+                == created["managed_identity.mcp-server"].outputs["client_id"]
+            )
+            assert containers[0]["image"] == "example.azurecr.io/hello:1"
+            node = conv.graph["container_app.server"]
+            again = await providers["container_app"].read(lab.name, {node.address: conv.desired(node)})
+            assert providers["container_app"].diff(conv.desired(node), again[node.address]) == ()
+            grant = created["role_assignment.server-acr-pull"]
+            assert grant.owned
+            assert (
+                grant.properties["properties.principalId"]
+                == created["managed_identity.mcp-server"].outputs["principal_id"]
+            )
+            await providers["container_app"].delete(app)
+            assert await providers["container_app"].read(lab.name, {node.address: conv.desired(node)}) == {}

@@ -34,6 +34,7 @@ CASES: list[tuple[str, int, str, dict[str, str], dict[str, Any], type[PrmlabErro
     ("replication 404", 404, "Request_ResourceNotFound", {}, {"replication": True}, TemporaryError, 1.0),
     ("plain 404", 404, "ResourceNotFound", {}, {}, PermanentError, None),
     ("400", 400, "ValidationError", {}, {}, PermanentError, None),
+    ("principal not replicated", 400, "PrincipalNotFound", {}, {}, TemporaryError, 2.0),
     ("403", 403, "AuthorizationFailed", {}, {}, PermanentError, None),
     ("401", 401, "InvalidAuthenticationToken", {}, {}, TargetError, None),
 ]

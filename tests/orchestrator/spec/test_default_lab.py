@@ -66,3 +66,25 @@ def test_the_schema_catches_what_an_editor_should_flag(change: tuple[str, str], 
     assert change[0] in text
     errors = list(validator.iter_errors(_raw_yaml(text.replace(change[0], change[1], 1))))
     assert [list(e.absolute_path) for e in errors] == [where]
+
+
+def test_the_default_lab_on_azure_in_gateway_mode_validates_too(tmp_path: Path) -> None:
+    text = (ROOT / "lab.yaml").read_text(encoding="utf-8")
+    local = "target:\n  kind: local\n  resource_group: lab-mcp-prm-oauth\n  location: ukwest\n"
+    assert local in text
+    azure = (
+        "target:\n  kind: azure\n  subscription_id: ${AZURE_SUBSCRIPTION_ID}\n"
+        "  tenant_id: ${AZURE_TENANT_ID}\n  resource_group: rg-mcp-prm\n  location: ukwest\n"
+    )
+    path = tmp_path / "lab.yaml"
+    path.write_text(text.replace(local, azure).replace("mode: entra", "mode: gateway"), encoding="utf-8")
+    (tmp_path / "mcp_server").mkdir()
+    env = {
+        "AZURE_SUBSCRIPTION_ID": "00000000-0000-0000-0000-000000000001",
+        "AZURE_TENANT_ID": "00000000-0000-0000-0000-000000000002",
+    }
+    lab = load_lab(path, env=env)
+    assert lab.target.kind == "azure"
+    assert str(lab.target.tenant_id) == env["AZURE_TENANT_ID"]
+    assert lab.authorization.mode == "gateway"
+    assert len(build_graph(lab)) == 26

@@ -40,9 +40,10 @@ class Settings:
     # Extra audiences accepted besides the client id and ``api://<client id>`` (the app's
     # identifier URI, e.g. the MCP URL), comma-separated in ``AZURE_CLIENT_AUDIENCES``.
     extra_audiences: tuple[str, ...] = ()
-    # Public base URL of this server (for the consent redirect to ``/auth/callback``);
-    # ``PUBLIC_BASE_URL`` or ``https://$CONTAINER_APP_HOSTNAME`` (set by Azure Container Apps
-    # and by the emulator's runner); empty means "derive from the request".
+    # Public base URL of this server (for the consent redirect to ``/auth/callback``):
+    # ``PUBLIC_BASE_URL``, else the app FQDN Azure Container Apps describes
+    # (``$CONTAINER_APP_NAME.$CONTAINER_APP_ENV_DNS_SUFFIX``), else ``$CONTAINER_APP_HOSTNAME``
+    # (the emulator's runner sets ``127.0.0.1:<port>``); empty means "derive from the request".
     public_base_url: str = ""
     required_scope: str = REQUIRED_SCOPE
     log_level: str = "INFO"
@@ -86,6 +87,10 @@ class Settings:
         graph = _https_base(env.get("GRAPH_ENDPOINT", "") or DEFAULT_GRAPH, "GRAPH_ENDPOINT")
 
         public = env.get("PUBLIC_BASE_URL", "").strip().rstrip("/")
+        app_name = env.get("CONTAINER_APP_NAME", "").strip()
+        dns_suffix = env.get("CONTAINER_APP_ENV_DNS_SUFFIX", "").strip()
+        if not public and app_name and dns_suffix:
+            public = f"https://{app_name}.{dns_suffix}"  # the app's FQDN in Azure Container Apps
         if not public and env.get("CONTAINER_APP_HOSTNAME", "").strip():
             public = "https://" + env["CONTAINER_APP_HOSTNAME"].strip().rstrip("/")
         if public:

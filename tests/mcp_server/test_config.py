@@ -56,3 +56,16 @@ def test_local_overrides() -> None:
 def test_bad_configuration_names_the_variable(env: dict[str, str], needle: str) -> None:
     with pytest.raises(ConfigError, match=needle):
         Settings.from_env(env)
+
+
+def test_public_base_url_prefers_the_app_fqdn_in_azure() -> None:
+    env = {
+        **BASE,
+        "CONTAINER_APP_NAME": "mcp",
+        "CONTAINER_APP_ENV_DNS_SUFFIX": "blue-1.ukwest.azurecontainerapps.io",
+        "CONTAINER_APP_HOSTNAME": "mcp--rev1.blue-1.ukwest.azurecontainerapps.io",
+    }
+    assert Settings.from_env(env).public_base_url == "https://mcp.blue-1.ukwest.azurecontainerapps.io"
+    assert (
+        Settings.from_env({**env, "PUBLIC_BASE_URL": "https://x.test/"}).public_base_url == "https://x.test"
+    )

@@ -212,3 +212,58 @@ def test_cli_spec_error_exits_2(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2, proc.stderr
     assert "lab.yaml:" in proc.stderr
+
+
+_SIGINT_DRIVER = """
+import sys
+import anyio
+from orchestrator.engine import ReconcileOptions, Terminal, execute
+from tests.orchestrator.fakes import LAB, FakeCloud, providers
+from tests.orchestrator.test_engine import KINDS, lab_nodes
+
+cloud = FakeCloud()
+
+async def main() -> None:
+    cloud.gates[("create", "nv.plain")] = anyio.Event()  # never set: the run hangs there
+    entered = anyio.Event()
+    cloud.entered[("create", "nv.plain")] = entered
+
+    async def announce() -> None:
+        await entered.wait()
+        print("stuck", flush=True)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(announce)
+        term = Terminal(sys.stdout, sys.stderr, interactive=False, rich=False, confirm=lambda q: True)
+        await execute(LAB, lab_nodes(), providers(cloud, KINDS), ReconcileOptions(yes=True), term)
+
+try:
+    anyio.run(main)
+except KeyboardInterrupt:
+    print("KeyboardInterrupt", file=sys.stderr)
+    sys.exit(130)
+"""
+
+
+def test_ctrl_c_prints_the_partial_summary_and_exits_130() -> None:
+    import signal
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _SIGINT_DRIVER],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+    assert proc.stdout is not None
+    for _ in range(200):  # bounded: the plan's lines, then "stuck"
+        line = proc.stdout.readline()
+        if line.strip() == "stuck" or not line:
+            break
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "Interrupted after" in err
+    assert "cancelled" in err
+    assert "run `prmlab reconcile` again" in err
+    assert "KeyboardInterrupt" in err

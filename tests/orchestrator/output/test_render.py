@@ -138,3 +138,19 @@ def test_progress_lines() -> None:
     assert (
         event_line(ProgressEvent(EventKind.FINISHED, "x", Action.NOOP, outcome=result().outcomes[3])) is None
     )
+
+
+def test_rich_progress_prints_finished_resources() -> None:
+    from orchestrator.output.progress import RichProgress
+
+    stream = io.StringIO()
+    with RichProgress(stream, total=3) as progress:
+        progress.on_event(ProgressEvent(EventKind.STARTED, "app.mcp", Action.CREATE))
+        for outcome in result().outcomes:
+            progress.on_event(
+                ProgressEvent(EventKind.FINISHED, outcome.address, outcome.action, outcome=outcome)
+            )
+    text = stream.getvalue()
+    assert "+ app.mcp: created" in text
+    assert "! nv.key: failed: 403 Forbidden" in text
+    assert "api.same" not in text

@@ -83,6 +83,7 @@ def build_routes(ctx: EmulatorContext, settings: IdentitySettings | None = None)
         Route("/_emulator/identity/keys/rotate", b(admin.rotate), methods=["POST"]),
         Route("/_emulator/identity/keys/retire", b(admin.retire), methods=["POST"]),
         Route("/_emulator/identity/settings", b(admin.settings), methods=["GET", "PUT"]),
+        Route("/_emulator/identity/mint", b(admin.mint), methods=["POST"]),
     ]
 
 

@@ -5,6 +5,10 @@ every emulator route): inspect, rotate and retire signing keys; switch headless 
 * ``POST /_emulator/identity/keys/rotate`` -> ``{"current": kid, "keys": [...]}``
 * ``POST /_emulator/identity/keys/retire`` -> ``{"retired": [kid...], "keys": [...]}``
 * ``GET|PUT /_emulator/identity/settings`` -> ``{"headlessSignIn": bool}``
+* ``POST /_emulator/identity/mint`` ``{"claims": {...}}`` -> ``{"token": jwt}`` — signs arbitrary
+  claims with the current key. It exists so the verifier can forge tokens that only the issuer
+  could sign (expired, wrong audience, missing scope...) and prove the gateway refuses them; it is
+  served by the local emulator only, never by anything that speaks for Azure.
 """
 
 from __future__ import annotations
@@ -50,3 +54,15 @@ async def settings(svc: IdentityService, request: Request) -> Response:
             )
         svc.set_headless(body["headlessSignIn"])
     return JSONResponse({"headlessSignIn": svc.settings.headless_sign_in})
+
+
+async def mint(svc: IdentityService, request: Request) -> Response:
+    try:
+        body = json.loads(await request.body())
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or not isinstance(body.get("claims"), dict):
+        return JSONResponse(
+            {"error": {"code": "BadRequest", "message": 'Body must be {"claims": {...}}.'}}, status_code=400
+        )
+    return JSONResponse({"token": keys.sign(svc.ctx, body["claims"])})

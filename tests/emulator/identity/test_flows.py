@@ -486,3 +486,17 @@ async def test_replication_delay_hides_a_new_application(harness: Harness) -> No
     harness.ctx.faults.replication_delay_s = 0
     r = await harness.authorize(**params)
     assert r.status_code == 302
+
+
+async def test_mint_signs_arbitrary_claims_with_the_current_key(harness: Harness) -> None:
+    claims = {"aud": "x", "iss": harness.issuer, "exp": 1, "scp": "nothing"}
+    r = await harness.http.post(f"{BASE}/_emulator/identity/mint", json={"claims": claims})
+    token = r.json()["token"]
+    assert jwt.decode(token, options={"verify_signature": False}) == claims
+    assert jwt.get_unverified_header(token)["kid"] == keys.current_key(harness.ctx).kid
+    # the key is real: with the expiry check off, the signature verifies against the JWKS
+    with pytest.raises(keys.TokenValidationError) as info:
+        keys.verify_token(harness.ctx, token, audiences=["x"])
+    assert info.value.reason == "expired"
+    bad = await harness.http.post(f"{BASE}/_emulator/identity/mint", json={"claims": "no"})
+    assert bad.status_code == 400

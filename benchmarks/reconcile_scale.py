@@ -1,6 +1,6 @@
 """Reconcile at scale: full-create wall time vs ``--parallelism 1``, no-op read cost, planning CPU.
 
-Run: ``.venv/bin/python benchmarks/reconcile_scale.py [--mode fake|emulator|both] [--apis 200]
+Run: ``.venv/bin/python benchmarks/reconcile_scale.py [--mode plan|fake|emulator|both|all] [--apis 200]
 [--ops 5] [--named-values 200] [--apps 20] [--latency-ms 50] [--parallelism 10] [--no-serial]``.
 
 It generates a lab.yaml (``--apis`` APIs x ``--ops`` operations, an API-level policy on every
@@ -10,6 +10,8 @@ spec loader and graph, and runs the engine's ``execute`` (read -> plan -> apply)
 
 * ``fake``: in-memory providers that sleep ``--latency-ms`` per call (read, create, update,
   delete) — the engine's own scheduling cost, without SDKs; reads are one list call per kind.
+* ``plan``: the pure planner with the real providers (``desired``/``diff``, policy rendering),
+  no network: CPU of a full-create plan and of a no-op plan.
 * ``emulator``: the real providers through the Azure SDKs against a private emulator with
   ``latency_ms`` injected on every ARM/Graph request; request counts come from its
   ``requests.jsonl``.
@@ -339,11 +341,71 @@ def bench_emulator(lab: Any, nodes: list[NodeInput], args: argparse.Namespace, r
         emu1.stop()
 
 
+# ------------------------------------------------------------------ pure planning with the real providers
+
+
+class _OfflineClients:
+    """Enough of ``target.Clients`` for the providers' pure ``desired``/``diff`` (no SDK client)."""
+
+    resource_group = "rg-bench"
+    subscription_id = "00000000-0000-0000-0000-000000000000"
+    tenant_id = "00000000-0000-0000-0000-0000000000aa"
+    location = "ukwest"
+    apim = resources = graph = None
+
+
+def bench_planning(lab: Any, nodes: list[NodeInput]) -> None:
+    """Planning CPU with the real providers (policy rendering, canonicalisation), no network:
+    a full-create plan (nothing exists), then a no-op plan over actuals equal to the desired state."""
+    from orchestrator.plan import build_plan
+    from orchestrator.providers import providers_for
+
+    providers = providers_for(_OfflineClients(), lab)
+    resolver = spec_resolver(lab, fake_target_outputs())
+    cpu = time.process_time()
+    create = build_plan(lab.name, nodes, providers, {}, resolver)
+    create_cpu = time.process_time() - cpu
+    outputs = {
+        name: f"https://{name}.example" if name in ("gateway_url", "url") else f"{name}-value"
+        for name in (
+            "client_id",
+            "object_id",
+            "principal_id",
+            "resource_id",
+            "tenant_id",
+            "gateway_url",
+            "name",
+            "url",
+            "fqdn",
+            "connection_string",
+            "instrumentation_key",
+        )
+    }
+    actuals = {
+        s.address: Actual(s.address, s.kind, s.name, dict(s.desired.properties), outputs)
+        for s in create.steps
+        if s.desired is not None
+    }
+    # a second derivation with every output known gives the state a finished apply leaves
+    settled = build_plan(lab.name, nodes, providers, actuals, resolver)
+    actuals = {
+        s.address: Actual(s.address, s.kind, s.name, dict(s.desired.properties), outputs)
+        for s in settled.steps
+        if s.desired is not None
+    }
+    cpu = time.process_time()
+    noop = build_plan(lab.name, nodes, providers, actuals, resolver)
+    noop_cpu = time.process_time() - cpu
+    print(f"\n[pure planning with the real providers, {len(nodes)} resources, no network]")
+    print(f"full-create plan: {create_cpu:.3f} s CPU ({len(create.changes)} changes)")
+    print(f"no-op plan: {noop_cpu:.3f} s CPU ({len(noop.changes)} changes)")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--mode", choices=["fake", "emulator", "both"], default="both")
+    parser.add_argument("--mode", choices=["fake", "plan", "emulator", "both", "all"], default="all")
     parser.add_argument("--apis", type=int, default=200)
     parser.add_argument("--ops", type=int, default=5)
     parser.add_argument("--named-values", type=int, default=200)
@@ -363,9 +425,11 @@ def main(argv: list[str] | None = None) -> None:
             f"lab: {args.apis} APIs x {args.ops} operations (API policies), {args.named_values} named values, "
             f"{args.apps} apps -> {len(nodes)} resources; load + graph CPU {time.process_time() - cpu:.3f} s"
         )
-        if args.mode in ("fake", "both"):
+        if args.mode in ("plan", "all"):
+            bench_planning(lab, nodes)
+        if args.mode in ("fake", "both", "all"):
             bench_fake(lab, nodes, args)
-        if args.mode in ("emulator", "both"):
+        if args.mode in ("emulator", "both", "all"):
             bench_emulator(lab, nodes, args, root)
 
 

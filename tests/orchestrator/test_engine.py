@@ -267,3 +267,37 @@ def test_ctrl_c_prints_the_partial_summary_and_exits_130() -> None:
     assert "cancelled" in err
     assert "run `prmlab reconcile` again" in err
     assert "KeyboardInterrupt" in err
+
+
+def test_kinds_the_spec_no_longer_names_are_read_and_pruned() -> None:
+    cloud = FakeCloud()
+    cloud.add("old", "Leftover", {}, owner=LAB)
+    cloud.add("old", "NotOurs", {}, owner="another-lab")
+
+    async def main() -> RunReport:
+        provs = providers(cloud, [*KINDS, "old"])
+        return await execute(LAB, lab_nodes(), provs, ReconcileOptions(yes=True), Term().term)
+
+    report = anyio.run(main)
+    assert report.exit_code == 0
+    assert ("delete", "old", "Leftover") in cloud.writes()
+    assert ("old", "NotOurs") in cloud.records
+
+
+def test_read_failures_are_one_clear_error_not_an_exception_group() -> None:
+    class Broken:
+        kind = "nv"
+
+        async def read(self, lab_name: str, addresses: Mapping[str, Any]) -> Mapping[str, Any]:
+            raise PermanentError("named values", "403 Forbidden: no read access")
+
+    cloud = FakeCloud()
+    provs: dict[str, Any] = providers(cloud, KINDS)
+    broken = Broken()
+    provs["nv"] = type("P", (), {"kind": "nv", "read": broken.read, "desired": provs["nv"].desired})()
+
+    async def main() -> RunReport:
+        return await execute(LAB, lab_nodes(), provs, ReconcileOptions(yes=True), Term().term)
+
+    with pytest.raises(PermanentError, match="403 Forbidden: no read access"):
+        anyio.run(main)

@@ -67,7 +67,7 @@ async def check_discovery(
     resp = await post_mcp(http, target.mcp_url, None)
     challenge = parse_bearer_challenge(resp.headers.get("www-authenticate"))
     header_prm_url: str | None = None
-    name = "challenge.no_token"
+    name = "discovery.challenge"
     if resp.status_code != 401:
         results.append(
             _fail(name, f"POST {target.mcp_url} without a token answered {resp.status_code}, not 401")
@@ -89,7 +89,10 @@ async def check_discovery(
         )
 
     prm: dict[str, Any] | None = None
-    urls = [("prm.header_url", header_prm_url), ("prm.path_inserted", path_inserted_prm_url(target.mcp_url))]
+    urls = [
+        ("discovery.prm_header_url", header_prm_url),
+        ("discovery.prm_path_inserted", path_inserted_prm_url(target.mcp_url)),
+    ]
     for check, url in urls:
         if url is None:
             results.append(_fail(check, "no URL to fetch (the challenge named none)"))
@@ -108,10 +111,11 @@ async def check_discovery(
         return results, Discovered()
     resource = prm.get("resource")
     results.append(
-        _ok("prm.resource", f"resource == {target.mcp_url}")
+        _ok("discovery.prm_resource", f"resource == {target.mcp_url}")
         if resource == target.mcp_url
         else _fail(
-            "prm.resource", f"resource {resource!r} is not byte-identical to the MCP URL {target.mcp_url!r}"
+            "discovery.prm_resource",
+            f"resource {resource!r} is not byte-identical to the MCP URL {target.mcp_url!r}",
         )
     )
     problems = []
@@ -128,7 +132,9 @@ async def check_discovery(
             f"bearer_methods_supported is {prm.get('bearer_methods_supported')!r}, not ['header']"
         )
     results.append(
-        _fail("prm.fields", "; ".join(problems)) if problems else _ok("prm.fields", "scopes consistent")
+        _fail("discovery.prm_fields", "; ".join(problems))
+        if problems
+        else _ok("discovery.prm_fields", "scopes consistent")
     )
     if not isinstance(servers, list) or not servers:
         return results, Discovered(prm=prm)
@@ -143,7 +149,9 @@ async def check_discovery(
             metadata = body
             break
     if metadata is None:
-        results.append(_fail("as.metadata", "no authorization-server metadata at: " + ", ".join(tried)))
+        results.append(
+            _fail("discovery.as_metadata", "no authorization-server metadata at: " + ", ".join(tried))
+        )
         return results, Discovered(prm=prm, issuer=issuer)
     problems = []
     if metadata.get("issuer") != issuer:
@@ -156,6 +164,8 @@ async def check_discovery(
         if not metadata.get(key):
             problems.append(f"no {key}")
     results.append(
-        _fail("as.metadata", "; ".join(problems)) if problems else _ok("as.metadata", f"found at {tried[-1]}")
+        _fail("discovery.as_metadata", "; ".join(problems))
+        if problems
+        else _ok("discovery.as_metadata", f"found at {tried[-1]}")
     )
     return results, Discovered(prm=prm, issuer=issuer, as_metadata=metadata)

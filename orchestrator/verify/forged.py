@@ -125,24 +125,22 @@ def forgeries(
         return _hs256_with_key({"typ": "JWT", "kid": jwk.get("kid")}, claims, pem)
 
     return [
-        Forgery("forged.none", 401, const(None)),
-        Forgery("forged.garbage", 401, const("not-a-jwt")),
-        Forgery("forged.expired", 401, minted(exp=now - 600, iat=now - 4000, nbf=now - 4000)),
-        Forgery("forged.not_yet_valid", 401, minted(nbf=now + 3600, iat=now)),
-        Forgery("forged.wrong_audience", 401, minted(aud=str(uuid.uuid4()))),
+        Forgery("none", 401, const(None)),
+        Forgery("garbage", 401, const("not-a-jwt")),
+        Forgery("expired", 401, minted(exp=now - 600, iat=now - 4000, nbf=now - 4000)),
+        Forgery("not_yet_valid", 401, minted(nbf=now + 3600, iat=now)),
+        Forgery("wrong_audience", 401, minted(aud=str(uuid.uuid4()))),
+        Forgery("wrong_issuer", 401, minted(iss="https://issuer.invalid/" + target.tenant_id + "/v2.0")),
         Forgery(
-            "forged.wrong_issuer", 401, minted(iss="https://issuer.invalid/" + target.tenant_id + "/v2.0")
-        ),
-        Forgery(
-            "forged.wrong_tenant",
+            "wrong_tenant",
             401,
             minted(tid=(other := str(uuid.uuid4())), iss=issuer.replace(target.tenant_id, other)),
         ),
-        Forgery("forged.bad_signature", 401, bad_signature),
-        Forgery("forged.alg_none", 401, alg_none),
-        Forgery("forged.hs256_public_key", 401, hs256_public_key),
-        Forgery("forged.unknown_kid", 401, unknown_kid),
-        Forgery("forged.missing_scope", 403, minted(scp="Some.Other.Scope")),
+        Forgery("bad_signature", 401, bad_signature),
+        Forgery("alg_none", 401, alg_none),
+        Forgery("hs256_public_key", 401, hs256_public_key),
+        Forgery("unknown_kid", 401, unknown_kid),
+        Forgery("missing_scope", 403, minted(scp="Some.Other.Scope")),
     ]
 
 
@@ -151,14 +149,14 @@ async def check_forgeries(
     url: str,
     cases: list[Forgery],
     *,
-    prefix: str = "",
+    group: str = "forged",
     expect_override: int | None = None,
 ) -> list[CheckResult]:
     results: list[CheckResult] = []
     for case in cases:
-        name = prefix + case.name
+        name = f"{group}.{case.name}"
         token: str | None = None
-        if case.name != "forged.none":
+        if case.name != "none":
             token = await case.build()
             if token is None:
                 results.append(

@@ -43,6 +43,6 @@ async def run_verification(target: VerifyTarget) -> Report:
                 # the server does not distinguish scope failures from the gateway's 403).
                 direct = [c for c in cases if c.expect == 401]
                 results += await check_forgeries(
-                    http, target.server_url, direct, prefix="bypass.", expect_override=401
+                    http, target.server_url, direct, group="bypass", expect_override=401
                 )
     return Report(tuple(_selected(target, results)))

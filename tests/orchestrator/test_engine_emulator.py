@@ -38,6 +38,23 @@ def owned_addresses(emu: RunningEmulator, lab_file: Path) -> set[str]:
     return {s.address for s in report.plan.steps if s.actual is not None and s.actual.owned}
 
 
+def app_unique_names(emu: RunningEmulator) -> list[str]:
+    """Every app registration's uniqueName on the emulator (duplicates kept)."""
+
+    async def main() -> list[str]:
+        graph = emu.graph_client()
+        names: list[str] = []
+        page = await graph.applications.get()
+        while page is not None:
+            names += [str(app.unique_name) for app in page.value or []]
+            if not page.odata_next_link:
+                break
+            page = await graph.applications.with_url(page.odata_next_link).get()
+        return names
+
+    return anyio.run(main)
+
+
 def test_second_reconcile_plans_nothing_and_writes_nothing(emulator: RunningEmulator, tmp_path: Path) -> None:
     lab = write_lab(tmp_path, lab_text("noop-lab"))
     first, requests, _ = reconcile_on(emulator, lab)
@@ -116,8 +133,18 @@ def test_a_same_named_unowned_resource_is_refused(emulator: RunningEmulator, tmp
 def test_destroy_removes_everything_owned_and_leaves_unowned_alone(
     emulator: RunningEmulator, tmp_path: Path
 ) -> None:
-    lab = write_lab(tmp_path, lab_text("destroy-lab"))
+    lab = write_lab(tmp_path, lab_text("destroy-lab", apps=1))
     assert reconcile_on(emulator, lab)[0].exit_code == 0
+    assert "destroy-lab-app0" in app_unique_names(emulator)
+
+    async def unowned_app() -> None:  # a pre-existing app registration without the lab's mark
+        from msgraph.generated.models.application import Application
+
+        await emulator.graph_client().applications.post(
+            Application(display_name="Theirs", unique_name="destroy-lab-theirs")
+        )
+
+    anyio.run(unowned_app)
 
     async def unowned_api() -> None:  # an API the lab does not own, in a service it does not own
         async with emulator.resource_client() as rc:
@@ -157,18 +184,23 @@ def test_destroy_removes_everything_owned_and_leaves_unowned_alone(
             return str(api.name)
 
     assert anyio.run(still_there) == "theirs"
+    names = app_unique_names(emulator)
+    assert "destroy-lab-theirs" in names
+    assert "destroy-lab-app0" not in names
 
 
-def test_converges_with_injected_throttling_and_server_errors(
+def test_converges_with_throttling_server_errors_and_replication_delay(
     emulator: RunningEmulator, tmp_path: Path
 ) -> None:
-    lab = write_lab(tmp_path, lab_text("faults-lab"))
-    emulator.set_faults(throttle_rate=0.2, error_rate=0.05, seed=7)
+    lab = write_lab(tmp_path, lab_text("faults-lab", apps=2))
+    emulator.set_faults(throttle_rate=0.2, error_rate=0.05, replication_delay_s=5, seed=7)
     report, requests, _ = reconcile_on(emulator, lab)
-    throttled = [r for r in requests if r.get("status") in (429, 500, 503)]
-    assert throttled, "no faults were injected"
+    faulted = [r for r in requests if r.get("status") in (429, 500, 503)]
+    assert faulted, "no faults were injected"
     assert report.exit_code == 0, report.result
     emulator.reset_faults()
+    names = app_unique_names(emulator)
+    assert sorted(n for n in names if n.startswith("faults-lab-")) == ["faults-lab-app0", "faults-lab-app1"]
     again, requests, _ = reconcile_on(emulator, lab)
     assert not again.plan.has_changes
     assert writes(requests) == []

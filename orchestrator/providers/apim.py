@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from orchestrator.errors import PermanentError
 from orchestrator.providers.base import (
     OWNER_TAG,
     arm_owned,
@@ -45,6 +46,8 @@ from orchestrator.providers.common import (
 )
 from orchestrator.providers.errors import translating
 from orchestrator.resource import UNKNOWN, Actual, Desired, FieldChange, Secret
+
+BUILTIN_ECHO_API = "echo-api"
 
 
 def named_value_tag(lab: str) -> str:
@@ -163,6 +166,20 @@ class ApimServiceProvider:
     async def delete(self, actual: Actual) -> None:
         rg = str(actual.properties.get("@rg") or self.ctx.rg)
         client = self.ctx.clients.apim
+        # Deleting the service deletes every API in it: refuse while it holds APIs the lab does
+        # not own (APIM's own sample ``echo-api``, created with classic tiers, does not count).
+        apis = await collect(actual.address, lambda: client.api.list_by_service(rg, actual.name))
+        foreign = sorted(
+            str(a.name)
+            for a in apis
+            if str(a.name) != BUILTIN_ECHO_API
+            and not description_owned((wire(a).get("properties") or {}).get("description"), self.ctx.lab)
+        )
+        if foreign:
+            raise PermanentError(
+                actual.address,
+                f"not deleted: it holds APIs this lab does not own ({', '.join(foreign)}); delete or move them first",
+            )
 
         async def delete() -> None:
             poller = await client.api_management_service.begin_delete(rg, actual.name)

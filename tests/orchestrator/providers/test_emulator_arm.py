@@ -10,7 +10,7 @@ from typing import Any
 import anyio
 import pytest
 
-from orchestrator.errors import TemporaryError
+from orchestrator.errors import PermanentError, TemporaryError
 from orchestrator.providers import providers_for
 from tests.orchestrator.providers.support import (
     Converger,
@@ -117,6 +117,14 @@ async def test_same_named_unowned_resources_are_reported_not_owned(emulator: Run
             found = await providers["api"].read(lab.name, {node.address: conv.desired(node)})
             assert set(found) == {"api.mcp"}  # "theirs" is neither named nor owned: left alone
             assert found["api.mcp"].owned is False
+            # The service is ours, but deleting it would delete their APIs: refused, nothing deleted.
+            service_node = conv.graph["apim_service.main"]
+            ours = await providers["apim_service"].read(
+                lab.name, {service_node.address: conv.desired(service_node)}
+            )
+            with pytest.raises(PermanentError, match="mcp, theirs"):
+                await providers["apim_service"].delete(ours[service_node.address])
+            assert (await clients.apim.api.get(rg, service, "theirs")).name == "theirs"
             # A group of the same name without the mark.
             other = unique_lab()
             await clients.resources.resource_groups.create_or_update(

@@ -121,6 +121,11 @@ class Runner:
     async def _on_event(self, event: Event) -> None:
         if event.kind == KIND:
             self.poke(event.key)
+            supervisor = self.supervisors.get(event.key)
+            if event.action == "put" and supervisor is not None:
+                # Synchronously, before the ARM layer answers the PUT: the stored status must not
+                # claim the previous spec's state (or ARM's defaults) for the new one.
+                supervisor.note_put()
         elif event.action == "delete":
             # A resource group (or subscription-level) delete may remove apps without an event
             # of their own: every supervisor re-checks that its app still exists.
@@ -175,6 +180,28 @@ class AppSupervisor:
 
     def wake(self) -> None:
         self._wake.set()
+
+    def note_put(self) -> None:
+        """Record at once what a just-written spec means: unchanged -> the current status again
+        (an ARM PUT replaces the whole body), changed -> ``Progressing`` until it is healthy."""
+        store = self.runner.ctx.store
+        doc = store.get(KIND, self.key)
+        if doc is None:
+            return
+        try:
+            spec = parse_app(self.key, doc.body)
+        except SpecError:
+            return  # the convergence records the reason
+        if self.status is not None and self.spec is not None and spec.fingerprint == self.spec.fingerprint:
+            status.record(store, self.key, self.status)
+            return
+        pending = AppStatus(
+            running=RunningStatus.PROGRESSING,
+            message="new spec received; starting",
+            log=str(self.runner.log_path(spec.name)),
+            fingerprint=spec.fingerprint,
+        )
+        status.record(store, self.key, pending)
 
     async def run(self) -> None:
         try:

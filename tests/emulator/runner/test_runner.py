@@ -24,7 +24,7 @@ import pytest
 
 from emulator.context import EmulatorContext, Event
 from emulator.ports import allocate_port
-from emulator.runner.spec import KIND
+from emulator.runner.spec import KIND, parse_app
 from emulator.runner.supervisor import IDENTITY_HEADER_KIND, PROCESS_KIND, Runner
 from emulator.store import Store
 from emulator.tls import ensure_tls
@@ -156,6 +156,8 @@ async def test_start_restart_on_change_crash_recovery_and_stop_on_delete(ctx: Em
         scaled = copy.deepcopy(body)
         scaled["properties"]["template"]["scale"]["maxReplicas"] = 5
         await put(ctx, scaled)
+        # Restored synchronously, before the (ARM) writer gets control back: the PUT body had none.
+        assert props(ctx)["runningStatus"] == "Running"
         await runner.wait_until(lambda: supervisor.convergences > seen, 10)
         assert running_pid(ctx)() == first
 
@@ -163,6 +165,8 @@ async def test_start_restart_on_change_crash_recovery_and_stop_on_delete(ctx: Em
         changed = copy.deepcopy(scaled)
         changed["properties"]["template"]["containers"][0]["env"].append({"name": "EXTRA", "value": "1"})
         await put(ctx, changed)
+        assert props(ctx)["runningStatus"] == "Progressing"  # never the old spec's Running
+        assert props(ctx)["localRunner"]["specFingerprint"] == parse_app(KEY, changed).fingerprint
         await runner.wait_until(lambda: running_pid(ctx)() not in (None, first), START_S)
         second = running_pid(ctx)()
         assert second is not None

@@ -50,13 +50,16 @@ REPLICATION_TIMEOUT_S = 60.0
 
 
 async def wait_visible(
-    what: str, fetch: Callable[[], Awaitable[T | None]], limit_s: float = REPLICATION_TIMEOUT_S
+    what: str,
+    fetch: Callable[[], Awaitable[T | None]],
+    limit_s: float = REPLICATION_TIMEOUT_S,
+    first_delay: float = 0.1,
 ) -> T:
     """Poll ``fetch`` (None = not visible yet) with exponential backoff until it returns a value.
 
     Bounded by ``limit_s``; then a ``TemporaryError`` lets the executor retry the node later.
     """
-    delay = 0.1
+    delay = first_delay
     deadline = time.monotonic() + limit_s
     while True:
         found = await fetch()

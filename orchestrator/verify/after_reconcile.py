@@ -1,0 +1,78 @@
+"""The verification step of ``prmlab reconcile`` and the body of ``prmlab verify``.
+
+``verify(lab, outputs, settings, out)`` is the hook the engine calls after an apply that
+succeeded (``outputs`` = node address -> ``Actual.outputs``); ``settings`` is the target's
+``TargetSettings``. On the local target it first makes sure the test users exist, and gives the
+verifier a minter (the emulator's ``/_emulator/identity/mint``) for the forged-token battery.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, TextIO
+
+import httpx
+
+from orchestrator.verify.model import Report, TokenMinter
+
+
+def local_minter(settings: Any) -> TokenMinter:
+    from orchestrator.verify.http import ssl_context
+
+    async def mint(header: Mapping[str, Any], claims: Mapping[str, Any]) -> str:
+        async with httpx.AsyncClient(verify=ssl_context(settings.ca_file), timeout=10) as http:
+            resp = await http.post(
+                f"{settings.base_url}/_emulator/identity/mint", json={"claims": dict(claims)}
+            )
+            resp.raise_for_status()
+            return str(resp.json()["token"])
+
+    return mint
+
+
+async def run_for_lab(
+    lab: Any,
+    outputs: Mapping[str, Mapping[str, Any]],
+    settings: Any,
+    *,
+    token: str | None = None,
+    checks: frozenset[str] | None = None,
+) -> Report:
+    from orchestrator.engine import target_outputs
+    from orchestrator.verify.runner import run_verification
+    from orchestrator.verify.targeting import build_target
+
+    local = settings.kind == "local"
+    if local and lab.verification.test_users:
+        from orchestrator.target import open_clients
+        from orchestrator.verify.users import ensure_test_users
+
+        async with open_clients(settings) as clients:
+            await ensure_test_users(clients.graph, lab)
+    target = build_target(
+        lab,
+        outputs,
+        target_outputs(settings),
+        local=local,
+        ca_file=settings.ca_file if local else None,
+        minter=local_minter(settings) if local else None,
+        token=token,
+        checks=checks,
+    )
+    return await run_verification(target)
+
+
+def write_report(report: Report, out: TextIO, output: str = "text") -> None:
+    if output == "json":
+        out.write(json.dumps(report.as_json(), indent=2) + "\n")
+    else:
+        from orchestrator.verify.report import write_text
+
+        write_text(report, out)
+
+
+async def verify(lab: Any, outputs: Mapping[str, Mapping[str, Any]], settings: Any, out: TextIO) -> bool:
+    report = await run_for_lab(lab, outputs, settings)
+    write_report(report, out)
+    return report.ok

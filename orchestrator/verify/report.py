@@ -1,0 +1,21 @@
+"""Printing a verification ``Report`` as a table (text) — JSON is ``Report.as_json``."""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from orchestrator.verify.model import Outcome, Report
+
+_MARK = {Outcome.PASS: "PASS", Outcome.FAIL: "FAIL", Outcome.SKIP: "skip"}
+
+
+def write_text(report: Report, out: TextIO) -> None:
+    width = max((len(r.name) for r in report.results), default=10)
+    out.write("\nVerification\n")
+    for r in report.results:
+        out.write(f"  {_MARK[r.outcome]}  {r.name.ljust(width)}  {r.detail}\n")
+    counts = {o: sum(1 for r in report.results if r.outcome is o) for o in Outcome}
+    verdict = "verified" if report.ok else "NOT verified"
+    out.write(
+        f"\n{verdict}: {counts[Outcome.PASS]} passed, {counts[Outcome.FAIL]} failed, {counts[Outcome.SKIP]} skipped\n"
+    )

@@ -1,0 +1,94 @@
+"""From a lab and the outputs of its resources to a ``VerifyTarget`` (pure, no I/O).
+
+Which API is "the MCP endpoint": the first API of type ``mcp``. Which app is the resource:
+the first app registration that exposes a scope. The client that signs in: the app's first
+pre-authorized client (VS Code in the default lab, a first-party client in Entra and in the
+local identity service), so no consent prompt stands in the way of a headless check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from orchestrator.errors import VerificationError
+from orchestrator.resource import UNKNOWN
+from orchestrator.spec.refs import resolve
+from orchestrator.spec.values import Ref
+from orchestrator.verify.model import TokenMinter, VerifyTarget
+
+VSCODE_CLIENT_ID = "aebc6443-996d-45c2-90f0-388ff96faa56"
+
+
+def _value(
+    lab: Any, outputs: Mapping[str, Mapping[str, Any]], target_outputs: Mapping[str, Any], ref: str
+) -> str:
+    value = resolve(Ref(ref=ref), lab, outputs, target_outputs)
+    if value is UNKNOWN or value is None:
+        raise VerificationError(
+            f"cannot verify: {ref} is not known — is the lab deployed? (run prmlab reconcile)"
+        )
+    return str(value)
+
+
+def mcp_api_key(lab: Any) -> str:
+    for key, api in lab.apim.apis.items() if lab.apim is not None else ():
+        if api.type == "mcp":
+            return str(key)
+    raise VerificationError("cannot verify: lab.yaml declares no API of type mcp")
+
+
+def resource_app_key(lab: Any) -> str:
+    for key, app in lab.entra.apps.items():
+        if app.scopes:
+            return str(key)
+    raise VerificationError("cannot verify: no app registration in lab.yaml exposes a scope")
+
+
+def build_target(
+    lab: Any,
+    outputs: Mapping[str, Mapping[str, Any]],
+    target_outputs: Mapping[str, Any],
+    *,
+    local: bool,
+    ca_file: Path | None = None,
+    minter: TokenMinter | None = None,
+    token: str | None = None,
+    checks: frozenset[str] | None = None,
+) -> VerifyTarget:
+    api = mcp_api_key(lab)
+    app_key = resource_app_key(lab)
+    app = lab.entra.apps[app_key]
+    client_id = str(app.pre_authorized_clients[0].app_id) if app.pre_authorized_clients else VSCODE_CLIENT_ID
+    server_url: str | None = None
+    if lab.server is not None and "container_app.server" in outputs:
+        server_url = _value(lab, outputs, target_outputs, "server.url").rstrip("/") + "/mcp"
+    user = lab.verification.test_users[0] if local and lab.verification.test_users else None
+    profile: dict[str, str] | None = None
+    if user is not None:
+        profile = {"displayName": user.display_name}
+        for key, attr in (
+            ("mail", "mail"),
+            ("jobTitle", "job_title"),
+            ("department", "department"),
+            ("officeLocation", "office_location"),
+        ):
+            if getattr(user, attr) is not None:
+                profile[key] = str(getattr(user, attr))
+    configured = lab.verification.checks
+    return VerifyTarget(
+        mcp_url=_value(lab, outputs, target_outputs, f"apim.apis.{api}.url"),
+        app_client_id=_value(lab, outputs, target_outputs, f"entra.apps.{app_key}.client_id"),
+        tenant_id=str(target_outputs["tenant_id"]),
+        scope=_value(lab, outputs, target_outputs, f"entra.apps.{app_key}.scope"),
+        client_id=client_id,
+        server_url=server_url,
+        ca_file=ca_file,
+        login_hint=user.user_principal_name if user is not None else None,
+        expected_profile=profile,
+        minter=minter,
+        token=token,
+        interactive=not local and token is None,
+        checks=checks if checks is not None else (frozenset(configured) if configured else None),
+    )

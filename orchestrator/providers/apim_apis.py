@@ -429,10 +429,10 @@ class ApiPolicyProvider(_Base):
             if self.scoped_to_operation:
                 operation = str_prop(p, "@operation")
                 res = await apim.api_operation_policy.create_or_update(
-                    rg, service, api, operation, "policy", body, if_match="*"
+                    rg, service, api, operation, "policy", body
                 )
             else:
-                res = await apim.api_policy.create_or_update(rg, service, api, "policy", body, if_match="*")
+                res = await apim.api_policy.create_or_update(rg, service, api, "policy", body)
         self.ctx.memo.clear()
         loc = {k: v for k, v in p.items() if k.startswith("@") and k != "@gateway"}
         actual = self._actual(res, loc, True)

@@ -24,6 +24,10 @@ def main() -> int:
         print(f"mcp_server: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if settings.log_level != "DEBUG":
+        # Per-request HTTP dumps of azure-core and httpx: noise (secrets are redacted either way).
+        for noisy in ("azure", "httpx"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
     app = build_app(settings, production_dependencies(settings, env))
     config = uvicorn.Config(
         app,

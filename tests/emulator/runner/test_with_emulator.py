@@ -239,3 +239,6 @@ def test_stopping_the_emulator_stops_the_app(lab: Lab) -> None:
     with pytest.raises(ProcessLookupError):
         os.killpg(pid, 0)
     assert lab.app_props()["runningStatus"] == "Stopped"
+    log_text = (lab.emu.state_dir / "apps" / "mcp-server.log").read_text()
+    assert "Uvicorn running on https://127.0.0.1:" in log_text
+    assert "eyJ" not in log_text  # no token (JWT) ever reaches the app's log

@@ -85,9 +85,9 @@ class AppProcess:
                 self._log_file.close()
         return self._process.returncode
 
-    async def healthy(self, client: httpx.AsyncClient) -> bool:
+    async def healthy(self, client: httpx.AsyncClient, timeout_s: float = 2.0) -> bool:
         try:
-            response = await client.get(f"https://127.0.0.1:{self.port}/health", timeout=2.0)
+            response = await client.get(f"https://127.0.0.1:{self.port}/health", timeout=timeout_s)
         except httpx.HTTPError:
             return False
         return response.status_code == 200 and _is_healthy_body(response)

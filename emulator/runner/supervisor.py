@@ -11,7 +11,10 @@ process for every stored container app — state survives emulator restarts. Eac
   stop anything running, mark the app Failed with the reason;
 * new or changed spec (``AppSpec.fingerprint``: image, env, identities, port) -> (re)start,
   poll ``/health`` (bounded) and record ``Running`` or ``Failed``;
-* process exits on its own -> record ``Failed`` with the exit code, restart with backoff.
+* process exits on its own -> record ``Failed`` with the exit code, restart with backoff;
+* while it runs, ``/health`` is probed every ``liveness_interval_s``: after ``liveness_misses``
+  misses the app is recorded ``Failed`` (not restarted: a hung process is left for inspection),
+  and ``Running`` again when it answers.
 
 Stopping (delete, restart, emulator shutdown) signals the whole process group: no orphans.
 """
@@ -57,6 +60,8 @@ class Runner:
         health_timeout_s: float = 30.0,
         health_interval_s: float = 0.1,
         liveness_interval_s: float = 10.0,
+        liveness_misses: int = 3,
+        probe_timeout_s: float = 2.0,
         restart_backoff_s: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0),
         parent_env: Mapping[str, str] | None = None,
     ) -> None:
@@ -64,6 +69,8 @@ class Runner:
         self.health_timeout_s = health_timeout_s
         self.health_interval_s = health_interval_s
         self.liveness_interval_s = liveness_interval_s
+        self.liveness_misses = liveness_misses
+        self.probe_timeout_s = probe_timeout_s
         self.restart_backoff_s = restart_backoff_s
         self.parent_env = dict(os.environ if parent_env is None else parent_env)
         self.apps_dir = ctx.state_dir / APPS_DIR
@@ -296,7 +303,7 @@ class AppSupervisor:
         healthy = False
         with anyio.move_on_after(runner.health_timeout_s):
             while process.returncode is None and generation == self._generation:
-                if await process.healthy(runner.http):
+                if await process.healthy(runner.http, runner.probe_timeout_s):
                     healthy = True
                     break
                 await anyio.sleep(runner.health_interval_s)
@@ -345,14 +352,22 @@ class AppSupervisor:
             await anyio.sleep(runner.liveness_interval_s)
             if generation != self._generation or process.returncode is not None:
                 return
-            if await process.healthy(runner.http):
-                if misses >= 3:
-                    self._record(RunningStatus.RUNNING, "healthy again", pid=process.pid)
+            if await process.healthy(runner.http, runner.probe_timeout_s):
+                if misses >= runner.liveness_misses:
+                    self._record(
+                        RunningStatus.RUNNING,
+                        f"healthy again on https://127.0.0.1:{process.port}",
+                        pid=process.pid,
+                    )
                 misses = 0
             else:
                 misses += 1
-                if misses == 3:
-                    self._record(RunningStatus.FAILED, "/health stopped answering", pid=process.pid)
+                if misses == runner.liveness_misses:
+                    self._record(
+                        RunningStatus.FAILED,
+                        f"/health stopped answering ({misses} checks missed)",
+                        pid=process.pid,
+                    )
 
     def _schedule_restart(self) -> None:
         delays = self.runner.restart_backoff_s

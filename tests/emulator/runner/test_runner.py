@@ -51,8 +51,10 @@ def ctx(tmp_path: Path) -> EmulatorContext:
 
 
 @asynccontextmanager
-async def running(ctx: EmulatorContext) -> AsyncIterator[Runner]:
-    runner = Runner(ctx, restart_backoff_s=(0.05, 0.1), health_interval_s=0.05, health_timeout_s=START_S)
+async def running(ctx: EmulatorContext, **options: Any) -> AsyncIterator[Runner]:
+    runner = Runner(
+        ctx, restart_backoff_s=(0.05, 0.1), health_interval_s=0.05, health_timeout_s=START_S, **options
+    )
     async with anyio.create_task_group() as tg:
         tg.start_soon(runner.run)
         with anyio.fail_after(10):
@@ -233,3 +235,19 @@ async def test_restarts_stored_apps_after_a_restart_and_stops_them_on_shutdown(c
         if stale.poll() is None:
             stale.kill()
             stale.wait()
+
+
+async def test_a_hung_process_is_reported_and_its_recovery_too(ctx: EmulatorContext) -> None:
+    async with running(ctx, liveness_interval_s=0.05, probe_timeout_s=0.3, liveness_misses=2) as runner:
+        await put(ctx, container_app(port=allocate_port()))
+        await runner.wait_until(lambda: running_pid(ctx)() is not None, START_S)
+        pid = running_pid(ctx)()
+        assert pid is not None
+        os.kill(pid, signal.SIGSTOP)  # alive, but /health no longer answers
+        try:
+            await runner.wait_until(lambda: props(ctx)["runningStatus"] == "Failed", 10)
+            assert props(ctx)["localRunner"]["message"] == "/health stopped answering (2 checks missed)"
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        await runner.wait_until(lambda: running_pid(ctx)() == pid, 10)  # same process, not restarted
+        assert props(ctx)["localRunner"]["message"].startswith("healthy again on https://127.0.0.1:")

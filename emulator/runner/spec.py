@@ -7,17 +7,19 @@ needs a restart (``AppSpec.fingerprint``). Nothing here does I/O.
 
 Image rule: the local target can run exactly one kind of container, the lab's own MCP server
 (``python -m mcp_server``). A container qualifies when the last path segment of its image's
-repository (tag and digest removed, lower-cased) is ``mcp-server``, ``mcp_server`` or ends
-with ``-mcp-server`` / ``mcp-prm-server`` — e.g. ``myacr.azurecr.io/mcp-server:3``,
-``prmlab/lab-mcp-prm-server@sha256:...`` — or when the container app carries the ARM tag
-``prmlab-runner: mcp_server`` (an explicit opt-in for any image name). Anything else (the
-``containerapps-helloworld`` placeholder, say) is marked Failed, never run.
+repository (registry, tag and digest removed, lower-cased), split at ``-``, ``_`` and ``.``,
+contains the word ``mcp`` and ends with the word ``server`` — ``mcp-server``, ``mcp_server``,
+``lab-mcp-prm-server``, ``mcp-prm-oauth-server`` (e.g. ``myacr.azurecr.io/mcp-server:3``) — or
+when the container app carries the ARM tag ``prmlab-runner: mcp_server`` (an explicit opt-in for
+any image name). Anything else (the ``containerapps-helloworld`` placeholder, say) is marked
+Failed, never run.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,8 +27,7 @@ from typing import Any
 KIND = "microsoft.app/containerapps"
 RUNNER_TAG = "prmlab-runner"
 RUNNER_TAG_VALUE = "mcp_server"
-_NAMES = ("mcp-server", "mcp_server")
-_SUFFIXES = ("-mcp-server", "mcp-prm-server")
+_WORDS = re.compile(r"[-_.]")
 
 
 class SpecError(ValueError):
@@ -59,8 +60,8 @@ def repository_of(image: str) -> str:
 
 
 def is_server_image(image: str) -> bool:
-    name = repository_of(image)
-    return name in _NAMES or name.endswith(_SUFFIXES)
+    words = _WORDS.split(repository_of(image))
+    return "mcp" in words and words[-1] == "server"
 
 
 def port_of(fqdn: str) -> int:
@@ -92,8 +93,8 @@ def parse_app(key: str, body: Mapping[str, Any]) -> AppSpec:
     if not (is_server_image(image) or opted_in):
         raise SpecError(
             f"image {image!r} cannot run on the local target: only the lab's MCP server runs here "
-            f"(an image whose repository is 'mcp-server' or ends with '-mcp-server'/'mcp-prm-server', "
-            f"or a container app tagged '{RUNNER_TAG}: {RUNNER_TAG_VALUE}')"
+            f"(an image whose repository name has the word 'mcp' and ends with 'server', such as "
+            f"'mcp-server', or a container app tagged '{RUNNER_TAG}: {RUNNER_TAG_VALUE}')"
         )
 
     configuration = props.get("configuration") or {}

@@ -1,7 +1,10 @@
-"""Emulator sub-app: gateway (placeholder until its owner fills it in; see docs/DEVELOPING.md).
+"""Emulator sub-app: the APIM data plane (gateway) and its policy engine.
 
-Contract: ``routes(ctx)`` returns the Starlette routes this sub-app serves on the main
-HTTPS port; ``run(ctx)`` does its background work (ports, processes) until cancelled.
+``run(ctx)`` opens one HTTPS server per APIM service at its ``gatewayUrl`` port
+(``gateway.server``); each serves the APIs, operations and policies stored through ARM
+(``gateway.config``), running the policy pipeline (``policy``, ``elements``, ``engine``) with
+the C# expression subset (``gateway.expr``). ``check.check_policy`` is the PUT-time gate the
+ARM layer calls. The gateway serves nothing on the main emulator port (``routes`` is empty).
 """
 
 from __future__ import annotations
@@ -16,4 +19,6 @@ def routes(ctx: EmulatorContext) -> list[BaseRoute]:
 
 
 async def run(ctx: EmulatorContext) -> None:
-    return None
+    from emulator.gateway.server import run as run_gateways
+
+    await run_gateways(ctx)

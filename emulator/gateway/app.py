@@ -1,0 +1,232 @@
+"""The ASGI app of one APIM service's gateway: route, run the pipeline, answer (streaming).
+
+Flow per request: match API + operation in the config snapshot (404 as APIM otherwise),
+subscription key check, build ``context``, buffer the request body only when a policy reads
+it (otherwise it streams to the backend), ``engine.execute``, then send ``context.Response``
+— a backend response still streaming is relayed chunk by chunk (SSE, chunked) and closed when
+the client goes away. A policy the gateway cannot compile answers 500 naming the construct
+(PUT-time checks make that rare: e.g. a named value deleted after the policy was stored).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from typing import Any
+from urllib.parse import parse_qsl
+
+import anyio
+
+from emulator.gateway.config import ServiceConfig
+from emulator.gateway.engine import Runtime, execute
+from emulator.gateway.errors import PolicyCompileError
+from emulator.gateway.expr.context import Api, Body, Context, Deployment, Headers, Operation, Request, Url
+from emulator.gateway.expr.netlib import NetDict
+from emulator.gateway.services import Services
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+MAX_REQUEST_BUFFER = 16 * 1024 * 1024
+_NO_BODY_METHODS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS", "TRACE"})
+
+
+async def _simple(
+    send: Send, status: int, payload: dict[str, Any], headers: list[tuple[str, str]] | None = None
+) -> None:
+    body = json.dumps(payload).encode()
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    raw += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers or []]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+class GatewayApp:
+    def __init__(self, config: ServiceConfig, services: Services, gateway_url: str) -> None:
+        self.config = config
+        self.services = services
+        self.gateway_url = gateway_url.rstrip("/")
+        service_name = config.service_key.rsplit("/", 1)[-1]
+        self.deployment = Deployment(service_name, config.service_key, "local")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                msg = await receive()
+                if msg["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif msg["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        await self.handle(scope, receive, send)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method: str = scope["method"].upper()
+        path: str = scope.get("path") or "/"
+        snapshot = self.config.snapshot()
+        match = snapshot.match(path, method)
+        if match is None:
+            await _simple(send, 404, {"statusCode": 404, "message": "Resource not found"})
+            return
+        headers = Headers((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope.get("headers") or [])
+        query = parse_qsl((scope.get("query_string") or b"").decode("latin-1"), keep_blank_values=True)
+        if match.api.subscription_required and not self._subscription_ok(
+            headers, query, snapshot.subscription_keys, match.api.body
+        ):
+            await _simple(
+                send,
+                401,
+                {
+                    "statusCode": 401,
+                    "message": "Access denied due to missing subscription key. Make sure to include subscription key when making requests to an API.",
+                },
+            )
+            return
+        try:
+            pipeline = snapshot.pipeline(match)
+        except PolicyCompileError as exc:
+            await _simple(
+                send,
+                500,
+                {
+                    "statusCode": 500,
+                    "message": f"The local gateway cannot run this policy: {exc.apim_message()}",
+                },
+            )
+            return
+        self.services.backends = snapshot.backends
+        host = headers.m_GetValueOrDefault("Host", "127.0.0.1")
+        hostname, _, port_text = str(host).partition(":")
+        port = int(port_text) if port_text.isdigit() else 443
+        url = Url("https", hostname, port, path, query)
+        has_body = (
+            headers.m_ContainsKey("Content-Length") and headers.m_GetValueOrDefault("Content-Length") != "0"
+        ) or headers.m_ContainsKey("Transfer-Encoding")
+        stream: AsyncIterator[bytes] | None = None
+        if (not has_body and method in _NO_BODY_METHODS) or not has_body:
+            body = Body(b"")
+        elif pipeline.uses_request_body:
+            data = await self._read_body(receive)
+            if data is None:
+                await _simple(send, 413, {"statusCode": 413, "message": "Request entity too large"})
+                return
+            body = Body(data)
+        else:
+            body = Body(None)
+            stream = self._stream_body(receive)
+        client = scope.get("client") or ("127.0.0.1", 0)
+        request = Request(method, url, headers, body, str(client[0]))
+        request.MatchedParameters = NetDict(match.params)
+        api = Api(dict(match.api.body), match.api.name)
+        op = match.operation
+        operation = (
+            Operation(op.name, op.display_name, op.method, op.template)
+            if op
+            else Operation("", "", method, "/*")
+        )
+        ctx = Context(request, self.deployment, api, operation)
+        rt = Runtime(
+            ctx,
+            self.services,
+            pipeline,
+            match.api.service_url,
+            match.remainder if match.remainder != "/" or path.endswith("/") else "",
+            stream,
+        )
+        try:
+            await execute(rt)
+            await self._respond(rt, method, receive, send)
+        finally:
+            await rt.close_backend()
+
+    @staticmethod
+    def _subscription_ok(
+        headers: Headers, query: list[tuple[str, str]], keys: set[str], api_body: Any
+    ) -> bool:
+        names = ((api_body.get("properties") or {}).get("subscriptionKeyParameterNames")) or {}
+        header_name = names.get("header", "Ocp-Apim-Subscription-Key")
+        query_name = names.get("query", "subscription-key")
+        given = headers.m_GetValueOrDefault(header_name, None) or next(
+            (v for k, v in query if k == query_name), None
+        )
+        return bool(given) and given in keys
+
+    @staticmethod
+    async def _read_body(receive: Receive) -> bytes | None:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            msg = await receive()
+            if msg["type"] == "http.disconnect":
+                break
+            chunk = msg.get("body", b"")
+            size += len(chunk)
+            if size > MAX_REQUEST_BUFFER:
+                return None
+            chunks.append(chunk)
+            if not msg.get("more_body"):
+                break
+        return b"".join(chunks)
+
+    @staticmethod
+    async def _stream_body(receive: Receive) -> AsyncIterator[bytes]:
+        while True:
+            msg = await receive()
+            if msg["type"] == "http.disconnect":
+                return
+            chunk = msg.get("body", b"")
+            if chunk:
+                yield chunk
+            if not msg.get("more_body"):
+                return
+
+    async def _respond(self, rt: Runtime, method: str, receive: Receive, send: Send) -> None:
+        response = rt.ctx.Response
+        pairs = response.Headers.pairs() + rt.cors_headers + rt.extra_response_headers
+        streaming = rt.upstream is not None and response.Body.content is None
+        no_body = method == "HEAD" or response.StatusCode in (204, 304) or 100 <= response.StatusCode < 200
+        if not streaming:
+            data = b"" if no_body else (response.Body.content or b"")
+            pairs = [(k, v) for k, v in pairs if k.lower() not in ("content-length", "transfer-encoding")]
+            if not no_body:
+                pairs.append(("Content-Length", str(len(data))))
+        raw = [
+            (k.encode("latin-1", errors="replace"), v.encode("latin-1", errors="replace")) for k, v in pairs
+        ]
+        await send({"type": "http.response.start", "status": response.StatusCode, "headers": raw})
+        if not streaming:
+            await send({"type": "http.response.body", "body": data})
+            return
+        upstream = rt.upstream
+        assert upstream is not None
+        if no_body:
+            await send({"type": "http.response.body", "body": b""})
+            return
+        async with anyio.create_task_group() as tg:
+
+            async def watch_disconnect() -> None:
+                while True:
+                    msg = await receive()
+                    if msg["type"] == "http.disconnect":
+                        tg.cancel_scope.cancel()
+                        return
+
+            tg.start_soon(watch_disconnect)
+            try:
+                async for chunk in upstream.aiter_raw():
+                    if chunk:
+                        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                await send({"type": "http.response.body", "body": b""})
+            except OSError:
+                pass  # the client went away mid-stream
+            except Exception as exc:
+                import httpx
+
+                if not isinstance(exc, httpx.HTTPError):
+                    raise
+            finally:
+                await rt.close_backend()
+            tg.cancel_scope.cancel()

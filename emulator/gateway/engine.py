@@ -1,0 +1,291 @@
+"""Runs a composed pipeline for one request, with APIM's error flow; forwards to the backend.
+
+``Runtime`` is the per-request state the policy steps act on (``context``, the backend URL,
+the streaming upstream response). ``execute`` runs inbound -> backend -> outbound; a
+``PolicyFailure`` anywhere records ``context.LastError`` and runs on-error; ``ReturnResponse``
+ends the pipeline. Backend responses stay a stream (``Runtime.upstream``) unless a policy
+reads the body or ``forward-request`` buffers it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import httpx
+
+from emulator.gateway.elements import Step, run_steps
+from emulator.gateway.errors import PolicyFailure, ReturnResponse
+from emulator.gateway.expr.context import Body, Context, Headers, LastError, Response
+from emulator.gateway.policy import Pipeline
+from emulator.gateway.services import Services
+
+if TYPE_CHECKING:
+    from emulator.gateway.elements import SendRequestStep
+
+HOP_BY_HOP = frozenset(
+    {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers", "transfer-encoding", "upgrade", "proxy-connection"}
+)  # fmt: skip
+MAX_BUFFER = 16 * 1024 * 1024
+
+
+def _status_reason(code: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(code).phrase
+    except ValueError:
+        return ""
+
+
+class Runtime:
+    def __init__(
+        self,
+        ctx: Context,
+        services: Services,
+        pipeline: Pipeline,
+        backend_base: str | None,
+        backend_path: str,
+        request_stream: AsyncIterator[bytes] | None,
+    ) -> None:
+        self.ctx = ctx
+        self.services = services
+        self.pipeline = pipeline
+        self.backend_base = backend_base
+        self.backend_path = backend_path
+        self.request_stream = request_stream
+        self.upstream: httpx.Response | None = None
+        self.section = "inbound"
+        self.cors_headers: list[tuple[str, str]] = []
+        self.extra_response_headers: list[tuple[str, str]] = []
+        self.error_set = False
+
+    # ---- helpers the steps use --------------------------------------------------------------
+    def headers_for(self, target: str) -> Headers:
+        if self.section in ("inbound", "backend"):
+            return self.ctx.Request.Headers
+        return self.ctx.Response.Headers
+
+    async def set_body(self, target: str, data: bytes) -> None:
+        if self.section in ("inbound", "backend"):
+            self.ctx.Request.Body = Body(data)
+            self.request_stream = None
+            self.ctx.Request.Headers.remove("Content-Length")
+        else:
+            await self.close_backend()
+            self.ctx.Response.Body = Body(data)
+            self.ctx.Response.Headers.remove("Content-Length")
+
+    def set_backend_url(self, url: str) -> None:
+        if not url.startswith(("http://", "https://")):
+            raise PolicyFailure(
+                "set-backend-service", "InvalidBackendUrl", f"'{url}' is not an absolute http(s) URL."
+            )
+        self.backend_base = url
+
+    def error_response(self, code: int, message: str) -> None:
+        body = json.dumps({"statusCode": code, "message": message}).encode()
+        self.ctx.Response = Response(
+            code, _status_reason(code), Headers([("Content-Type", "application/json")]), Body(body)
+        )
+        self.error_set = True
+
+    def trace(self, source: str, severity: str, message: str, metadata: dict[str, str]) -> None:
+        self.services.trace(
+            {
+                "requestId": str(self.ctx.RequestId),
+                "source": source,
+                "severity": severity,
+                "message": message,
+                "metadata": metadata,
+            }
+        )
+
+    async def close_backend(self) -> None:
+        if self.upstream is not None:
+            upstream, self.upstream = self.upstream, None
+            await upstream.aclose()
+
+    async def buffer_response(self) -> None:
+        """Read a streamed backend response into ``context.Response.Body`` (bounded)."""
+        if self.upstream is None:
+            return
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async for chunk in self.upstream.aiter_raw():
+                size += len(chunk)
+                if size > MAX_BUFFER:
+                    raise PolicyFailure(
+                        "forward-request",
+                        "ResponseTooLarge",
+                        "The backend response is larger than the local gateway buffers.",
+                    )
+                chunks.append(chunk)
+        except httpx.HTTPError as exc:
+            raise PolicyFailure(
+                "forward-request",
+                "BackendConnectionFailure",
+                f"Error reading the backend response: {type(exc).__name__}.",
+            ) from exc
+        finally:
+            await self.close_backend()
+        self.ctx.Response.Body = Body(b"".join(chunks))
+
+    def backend_url(self) -> str:
+        if not self.backend_base:
+            raise PolicyFailure(
+                "forward-request",
+                "BackendNotConfigured",
+                "No backend service URL is configured for the API (serviceUrl or set-backend-service).",
+            )
+        base = self.backend_base.rstrip("/")
+        path = (
+            self.backend_path
+            if self.backend_path.startswith("/") or not self.backend_path
+            else "/" + self.backend_path
+        )
+        if path == "/" and not self.ctx.Request.OriginalUrl.Path.endswith("/"):
+            path = ""
+        return base + path + self.ctx.Request.Url.QueryString
+
+    async def forward(
+        self, timeout_s: float, buffer_response: bool, follow_redirects: bool, fail_on_error: bool
+    ) -> None:
+        req = self.ctx.Request
+        url = self.backend_url()
+        headers = [
+            (k, v) for k, v in req.Headers.pairs() if k.lower() not in HOP_BY_HOP and k.lower() != "host"
+        ]
+        client_ip = req.IpAddress
+        forwarded = req.Headers.m_GetValueOrDefault("X-Forwarded-For", None)
+        headers = [(k, v) for k, v in headers if k.lower() != "x-forwarded-for"]
+        headers.append(("X-Forwarded-For", f"{forwarded}, {client_ip}" if forwarded else client_ip))
+        content: bytes | AsyncIterator[bytes] | None
+        if req.Body.content is not None:
+            content = req.Body.content
+            headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+        else:
+            content = self.request_stream
+            self.request_stream = None
+        await self.close_backend()
+        request = self.services.client.build_request(req.Method, url, headers=headers, content=content)
+        try:
+            with anyio.fail_after(timeout_s):
+                upstream = await self.services.client.send(
+                    request, stream=True, follow_redirects=follow_redirects
+                )
+        except TimeoutError as exc:
+            self.error_response(504, "Gateway Timeout")
+            raise PolicyFailure(
+                "forward-request", "Timeout", "Request to the backend service timed out"
+            ) from exc
+        except httpx.HTTPError as exc:
+            self.error_response(500, "Internal server error")
+            raise PolicyFailure(
+                "forward-request",
+                "BackendConnectionFailure",
+                f"Error occured while calling backend service ({type(exc).__name__}).",
+            ) from exc
+        self.upstream = upstream
+        resp_headers = Headers(
+            [
+                (k.decode("latin-1"), v.decode("latin-1"))
+                for k, v in upstream.headers.raw
+                if k.decode("latin-1").lower() not in HOP_BY_HOP
+            ]
+        )
+        self.ctx.Response = Response(upstream.status_code, upstream.reason_phrase, resp_headers, Body(None))
+        if buffer_response:
+            await self.buffer_response()
+        if fail_on_error and upstream.status_code >= 400:
+            raise PolicyFailure(
+                "forward-request", "BackendError", f"The backend answered {upstream.status_code}."
+            )
+
+    async def send_request(self, step: SendRequestStep) -> None:
+        ctx = self.ctx
+        if step.mode == "copy":
+            method = ctx.Request.Method
+            url = self.backend_url() if step.url is None else step.url.text(ctx)
+            headers = Headers(
+                [
+                    (k, v)
+                    for k, v in ctx.Request.Headers.pairs()
+                    if k.lower() not in HOP_BY_HOP and k.lower() != "host"
+                ]
+            )
+            body = ctx.Request.Body.content or b""
+        else:
+            method, url, headers, body = "GET", step.url.text(ctx) if step.url else "", Headers(), b""
+        if step.url is not None:
+            url = step.url.text(ctx)
+        if step.method is not None:
+            method = step.method.text(ctx).strip().upper()
+        for h in step.headers:
+            h.apply(ctx, headers)
+        if step.body is not None:
+            value = step.body.body.get(ctx)
+            body = value if isinstance(value, bytes) else str(value if value is not None else "").encode()
+        if step.managed_identity is not None:
+            token = step.managed_identity.token(self)
+            if token is not None:
+                headers.set("Authorization", [f"Bearer {token}"])
+        if not url.startswith(("http://", "https://")):
+            raise PolicyFailure("send-request", "InvalidUrl", f"'{url}' is not an absolute http(s) URL.")
+        try:
+            with anyio.fail_after(step.timeout):
+                resp = await self.services.client.request(
+                    method, url, headers=headers.pairs(), content=body or None
+                )
+                data = await resp.aread()
+        except (TimeoutError, httpx.HTTPError) as exc:
+            if step.ignore_error:
+                ctx.Variables.set(step.var, None)
+                return
+            raise PolicyFailure(
+                "send-request",
+                "Timeout" if isinstance(exc, TimeoutError) else "RequestFailed",
+                f"send-request to '{url}' failed ({type(exc).__name__}).",
+            ) from exc
+        rh = Headers(
+            [
+                (k.decode("latin-1"), v.decode("latin-1"))
+                for k, v in resp.headers.raw
+                if k.decode("latin-1").lower() not in HOP_BY_HOP
+            ]
+        )
+        ctx.Variables.set(step.var, Response(resp.status_code, resp.reason_phrase, rh, Body(data)))
+
+
+async def _run(steps: list[Step] | Any, rt: Runtime, section: str) -> None:
+    rt.section = section
+    await run_steps(steps, rt)
+
+
+async def execute(rt: Runtime) -> None:
+    """Run the pipeline; afterwards ``rt.ctx.Response`` (+ ``rt.upstream`` if streaming) is the answer."""
+    p = rt.pipeline
+    try:
+        try:
+            await _run(p.inbound, rt, "inbound")
+            await _run(p.backend, rt, "backend")
+            if p.uses_response_body:
+                await rt.buffer_response()
+            await _run(p.outbound, rt, "outbound")
+        except PolicyFailure as failure:
+            section = rt.section
+            await rt.close_backend()
+            if not rt.error_set:
+                rt.error_response(500, "Internal server error")
+            rt.ctx.LastError = LastError(failure.source, failure.reason, failure.message, "", section)
+            try:
+                await _run(p.on_error, rt, "on-error")
+            except PolicyFailure as second:
+                rt.ctx.LastError = LastError(second.source, second.reason, second.message, "", "on-error")
+                await rt.close_backend()
+                rt.error_response(500, "Internal server error")
+    except ReturnResponse:
+        pass

@@ -1,0 +1,187 @@
+"""Syntax tree of the C# policy-expression subset (output of ``expr.parser``).
+
+Nodes are frozen dataclasses; ``pos`` is the character offset in the expression text so the
+PUT-time checks can name where a construct sits. ``expr.compiler`` turns a tree into closures.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class TypeRef:
+    name: str  # dotted, namespaces stripped by the compiler (e.g. "string", "JObject")
+    args: tuple[TypeRef, ...] = ()
+    array: bool = False
+    nullable: bool = False
+
+    def __str__(self) -> str:
+        text = self.name
+        if self.args:
+            text += "<" + ", ".join(str(a) for a in self.args) + ">"
+        return text + ("[]" if self.array else "") + ("?" if self.nullable else "")
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    pos: int
+
+
+# ---- expressions -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Literal(Node):
+    value: object
+
+
+@dataclass(frozen=True, slots=True)
+class Name(Node):
+    ident: str
+
+
+@dataclass(frozen=True, slots=True)
+class Member(Node):
+    target: Node
+    name: str
+    null_conditional: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Argument:
+    value: Node
+    name: str | None = None  # named argument (``preserveContent: true``)
+
+
+@dataclass(frozen=True, slots=True)
+class OutVar(Node):
+    """``out var x`` / ``out Type x`` / ``out x`` inside an argument list."""
+
+    ident: str
+    declares: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Call(Node):
+    target: Node  # Name or Member
+    args: tuple[Argument, ...]
+    type_args: tuple[TypeRef, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Index(Node):
+    target: Node
+    index: Node
+    null_conditional: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Unary(Node):
+    op: str
+    operand: Node
+
+
+@dataclass(frozen=True, slots=True)
+class Binary(Node):
+    op: str
+    left: Node
+    right: Node
+
+
+@dataclass(frozen=True, slots=True)
+class Conditional(Node):
+    cond: Node
+    then: Node
+    otherwise: Node
+
+
+@dataclass(frozen=True, slots=True)
+class Lambda(Node):
+    params: tuple[str, ...]
+    body: Node  # an expression or a Block
+
+
+@dataclass(frozen=True, slots=True)
+class Cast(Node):
+    type: TypeRef
+    operand: Node
+
+
+@dataclass(frozen=True, slots=True)
+class TypeTest(Node):
+    """``x is T`` (op "is") and ``x as T`` (op "as")."""
+
+    op: str
+    operand: Node
+    type: TypeRef
+
+
+@dataclass(frozen=True, slots=True)
+class New(Node):
+    type: TypeRef
+    args: tuple[Argument, ...]
+    items: tuple[Node, ...] | None = None  # collection initializer / array elements
+
+
+@dataclass(frozen=True, slots=True)
+class TypeName(Node):
+    """A bare type in expression position (``string.Join``, ``JObject.Parse``)."""
+
+    type: TypeRef
+
+
+@dataclass(frozen=True, slots=True)
+class Interpolated(Node):
+    parts: tuple[str | tuple[Node, str | None], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Assign(Node):
+    op: str  # "=", "+=", ..., "++", "--"
+    target: Node
+    value: Node | None
+
+
+# ---- statements ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Block(Node):
+    stmts: tuple[Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class VarDecl(Node):
+    ident: str
+    value: Node | None
+    type: TypeRef | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExprStmt(Node):
+    expr: Node
+
+
+@dataclass(frozen=True, slots=True)
+class If(Node):
+    cond: Node
+    then: Node
+    otherwise: Node | None
+
+
+@dataclass(frozen=True, slots=True)
+class Return(Node):
+    value: Node | None
+
+
+@dataclass(frozen=True, slots=True)
+class Foreach(Node):
+    ident: str
+    iterable: Node
+    body: Node
+
+
+@dataclass(frozen=True, slots=True)
+class Jump(Node):
+    kind: str  # "break" | "continue"

@@ -1,0 +1,765 @@
+"""Compiler of policy expressions (third stage: ``expr.ast`` -> Python closures).
+
+``compile_expression`` parses the text after ``@`` once (at PUT time and when the gateway loads
+a policy), checks it against what the local gateway supports — names in scope, members and
+methods of the supported object model, types — and returns a ``CompiledExpression`` whose
+``evaluate(context)`` runs per request. Evaluation errors are ``values.EvalError``; nothing
+else escapes (the policy engine relies on that to route failures to ``on-error``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from emulator.gateway.expr import ast, netlib
+from emulator.gateway.expr.lexer import ExpressionSyntaxError
+from emulator.gateway.expr.parser import parse_policy_expression
+from emulator.gateway.expr.values import (
+    MAX_STRING,
+    Char,
+    EvalError,
+    NetObject,
+    equals,
+    require_bool,
+    require_int,
+    to_string,
+    type_name,
+)
+
+Fn = Callable[["Frame"], Any]
+MAX_STEPS = 100_000
+_INT64 = 2**63
+
+
+class Frame:
+    """Locals of one evaluation (plus the loop budget)."""
+
+    __slots__ = ("context", "steps", "vars")
+
+    def __init__(self, context: Any) -> None:
+        self.context = context
+        self.vars: dict[str, Any] = {}
+        self.steps = 0
+
+
+class _Flow:
+    __slots__ = ("kind", "value")
+
+    def __init__(self, kind: str, value: Any = None) -> None:
+        self.kind = kind
+        self.value = value
+
+
+_BREAK = _Flow("break")
+_CONTINUE = _Flow("continue")
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledExpression:
+    source: str
+    run: Fn
+    uses_request_body: bool
+    uses_response_body: bool
+
+    def evaluate(self, context: Any) -> Any:
+        try:
+            return self.run(Frame(context))
+        except EvalError:
+            raise
+        except RecursionError as exc:
+            raise EvalError(
+                "InsufficientExecutionStackException", "Expression is nested too deeply."
+            ) from exc
+        except (
+            ArithmeticError,
+            ValueError,
+            TypeError,
+            KeyError,
+            IndexError,
+            AttributeError,
+            UnicodeError,
+        ) as exc:
+            # a library corner the dispatch tables did not translate: still a .NET-style failure
+            raise EvalError("InvalidOperationException", f"{type(exc).__name__}: {exc}") from exc
+
+
+def _wrap_int(v: int) -> int:
+    if -_INT64 <= v < _INT64:
+        return v
+    return (v + _INT64) % (2 * _INT64) - _INT64
+
+
+def _operand_error(op: str, a: object, b: object) -> EvalError:
+    return EvalError(
+        "InvalidOperationException",
+        f"Operator '{op}' cannot be applied to operands of type '{type_name(a)}' and '{type_name(b)}'.",
+    )
+
+
+def _is_num(v: object) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _add(a: Any, b: Any) -> Any:
+    if (isinstance(a, str) and not isinstance(a, Char)) or (isinstance(b, str) and not isinstance(b, Char)):
+        text = to_string(a) + to_string(b)
+        if len(text) > MAX_STRING:
+            raise EvalError("OutOfMemoryException", "The string is longer than the local gateway allows.")
+        return text
+    if isinstance(a, Char) and isinstance(b, Char):
+        return ord(a) + ord(b)
+    if isinstance(a, Char) and _is_num(b):
+        return ord(a) + b
+    if _is_num(a) and _is_num(b):
+        r = a + b
+        return _wrap_int(r) if isinstance(r, int) else r
+    if (isinstance(a, datetime) and isinstance(b, timedelta)) or (
+        isinstance(a, timedelta) and isinstance(b, timedelta | datetime)
+    ):
+        try:
+            return a + b  # type: ignore[operator]  # datetime+timedelta / timedelta+(timedelta|datetime)
+        except OverflowError as exc:
+            raise EvalError(
+                "ArgumentOutOfRangeException",
+                "The added or subtracted value results in an un-representable DateTime.",
+            ) from exc
+    if a is None and b is None:
+        return None
+    raise _operand_error("+", a, b)
+
+
+def _sub(a: Any, b: Any) -> Any:
+    if _is_num(a) and _is_num(b):
+        r = a - b
+        return _wrap_int(r) if isinstance(r, int) else r
+    if (isinstance(a, datetime) and isinstance(b, datetime | timedelta)) or (
+        isinstance(a, timedelta) and isinstance(b, timedelta)
+    ):
+        try:
+            return a - b  # type: ignore[operator]  # checked above: datetime-(datetime|timedelta) / timedelta-timedelta
+        except OverflowError as exc:
+            raise EvalError(
+                "ArgumentOutOfRangeException",
+                "The added or subtracted value results in an un-representable DateTime.",
+            ) from exc
+    raise _operand_error("-", a, b)
+
+
+def _mul(a: Any, b: Any) -> Any:
+    if _is_num(a) and _is_num(b):
+        r = a * b
+        return _wrap_int(r) if isinstance(r, int) else r
+    raise _operand_error("*", a, b)
+
+
+def _div(a: Any, b: Any) -> Any:
+    if _is_num(a) and _is_num(b):
+        if isinstance(a, int) and isinstance(b, int):
+            if b == 0:
+                raise EvalError("DivideByZeroException", "Attempted to divide by zero.")
+            q = abs(a) // abs(b)
+            return _wrap_int(q if (a >= 0) == (b >= 0) else -q)
+        if b == 0:
+            if a == 0 or a != a:
+                return float("nan")
+            return float("inf") if (a > 0) == (str(float(b))[0] != "-") else float("-inf")
+        return a / b
+    raise _operand_error("/", a, b)
+
+
+def _mod(a: Any, b: Any) -> Any:
+    if _is_num(a) and _is_num(b):
+        if b == 0:
+            if isinstance(a, int) and isinstance(b, int):
+                raise EvalError("DivideByZeroException", "Attempted to divide by zero.")
+            return float("nan")
+        if isinstance(a, int) and isinstance(b, int):
+            r = abs(a) % abs(b)
+            return r if a >= 0 else -r
+        import math
+
+        return math.fmod(a, b)
+    raise _operand_error("%", a, b)
+
+
+def _compare(op: str) -> Callable[[Any, Any], bool]:
+    import operator
+
+    fn = {"<": operator.lt, ">": operator.gt, "<=": operator.le, ">=": operator.ge}[op]
+
+    def cmp(a: Any, b: Any) -> bool:
+        if a is None or b is None:
+            return False
+        if (_is_num(a) and _is_num(b)) or (isinstance(a, Char) and isinstance(b, Char)):
+            return bool(fn(a, b))
+        if (isinstance(a, datetime) and isinstance(b, datetime)) or (
+            isinstance(a, timedelta) and isinstance(b, timedelta)
+        ):
+            return bool(fn(a, b))
+        raise _operand_error(op, a, b)
+
+    return cmp
+
+
+def _bitwise(op: str) -> Callable[[Any, Any], Any]:
+    def apply(a: Any, b: Any) -> Any:
+        if isinstance(a, bool) and isinstance(b, bool):
+            return {"&": a and b, "|": a or b, "^": a != b}[op]
+        if isinstance(a, int) and isinstance(b, int) and not isinstance(a, bool) and not isinstance(b, bool):
+            return {"&": a & b, "|": a | b, "^": a ^ b}[op]
+        raise _operand_error(op, a, b)
+
+    return apply
+
+
+_BINARY: dict[str, Callable[[Any, Any], Any]] = {
+    "+": _add,
+    "-": _sub,
+    "*": _mul,
+    "/": _div,
+    "%": _mod,
+    "==": equals,
+    "!=": lambda a, b: not equals(a, b),
+    "<": _compare("<"),
+    ">": _compare(">"),
+    "<=": _compare("<="),
+    ">=": _compare(">="),
+    "&": _bitwise("&"),
+    "|": _bitwise("|"),
+    "^": _bitwise("^"),
+}
+
+
+def _neg(v: Any) -> Any:
+    if _is_num(v):
+        return _wrap_int(-v) if isinstance(v, int) else -v
+    if isinstance(v, timedelta):
+        return -v
+    raise EvalError(
+        "InvalidOperationException", f"Operator '-' cannot be applied to operand of type '{type_name(v)}'."
+    )
+
+
+def _plus(v: Any) -> Any:
+    if _is_num(v):
+        return v
+    raise EvalError(
+        "InvalidOperationException", f"Operator '+' cannot be applied to operand of type '{type_name(v)}'."
+    )
+
+
+def _not(v: Any) -> bool:
+    return not require_bool(v, "operand of '!'")
+
+
+def _complement(v: Any) -> int:
+    return ~require_int(v, "operand of '~'")
+
+
+_UNARY: dict[str, Callable[[Any], Any]] = {"-": _neg, "+": _plus, "!": _not, "~": _complement}
+
+
+@dataclass
+class _Scope:
+    names: set[str] = field(default_factory=set)
+    anon_fields: set[str] = field(default_factory=set)
+
+
+class Compiler:
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.uses_request_body = False
+        self.uses_response_body = False
+
+    def fail(self, message: str, node: ast.Node) -> ExpressionSyntaxError:
+        return ExpressionSyntaxError(message, node.pos)
+
+    # ---- statements -------------------------------------------------------------------------
+    def block(self, node: ast.Block, scope: _Scope) -> Fn:
+        inner = _Scope(set(scope.names), scope.anon_fields)
+        stmts = [self.stmt(s, inner) for s in node.stmts]
+
+        def run(f: Frame) -> Any:
+            for s in stmts:
+                r = s(f)
+                if r is not None:
+                    return r
+            return None
+
+        return run
+
+    def stmt(self, node: ast.Node, scope: _Scope) -> Fn:
+        if isinstance(node, ast.Block):
+            return self.block(node, scope)
+        if isinstance(node, ast.VarDecl):
+            if node.ident in scope.names:
+                raise self.fail(
+                    f"A local variable named '{node.ident}' is already defined in this scope", node
+                )
+            if node.type is not None:
+                self.check_type(node.type, node)
+            value = self.expr(node.value, scope) if node.value is not None else None
+            scope.names.add(node.ident)
+            name = node.ident
+
+            def declare(f: Frame) -> None:
+                f.vars[name] = value(f) if value is not None else None
+
+            return declare
+        if isinstance(node, ast.ExprStmt):
+            fn = self.expr(node.expr, scope, statement=True)
+
+            def run_expr(f: Frame) -> None:
+                fn(f)
+
+            return run_expr
+        if isinstance(node, ast.If):
+            cond = self.expr(node.cond, scope)
+            then = self.stmt(node.then, _Scope(set(scope.names), scope.anon_fields))
+            otherwise = (
+                self.stmt(node.otherwise, _Scope(set(scope.names), scope.anon_fields))
+                if node.otherwise
+                else None
+            )
+
+            def run_if(f: Frame) -> Any:
+                if require_bool(cond(f), "if condition"):
+                    return then(f)
+                if otherwise is not None:
+                    return otherwise(f)
+                return None
+
+            return run_if
+        if isinstance(node, ast.Return):
+            value = self.expr(node.value, scope) if node.value is not None else None
+
+            def run_return(f: Frame) -> _Flow:
+                return _Flow("return", value(f) if value is not None else None)
+
+            return run_return
+        if isinstance(node, ast.Jump):
+            flow = _BREAK if node.kind == "break" else _CONTINUE
+            return lambda f: flow
+        if isinstance(node, ast.Foreach):
+            iterable = self.expr(node.iterable, scope)
+            if node.ident in scope.names:
+                raise self.fail(
+                    f"A local variable named '{node.ident}' is already defined in this scope", node
+                )
+            inner = _Scope(set(scope.names) | {node.ident}, scope.anon_fields)
+            body = self.stmt(node.body, inner)
+            ident = node.ident
+
+            def run_foreach(f: Frame) -> Any:
+                for item in netlib.iterate(iterable(f)):
+                    f.steps += 1
+                    if f.steps > MAX_STEPS:
+                        raise EvalError(
+                            "InvalidOperationException",
+                            "The expression ran more loop iterations than the local gateway allows.",
+                        )
+                    f.vars[ident] = item
+                    r = body(f)
+                    if r is None or r is _CONTINUE:
+                        continue
+                    if r is _BREAK:
+                        break
+                    return r
+                return None
+
+            return run_foreach
+        raise self.fail(f"Unsupported statement '{type(node).__name__}'", node)
+
+    # ---- types ------------------------------------------------------------------------------
+    def check_type(self, t: ast.TypeRef, node: ast.Node) -> None:
+        if t.name not in netlib.CASTABLE and t.name not in netlib.STATIC_TYPES and t.name != "byte":
+            raise self.fail(f"The type '{t}' is not supported by the local gateway", node)
+        for a in t.args:
+            self.check_type(a, node)
+
+    # ---- expressions ------------------------------------------------------------------------
+    def expr(self, node: ast.Node, scope: _Scope, statement: bool = False) -> Fn:
+        if isinstance(node, ast.Literal):
+            value = node.value
+            return lambda f: value
+        if isinstance(node, ast.Name):
+            ident = node.ident
+            if ident == "context":
+                return lambda f: f.context
+            if ident not in scope.names:
+                raise self.fail(f"The name '{ident}' does not exist in the current context", node)
+            return lambda f: f.vars[ident]
+        if isinstance(node, ast.TypeName):
+            static = netlib.STATIC_TYPES.get(node.type.name)
+            if static is None:
+                raise self.fail(f"The type '{node.type.name}' is not supported by the local gateway", node)
+            return lambda f: static
+        if isinstance(node, ast.Member):
+            return self.member(node, scope)
+        if isinstance(node, ast.Call):
+            return self.call(node, scope)
+        if isinstance(node, ast.Index):
+            target = self.expr(node.target, scope)
+            index = self.expr(node.index, scope)
+            if node.null_conditional:
+
+                def idx_nc(f: Frame) -> Any:
+                    obj = target(f)
+                    return None if obj is None else netlib.get_index(obj, index(f))
+
+                return idx_nc
+            return lambda f: netlib.get_index(target(f), index(f))
+        if isinstance(node, ast.Unary):
+            operand = self.expr(node.operand, scope)
+            op = _UNARY[node.op]
+            return lambda f: op(operand(f))
+        if isinstance(node, ast.Binary):
+            return self.binary(node, scope)
+        if isinstance(node, ast.Conditional):
+            cond, then, otherwise = (
+                self.expr(node.cond, scope),
+                self.expr(node.then, scope),
+                self.expr(node.otherwise, scope),
+            )
+            return lambda f: then(f) if require_bool(cond(f), "conditional") else otherwise(f)
+        if isinstance(node, ast.Lambda):
+            return self.lambda_(node, scope)
+        if isinstance(node, ast.Cast):
+            t = node.type
+            self.check_cast_type(t, node)
+            operand = self.expr(node.operand, scope)
+            name, array, nullable = t.name, t.array, t.nullable
+            return lambda f: netlib.cast(operand(f), name, array, nullable)
+        if isinstance(node, ast.TypeTest):
+            t = node.type
+            self.check_cast_type(t, node)
+            operand = self.expr(node.operand, scope)
+            name, array = t.name, t.array
+            if node.op == "is":
+                return lambda f: netlib.is_type(operand(f), name, array)
+
+            def as_(f: Frame) -> Any:
+                v = operand(f)
+                return v if netlib.is_type(v, name, array) else None
+
+            return as_
+        if isinstance(node, ast.New):
+            return self.new(node, scope)
+        if isinstance(node, ast.Interpolated):
+            parts: list[Fn] = []
+            for part in node.parts:
+                if isinstance(part, str):
+                    text = part
+                    parts.append(lambda f, text=text: text)  # type: ignore[misc]
+                else:
+                    sub, fmt = self.expr(part[0], scope), part[1]
+                    parts.append(lambda f, sub=sub, fmt=fmt: netlib.format_value(sub(f), fmt))  # type: ignore[misc]
+
+            def interp(f: Frame) -> str:
+                text = "".join(p(f) for p in parts)
+                if len(text) > MAX_STRING:
+                    raise EvalError(
+                        "OutOfMemoryException", "The string is longer than the local gateway allows."
+                    )
+                return text
+
+            return interp
+        if isinstance(node, ast.Assign):
+            if not statement:
+                raise self.fail("Assignments are supported only as statements in a policy expression", node)
+            return self.assign(node, scope)
+        if isinstance(node, ast.OutVar):
+            raise self.fail("'out' is only valid in an argument list", node)
+        if isinstance(node, ast.Block):
+            raise self.fail("A statement block is not an expression", node)
+        raise self.fail(f"Unsupported expression '{type(node).__name__}'", node)
+
+    def check_cast_type(self, t: ast.TypeRef, node: ast.Node) -> None:
+        if t.array and t.name in ("byte", "string", "object", "int", "JToken"):
+            return
+        if t.name not in netlib.CASTABLE:
+            raise self.fail(f"Casting to '{t}' is not supported by the local gateway", node)
+
+    def binary(self, node: ast.Binary, scope: _Scope) -> Fn:
+        left, right = self.expr(node.left, scope), self.expr(node.right, scope)
+        if node.op == "&&":
+            return lambda f: (
+                require_bool(left(f), "operand of '&&'") and require_bool(right(f), "operand of '&&'")
+            )
+        if node.op == "||":
+            return lambda f: (
+                require_bool(left(f), "operand of '||'") or require_bool(right(f), "operand of '||'")
+            )
+        if node.op == "??":
+
+            def coalesce(f: Frame) -> Any:
+                v = left(f)
+                return right(f) if v is None else v
+
+            return coalesce
+        op = _BINARY.get(node.op)
+        if op is None:
+            raise self.fail(f"The operator '{node.op}' is not supported by the local gateway", node)
+        return lambda f: op(left(f), right(f))
+
+    def member(self, node: ast.Member, scope: _Scope) -> Fn:
+        name = node.name
+        if name == "Body":
+            self._note_body(node)
+        target = self.expr(node.target, scope)
+        if name not in netlib.KNOWN_MEMBERS and name not in scope.anon_fields:
+            raise self.fail(
+                f"'{name}' is not a member the local gateway supports (see docs/policies.md)", node
+            )
+        if node.null_conditional:
+
+            def get_nc(f: Frame) -> Any:
+                obj = target(f)
+                return None if obj is None else netlib.get_member(obj, name)
+
+            return get_nc
+        return lambda f: netlib.get_member(target(f), name)
+
+    def _note_body(self, node: ast.Member) -> None:
+        t = node.target
+        if isinstance(t, ast.Member) and isinstance(t.target, ast.Name) and t.target.ident == "context":
+            if t.name == "Request":
+                self.uses_request_body = True
+            elif t.name == "Response":
+                self.uses_response_body = True
+            return
+        # body of a send-request response variable, or an unknown path: assume both
+        self.uses_request_body = True
+        self.uses_response_body = True
+
+    def call(self, node: ast.Call, scope: _Scope) -> Fn:
+        if not isinstance(node.target, ast.Member):
+            name = node.target.ident if isinstance(node.target, ast.Name) else "?"
+            raise self.fail(f"The method '{name}' does not exist in the current context", node)
+        member = node.target
+        name = member.name
+        if name not in netlib.KNOWN_METHODS:
+            raise self.fail(
+                f"The method '{name}' is not supported by the local gateway (see docs/policies.md)", node
+            )
+        for t in node.type_args:
+            self.check_type(t, node)
+        targs = tuple(("byte[]" if t.array and t.name == "byte" else t.name) for t in node.type_args)
+        target = self.expr(member.target, scope)
+        args: list[Fn] = []
+        names: list[str | None] = []
+        outs: list[tuple[int, str]] = []
+        for i, arg in enumerate(node.args):
+            if isinstance(arg.value, ast.OutVar):
+                if arg.value.declares:
+                    scope.names.add(arg.value.ident)
+                elif arg.value.ident not in scope.names:
+                    raise self.fail(
+                        f"The name '{arg.value.ident}' does not exist in the current context", arg.value
+                    )
+                outs.append((i, arg.value.ident))
+                args.append(lambda f: netlib.OutRef())
+            else:
+                args.append(self.expr(arg.value, scope))
+            names.append(arg.name)
+        null_cond = member.null_conditional
+        has_names = any(n is not None for n in names)
+
+        def invoke(f: Frame) -> Any:
+            obj = target(f)
+            if obj is None and null_cond:
+                return None
+            values = [a(f) for a in args]
+            if has_names:
+                pos = [v for v, n in zip(values, names, strict=True) if n is None]
+                kw = {n: v for v, n in zip(values, names, strict=True) if n is not None}
+            else:
+                pos, kw = values, {}
+            result = netlib.call_method(obj, name, pos, kw, targs)
+            for i, ident in outs:
+                ref = values[i]
+                f.vars[ident] = ref.value
+            return result
+
+        return invoke
+
+    def lambda_(self, node: ast.Lambda, scope: _Scope) -> Fn:
+        inner = _Scope(set(scope.names) | set(node.params), scope.anon_fields)
+        if isinstance(node.body, ast.Block):
+            block = self.block(node.body, inner)
+
+            def run_block(f: Frame) -> Any:
+                r = block(f)
+                return r.value if isinstance(r, _Flow) else None
+
+            body: Fn = run_block
+        else:
+            body = self.expr(node.body, inner)
+        params = node.params
+
+        def make(f: Frame) -> Callable[..., Any]:
+            def fn(*args: Any) -> Any:
+                if len(args) != len(params):
+                    raise EvalError("ArgumentException", f"The lambda takes {len(params)} arguments.")
+                saved = [(p, f.vars.get(p, _MISSING)) for p in params]
+                for p, a in zip(params, args, strict=True):
+                    f.vars[p] = a
+                try:
+                    f.steps += 1
+                    if f.steps > MAX_STEPS:
+                        raise EvalError(
+                            "InvalidOperationException",
+                            "The expression ran more iterations than the local gateway allows.",
+                        )
+                    return body(f)
+                finally:
+                    for p, old in saved:
+                        if old is _MISSING:
+                            f.vars.pop(p, None)
+                        else:
+                            f.vars[p] = old
+
+            return fn
+
+        return make
+
+    def new(self, node: ast.New, scope: _Scope) -> Fn:
+        t = node.type
+        if t.name == "<anonymous>":
+            fields: list[tuple[str, Fn]] = []
+            for item in node.items or ():
+                if (
+                    isinstance(item, ast.Assign)
+                    and isinstance(item.target, ast.Name)
+                    and item.value is not None
+                ):
+                    fields.append((item.target.ident, self.expr(item.value, scope)))
+                    scope.anon_fields.add(item.target.ident)
+                elif isinstance(item, ast.Member):
+                    fields.append((item.name, self.expr(item, scope)))
+                    scope.anon_fields.add(item.name)
+                else:
+                    raise self.fail("Invalid anonymous type member declarator", item)
+            return lambda f: netlib.AnonObject({k: v(f) for k, v in fields})
+        if t.array:
+            if t.name not in ("object", "string", "byte", "int", "char", "JToken", "long", "double", "bool"):
+                raise self.fail(f"Arrays of '{t.name}' are not supported by the local gateway", node)
+        elif t.name not in netlib.STATIC_TYPES or netlib.STATIC_TYPES[t.name].ctor is None:
+            raise self.fail(f"'new {t}(...)' is not supported by the local gateway", node)
+        args = [self.expr(a.value, scope) for a in node.args]
+        items = [self.expr(i, scope) for i in node.items] if node.items is not None else None
+        name, array = t.name, t.array
+        return lambda f: netlib.construct(
+            name, [a(f) for a in args], [i(f) for i in items] if items is not None else None, array
+        )
+
+    def assign(self, node: ast.Assign, scope: _Scope) -> Fn:
+        target = node.target
+        op = node.op
+        value = self.expr(node.value, scope) if node.value is not None else None
+        if op in ("++", "--"):
+            delta = 1 if op == "++" else -1
+
+            def compute(old: Any, f: Frame) -> Any:
+                if not _is_num(old):
+                    raise _operand_error(op, old, delta)
+                return _add(old, delta)
+
+        elif op == "=":
+
+            def compute(old: Any, f: Frame) -> Any:
+                return value(f)  # type: ignore[misc]
+
+        elif op == "??=":
+
+            def compute(old: Any, f: Frame) -> Any:
+                return value(f) if old is None else old  # type: ignore[misc]
+
+        else:
+            bop = _BINARY[op[0]]
+
+            def compute(old: Any, f: Frame) -> Any:
+                return bop(old, value(f))  # type: ignore[misc]
+
+        if isinstance(target, ast.Name):
+            ident = target.ident
+            if ident not in scope.names:
+                raise self.fail(f"The name '{ident}' does not exist in the current context", target)
+
+            def set_local(f: Frame) -> Any:
+                v = compute(f.vars.get(ident) if op != "=" else None, f)
+                f.vars[ident] = v
+                return v
+
+            return set_local
+        if isinstance(target, ast.Index):
+            obj_fn = self.expr(target.target, scope)
+            key_fn = self.expr(target.index, scope)
+
+            def set_item(f: Frame) -> Any:
+                obj, key = obj_fn(f), key_fn(f)
+                v = compute(netlib.get_index(obj, key) if op != "=" else None, f)
+                netlib.set_index(obj, key, v)
+                return v
+
+            return set_item
+        if isinstance(target, ast.Member):
+            obj_fn = self.expr(target.target, scope)
+            name = target.name
+            if name not in netlib.KNOWN_MEMBERS:
+                raise self.fail(
+                    f"'{name}' is not a member the local gateway supports (see docs/policies.md)", target
+                )
+
+            def set_member(f: Frame) -> Any:
+                obj = obj_fn(f)
+                if obj is None:
+                    raise EvalError(
+                        "NullReferenceException", "Object reference not set to an instance of an object."
+                    )
+                if not isinstance(obj, NetObject):
+                    raise EvalError("InvalidOperationException", f"Property '{name}' cannot be assigned to.")
+                v = compute(obj.net_get(name) if op != "=" else None, f)
+                obj.net_set(name, v)
+                return v
+
+            return set_member
+        raise self.fail("The left-hand side of an assignment must be a variable, property or indexer", node)
+
+
+_MISSING = object()
+
+
+def _always_returns(node: ast.Node) -> bool:
+    if isinstance(node, ast.Return):
+        return True
+    if isinstance(node, ast.Block):
+        return any(_always_returns(s) for s in node.stmts)
+    if isinstance(node, ast.If):
+        return node.otherwise is not None and _always_returns(node.then) and _always_returns(node.otherwise)
+    return False
+
+
+def compile_expression(text: str) -> CompiledExpression:
+    """Compile the text following ``@`` (``(expr)`` or ``{statements}``); raises ExpressionSyntaxError."""
+    tree = parse_policy_expression(text)
+    c = Compiler(text)
+    try:
+        if isinstance(tree, ast.Block):
+            if not _always_returns(tree):
+                raise ExpressionSyntaxError("Not all code paths return a value", tree.pos)
+            block = c.block(tree, _Scope())
+
+            def run_block(f: Frame) -> Any:
+                r = block(f)
+                return r.value if isinstance(r, _Flow) and r.kind == "return" else None
+
+            run: Fn = run_block
+        else:
+            run = c.expr(tree, _Scope())
+    except RecursionError as exc:
+        raise ExpressionSyntaxError("Expression is nested too deeply", 0) from exc
+    return CompiledExpression(text, run, c.uses_request_body, c.uses_response_body)

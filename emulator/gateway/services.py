@@ -1,0 +1,167 @@
+"""Per-service state the policies use at request time: backends, the value cache, rate-limit
+counters, OpenID configurations, managed-identity tokens, and the outbound HTTP client.
+
+One ``Services`` per APIM service gateway; everything in memory (like APIM's internal cache,
+it is lost on restart). Reads of ARM resources go through the config snapshot (``config``).
+"""
+
+from __future__ import annotations
+
+import math
+import ssl
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from emulator.context import EmulatorContext
+from emulator.gateway.errors import PolicyFailure
+
+MAX_CACHE = 10_000
+OPENID_TTL_S = 600.0
+
+
+@dataclass(frozen=True)
+class OpenIdConfig:
+    issuer: str | None
+    keys: list[dict[str, Any]]
+    fetched: float
+
+
+def make_client(ca_file: str | None) -> httpx.AsyncClient:
+    """Outbound client: trusts the emulator's CA (and the system store), HTTP/1.1, no env proxies."""
+    context = ssl.create_default_context()
+    if ca_file:
+        context.load_verify_locations(cafile=ca_file)
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=100, keepalive_expiry=30)
+    return httpx.AsyncClient(
+        verify=context, limits=limits, trust_env=False, timeout=httpx.Timeout(300.0, read=None)
+    )
+
+
+class Services:
+    def __init__(self, emulator: EmulatorContext, service_key: str, client: httpx.AsyncClient) -> None:
+        self.emulator = emulator
+        self.service_key = service_key
+        self.client = client
+        self.backends: dict[str, str] = {}
+        self.service_body: dict[str, Any] = {}
+        self._cache: OrderedDict[str, tuple[float, Any]] = OrderedDict()
+        self._counters: dict[str, tuple[float, int]] = {}
+        self._openid: dict[str, OpenIdConfig] = {}
+        self.traces: list[dict[str, Any]] = []
+
+    # backends -------------------------------------------------------------------------------
+    def backend_url(self, backend_id: str) -> str | None:
+        return self.backends.get(backend_id.lower())
+
+    # cache ----------------------------------------------------------------------------------
+    def cache_store(self, key: str, value: Any, duration_s: int) -> None:
+        self._cache[key] = (time.monotonic() + max(duration_s, 0), value)
+        self._cache.move_to_end(key)
+        while len(self._cache) > MAX_CACHE:
+            self._cache.popitem(last=False)
+
+    def cache_lookup(self, key: str) -> tuple[bool, Any]:
+        entry = self._cache.get(key)
+        if entry is None:
+            return False, None
+        if entry[0] < time.monotonic():
+            self._cache.pop(key, None)
+            return False, None
+        return True, entry[1]
+
+    def cache_remove(self, key: str) -> None:
+        self._cache.pop(key, None)
+
+    # rate limiting (fixed window per counter key) ---------------------------------------------
+    def rate_check(self, counter: str, calls: int, period_s: int, count: bool) -> tuple[bool, int, int]:
+        now = time.monotonic()
+        start, used = self._counters.get(counter, (now, 0))
+        if now - start >= period_s:
+            start, used = now, 0
+        retry_after = max(1, math.ceil(period_s - (now - start)))
+        if used >= calls:
+            return False, 0, retry_after
+        if count:
+            used += 1
+        if len(self._counters) > MAX_CACHE:
+            self._counters.clear()
+        self._counters[counter] = (start, used)
+        return True, max(calls - used, 0), retry_after
+
+    # OpenID configurations ------------------------------------------------------------------
+    async def openid_config(self, url: str) -> OpenIdConfig:
+        cached = self._openid.get(url)
+        if cached is not None and time.monotonic() - cached.fetched < OPENID_TTL_S:
+            return cached
+        try:
+            resp = await self.client.get(url, timeout=10.0)
+            resp.raise_for_status()
+            doc = resp.json()
+            jwks_uri = doc.get("jwks_uri")
+            keys: list[dict[str, Any]] = []
+            if isinstance(jwks_uri, str):
+                jresp = await self.client.get(jwks_uri, timeout=10.0)
+                jresp.raise_for_status()
+                keys = [k for k in jresp.json().get("keys", []) if isinstance(k, dict)]
+        except (httpx.HTTPError, ValueError, AttributeError) as exc:
+            raise PolicyFailure(
+                "validate-jwt",
+                "OpenIdConfigurationUnavailable",
+                f"Unable to load the OpenID configuration from '{url}'.",
+            ) from exc
+        issuer = doc.get("issuer") if isinstance(doc.get("issuer"), str) else None
+        config = OpenIdConfig(issuer, keys, time.monotonic())
+        self._openid[url] = config
+        return config
+
+    # managed identity -----------------------------------------------------------------------
+    def managed_identity_token(self, resource: str, client_id: str | None) -> str:
+        from emulator.identity.keys import sign
+
+        identity = self.service_body.get("identity") or {}
+        principal: str | None = None
+        app_id: str | None = None
+        if client_id:
+            for uai in (identity.get("userAssignedIdentities") or {}).values():
+                if isinstance(uai, dict) and uai.get("clientId") == client_id:
+                    principal, app_id = uai.get("principalId"), client_id
+        else:
+            principal = identity.get("principalId")
+            app_id = identity.get("clientId") or principal
+        if not principal:
+            raise PolicyFailure(
+                "authentication-managed-identity",
+                "ManagedIdentityNotEnabled",
+                "Managed identity is not enabled for this service"
+                + (f" (client id '{client_id}')." if client_id else "."),
+            )
+        now = int(time.time())
+        ectx = self.emulator
+        tenant = identity.get("tenantId") or ectx.tenant_id
+        audience = resource[:-9] if resource.endswith("/.default") else resource
+        claims = {
+            "aud": audience,
+            "iss": ectx.issuer(tenant),
+            "iat": now,
+            "nbf": now,
+            "exp": now + 3600,
+            "azp": app_id,
+            "appid": app_id,
+            "idtyp": "app",
+            "oid": principal,
+            "sub": principal,
+            "tid": tenant,
+            "uti": uuid.uuid4().hex[:22],
+            "ver": "2.0",
+        }
+        return sign(ectx, claims)
+
+    def trace(self, record: dict[str, Any]) -> None:
+        self.traces.append(record)
+        if len(self.traces) > 1000:
+            del self.traces[:500]

@@ -1,0 +1,208 @@
+"""Token checks of ``validate-jwt`` and ``validate-azure-ad-token`` (per request).
+
+``validate-azure-ad-token`` trusts the local identity service (the emulator's Entra): its
+signing keys and issuers (v2 ``<base>/login/<tenant>/v2.0`` and the v1 form) through
+``emulator.identity.keys.verify_token``. ``validate-jwt`` verifies against the keys of its
+``openid-config`` URLs (fetched over HTTPS, cached) and inline ``issuer-signing-keys``.
+Claim rules (audiences, issuers, required claims, client application ids) are checked here.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from typing import TYPE_CHECKING, Any
+
+import jwt as pyjwt
+
+from emulator.gateway.expr.netlib import Jwt
+
+if TYPE_CHECKING:
+    from emulator.gateway.elements import ClaimRule, TokenStep
+    from emulator.gateway.engine import Runtime
+
+
+class TokenRejected(Exception):  # noqa: N818 - the APIM term
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+_REASONS = {
+    "malformed": "TokenNotValid",
+    "algorithm": "TokenSignatureAlgorithmNotAllowed",
+    "unknown_key": "TokenSignatureKeyNotFound",
+    "signature": "TokenSignatureInvalid",
+    "issuer": "TokenIssuerNotAllowed",
+    "expired": "TokenExpired",
+    "not_yet_valid": "TokenNotYetValid",
+    "audience": "TokenAudienceNotAllowed",
+    "tenant": "TokenIssuerNotAllowed",
+}
+DEFAULT_MESSAGE = "Unauthorized. Access token is missing or invalid."
+
+
+def extract(step: TokenStep, rt: Runtime) -> str:
+    ctx = rt.ctx
+    if step.token_value is not None:
+        token = step.token_value.text(ctx).strip()
+    elif step.query_name:
+        token = ctx.Request.Url.Query.m_GetValueOrDefault(step.query_name, "") or ""
+    else:
+        raw = ctx.Request.Headers.m_GetValueOrDefault(step.header_name or "Authorization", "") or ""
+        scheme, _, rest = raw.strip().partition(" ")
+        if step.require_scheme is not None and scheme.lower() != step.require_scheme.lower():
+            raise TokenRejected("TokenSchemeNotAllowed", DEFAULT_MESSAGE)
+        token = rest.strip() if rest and scheme.lower() == "bearer" else raw.strip()
+    if not token:
+        raise TokenRejected("TokenNotPresent", DEFAULT_MESSAGE)
+    return token
+
+
+async def validate(step: TokenStep, rt: Runtime) -> tuple[dict[str, Any], Jwt]:
+    token = extract(step, rt)
+    try:
+        header = pyjwt.get_unverified_header(token)
+    except pyjwt.PyJWTError as exc:
+        raise TokenRejected("TokenNotValid", DEFAULT_MESSAGE) from exc
+    if step.kind == "validate-azure-ad-token":
+        claims = _aad(step, rt, token)
+    else:
+        claims = await _generic(step, rt, token, header)
+    _check_claims(step.claims, claims, rt)
+    return claims, Jwt(header, claims)
+
+
+def _aad(step: TokenStep, rt: Runtime, token: str) -> dict[str, Any]:
+    from emulator.identity.claims import v1_issuer
+    from emulator.identity.keys import TokenValidationError, verify_token
+
+    ectx = rt.services.emulator
+    assert step.tenant is not None
+    tenant = step.tenant.text(rt.ctx).strip()
+    issuers = {ectx.issuer(tenant), v1_issuer(ectx.base_url, tenant)}
+    try:
+        claims = verify_token(ectx, token, issuers=issuers)
+    except TokenValidationError as exc:
+        raise TokenRejected(_REASONS.get(exc.reason, "TokenNotValid"), DEFAULT_MESSAGE) from exc
+    if claims.get("tid") not in (None, tenant):
+        raise TokenRejected("TokenIssuerNotAllowed", DEFAULT_MESSAGE)
+    auds = _aud_list(claims)
+    if step.audiences:
+        allowed = {v.text(rt.ctx) for v in step.audiences}
+        if not allowed & set(auds):
+            raise TokenRejected("TokenAudienceNotAllowed", DEFAULT_MESSAGE)
+    if step.backend_apps:
+        allowed = {v.text(rt.ctx) for v in step.backend_apps}
+        if not allowed & set(auds):
+            raise TokenRejected("TokenAudienceNotAllowed", DEFAULT_MESSAGE)
+    if step.client_apps:
+        allowed = {v.text(rt.ctx) for v in step.client_apps}
+        if claims.get("azp", claims.get("appid")) not in allowed:
+            raise TokenRejected("TokenClientApplicationNotAllowed", DEFAULT_MESSAGE)
+    return claims
+
+
+def _aud_list(claims: dict[str, Any]) -> list[str]:
+    aud = claims.get("aud")
+    return [str(a) for a in aud] if isinstance(aud, list) else ([str(aud)] if aud is not None else [])
+
+
+async def _generic(step: TokenStep, rt: Runtime, token: str, header: dict[str, Any]) -> dict[str, Any]:
+    alg = header.get("alg")
+    if not isinstance(alg, str) or alg.lower() == "none":
+        raise TokenRejected("TokenSignatureAlgorithmNotAllowed", DEFAULT_MESSAGE)
+    keys: list[dict[str, Any]] = list(step.keys)
+    config_issuers: list[str] = []
+    for url_val in step.openid_urls:
+        config = await rt.services.openid_config(url_val.text(rt.ctx))
+        keys.extend(config.keys)
+        if config.issuer:
+            config_issuers.append(config.issuer)
+    kid = header.get("kid")
+    candidates = [k for k in keys if not kid or not k.get("kid") or k.get("kid") == kid]
+    if not candidates:
+        raise TokenRejected("TokenSignatureKeyNotFound", DEFAULT_MESSAGE)
+    claims: dict[str, Any] | None = None
+    for key in candidates:
+        try:
+            if key.get("kty") == "oct":
+                if not alg.startswith("HS"):
+                    continue
+                secret = base64.b64decode(key["k"] + "=" * (-len(key["k"]) % 4))
+                claims = _decode(token, secret, alg, step)
+            elif key.get("kty") == "RSA":
+                if not alg.startswith(("RS", "PS")):
+                    continue
+                public = pyjwt.PyJWK(
+                    {k: v for k, v in key.items() if k in ("kty", "n", "e", "kid", "use")}, algorithm=alg
+                ).key
+                claims = _decode(token, public, alg, step)
+            else:
+                continue
+            break
+        except pyjwt.ExpiredSignatureError as exc:
+            raise TokenRejected("TokenExpired", DEFAULT_MESSAGE) from exc
+        except pyjwt.ImmatureSignatureError as exc:
+            raise TokenRejected("TokenNotYetValid", DEFAULT_MESSAGE) from exc
+        except pyjwt.MissingRequiredClaimError as exc:
+            raise TokenRejected("TokenExpirationTimeMissing", DEFAULT_MESSAGE) from exc
+        except (pyjwt.PyJWTError, ValueError, KeyError, TypeError):
+            continue
+    if claims is None:
+        raise TokenRejected("TokenSignatureInvalid", DEFAULT_MESSAGE)
+    issuers = [v.text(rt.ctx) for v in step.issuers] or config_issuers
+    if issuers and claims.get("iss") not in issuers:
+        raise TokenRejected("TokenIssuerNotAllowed", DEFAULT_MESSAGE)
+    if step.audiences:
+        allowed = {v.text(rt.ctx) for v in step.audiences}
+        if not allowed & set(_aud_list(claims)):
+            raise TokenRejected("TokenAudienceNotAllowed", DEFAULT_MESSAGE)
+    return claims
+
+
+def _decode(token: str, key: Any, alg: str, step: TokenStep) -> dict[str, Any]:
+    options: Any = {
+        "verify_aud": False,
+        "verify_iss": False,
+        "verify_exp": True,
+        "verify_nbf": True,
+    }
+    if step.require_exp:
+        options["require"] = ["exp"]
+    claims: dict[str, Any] = pyjwt.decode(
+        token, key, algorithms=[alg], options=options, leeway=step.clock_skew
+    )
+    return claims
+
+
+def _claim_values(value: Any, separator: str | None) -> list[str]:
+    if isinstance(value, list):
+        items = [v if isinstance(v, str) else json.dumps(v) for v in value]
+    elif isinstance(value, str):
+        items = [value]
+    elif isinstance(value, bool):
+        items = ["true" if value else "false"]
+    else:
+        items = [json.dumps(value)]
+    if separator:
+        return [part for item in items for part in item.split(separator) if part]
+    return items
+
+
+def _check_claims(rules: list[ClaimRule], claims: dict[str, Any], rt: Runtime) -> None:
+    for rule in rules:
+        if rule.name not in claims:
+            raise TokenRejected("TokenClaimNotFound", DEFAULT_MESSAGE)
+        if not rule.values:
+            continue
+        have = set(_claim_values(claims[rule.name], rule.separator))
+        wanted = [v.text(rt.ctx) for v in rule.values]
+        ok = all(w in have for w in wanted) if rule.match == "all" else any(w in have for w in wanted)
+        if not ok:
+            raise TokenRejected("TokenClaimValueNotAllowed", DEFAULT_MESSAGE)
+
+
+_ = time

@@ -144,6 +144,9 @@ def build_app(settings: Settings, deps: Dependencies) -> Starlette:
     server = build_server(settings, deps)
     app = server.streamable_http_app(
         streamable_http_path="/mcp",
+        # No per-session state: any replica can answer any request (the app scales 1-3 behind
+        # APIM without session affinity), and nothing lingers after a client goes away.
+        stateless_http=True,
         transport_security=transport_security(settings),
         host=settings.host,
     )

@@ -28,8 +28,9 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import anyio
 import anyio.to_thread
@@ -132,7 +133,10 @@ class Runner:
             if event.action == "put" and supervisor is not None:
                 # Synchronously, before the ARM layer answers the PUT: the stored status must not
                 # claim the previous spec's state (or ARM's defaults) for the new one.
-                supervisor.note_put()
+                try:
+                    supervisor.note_put()
+                except Exception:  # never fail the ARM request that published the event
+                    log.exception("container app %s: could not record the new spec's status", event.key)
         elif event.action == "delete":
             # A resource group (or subscription-level) delete may remove apps without an event
             # of their own: every supervisor re-checks that its app still exists.
@@ -217,7 +221,14 @@ class AppSupervisor:
                 while True:
                     await self._wake.wait()
                     self._wake = anyio.Event()
-                    alive = await self._converge()
+                    try:
+                        alive = await self._converge()
+                    except Exception as exc:  # a runner bug or I/O error must not take the emulator down
+                        log.exception("container app %s: the runner failed to converge", self.key)
+                        self._record_safely(
+                            RunningStatus.FAILED, f"the local runner failed: {type(exc).__name__}: {exc}"
+                        )
+                        alive = True
                     self.convergences += 1
                     self.runner.changed(self.key)
                     if not alive:
@@ -292,8 +303,8 @@ class AppSupervisor:
             PROCESS_KIND, self.key, {"pid": process.pid, "port": spec.port, "name": spec.name}
         )
         self._record(RunningStatus.PROGRESSING, "waiting for /health", pid=process.pid, log=str(log_path))
-        self._tg.start_soon(self._watch, process, self._generation)
-        self._tg.start_soon(self._await_health, process, self._generation, log_path)
+        self._tg.start_soon(self._guarded, self._watch, process, self._generation)
+        self._tg.start_soon(self._guarded, self._await_health, process, self._generation, log_path)
 
     async def _await_health(self, process: AppProcess, generation: int, log_path: Path) -> None:
         """Poll ``/health`` (bounded); record Running, or stop and record Failed on timeout."""
@@ -382,7 +393,7 @@ class AppSupervisor:
                 self._backoff_pending = False
                 self.wake()
 
-        self._tg.start_soon(later)
+        self._tg.start_soon(self._guarded, later)
 
     async def _stop(self) -> None:
         process, self.process = self.process, None
@@ -393,6 +404,20 @@ class AppSupervisor:
             self.runner.ctx.store.delete(PROCESS_KIND, self.key)
         self._release_identity()
         self._healthy_since = None
+
+    async def _guarded(self, step: Callable[..., Awaitable[None]], *args: Any) -> None:
+        """Run a background step; an unexpected error is recorded on the app, not raised."""
+        try:
+            await step(*args)
+        except Exception as exc:
+            log.exception("container app %s: runner task failed", self.key)
+            self._record_safely(RunningStatus.FAILED, f"the local runner failed: {type(exc).__name__}: {exc}")
+
+    def _record_safely(self, running: RunningStatus, message: str) -> None:
+        try:
+            self._record(running, message)
+        except Exception:
+            log.exception("container app %s: could not record its status", self.key)
 
     def _release_identity(self) -> None:
         if self._header_digest is not None:

@@ -251,3 +251,22 @@ async def test_a_hung_process_is_reported_and_its_recovery_too(ctx: EmulatorCont
             os.kill(pid, signal.SIGCONT)
         await runner.wait_until(lambda: running_pid(ctx)() == pid, 10)  # same process, not restarted
         assert props(ctx)["localRunner"]["message"].startswith("healthy again on https://127.0.0.1:")
+
+
+async def test_a_runner_error_marks_the_app_failed_without_taking_the_emulator_down(
+    ctx: EmulatorContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from emulator.runner import process
+
+    async def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(process.AppProcess, "start", broken)
+    async with running(ctx) as runner:
+        await put(ctx, container_app(port=allocate_port()))
+        await runner.wait_until(lambda: props(ctx).get("runningStatus") == "Failed", 10)
+        assert props(ctx)["localRunner"]["message"] == "the local runner failed: RuntimeError: boom"
+        # Still listening: a delete is handled.
+        ctx.store.delete(KIND, KEY)
+        await ctx.publish(Event("delete", KIND, KEY))
+        await runner.wait_until(lambda: KEY not in runner.supervisors, 10)

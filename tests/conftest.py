@@ -9,6 +9,18 @@ import pytest
 
 from tests.support.emulator import EmulatorFactory, RunningEmulator, session_emulator
 
+# msgraph-sdk / kiota warn (DeprecationWarning) from class bodies at import time — every request
+# builder module does, whoever imports it. Warnings are errors in this suite: ignore exactly these.
+_SDK_IMPORT_WARNINGS = (
+    "ignore:GetQueryParameters is deprecated:DeprecationWarning",
+    "ignore:This class is deprecated. Please use the generic RequestConfiguration:DeprecationWarning",
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for line in _SDK_IMPORT_WARNINGS:
+        config.addinivalue_line("filterwarnings", line)
+
 
 @pytest.fixture(scope="session")
 def emulator_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:

@@ -1,11 +1,19 @@
-"""Emulator sub-app: Microsoft Graph v1.0. Filled in below."""
+"""Emulator sub-app: Microsoft Graph v1.0 (applications, servicePrincipals, federated identity
+credentials, users, oauth2PermissionGrants, ``/me``).
+
+Modules: ``router`` (the ``/v1.0/...`` endpoint), ``entities`` (builders/validation and the
+store shapes other sub-apps read — see its docstring), ``odata`` (``$filter`` / ``$select``),
+``errors`` (Graph's OData error envelope).
+"""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Route
 
 from emulator.context import EmulatorContext
+from emulator.graph.router import GraphRouter
 
 
 def routes(ctx: EmulatorContext, page_size: int = 100) -> list[BaseRoute]:
-    return []
+    router = GraphRouter(ctx, page_size)
+    return [Route("/v1.0/{rest:path}", router.endpoint, methods=["GET", "POST", "PATCH", "DELETE", "PUT"])]

@@ -19,6 +19,7 @@ at teardown) are registered in ``tests/conftest.py``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -26,7 +27,7 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,15 +95,18 @@ class RunningEmulator:
             **kwargs,
         )
 
-    def graph_client(
+    @contextlib.asynccontextmanager
+    async def graph_client(
         self, credential: Any = None, *, max_retries: int = 0, allowed_hosts: list[str] | None = None
-    ) -> Any:
+    ) -> AsyncIterator[Any]:
+        """``async with emu.graph_client() as graph:`` — a ``GraphServiceClient``; closed on exit."""
         from kiota_authentication_azure.azure_identity_authentication_provider import (
             AzureIdentityAuthenticationProvider,
         )
         from kiota_http.middleware.options import RetryHandlerOption
         from msgraph import GraphServiceClient
         from msgraph.graph_request_adapter import GraphRequestAdapter
+        from msgraph.graph_request_adapter import options as graph_default_options
         from msgraph_core import GraphClientFactory
 
         auth = AzureIdentityAuthenticationProvider(
@@ -110,13 +114,22 @@ class RunningEmulator:
             scopes=[GRAPH_SCOPE],
             allowed_hosts=allowed_hosts if allowed_hosts is not None else ["127.0.0.1", "localhost"],
         )
-        options = {RetryHandlerOption.get_key(): RetryHandlerOption(delay=0, max_retries=max_retries)}
-        client = GraphClientFactory.create_with_default_middleware(
-            client=httpx.AsyncClient(verify=self.ssl_context(), timeout=30), options=options
-        )
+        # Keep msgraph's own default options (its URL replacement turns the SDK's
+        # /users/me-token-to-replace into /me) and tune kiota's retries.
+        options = {
+            **graph_default_options,
+            RetryHandlerOption.get_key(): RetryHandlerOption(delay=0, max_retries=max_retries),
+        }
+        http = httpx.AsyncClient(verify=self.ssl_context(), timeout=30)
+        inner = http._transport  # kiota wraps it; close it ourselves (the wrapper may not)
+        client = GraphClientFactory.create_with_default_middleware(client=http, options=options)
         adapter = GraphRequestAdapter(auth, client=client)
         adapter.base_url = f"{self.base_url}/v1.0"
-        return GraphServiceClient(request_adapter=adapter)
+        try:
+            yield GraphServiceClient(request_adapter=adapter)
+        finally:
+            await http.aclose()
+            await inner.aclose()
 
     # ------------------------------------------------------------------ admin
     def set_faults(self, **settings: Any) -> dict[str, Any]:

@@ -1,0 +1,451 @@
+"""The Microsoft Graph v1.0 endpoint: one route for ``/v1.0/...`` that dispatches on the raw path.
+
+Where it sits: mounted by ``emulator.graph.routes``. Entity rules live in
+``emulator.graph.entities``; OData options in ``emulator.graph.odata``. Routes on the *raw*
+path because alternate keys arrive percent-encoded (``applications(uniqueName='a%20b')``).
+
+Served: ``applications`` (+ ``(appId='..')`` / ``(uniqueName='..')``, upsert ``PATCH`` with
+``Prefer: create-if-missing``, ``addPassword`` / ``removePassword``,
+``federatedIdentityCredentials``), ``servicePrincipals`` (+ ``(appId='..')``), ``users``
+(by id or UPN), ``oauth2PermissionGrants``, ``me``. Lists take ``$filter``, ``$select``,
+``$top``, ``$count`` and page with ``@odata.nextLink``.
+
+Entra replication delay (fault ``replication_delay_s``): a new application is invisible to
+GET, to lists/``$filter``, to service principal creation and to federated credential
+creation for that many seconds, as a read from another Graph replica would be.
+Deleting an application deletes its federated credentials and its service principal (its
+home-tenant service principal is removed with it, as Entra does).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import unquote, urlencode
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from emulator.context import EmulatorContext, Event
+from emulator.graph import entities as ent
+from emulator.graph.errors import GraphError, bad_request, error_response, graph_response, not_found
+from emulator.graph.odata import FilterError, compile_filter, select
+from emulator.store import Stored
+
+_SEGMENT = re.compile(r"^([A-Za-z0-9_.]+)(?:\((.*)\))?$", re.DOTALL)
+_KEY = re.compile(r"^(?:(\w+)=)?'((?:[^']|'')*)'$", re.DOTALL)
+_ME_SCOPES = {
+    "user.read",
+    "user.readwrite",
+    "user.readbasic.all",
+    "user.read.all",
+    "user.readwrite.all",
+    "directory.read.all",
+}
+
+_ODATA_TYPES = {
+    "applications": "#microsoft.graph.application",
+    "servicePrincipals": "#microsoft.graph.servicePrincipal",
+    "users": "#microsoft.graph.user",
+    "federatedIdentityCredentials": "#microsoft.graph.federatedIdentityCredential",
+    "oauth2PermissionGrants": "#microsoft.graph.oAuth2PermissionGrant",
+    "passwordCredential": "#microsoft.graph.passwordCredential",
+}
+_KINDS = {
+    "applications": ent.APPS,
+    "servicePrincipals": ent.SPS,
+    "users": ent.USERS,
+    "oauth2PermissionGrants": ent.GRANTS,
+}
+
+
+def _segments(raw_path: str) -> list[tuple[str, str | None, str | None]]:
+    """``/v1.0/applications(uniqueName='x')/federatedIdentityCredentials`` ->
+    [("applications", "uniqueName", "x"), ("federatedIdentityCredentials", None, None)]."""
+    out: list[tuple[str, str | None, str | None]] = []
+    for part in [p for p in raw_path.split("/") if p][1:]:
+        text = unquote(part)
+        m = _SEGMENT.match(text)
+        if m is None:
+            out.append((text, None, None))
+            continue
+        name, key = m.group(1), m.group(2)
+        if key is None:
+            out.append((name, None, None))
+            continue
+        km = _KEY.match(key.strip())
+        if km is None:
+            raise bad_request(f"Invalid key syntax '{key}'.")
+        out.append((name, km.group(1) or "id", km.group(2).replace("''", "'")))
+    return out
+
+
+class GraphRouter:
+    def __init__(self, ctx: EmulatorContext, page_size: int) -> None:
+        self.ctx = ctx
+        self.page_size = page_size
+        self.visible_at: dict[str, float] = {}
+
+    # ------------------------------------------------------------------ plumbing
+    async def endpoint(self, request: Request) -> Response:
+        try:
+            return await self._dispatch(request)
+        except GraphError as exc:
+            return error_response(request, exc)
+
+    def _entity(
+        self,
+        request: Request,
+        collection: str,
+        body: Mapping[str, Any],
+        status: int = 200,
+        headers: Mapping[str, str] | None = None,
+    ) -> Response:
+        out = {"@odata.context": f"{self.ctx.base_url}/v1.0/$metadata#{collection}/$entity", **body}
+        return graph_response(request, status, out, headers)
+
+    async def _publish(self, action: str, kind: str, key: str) -> None:
+        await self.ctx.publish(Event("put" if action == "put" else "delete", kind, key))
+
+    async def _body(self, request: Request) -> dict[str, Any]:
+        raw = await request.body()
+        if not raw.strip():
+            return {}
+        try:
+            body = json.loads(raw)
+        except ValueError as exc:
+            raise bad_request(f"Unable to read JSON request payload: {exc}", "BadRequest") from exc
+        if not isinstance(body, dict):
+            raise bad_request("Unable to read JSON request payload.", "BadRequest")
+        return body
+
+    def _visible(self, app_id: str) -> bool:
+        until = self.visible_at.get(app_id)
+        if until is None:
+            return True
+        if time.monotonic() >= until:
+            del self.visible_at[app_id]
+            return True
+        return False
+
+    # ------------------------------------------------------------------ dispatch
+    async def _dispatch(self, request: Request) -> Response:
+        auth = request.headers.get("authorization", "")
+        if not auth.lower().startswith("bearer ") or not auth[7:].strip():
+            raise GraphError(401, "InvalidAuthenticationToken", "Access token is empty.")
+        raw = request.scope.get("raw_path") or request.url.path.encode()
+        segs = _segments(raw.decode("latin-1").split("?", 1)[0])
+        if not segs:
+            raise GraphError(404, "BadRequest", "Resource not found for the segment ''.")
+        method = request.method
+        head, key_name, key_value = segs[0]
+        if head == "me" and len(segs) == 1 and key_name is None and method == "GET":
+            return self._me(request, auth[7:].strip())
+        if head not in _KINDS:
+            raise GraphError(400, "BadRequest", f"Resource not found for the segment '{head}'.")
+        kind = _KINDS[head]
+        if len(segs) == 1 and key_name is None:
+            if method == "GET":
+                return self._list(request, head, kind, self._docs(kind))
+            if method == "POST":
+                return await self._create(request, head, await self._body(request))
+            raise GraphError(405, "Request_BadRequest", f"{method} is not supported on '{head}'.")
+        if key_name is None:  # /collection/{id}
+            if len(segs) < 2:
+                raise not_found(head)
+            key_name, key_value = "id", segs[1][0]
+            rest = segs[2:]
+        else:
+            rest = segs[1:]
+        assert key_value is not None
+        if head == "applications" and rest:
+            return await self._app_child(request, key_name, key_value, rest)
+        if rest:
+            raise GraphError(400, "BadRequest", f"Resource not found for the segment '{rest[0][0]}'.")
+        return await self._item(request, head, kind, key_name, key_value)
+
+    def _docs(self, kind: str, parent: str | None = None) -> list[Stored]:
+        docs = self.ctx.store.list(kind, parent=parent)
+        if kind == ent.APPS and self.visible_at:
+            docs = [d for d in docs if self._visible(d.key)]
+        return docs
+
+    def _find(self, kind: str, key_name: str, key_value: str, *, for_read: bool = True) -> Stored | None:
+        store = self.ctx.store
+        if key_name == "id":
+            doc = store.get(kind, key_value)
+            if doc is None and kind == ent.USERS:  # users are also addressed by UPN
+                doc = next(
+                    (
+                        d
+                        for d in store.list(kind)
+                        if str(d.body.get("userPrincipalName", "")).lower() == key_value.lower()
+                    ),
+                    None,
+                )
+        else:
+            allowed = {ent.APPS: ("appId", "uniqueName"), ent.SPS: ("appId",)}.get(kind, ())
+            if key_name not in allowed:
+                raise bad_request(f"Property '{key_name}' is not an alternate key of this resource.")
+            doc = next(
+                (d for d in store.list(kind) if str(d.body.get(key_name) or "").lower() == key_value.lower()),
+                None,
+            )
+        if doc is not None and kind == ent.APPS and for_read and not self._visible(doc.key):
+            return None
+        return doc
+
+    # ------------------------------------------------------------------ lists
+    def _list(
+        self,
+        request: Request,
+        collection: str,
+        kind: str,
+        docs: list[Stored],
+        view: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None,
+    ) -> Response:
+        q = request.query_params
+        items = [d.body for d in docs]
+        if q.get("$filter"):
+            try:
+                pred = compile_filter(q["$filter"])
+            except FilterError as exc:
+                raise bad_request(f"Invalid filter clause: {exc}", "Request_UnsupportedQuery") from exc
+            items = [i for i in items if pred(i)]
+        try:
+            offset = int(q.get("$skiptoken", "0"))
+            top = int(q["$top"]) if "$top" in q else None
+        except ValueError as exc:
+            raise bad_request("Invalid $top or $skiptoken.", "Request_BadRequest") from exc
+        if top is not None and not 1 <= top <= 999:
+            raise bad_request(
+                "Invalid page size specified: the value must be between 1 and 999.", "Request_BadRequest"
+            )
+        size = top or self.page_size
+        page = items[offset : offset + size]
+        fields = q.get("$select")
+        shown = [select(self._view(kind, i, bool(fields)) if view is None else view(i), fields) for i in page]
+        body: dict[str, Any] = {"@odata.context": f"{self.ctx.base_url}/v1.0/$metadata#{collection}"}
+        if q.get("$count", "").lower() == "true":
+            body["@odata.count"] = len(items)
+        body["value"] = shown
+        if offset + size < len(items):
+            params = {k: v for k, v in q.items() if k != "$skiptoken"}
+            params["$skiptoken"] = str(offset + size)
+            body["@odata.nextLink"] = f"{self.ctx.base_url}{request.url.path}?{urlencode(params)}"
+        return graph_response(request, 200, body)
+
+    @staticmethod
+    def _view(kind: str, body: Mapping[str, Any], selected: bool = False) -> dict[str, Any]:
+        if kind == ent.APPS:
+            return ent.view_application(body)
+        if kind == ent.USERS:
+            return ent.view_user(body, selected)
+        return dict(body)
+
+    # ------------------------------------------------------------------ create / item
+    async def _create(
+        self, request: Request, collection: str, body: dict[str, Any], unique_name: str | None = None
+    ) -> Response:
+        store = self.ctx.store
+        data = ent.clean_input(body, _ODATA_TYPES[collection])
+        if collection == "applications":
+            doc = ent.new_application(store, data, unique_name)
+            delay = self.ctx.faults.replication_delay_s
+            if delay > 0:
+                self.visible_at[doc["id"]] = time.monotonic() + delay
+        elif collection == "servicePrincipals":
+            app_id = data.get("appId")
+            if not isinstance(app_id, str) or not app_id:
+                raise bad_request(
+                    "Invalid value specified for property 'appId' of resource 'ServicePrincipal'."
+                )
+            app = self._find(ent.APPS, "appId", app_id)
+            if app is None:
+                raise bad_request(
+                    f"The appId '{app_id}' of the service principal does not reference a valid application object."
+                )
+            doc = ent.new_service_principal(store, data, app.body)
+        elif collection == "users":
+            doc = ent.new_user(store, data)
+        else:
+            doc = ent.new_grant(store, data)
+        kind = _KINDS[collection]
+        store.put(kind, doc["id"], doc)
+        await self._publish("put", kind, doc["id"])
+        location = f"{self.ctx.base_url}/v1.0/{collection}/{doc['id']}"
+        return self._entity(request, collection, self._view(kind, doc, True), 201, {"Location": location})
+
+    async def _item(
+        self, request: Request, collection: str, kind: str, key_name: str, key_value: str
+    ) -> Response:
+        method = request.method
+        store = self.ctx.store
+        if method == "GET":
+            doc = self._find(kind, key_name, key_value)
+            if doc is None:
+                raise not_found(key_value)
+            fields = request.query_params.get("$select")
+            return self._entity(request, collection, select(self._view(kind, doc.body, bool(fields)), fields))
+        if method == "PATCH":
+            body = ent.clean_input(await self._body(request), _ODATA_TYPES[collection])
+            doc = self._find(kind, key_name, key_value, for_read=False)
+            if doc is None:
+                prefer = request.headers.get("prefer", "").lower()
+                if (
+                    "create-if-missing" in prefer
+                    and key_name != "id"
+                    and collection in ("applications", "servicePrincipals")
+                ):
+                    if collection == "applications" and key_name == "uniqueName":
+                        return await self._create(request, collection, body, unique_name=key_value)
+                    if collection == "servicePrincipals":
+                        return await self._create(request, collection, {**body, "appId": key_value})
+                raise not_found(key_value)
+            if kind == ent.APPS:
+                new = ent.update_application(store, doc.body, body)
+            elif kind == ent.SPS:
+                new = ent.update_service_principal(doc.body, body)
+            elif kind == ent.USERS:
+                new = ent.update_user(store, doc.body, body)
+            else:
+                new = {**doc.body, **{k: v for k, v in body.items() if k in ("scope",)}}
+            store.put(kind, doc.key, new, parent=doc.parent)
+            await self._publish("put", kind, doc.key)
+            return graph_response(request, 204)
+        if method == "DELETE":
+            doc = self._find(kind, key_name, key_value, for_read=False)
+            if doc is None:
+                raise not_found(key_value)
+            await self._delete(kind, doc)
+            return graph_response(request, 204)
+        raise GraphError(405, "Request_BadRequest", f"{method} is not supported here.")
+
+    async def _delete(self, kind: str, doc: Stored) -> None:
+        store = self.ctx.store
+        removed: list[tuple[str, str]] = []
+        with store.transaction():
+            if kind == ent.APPS:
+                for fic in store.list(ent.FICS, parent=doc.key):
+                    store.delete(ent.FICS, fic.key)
+                    removed.append((ent.FICS, fic.key))
+                app_id = str(doc.body.get("appId", "")).lower()
+                for sp in store.list(ent.SPS):
+                    if str(sp.body.get("appId", "")).lower() == app_id:
+                        store.delete(ent.SPS, sp.key)
+                        removed.append((ent.SPS, sp.key))
+            store.delete(kind, doc.key)
+            removed.append((kind, doc.key))
+        self.visible_at.pop(doc.key, None)
+        for k, key in removed:
+            await self._publish("delete", k, key)
+
+    # ------------------------------------------------------------------ application children
+    async def _app_child(
+        self, request: Request, key_name: str, key_value: str, rest: list[tuple[str, str | None, str | None]]
+    ) -> Response:
+        store = self.ctx.store
+        method = request.method
+        name = rest[0][0]
+        app = self._find(ent.APPS, key_name, key_value)
+        if app is None:
+            raise not_found(key_value)
+        if name in ("addPassword", "removePassword") and len(rest) == 1 and method == "POST":
+            body = await self._body(request)
+            if name == "addPassword":
+                new, cred = ent.add_password(app.body, body)
+                store.put(ent.APPS, app.key, new)
+                await self._publish("put", ent.APPS, app.key)
+                return graph_response(
+                    request,
+                    200,
+                    {
+                        "@odata.context": f"{self.ctx.base_url}/v1.0/$metadata#microsoft.graph.passwordCredential",
+                        **cred,
+                    },
+                )
+            store.put(ent.APPS, app.key, ent.remove_password(app.body, body))
+            await self._publish("put", ent.APPS, app.key)
+            return graph_response(request, 204)
+        if name != "federatedIdentityCredentials":
+            raise GraphError(400, "BadRequest", f"Resource not found for the segment '{name}'.")
+        collection = f"applications/{app.key}/federatedIdentityCredentials"
+        if len(rest) == 1:
+            if method == "GET":
+                return self._list(request, collection, ent.FICS, store.list(ent.FICS, parent=app.key))
+            if method == "POST":
+                body = ent.clean_input(
+                    await self._body(request), _ODATA_TYPES["federatedIdentityCredentials"]
+                )
+                fic = ent.new_fic(store, app.key, body)
+                store.put(ent.FICS, fic["id"], fic, parent=app.key)
+                await self._publish("put", ent.FICS, fic["id"])
+                return self._entity(request, collection, fic, 201)
+            raise GraphError(405, "Request_BadRequest", f"{method} is not supported here.")
+        if len(rest) != 2:
+            raise GraphError(400, "BadRequest", "Resource not found.")
+        ref = rest[1][2] if rest[1][1] is not None else rest[1][0]
+        assert ref is not None
+        fic_doc = next(
+            (
+                d
+                for d in store.list(ent.FICS, parent=app.key)
+                if d.key == ref or str(d.body.get("name", "")).lower() == ref.lower()
+            ),
+            None,
+        )
+        if fic_doc is None:
+            raise not_found(ref)
+        if method == "GET":
+            return self._entity(request, collection, fic_doc.body)
+        if method == "PATCH":
+            body = ent.clean_input(await self._body(request), _ODATA_TYPES["federatedIdentityCredentials"])
+            store.put(
+                ent.FICS, fic_doc.key, ent.update_fic(store, app.key, fic_doc.body, body), parent=app.key
+            )
+            await self._publish("put", ent.FICS, fic_doc.key)
+            return graph_response(request, 204)
+        if method == "DELETE":
+            store.delete(ent.FICS, fic_doc.key)
+            await self._publish("delete", ent.FICS, fic_doc.key)
+            return graph_response(request, 204)
+        raise GraphError(405, "Request_BadRequest", f"{method} is not supported here.")
+
+    # ------------------------------------------------------------------ /me
+    def _me(self, request: Request, token: str) -> Response:
+        from emulator.identity.claims import v1_issuer
+        from emulator.identity.keys import TokenValidationError, verify_token
+        from emulator.identity.wellknown import GRAPH_AUDIENCES
+
+        ctx = self.ctx
+        try:
+            claims = verify_token(
+                ctx,
+                token,
+                audiences=GRAPH_AUDIENCES,
+                issuers={ctx.issuer(), v1_issuer(ctx.base_url, ctx.tenant_id)},
+            )
+        except TokenValidationError as exc:
+            message = {
+                "expired": "Lifetime validation failed, the token is expired.",
+                "audience": "Access token validation failure. Invalid audience.",
+                "issuer": "Access token validation failure. Invalid issuer.",
+            }.get(exc.reason, "Access token validation failure.")
+            raise GraphError(401, "InvalidAuthenticationToken", message) from exc
+        scopes = {s.lower() for s in str(claims.get("scp") or "").split()}
+        if not scopes or claims.get("idtyp") == "app":
+            raise GraphError(
+                400, "BadRequest", "/me request is only valid with delegated authentication flow."
+            )
+        if not scopes & _ME_SCOPES:
+            raise GraphError(
+                403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation."
+            )
+        user = ctx.store.get(ent.USERS, str(claims.get("oid") or ""))
+        if user is None:
+            raise not_found(str(claims.get("oid")))
+        fields = request.query_params.get("$select")
+        return self._entity(request, "users", select(ent.view_user(user.body, bool(fields)), fields))

@@ -64,11 +64,9 @@ def status_url(ctx: EmulatorContext, op_id: str) -> str:
 
 
 def lro_headers(ctx: EmulatorContext, op_id: str, retry_after_ms: int) -> dict[str, str]:
-    return {
-        "Azure-AsyncOperation": status_url(ctx, op_id),
-        "retry-after-ms": str(retry_after_ms),
-        "Retry-After": "1",
-    }
+    # Only retry-after-ms: azure-core reads Retry-After first and would wait whole seconds
+    # (``Retry-After: 0`` counts as absent and makes it wait its 30 s default).
+    return {"Azure-AsyncOperation": status_url(ctx, op_id), "retry-after-ms": str(retry_after_ms)}
 
 
 async def _finish(ctx: EmulatorContext, op: dict[str, Any]) -> dict[str, Any]:

@@ -127,8 +127,43 @@ def _ssl_context(ca_file: Path) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(ca_file))
 
 
+# msgraph request builders the providers use. Their class bodies call ``warnings.warn(...,
+# DeprecationWarning)`` (generated-code deprecations of kiota's legacy request configuration):
+# importing them once, silenced, keeps that internal noise away from users and from pytest's
+# warnings-as-errors. Python caches the modules, so later imports are silent.
+_GRAPH_BUILDERS = (
+    "kiota_abstractions.default_query_parameters",
+    "msgraph.generated.applications.applications_request_builder",
+    "msgraph.generated.applications.item.application_item_request_builder",
+    "msgraph.generated.applications.item.federated_identity_credentials.federated_identity_credentials_request_builder",
+    "msgraph.generated.applications.item.federated_identity_credentials.item.federated_identity_credential_item_request_builder",
+    "msgraph.generated.applications_with_unique_name.applications_with_unique_name_request_builder",
+    "msgraph.generated.applications_with_app_id.applications_with_app_id_request_builder",
+    "msgraph.generated.service_principals.service_principals_request_builder",
+    "msgraph.generated.service_principals.item.service_principal_item_request_builder",
+    "msgraph.generated.service_principals_with_app_id.service_principals_with_app_id_request_builder",
+    "msgraph.generated.directory.directory_request_builder",
+    "msgraph.generated.directory.deleted_items.deleted_items_request_builder",
+    "msgraph.generated.directory.deleted_items.item.directory_object_item_request_builder",
+    "msgraph.generated.users.users_request_builder",
+    "msgraph.generated.users.item.user_item_request_builder",
+)
+
+
+def _quiet_graph_imports() -> None:
+    import importlib
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        for name in _GRAPH_BUILDERS:
+            importlib.import_module(name)
+
+
 def _graph_client(settings: TargetSettings, credential: Any) -> Any:
     import httpx
+
+    _quiet_graph_imports()
     from kiota_authentication_azure.azure_identity_authentication_provider import (
         AzureIdentityAuthenticationProvider,
     )
@@ -158,11 +193,14 @@ def _graph_client(settings: TargetSettings, credential: Any) -> Any:
         )
         http = httpx.AsyncClient(timeout=60.0)
         base = GRAPH_PUBLIC_BASE
+    # msgraph-core's AsyncGraphTransport does not close the transport it wraps (no ``aclose``):
+    # keep the inner one and close it ourselves, or every connection leaks past the run.
+    inner = http._transport
     http = GraphClientFactory.create_with_default_middleware(client=http, options=options)
     adapter = GraphRequestAdapter(auth, client=http)
     # On the adapter, not the httpx client: kiota joins paths itself (see EMULATOR-NOTES.md).
     adapter.base_url = base
-    return GraphServiceClient(request_adapter=adapter), http
+    return GraphServiceClient(request_adapter=adapter), (http, inner)
 
 
 @asynccontextmanager
@@ -193,6 +231,7 @@ async def open_clients(settings: TargetSettings) -> AsyncIterator[Clients]:
         stack.push_async_callback(apim.close)
         resources = ResourceManagementClient(credential, settings.subscription_id, **arm_kwargs)
         stack.push_async_callback(resources.close)
-        graph, http = _graph_client(settings, credential)
+        graph, (http, inner) = _graph_client(settings, credential)
+        stack.push_async_callback(inner.aclose)
         stack.push_async_callback(http.aclose)
         yield Clients(settings=settings, apim=apim, resources=resources, graph=graph)

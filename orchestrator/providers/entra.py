@@ -428,9 +428,15 @@ class EntraAppProvider(_Graph):
 
 
 async def _purge_deleted(graph: Any, object_id: str, address: str) -> None:
-    """Entra keeps deleted apps/principals 30 days in deletedItems (names stay taken): purge."""
+    """Entra keeps deleted apps and principals 30 days in ``directory/deletedItems``: purge the
+    copy. Best effort: the object is already deleted; a directory that refuses the purge (no
+    permission, no soft delete) leaves nothing of ours active. Temporary errors still propagate
+    so the executor retries the whole (idempotent) delete."""
     item = graph.directory.deleted_items.by_directory_object_id(object_id)
-    await delete_ignoring_missing(address, item.delete)
+    try:
+        await delete_ignoring_missing(address, item.delete)
+    except PermanentError:
+        return
 
 
 def _ensure_known(desired: Desired) -> None:

@@ -17,6 +17,7 @@ from lxml import etree
 
 from emulator.gateway.elements import BaseStep, Compiler, Step, is_element, line_of, tag
 from emulator.gateway.errors import PolicyCompileError
+from emulator.gateway.rawxml import escape_expressions
 
 SECTION_NAMES = ("inbound", "backend", "outbound", "on-error")
 NAMED_VALUE = re.compile(r"\{\{([^{}]+)\}\}")
@@ -42,7 +43,7 @@ class Pipeline:
 def parse_xml(xml: str) -> etree._Element:
     parser = etree.XMLParser(resolve_entities=False, no_network=True, remove_comments=False, huge_tree=False)
     try:
-        root = etree.fromstring(xml.encode("utf-8", errors="surrogatepass"), parser)
+        root = etree.fromstring(escape_expressions(xml).encode("utf-8", errors="surrogatepass"), parser)
     except etree.XMLSyntaxError as exc:
         raise PolicyCompileError(
             "policies", exc.lineno or 0, f"'{exc.msg}' (position {exc.offset})."

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
@@ -352,6 +352,12 @@ class Context(NetObject):
         self.traces.append(("expression", to_string(message)))
 
 
+def _is(cls: type) -> Callable[[object], bool]:
+    return lambda value: isinstance(value, cls)
+
+
+for _name, _cls in (("IResponse", Response), ("IRequest", Request), ("IUrl", Url), ("IMessageBody", Body)):
+    netlib.register_type(_name, _is(_cls))
 netlib.register_classes(
     [
         Headers,

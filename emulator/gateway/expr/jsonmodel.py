@@ -43,8 +43,8 @@ class JToken(NetObject):
         indented = not (isinstance(formatting, NetEnum) and formatting.name == "None")
         return serialize(self, indented=indented)
 
-    def m_Value(self, key: object, _targs: tuple[str, ...] = ()) -> Any:
-        token = self.net_index(key)
+    def m_Value(self, key: object = None, _targs: tuple[str, ...] = ()) -> Any:
+        token = self if key is None else self.net_index(key)
         return convert_token(token, _targs[0] if _targs else "object")
 
     def m_ToObject(self, _targs: tuple[str, ...] = ()) -> Any:
@@ -60,7 +60,7 @@ class JToken(NetObject):
 class JValue(JToken):
     NET_TYPE = "JValue"
     NET_PROPS = frozenset({"Value", "Type"})
-    NET_METHODS = frozenset({"ToString", "Value", "ToObject", "DeepClone"})
+    NET_METHODS = frozenset({"ToString", "Value", "ToObject", "DeepClone"})  # Value<T>(): the value itself
 
     def __init__(self, value: Any) -> None:
         self.value = value

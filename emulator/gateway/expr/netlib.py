@@ -970,7 +970,7 @@ def _datetime_ctor(*args: object) -> datetime:
     try:
         if not ints:
             return _EPOCH
-        p = [*ints, 1, 1, 1, 0, 0, 0][:6]
+        p = [*ints, 0, 0, 0][:6] if len(ints) >= 3 else [*[*ints, 1, 1][:3], 0, 0, 0]
         return datetime(p[0], p[1], p[2], p[3], p[4], p[5], ints[6] * 1000 if len(ints) > 6 else 0)
     except (ValueError, TypeError) as exc:
         raise EvalError(
@@ -1986,6 +1986,13 @@ _ALIASES = {
 CASTABLE = frozenset(_TYPE_CHECKS) | frozenset(_ALIASES) | {"byte[]", "string[]"}
 
 
+def register_type(name: str, check: Callable[[object], bool]) -> None:
+    """Let the context model make its interfaces castable (``(IResponse)context.Variables[...]``)."""
+    global CASTABLE
+    _TYPE_CHECKS[name] = check
+    CASTABLE = CASTABLE | {name}
+
+
 def canonical(name: str) -> str:
     return _ALIASES.get(name, name)
 
@@ -2050,6 +2057,14 @@ def cast(value: object, name: str, array: bool = False, nullable: bool = False) 
 def construct(name: str, args: list[Any], items: list[Any] | None, array: bool) -> Any:
     """``new T(args) { items }`` / ``new T[] { items }``."""
     if array:
+        if items is None and args:
+            size = require_int(args[0], "length")
+            if not 0 <= size <= 1_000_000:
+                raise out_of_range_arg("length")
+            if name == "byte":
+                return bytes(size)
+            default = {"int": 0, "long": 0, "double": 0.0, "bool": False}.get(name)
+            return [default] * size
         if name == "byte":
             return bytes(require_int(i, "item") & 0xFF for i in (items or []))
         return list(items or [])

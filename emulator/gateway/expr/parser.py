@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from emulator.gateway.expr import ast
 from emulator.gateway.expr.lexer import ExpressionSyntaxError, InterpHole, Tok, Token, tokenize
+from emulator.gateway.expr.values import Char
 
 # Types a cast, declaration, ``is``/``as``, ``new`` or static access may name.
 KNOWN_TYPES = frozenset(
@@ -23,7 +24,8 @@ KNOWN_TYPES = frozenset(
         "BitConverter", "Dictionary", "List", "IEnumerable", "Enumerable", "Environment",
         "StringBuilder", "Match", "Group", "XDocument", "XElement", "IRequest", "IResponse",
         "IMessageBody", "IUrl", "IApi", "IOperation", "KeyValuePair", "Array", "IPAddress",
-        "DateTimeOffset", "Random", "Aes", "Rijndael", "RandomNumberGenerator",
+        "DateTimeOffset", "Random", "Aes", "Rijndael", "RandomNumberGenerator", "StringSplitOptions",
+        "RegexOptions", "MidpointRounding",
     }
 )  # fmt: skip
 _NAMESPACES = frozenset(
@@ -482,9 +484,12 @@ class Parser:
         if t.kind is Tok.NUMBER:
             self.advance()
             return ast.Literal(self.pos(t), t.value)
-        if t.kind in (Tok.STRING, Tok.CHAR):
+        if t.kind is Tok.STRING:
             self.advance()
             return ast.Literal(self.pos(t), t.value)
+        if t.kind is Tok.CHAR:
+            self.advance()
+            return ast.Literal(self.pos(t), Char(str(t.value)))
         if t.kind is Tok.INTERP:
             self.advance()
             return self._interpolated(t)
@@ -538,6 +543,12 @@ class Parser:
         type_ = self.parse_type()
         args: tuple[ast.Argument, ...] = ()
         items: tuple[ast.Node, ...] | None = None
+        if self.is_op("[") and not type_.array:
+            self.advance()
+            size = self.parse_expression()
+            self.expect_op("]")
+            array_type = ast.TypeRef(type_.name, type_.args, True)
+            return ast.New(self.pos(t), array_type, (ast.Argument(size),), None)
         if self.is_op("("):
             args = self._arguments()
         elif not self.is_op("{"):

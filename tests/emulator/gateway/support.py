@@ -70,11 +70,14 @@ class Lab:
         self.ctx = ctx
         self.store = ctx.store
         self.service_key = SERVICE_ID.lower()
+        self.configs: list[ServiceConfig] = []
         self.put_service(gateway_port)
 
     def _put(self, kind: str, arm_id: str, body: dict[str, Any], parent: str) -> str:
         key = arm_id.lower()
         self.store.put(kind, key, {"id": arm_id, **body}, parent.lower())
+        for config in self.configs:
+            config.invalidate()  # what the ARM layer's event does for a running gateway
         return key
 
     def put_service(self, port: int, identity: Mapping[str, Any] | None = None) -> None:
@@ -189,6 +192,7 @@ class Lab:
                 else httpx.AsyncClient()
             )
         config = ServiceConfig(self.store, self.service_key)
+        self.configs.append(config)
         services = Services(self.ctx, self.service_key, client)
         doc = self.store.get(KIND_SERVICE, self.service_key)
         services.service_body = dict(doc.body) if doc else {}

@@ -2,6 +2,10 @@
 
 ``prmlab local start`` runs this as a background process; the test fixture runs it as a
 subprocess. Exit codes: 0 stopped cleanly, 3 the port is taken, 1 any other start failure.
+
+Without ``--port`` the emulator reuses the port of its previous run (``emulator.port`` in the
+state folder) when it is free: the issuer URL (``https://127.0.0.1:<port>/login/...``) is written
+into federated credentials and container apps, so it must not change between restarts.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import anyio
 from emulator.arm.settings import ArmSettings
 from emulator.context import Faults
 from emulator.ports import PortInUseError, bind_listener
-from emulator.server import ServerOptions, serve
+from emulator.server import PORT_FILE, ServerOptions, serve
 
 EXIT_PORT_TAKEN = 3
 
@@ -58,14 +62,25 @@ def parse_args(argv: list[str] | None = None) -> ServerOptions:
     )
 
 
+def _previous_port(state_dir: Path) -> int:
+    """The port of the last run (kept so that issuer URLs and base URLs stay stable), else 0."""
+    try:
+        port = int((state_dir / PORT_FILE).read_text().strip())
+    except (OSError, ValueError):
+        return 0
+    return port if 0 < port < 65536 else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     options = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
-        sock = bind_listener(options.port)
+        sock = bind_listener(options.port or _previous_port(options.state_dir))
     except PortInUseError as exc:
-        print(f"emulator: {exc}", file=sys.stderr)
-        return EXIT_PORT_TAKEN
+        if options.port:
+            print(f"emulator: {exc}", file=sys.stderr)
+            return EXIT_PORT_TAKEN
+        sock = bind_listener(0)  # the previous port is taken now: any free port
     anyio.run(serve, options, sock)
     return 0
 

@@ -35,6 +35,7 @@ from emulator.store import Store
 from emulator.tls import ensure_tls
 
 INFO_FILE = "emulator.json"
+PORT_FILE = "emulator.port"
 DB_FILE = "emulator.sqlite"
 _META_KIND = "emulator/meta"
 
@@ -142,6 +143,7 @@ async def serve(options: ServerOptions, sock: socket.socket | None = None) -> No
                         "subscription_id": subscription_id,
                     },
                 )
+                (state_dir / PORT_FILE).write_text(f"{port}\n")
                 log.info("emulator ready on %s", ctx.base_url)
     finally:
         info_path.unlink(missing_ok=True)

@@ -44,6 +44,7 @@ async def test_state_survives_clean_restart(make_emulator: EmulatorFactory) -> N
     assert first.stop() == 0
     second = make_emulator(state_dir=first.state_dir)
     assert (second.tenant_id, second.subscription_id) == (first.tenant_id, first.subscription_id)
+    assert second.base_url == first.base_url  # the previous port is reused: issuer URLs stay valid
     await _check(second, *state)
 
 

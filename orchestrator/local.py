@@ -1,0 +1,284 @@
+"""Start, stop and inspect the local Azure emulator as a background process.
+
+Where it sits: ``prmlab local start|stop|status|logs`` (``orchestrator.commands.local``) and
+``prmlab reconcile`` on a local target (``ensure_running``) call this module. The emulator
+runs as ``python -m emulator --state-dir <lab dir>/.prmlab`` in its own session, writing
+``emulator.log``; it publishes ``emulator.json`` (pid, port, base URL, CA, tenant and
+subscription ids) once it answers, and this module only trusts that file when its pid is
+alive, is an emulator, and ``/_emulator/health`` answers over TLS with the state folder's CA.
+
+Import-light on purpose (stdlib only at import time): ``prmlab --help`` and ``reconcile``'s
+start-up stay fast. Errors are ``EmulatorError`` with one clear sentence.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import signal
+import ssl
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from orchestrator.errors import EmulatorError
+
+STATE_DIR_NAME = ".prmlab"
+INFO_FILE = "emulator.json"
+PID_FILE = "emulator.pid"
+LOG_FILE = "emulator.log"
+REQUEST_LOG = "requests.jsonl"
+EXIT_PORT_TAKEN = 3  # emulator.__main__.EXIT_PORT_TAKEN (not imported: keep this module light)
+START_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 15.0
+
+
+@dataclass(frozen=True, slots=True)
+class EmulatorInfo:
+    pid: int
+    port: int
+    base_url: str
+    ca_file: Path
+    tenant_id: str
+    subscription_id: str
+    state_dir: Path
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    state: Literal["running", "stopped", "dead", "unhealthy"]
+    info: EmulatorInfo | None
+    pid: int | None
+    message: str
+
+
+def state_dir_for(lab_file: Path) -> Path:
+    """``<folder of lab.yaml>/.prmlab``."""
+    return lab_file.resolve().parent / STATE_DIR_NAME
+
+
+# ------------------------------------------------------------------ process helpers
+
+
+def _alive(pid: int) -> bool:
+    """True when ``pid`` runs (reaps it first when it is our exited child; zombies are dead)."""
+    with contextlib.suppress(ChildProcessError, OSError):
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    with contextlib.suppress(OSError):
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        if stat.rsplit(")", 1)[-1].split()[0] == "Z":
+            return False
+    return True
+
+
+def _is_emulator(pid: int) -> bool:
+    """Guard against pid reuse: only signal a process whose command line runs the emulator."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return _alive(pid)  # no /proc (not Linux): trust the pid file
+    return b"emulator" in cmdline and b"-m" in cmdline
+
+
+def read_info(state_dir: Path) -> EmulatorInfo | None:
+    try:
+        data = json.loads((state_dir / INFO_FILE).read_text())
+        return EmulatorInfo(
+            pid=int(data["pid"]),
+            port=int(data["port"]),
+            base_url=str(data["base_url"]).rstrip("/"),
+            ca_file=Path(data["ca_file"]),
+            tenant_id=str(data["tenant_id"]),
+            subscription_id=str(data["subscription_id"]),
+            state_dir=state_dir,
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _read_pid(state_dir: Path) -> int | None:
+    try:
+        return int((state_dir / PID_FILE).read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def healthy(info: EmulatorInfo, timeout: float = 2.0) -> bool:
+    """``GET /_emulator/health`` over TLS, trusting only the state folder's CA."""
+    try:
+        ctx = ssl.create_default_context(cafile=str(info.ca_file))
+        conn = http.client.HTTPSConnection("127.0.0.1", info.port, context=ctx, timeout=timeout)
+        try:
+            conn.request("GET", "/_emulator/health")
+            response = conn.getresponse()
+            body = response.read()
+        finally:
+            conn.close()
+    except (OSError, ssl.SSLError, http.client.HTTPException):
+        return False
+    if response.status != 200:
+        return False
+    try:
+        return int(json.loads(body).get("pid", -1)) == info.pid
+    except ValueError:
+        return False
+
+
+def status(state_dir: Path) -> Status:
+    info = read_info(state_dir)
+    pid = info.pid if info else _read_pid(state_dir)
+    if pid is None:
+        return Status("stopped", None, None, "the emulator is not running")
+    if not _alive(pid) or not _is_emulator(pid):
+        return Status(
+            "dead", None, pid, f"the emulator (pid {pid}) is not running any more; see {state_dir / LOG_FILE}"
+        )
+    if info is None or info.pid != pid:
+        return Status(
+            "unhealthy", None, pid, f"the emulator (pid {pid}) is running but has not published emulator.json"
+        )
+    if not healthy(info):
+        return Status("unhealthy", info, pid, f"the emulator (pid {pid}) does not answer on {info.base_url}")
+    return Status("running", info, pid, f"the emulator is running at {info.base_url} (pid {pid})")
+
+
+def _tail(path: Path, lines: int) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+# ------------------------------------------------------------------ start / stop
+
+
+def _spawn(argv: list[str], log_path: Path) -> int:
+    """Run ``argv`` in its own session (survives the CLI; Ctrl-C in the terminal does not reach
+    it), stdin from /dev/null, stdout+stderr appended to ``log_path``; returns the pid."""
+    repo = str(Path(__file__).resolve().parents[1])
+    env = dict(os.environ)
+    env["PYTHONPATH"] = repo + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    actions = [
+        (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+        (os.POSIX_SPAWN_OPEN, 1, str(log_path), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600),
+        (os.POSIX_SPAWN_DUP2, 1, 2),
+    ]
+    return os.posix_spawn(argv[0], argv, env, file_actions=actions, setsid=True)
+
+
+def _exit_code(pid: int) -> int | None:
+    """The exit code of our child ``pid`` once it has exited (reaping it), else None."""
+    try:
+        done, status_ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return None if _alive(pid) else 1
+    if done == 0:
+        return None
+    return os.waitstatus_to_exitcode(status_)
+
+
+def start(
+    state_dir: Path, *, port: int = 0, args: tuple[str, ...] = (), timeout: float = START_TIMEOUT_S
+) -> EmulatorInfo:
+    """Start the emulator in the background (or return the running one) and wait until it answers."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    current = status(state_dir)
+    if current.state == "running" and current.info is not None:
+        return current.info
+    if current.state == "unhealthy" and current.pid is not None:
+        stop(state_dir)  # hung: replace it
+    (state_dir / INFO_FILE).unlink(missing_ok=True)
+    log_path = state_dir / LOG_FILE
+    argv = [
+        sys.executable,
+        "-m",
+        "emulator",
+        "--state-dir",
+        str(state_dir),
+        *(["--port", str(port)] if port else []),
+        *args,
+    ]
+    with log_path.open("ab") as log:
+        log.write(f"\n--- starting: {' '.join(argv[1:])} ({time.strftime('%Y-%m-%d %H:%M:%S')})\n".encode())
+    pid = _spawn(argv, log_path)
+    (state_dir / PID_FILE).write_text(f"{pid}\n")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        code = _exit_code(pid)
+        if code is not None:
+            (state_dir / PID_FILE).unlink(missing_ok=True)
+            if code == EXIT_PORT_TAKEN:
+                raise EmulatorError(
+                    f"cannot start the emulator: port {port} on 127.0.0.1 is already in use (choose another with --port)"
+                )
+            raise EmulatorError(
+                f"the emulator exited during start-up (exit code {code}); last lines of {log_path}:\n{_tail(log_path, 15)}"
+            )
+        info = read_info(state_dir)
+        if info is not None and info.pid == pid and healthy(info):
+            return info
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    (state_dir / PID_FILE).unlink(missing_ok=True)
+    raise EmulatorError(f"the emulator did not answer within {timeout:.0f} s; see {log_path}")
+
+
+def stop(state_dir: Path, timeout: float = STOP_TIMEOUT_S) -> int | None:
+    """Stop the emulator (SIGTERM, then SIGKILL after ``timeout``); returns the pid stopped, if any."""
+    info = read_info(state_dir)
+    pid = info.pid if info else _read_pid(state_dir)
+    stopped = None
+    if pid is not None and _alive(pid) and _is_emulator(pid):
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if _alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            deadline = time.monotonic() + 5
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+        stopped = pid
+    (state_dir / PID_FILE).unlink(missing_ok=True)
+    (state_dir / INFO_FILE).unlink(missing_ok=True)
+    return stopped
+
+
+def ensure_running(state_dir: Path) -> EmulatorInfo:
+    """What ``prmlab reconcile`` calls on a local target: the running emulator, started if needed."""
+    return start(state_dir)
+
+
+# ------------------------------------------------------------------ logs
+
+
+def follow(path: Path, poll: float = 0.25) -> Iterator[str]:
+    """Yield lines appended to ``path`` from now on (until the caller stops iterating)."""
+    with path.open("r", errors="replace") as f:
+        f.seek(0, os.SEEK_END)
+        while True:
+            line = f.readline()
+            if line:
+                yield line.rstrip("\n")
+            else:
+                time.sleep(poll)
+
+
+def tail(path: Path, lines: int) -> str:
+    return _tail(path, lines)

@@ -400,7 +400,8 @@ class EntraAppProvider(_Graph):
                 found.append((key_of(str(other.unique_name)), self._actual(other)))
         return assign(self.kind, addresses, found, lambda d: key_of(d.name))
 
-    async def create(self, desired: Desired) -> Actual:
+    async def _upsert(self, desired: Desired) -> tuple[Any, dict[str, Any]]:
+        """PATCH by uniqueName with ``Prefer: create-if-missing``: the entity on 201, None on 204."""
         from kiota_abstractions.base_request_configuration import RequestConfiguration
 
         props = known_only(desired)
@@ -411,12 +412,33 @@ class EntraAppProvider(_Graph):
         with translating(desired.address):
             app = await builder.patch(application_model(props), request_configuration=config)
         self.ctx.memo.clear()
-        if app is None or not app.app_id:  # 204: it existed and was updated; read it back
+        return (app if app is not None and app.app_id else None), props
+
+    async def create(self, desired: Desired) -> Actual:
+        app, _ = await self._upsert(desired)
+        if app is None:  # 204: it already existed (a retry after a lost response); read it back
             app = await self.visible_app(desired.name, desired.address)
         return dataclasses.replace(self._actual(app), address=desired.address, owned=True)
 
     async def update(self, desired: Desired, actual: Actual) -> Actual:
-        return await self.create(desired)
+        # Keep tags others set (a PATCH replaces the whole list): ours are added, never theirs removed.
+        tags = [*(actual.properties.get("tags") or [])]
+        tags += [t for t in desired.properties.get("tags") or [] if t not in tags]
+        desired = dataclasses.replace(desired, properties={**desired.properties, "tags": tags})
+        app, written = await self._upsert(desired)
+        if app is not None:
+            return dataclasses.replace(self._actual(app), address=desired.address, owned=True)
+        # 204: updated in place. No read-back: a just-created app may still be replicating.
+        props = {**actual.properties, **{k: v for k, v in written.items() if not k.startswith("@")}}
+        outputs = dict(actual.outputs)
+        uris = props.get("identifierUris") or []
+        outputs["identifier_uri"] = uris[0] if uris else None
+        scopes = props.get("api.oauth2PermissionScopes") or []
+        base = outputs["identifier_uri"] or outputs.get("client_id")
+        outputs["scope"] = f"{base}/{scopes[0]['value']}" if scopes and base else None
+        return dataclasses.replace(
+            actual, address=desired.address, properties=props, outputs=outputs, owned=True
+        )
 
     async def delete(self, actual: Actual) -> None:
         object_id = str(actual.handle)

@@ -16,7 +16,7 @@ from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.models.service_principal import ServicePrincipal
 
 from tests.support.azure import make_group
-from tests.support.emulator import RunningEmulator
+from tests.support.emulator import EmulatorFactory, RunningEmulator
 
 pytestmark = pytest.mark.anyio
 
@@ -139,3 +139,16 @@ async def test_replication_delay_hides_new_applications(emulator: RunningEmulato
         assert got.id == app.id
         sp = await graph.service_principals.post(ServicePrincipal(app_id=app.app_id))
         assert sp.app_id == app.app_id
+
+
+async def test_fault_flags_at_start(make_emulator: EmulatorFactory) -> None:
+    emu = make_emulator("--throttle-rate", "1", "--seed", "3", "--latency-ms", "1")
+    with emu.sync_http() as h:
+        faults = h.get("/_emulator/faults").json()
+        assert (faults["throttle_rate"], faults["seed"], faults["latency_ms"]) == (1.0, 3, 1.0)
+        r = h.get(
+            f"/subscriptions/{emu.subscription_id}",
+            params={"api-version": "1"},
+            headers={"Authorization": "Bearer x"},
+        )
+    assert r.status_code == 429

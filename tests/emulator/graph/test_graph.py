@@ -270,3 +270,39 @@ async def test_odata_type_and_bad_filters(emulator: RunningEmulator) -> None:
         )
         assert spaced.status_code == 201
         assert spaced.json()["uniqueName"] == "with space"
+
+
+async def test_passwords_and_permission_grants(emulator: RunningEmulator) -> None:
+    async with emulator.http(headers={"Authorization": "Bearer x"}) as h:
+        app = (await h.post("/v1.0/applications", json={"displayName": "confidential"})).json()
+        added = await h.post(
+            f"/v1.0/applications/{app['id']}/addPassword", json={"passwordCredential": {"displayName": "ci"}}
+        )
+        assert added.status_code == 200
+        secret = added.json()["secretText"]
+        assert len(secret) >= 30
+        shown = (await h.get(f"/v1.0/applications/{app['id']}")).json()
+        assert [c["secretText"] for c in shown["passwordCredentials"]] == [None]
+        assert secret not in (await h.get("/v1.0/applications")).text
+        removed = await h.post(
+            f"/v1.0/applications/{app['id']}/removePassword", json={"keyId": added.json()["keyId"]}
+        )
+        assert removed.status_code == 204
+        sp = (await h.post("/v1.0/servicePrincipals", json={"appId": app["appId"]})).json()
+        grant = await h.post(
+            "/v1.0/oauth2PermissionGrants",
+            json={
+                "clientId": sp["id"],
+                "consentType": "AllPrincipals",
+                "resourceId": sp["id"],
+                "scope": "User.Read",
+            },
+        )
+        assert grant.status_code == 201
+        missing = await h.post(
+            "/v1.0/oauth2PermissionGrants",
+            json={"clientId": sp["id"], "consentType": "AllPrincipals", "resourceId": "nope", "scope": "x"},
+        )
+        assert missing.status_code == 404
+        listed = await h.get("/v1.0/oauth2PermissionGrants", params={"$filter": f"clientId eq '{sp['id']}'"})
+        assert [g["scope"] for g in listed.json()["value"]] == ["User.Read"]

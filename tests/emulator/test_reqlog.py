@@ -1,0 +1,47 @@
+"""The request log's classification of paths (pure) and what it never records."""
+
+from __future__ import annotations
+
+import pytest
+
+from emulator.reqlog import api_of, resource_of
+from tests.support.emulator import RunningEmulator
+
+
+@pytest.mark.parametrize(
+    ("path", "api", "resource"),
+    [
+        (
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ApiManagement/service/a/apis/x",
+            "arm",
+            "microsoft.apimanagement/service/apis",
+        ),
+        ("/subscriptions/s/resourcegroups/rg", "arm", "resourcegroups"),
+        (
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.App/containerApps/c/providers/Microsoft.Authorization/roleAssignments/g",
+            "arm",
+            "microsoft.authorization/roleassignments",
+        ),
+        ("/v1.0/applications(uniqueName='x')/federatedIdentityCredentials", "graph", "applications"),
+        ("/v1.0/me", "graph", "me"),
+        ("/login/t/oauth2/v2.0/token", "identity", "login"),
+        ("/_emulator/health", "admin", "_emulator"),
+    ],
+)
+def test_classification(path: str, api: str, resource: str) -> None:
+    assert (api_of(path), resource_of(path)) == (api, resource)
+
+
+def test_log_lines_carry_no_query_or_body(emulator: RunningEmulator) -> None:
+    with emulator.sync_http() as h:
+        h.post(
+            "/v1.0/applications?code=secret-code",
+            json={"displayName": "hidden-body"},
+            headers={"Authorization": "Bearer tok-123"},
+        )
+    text = (emulator.state_dir / "requests.jsonl").read_text()
+    for secret in ("secret-code", "hidden-body", "tok-123"):
+        assert secret not in text
+    last = emulator.requests()[-1]
+    assert set(last) == {"ts", "method", "path", "api", "resource", "status", "duration_ms"}
+    assert (last["method"], last["path"], last["status"]) == ("POST", "/v1.0/applications", 201)

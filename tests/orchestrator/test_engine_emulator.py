@@ -42,14 +42,14 @@ def app_unique_names(emu: RunningEmulator) -> list[str]:
     """Every app registration's uniqueName on the emulator (duplicates kept)."""
 
     async def main() -> list[str]:
-        graph = emu.graph_client()
         names: list[str] = []
-        page = await graph.applications.get()
-        while page is not None:
-            names += [str(app.unique_name) for app in page.value or []]
-            if not page.odata_next_link:
-                break
-            page = await graph.applications.with_url(page.odata_next_link).get()
+        async with emu.graph_client() as graph:
+            page = await graph.applications.get()
+            while page is not None:
+                names += [str(app.unique_name) for app in page.value or []]
+                if not page.odata_next_link:
+                    break
+                page = await graph.applications.with_url(page.odata_next_link).get()
         return names
 
     return anyio.run(main)
@@ -67,8 +67,13 @@ def test_second_reconcile_plans_nothing_and_writes_nothing(emulator: RunningEmul
     assert not second.plan.has_changes
     assert writes(requests) == []
     assert "No changes" in out
+    # reads: list calls (one per kind, whatever the lab's size) plus at most ~1.2 per resource;
+    # the benchmark measures the per-resource figure on a large lab
     owned = len(second.plan.steps)
-    assert len(reads(requests)) <= 1.2 * owned, f"{len(reads(requests))} reads for {owned} resources"
+    per_kind_lists = 20
+    assert len(reads(requests)) <= 1.2 * owned + per_kind_lists, (
+        f"{len(reads(requests))} reads for {owned} resources"
+    )
 
 
 def test_editing_one_named_value_or_one_template_variable_plans_exactly_that_update(
@@ -140,9 +145,10 @@ def test_destroy_removes_everything_owned_and_leaves_unowned_alone(
     async def unowned_app() -> None:  # a pre-existing app registration without the lab's mark
         from msgraph.generated.models.application import Application
 
-        await emulator.graph_client().applications.post(
-            Application(display_name="Theirs", unique_name="destroy-lab-theirs")
-        )
+        async with emulator.graph_client() as graph:
+            await graph.applications.post(
+                Application(display_name="Theirs", unique_name="destroy-lab-theirs")
+            )
 
     anyio.run(unowned_app)
 

@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl
 import anyio
 
 from emulator.gateway.config import ServiceConfig
-from emulator.gateway.engine import Runtime, execute
+from emulator.gateway.engine import Runtime, execute, raw_chunks
 from emulator.gateway.errors import PolicyCompileError
 from emulator.gateway.expr.context import Api, Body, Context, Deployment, Headers, Operation, Request, Url
 from emulator.gateway.expr.netlib import NetDict
@@ -185,6 +185,10 @@ class GatewayApp:
 
     async def _respond(self, rt: Runtime, method: str, receive: Receive, send: Send) -> None:
         response = rt.ctx.Response
+        if not 100 <= response.StatusCode <= 599:  # only reachable through a bug: never send it
+            await rt.close_backend()
+            rt.error_response(500, "Internal server error")
+            response = rt.ctx.Response
         pairs = response.Headers.pairs() + rt.cors_headers + rt.extra_response_headers
         streaming = rt.upstream is not None and response.Body.content is None
         no_body = method == "HEAD" or response.StatusCode in (204, 304) or 100 <= response.StatusCode < 200
@@ -216,7 +220,7 @@ class GatewayApp:
 
             tg.start_soon(watch_disconnect)
             try:
-                async for chunk in upstream.aiter_raw():
+                async for chunk in raw_chunks(upstream):
                     if chunk:
                         await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 await send({"type": "http.response.body", "body": b""})

@@ -112,6 +112,15 @@ class Compiler:
         except ValueError:
             raise self.fail(el, f"The value '{value}' of attribute '{name}' must be an integer.") from None
 
+    def status(self, el: etree._Element, name: str, default: int) -> int:
+        value = self.number(el, name, default)
+        assert value is not None
+        if not 100 <= value <= 599:
+            raise self.fail(
+                el, f"The value '{value}' of attribute '{name}' is not a valid HTTP status code (100-599)."
+            )
+        return value
+
     def text(self, el: etree._Element) -> Val:
         if len(el):
             raise self.fail(el, f"'{tag(el)}' cannot contain child elements.")
@@ -298,7 +307,10 @@ def _reason(code: int) -> str:
 def _set_status(c: Compiler, el: etree._Element) -> Step:
     c.attrs(el, ("code", "reason"), ("code",))
     c.kids(el, ())
-    step = SetStatusStep(c.req(el, "code"), c.val(el, "reason"))
+    code = c.req(el, "code")
+    if code.expr is None:
+        c.status(el, "code", 200)
+    step = SetStatusStep(code, c.val(el, "reason"))
     body_flags(step, [step.code, step.reason])
     return step
 
@@ -452,9 +464,7 @@ class MockResponseStep(Step):
 def _mock_response(c: Compiler, el: etree._Element) -> Step:
     c.attrs(el, ("status-code", "content-type", "index"))
     c.kids(el, ())
-    return MockResponseStep(
-        c.number(el, "status-code", 200) or 200, el.get("content-type", "application/json")
-    )
+    return MockResponseStep(c.status(el, "status-code", 200), el.get("content-type", "application/json"))
 
 
 # ---- variables and request shaping ----------------------------------------------------------
@@ -689,6 +699,8 @@ def _check_header(c: Compiler, el: etree._Element) -> Step:
         ("name", "failed-check-httpcode", "failed-check-error-message", "ignore-case"),
     )
     values = [c.text(v) for v in c.kids(el, ("value",))]
+    if el.get("failed-check-httpcode", "").strip()[:1] != "@":
+        c.status(el, "failed-check-httpcode", 400)
     step = CheckHeaderStep(
         c.req(el, "name"),
         c.req(el, "failed-check-httpcode"),
@@ -895,7 +907,7 @@ def _token_common(c: Compiler, el: etree._Element, extra: Sequence[str]) -> dict
         "header_name": el.get("header-name") if sources else "Authorization",
         "query_name": el.get("query-parameter-name"),
         "token_value": c.val(el, "token-value"),
-        "code": c.number(el, "failed-validation-httpcode", 401) or 401,
+        "code": c.status(el, "failed-validation-httpcode", 401),
         "message": el.get("failed-validation-error-message"),
         "output_var": el.get("output-token-variable-name"),
     }

@@ -40,6 +40,15 @@ def _status_reason(code: int) -> str:
         return ""
 
 
+async def raw_chunks(upstream: httpx.Response) -> AsyncIterator[bytes]:
+    """The backend body as it came on the wire (content-encoding kept), chunk by chunk."""
+    if upstream.is_stream_consumed:  # an in-memory transport already read it
+        yield upstream.content
+        return
+    async for chunk in upstream.aiter_raw():
+        yield chunk
+
+
 class Runtime:
     def __init__(
         self,
@@ -86,6 +95,8 @@ class Runtime:
         self.backend_base = url
 
     def error_response(self, code: int, message: str) -> None:
+        if not 100 <= code <= 599:
+            code, message = 500, "Internal server error"
         body = json.dumps({"statusCode": code, "message": message}).encode()
         self.ctx.Response = Response(
             code, _status_reason(code), Headers([("Content-Type", "application/json")]), Body(body)
@@ -115,7 +126,7 @@ class Runtime:
         chunks: list[bytes] = []
         size = 0
         try:
-            async for chunk in self.upstream.aiter_raw():
+            async for chunk in raw_chunks(self.upstream):
                 size += len(chunk)
                 if size > MAX_BUFFER:
                     raise PolicyFailure(

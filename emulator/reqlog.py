@@ -90,16 +90,13 @@ class RequestLogMiddleware:
             return
         start = time.perf_counter()
         status = 500
+        logged = False
 
-        async def send_wrapper(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_wrapper)
-        finally:
+        def write() -> None:
+            nonlocal logged
+            if logged:
+                return
+            logged = True
             path: str = scope["path"]
             self.log.write(
                 {
@@ -112,3 +109,16 @@ class RequestLogMiddleware:
                     "duration_ms": round((time.perf_counter() - start) * 1000, 2),
                 }
             )
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                write()  # before the last byte leaves: a client that got its answer finds the line
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            write()

@@ -103,7 +103,7 @@ def deleted_service_id(subscription: str, location: str, name: str) -> str:
     return f"/subscriptions/{subscription}/providers/{NS}/locations/{location_slug(location)}/deletedservices/{name}"
 
 
-def _taken_ports(ctx: EmulatorContext) -> set[int]:
+def taken_ports(ctx: EmulatorContext) -> set[int]:
     taken: set[int] = set()
     for kind, path in ((SERVICE, ("properties", "gatewayUrl")), ("microsoft.app/containerapps", ())):
         for doc in ctx.store.list(kind):
@@ -122,7 +122,7 @@ def _taken_ports(ctx: EmulatorContext) -> set[int]:
     return taken
 
 
-def _managed_identity(ctx: EmulatorContext, identity: Any, old: Any) -> Any:
+def managed_identity(ctx: EmulatorContext, identity: Any, old: Any) -> Any:
     """Fill ``principalId`` / ``tenantId`` (system) and user-assigned identity ids, as ARM does."""
     if not isinstance(identity, dict):
         return identity
@@ -177,7 +177,7 @@ async def _prepare_service(call: Call, base: Doc) -> Doc:
                 raise ArmError(409, "ServiceAlreadyExists", f"Api service already exists: {addr.name}")
         if not re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{0,48}[A-Za-z0-9]", addr.name):
             raise validation_error(f"Service name '{addr.name}' is invalid.", "name")
-        port = ports.allocate_port(_taken_ports(ctx))
+        port = ports.allocate_port(taken_ports(ctx))
         gateway = f"https://127.0.0.1:{port}"
         generated: dict[str, Any] = {
             "notificationSenderEmail": "apimgmt-noreply@mail.windowsazure.com",
@@ -230,7 +230,7 @@ async def _prepare_service(call: Call, base: Doc) -> Doc:
                 props[name] = old[name]
     base["properties"] = props
     if "identity" in base:
-        base["identity"] = _managed_identity(
+        base["identity"] = managed_identity(
             ctx, base["identity"], existing.body.get("identity") if existing else None
         )
     base["etag"] = f"AAAAAA{secrets.token_hex(4)}="

@@ -12,7 +12,6 @@ published after every write so the gateway and runner can react.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
@@ -385,7 +384,3 @@ class ArmHandlers:
             q["$skiptoken"] = str(offset + size)
             body["nextLink"] = f"{self.ctx.base_url}{request.url.path}?{urlencode(q)}"
         return json_response(200, body)
-
-
-def now_iso() -> str:
-    return lro.iso(time.time())

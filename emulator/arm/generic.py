@@ -32,7 +32,7 @@ from starlette.responses import Response
 
 from emulator import ports
 from emulator.arm import lro
-from emulator.arm.apim import _managed_identity, _taken_ports
+from emulator.arm.apim import managed_identity, taken_ports
 from emulator.arm.errors import ArmError, json_response
 from emulator.arm.ids import parse_address
 from emulator.arm.types import Call, Doc, TypeSpec, register
@@ -134,7 +134,7 @@ async def _prepare_container_app(call: Call, base: Doc) -> Doc:
     if isinstance(ingress, dict):
         fqdn = old_ingress.get("fqdn")
         if not fqdn:
-            fqdn = f"127.0.0.1:{ports.allocate_port(_taken_ports(ctx))}"
+            fqdn = f"127.0.0.1:{ports.allocate_port(taken_ports(ctx))}"
         ingress = {**ingress, "fqdn": fqdn}
         ingress.setdefault("external", False)
         ingress.setdefault("transport", "Auto")
@@ -160,7 +160,7 @@ async def _prepare_container_app(call: Call, base: Doc) -> Doc:
     props.setdefault("workloadProfileName", "Consumption")
     base["properties"] = props
     if "identity" in base:
-        base["identity"] = _managed_identity(
+        base["identity"] = managed_identity(
             ctx, base["identity"], call.existing.body.get("identity") if call.existing else None
         )
     return base

@@ -10,8 +10,8 @@ metadata, operation status) and hands every ``/providers/{ns}/{type}/...`` path 
 
 from __future__ import annotations
 
+import logging
 import re
-import time
 from typing import Any
 
 from starlette.requests import Request
@@ -36,6 +36,7 @@ from emulator.arm.types import REGISTRY
 from emulator.context import EmulatorContext
 from emulator.store import Stored
 
+log = logging.getLogger("emulator.arm")
 _CLAUSE = re.compile(r"^\s*(\w+)\s+eq\s+'((?:[^']|'')*)'\s*$", re.IGNORECASE)
 _RG_NAME = re.compile(r"^[-\w._()]{1,90}$")
 
@@ -77,6 +78,11 @@ class ArmRouter:
             return await self._dispatch(request)
         except ArmError as exc:
             return error_response(exc)
+        except Exception:  # a bug here must still answer in ARM's envelope (and be logged)
+            log.exception("ARM request failed: %s %s", request.method, request.url.path)
+            return error_response(
+                ArmError(500, "InternalServerError", "The emulator failed to process the request.")
+            )
 
     async def _dispatch(self, request: Request) -> Response:
         auth = request.headers.get("authorization", "")
@@ -279,7 +285,3 @@ class ArmRouter:
                 continue
             docs.append(Stored(d.kind, d.key, d.parent, _generic_view(body), d.version))
         return self.crud.list_response(request, docs, None, dict(request.query_params))
-
-
-def _now() -> float:
-    return time.time()

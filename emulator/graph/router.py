@@ -20,6 +20,7 @@ home-tenant service principal is removed with it, as Entra does).
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -35,6 +36,7 @@ from emulator.graph.errors import GraphError, bad_request, error_response, graph
 from emulator.graph.odata import FilterError, compile_filter, select
 from emulator.store import Stored
 
+log = logging.getLogger("emulator.graph")
 _SEGMENT = re.compile(r"^([A-Za-z0-9_.]+)(?:\((.*)\))?$", re.DOTALL)
 _KEY = re.compile(r"^(?:(\w+)=)?'((?:[^']|'')*)'$", re.DOTALL)
 _ME_SCOPES = {
@@ -95,6 +97,11 @@ class GraphRouter:
             return await self._dispatch(request)
         except GraphError as exc:
             return error_response(request, exc)
+        except Exception:  # a bug here must still answer in Graph's envelope (and be logged)
+            log.exception("Graph request failed: %s %s", request.method, request.url.path)
+            return error_response(
+                request, GraphError(500, "generalException", "The emulator failed to process the request.")
+            )
 
     def _entity(
         self,

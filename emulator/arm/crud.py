@@ -293,14 +293,17 @@ class ArmHandlers:
             if existing is None:
                 raise _missing(addr, spec)
             current = existing.body
+            patch = body
             body = deep_merge(
                 {
                     k: v
                     for k, v in current.items()
                     if k in ("location", "tags", "properties", "sku", "identity", "kind")
                 },
-                body,
+                patch,
             )
+            if isinstance(patch.get("tags"), dict):  # ARM PATCH replaces the whole tag set
+                body["tags"] = patch["tags"]
         call = Call(ctx, self.settings, addr, query, body, existing)
         base = base_body(call, spec)
         for extra in ("sku", "identity", "kind", "zones", "plan", "managedBy", "extendedLocation"):

@@ -71,7 +71,7 @@ async def test_list_pages_with_next_link(emulator: RunningEmulator) -> None:
 async def test_update_patch_keeps_generated_fields(emulator: RunningEmulator) -> None:
     group = await make_group(emulator)
     async with emulator.apim_client() as c:
-        svc = await make_service(c, group)
+        svc = await make_service(c, group, **{"prmlab-lab": "x", "old": "tag"})
         poller = await c.api_management_service.begin_update(
             group, svc.name, {"tags": {"a": "b"}, "publisher_name": "new"}
         )

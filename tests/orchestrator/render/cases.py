@@ -57,3 +57,8 @@ GOLDEN: dict[str, tuple[str, dict[str, object]]] = {
         {**MCP_API_ENTRA, "identifier_uri": UNKNOWN, "scope": UNKNOWN, "resource_metadata_url": UNKNOWN},
     ),
 }
+
+# The gateway-mode templates (authorization mode `gateway`) keep their cases in their own module.
+from tests.orchestrator.render.gateway_cases import GATEWAY_GOLDEN  # noqa: E402
+
+GOLDEN.update(GATEWAY_GOLDEN)

@@ -32,7 +32,10 @@ def _changed_lines(before: str, after: str) -> list[tuple[str, str]]:
 
 
 def test_unknown_template() -> None:
-    with pytest.raises(RenderError, match=r"'nope' does not exist \(known templates: mcp-api-entra, prm"):
+    with pytest.raises(
+        RenderError,
+        match=r"'nope' does not exist \(known templates: gateway-mcp-api, gateway-metadata, gateway-oauth, mcp-api-entra, prm",
+    ):
         render_policy("nope", {})
 
 

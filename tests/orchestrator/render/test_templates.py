@@ -21,7 +21,13 @@ from tests.orchestrator.render.cases import GOLDEN, MCP_API_ENTRA, MCP_URL, PRM,
 
 
 def test_template_names() -> None:
-    assert template_names() == ["mcp-api-entra", "prm"]
+    assert template_names() == [
+        "gateway-mcp-api",
+        "gateway-metadata",
+        "gateway-oauth",
+        "mcp-api-entra",
+        "prm",
+    ]
 
 
 def test_template_variables() -> None:
@@ -113,12 +119,15 @@ def test_prm_policy_is_anonymous_and_answers_at_once() -> None:
 def test_the_emulator_put_gate_accepts_every_render(golden: str) -> None:
     template, variables = GOLDEN[golden]
     xml = render_policy(template, variables)
-    stored = check_policy(xml, ["McpTenantId", "McpClientId", "McpScope"])
+    stored = check_policy(xml, ["McpTenantId", "McpClientId", "McpScope", "GatewayAuthKey"])
     assert etree.fromstring(stored.encode()).tag == "policies"
 
 
 def test_variables_of_an_unknown_template() -> None:
     from orchestrator.errors import RenderError
 
-    with pytest.raises(RenderError, match=r"'nope' does not exist \(known templates: mcp-api-entra, prm\)"):
+    with pytest.raises(
+        RenderError,
+        match=r"'nope' does not exist \(known templates: gateway-mcp-api, gateway-metadata, gateway-oauth, mcp-api-entra, prm\)",
+    ):
         template_variables("nope")

@@ -23,6 +23,7 @@ from emulator.gateway.errors import PolicyCompileError
 from emulator.gateway.expr.context import Api, Body, Context, Deployment, Headers, Operation, Request, Url
 from emulator.gateway.expr.netlib import NetDict
 from emulator.gateway.services import Services
+from emulator.gateway.upstream import UpstreamError, UpstreamReply
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -209,7 +210,11 @@ class GatewayApp:
         if no_body:
             await send({"type": "http.response.body", "body": b""})
             return
-        async with anyio.create_task_group() as tg:
+        sized = any(k.lower() == "content-length" for k, _ in pairs)
+        if sized:  # a bounded body: relay it, no need to watch for the client leaving
+            await self._relay(rt, upstream, send)
+            return
+        async with anyio.create_task_group() as tg:  # a stream (SSE, chunked): stop when the client leaves
 
             async def watch_disconnect() -> None:
                 while True:
@@ -219,18 +224,17 @@ class GatewayApp:
                         return
 
             tg.start_soon(watch_disconnect)
-            try:
-                async for chunk in raw_chunks(upstream):
-                    if chunk:
-                        await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                await send({"type": "http.response.body", "body": b""})
-            except OSError:
-                pass  # the client went away mid-stream
-            except Exception as exc:
-                import httpx
-
-                if not isinstance(exc, httpx.HTTPError):
-                    raise
-            finally:
-                await rt.close_backend()
+            await self._relay(rt, upstream, send)
             tg.cancel_scope.cancel()
+
+    @staticmethod
+    async def _relay(rt: Runtime, upstream: UpstreamReply, send: Send) -> None:
+        try:
+            async for chunk in raw_chunks(upstream):
+                if chunk:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+        except (OSError, UpstreamError):
+            pass  # the client went away, or the backend broke the stream: the response ends here
+        finally:
+            await rt.close_backend()

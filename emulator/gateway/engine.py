@@ -21,6 +21,7 @@ from emulator.gateway.errors import PolicyFailure, ReturnResponse
 from emulator.gateway.expr.context import Body, Context, Headers, LastError, Response
 from emulator.gateway.policy import Pipeline
 from emulator.gateway.services import Services
+from emulator.gateway.upstream import UpstreamError, UpstreamReply
 
 if TYPE_CHECKING:
     from emulator.gateway.elements import SendRequestStep
@@ -40,12 +41,9 @@ def _status_reason(code: int) -> str:
         return ""
 
 
-async def raw_chunks(upstream: httpx.Response) -> AsyncIterator[bytes]:
-    """The backend body as it came on the wire (content-encoding kept), chunk by chunk."""
-    if upstream.is_stream_consumed:  # an in-memory transport already read it
-        yield upstream.content
-        return
-    async for chunk in upstream.aiter_raw():
+async def raw_chunks(upstream: UpstreamReply) -> AsyncIterator[bytes]:
+    """The backend body as it arrives (content-encoding kept), chunk by chunk."""
+    async for chunk in upstream.chunks():
         yield chunk
 
 
@@ -65,7 +63,7 @@ class Runtime:
         self.backend_base = backend_base
         self.backend_path = backend_path
         self.request_stream = request_stream
-        self.upstream: httpx.Response | None = None
+        self.upstream: UpstreamReply | None = None
         self.section = "inbound"
         self.cors_headers: list[tuple[str, str]] = []
         self.extra_response_headers: list[tuple[str, str]] = []
@@ -135,7 +133,7 @@ class Runtime:
                         "The backend response is larger than the local gateway buffers.",
                     )
                 chunks.append(chunk)
-        except httpx.HTTPError as exc:
+        except UpstreamError as exc:
             raise PolicyFailure(
                 "forward-request",
                 "BackendConnectionFailure",
@@ -175,46 +173,54 @@ class Runtime:
         headers = [(k, v) for k, v in headers if k.lower() != "x-forwarded-for"]
         headers.append(("X-Forwarded-For", f"{forwarded}, {client_ip}" if forwarded else client_ip))
         content: bytes | AsyncIterator[bytes] | None
+        length: int | None = None
         if req.Body.content is not None:
             content = req.Body.content
-            headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
         else:
             content = self.request_stream
             self.request_stream = None
+            declared = req.Headers.m_GetValueOrDefault("Content-Length", None)
+            length = int(declared) if isinstance(declared, str) and declared.strip().isdigit() else None
+        headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
         await self.close_backend()
-        request = self.services.client.build_request(req.Method, url, headers=headers, content=content)
+        method = req.Method
         try:
             with anyio.fail_after(timeout_s):
-                upstream = await self.services.client.send(
-                    request, stream=True, follow_redirects=follow_redirects
-                )
+                upstream = await self.services.upstream.request(method, url, headers, content, length)
+                hops = 0
+                while follow_redirects and upstream.status in (301, 302, 303, 307, 308) and hops < 10:
+                    location = next((v for k, v in upstream.headers if k.lower() == "location"), None)
+                    if location is None or (
+                        upstream.status in (307, 308) and not isinstance(content, bytes | None)
+                    ):
+                        break
+                    await upstream.aclose()
+                    from urllib.parse import urljoin
+
+                    url = urljoin(url, location)
+                    if upstream.status == 303 or (upstream.status in (301, 302) and method == "POST"):
+                        method, content, length = "GET", None, None
+                    upstream = await self.services.upstream.request(method, url, headers, content, length)
+                    hops += 1
         except TimeoutError as exc:
             self.error_response(504, "Gateway Timeout")
             raise PolicyFailure(
                 "forward-request", "Timeout", "Request to the backend service timed out"
             ) from exc
-        except httpx.HTTPError as exc:
+        except UpstreamError as exc:
             self.error_response(500, "Internal server error")
             raise PolicyFailure(
                 "forward-request",
                 "BackendConnectionFailure",
-                f"Error occured while calling backend service ({type(exc).__name__}).",
+                f"Error occured while calling backend service: {exc}",
             ) from exc
         self.upstream = upstream
-        resp_headers = Headers(
-            [
-                (k.decode("latin-1"), v.decode("latin-1"))
-                for k, v in upstream.headers.raw
-                if k.decode("latin-1").lower() not in HOP_BY_HOP
-            ]
-        )
-        self.ctx.Response = Response(upstream.status_code, upstream.reason_phrase, resp_headers, Body(None))
+        resp_headers = Headers([(k, v) for k, v in upstream.headers if k.lower() not in HOP_BY_HOP])
+        self.ctx.Response = Response(upstream.status, upstream.reason, resp_headers, Body(None))
         if buffer_response:
             await self.buffer_response()
-        if fail_on_error and upstream.status_code >= 400:
-            raise PolicyFailure(
-                "forward-request", "BackendError", f"The backend answered {upstream.status_code}."
-            )
+        if fail_on_error and upstream.status >= 400:
+            raise PolicyFailure("forward-request", "BackendError", f"The backend answered {upstream.status}.")
 
     async def send_request(self, step: SendRequestStep) -> None:
         ctx = self.ctx

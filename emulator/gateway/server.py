@@ -18,7 +18,8 @@ from anyio.abc import TaskGroup
 from emulator.context import EmulatorContext, Event
 from emulator.gateway.app import GatewayApp
 from emulator.gateway.config import KIND_SERVICE, ServiceConfig
-from emulator.gateway.services import Services, make_client
+from emulator.gateway.services import Services, make_client, outbound_ssl
+from emulator.gateway.upstream import UpstreamPool
 
 log = logging.getLogger("emulator.gateway")
 
@@ -88,7 +89,8 @@ class GatewayManager:
         if port is None or self._tg is None:
             return
         config = ServiceConfig(self.ctx.store, key)
-        services = Services(self.ctx, key, make_client(str(self.ctx.ca_file)))
+        ca = str(self.ctx.ca_file)
+        services = Services(self.ctx, key, make_client(ca), UpstreamPool(outbound_ssl(ca)))
         services.service_body = dict(body)
         app = GatewayApp(config, services, f"https://127.0.0.1:{port}")
         uconfig = uvicorn.Config(
@@ -137,6 +139,7 @@ class GatewayManager:
             started.set()
             with anyio.CancelScope(shield=True):
                 await running.services.client.aclose()
+                await running.services.upstream.aclose()
             running.done.set()
 
     async def close(self, key: str) -> None:

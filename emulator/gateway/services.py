@@ -19,6 +19,7 @@ import httpx
 
 from emulator.context import EmulatorContext
 from emulator.gateway.errors import PolicyFailure
+from emulator.gateway.upstream import HttpxUpstream, Upstream
 
 MAX_CACHE = 10_000
 OPENID_TTL_S = 600.0
@@ -31,11 +32,17 @@ class OpenIdConfig:
     fetched: float
 
 
-def make_client(ca_file: str | None) -> httpx.AsyncClient:
-    """Outbound client: trusts the emulator's CA (and the system store), HTTP/1.1, no env proxies."""
+def outbound_ssl(ca_file: str | None) -> ssl.SSLContext:
+    """Trusts the emulator's CA (and the system store)."""
     context = ssl.create_default_context()
     if ca_file:
         context.load_verify_locations(cafile=ca_file)
+    return context
+
+
+def make_client(ca_file: str | None) -> httpx.AsyncClient:
+    """Outbound httpx client (send-request, OpenID configurations): HTTP/1.1, no env proxies."""
+    context = outbound_ssl(ca_file)
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=100, keepalive_expiry=30)
     return httpx.AsyncClient(
         verify=context, limits=limits, trust_env=False, timeout=httpx.Timeout(300.0, read=None)
@@ -43,10 +50,19 @@ def make_client(ca_file: str | None) -> httpx.AsyncClient:
 
 
 class Services:
-    def __init__(self, emulator: EmulatorContext, service_key: str, client: httpx.AsyncClient) -> None:
+    def __init__(
+        self,
+        emulator: EmulatorContext,
+        service_key: str,
+        client: httpx.AsyncClient,
+        upstream: Upstream | None = None,
+    ) -> None:
         self.emulator = emulator
         self.service_key = service_key
-        self.client = client
+        self.client = client  # send-request, OpenID configurations
+        self.upstream: Upstream = (
+            upstream if upstream is not None else HttpxUpstream(client)
+        )  # forward-request
         self.backends: dict[str, str] = {}
         self.service_body: dict[str, Any] = {}
         self._cache: OrderedDict[str, tuple[float, Any]] = OrderedDict()

@@ -1,0 +1,358 @@
+"""A lean HTTP/1.1 client for ``forward-request``: pooled keep-alive connections over anyio streams.
+
+Why not httpx here: the gateway's hot path is one backend call per request, and httpx/httpcore
+cost more than the whole policy pipeline (pool bookkeeping, per-call async-library
+detection). This client does only what forwarding needs: write a request (fixed-length or
+chunked body, streamed), read the status line and headers, then hand the body out as it
+arrives (Content-Length, chunked, or until close) so SSE streams through unbuffered. A
+connection returns to the pool only after its response body was read completely.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ssl
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import anyio
+import httpx
+from anyio.abc import ByteStream
+from anyio.streams.buffered import BufferedByteReceiveStream
+
+MAX_HEAD = 64 * 1024
+MAX_IDLE_PER_HOST = 64
+_NO_BODY_STATUS = frozenset({204, 304})
+_SKIP_REQUEST_HEADERS = frozenset(
+    {
+        "host",
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "keep-alive",
+        "te",
+        "trailer",
+        "upgrade",
+        "proxy-connection",
+        "expect",
+    }
+)
+
+
+class UpstreamError(Exception):
+    """The backend could not be reached or broke the HTTP exchange."""
+
+
+@dataclass(eq=False)
+class _Connection:
+    key: tuple[str, str, int]
+    stream: ByteStream
+    reader: BufferedByteReceiveStream
+    reused: bool = False
+
+    async def close(self) -> None:
+        with anyio.CancelScope(shield=True):
+            with contextlib.suppress(
+                OSError, anyio.BrokenResourceError, anyio.ClosedResourceError, ssl.SSLError
+            ):
+                await self.stream.aclose()
+
+
+@dataclass(eq=False)
+class UpstreamResponse:
+    status: int
+    reason: str
+    headers: list[tuple[str, str]]
+    _conn: _Connection | None
+    _pool: UpstreamPool
+    _length: int | None
+    _chunked: bool
+    _keep_alive: bool
+    _done: bool = False
+    _started: bool = field(default=False)
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The body as it arrives (transfer coding removed, content coding kept)."""
+        if self._started:
+            raise UpstreamError("the response body was already read")
+        self._started = True
+        conn = self._conn
+        if conn is None:
+            return
+        reader = conn.reader
+        try:
+            if self._chunked:
+                while True:
+                    line = await reader.receive_until(b"\r\n", 4096)
+                    size = int(line.split(b";", 1)[0].strip() or b"0", 16)
+                    if size == 0:
+                        while (await reader.receive_until(b"\r\n", MAX_HEAD)) != b"":
+                            pass  # trailers
+                        break
+                    remaining = size
+                    while remaining:
+                        data = await reader.receive(min(remaining, 65536))
+                        remaining -= len(data)
+                        yield data
+                    await reader.receive_exactly(2)
+            elif self._length is not None:
+                remaining = self._length
+                while remaining:
+                    data = await reader.receive(min(remaining, 65536))
+                    remaining -= len(data)
+                    yield data
+            else:
+                self._keep_alive = False
+                while True:
+                    try:
+                        data = await reader.receive(65536)
+                    except anyio.EndOfStream:
+                        break
+                    yield data
+        except (
+            anyio.EndOfStream,
+            anyio.IncompleteRead,
+            anyio.BrokenResourceError,
+            anyio.DelimiterNotFound,
+            ValueError,
+            OSError,
+            ssl.SSLError,
+        ) as exc:
+            self._keep_alive = False
+            raise UpstreamError(f"the backend broke the response body ({type(exc).__name__})") from exc
+        self._done = True
+        await self.aclose()
+
+    async def read(self) -> bytes:
+        parts = [chunk async for chunk in self.chunks()]
+        return b"".join(parts)
+
+    async def aclose(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        if self._done and self._keep_alive:
+            await self._pool.release(conn)
+        else:
+            await conn.close()
+
+
+def _frame(headers: list[tuple[str, str]], status: int, method: str) -> tuple[int | None, bool, bool]:
+    length: int | None = None
+    chunked = False
+    keep_alive = True
+    for name, value in headers:
+        lower = name.lower()
+        if lower == "content-length":
+            try:
+                length = int(value.strip())
+            except ValueError as exc:
+                raise UpstreamError("invalid Content-Length from the backend") from exc
+            if length < 0:
+                raise UpstreamError("invalid Content-Length from the backend")
+        elif lower == "transfer-encoding" and "chunked" in value.lower():
+            chunked = True
+        elif lower == "connection" and "close" in value.lower():
+            keep_alive = False
+    if method == "HEAD" or status in _NO_BODY_STATUS or 100 <= status < 200:
+        return 0, False, keep_alive
+    if chunked:
+        length = None
+    return length, chunked, keep_alive
+
+
+class UpstreamPool:
+    def __init__(self, ssl_context: ssl.SSLContext) -> None:
+        self.ssl_context = ssl_context
+        self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
+
+    async def release(self, conn: _Connection) -> None:
+        idle = self._idle.setdefault(conn.key, [])
+        if len(idle) < MAX_IDLE_PER_HOST:
+            conn.reused = True
+            idle.append(conn)
+        else:
+            await conn.close()
+
+    async def _connect(self, key: tuple[str, str, int]) -> _Connection:
+        idle = self._idle.get(key)
+        if idle:
+            return idle.pop()
+        scheme, host, port = key
+        try:
+            stream: ByteStream = await anyio.connect_tcp(host, port)
+            if scheme == "https":
+                from anyio.streams.tls import TLSStream
+
+                stream = await TLSStream.wrap(
+                    stream, hostname=host, ssl_context=self.ssl_context, standard_compatible=False
+                )
+        except (OSError, ssl.SSLError, anyio.BrokenResourceError) as exc:
+            raise UpstreamError(f"cannot connect to {host}:{port} ({type(exc).__name__}: {exc})") from exc
+        return _Connection(key, stream, BufferedByteReceiveStream(stream))
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        headers: list[tuple[str, str]],
+        body: bytes | AsyncIterator[bytes] | None,
+        content_length: int | None = None,
+    ) -> UpstreamResponse:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme not in ("http", "https") or not parts.hostname:
+            raise UpstreamError(f"'{url}' is not an absolute http(s) URL")
+        port = parts.port or (443 if scheme == "https" else 80)
+        key = (scheme, parts.hostname, port)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        default_port = port == (443 if scheme == "https" else 80)
+        host_header = parts.hostname if default_port else f"{parts.hostname}:{port}"
+        lines = [f"{method} {target} HTTP/1.1", f"Host: {host_header}"]
+        lines += [f"{k}: {v}" for k, v in headers if k.lower() not in _SKIP_REQUEST_HEADERS]
+        streaming = body is not None and not isinstance(body, bytes)
+        if isinstance(body, bytes):
+            if body or method not in ("GET", "HEAD", "DELETE", "OPTIONS", "TRACE"):
+                lines.append(f"Content-Length: {len(body)}")
+        elif streaming:
+            lines.append(
+                f"Content-Length: {content_length}"
+                if content_length is not None
+                else "Transfer-Encoding: chunked"
+            )
+        elif method in ("POST", "PUT", "PATCH"):
+            lines.append("Content-Length: 0")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", errors="replace")
+        for attempt in (0, 1):
+            conn = await self._connect(key)
+            try:
+                await conn.stream.send(head + body if isinstance(body, bytes) else head)
+                if streaming:
+                    assert body is not None
+                    assert not isinstance(body, bytes)
+                    async for chunk in body:
+                        if not chunk:
+                            continue
+                        if content_length is None:
+                            await conn.stream.send(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+                        else:
+                            await conn.stream.send(chunk)
+                    if content_length is None:
+                        await conn.stream.send(b"0\r\n\r\n")
+                while True:
+                    raw = await conn.reader.receive_until(b"\r\n\r\n", MAX_HEAD)
+                    status, reason, resp_headers = _parse_head(raw)
+                    if 100 <= status < 200 and status != 101:
+                        continue
+                    break
+            except (
+                anyio.EndOfStream,
+                anyio.BrokenResourceError,
+                anyio.ClosedResourceError,
+                OSError,
+                ssl.SSLError,
+                anyio.IncompleteRead,
+            ) as exc:
+                await conn.close()
+                if attempt == 0 and conn.reused and not streaming:
+                    continue  # a pooled keep-alive connection the backend had closed: retry fresh
+                raise UpstreamError(f"the backend closed the connection ({type(exc).__name__})") from exc
+            except (anyio.DelimiterNotFound, ValueError) as exc:
+                await conn.close()
+                raise UpstreamError("the backend sent an invalid HTTP response head") from exc
+            except BaseException:
+                await conn.close()
+                raise
+            length, chunked, keep_alive = _frame(resp_headers, status, method)
+            response = UpstreamResponse(status, reason, resp_headers, conn, self, length, chunked, keep_alive)
+            if length == 0:
+                response._done = True
+                response._started = True
+                await response.aclose()
+            return response
+        raise UpstreamError("unreachable")  # pragma: no cover
+
+    async def aclose(self) -> None:
+        conns = [c for idle in self._idle.values() for c in idle]
+        self._idle.clear()
+        for conn in conns:
+            await conn.close()
+
+
+def _parse_head(raw: bytes) -> tuple[int, str, list[tuple[str, str]]]:
+    text = raw.decode("latin-1")
+    lines = text.split("\r\n")
+    version, _, rest = lines[0].partition(" ")
+    if not version.startswith("HTTP/1."):
+        raise ValueError("not HTTP/1.x")
+    code_text, _, reason = rest.partition(" ")
+    status = int(code_text)
+    if not 100 <= status <= 999:
+        raise ValueError("bad status")
+    headers: list[tuple[str, str]] = []
+    for line in lines[1:]:
+        if not line:
+            continue
+        name, sep, value = line.partition(":")
+        if not sep or not name or name != name.strip():
+            raise ValueError("bad header line")
+        headers.append((name, value.strip()))
+    return status, reason, headers
+
+
+class HttpxUpstream:
+    """The same interface over an ``httpx.AsyncClient`` (tests plug ASGI/mock transports in)."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        headers: list[tuple[str, str]],
+        body: bytes | AsyncIterator[bytes] | None,
+        content_length: int | None = None,
+    ) -> HttpxResponse:
+        hdrs = [(k, v) for k, v in headers if k.lower() not in _SKIP_REQUEST_HEADERS]
+        if content_length is not None:
+            hdrs.append(("Content-Length", str(content_length)))
+        try:
+            request = self.client.build_request(method, url, headers=hdrs, content=body or None)
+            response = await self.client.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            raise UpstreamError(f"{type(exc).__name__}: {exc}") from exc
+        raw = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers.raw]
+        return HttpxResponse(response.status_code, response.reason_phrase, raw, response)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+@dataclass(eq=False)
+class HttpxResponse:
+    status: int
+    reason: str
+    headers: list[tuple[str, str]]
+    _response: httpx.Response
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        try:
+            if self._response.is_stream_consumed:  # an in-memory transport already read it
+                yield self._response.content
+                return
+            async for chunk in self._response.aiter_raw():
+                yield chunk
+        except httpx.HTTPError as exc:
+            raise UpstreamError(f"{type(exc).__name__}: {exc}") from exc
+
+    async def read(self) -> bytes:
+        return b"".join([c async for c in self.chunks()])
+
+    async def aclose(self) -> None:
+        await self._response.aclose()
+
+
+Upstream = UpstreamPool | HttpxUpstream
+UpstreamReply = UpstreamResponse | HttpxResponse

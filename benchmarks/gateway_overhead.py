@@ -202,8 +202,6 @@ async def _one_connection(
         stream = await anyio.connect_tcp(host, port, ssl_context=tls, tls_standard_compatible=False)
     else:
         stream = await anyio.connect_tcp(host, port)
-        host, port, tls=tls is not None, ssl_context=tls, tls_standard_compatible=False
-    )
     async with stream:
         reader = BufferedByteReceiveStream(stream)
         n = 0

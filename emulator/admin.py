@@ -1,6 +1,8 @@
 """Admin routes of the emulator (``/_emulator/...``): health, info, fault settings.
 
 Where it sits: mounted by ``emulator.app`` on the main port next to ARM, Graph and identity.
+``health`` answers ``{"status": "ok"}``, or ``"degraded"`` with ``failed`` naming a sub-app
+whose background work (``run``) stopped with an error (the rest keeps serving).
 ``prmlab local status`` and the test fixture read ``health`` and ``info``; tests switch faults
 per run with ``PUT /_emulator/faults`` (a partial JSON document, see ``emulator.faults``).
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Mapping
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -35,11 +38,19 @@ def listener_ports(ctx: EmulatorContext) -> dict[str, int]:
     return ports
 
 
-def routes(ctx: EmulatorContext, injector: FaultInjector) -> list[BaseRoute]:
+def routes(ctx: EmulatorContext, injector: FaultInjector, failures: Mapping[str, str]) -> list[BaseRoute]:
+    """``failures``: sub-apps whose background work stopped with an error (health says degraded)."""
     started = time.time()
 
     async def health(request: Request) -> Response:
-        return JSONResponse({"status": "ok", "pid": os.getpid(), "uptime_s": round(time.time() - started, 3)})
+        body: dict[str, object] = {
+            "status": "degraded" if failures else "ok",
+            "pid": os.getpid(),
+            "uptime_s": round(time.time() - started, 3),
+        }
+        if failures:
+            body["failed"] = dict(failures)
+        return JSONResponse(body)
 
     async def info(request: Request) -> Response:
         return JSONResponse(

@@ -9,7 +9,7 @@ gateway and runner sub-apps contribute.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -31,6 +31,7 @@ class AppParts:
     app: ASGIApp
     injector: FaultInjector
     log: RequestLog
+    failures: dict[str, str] = field(default_factory=dict)  # sub-app -> why its run() stopped
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:
@@ -44,8 +45,9 @@ def build_app(
     ctx: EmulatorContext, arm_settings: ArmSettings, log: RequestLog, *, graph_page_size: int = 100
 ) -> AppParts:
     injector = FaultInjector(ctx.faults)
+    failures: dict[str, str] = {}
     routes = [
-        *admin.routes(ctx, injector),
+        *admin.routes(ctx, injector, failures),
         *arm.routes(ctx, arm_settings),
         *graph.routes(ctx, graph_page_size),
         *emulator.identity.routes(ctx),
@@ -54,4 +56,4 @@ def build_app(
     ]
     inner = Starlette(routes=routes, exception_handlers={404: _not_found})
     app: ASGIApp = RequestLogMiddleware(FaultMiddleware(inner, injector), log)
-    return AppParts(app=app, injector=injector, log=log)
+    return AppParts(app=app, injector=injector, log=log, failures=failures)

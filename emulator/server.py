@@ -16,7 +16,7 @@ import os
 import signal
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,6 +82,20 @@ async def _stop_on_signal(server: _Server) -> None:
             return
 
 
+async def _guarded(
+    name: str,
+    run: Callable[[EmulatorContext], Awaitable[None]],
+    ctx: EmulatorContext,
+    failures: dict[str, str],
+) -> None:
+    """Run a sub-app's background work; if it fails, log it and keep the rest of the emulator up."""
+    try:
+        await run(ctx)
+    except Exception as exc:
+        log.exception("emulator sub-app %r stopped with an error; the other parts keep serving", name)
+        failures[name] = f"{type(exc).__name__}: {exc}"
+
+
 async def serve(options: ServerOptions, sock: socket.socket | None = None) -> None:
     """Serve until SIGTERM/SIGINT. ``sock`` is an already-bound listener (else one is bound)."""
     state_dir = options.state_dir.resolve()
@@ -119,8 +133,8 @@ async def serve(options: ServerOptions, sock: socket.socket | None = None) -> No
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(_stop_on_signal, server)
-            tg.start_soon(emulator.gateway.run, ctx)
-            tg.start_soon(emulator.runner.run, ctx)
+            tg.start_soon(_guarded, "gateway", emulator.gateway.run, ctx, parts.failures)
+            tg.start_soon(_guarded, "runner", emulator.runner.run, ctx, parts.failures)
 
             async def _serve() -> None:
                 await server.serve(sockets=[listener])

@@ -116,8 +116,9 @@ def _read_pid(state_dir: Path) -> int | None:
         return None
 
 
-def healthy(info: EmulatorInfo, timeout: float = 2.0) -> bool:
-    """``GET /_emulator/health`` over TLS, trusting only the state folder's CA."""
+def health(info: EmulatorInfo, timeout: float = 2.0) -> dict[str, object] | None:
+    """``GET /_emulator/health`` over TLS trusting only the state folder's CA; None if no answer
+    from that very process."""
     try:
         ctx = ssl.create_default_context(cafile=str(info.ca_file))
         conn = http.client.HTTPSConnection("127.0.0.1", info.port, context=ctx, timeout=timeout)
@@ -128,13 +129,20 @@ def healthy(info: EmulatorInfo, timeout: float = 2.0) -> bool:
         finally:
             conn.close()
     except (OSError, ssl.SSLError, http.client.HTTPException):
-        return False
+        return None
     if response.status != 200:
-        return False
+        return None
     try:
-        return int(json.loads(body).get("pid", -1)) == info.pid
+        data = json.loads(body)
     except ValueError:
-        return False
+        return None
+    if not isinstance(data, dict) or data.get("pid") != info.pid:
+        return None
+    return data
+
+
+def healthy(info: EmulatorInfo, timeout: float = 2.0) -> bool:
+    return health(info, timeout) is not None
 
 
 def status(state_dir: Path) -> Status:
@@ -150,9 +158,15 @@ def status(state_dir: Path) -> Status:
         return Status(
             "unhealthy", None, pid, f"the emulator (pid {pid}) is running but has not published emulator.json"
         )
-    if not healthy(info):
+    answer = health(info)
+    if answer is None:
         return Status("unhealthy", info, pid, f"the emulator (pid {pid}) does not answer on {info.base_url}")
-    return Status("running", info, pid, f"the emulator is running at {info.base_url} (pid {pid})")
+    message = f"the emulator is running at {info.base_url} (pid {pid})"
+    failed = answer.get("failed")
+    if isinstance(failed, dict) and failed:
+        parts = "; ".join(f"{k}: {v}" for k, v in failed.items())
+        message += f", degraded ({parts}; see {state_dir / LOG_FILE})"
+    return Status("running", info, pid, message)
 
 
 def _tail(path: Path, lines: int) -> str:

@@ -21,6 +21,9 @@ secret fields GET hides):
 * ``graph/users`` — key ``id``; ``userPrincipalName``, ``displayName``, ``mail``,
   ``accountEnabled``, ``mailNickname``, ``givenName``, ``surname`` (``passwordProfile`` kept,
   hidden on GET).
+* ``graph/deletedItems`` — key ``id``: soft-deleted applications, service principals and users
+  (their Graph JSON with ``@odata.type`` and ``deletedDateTime``), restorable or purgeable
+  through ``/directory/deletedItems`` for 30 days as in Entra.
 * ``graph/oauth2PermissionGrants`` — key ``id``; ``clientId`` / ``resourceId`` (service
   principal ids), ``consentType`` (``AllPrincipals`` | ``Principal``), ``principalId``, ``scope``.
 """
@@ -46,6 +49,13 @@ SPS = "graph/servicePrincipals"
 FICS = "graph/federatedIdentityCredentials"
 USERS = "graph/users"
 GRANTS = "graph/oauth2PermissionGrants"
+DELETED = "graph/deletedItems"
+# @odata.type of a deleted object -> the collection it is restored into
+DELETED_TYPES = {
+    "#microsoft.graph.application": APPS,
+    "#microsoft.graph.servicePrincipal": SPS,
+    "#microsoft.graph.user": USERS,
+}
 
 _FIC_NAME = re.compile(r"^[A-Za-z0-9_-]{3,120}$")
 _MAX_FICS = 20
@@ -167,7 +177,9 @@ def _check_entitlements(old: list[Any], new: list[Any], what: str) -> None:
 def _check_app_unique(store: Store, app: Doc) -> None:
     uris = {u.lower() for u in app.get("identifierUris") or []}
     unique = str(app.get("uniqueName") or "").lower()
-    for doc in store.list(APPS):
+    # soft-deleted applications keep their identifierUris and uniqueName until purged
+    deleted = [d for d in store.list(DELETED) if d.body.get("@odata.type") == "#microsoft.graph.application"]
+    for doc in [*store.list(APPS), *deleted]:
         if doc.key == app["id"]:
             continue
         other = doc.body

@@ -8,7 +8,10 @@ Served: ``applications`` (+ ``(appId='..')`` / ``(uniqueName='..')``, upsert ``P
 ``Prefer: create-if-missing``, ``addPassword`` / ``removePassword``,
 ``federatedIdentityCredentials``), ``servicePrincipals`` (+ ``(appId='..')``), ``users``
 (by id or UPN), ``oauth2PermissionGrants``, ``me``. Lists take ``$filter``, ``$select``,
-``$top``, ``$count`` and page with ``@odata.nextLink``.
+``$top``, ``$count`` and page with ``@odata.nextLink``. Deleting an application, service
+principal or user soft-deletes it into ``/directory/deletedItems`` (list by type, get, purge
+with ``DELETE``, ``restore``); a soft-deleted application still holds its ``identifierUris``
+and ``uniqueName`` until purged, as in Entra.
 
 Entra replication delay (fault ``replication_delay_s``): a new application is invisible to
 GET, to lists/``$filter``, to service principal creation and to federated credential
@@ -151,6 +154,11 @@ class GraphRouter:
         head, key_name, key_value = segs[0]
         if head == "me" and len(segs) == 1 and key_name is None and method == "GET":
             return self._me(request, auth[7:].strip())
+        if head == "directory" and len(segs) >= 2 and segs[1][0] == "deletedItems":
+            rest = segs[2:]
+            if len(segs) >= 2 and segs[1][1] is not None:  # deletedItems('id')
+                rest = [(str(segs[1][2]), None, None), *segs[2:]]
+            return await self._deleted_items(request, rest)
         if head not in _KINDS:
             raise GraphError(400, "BadRequest", f"Resource not found for the segment '{head}'.")
         kind = _KINDS[head]
@@ -332,8 +340,20 @@ class GraphRouter:
         raise GraphError(405, "Request_BadRequest", f"{method} is not supported here.")
 
     async def _delete(self, kind: str, doc: Stored) -> None:
+        """Applications, service principals and users are soft-deleted into ``deletedItems``;
+        an application takes its home-tenant service principal with it; its federated
+        credentials are deleted for good."""
         store = self.ctx.store
         removed: list[tuple[str, str]] = []
+        when = ent.now_iso()
+
+        def soft_delete(k: str, d: Stored) -> None:
+            odata_type = next((t for t, c in ent.DELETED_TYPES.items() if c == k), None)
+            if odata_type is not None:
+                store.put(ent.DELETED, d.key, {**d.body, "@odata.type": odata_type, "deletedDateTime": when})
+            store.delete(k, d.key)
+            removed.append((k, d.key))
+
         with store.transaction():
             if kind == ent.APPS:
                 for fic in store.list(ent.FICS, parent=doc.key):
@@ -342,13 +362,55 @@ class GraphRouter:
                 app_id = str(doc.body.get("appId", "")).lower()
                 for sp in store.list(ent.SPS):
                     if str(sp.body.get("appId", "")).lower() == app_id:
-                        store.delete(ent.SPS, sp.key)
-                        removed.append((ent.SPS, sp.key))
-            store.delete(kind, doc.key)
-            removed.append((kind, doc.key))
+                        soft_delete(ent.SPS, sp)
+            soft_delete(kind, doc)
         self.visible_at.pop(doc.key, None)
         for k, key in removed:
             await self._publish("delete", k, key)
+
+    async def _deleted_items(
+        self, request: Request, rest: list[tuple[str, str | None, str | None]]
+    ) -> Response:
+        """``/directory/deletedItems``: list by type, get, purge (DELETE), ``restore``."""
+        store = self.ctx.store
+        method = request.method
+        if not rest:
+            raise GraphError(400, "BadRequest", "Resource not found for the segment 'deletedItems'.")
+        ref = rest[0][0]
+        cast = ref.lower().removeprefix("microsoft.").removeprefix("graph.")
+        by_type = {t.rsplit(".", 1)[-1].lower(): t for t in ent.DELETED_TYPES}
+        if cast in by_type and len(rest) == 1 and method == "GET":
+            odata_type = by_type[cast]
+            docs = [d for d in store.list(ent.DELETED) if d.body.get("@odata.type") == odata_type]
+            return self._list(request, f"directory/deletedItems/{odata_type.lstrip('#')}", ent.DELETED, docs)
+        doc = store.get(ent.DELETED, ref)
+        if doc is None:
+            raise not_found(ref)
+        if len(rest) == 1 and method == "GET":
+            return self._entity(
+                request,
+                "directoryObjects",
+                self._view(ent.APPS, doc.body)
+                if doc.body.get("@odata.type") == "#microsoft.graph.application"
+                else doc.body,
+            )
+        if len(rest) == 1 and method == "DELETE":
+            store.delete(ent.DELETED, ref)
+            return graph_response(request, 204)
+        if len(rest) == 2 and rest[1][0] == "restore" and method == "POST":
+            kind = ent.DELETED_TYPES[str(doc.body["@odata.type"])]
+            body = {k: v for k, v in doc.body.items() if k != "@odata.type"}
+            body["deletedDateTime"] = None
+            with store.transaction():
+                store.put(kind, ref, body)
+                store.delete(ent.DELETED, ref)
+            await self._publish("put", kind, ref)
+            return self._entity(
+                request,
+                "directoryObjects",
+                {"@odata.type": doc.body["@odata.type"], **self._view(kind, body, True)},
+            )
+        raise GraphError(405, "Request_BadRequest", f"{method} is not supported here.")
 
     # ------------------------------------------------------------------ application children
     async def _app_child(

@@ -306,3 +306,27 @@ async def test_passwords_and_permission_grants(emulator: RunningEmulator) -> Non
         assert missing.status_code == 404
         listed = await h.get("/v1.0/oauth2PermissionGrants", params={"$filter": f"clientId eq '{sp['id']}'"})
         assert [g["scope"] for g in listed.json()["value"]] == ["User.Read"]
+
+
+async def test_deleted_items_hold_names_until_purged(emulator: RunningEmulator) -> None:
+    async with emulator.graph_client() as graph:
+        uri = f"api://{uuid.uuid4()}"
+        app = await graph.applications.post(Application(display_name="soft", identifier_uris=[uri]))
+        sp = await graph.service_principals.post(ServicePrincipal(app_id=app.app_id))
+        await graph.applications.by_application_id(app.id).delete()
+        deleted = await graph.directory.deleted_items.by_directory_object_id(app.id).get()
+        assert deleted.id == app.id
+        assert deleted.deleted_date_time is not None
+        assert (await graph.directory.deleted_items.by_directory_object_id(sp.id).get()).id == sp.id
+        with pytest.raises(ODataError, match="identifierUris"):
+            await graph.applications.post(Application(display_name="again", identifier_uris=[uri]))
+        await graph.directory.deleted_items.by_directory_object_id(app.id).delete()
+        with pytest.raises(ODataError) as purged:
+            await graph.directory.deleted_items.by_directory_object_id(app.id).get()
+        assert purged.value.response_status_code == 404
+        again = await graph.applications.post(Application(display_name="again", identifier_uris=[uri]))
+        # restore brings a deleted object back
+        await graph.applications.by_application_id(again.id).delete()
+        restored = await graph.directory.deleted_items.by_directory_object_id(again.id).restore.post()
+        assert restored.id == again.id
+        assert (await graph.applications.by_application_id(again.id).get()).identifier_uris == [uri]

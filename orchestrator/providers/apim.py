@@ -305,7 +305,8 @@ class NamedValueProvider(_ApimChild):
         name = str(data.get("name") or address.rsplit(".", 1)[-1])
         props = _base_props(data.get("resource_group") or self.ctx.rg, service_of(self.ctx, data), lab)
         value = data.get("value")
-        secret = bool(data.get("secret")) or isinstance(value, Secret)
+        # A Key Vault reference is always a secret named value in APIM.
+        secret = bool(data.get("secret")) or isinstance(value, Secret) or bool(data.get("key_vault"))
         if secret and isinstance(value, str):
             value = Secret(value)
         props.update(
@@ -322,9 +323,11 @@ class NamedValueProvider(_ApimChild):
             props["properties.keyVault.secretIdentifier"] = key_vault.get("secret_id")
             identity = key_vault.get("identity")
             if identity:
-                # The identity's client id is an output of another node; the spec names it by key.
-                props["properties.keyVault.identityClientId"] = resolved.get(
-                    f"managed_identities.{identity}.client_id", UNKNOWN
+                # The spec names the identity by key; its client id is read when writing.
+                identities = getattr(self.ctx.lab_spec, "managed_identities", None) or {}
+                mi_name = str(identities[identity].name) if identity in identities else str(identity)
+                props["@kv_identity_id"] = arm_id(
+                    self.ctx, "Microsoft.ManagedIdentity/userAssignedIdentities", mi_name
                 )
         else:
             props["properties.value"] = value
@@ -354,6 +357,29 @@ class NamedValueProvider(_ApimChild):
                 old = Secret("?")
             changes.append(FieldChange("properties.value", old, value))
         return tuple(sorted(changes, key=lambda c: c.path))
+
+    async def create(self, desired: Desired) -> Actual:
+        identity_id = desired.properties.get("@kv_identity_id")
+        if isinstance(identity_id, str):
+            from orchestrator.providers.identity import MANAGED_IDENTITY
+
+            resources = self.ctx.clients.resources
+            identity = await get_or_none(
+                desired.address,
+                lambda: resources.resources.get_by_id(identity_id, api_version=MANAGED_IDENTITY.api_version),
+            )
+            client_id = (
+                (wire(identity).get("properties") or {}).get("clientId") if identity is not None else None
+            )
+            if not client_id:
+                raise PermanentError(desired.address, f"managed identity {identity_id} does not exist")
+            desired = Desired(
+                desired.address,
+                desired.kind,
+                desired.name,
+                {**desired.properties, "properties.keyVault.identityClientId": client_id},
+            )
+        return await super().create(desired)
 
     def body(self, desired: Desired) -> dict[str, Any]:
         body = super().body(desired)

@@ -339,3 +339,31 @@ def test_adopting_an_unowned_resource_adds_the_mark(
         properties={**actual.properties, "properties.description": "The MCP server (container app)"},
     )
     assert [c.path for c in provider.diff(desired, theirs)] == ["properties.description"]
+
+
+def test_key_vault_named_value_is_a_secret_reference(providers: dict[str, Any]) -> None:
+    spec = {"key_vault": {"secret_id": "https://kv.vault.azure.net/secrets/x", "identity": "mcp-server"}}
+    desired = providers["named_value"].desired("named_value.FromVault", spec, {})
+    props = desired.properties
+    assert props["properties.secret"] is True
+    assert props["properties.keyVault.secretIdentifier"] == "https://kv.vault.azure.net/secrets/x"
+    assert props["@kv_identity_id"].endswith("/userAssignedIdentities/id-mcp-prm-oauth-server")
+    assert "properties.value" not in props
+
+
+def test_synthetic_addresses_have_the_graph_shape() -> None:
+    from orchestrator.providers.common import synthetic_address
+
+    def actual(name: str, **loc: str) -> Actual:
+        return Actual("", "x", name, {f"@{k}": v for k, v in loc.items()}, {}, True)
+
+    assert synthetic_address("api", actual("old-api", service="svc")) == "api.old-api"
+    assert synthetic_address("operation", actual("op", service="svc", api="mcp")) == "operation.mcp.op"
+    assert (
+        synthetic_address("operation_policy", actual("policy", api="mcp", operation="op"))
+        == "operation_policy.mcp.op.policy"
+    )
+    assert (
+        synthetic_address("federated_credential", actual("fic", app="app-1"))
+        == "federated_credential.app-1.fic"
+    )

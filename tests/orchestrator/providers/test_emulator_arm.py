@@ -233,3 +233,30 @@ async def test_container_app_is_written_whole_from_the_spec(emulator: RunningEmu
             )
             await providers["container_app"].delete(app)
             assert await providers["container_app"].read(lab.name, {node.address: conv.desired(node)}) == {}
+
+
+async def test_resource_group_delete_refuses_while_it_holds_foreign_resources(
+    emulator: RunningEmulator,
+) -> None:
+    lab = unique_lab()
+    with anyio.fail_after(30):
+        async with local_clients(emulator, lab) as clients:
+            providers = providers_for(clients, lab)
+            conv = Converger(lab, providers, target_outputs(emulator), FAKE)
+            created = await conv.converge(("resource_group", "managed_identity"))
+            rg = lab.target.resource_group
+            foreign = f"/subscriptions/{emulator.subscription_id}/resourceGroups/{rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/theirs"
+            poller = await clients.resources.resources.begin_create_or_update_by_id(
+                foreign, {"location": "ukwest"}, api_version="2023-01-31"
+            )
+            await poller.result()
+            with pytest.raises(PermanentError, match="theirs"):
+                await providers["resource_group"].delete(created["resource_group.main"])
+            assert (await clients.resources.resource_groups.get(rg)).name == rg
+            await providers["managed_identity"].delete(created["managed_identity.mcp-server"])
+            poller = await clients.resources.resources.begin_delete_by_id(foreign, api_version="2023-01-31")
+            await poller.result()
+            await providers["resource_group"].delete(created["resource_group.main"])
+            node = conv.graph["resource_group.main"]
+            desired = providers["resource_group"].desired(node.address, node.spec, {})
+            assert await providers["resource_group"].read(lab.name, {node.address: desired}) == {}

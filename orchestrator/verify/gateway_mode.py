@@ -288,7 +288,7 @@ async def serve_client_metadata(target: GatewayTarget, client_name: str) -> Asyn
                 except (anyio.EndOfStream, anyio.BrokenResourceError, ssl.SSLError, TimeoutError, OSError):
                     return
 
-        async with anyio.create_task_group() as tg:
+        async with listener, anyio.create_task_group() as tg:
             tg.start_soon(TLSListener(listener, context, standard_compatible=False).serve, handle)
             try:
                 yield url

@@ -1,0 +1,418 @@
+"""Gateway mode end to end on the local target: ``labs/gateway.yaml`` reconciled into the emulator
+through the real SDKs, then every gateway-mode check run against the local gateway (which runs
+the rendered policies) with the real ``mcp`` SDK client — and each negative check shown able to
+fail by storing a policy with that one protection removed.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+
+from orchestrator.render import NamedValueRef, render_policy
+from orchestrator.verify.gateway_mode import (
+    GatewayTarget,
+    check_gateway_mode,
+    consent_form,
+    entra_user_token,
+    pkce_pair,
+    s256,
+)
+from orchestrator.verify.model import Outcome
+from tests.orchestrator.emulator_lab import reconcile_on
+from tests.support.emulator import RunningEmulator, start_emulator
+
+ROOT = Path(__file__).resolve().parents[3]
+TOKEN = {"Authorization": "Bearer offline-emulator-token"}
+API_VERSION = "api-version=2024-05-01"
+USER = {
+    "userPrincipalName": "adele@prmlab.local",
+    "displayName": "Adele Vance",
+    "mail": "adele@prmlab.local",
+    "jobTitle": "Product Manager",
+    "accountEnabled": True,
+    "mailNickname": "adele",
+    "passwordProfile": {"password": "Prmlab-test-1234"},
+}
+
+
+@dataclasses.dataclass
+class Lab:
+    emu: RunningEmulator
+    target: GatewayTarget
+    service: str  # ARM id of the APIM service
+    oauth_policy: str
+    mcp_policy: str
+
+
+def _arm(emu: RunningEmulator, path: str) -> str:
+    return f"{emu.base_url}{path}{'&' if '?' in path else '?'}{API_VERSION}"
+
+
+def _put_policy(lab: Lab, api: str, xml: str) -> None:
+    with lab.emu.sync_http() as http:
+        resp = http.put(
+            _arm(lab.emu, f"{lab.service}/apis/{api}/policies/policy"),
+            headers=TOKEN,
+            json={"properties": {"value": xml, "format": "rawxml"}},
+        )
+    assert resp.status_code in (200, 201), resp.text
+
+
+async def _wait_for_server(emu: RunningEmulator, rg: str) -> None:
+    url = _arm(
+        emu, f"/subscriptions/{emu.subscription_id}/resourceGroups/{rg}/providers/Microsoft.App/containerApps"
+    )
+    async with emu.http(timeout=5) as http:
+        with anyio.fail_after(30):
+            while True:
+                apps = (await http.get(url, headers=TOKEN)).json().get("value") or []
+                fqdn = apps[0]["properties"]["configuration"]["ingress"]["fqdn"] if apps else None
+                if fqdn:
+                    try:
+                        if (await http.get(f"https://{fqdn}/health")).status_code == 200:
+                            return
+                    except httpx.HTTPError:
+                        pass
+                await anyio.sleep(0.1)  # bounded by fail_after: the process is starting
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    folder = tmp_path_factory.mktemp("gateway-lab")
+    emu = start_emulator(folder / "state")
+    os.environ["PRMLAB_GATEWAY_KEY"] = base64.b64encode(os.urandom(32)).decode()
+    try:
+        text = (ROOT / "labs" / "gateway.yaml").read_text()
+        text = text.replace("source: ../mcp_server", f"source: {ROOT / 'mcp_server'}")
+        lab_file = folder / "lab" / "lab.yaml"
+        lab_file.parent.mkdir()
+        lab_file.write_text(text)
+        _report, _, output = reconcile_on(emu, lab_file)
+        assert "0 failed" in output, output
+        rg = "lab-mcp-prm-oauth"
+        service = (
+            f"/subscriptions/{emu.subscription_id}/resourceGroups/{rg}"
+            "/providers/Microsoft.ApiManagement/service/apim-mcp-prm-oauth"
+        )
+        with emu.sync_http() as http:
+            assert http.post("/v1.0/users", headers=TOKEN, json=USER).status_code == 201
+            gateway = http.get(_arm(emu, service), headers=TOKEN).json()["properties"]["gatewayUrl"]
+        anyio.run(_wait_for_server, emu, rg)
+        mcp_url, issuer = f"{gateway}/mcp", f"{gateway}/oauth"
+        scope = f"{mcp_url}/user_impersonate"
+        entra = f"{emu.base_url}/login/{emu.tenant_id}/oauth2/v2.0"
+        foreign = anyio.run(entra_user_token, entra, scope, str(USER["userPrincipalName"]), emu.ca_file)
+        assert foreign is not None
+        target = GatewayTarget(
+            mcp_url=mcp_url,
+            issuer=issuer,
+            scope=scope,
+            login_hint=str(USER["userPrincipalName"]),
+            ca_file=emu.ca_file,
+            ca_key_file=emu.state_dir / "ca-key.pem",
+            expected_profile={"displayName": "Adele Vance", "mail": "adele@prmlab.local"},
+            foreign_token=foreign,
+        )
+        # The policies exactly as the engine rendered them (re-rendered here for the mutations).
+        oauth = render_policy(
+            "gateway-oauth",
+            {
+                "issuer": issuer,
+                "resource": mcp_url,
+                "scope": scope,
+                "authority": f"{emu.base_url}/login",
+                "tenant_id": NamedValueRef("McpTenantId"),
+                "client_id": NamedValueRef("McpClientId"),
+                "signing_key": NamedValueRef("GatewayAuthKey"),
+                "cimd_allow_loopback": True,
+                "access_token_lifetime": 3600,
+                "refresh_token_lifetime": 86400,
+            },
+        )
+        mcp = render_policy(
+            "gateway-mcp-api",
+            {
+                "tenant_id": NamedValueRef("McpTenantId"),
+                "audience": NamedValueRef("McpClientId"),
+                "identifier_uri": mcp_url,
+                "scope": scope,
+                "resource": mcp_url,
+                "resource_metadata_url": f"{gateway}/.well-known/oauth-protected-resource/mcp",
+                "backend_id": "mcp-backend",
+            },
+        )
+        yield Lab(emu, target, service, oauth, mcp)
+    finally:
+        os.environ.pop("PRMLAB_GATEWAY_KEY", None)
+        emu.stop()
+
+
+def test_every_gateway_check_passes(lab: Lab) -> None:
+    results = anyio.run(check_gateway_mode, lab.target)
+    by_name = {r.name: r for r in results}
+    failed = {r.name: r.detail for r in results if r.outcome is not Outcome.PASS}
+    assert not failed
+    assert set(by_name) == {
+        "gateway.metadata",
+        "gateway.dcr_client",
+        "gateway.cimd_client",
+        "gateway.refresh",
+        "gateway.reject.unregistered_redirect",
+        "gateway.reject.pkce_mismatch",
+        "gateway.reject.code_replay",
+        "gateway.reject.state_tampering",
+        "gateway.reject.consent_denied",
+        "gateway.reject.missing_csrf",
+        "gateway.reject.refresh_after_revoke",
+        "gateway.reject.other_resource",
+        "gateway.reject.foreign_token",
+    }
+
+
+def _cut(old: str, new: str) -> Callable[[str], str]:
+    def mutate(xml: str) -> str:
+        assert xml.count(old) >= 1, f"mutation anchor not found: {old[:80]}"
+        return xml.replace(old, new)
+
+    return mutate
+
+
+def _both(first: Callable[[str], str], second: Callable[[str], str]) -> Callable[[str], str]:
+    return lambda xml: second(first(xml))
+
+
+def _drop_element(prefix: str) -> Callable[[str], str]:
+    """Remove the first element (self-closing) whose text starts with ``prefix``."""
+
+    def mutate(xml: str) -> str:
+        start = xml.index(prefix)
+        end = xml.index("/>", start) + 2
+        return xml[:start] + xml[end:]
+
+    return mutate
+
+
+# check -> (API whose policy is weakened, the weakening). Each removes exactly the protection the
+# check is about; the check must then FAIL.
+MUTATIONS: dict[str, tuple[str, Callable[[str], str]]] = {
+    "gateway.reject.unregistered_redirect": (
+        "oauth",
+        _cut("redirect.Length == 0 || !matched", "redirect.Length == 0"),
+    ),
+    "gateway.reject.pkce_mismatch": (
+        "oauth",
+        _cut("!= (string)grant[&#34;code_challenge&#34;]", "== &#34;never&#34;"),
+    ),
+    "gateway.reject.code_replay": (
+        "oauth",
+        _drop_element('<cache-remove-value key="@(&quot;gwcode:&quot;'),
+    ),
+    "gateway.reject.state_tampering": (
+        "oauth",
+        # trust the cookie instead of the state parameter
+        _cut(
+            'name="gw-up-state" value="@(context.Request.Url.Query.GetValueOrDefault(&quot;state&quot;, &quot;&quot;))"',
+            'name="gw-up-state" value="@(Regex.Match(context.Request.Headers.GetValueOrDefault(&quot;Cookie&quot;, &quot;&quot;),'
+            ' &quot;__Host-mcp-state=([0-9a-f]{64})&quot;).Groups[1].Value)"',
+        ),
+    ),
+    "gateway.reject.consent_denied": (
+        "oauth",
+        _cut("[&quot;decision&quot;] != &quot;allow&quot;", "[&quot;decision&quot;] == &quot;never&quot;"),
+    ),
+    "gateway.reject.missing_csrf": (
+        "oauth",
+        _both(
+            _cut("!cookie.Success || posted != cookie.Groups[1].Value", "false"),
+            _cut("(string)tx[&#34;csrf&#34;] != (string)result[&#34;csrf&#34;]", "false"),
+        ),
+    ),
+    "gateway.reject.refresh_after_revoke": (
+        "oauth",
+        _cut('variable-name="gw-found"', 'variable-name="gw-ignored"'),  # revoke finds nothing
+    ),
+    "gateway.reject.other_resource": (
+        "oauth",
+        _cut("resource.Length &gt; 0 &amp;&amp; resource != ", "false &amp;&amp; resource != "),
+    ),
+}
+
+
+@pytest.mark.parametrize("check", sorted(MUTATIONS))
+def test_each_negative_check_can_fail(lab: Lab, check: str) -> None:
+    api, mutate = MUTATIONS[check]
+    original = lab.oauth_policy if api == "oauth" else lab.mcp_policy
+    _put_policy(lab, api, mutate(original))
+    try:
+        results = anyio.run(check_gateway_mode, dataclasses.replace(lab.target, checks=frozenset({check})))
+    finally:
+        _put_policy(lab, api, original)
+    assert [(r.name, r.outcome) for r in results] == [(check, Outcome.FAIL)], results
+
+
+def test_foreign_token_check_can_fail(lab: Lab) -> None:
+    # The entra-mode MCP API policy accepts Entra's tokens: the gateway-mode check must notice.
+    entra_policy = render_policy(
+        "mcp-api-entra",
+        {
+            "tenant_id": NamedValueRef("McpTenantId"),
+            "audience": NamedValueRef("McpClientId"),
+            "identifier_uri": lab.target.mcp_url,
+            "scope": lab.target.scope,
+            "resource_metadata_url": "https://example.test/prm",
+        },
+    ).replace("<backend>", '<backend>\n        <set-backend-service backend-id="mcp-backend" />', 1)
+    _put_policy(lab, "mcp", entra_policy)
+    try:
+        target = dataclasses.replace(lab.target, checks=frozenset({"gateway.reject.foreign_token"}))
+        results = anyio.run(check_gateway_mode, target)
+    finally:
+        _put_policy(lab, "mcp", lab.mcp_policy)
+    assert [(r.name, r.outcome) for r in results] == [("gateway.reject.foreign_token", Outcome.FAIL)]
+
+
+def test_registration_rules(lab: Lab) -> None:
+    register = f"{lab.target.issuer}/register"
+
+    async def main() -> list[tuple[int, Any]]:
+        async with lab.emu.http() as http:
+            out = []
+            bodies: tuple[dict[str, Any], ...] = (
+                {"redirect_uris": ["http://evil.example/cb"]},  # plain http, not loopback
+                {"redirect_uris": ["https://app.example/cb#frag"]},  # fragment
+                {"redirect_uris": []},
+                {"redirect_uris": ["http://127.0.0.1:9/cb"], "application_type": "web"},
+                {
+                    "redirect_uris": ["https://app.example/cb"],
+                    "token_endpoint_auth_method": "client_secret_post",
+                },
+                {"redirect_uris": ["http://127.0.0.1:9/cb"], "grant_types": ["client_credentials"]},
+                {"redirect_uris": ["http://localhost:9/cb"], "client_name": "<b>x</b>"},
+                {"redirect_uris": ["https://app.example/cb"]},
+            )
+            for body in bodies:
+                resp = await http.post(register, json=body)
+                out.append((resp.status_code, resp.json()))
+            return out
+
+    answers = anyio.run(main)
+    assert [status for status, _ in answers] == [400, 400, 400, 400, 400, 400, 201, 201]
+    assert [a["error"] for _, a in answers[:6]] == [
+        "invalid_redirect_uri",
+        "invalid_redirect_uri",
+        "invalid_redirect_uri",
+        "invalid_redirect_uri",
+        "invalid_client_metadata",
+        "invalid_client_metadata",
+    ]
+    native, web = answers[6][1], answers[7][1]
+    assert native["application_type"] == "native"
+    assert web["application_type"] == "web"
+    assert native["token_endpoint_auth_method"] == "none"
+    assert native["client_id"].startswith("mcp_")
+    assert native["client_id"] != web["client_id"]
+
+
+def test_sealed_client_ids_cannot_be_forged(lab: Lab) -> None:
+    async def main() -> list[int]:
+        async with lab.emu.http() as http:
+            resp = await http.post(
+                f"{lab.target.issuer}/register", json={"redirect_uris": [lab.target.redirect_uri]}
+            )
+            client_id = resp.json()["client_id"]
+            payload, mac = client_id.split(".")
+            # The same registration with an attacker's redirect URI, the MAC kept: refused.
+            forged = base64.urlsafe_b64encode(
+                base64.urlsafe_b64decode(payload[4:] + "=" * (-len(payload[4:]) % 4)).replace(
+                    b"http://127.0.0.1:33418/callback", b"https://attacker.example/callback"
+                )
+            ).rstrip(b"=")
+            statuses = []
+            _, challenge = pkce_pair()
+            for cid, redirect in (
+                (client_id, lab.target.redirect_uri),
+                ("mcp_" + forged.decode() + "." + mac, "https://attacker.example/callback"),
+                (client_id[:-2] + ("AA" if not client_id.endswith("AA") else "BB"), lab.target.redirect_uri),
+            ):
+                query = httpx.QueryParams(
+                    response_type="code",
+                    client_id=cid,
+                    redirect_uri=redirect,
+                    code_challenge=challenge,
+                    code_challenge_method="S256",
+                    state="s",
+                )
+                statuses.append((await http.get(f"{lab.target.issuer}/authorize", params=query)).status_code)
+            return statuses
+
+    assert anyio.run(main) == [200, 400, 400]
+
+
+def test_consent_page_and_pkce_requirements(lab: Lab) -> None:
+    async def main() -> tuple[httpx.Response, httpx.Response, httpx.Response]:
+        async with lab.emu.http() as http:
+            resp = await http.post(
+                f"{lab.target.issuer}/register", json={"redirect_uris": [lab.target.redirect_uri]}
+            )
+            client_id = resp.json()["client_id"]
+            verifier, challenge = pkce_pair()
+            base = {
+                "response_type": "code",
+                "client_id": client_id,
+                "redirect_uri": lab.target.redirect_uri,
+                "state": "st",
+            }
+            page = await http.get(
+                f"{lab.target.issuer}/authorize",
+                params={**base, "code_challenge": challenge, "code_challenge_method": "S256"},
+            )
+            plain = await http.get(
+                f"{lab.target.issuer}/authorize",
+                params={**base, "code_challenge": verifier, "code_challenge_method": "plain"},
+            )
+            framed = await http.get(
+                f"{lab.target.issuer}/authorize",
+                params={**base, "code_challenge": challenge, "code_challenge_method": "S256"},
+                headers={"Sec-Fetch-Dest": "iframe", "Sec-Fetch-Mode": "navigate"},
+            )
+            return page, plain, framed
+
+    page, plain, framed = anyio.run(main)
+    assert page.status_code == 200
+    cookie = page.headers["set-cookie"]
+    assert cookie.startswith("__Host-mcp-csrf=")
+    assert all(flag in cookie for flag in ("Path=/", "Secure", "HttpOnly", "SameSite=Strict", "Max-Age=600"))
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert page.headers["x-frame-options"] == "DENY"
+    assert page.headers["cache-control"] == "no-store"
+    form = consent_form(page.text)
+    assert form is not None
+    assert form[0] == f"{lab.target.issuer}/consent"
+    assert set(form[1]) == {"txn", "csrf"}
+    assert form[1]["csrf"] in cookie
+    # PKCE plain is refused with a redirect carrying the error, the state and the issuer.
+    assert plain.status_code == 302
+    location = httpx.URL(plain.headers["location"])
+    assert location.params["error"] == "invalid_request"
+    assert location.params["state"] == "st"
+    assert location.params["iss"] == lab.target.issuer
+    assert framed.status_code == 403
+
+
+def test_pure_helpers() -> None:
+    # RFC 7636 appendix B.
+    assert (
+        s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk") == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+    )
+    page = '<form method="post" action="https://g/oauth/consent"><input type="hidden" name="txn" value="a&amp;b"><input type="hidden" name="csrf" value="c"><button name="decision" value="allow">x</button></form>'
+    assert consent_form(page) == ("https://g/oauth/consent", {"txn": "a&b", "csrf": "c"})
+    assert consent_form("<p>no form</p>") is None

@@ -1,7 +1,8 @@
 """``python -m emulator --state-dir DIR [--port 0] ...``: run the local Azure in the foreground.
 
 ``prmlab local start`` runs this as a background process; the test fixture runs it as a
-subprocess. Exit codes: 0 stopped cleanly, 3 the port is taken, 1 any other start failure.
+subprocess. Exit codes: 0 stopped cleanly, 3 the port is taken, 4 another emulator already runs
+on this state folder (``emulator.lock``), 1 any other start failure.
 
 Without ``--port`` the emulator reuses the port of its previous run (``emulator.port`` in the
 state folder) when it is free: the issuer URL (``https://127.0.0.1:<port>/login/...``) is written
@@ -11,9 +12,12 @@ into federated credentials and container apps, so it must not change between res
 from __future__ import annotations
 
 import argparse
+import fcntl
 import logging
+import os
 import sys
 from pathlib import Path
+from typing import IO
 
 import anyio
 
@@ -23,6 +27,8 @@ from emulator.ports import PortInUseError, bind_listener
 from emulator.server import PORT_FILE, ServerOptions, serve
 
 EXIT_PORT_TAKEN = 3
+EXIT_STATE_LOCKED = 4
+LOCK_FILE = "emulator.lock"
 
 
 def parse_args(argv: list[str] | None = None) -> ServerOptions:
@@ -71,9 +77,31 @@ def _previous_port(state_dir: Path) -> int:
     return port if 0 < port < 65536 else 0
 
 
+def _hold_state_lock(state_dir: Path) -> IO[str] | None:
+    """One emulator per state folder: an exclusive lock held for the life of the process."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    f = (state_dir / LOCK_FILE).open("a+")
+    try:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.seek(0)
+        holder = f.read().strip() or "another process"
+        f.close()
+        print(f"emulator: another emulator already runs on {state_dir} (pid {holder})", file=sys.stderr)
+        return None
+    f.seek(0)
+    f.truncate()
+    f.write(str(os.getpid()))
+    f.flush()
+    return f
+
+
 def main(argv: list[str] | None = None) -> int:
     options = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    lock = _hold_state_lock(options.state_dir)
+    if lock is None:
+        return EXIT_STATE_LOCKED
     try:
         sock = bind_listener(options.port or _previous_port(options.state_dir))
     except PortInUseError as exc:

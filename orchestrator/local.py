@@ -34,6 +34,8 @@ PID_FILE = "emulator.pid"
 LOG_FILE = "emulator.log"
 REQUEST_LOG = "requests.jsonl"
 EXIT_PORT_TAKEN = 3  # emulator.__main__.EXIT_PORT_TAKEN (not imported: keep this module light)
+EXIT_STATE_LOCKED = 4  # emulator.__main__.EXIT_STATE_LOCKED
+START_LOCK = "emulator.start.lock"
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
 
@@ -235,6 +237,10 @@ def start(
         code = _exit_code(pid)
         if code is not None:
             (state_dir / PID_FILE).unlink(missing_ok=True)
+            if code == EXIT_STATE_LOCKED:
+                raise EmulatorError(
+                    f"another emulator process already runs on {state_dir}; stop it with `prmlab local stop`"
+                )
             if code == EXIT_PORT_TAKEN:
                 raise EmulatorError(
                     f"cannot start the emulator: port {port} on 127.0.0.1 is already in use (choose another with --port)"

@@ -90,3 +90,15 @@ def test_port_taken_is_reported(tmp_path: Path) -> None:
     assert result.returncode == 3
     assert f"port {port}" in result.stderr
     assert "already in use" in result.stderr
+
+
+def test_one_emulator_per_state_folder(emulator: RunningEmulator) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "emulator", "--state-dir", str(emulator.state_dir)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 4
+    assert f"pid {emulator.process.pid}" in result.stderr
+    assert emulator.alive()

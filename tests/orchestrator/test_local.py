@@ -91,3 +91,12 @@ def test_stop_never_signals_a_foreign_process(lab: Path) -> None:
     (state / "emulator.pid").write_text(f"{os.getpid()}\n")  # a live process that is not an emulator
     assert local.status(state).state == "dead"
     assert local.stop(state) is None
+
+
+def test_concurrent_starts_share_one_emulator(lab: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    state = local.state_dir_for(lab)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        infos = list(pool.map(lambda _: local.ensure_running(state), range(2)))
+    assert infos[0].pid == infos[1].pid

@@ -290,14 +290,11 @@ def _outputs_of(plan: Plan, result: ApplyResult | None) -> dict[str, Mapping[str
 
 
 def _local_settings(lab: Any, state_dir: Path) -> Any:
+    from orchestrator.local import ensure_running
     from orchestrator.target import TargetSettings
 
-    try:
-        local = importlib.import_module("orchestrator.local")
-    except ModuleNotFoundError as exc:  # only while the emulator's launcher is being written
-        raise TargetError("the local target needs orchestrator.local, which is not available") from exc
-    info = local.ensure_running(state_dir)
-    ca = getattr(info, "ca_file", None) or state_dir / "ca.pem"
+    info = ensure_running(state_dir)
+    ca = info.ca_file
     return TargetSettings(
         kind="local",
         subscription_id=str(info.subscription_id),

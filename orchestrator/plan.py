@@ -92,7 +92,10 @@ class Plan:
     steps: tuple[Step, ...]  # display order; execution order comes from depends_on/after
 
     def counts(self) -> dict[Action, int]:
-        counter = Counter(step.action for step in self.steps)
+        """Steps per action; a no-op counts only when the resource exists (destroy lists absent ones)."""
+        counter = Counter(
+            step.action for step in self.steps if step.action is not Action.NOOP or step.actual is not None
+        )
         return {action: counter.get(action, 0) for action in Action}
 
     @property

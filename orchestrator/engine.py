@@ -11,7 +11,7 @@ Flow (``prmlab reconcile`` calls ``reconcile(options, term)``):
 5. ``plan.build_plan`` / ``build_destroy_plan`` (pure), printed (text or JSON);
 6. confirmation on a terminal unless ``--yes``; without a terminal and without ``--yes``: refused;
 7. ``apply.apply_plan`` with live progress, then the summary;
-8. verification (``orchestrator.verify.after_reconcile``, when present) unless ``--no-verify``.
+8. verification (``orchestrator.verify.after_reconcile.verify``) unless ``--no-verify``.
 
 ``execute`` (steps 4-8) takes providers as a parameter, so tests drive it with in-memory ones.
 
@@ -23,7 +23,6 @@ printed and the interruption propagates (exit 130).
 
 from __future__ import annotations
 
-import importlib
 import json
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -332,21 +331,14 @@ def target_outputs(settings: Any) -> dict[str, Any]:
     }
 
 
-def _verification_hook(
-    lab: Any, settings: Any, term: Terminal, options: ReconcileOptions
-) -> AfterApply | None:
-    """``orchestrator.verify.after_reconcile.verify(lab, outputs, settings, out) -> bool`` when it exists."""
-    try:
-        module = importlib.import_module("orchestrator.verify.after_reconcile")
-    except ModuleNotFoundError:
-        return None
-    verify = getattr(module, "verify", None)
-    if verify is None:
-        return None
+def _verification_hook(lab: Any, settings: Any, term: Terminal, options: ReconcileOptions) -> AfterApply:
+    """``orchestrator.verify.after_reconcile.verify(lab, outputs, settings, out) -> bool``."""
     out = term.out if options.output == "text" else term.err
 
     async def after_apply(outputs: Mapping[str, Mapping[str, Any]]) -> bool:
-        return bool(await verify(lab, outputs, settings, out))
+        from orchestrator.verify.after_reconcile import verify
+
+        return await verify(lab, outputs, settings, out)
 
     return after_apply
 

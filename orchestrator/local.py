@@ -14,6 +14,7 @@ start-up stay fast. Errors are ``EmulatorError`` with one clear sentence.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import http.client
 import json
 import os
@@ -210,8 +211,17 @@ def _exit_code(pid: int) -> int | None:
 def start(
     state_dir: Path, *, port: int = 0, args: tuple[str, ...] = (), timeout: float = START_TIMEOUT_S
 ) -> EmulatorInfo:
-    """Start the emulator in the background (or return the running one) and wait until it answers."""
+    """Start the emulator in the background (or return the running one) and wait until it answers.
+
+    Two callers at once (two ``prmlab`` commands) serialise on ``emulator.start.lock``: the
+    second finds the first one's emulator running."""
     state_dir.mkdir(parents=True, exist_ok=True)
+    with (state_dir / START_LOCK).open("a") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        return _start_locked(state_dir, port, args, timeout)
+
+
+def _start_locked(state_dir: Path, port: int, args: tuple[str, ...], timeout: float) -> EmulatorInfo:
     current = status(state_dir)
     if current.state == "running" and current.info is not None:
         return current.info

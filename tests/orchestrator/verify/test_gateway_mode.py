@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import os
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -416,3 +417,45 @@ def test_pure_helpers() -> None:
     page = '<form method="post" action="https://g/oauth/consent"><input type="hidden" name="txn" value="a&amp;b"><input type="hidden" name="csrf" value="c"><button name="decision" value="allow">x</button></form>'
     assert consent_form(page) == ("https://g/oauth/consent", {"txn": "a&b", "csrf": "c"})
     assert consent_form("<p>no form</p>") is None
+
+
+def test_dry_run_from_an_entra_lab_shows_exactly_the_switch(make_emulator: Any, tmp_path: Path) -> None:
+    """The default (entra) lab reconciled, then a dry run of labs/gateway.yaml: exactly what the
+    mode switch changes, and no write."""
+    emu = make_emulator()
+    os.environ["PRMLAB_GATEWAY_KEY"] = base64.b64encode(os.urandom(32)).decode()
+    try:
+        lab_file = tmp_path / "lab" / "lab.yaml"
+        lab_file.parent.mkdir()
+        lab_file.write_text(
+            (ROOT / "lab.yaml").read_text().replace("source: ./mcp_server", f"source: {ROOT / 'mcp_server'}")
+        )
+        _, _, output = reconcile_on(emu, lab_file)
+        assert "0 failed" in output, output
+        text = (ROOT / "labs" / "gateway.yaml").read_text()
+        lab_file.write_text(text.replace("source: ../mcp_server", f"source: {ROOT / 'mcp_server'}"))
+        _, requests, plan = reconcile_on(emu, lab_file, dry_run=True)
+    finally:
+        os.environ.pop("PRMLAB_GATEWAY_KEY", None)
+    changes = {
+        (m.group(1), m.group(2)) for m in re.finditer(r"^  (\+|~|-|-/\+) (\S+)  \(", plan, flags=re.MULTILINE)
+    }
+    assert changes == {
+        ("+", "api.oauth"),
+        ("+", "api.oauth-metadata"),
+        ("+", "operation.oauth-metadata.oauth"),
+        *(
+            ("+", f"operation.oauth.{op}")
+            for op in ("authorize", "consent", "oauth-callback", "register", "revoke", "token")
+        ),
+        ("+", "api_policy.oauth"),
+        ("+", "operation_policy.oauth-metadata.oauth"),
+        ("+", "named_value.GatewayAuthKey"),
+        ("+", "federated_credential.mcp.apimAsFic"),
+        ("~", "entra_app.mcp"),  # the gateway's callback as a web redirect URI
+        ("~", "api_policy.mcp"),  # mcp-api-entra -> gateway-mcp-api
+        ("~", "operation_policy.mcp.prm"),  # authorization_servers: the gateway's issuer
+        ("~", "operation_policy.mcp-prm-dynamic-discovery.mcp"),
+    }
+    assert "Plan: 13 to create, 4 to update, 0 to replace, 0 to delete" in plan
+    assert [r for r in requests if r.get("api") in ("arm", "graph") and r.get("method") != "GET"] == []

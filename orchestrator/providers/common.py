@@ -45,7 +45,7 @@ class Context:
     app_unique_names: Mapping[str, str] = field(default_factory=dict)  # entra.apps key -> uniqueName
     memo: ReadMemo = field(default_factory=ReadMemo)
     # Bounds the concurrent read calls providers make on their own (per-parent lists, GETs).
-    read_limiter: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(16))
+    read_limiter: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(32))
 
     @classmethod
     def for_lab(cls, clients: Any, lab: Any) -> Context:

@@ -29,6 +29,7 @@ from orchestrator.providers.base import (
     json_body,
     resolve,
     secret_digest_tag,
+    secret_values,
     spec_dict,
     strip_mark,
     wire,
@@ -261,7 +262,7 @@ class _ApimChild:
 
     async def create(self, desired: Desired) -> Actual:
         rg, service = _loc(desired)
-        with translating(desired.address):
+        with translating(desired.address, secrets=secret_values(dict(desired.properties))):
             # Named values are long-running in the SDK (begin_...); the other collections are not.
             write = getattr(self.ops, "begin_create_or_update", None) or self.ops.create_or_update
             result = write(rg, service, desired.name, json_body(self.body(desired)))

@@ -25,6 +25,7 @@ from orchestrator.providers.base import (
     contains_unknown,
     diff_owned,
     json_body,
+    secret_values,
     unflatten,
     wire,
 )
@@ -173,7 +174,7 @@ class ArmResourceProvider:
     async def create(self, desired: Desired) -> Actual:
         rid = str(desired.properties["@id"])
         resources = self.ctx.clients.resources
-        with translating(desired.address):
+        with translating(desired.address, secrets=secret_values(dict(desired.properties))):
             poller = await resources.resources.begin_create_or_update_by_id(
                 rid, json_body(self.body(desired)), api_version=self.spec_kind.api_version
             )

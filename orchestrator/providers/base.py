@@ -123,6 +123,17 @@ def resolve(value: Any, resolved: Mapping[str, Any]) -> Any:
     return value
 
 
+def secret_values(value: Any) -> list[str]:
+    """Every ``Secret`` inside ``value`` (revealed): for redacting target error messages."""
+    if isinstance(value, Secret):
+        return [value.reveal()]
+    if isinstance(value, Mapping):
+        return [s for v in value.values() for s in secret_values(v)]
+    if isinstance(value, list | tuple):
+        return [s for v in value for s in secret_values(v)]
+    return []
+
+
 def contains_unknown(value: Any) -> bool:
     if value is UNKNOWN:
         return True

@@ -20,7 +20,7 @@ Messages carry the Azure error code and message and the resource name, never a r
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -159,8 +159,12 @@ def translate(exc: BaseException, resource: str, *, replication: bool = False) -
 
 
 @contextmanager
-def translating(resource: str, *, replication: bool = False) -> Iterator[None]:
-    """Re-raise SDK exceptions raised inside the block as ``orchestrator.errors``."""
+def translating(resource: str, *, replication: bool = False, secrets: Iterable[str] = ()) -> Iterator[None]:
+    """Re-raise SDK exceptions raised inside the block as ``orchestrator.errors``.
+
+    ``secrets``: values written inside the block; a target that echoes one in its error message
+    (a validation error quoting the value) gets it replaced by ``(sensitive)``.
+    """
     try:
         yield
     except PrmlabError:
@@ -169,7 +173,28 @@ def translating(resource: str, *, replication: bool = False) -> Iterator[None]:
         mapped = translate(exc, resource, replication=replication)
         if mapped is None:
             raise
-        raise mapped from exc
+        raise redact(mapped, secrets) from exc
+
+
+def redact(error: PrmlabError, secrets: Iterable[str]) -> PrmlabError:
+    """``error`` with every secret value in its message replaced by ``(sensitive)``."""
+    message = error.message
+    for value in secrets:
+        if len(value) >= 4:  # shorter strings would blank out ordinary words
+            message = message.replace(value, "(sensitive)")
+    if message != error.message:
+        error.message = message
+        error.args = (message,)
+        if hasattr(error, "cause"):
+            error.cause = redact_text(error.cause, secrets)
+    return error
+
+
+def redact_text(text: str, secrets: Iterable[str]) -> str:
+    for value in secrets:
+        if len(value) >= 4:
+            text = text.replace(value, "(sensitive)")
+    return text
 
 
 def status_of(exc: BaseException) -> int | None:

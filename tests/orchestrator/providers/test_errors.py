@@ -140,3 +140,15 @@ def test_translating_chains_the_cause() -> None:
     assert caught.value.__cause__ is original
     with pytest.raises(ValueError, match="mine"), translating("x"):
         raise ValueError("mine")
+
+
+def test_a_secret_echoed_by_the_target_is_redacted() -> None:
+    echo = _arm_error(400, "ValidationError", "value 's3cret-value' is not allowed")
+    with (
+        pytest.raises(PermanentError) as caught,
+        translating("named_value.Key", secrets=["s3cret-value", "ab"]),
+    ):
+        raise echo
+    assert "s3cret-value" not in str(caught.value)
+    assert "s3cret-value" not in caught.value.cause
+    assert "(sensitive)" in caught.value.message

@@ -3,6 +3,8 @@
 Where it sits: mounted by ``emulator.app`` on the main port next to ARM, Graph and identity.
 ``health`` answers ``{"status": "ok"}``, or ``"degraded"`` with ``failed`` naming a sub-app
 whose background work (``run``) stopped with an error (the rest keeps serving).
+``/_emulator/ingest`` and ``/_emulator/live`` accept (and drop) Application Insights telemetry:
+the emulated components' connection strings point there.
 ``prmlab local status`` and the test fixture read ``health`` and ``info``; tests switch faults
 per run with ``PUT /_emulator/faults`` (a partial JSON document, see ``emulator.faults``).
 """
@@ -79,7 +81,19 @@ def routes(ctx: EmulatorContext, injector: FaultInjector, failures: Mapping[str,
                 )
         return JSONResponse(injector.as_json())
 
+    async def ingest(request: Request) -> Response:
+        """Application Insights ingestion (the components' ``ConnectionString`` points here):
+        accept and drop, answering as the Breeze endpoint does so exporters stay quiet."""
+        body = await request.body()
+        items = max(1, body.count(b"\n") + (0 if body.endswith(b"\n") else 1)) if body else 0
+        return JSONResponse({"itemsReceived": items, "itemsAccepted": items, "errors": []})
+
+    async def live(request: Request) -> Response:
+        return Response(status_code=200, headers={"x-ms-qps-subscribed": "false"})
+
     return [
+        Route("/_emulator/ingest/{rest:path}", ingest, methods=["POST"]),
+        Route("/_emulator/live/{rest:path}", live, methods=["GET", "POST"]),
         Route("/_emulator/health", health, methods=["GET"]),
         Route("/_emulator/info", info, methods=["GET"]),
         Route("/_emulator/faults", faults, methods=["GET", "PUT"]),

@@ -51,3 +51,30 @@ async def test_failed_sub_app_is_reported_as_degraded(tmp_path: Path) -> None:
     finally:
         log.close()
         ctx.store.close()
+
+
+async def test_application_insights_ingestion_is_accepted(tmp_path: Path) -> None:
+    ctx = EmulatorContext(
+        state_dir=tmp_path,
+        store=Store(tmp_path / "db.sqlite"),
+        base_url="https://127.0.0.1:1",
+        ca_file=tmp_path / "ca.pem",
+        cert_file=tmp_path / "server.pem",
+        key_file=tmp_path / "server-key.pem",
+        tenant_id="t",
+        subscription_id="sub",
+    )
+    log = RequestLog(tmp_path / "requests.jsonl")
+    parts = build_app(ctx, ArmSettings(), log)
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=parts.app), base_url="https://127.0.0.1:1"
+        ) as c:
+            r = await c.post("/_emulator/ingest/v2.1/track", content=b'{"name":"a"}\n{"name":"b"}\n')
+            assert r.json() == {"itemsReceived": 2, "itemsAccepted": 2, "errors": []}
+            assert (await c.post("/_emulator/live/QuickPulseService.svc/ping")).headers[
+                "x-ms-qps-subscribed"
+            ] == "false"
+    finally:
+        log.close()
+        ctx.store.close()

@@ -268,7 +268,6 @@ class UpstreamPool:
             response = UpstreamResponse(status, reason, resp_headers, conn, self, length, chunked, keep_alive)
             if length == 0:
                 response._done = True
-                response._started = True
                 await response.aclose()
             return response
         raise UpstreamError("unreachable")  # pragma: no cover

@@ -1,0 +1,124 @@
+"""The forward-request client against a real HTTP server on loopback: framing (length, chunked,
+until-close), streamed request bodies, keep-alive reuse, a stale pooled connection, and the
+failures that must surface as ``UpstreamError``."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+import pytest
+
+from emulator.gateway.upstream import UpstreamError, UpstreamPool
+from emulator.ports import bind_listener
+from tests.emulator.gateway.support import serve
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    body = b""
+    while True:
+        msg = await receive()
+        body += msg.get("body", b"")
+        if not msg.get("more_body"):
+            break
+    path = scope["path"]
+    if path == "/chunks":
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"text/event-stream")],
+            }
+        )
+        for i in range(3):
+            await send({"type": "http.response.body", "body": f"data: {i}\n\n".encode(), "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+        return
+    if path == "/empty":
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+        return
+    reply = f"{scope['method']} {path} {len(body)} {body[:20].decode()}".encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-length", str(len(reply)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": reply})
+
+
+async def gen(parts: list[bytes]) -> AsyncIterator[bytes]:
+    for p in parts:
+        yield p
+
+
+async def test_framing_streaming_and_reuse() -> None:
+    pool = UpstreamPool(ssl.create_default_context())
+    async with serve(app) as port:
+        base = f"http://127.0.0.1:{port}"
+        r = await pool.request("GET", f"{base}/hello?x=1", [("X-A", "1")], None)
+        assert r.status == 200
+        assert await r.read() == b"GET /hello 0 "
+        r2 = await pool.request("POST", f"{base}/echo", [], b"payload")
+        assert await r2.read() == b"POST /echo 7 payload"
+        assert sum(len(v) for v in pool._idle.values()) == 1  # the same connection went back twice
+        r3 = await pool.request("PUT", f"{base}/stream", [], gen([b"ab", b"", b"cd"]))
+        assert await r3.read() == b"PUT /stream 4 abcd"
+        r4 = await pool.request("PUT", f"{base}/sized", [], gen([b"ab", b"cd"]), content_length=4)
+        assert await r4.read() == b"PUT /sized 4 abcd"
+        events = await pool.request("GET", f"{base}/chunks", [], None)
+        got = [c async for c in events.chunks()]
+        assert b"".join(got) == b"data: 0\n\ndata: 1\n\ndata: 2\n\n"
+        empty = await pool.request("GET", f"{base}/empty", [], None)
+        assert empty.status == 204
+        assert await empty.read() == b""
+        # a half-read response closes its connection instead of returning it to the pool
+        partial = await pool.request("GET", f"{base}/chunks", [], None)
+        await partial.aclose()
+    await pool.aclose()
+
+
+async def test_stale_pooled_connection_is_retried_and_failures_are_named() -> None:
+    pool = UpstreamPool(ssl.create_default_context())
+    async with serve(app) as port:
+        url = f"http://127.0.0.1:{port}/x"
+        assert (await (await pool.request("GET", url, [], None)).read()).startswith(b"GET")
+    # the server is gone: the pooled connection is dead, and a fresh one is refused
+    with pytest.raises(UpstreamError):
+        await pool.request("GET", url, [], None)
+    with pytest.raises(UpstreamError):
+        await pool.request("GET", "ftp://127.0.0.1/x", [], None)
+    await pool.aclose()
+
+
+async def test_garbage_from_the_backend() -> None:
+    listener = bind_listener(0)
+    port = listener.getsockname()[1]
+    pool = UpstreamPool(ssl.create_default_context())
+
+    async with anyio.create_task_group() as tg:
+
+        async def answer() -> None:
+            conn, _ = await anyio.to_thread.run_sync(listener.accept)
+            with conn:
+                conn.recv(65536)
+                conn.sendall(b"NOT HTTP\r\n\r\n")
+
+        tg.start_soon(answer)
+        with pytest.raises(UpstreamError), anyio.fail_after(10):
+            await pool.request("GET", f"http://127.0.0.1:{port}/", [], None)
+    listener.close()
+    await pool.aclose()

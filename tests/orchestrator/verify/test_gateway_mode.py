@@ -459,3 +459,28 @@ def test_dry_run_from_an_entra_lab_shows_exactly_the_switch(make_emulator: Any, 
     }
     assert "Plan: 13 to create, 4 to update, 0 to replace, 0 to delete" in plan
     assert [r for r in requests if r.get("api") in ("arm", "graph") and r.get("method") != "GET"] == []
+
+
+def test_largest_registration_still_authorizes(lab: Lab) -> None:
+    uris = [f"https://app{i}.example/{'p' * 470}/cb" for i in range(5)]
+
+    async def main() -> tuple[int, int, int]:
+        async with lab.emu.http() as http:
+            reg = await http.post(
+                f"{lab.target.issuer}/register", json={"redirect_uris": uris, "client_name": "\u00e9" * 100}
+            )
+            _, challenge = pkce_pair()
+            query = {
+                "response_type": "code",
+                "client_id": reg.json().get("client_id", ""),
+                "redirect_uri": uris[-1],
+                "code_challenge": challenge,
+                "code_challenge_method": "S256",
+            }
+            page = await http.get(f"{lab.target.issuer}/authorize", params=query)
+            return reg.status_code, len(reg.json().get("client_id", "")), page.status_code
+
+    status, length, authorize = anyio.run(main)
+    assert status == 201
+    assert 3000 < length < 6100
+    assert authorize == 200

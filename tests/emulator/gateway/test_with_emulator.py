@@ -1,0 +1,142 @@
+"""The gateway inside the real emulator process, configured only through the ARM SDK
+(azure-mgmt-apimanagement aio): the port opens when the service is created, policies PUT
+through ARM run at once (and are checked at PUT time), and the gateway comes back with its
+configuration after an emulator restart."""
+
+from __future__ import annotations
+
+import ssl
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from azure.core.exceptions import HttpResponseError
+
+from emulator.identity.keys import sign
+from orchestrator.render import NamedValueRef
+from orchestrator.render.policy import render_policy
+from tests.emulator.gateway.support import CLIENT_ID, make_context, serve
+from tests.support.azure import make_group, make_service
+from tests.support.emulator import EmulatorFactory, RunningEmulator
+
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+
+
+async def backend(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    auth = dict(scope["headers"]).get(b"authorization", b"")
+    body = b"backend saw " + (b"a bearer token" if auth.startswith(b"Bearer ") else b"no token")
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def user_token(emu: RunningEmulator, **overrides: Any) -> str:
+    ctx = make_context(emu.state_dir, emu.base_url)
+    now = int(time.time())
+    claims = {
+        "aud": CLIENT_ID,
+        "iss": ctx.issuer(emu.tenant_id),
+        "iat": now,
+        "nbf": now,
+        "exp": now + 600,
+        "tid": emu.tenant_id,
+        "scp": "user_impersonate",
+        "sub": "u",
+    }
+    claims.update(overrides)
+    token = sign(ctx, claims)
+    ctx.store.close()
+    return token
+
+
+async def configure(emu: RunningEmulator, backend_url: str) -> str:
+    async with emu.apim_client() as c:
+        group = await make_group(emu)
+        svc = await make_service(c, group)
+        gateway = str(svc.gateway_url)
+        assert gateway.startswith("https://127.0.0.1:")
+        for name, value in (("McpTenantId", emu.tenant_id), ("McpClientId", CLIENT_ID)):
+            await (
+                await c.named_value.begin_create_or_update(
+                    group,
+                    svc.name,
+                    name,
+                    {"display_name": name, "value": value, "secret": name == "McpClientId"},
+                )
+            ).result()
+        api = {
+            "display_name": "mcp",
+            "path": "mcp",
+            "protocols": ["https"],
+            "service_url": backend_url,
+            "subscription_required": False,
+        }
+        await (await c.api.begin_create_or_update(group, svc.name, "mcp", api)).result()
+        for method in ("GET", "POST", "DELETE"):
+            await c.api_operation.create_or_update(
+                group,
+                svc.name,
+                "mcp",
+                method.lower(),
+                {"display_name": method, "method": method, "url_template": "/*"},
+            )
+        xml = render_policy(
+            "mcp-api-entra",
+            {
+                "tenant_id": NamedValueRef("McpTenantId"),
+                "audience": NamedValueRef("McpClientId"),
+                "scope": f"{CLIENT_ID}/user_impersonate",
+                "resource_metadata_url": f"{gateway}/.well-known/oauth-protected-resource/mcp",
+            },
+        )
+        await c.api_policy.create_or_update(
+            group, svc.name, "mcp", "policy", {"value": xml, "format": "rawxml"}
+        )
+        with pytest.raises(HttpResponseError) as info:
+            bad = '<policies><inbound><set-body template="liquid">x</set-body></inbound></policies>'
+            await c.api_policy.create_or_update(
+                group, svc.name, "mcp", "policy", {"value": bad, "format": "rawxml"}
+            )
+        assert info.value.status_code == 400
+        assert "Liquid" in str(info.value.message)
+    return gateway
+
+
+async def test_gateway_in_the_emulator_survives_a_restart(
+    make_emulator: EmulatorFactory, tmp_path: Path
+) -> None:
+    state = tmp_path / "state"
+    emu = make_emulator("--apim-create-seconds", "0.3", state_dir=state)
+    async with serve(backend) as port:
+        gateway = await configure(emu, f"http://127.0.0.1:{port}/")
+        trust = ssl.create_default_context(cafile=str(emu.ca_file))
+        async with httpx.AsyncClient(verify=trust) as http:
+            anonymous = await http.post(f"{gateway}/mcp", content=b"{}")
+            assert anonymous.status_code == 401
+            assert "resource_metadata=" in anonymous.headers["www-authenticate"]
+            ok = await http.post(
+                f"{gateway}/mcp", content=b"{}", headers={"Authorization": f"Bearer {user_token(emu)}"}
+            )
+            assert (ok.status_code, ok.text) == (200, "backend saw a bearer token")
+        emu.stop()
+        emu = make_emulator("--apim-create-seconds", "0.3", state_dir=state)
+        async with httpx.AsyncClient(verify=trust) as http:
+            again = await http.post(
+                f"{gateway}/mcp", content=b"{}", headers={"Authorization": f"Bearer {user_token(emu)}"}
+            )
+            assert (again.status_code, again.text) == (200, "backend saw a bearer token")
+            wrong = await http.post(
+                f"{gateway}/mcp",
+                content=b"{}",
+                headers={"Authorization": f"Bearer {user_token(emu, aud='x')}"},
+            )
+            assert wrong.status_code == 401

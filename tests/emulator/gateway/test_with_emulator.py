@@ -101,8 +101,8 @@ async def configure(emu: RunningEmulator, backend_url: str) -> str:
         await c.api_policy.create_or_update(
             group, svc.name, "mcp", "policy", {"value": xml, "format": "rawxml"}
         )
+        bad = '<policies><inbound><set-body template="liquid">x</set-body></inbound></policies>'
         with pytest.raises(HttpResponseError) as info:
-            bad = '<policies><inbound><set-body template="liquid">x</set-body></inbound></policies>'
             await c.api_policy.create_or_update(
                 group, svc.name, "mcp", "policy", {"value": bad, "format": "rawxml"}
             )

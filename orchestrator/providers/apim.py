@@ -115,7 +115,14 @@ class ApimServiceProvider:
         return Desired(address, self.kind, str(data["name"]), props)
 
     def diff(self, desired: Desired, actual: Actual) -> tuple[FieldChange, ...]:
-        return diff_owned(desired.properties, actual.properties, replace=("location",))
+        def same_location(want: Any, have: Any) -> bool:
+            return bool(_norm_location(want) == _norm_location(have))
+
+        def same_sku(want: Any, have: Any) -> bool:
+            return isinstance(want, str) and isinstance(have, str) and want.lower() == have.lower()
+
+        compare = {"location": same_location, "sku.name": same_sku}
+        return diff_owned(desired.properties, actual.properties, compare=compare, replace=("location",))
 
     def _actual(self, res: Any, lab: str) -> tuple[Key, Actual]:
         body = wire(res)

@@ -80,6 +80,23 @@ def norm_location(value: Any) -> Any:
     return value.replace(" ", "").lower() if isinstance(value, str) else value
 
 
+def same_ignoring_case(want: Any, have: Any) -> bool:
+    """ARM enum values come back in the service's own casing (``PerGB2018`` / ``pergb2018``)."""
+    if isinstance(want, str) and isinstance(have, str):
+        return want.lower() == have.lower()
+    return bool(want == have)
+
+
+# Enum-valued paths ARM may echo in another case; compared case-insensitively for every kind.
+CASE_INSENSITIVE_PATHS = (
+    "sku.name",
+    "properties.sku.name",
+    "kind",
+    "properties.Application_Type",
+    "properties.configuration.ingress.transport",
+)
+
+
 def _same_location(want: Any, have: Any) -> bool:
     return bool(norm_location(want) == norm_location(have))
 
@@ -114,7 +131,11 @@ class ArmResourceProvider:
         return Desired(address, self.kind, name, flat)
 
     def diff(self, desired: Desired, actual: Actual) -> tuple[FieldChange, ...]:
-        compare = {"location": _same_location, **self.compare}
+        compare = {
+            "location": _same_location,
+            **dict.fromkeys(CASE_INSENSITIVE_PATHS, same_ignoring_case),
+            **self.compare,
+        }
         return diff_owned(
             desired.properties, actual.properties, compare=compare, replace=self.spec_kind.replace_paths
         )

@@ -20,7 +20,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from orchestrator.errors import PermanentError
-from orchestrator.providers.arm import ArmKind, ArmResourceProvider, _same_location, resource_id
+from orchestrator.providers.arm import (
+    CASE_INSENSITIVE_PATHS,
+    ArmKind,
+    ArmResourceProvider,
+    _same_location,
+    resource_id,
+    same_ignoring_case,
+)
 from orchestrator.providers.base import (
     contains_unknown,
     description_mark,
@@ -181,9 +188,8 @@ class ContainerAppProvider(ArmResourceProvider):
         tags = dict(want.pop("tags", {}) or {})
         have_tags = {k: v for k, v in (actual.properties.get("tags") or {}).items() if k != SECRETS_TAG}
         identities = want.pop("identity.userAssignedIdentities", None)
-        changes = list(
-            diff_owned(want, actual.properties, compare={"location": _same_location}, replace=("location",))
-        )
+        compare = {"location": _same_location, **dict.fromkeys(CASE_INSENSITIVE_PATHS, same_ignoring_case)}
+        changes = list(diff_owned(want, actual.properties, compare=compare, replace=("location",)))
         if any(have_tags.get(k) != v for k, v in tags.items()):
             changes.append(FieldChange("tags", have_tags, tags))
         if identities is not None:

@@ -367,3 +367,19 @@ def test_synthetic_addresses_have_the_graph_shape() -> None:
         synthetic_address("federated_credential", actual("fic", app="app-1"))
         == "federated_credential.app-1.fic"
     )
+
+
+def test_arm_enum_casing_is_not_drift(nodes: dict[str, Node], providers: dict[str, Any]) -> None:
+    for address, path, echoed in [
+        ("log_analytics_workspace.main", "properties.sku.name", "pergb2018"),
+        ("container_app.server", "properties.configuration.ingress.transport", "Auto"),
+        ("app_insights.main", "kind", "WEB"),
+    ]:
+        node = nodes[address]
+        provider = providers[node.kind]
+        desired = _desired(providers, node)
+        actual = _server_echo(provider, desired)
+        recased = dataclasses.replace(actual, properties={**actual.properties, path: echoed})
+        assert provider.diff(desired, recased) == (), address
+        changed = dataclasses.replace(actual, properties={**actual.properties, path: "Other"})
+        assert [c.path for c in provider.diff(desired, changed)] == [path], address

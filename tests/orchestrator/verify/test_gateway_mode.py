@@ -24,8 +24,10 @@ from orchestrator.verify.gateway_mode import (
     check_gateway_mode,
     consent_form,
     entra_user_token,
+    gateway_target_for,
     pkce_pair,
     s256,
+    verify_gateway,
 )
 from orchestrator.verify.model import Outcome
 from tests.orchestrator.emulator_lab import reconcile_on
@@ -52,6 +54,7 @@ class Lab:
     service: str  # ARM id of the APIM service
     oauth_policy: str
     mcp_policy: str
+    lab_file: Path
 
 
 def _arm(emu: RunningEmulator, path: str) -> str:
@@ -151,7 +154,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
                 "backend_id": "mcp-backend",
             },
         )
-        yield Lab(emu, target, service, oauth, mcp)
+        yield Lab(emu, target, service, oauth, mcp, lab_file)
     finally:
         os.environ.pop("PRMLAB_GATEWAY_KEY", None)
         emu.stop()
@@ -419,24 +422,23 @@ def test_pure_helpers() -> None:
     assert consent_form("<p>no form</p>") is None
 
 
-def test_dry_run_from_an_entra_lab_shows_exactly_the_switch(make_emulator: Any, tmp_path: Path) -> None:
+def test_dry_run_from_an_entra_lab_shows_exactly_the_switch(
+    make_emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The default (entra) lab reconciled, then a dry run of labs/gateway.yaml: exactly what the
     mode switch changes, and no write."""
     emu = make_emulator()
-    os.environ["PRMLAB_GATEWAY_KEY"] = base64.b64encode(os.urandom(32)).decode()
-    try:
-        lab_file = tmp_path / "lab" / "lab.yaml"
-        lab_file.parent.mkdir()
-        lab_file.write_text(
-            (ROOT / "lab.yaml").read_text().replace("source: ./mcp_server", f"source: {ROOT / 'mcp_server'}")
-        )
-        _, _, output = reconcile_on(emu, lab_file)
-        assert "0 failed" in output, output
-        text = (ROOT / "labs" / "gateway.yaml").read_text()
-        lab_file.write_text(text.replace("source: ../mcp_server", f"source: {ROOT / 'mcp_server'}"))
-        _, requests, plan = reconcile_on(emu, lab_file, dry_run=True)
-    finally:
-        os.environ.pop("PRMLAB_GATEWAY_KEY", None)
+    monkeypatch.setenv("PRMLAB_GATEWAY_KEY", base64.b64encode(os.urandom(32)).decode())
+    lab_file = tmp_path / "lab" / "lab.yaml"
+    lab_file.parent.mkdir()
+    lab_file.write_text(
+        (ROOT / "lab.yaml").read_text().replace("source: ./mcp_server", f"source: {ROOT / 'mcp_server'}")
+    )
+    _, _, output = reconcile_on(emu, lab_file)
+    assert "0 failed" in output, output
+    text = (ROOT / "labs" / "gateway.yaml").read_text()
+    lab_file.write_text(text.replace("source: ../mcp_server", f"source: {ROOT / 'mcp_server'}"))
+    _, requests, plan = reconcile_on(emu, lab_file, dry_run=True)
     changes = {
         (m.group(1), m.group(2)) for m in re.finditer(r"^  (\+|~|-|-/\+) (\S+)  \(", plan, flags=re.MULTILINE)
     }
@@ -484,3 +486,27 @@ def test_largest_registration_still_authorizes(lab: Lab) -> None:
     assert status == 201
     assert 3000 < length < 6100
     assert authorize == 200
+
+
+def test_the_reconcile_hook_glue_runs_every_check(lab: Lab) -> None:
+    """``verify_gateway`` finds the target from the lab and the engine's outputs (as the
+    after-reconcile hook would call it) and every check passes, the foreign token included."""
+    from orchestrator.engine import target_outputs
+    from orchestrator.spec.loader import load_lab
+    from tests.orchestrator.emulator_lab import settings_for
+
+    spec = load_lab(lab.lab_file)  # PRMLAB_GATEWAY_KEY: set by the module fixture
+    report, _, _ = reconcile_on(lab.emu, lab.lab_file, dry_run=True)
+    outputs = {s.address: s.actual.outputs for s in report.plan.steps if s.actual is not None}
+    target = gateway_target_for(spec, outputs, target_outputs(settings_for(lab.emu, spec)), lab.emu.ca_file)
+    assert target is not None
+    assert (target.mcp_url, target.issuer, target.scope) == (
+        lab.target.mcp_url,
+        lab.target.issuer,
+        lab.target.scope,
+    )
+    results = anyio.run(
+        verify_gateway, spec, outputs, target_outputs(settings_for(lab.emu, spec)), lab.emu.ca_file
+    )
+    assert len(results) == 13
+    assert [r.name for r in results if r.outcome is not Outcome.PASS] == []

@@ -159,3 +159,38 @@ async def test_graph_throttling_is_a_temporary_error_with_the_delay(emulator: Ru
             finally:
                 emulator.reset_faults()
             assert caught.value.delay == pytest.approx(2.0)
+
+
+async def test_several_owned_apps_are_read_in_one_list(emulator: RunningEmulator) -> None:
+    lab = unique_lab()
+    with anyio.fail_after(60):
+        async with local_clients(emulator, lab) as clients:
+            provider = providers_for(clients, lab)["entra_app"]
+            addresses: dict[str, Any] = {}
+            for i in range(5):
+                spec = {"unique_name": f"{lab.name}-page{i}", "display_name": f"page {i}"}
+                desired = provider.desired(f"entra_app.page{i}", spec, {})
+                await provider.create(desired)
+                addresses[desired.address] = desired
+            before = len(emulator.requests())
+            found = await provider.read(lab.name, addresses)
+            assert sorted(found) == sorted(addresses)
+            assert all(a.owned for a in found.values())
+            assert len(reads(emulator.requests()[before:])) == 1  # one list ($top=999), no GET per app
+            for actual in found.values():
+                await provider.delete(actual)
+            assert await provider.read(lab.name, {}) == {}
+
+
+@pytest.mark.parametrize("faults", [{"error_rate": 1.0}], ids=["5xx"])
+async def test_graph_server_errors_are_temporary(emulator: RunningEmulator, faults: dict[str, Any]) -> None:
+    lab = unique_lab()
+    with anyio.fail_after(30):
+        async with local_clients(emulator, lab) as clients:
+            providers = providers_for(clients, lab)
+            emulator.set_faults(apis=["graph"], **faults)
+            try:
+                with pytest.raises(TemporaryError, match="HTTP 50"):
+                    await providers["service_principal"].read(lab.name, {})
+            finally:
+                emulator.reset_faults()

@@ -1,4 +1,5 @@
-"""The bounded replication wait of the Entra providers (polling with backoff, never a fixed sleep)."""
+"""Pure helpers of the Entra providers: the bounded replication wait (polling with backoff, never a
+fixed sleep) and Graph paging."""
 
 from __future__ import annotations
 
@@ -34,3 +35,28 @@ async def test_gives_up_with_a_temporary_error_after_the_limit() -> None:
         await wait_visible("service_principal.x", never, limit_s=0.05, first_delay=0.001)
     assert caught.value.resource == "service_principal.x"
     assert 2 <= len(calls) < 20  # backoff: a handful of polls, not a busy loop
+
+
+async def test_graph_pages_follow_next_links() -> None:
+    from types import SimpleNamespace
+
+    from orchestrator.providers.entra import _pages
+
+    pages = {
+        "p2": SimpleNamespace(value=[3, 4], odata_next_link="p3"),
+        "p3": SimpleNamespace(value=[5], odata_next_link=None),
+    }
+    requested: list[str] = []
+
+    class Builder:
+        def __init__(self, url: str) -> None:
+            self.url = url
+
+        async def get(self) -> SimpleNamespace:
+            requested.append(self.url)
+            return pages[self.url]
+
+    first = SimpleNamespace(value=[1, 2], odata_next_link="p2")
+    assert await _pages(first, Builder) == [1, 2, 3, 4, 5]
+    assert requested == ["p2", "p3"]
+    assert await _pages(None, Builder) == []

@@ -44,12 +44,14 @@ class TargetSettings:
     base_url: str | None = None  # https://127.0.0.1:<port>, no trailing slash
     ca_file: Path | None = None
     sdk_retries: int = 3  # retries inside the SDKs (azure-core RetryPolicy, kiota RetryHandler)
-    polling_interval: float | None = None  # LRO poll interval; None = 0.05 s local, SDK default azure
+    # LRO poll interval when the service sends no Retry-After; None = 0.05 s local, 5 s azure
+    # (the SDK's own default is 30 s: every named value or API write would wait that long).
+    polling_interval: float | None = None
 
-    def effective_polling_interval(self) -> float | None:
+    def effective_polling_interval(self) -> float:
         if self.polling_interval is not None:
             return self.polling_interval
-        return 0.05 if self.kind == "local" else None
+        return 0.05 if self.kind == "local" else 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,9 +212,7 @@ async def open_clients(settings: TargetSettings) -> AsyncIterator[Clients]:
     from azure.mgmt.resource.resources.aio import ResourceManagementClient
 
     arm_kwargs: dict[str, Any] = {"retry_total": settings.sdk_retries}
-    interval = settings.effective_polling_interval()
-    if interval is not None:
-        arm_kwargs["polling_interval"] = interval
+    arm_kwargs["polling_interval"] = settings.effective_polling_interval()
     credential: Any
     if settings.kind == "local":
         if settings.base_url is None or settings.ca_file is None:

@@ -63,12 +63,13 @@ async def test_local_clients_point_at_the_emulator(emulator_ca: Path) -> None:
 
 async def test_azure_clients_use_public_endpoints() -> None:
     settings = TargetSettings("azure", SUB, TENANT, "rg", "ukwest")
-    assert settings.effective_polling_interval() is None
+    assert settings.effective_polling_interval() == 5.0
     with anyio.fail_after(10):
         async with open_clients(settings) as clients:
             assert clients.apim._client._base_url.startswith("https://management.azure.com")
             assert clients.graph.request_adapter.base_url == GRAPH_PUBLIC_BASE
             assert type(clients.apim._config.credential).__name__ == "DefaultAzureCredential"
+            assert clients.apim._config.polling_interval == 5.0
 
 
 @pytest.fixture

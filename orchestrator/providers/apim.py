@@ -31,7 +31,6 @@ from orchestrator.providers.base import (
     secret_digest_tag,
     secret_values,
     spec_dict,
-    strip_mark,
     wire,
     with_mark,
 )
@@ -618,7 +617,3 @@ def arm_id(ctx: Context, resource_type: str, name: str) -> str:
 
 def _last(resource_id: str) -> str:
     return resource_id.rstrip("/").rsplit("/", 1)[-1]
-
-
-def strip_description(props: Mapping[str, Any]) -> str:
-    return strip_mark(props.get("properties.description"))

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 import anyio
 
-from orchestrator.resource import UNKNOWN, Actual, FieldChange, Secret
+from orchestrator.resource import UNKNOWN, FieldChange, Secret
 
 OWNER_TAG = "prmlab-lab"
 _NS = uuid.UUID("5d6c7e1c-7d2b-4b7e-9a55-1f0c2b9a7c31")  # namespace of prmlab's deterministic ids
@@ -145,16 +145,6 @@ def contains_unknown(value: Any) -> bool:
 
 
 # ---------------------------------------------------------------- owned-field diff
-
-
-def get_path(data: Mapping[str, Any] | None, path: str) -> Any:
-    """``a.b.c`` inside nested mappings; None when absent."""
-    node: Any = data
-    for part in path.split("."):
-        if not isinstance(node, Mapping):
-            return None
-        node = node.get(part)
-    return node
 
 
 def set_path(data: dict[str, Any], path: str, value: Any) -> None:
@@ -344,7 +334,3 @@ class ReadMemo:
 
     def clear(self) -> None:
         self._values.clear()
-
-
-def actual_outputs(actual: Actual | None) -> Mapping[str, Any]:
-    return {} if actual is None else actual.outputs

@@ -6,7 +6,8 @@ Flow: reads are one list per collection (``list_by_resource_group`` for services
 REST shape as a JSON body through the SDK (``IO[bytes]``), so fields newer than the SDK's models
 still reach the target. Ownership: the service carries the ARM tag ``prmlab-lab``; named values
 carry an APIM tag; backends and loggers carry the mark in their ``description``; a diagnostic is
-owned when its logger is.
+owned when its logger is. Deleting the service purges its soft-deleted copy (the name stays
+taken otherwise) and is refused while the service holds APIs the lab does not own.
 
 Secret named values are compared by a salted digest kept in an APIM tag: the value is never read
 back, printed or stored.
@@ -14,6 +15,7 @@ back, printed or stored.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -216,8 +218,6 @@ def _set(body: dict[str, Any], path: str, value: Any) -> None:
 
 
 def _readdress(actual: Actual, address: str) -> Actual:
-    import dataclasses
-
     return dataclasses.replace(actual, address=address)
 
 
@@ -297,8 +297,8 @@ async def _finish(result: Any) -> Any:
     return result
 
 
-def _base_props(rg: str, service: Any, lab: str) -> dict[str, Any]:
-    del lab  # the mark is written by each kind in its own field
+def _base_props(rg: str, service: Any) -> dict[str, Any]:
+    """The locator keys of an APIM child (never diffed)."""
     return {"@rg": rg, "@service": service}
 
 
@@ -310,7 +310,7 @@ class NamedValueProvider(_ApimChild):
         data = resolve(spec_dict(spec), resolved)
         lab = self.ctx.lab
         name = str(data.get("name") or address.rsplit(".", 1)[-1])
-        props = _base_props(data.get("resource_group") or self.ctx.rg, service_of(self.ctx, data), lab)
+        props = _base_props(data.get("resource_group") or self.ctx.rg, service_of(self.ctx, data))
         value = data.get("value")
         # A Key Vault reference is always a secret named value in APIM.
         secret = bool(data.get("secret")) or isinstance(value, Secret) or bool(data.get("key_vault"))
@@ -402,7 +402,7 @@ class NamedValueProvider(_ApimChild):
         tags = list(p.get("tags") or [])
         secret = bool(p.get("secret"))
         props: dict[str, Any] = {
-            **_base_props(rg, service, lab),
+            **_base_props(rg, service),
             "properties.displayName": p.get("displayName"),
             "properties.secret": secret,
             "properties.tags": tags,
@@ -424,7 +424,7 @@ class BackendProvider(_ApimChild):
         data = resolve(spec_dict(spec), resolved)
         lab = self.ctx.lab
         name = str(data.get("name") or address.rsplit(".", 1)[-1])
-        props = _base_props(data.get("resource_group") or self.ctx.rg, service_of(self.ctx, data), lab)
+        props = _base_props(data.get("resource_group") or self.ctx.rg, service_of(self.ctx, data))
         props.update(
             {
                 "properties.url": data.get("url"),
@@ -445,7 +445,7 @@ class BackendProvider(_ApimChild):
         p = wire(item).get("properties") or {}
         tls = p.get("tls") or {}
         props = {
-            **_base_props(rg, service, lab),
+            **_base_props(rg, service),
             "properties.url": p.get("url"),
             "properties.protocol": p.get("protocol"),
             "properties.description": p.get("description"),
@@ -464,7 +464,7 @@ class LoggerProvider(_ApimChild):
         data = resolve(spec_dict(spec), resolved)
         lab = self.ctx.lab
         name = str(data.get("name") or address.rsplit(".", 1)[-1])
-        props = _base_props(data.get("resource_group") or self.ctx.rg, service_of(self.ctx, data), lab)
+        props = _base_props(data.get("resource_group") or self.ctx.rg, service_of(self.ctx, data))
         props.update(
             {
                 "properties.loggerType": data.get("logger_type") or "applicationInsights",
@@ -516,7 +516,7 @@ class LoggerProvider(_ApimChild):
     def actual_from(self, item: Any, rg: str, service: str, lab: str) -> Actual:
         p = wire(item).get("properties") or {}
         props = {
-            **_base_props(rg, service, lab),
+            **_base_props(rg, service),
             "properties.loggerType": p.get("loggerType"),
             "properties.description": p.get("description"),
             "properties.resourceId": p.get("resourceId"),
@@ -535,12 +535,11 @@ class DiagnosticProvider(_ApimChild):
 
     def desired(self, address: str, spec: Any, resolved: Mapping[str, Any]) -> Desired:
         data = resolve(spec_dict(spec), resolved)
-        lab = self.ctx.lab
         rg = data.get("resource_group") or self.ctx.rg
         service = service_of(self.ctx, data)
         name = str(data.get("name") or "applicationinsights")
         logger = _logger_name(self.ctx)
-        props = _base_props(rg, service, lab)
+        props = _base_props(rg, service)
         logger_id = (
             UNKNOWN
             if service is UNKNOWN
@@ -581,7 +580,7 @@ class DiagnosticProvider(_ApimChild):
         p = wire(item).get("properties") or {}
         sampling = p.get("sampling") or {}
         props = {
-            **_base_props(rg, service, lab),
+            **_base_props(rg, service),
             "properties.loggerId": p.get("loggerId"),
             "properties.alwaysLog": p.get("alwaysLog"),
             "properties.sampling.samplingType": sampling.get("samplingType"),
@@ -595,8 +594,6 @@ class DiagnosticProvider(_ApimChild):
 
     async def create(self, desired: Desired) -> Actual:
         actual = await super().create(desired)
-        import dataclasses
-
         return dataclasses.replace(actual, owned=True)
 
 

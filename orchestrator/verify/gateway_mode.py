@@ -392,7 +392,10 @@ async def sdk_client_flow(
                     return CheckResult(check, Outcome.FAIL, f"tools: {tools}"), storage
                 called = await mcp.call_tool("show_user_profile", {})
         except Exception as exc:  # the SDK raises many kinds; each is this check failing
-            return CheckResult(check, Outcome.FAIL, f"{type(exc).__name__}: {exc}"), storage
+            leaf: BaseException = exc
+            while isinstance(leaf, BaseExceptionGroup) and leaf.exceptions:
+                leaf = leaf.exceptions[0]  # the task group's wrapping says nothing
+            return CheckResult(check, Outcome.FAIL, f"{type(leaf).__name__}: {leaf}"[:300]), storage
     registered = storage.client.client_id if storage.client else ""
     how = "client metadata document" if client_metadata_url else "dynamic registration"
     if client_metadata_url and registered != client_metadata_url:

@@ -510,3 +510,20 @@ def test_the_reconcile_hook_glue_runs_every_check(lab: Lab) -> None:
     )
     assert len(results) == 13
     assert [r.name for r in results if r.outcome is not Outcome.PASS] == []
+
+
+def test_entra_refuses_a_client_assertion_for_another_audience(lab: Lab) -> None:
+    """The gateway really signs in as a confidential client: with its managed-identity token
+    minted for another audience, Entra refuses the code redemption and no client gets a token."""
+    weakened = _cut('resource="api://AzureADTokenExchange"', 'resource="api://SomethingElse"')(
+        lab.oauth_policy
+    )
+    _put_policy(lab, "oauth", weakened)
+    try:
+        results = anyio.run(
+            check_gateway_mode, dataclasses.replace(lab.target, checks=frozenset({"gateway.dcr_client"}))
+        )
+    finally:
+        _put_policy(lab, "oauth", lab.oauth_policy)
+    assert [(r.name, r.outcome) for r in results] == [("gateway.dcr_client", Outcome.FAIL)]
+    assert "access_denied" in results[0].detail

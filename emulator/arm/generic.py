@@ -152,7 +152,10 @@ async def _prepare_container_app(call: Call, base: Doc) -> Doc:
     props["latestRevisionName"] = revision
     props["latestReadyRevisionName"] = revision
     props["provisioningState"] = "Succeeded"
-    props["runningStatus"] = "Running"
+    # runner-owned fields (see docs/DEVELOPING.md "Runner ↔ ARM") survive an update
+    props["runningStatus"] = old.get("runningStatus") or "Running"
+    if "localRunner" in old:
+        props["localRunner"] = old["localRunner"]
     props["outboundIpAddresses"] = ["127.0.0.1"]
     props["customDomainVerificationId"] = (
         old.get("customDomainVerificationId") or secrets.token_hex(32).upper()

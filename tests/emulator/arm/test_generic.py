@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 
+from emulator.store import Store
 from tests.support.azure import make_group, unique
 from tests.support.emulator import RunningEmulator
 
@@ -120,7 +121,22 @@ async def test_identity_registry_environment_and_container_app(emulator: Running
         assert "value" not in app.properties["configuration"]["secrets"][0]
         assert app.identity.user_assigned_identities[uami_id].client_id == uami.properties["clientId"]
         body["properties"]["template"]["containers"][0]["image"] = "acrlab.azurecr.io/mcp:2"
+        # the runner writes runningStatus/localRunner into the stored app; an update keeps them
+        store = Store(emulator.state_dir / "emulator.sqlite")
+        try:
+            doc = store.get("microsoft.app/containerapps", app_id.lower())
+            assert doc is not None
+            runner_view = {
+                **doc.body["properties"],
+                "runningStatus": "Progressing",
+                "localRunner": {"state": "starting"},
+            }
+            store.put(doc.kind, doc.key, {**doc.body, "properties": runner_view}, parent=doc.parent)
+        finally:
+            store.close()
         updated = await put(rc, app_id, body, "2024-03-01")
+        assert updated.properties["runningStatus"] == "Progressing"
+        assert updated.properties["localRunner"] == {"state": "starting"}
         assert updated.properties["configuration"]["ingress"]["fqdn"] == fqdn
         assert updated.properties["latestRevisionName"] != app.properties["latestRevisionName"]
         got = await rc.resources.get_by_id(app_id, api_version="2024-03-01")

@@ -204,7 +204,9 @@ class ArmResourceProvider:
         return dataclasses.replace(self._actual(res), address=desired.address, owned=True)
 
     async def update(self, desired: Desired, actual: Actual) -> Actual:
-        return await self.create(desired)
+        # A PUT replaces the tags: keep the ones others set (adopting must not strip them).
+        tags = {**dict(actual.properties.get("tags") or {}), **dict(desired.properties.get("tags") or {})}
+        return await self.create(dataclasses.replace(desired, properties={**desired.properties, "tags": tags}))
 
     async def delete(self, actual: Actual) -> None:
         rid = str(actual.handle or actual.properties.get("@id"))

@@ -260,3 +260,28 @@ async def test_resource_group_delete_refuses_while_it_holds_foreign_resources(
             node = conv.graph["resource_group.main"]
             desired = providers["resource_group"].desired(node.address, node.spec, {})
             assert await providers["resource_group"].read(lab.name, {node.address: desired}) == {}
+
+
+async def test_adopting_adds_the_mark_and_keeps_foreign_tags(emulator: RunningEmulator) -> None:
+    lab = unique_lab()
+    with anyio.fail_after(30):
+        async with local_clients(emulator, lab) as clients:
+            providers = providers_for(clients, lab)
+            conv = Converger(lab, providers, target_outputs(emulator), FAKE)
+            await conv.converge(("resource_group",))
+            node = conv.graph["managed_identity.mcp-server"]
+            desired = conv.desired(node)
+            poller = await clients.resources.resources.begin_create_or_update_by_id(
+                desired.properties["@id"],
+                {"location": "ukwest", "tags": {"team": "platform"}},
+                api_version="2023-01-31",
+            )
+            await poller.result()
+            theirs = (await providers["managed_identity"].read(lab.name, {node.address: desired}))[
+                node.address
+            ]
+            assert theirs.owned is False
+            assert [c.path for c in providers["managed_identity"].diff(desired, theirs)] == ["tags"]
+            adopted = await providers["managed_identity"].update(desired, theirs)
+            assert adopted.owned
+            assert adopted.properties["tags"] == {"team": "platform", "prmlab-lab": lab.name}

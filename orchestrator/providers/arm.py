@@ -206,7 +206,9 @@ class ArmResourceProvider:
     async def update(self, desired: Desired, actual: Actual) -> Actual:
         # A PUT replaces the tags: keep the ones others set (adopting must not strip them).
         tags = {**dict(actual.properties.get("tags") or {}), **dict(desired.properties.get("tags") or {})}
-        return await self.create(dataclasses.replace(desired, properties={**desired.properties, "tags": tags}))
+        return await self.create(
+            dataclasses.replace(desired, properties={**desired.properties, "tags": tags})
+        )
 
     async def delete(self, actual: Actual) -> None:
         rid = str(actual.handle or actual.properties.get("@id"))

@@ -85,7 +85,7 @@ def test_oauth_policy_is_anonymous_and_answers_every_operation() -> None:
     # that comes from a secret named value, never from the template.
     assert "Encrypt" not in xml
     assert "Aes" not in xml
-    assert xml.count('new HMACSHA256(Encoding.UTF8.GetBytes(&#34;{{GatewayAuthKey}}&#34;))') == 2
+    assert xml.count("new HMACSHA256(Encoding.UTF8.GetBytes(&#34;{{GatewayAuthKey}}&#34;))") == 2
     assert "gw-key" not in xml
 
 

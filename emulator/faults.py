@@ -12,7 +12,8 @@ settings are changed, so a given seed and call sequence always fault the same ca
 What a faulted call answers, as the real services do:
 * 429 — ARM: ``retry-after-ms`` and ``Retry-After`` (whole seconds, at least 1: ``Retry-After: 0``
   makes azure-core wait 30 s); Graph: ``Retry-After``. Body in each API's error envelope.
-* 500 / 503 (half each) — ARM ``{"error":{"code","message"}}``; Graph OData error.
+* 500 / 503 (half each) — ARM ``{"error":{"code","message"}}``; Graph OData error; identity
+  (when ``apis`` includes it) Entra's ``{"error", "error_description", "error_codes", ...}``.
 """
 
 from __future__ import annotations
@@ -118,6 +119,18 @@ def fault_response(
     request_id = str(uuid.uuid4())
     headers: list[tuple[bytes, bytes]] = [(b"content-type", b"application/json")]
     error: dict[str, Any] = {"code": code, "message": message}
+    if api == "identity":  # Entra's OAuth error shape
+        body = {
+            "error": "temporarily_unavailable" if kind != "error500" else "server_error",
+            "error_description": f"AADSTS50196: {message}" if kind == "throttle" else message,
+            "error_codes": [50196] if kind == "throttle" else [90033],
+            "timestamp": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%SZ"),
+            "trace_id": request_id,
+            "correlation_id": client_request_id or request_id,
+        }
+        if kind == "throttle":
+            headers.append((b"retry-after", str(max(1, math.ceil(retry_after_ms / 1000))).encode()))
+        return status, headers, json.dumps(body).encode()
     if api == "graph":
         error["code"] = {"error500": "generalException", "error503": "serviceNotAvailable"}.get(kind, code)
         error["innerError"] = {

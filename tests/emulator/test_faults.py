@@ -152,3 +152,14 @@ async def test_fault_flags_at_start(make_emulator: EmulatorFactory) -> None:
             headers={"Authorization": "Bearer x"},
         )
     assert r.status_code == 429
+
+
+async def test_identity_faults_use_entra_error_shape(emulator: RunningEmulator) -> None:
+    emulator.set_faults(throttle_rate=1.0, apis=["identity"])
+    async with emulator.http() as h:
+        r = await h.post(
+            f"/login/{emulator.tenant_id}/oauth2/v2.0/token", data={"grant_type": "client_credentials"}
+        )
+    assert r.status_code == 429
+    assert r.json()["error"] == "temporarily_unavailable"
+    assert int(r.headers["Retry-After"]) >= 1

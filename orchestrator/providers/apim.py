@@ -420,6 +420,32 @@ class BackendProvider(_ApimChild):
     kind = "backend"
     operations_attr = "backend"
 
+    async def list_backends(self, rg: str, service: str) -> list[Any]:
+        """The service's backends (memoised: the API provider reads them too)."""
+        return await self._list(rg, service)
+
+    async def update(self, desired: Desired, actual: Actual) -> Actual:
+        updated = await super().update(desired, actual)
+        old, new = actual.properties.get("properties.url"), updated.properties.get("properties.url")
+        if old and new and old != new:
+            await self._follow(desired, str(old), str(new))
+        return updated
+
+    async def _follow(self, desired: Desired, old: str, new: str) -> None:
+        """APIs of this lab whose ``serviceUrl`` is this backend's old URL move with it, in the
+        same run (else they would keep forwarding to the old server until the next one)."""
+        rg, service = _loc(desired)
+        apim = self.ctx.clients.apim
+        apis = await collect(desired.address, lambda: apim.api.list_by_service(rg, service))
+        for api in apis:
+            p = wire(api).get("properties") or {}
+            if p.get("serviceUrl") == old and description_owned(p.get("description"), self.ctx.lab):
+                with translating(desired.address):
+                    await apim.api.update(
+                        rg, service, str(api.name), "*", json_body({"properties": {"serviceUrl": new}})
+                    )
+        self.ctx.memo.clear()
+
     def desired(self, address: str, spec: Any, resolved: Mapping[str, Any]) -> Desired:
         data = resolve(spec_dict(spec), resolved)
         lab = self.ctx.lab

@@ -16,6 +16,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from orchestrator.errors import TemporaryError
 from orchestrator.providers.apim import service_names, service_of
 from orchestrator.providers.base import (
     contains_unknown,
@@ -161,10 +162,20 @@ class ApiProvider(_Base):
         }
         if data.get("service_url"):
             props["properties.serviceUrl"] = data["service_url"]
+        if data.get("backend"):
+            # The API forwards to a backend of the lab: its ``serviceUrl`` follows that backend's
+            # URL (read when writing; compared with the backend as read, see ``diff``).
+            props["@backend"] = str(data["backend"])
         return Desired(address, self.kind, name, props)
 
     def diff(self, desired: Desired, actual: Actual) -> tuple[FieldChange, ...]:
-        return diff_owned(desired.properties, actual.properties)
+        changes = list(diff_owned(desired.properties, actual.properties))
+        backend_url = actual.properties.get("@backend_url")
+        if desired.properties.get("@backend") and isinstance(backend_url, str):
+            have = actual.properties.get("properties.serviceUrl")
+            if have != backend_url:
+                changes.append(FieldChange("properties.serviceUrl", have, backend_url))
+        return tuple(sorted(changes, key=lambda c: c.path))
 
     def actual_from(self, item: Any, rg: str, service: str, gateway: Any) -> Actual:
         p = wire(item).get("properties") or {}
@@ -190,7 +201,26 @@ class ApiProvider(_Base):
             gateway = await self.gateway(service)
             for item in await self.apis(rg, service):
                 found.append((key_of(service, str(item.name)), self.actual_from(item, rg, service, gateway)))
-        return assign(self.kind, addresses, found, lambda d: key_of(str(d.properties["@service"]), d.name))
+        result = assign(self.kind, addresses, found, lambda d: key_of(str(d.properties["@service"]), d.name))
+        # APIs bound to a backend: attach the backend's URL as read (one list, shared with the
+        # backend provider through the memo) so that ``diff`` sees a stale ``serviceUrl``.
+        for address, actual in list(result.items()):
+            desired = addresses.get(address)
+            backend = desired.properties.get("@backend") if desired is not None else None
+            if isinstance(backend, str):
+                url = await self._backend_url(rg, str(actual.properties["@service"]), backend)
+                props = {**actual.properties, "@backend_url": url}
+                result[address] = dataclasses.replace(actual, properties=props)
+        return result
+
+    async def _backend_url(self, rg: str, service: str, backend: str) -> str | None:
+        from orchestrator.providers.apim import BackendProvider
+
+        for item in await BackendProvider(self.ctx).list_backends(rg, service):
+            if str(item.name).lower() == backend.lower():
+                url = (wire(item).get("properties") or {}).get("url")
+                return str(url) if url else None
+        return None
 
     async def create(self, desired: Desired) -> Actual:
         rg, service = str_prop(desired.properties, "@rg"), str_prop(desired.properties, "@service")
@@ -198,6 +228,14 @@ class ApiProvider(_Base):
         for path, value in desired.properties.items():
             if path.startswith("properties."):
                 body["properties"][path.removeprefix("properties.")] = value
+        backend = desired.properties.get("@backend")
+        if isinstance(backend, str):
+            apim = self.ctx.clients.apim
+            found = await get_or_none(desired.address, lambda: apim.backend.get(rg, service, backend))
+            url = (wire(found).get("properties") or {}).get("url") if found is not None else None
+            if not url:
+                raise TemporaryError(desired.address, f"backend {backend!r} does not exist yet")
+            body["properties"]["serviceUrl"] = url
         with translating(desired.address):
             poller = await self.ctx.clients.apim.api.begin_create_or_update(
                 rg, service, desired.name, json_body(body)

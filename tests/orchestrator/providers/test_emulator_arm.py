@@ -285,3 +285,41 @@ async def test_adopting_adds_the_mark_and_keeps_foreign_tags(emulator: RunningEm
             adopted = await providers["managed_identity"].update(desired, theirs)
             assert adopted.owned
             assert adopted.properties["tags"] == {"team": "platform", "prmlab-lab": lab.name}
+
+
+async def test_api_forwards_to_its_backend_and_follows_it(emulator: RunningEmulator) -> None:
+    lab = unique_lab()
+    kinds = ("resource_group", "apim_service", "backend", "api")
+    with anyio.fail_after(60):
+        async with local_clients(emulator, lab) as clients:
+            providers = providers_for(clients, lab)
+            conv = Converger(lab, providers, target_outputs(emulator), FAKE)
+            created = await conv.converge(kinds)
+            assert created["api.mcp"].properties["properties.serviceUrl"] == FAKE["server.url"] + "/mcp"
+            assert created["api.mcp-prm-dynamic-discovery"].properties["properties.serviceUrl"] is None
+
+            # The server moves: the backend is updated and the API follows in the same run.
+            conv.fake["server.url"] = "https://127.0.0.1:10"
+            backend_node = conv.graph["backend.mcp-backend"]
+            await providers["backend"].update(conv.desired(backend_node), created[backend_node.address])
+            apis = await conv.read(conv.nodes(("api",)))
+            assert apis["api.mcp"].properties["properties.serviceUrl"] == "https://127.0.0.1:10/mcp"
+            assert providers["api"].diff(conv.desired(conv.graph["api.mcp"]), apis["api.mcp"]) == ()
+
+            # Changed out of band: the diff shows it and an update puts it back.
+            await clients.apim.api.update(
+                lab.target.resource_group,
+                lab.apim.service.name,
+                "mcp",
+                "*",
+                {"properties": {"serviceUrl": "https://x.example"}},
+            )
+            providers = conv.providers = providers_for(clients, lab)  # a new run reads afresh
+            apis = await conv.read(conv.nodes(("api",)))
+            desired = conv.desired(conv.graph["api.mcp"])
+            changes = providers["api"].diff(desired, apis["api.mcp"])
+            assert [(c.path, c.old, c.new) for c in changes] == [
+                ("properties.serviceUrl", "https://x.example", "https://127.0.0.1:10/mcp")
+            ]
+            fixed = await providers["api"].update(desired, apis["api.mcp"])
+            assert fixed.properties["properties.serviceUrl"] == "https://127.0.0.1:10/mcp"

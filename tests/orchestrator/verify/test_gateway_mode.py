@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import json
 import os
 import re
+import shutil
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,7 @@ import pytest
 
 from orchestrator.render import NamedValueRef, render_policy
 from orchestrator.verify.gateway_mode import (
+    ConsentBrowser,
     GatewayTarget,
     check_gateway_mode,
     consent_form,
@@ -527,3 +531,57 @@ def test_entra_refuses_a_client_assertion_for_another_audience(lab: Lab) -> None
         _put_policy(lab, "oauth", lab.oauth_policy)
     assert [(r.name, r.outcome) for r in results] == [("gateway.dcr_client", Outcome.FAIL)]
     assert "access_denied" in results[0].detail
+
+
+def _ts_sdk_dir() -> Path | None:
+    folder = os.environ.get("PRMLAB_TS_SDK_DIR")
+    if not folder or shutil.which("node") is None:
+        return None
+    path = Path(folder)
+    return path if (path / "node_modules" / "@modelcontextprotocol" / "sdk").is_dir() else None
+
+
+@pytest.mark.skipif(
+    _ts_sdk_dir() is None, reason="needs node and PRMLAB_TS_SDK_DIR with @modelcontextprotocol/sdk"
+)
+def test_mcp_inspector_oauth_flow(lab: Lab, tmp_path: Path) -> None:
+    """MCP Inspector's own OAuth code path (the TypeScript SDK's ``auth()``, Inspector's client
+    metadata and redirect URI) registers, consents, gets a token and calls the tool."""
+    sdk = _ts_sdk_dir()
+    assert sdk is not None
+    script = tmp_path / "inspector_flow.mjs"  # next to node_modules so that imports resolve
+    script.write_text((Path(__file__).parent / "inspector_flow.mjs").read_text())
+    (tmp_path / "node_modules").symlink_to(sdk / "node_modules")
+    target = dataclasses.replace(lab.target, redirect_uri="http://localhost:6274/oauth/callback")
+    env = {**os.environ, "NODE_EXTRA_CA_CERTS": str(lab.emu.ca_file)}
+    with subprocess.Popen(
+        ["node", str(script), target.mcp_url],
+        cwd=tmp_path,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    ) as node:
+        assert node.stdin is not None
+        assert node.stdout is not None
+        lines = []
+        for line in node.stdout:
+            lines.append(line)
+            if line.startswith("AUTHORIZE "):
+                break
+        url = lines[-1].split(" ", 1)[1].strip()
+
+        async def consent() -> str:
+            async with ConsentBrowser(target) as browser:
+                return await browser.sign_in(url)
+
+        back = anyio.run(consent)
+        node.stdin.write(back + "\n")
+        node.stdin.flush()
+        rest = node.stdout.read()
+        assert node.wait(timeout=60) == 0, "".join(lines) + rest
+    result = json.loads(next(x for x in rest.splitlines() if x.startswith("RESULT ")).split(" ", 1)[1])
+    assert result["tools"] == ["show_user_profile"]
+    assert result["registered"] == "mcp_eyJ2"  # a sealed DCR registration
+    assert json.loads(result["content"][0]["text"])["displayName"] == "Adele Vance"

@@ -585,3 +585,41 @@ def test_mcp_inspector_oauth_flow(lab: Lab, tmp_path: Path) -> None:
     assert result["tools"] == ["show_user_profile"]
     assert result["registered"] == "mcp_eyJ2"  # a sealed DCR registration
     assert json.loads(result["content"][0]["text"])["displayName"] == "Adele Vance"
+
+
+def test_consent_post_needs_same_origin_fetch_metadata(lab: Lab) -> None:
+    """A valid form (CSRF token and cookie right) is still refused when the browser says it came
+    from another site (Sec-Fetch-Site) or carries a foreign Origin; from the page itself it passes."""
+
+    async def main() -> list[int]:
+        async with lab.emu.http() as http:
+            reg = await http.post(
+                f"{lab.target.issuer}/register", json={"redirect_uris": [lab.target.redirect_uri]}
+            )
+            _, challenge = pkce_pair()
+            page = await http.get(
+                f"{lab.target.issuer}/authorize",
+                params={
+                    "response_type": "code",
+                    "client_id": reg.json()["client_id"],
+                    "redirect_uri": lab.target.redirect_uri,
+                    "code_challenge": challenge,
+                    "code_challenge_method": "S256",
+                    "state": "st",
+                },
+            )
+            form = consent_form(page.text)
+            assert form is not None
+            action, fields = form
+            origin = str(httpx.URL(action).copy_with(path="/", query=None)).rstrip("/")
+            statuses = []
+            for headers in (
+                {"Sec-Fetch-Site": "cross-site", "Origin": origin},
+                {"Sec-Fetch-Site": "same-origin", "Origin": "https://attacker.example"},
+                {"Sec-Fetch-Site": "same-origin", "Origin": origin},
+            ):
+                resp = await http.post(action, data={**fields, "decision": "deny"}, headers=headers)
+                statuses.append(resp.status_code)
+            return statuses
+
+    assert anyio.run(main) == [403, 403, 302]

@@ -30,7 +30,6 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 MAX_REQUEST_BUFFER = 16 * 1024 * 1024
-_NO_BODY_METHODS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS", "TRACE"})
 
 
 async def _simple(
@@ -94,7 +93,8 @@ class GatewayApp:
                 500,
                 {
                     "statusCode": 500,
-                    "message": f"The local gateway cannot run this policy: {exc.apim_message()}",
+                    # element and line only: the detail may quote text with secret named values in it
+                    "message": f"The local gateway cannot run the policy: error in element '{exc.element}' on line {exc.line}.",
                 },
             )
             return
@@ -107,7 +107,7 @@ class GatewayApp:
             headers.m_ContainsKey("Content-Length") and headers.m_GetValueOrDefault("Content-Length") != "0"
         ) or headers.m_ContainsKey("Transfer-Encoding")
         stream: AsyncIterator[bytes] | None = None
-        if (not has_body and method in _NO_BODY_METHODS) or not has_body:
+        if not has_body:
             body = Body(b"")
         elif pipeline.uses_request_body:
             data = await self._read_body(receive)

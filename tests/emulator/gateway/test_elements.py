@@ -682,3 +682,37 @@ async def test_raw_expressions_in_xml_are_accepted_as_apim_does(lab: Lab, client
     )
     assert (await client.get("/api/items/1", headers={"User-Agent": "iPad OS"})).text == "ipad"
     assert (await client.get("/api/items/1", headers={"User-Agent": "curl"})).text == "other"
+
+
+async def test_policy_broken_after_storing_answers_500_without_details(
+    lab: Lab, client: httpx.AsyncClient
+) -> None:
+    lab.named_value("Key", "s3cr3t-value")
+    lab.policy(P(inbound='<set-variable name="k" value="{{Key}}" />'), api="api")
+    # the named value now holds a broken expression: the stored policy no longer compiles
+    lab.named_value("Key", "@(s3cr3t-value +)")
+    resp = await client.get("/api/items/1")
+    assert resp.status_code == 500
+    assert "set-variable" in resp.json()["message"]
+    assert "s3cr3t" not in resp.text
+
+
+def test_raw_expression_escaping() -> None:
+    from emulator.gateway.rawxml import escape_expressions
+
+    assert (
+        escape_expressions('<a v="@(x.Get("h") < 1 && y)"/>')
+        == '<a v="@(x.Get(&quot;h&quot;) &lt; 1 &amp;&amp; y)"/>'
+    )
+    assert (
+        escape_expressions("<b>@{ return a.As<JObject>(); }</b>")
+        == "<b>@{ return a.As&lt;JObject&gt;(); }</b>"
+    )
+    assert (
+        escape_expressions("<b>@(&quot;already&quot; &amp;&amp; x)</b>")
+        == "<b>@(&quot;already&quot; &amp;&amp; x)</b>"
+    )
+    assert escape_expressions("<b>@(\")\" + '}')</b>") == "<b>@(\")\" + '}')</b>"
+    assert escape_expressions("<!-- @(a < b) --><c/>") == "<!-- @(a < b) --><c/>"
+    unbalanced = '<a v="@(x"/>'
+    assert escape_expressions(unbalanced) == unbalanced

@@ -83,6 +83,7 @@ class GatewayManager:
         existing = self.running.get(key)
         if existing is not None:
             if existing.port == port:
+                existing.services.service_body = dict(body)  # e.g. its managed identity changed
                 existing.config.invalidate()
                 return
             await self.close(key)

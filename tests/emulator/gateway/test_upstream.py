@@ -122,3 +122,19 @@ async def test_garbage_from_the_backend() -> None:
             await pool.request("GET", f"http://127.0.0.1:{port}/", [], None)
     listener.close()
     await pool.aclose()
+
+
+async def test_https_backend_trusting_the_emulator_ca(tmp_path: Any) -> None:
+    from emulator.gateway.services import outbound_ssl
+    from tests.emulator.gateway.support import make_context
+
+    ctx = make_context(tmp_path)
+    pool = UpstreamPool(outbound_ssl(str(ctx.ca_file)))
+    async with serve(app, ssl_ctx=ctx) as port:
+        r = await pool.request("POST", f"https://127.0.0.1:{port}/tls", [], b"x")
+        assert await r.read() == b"POST /tls 1 x"
+        untrusting = UpstreamPool(ssl.create_default_context())
+        with pytest.raises(UpstreamError):
+            await untrusting.request("GET", f"https://127.0.0.1:{port}/tls", [], None)
+        await untrusting.aclose()
+    await pool.aclose()

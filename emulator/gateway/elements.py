@@ -216,7 +216,15 @@ def body_flags(step: Step, vals: Sequence[Val | None], children: Sequence[Step] 
 
 async def run_steps(steps: Sequence[Step], rt: Runtime) -> None:
     for s in steps:
-        await s.run(rt)
+        try:
+            await s.run(rt)
+        except (PolicyFailure, ReturnResponse):
+            raise
+        except Exception as exc:
+            # a gateway bug must become APIM's error flow (LastError, on-error, 500), never a crash
+            raise PolicyFailure(
+                s.name, "PolicyExecutionError", f"The policy failed ({type(exc).__name__})."
+            ) from exc
 
 
 # ---- control flow ---------------------------------------------------------------------------

@@ -182,14 +182,23 @@ class UpstreamPool:
         scheme, host, port = key
         try:
             stream: ByteStream = await anyio.connect_tcp(host, port)
-            if scheme == "https":
-                from anyio.streams.tls import TLSStream
+        except OSError as exc:
+            raise UpstreamError(f"cannot connect to {host}:{port} ({type(exc).__name__}: {exc})") from exc
+        if scheme == "https":
+            from anyio.streams.tls import TLSStream
 
+            try:
                 stream = await TLSStream.wrap(
                     stream, hostname=host, ssl_context=self.ssl_context, standard_compatible=False
                 )
-        except (OSError, ssl.SSLError, anyio.BrokenResourceError) as exc:
-            raise UpstreamError(f"cannot connect to {host}:{port} ({type(exc).__name__}: {exc})") from exc
+            except BaseException as exc:
+                with anyio.CancelScope(shield=True):
+                    await stream.aclose()
+                if isinstance(exc, OSError | ssl.SSLError | anyio.BrokenResourceError | anyio.EndOfStream):
+                    raise UpstreamError(
+                        f"TLS with {host}:{port} failed ({type(exc).__name__}: {exc})"
+                    ) from exc
+                raise
         return _Connection(key, stream, BufferedByteReceiveStream(stream))
 
     async def request(

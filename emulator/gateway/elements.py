@@ -313,7 +313,7 @@ def _reason(code: int) -> str:
 
 @element("set-status")
 def _set_status(c: Compiler, el: etree._Element) -> Step:
-    c.attrs(el, ("code", "reason"), ("code",))
+    c.attrs(el, ("code", "reason"), ("code", "reason"))  # APIM requires both
     c.kids(el, ())
     code = c.req(el, "code")
     if code.expr is None:

@@ -183,7 +183,10 @@ async def test_changes_are_picked_up(lab: Lab) -> None:
     app, config, _ = lab.app(backend_app)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://gw.test") as c:
         assert (await c.get("/api/items/1")).status_code == 200
-        lab.policy(P(inbound='<return-response><set-status code="202" /></return-response>'), api="api")
+        lab.policy(
+            P(inbound='<return-response><set-status code="202" reason="Status" /></return-response>'),
+            api="api",
+        )
         config.invalidate()
         assert (await c.get("/api/items/1")).status_code == 202
 
@@ -370,7 +373,7 @@ async def test_backend_unreachable_and_fail_on_error_status(lab: Lab) -> None:
     lab.policy(
         P(
             backend='<forward-request fail-on-error-status-code="true" />',
-            on_error='<return-response><set-status code="599" /><set-body>@(context.LastError.Reason)</set-body></return-response>',
+            on_error='<return-response><set-status code="599" reason="Status" /><set-body>@(context.LastError.Reason)</set-body></return-response>',
         ),
         api="api",
         operation="get-item",
@@ -600,7 +603,7 @@ async def test_send_request_refused_without_identity(lab: Lab, client: httpx.Asy
     lab.policy(
         P(
             inbound='<authentication-managed-identity resource="api://x" />',
-            on_error='<return-response><set-status code="500" /><set-body>@(context.LastError.Reason)</set-body></return-response>',
+            on_error='<return-response><set-status code="500" reason="Status" /><set-body>@(context.LastError.Reason)</set-body></return-response>',
         ),
         api="api",
     )
@@ -619,6 +622,14 @@ async def test_send_request_refused_without_identity(lab: Lab, client: httpx.Asy
             "attribute 'colour'",
         ),
         ("<policies><inbound><set-header /></inbound></policies>", "'name' attribute is required"),
+        (
+            "<policies><inbound><return-response><set-status code='200' /></return-response></inbound></policies>",
+            "'reason' attribute is required",
+        ),
+        (
+            "<policies><inbound><mock-response status-code='999' /></inbound></policies>",
+            "not a valid HTTP status code",
+        ),
         ('<policies><inbound><set-body template="liquid">Hello</set-body></inbound></policies>', "Liquid"),
         ("<policies><inbound><forward-request /></inbound></policies>", "not allowed in this section"),
         (

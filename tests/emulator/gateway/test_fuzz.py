@@ -27,10 +27,10 @@ from tests.emulator.gateway.test_expressions import CASES, context
 GOLDEN = Path(__file__).parents[2] / "orchestrator" / "render" / "golden"
 SEED_POLICIES = [
     '<policies><inbound><base /><set-header name="X-A" exists-action="override"><value>@(context.Request.Method)</value></set-header>'
-    '<choose><when condition="@(context.Request.Url.Query.ContainsKey(&quot;a&quot;))"><return-response><set-status code="201" /></return-response></when>'
+    '<choose><when condition="@(context.Request.Url.Query.ContainsKey(&quot;a&quot;))"><return-response><set-status code="201" reason="Status" /></return-response></when>'
     '<otherwise><set-variable name="v" value="@{ var x = 1; return x + 1; }" /></otherwise></choose></inbound>'
     '<backend><forward-request timeout="5" /></backend><outbound><set-body>@(context.Response.Body.As&lt;string&gt;())</set-body></outbound>'
-    '<on-error><return-response><set-status code="500" /><set-body>@(context.LastError.Message)</set-body></return-response></on-error></policies>',
+    '<on-error><return-response><set-status code="500" reason="Status" /><set-body>@(context.LastError.Message)</set-body></return-response></on-error></policies>',
     '<policies><inbound><cors><allowed-origins><origin>*</origin></allowed-origins></cors><rate-limit-by-key calls="5" renewal-period="10" counter-key="@(context.Request.IpAddress)" />'
     '<cache-lookup-value key="k" variable-name="c" /><check-header name="X" failed-check-httpcode="401" failed-check-error-message="m" ignore-case="true" />'
     '<rewrite-uri template="/a/{id}" /><set-query-parameter name="q" exists-action="append"><value>1</value></set-query-parameter></inbound>'

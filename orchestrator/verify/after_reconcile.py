@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, TextIO
 
+import anyio
 import httpx
 
 from orchestrator.verify.model import Report, TokenMinter
@@ -29,6 +30,31 @@ def local_minter(settings: Any) -> TokenMinter:
             return str(resp.json()["token"])
 
     return mint
+
+
+async def wait_for_server(server_url: str, ca_file: Any, limit_s: float = 60.0) -> None:
+    """Wait (bounded) until the MCP server answers ``/health``: a container app (or the local
+    runner's process) starts a moment after its resource reports success."""
+    from orchestrator.errors import VerificationError
+    from orchestrator.verify.http import client
+
+    health = server_url.rstrip("/") + "/health"
+    delay = 0.05
+    async with client(ca_file, timeout=5.0) as http:
+        try:
+            with anyio.fail_after(limit_s):
+                while True:
+                    try:
+                        if (await http.get(health)).status_code == 200:
+                            return
+                    except httpx.TransportError:
+                        pass
+                    await anyio.sleep(delay)
+                    delay = min(delay * 2, 1.0)
+        except TimeoutError:
+            raise VerificationError(
+                f"the MCP server at {health} did not become healthy within {limit_s:.0f} s"
+            ) from None
 
 
 async def run_for_lab(
@@ -50,17 +76,27 @@ async def run_for_lab(
 
         async with open_clients(settings) as clients:
             await ensure_test_users(clients.graph, lab)
+    targets = target_outputs(settings)
     target = build_target(
         lab,
         outputs,
-        target_outputs(settings),
+        targets,
         local=local,
         ca_file=settings.ca_file if local else None,
         minter=local_minter(settings) if local else None,
         token=token,
         checks=checks,
     )
-    return await run_verification(target)
+    if target.server_url:
+        await wait_for_server(target.server_url.removesuffix("/mcp"), target.ca_file)
+    gateway_checks = None
+    if lab.authorization.mode == "gateway":
+        from orchestrator.verify.gateway_mode import verify_gateway
+
+        async def gateway_checks() -> list[Any]:
+            return list(await verify_gateway(lab, outputs, targets, settings.ca_file if local else None))
+
+    return await run_verification(target, gateway_checks=gateway_checks)
 
 
 def write_report(report: Report, out: TextIO, output: str = "text") -> None:

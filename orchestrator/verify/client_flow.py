@@ -113,6 +113,13 @@ class _BrowserListener:
         return _code_result(urlsplit(target).query)
 
 
+def _describe(exc: BaseException) -> str:
+    """The innermost causes of a failure (task groups wrap them in exception groups)."""
+    if isinstance(exc, BaseExceptionGroup):
+        return "; ".join(_describe(inner) for inner in exc.exceptions)
+    return f"{type(exc).__name__}: {exc}"
+
+
 def _code_result(query: str) -> AuthorizationCodeResult:
     params = {k: v[0] for k, v in parse_qs(query).items()}
     if "error" in params:
@@ -214,5 +221,5 @@ async def check_client_flow(target: VerifyTarget) -> tuple[list[CheckResult], st
             return results, token
     except Exception as exc:  # the SDK raises many kinds; each is a failed check, reported by name
         name = "client.sign_in" if not results else "client.session"
-        results.append(CheckResult(name, Outcome.FAIL, f"{type(exc).__name__}: {exc}"))
+        results.append(CheckResult(name, Outcome.FAIL, _describe(exc)))
         return results, storage.tokens.access_token if storage.tokens else None

@@ -31,6 +31,7 @@ class VerifyTarget:
     token: str | None = None  # azure target: an access token obtained elsewhere (--token)
     interactive: bool = False  # azure target: open a browser for sign-in
     checks: frozenset[str] | None = None  # run only these (prefix match); None = all
+    token_issuer: str | None = None  # issuer of the tokens the server accepts (Entra's), if not the PRM's
 
 
 class Outcome(StrEnum):

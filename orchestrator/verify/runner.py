@@ -1,14 +1,26 @@
-"""Runs the verification flow in order and gathers one ``Report``."""
+"""Runs the verification flow in order and gathers one ``Report``.
+
+Entra mode: discovery, the real client (pre-registered, signs in at Entra), the forged-token
+battery at the gateway, and the same battery against the server reached directly. Gateway mode
+(APIM is the authorization server, ``gateway_mode.py``): discovery, the caller's gateway-mode
+checks (DCR/CIMD clients, the negative suite), and the bypass battery — the pre-registered
+Entra client and the Entra-token battery do not apply at a gateway that issues its own tokens.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
+
+import httpx
 
 from orchestrator.verify.client_flow import check_client_flow
 from orchestrator.verify.discovery import check_discovery
 from orchestrator.verify.forged import check_forgeries, forgeries
 from orchestrator.verify.http import client
 from orchestrator.verify.model import CheckResult, Outcome, Report, VerifyTarget
+
+ExtraChecks = Callable[[], Awaitable[list[CheckResult]]]
 
 
 def _selected(target: VerifyTarget, results: list[CheckResult]) -> list[CheckResult]:
@@ -17,32 +29,46 @@ def _selected(target: VerifyTarget, results: list[CheckResult]) -> list[CheckRes
     return [r for r in results if any(r.name.startswith(prefix) for prefix in target.checks)]
 
 
-async def run_verification(target: VerifyTarget) -> Report:
+async def _jwks(
+    http: httpx.AsyncClient, metadata: dict[str, Any] | None, issuer: str
+) -> dict[str, Any] | None:
+    """The token issuer's signing keys: from the discovered metadata, else its OIDC document."""
+    jwks_uri = (metadata or {}).get("jwks_uri")
+    if not jwks_uri:
+        resp = await http.get(f"{issuer.rstrip('/')}/.well-known/openid-configuration")
+        jwks_uri = resp.json().get("jwks_uri") if resp.status_code == 200 else None
+    if not jwks_uri:
+        return None
+    resp = await http.get(str(jwks_uri))
+    return resp.json() if resp.status_code == 200 else None
+
+
+async def run_verification(target: VerifyTarget, *, gateway_checks: ExtraChecks | None = None) -> Report:
     results: list[CheckResult] = []
     async with client(target.ca_file) as http:
         discovered_results, discovered = await check_discovery(http, target)
         results += discovered_results
-        flow_results, token = await check_client_flow(target)
-        results += flow_results
-        issuer = discovered.issuer or ""
-        jwks: dict[str, Any] | None = None
-        jwks_uri = (discovered.as_metadata or {}).get("jwks_uri")
-        if jwks_uri:
-            resp = await http.get(str(jwks_uri))
-            if resp.status_code == 200:
-                jwks = resp.json()
+        token: str | None = None
+        if gateway_checks is None:
+            flow_results, token = await check_client_flow(target)
+            results += flow_results
+        else:
+            results += await gateway_checks()
+        issuer = target.token_issuer or discovered.issuer or ""
         if not issuer:
             results.append(
                 CheckResult("forged", Outcome.FAIL, "no issuer discovered: cannot build the battery")
             )
-        else:
-            cases = forgeries(target, issuer, token, jwks)
+            return Report(tuple(_selected(target, results)))
+        jwks = await _jwks(http, discovered.as_metadata if gateway_checks is None else None, issuer)
+        cases = forgeries(target, issuer, token, jwks)
+        if gateway_checks is None:
             results += await check_forgeries(http, target.mcp_url, cases)
-            if target.server_url:
-                # Around the gateway: the server must refuse every invalid token itself (always 401:
-                # the server does not distinguish scope failures from the gateway's 403).
-                direct = [c for c in cases if c.expect == 401]
-                results += await check_forgeries(
-                    http, target.server_url, direct, group="bypass", expect_override=401
-                )
+        if target.server_url:
+            # Around the gateway: the server must refuse every invalid token itself (always 401:
+            # the server does not distinguish scope failures from the gateway's 403).
+            direct = [c for c in cases if c.expect == 401]
+            results += await check_forgeries(
+                http, target.server_url, direct, group="bypass", expect_override=401
+            )
     return Report(tuple(_selected(target, results)))

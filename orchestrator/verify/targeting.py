@@ -91,4 +91,5 @@ def build_target(
         token=token,
         interactive=not local and token is None,
         checks=checks if checks is not None else (frozenset(configured) if configured else None),
+        token_issuer=str(target_outputs["issuer"]),
     )

@@ -317,6 +317,11 @@ def _azure_settings(lab: Any) -> Any:
     )
 
 
+def target_settings(lab: Any, state_dir: Path) -> Any:
+    """The target's ``TargetSettings``; on the local target the emulator is started if needed."""
+    return _local_settings(lab, state_dir) if lab.target.kind == "local" else _azure_settings(lab)
+
+
 def target_outputs(settings: Any) -> dict[str, Any]:
     """``target.*`` reference values (see ``orchestrator.spec.refs``): tenant, subscription, the
     identity provider's authority and v2 issuer, the Graph endpoint."""
@@ -358,7 +363,7 @@ def reconcile(options: ReconcileOptions, term: Terminal) -> int:
         + (" --dry-run" if options.dry_run else "")
     )
     with hold_lock(state_dir, command=command):
-        settings = _local_settings(lab, state_dir) if lab.target.kind == "local" else _azure_settings(lab)
+        settings = target_settings(lab, state_dir)
         resolver = spec_resolver(lab, target_outputs(settings))
         hook = _verification_hook(lab, settings, term, options) if options.verify else None
 

@@ -57,14 +57,12 @@ def command(lab_file: Path, output: str, token: str | None, checks: tuple[str, .
     """Prove the deployed lab works: discovery, sign-in, tool call, forged tokens refused."""
     import anyio
 
-    from orchestrator.engine import STATE_DIR, _azure_settings, _local_settings
+    from orchestrator.engine import STATE_DIR, target_settings
     from orchestrator.spec.loader import load_lab
     from orchestrator.verify.after_reconcile import run_for_lab, write_report
 
     lab = load_lab(lab_file)
-    settings = (
-        _local_settings(lab, lab.base_dir / STATE_DIR) if lab.target.kind == "local" else _azure_settings(lab)
-    )
+    settings = target_settings(lab, lab.base_dir / STATE_DIR)
 
     async def main() -> bool:
         outputs = await _outputs(lab, settings)

@@ -248,6 +248,6 @@ PolicyValue = Annotated[
 ]
 
 # Verification check groups (orchestrator.verify names its checks "<group>.<name>").
-CHECK_GROUPS = ("discovery", "client", "forged", "bypass")
+CHECK_GROUPS = ("discovery", "client", "forged", "bypass", "gateway")
 
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE"]

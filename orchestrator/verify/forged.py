@@ -151,7 +151,11 @@ async def check_forgeries(
     *,
     group: str = "forged",
     expect_override: int | None = None,
+    resource_metadata: str | None = None,
 ) -> list[CheckResult]:
+    """Send each forged token; ``resource_metadata``, when given, is the PRM URL the refusal must
+    name — the gateway's RFC 9728 challenge. A refusal without it came from further back (the
+    server's own validation): the lab is still safe, but the gateway let the token through."""
     results: list[CheckResult] = []
     for case in cases:
         name = f"{group}.{case.name}"
@@ -170,6 +174,15 @@ async def check_forgeries(
             results.append(CheckResult(name, Outcome.FAIL, f"answered {resp.status_code}, expected {expect}"))
         elif challenge is None:
             results.append(CheckResult(name, Outcome.FAIL, f"{expect} without a Bearer challenge"))
+        elif resource_metadata is not None and challenge.get("resource_metadata") != resource_metadata:
+            results.append(
+                CheckResult(
+                    name,
+                    Outcome.FAIL,
+                    f"{resp.status_code} without the gateway's resource_metadata: the gateway let the token through"
+                    " and the server behind it refused it",
+                )
+            )
         elif expect == 403 and challenge.get("error") != "insufficient_scope":
             results.append(CheckResult(name, Outcome.FAIL, f"403 with error={challenge.get('error')!r}"))
         else:

@@ -17,7 +17,7 @@ import httpx
 from orchestrator.verify.client_flow import check_client_flow
 from orchestrator.verify.discovery import check_discovery
 from orchestrator.verify.forged import check_forgeries, forgeries
-from orchestrator.verify.http import client
+from orchestrator.verify.http import client, path_inserted_prm_url
 from orchestrator.verify.model import CheckResult, Outcome, Report, VerifyTarget
 
 ExtraChecks = Callable[[], Awaitable[list[CheckResult]]]
@@ -63,7 +63,9 @@ async def run_verification(target: VerifyTarget, *, gateway_checks: ExtraChecks 
         jwks = await _jwks(http, discovered.as_metadata if gateway_checks is None else None, issuer)
         cases = forgeries(target, issuer, token, jwks)
         if gateway_checks is None:
-            results += await check_forgeries(http, target.mcp_url, cases)
+            results += await check_forgeries(
+                http, target.mcp_url, cases, resource_metadata=path_inserted_prm_url(target.mcp_url)
+            )
         if target.server_url:
             # Around the gateway: the server must refuse every invalid token itself (always 401:
             # the server does not distinguish scope failures from the gateway's 403).

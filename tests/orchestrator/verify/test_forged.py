@@ -130,3 +130,21 @@ async def test_cases_needing_the_key_are_skipped_without_a_minter() -> None:
     outcomes = {r.name: r.outcome for r in results}
     assert outcomes["forged.expired"] is Outcome.SKIP
     assert outcomes["forged.alg_none"] is Outcome.PASS
+
+
+@pytest.mark.anyio
+async def test_a_refusal_without_the_gateway_challenge_is_reported() -> None:
+    # The resource above answers like the MCP server behind the gateway (no resource_metadata):
+    # at the gateway that means the gateway let the token through.
+    transport = httpx.ASGITransport(app=resource_app(frozenset()))
+    target = replace(TARGET, minter=mint)
+    async with httpx.AsyncClient(transport=transport, base_url="https://gw.test") as http:
+        results = await check_forgeries(
+            http,
+            target.mcp_url,
+            forgeries(target, ISSUER, None, jwks()),
+            resource_metadata="https://gw.test/.well-known/oauth-protected-resource/mcp",
+        )
+    refused = [r for r in results if r.name != "forged.none"]
+    assert refused
+    assert all(r.outcome is Outcome.FAIL and "let the token through" in r.detail for r in refused)

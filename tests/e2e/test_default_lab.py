@@ -1,0 +1,128 @@
+"""The main job, as a user runs it: the default lab.yaml from empty to verified on the local
+target, through the ``prmlab`` command (a subprocess), the real emulator, SDKs and MCP client.
+
+Then each protection is weakened out of band — the stored MCP API policy loses its audience
+check, then its scope check — and ``prmlab verify`` must report exactly the matching check as
+failed; a reconcile repairs the drift and verification passes again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from tests.support.credentials import OfflineCredential
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+def prmlab(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "orchestrator", *args],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+
+
+@pytest.fixture(scope="module")
+def lab_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    folder = tmp_path_factory.mktemp("lab")
+    shutil.copy(ROOT / "lab.yaml", folder / "lab.yaml")
+    shutil.copy(ROOT / "lab.schema.json", folder / "lab.schema.json")
+    os.symlink(ROOT / "mcp_server", folder / "mcp_server")
+    yield folder
+    prmlab(folder, "reconcile", "--destroy", "--yes", "--no-verify")
+    prmlab(folder, "local", "stop")
+
+
+def verify_outcomes(folder: Path) -> tuple[int, dict[str, str]]:
+    proc = prmlab(folder, "verify", "--output", "json")
+    assert proc.stdout, proc.stderr
+    report = json.loads(proc.stdout)
+    return proc.returncode, {c["name"]: c["outcome"] for c in report["checks"]}
+
+
+async def _edit_mcp_policy(folder: Path, edit: Any) -> None:
+    from azure.mgmt.apimanagement.aio import ApiManagementClient
+
+    info = json.loads((folder / ".prmlab" / "emulator.json").read_text())
+    async with ApiManagementClient(
+        OfflineCredential(),
+        info["subscription_id"],
+        base_url=info["base_url"],
+        connection_verify=info["ca_file"],
+    ) as apim:
+        services = [s async for s in apim.api_management_service.list()]
+        service = services[0]
+        group = service.id.split("/")[4]
+        policy = await apim.api_policy.get(group, service.name, "mcp", "policy", format="rawxml")
+        weakened = edit(policy.value)
+        assert weakened != policy.value, "the edit changed nothing"
+        await apim.api_policy.create_or_update(
+            group, service.name, "mcp", "policy", {"value": weakened, "format": "rawxml"}, if_match="*"
+        )
+
+
+def edit_policy(folder: Path, edit: Any) -> None:
+    anyio.run(_edit_mcp_policy, folder, edit)
+
+
+def test_fresh_lab_reconciles_and_verifies(lab_folder: Path) -> None:
+    proc = prmlab(lab_folder, "reconcile", "--yes")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "verified:" in proc.stdout
+    assert "NOT verified" not in proc.stdout
+    # the MCP URL and a VS Code mcp.json entry are printed for the user
+    again = prmlab(lab_folder, "reconcile", "--yes", "--detailed-exitcode", "--no-verify")
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
+
+
+@pytest.mark.parametrize(
+    ("name", "edit", "must_fail"),
+    [
+        (
+            "audience check removed",
+            lambda xml: re.sub(r"<audiences>.*?</audiences>", "", xml, flags=re.S),
+            "forged.wrong_audience",
+        ),
+        (
+            "scope check removed",
+            lambda xml: re.sub(r"<required-claims>.*?</required-claims>", "", xml, flags=re.S),
+            "forged.missing_scope",
+        ),
+    ],
+)
+def test_a_weakened_policy_is_caught_and_repaired(
+    lab_folder: Path, name: str, edit: Any, must_fail: str
+) -> None:
+    code, before = verify_outcomes(lab_folder)
+    assert code == 0, before
+    edit_policy(lab_folder, edit)
+    code, after = verify_outcomes(lab_folder)
+    assert code == 1, f"{name}: verification still passed"
+    assert after[must_fail] == "fail", after
+    failed = {n for n, o in after.items() if o == "fail"}
+    assert failed <= {must_fail, "forged.missing_scope", "forged.wrong_audience"}, failed
+    # drift: the next reconcile puts the lab's policy back, and verification passes again
+    plan = prmlab(lab_folder, "reconcile", "--dry-run", "--detailed-exitcode")
+    assert plan.returncode == 2, plan.stdout[-2000:]
+    assert "api_policy.mcp" in plan.stdout
+    fix = prmlab(lab_folder, "reconcile", "--yes")
+    assert fix.returncode == 0, fix.stdout[-3000:] + fix.stderr[-2000:]
+    code, repaired = verify_outcomes(lab_folder)
+    assert code == 0, repaired

@@ -109,6 +109,14 @@ def write_report(report: Report, out: TextIO, output: str = "text") -> None:
 
 
 async def verify(lab: Any, outputs: Mapping[str, Mapping[str, Any]], settings: Any, out: TextIO) -> bool:
+    from orchestrator.engine import target_outputs
+    from orchestrator.spec.refs import resolve
+    from orchestrator.spec.values import Ref
+    from orchestrator.verify.connect import connection_help
+    from orchestrator.verify.targeting import mcp_api_key
+
     report = await run_for_lab(lab, outputs, settings)
     write_report(report, out)
+    url = resolve(Ref(ref=f"apim.apis.{mcp_api_key(lab)}.url"), lab, outputs, target_outputs(settings))
+    out.write(connection_help(lab.name, str(url), settings.ca_file if settings.kind == "local" else None))
     return report.ok

@@ -88,6 +88,8 @@ def test_fresh_lab_reconciles_and_verifies(lab_folder: Path) -> None:
     assert "verified:" in proc.stdout
     assert "NOT verified" not in proc.stdout
     # the MCP URL and a VS Code mcp.json entry are printed for the user
+    assert "MCP endpoint: https://127.0.0.1:" in proc.stdout
+    assert '"servers"' in proc.stdout
     again = prmlab(lab_folder, "reconcile", "--yes", "--detailed-exitcode", "--no-verify")
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
 

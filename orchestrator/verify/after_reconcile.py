@@ -113,10 +113,18 @@ async def verify(lab: Any, outputs: Mapping[str, Mapping[str, Any]], settings: A
     from orchestrator.spec.refs import resolve
     from orchestrator.spec.values import Ref
     from orchestrator.verify.connect import connection_help
-    from orchestrator.verify.targeting import mcp_api_key
+    from orchestrator.verify.targeting import mcp_api_key, resource_app_key
 
     report = await run_for_lab(lab, outputs, settings)
     write_report(report, out)
-    url = resolve(Ref(ref=f"apim.apis.{mcp_api_key(lab)}.url"), lab, outputs, target_outputs(settings))
-    out.write(connection_help(lab.name, str(url), settings.ca_file if settings.kind == "local" else None))
+    targets = target_outputs(settings)
+    url = resolve(Ref(ref=f"apim.apis.{mcp_api_key(lab)}.url"), lab, outputs, targets)
+    client_id = None
+    if lab.authorization.mode == "entra":
+        client_id = str(
+            resolve(Ref(ref=f"entra.apps.{resource_app_key(lab)}.client_id"), lab, outputs, targets)
+        )
+    out.write(
+        connection_help(lab.name, str(url), settings.ca_file if settings.kind == "local" else None, client_id)
+    )
     return report.ok

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 
-def connection_help(lab_name: str, mcp_url: str, ca_file: Path | None) -> str:
+def connection_help(lab_name: str, mcp_url: str, ca_file: Path | None, client_id: str | None = None) -> str:
     entry = {"servers": {lab_name: {"type": "http", "url": mcp_url}}}
     lines = [
         "",
@@ -14,6 +14,11 @@ def connection_help(lab_name: str, mcp_url: str, ca_file: Path | None) -> str:
         "VS Code (.vscode/mcp.json):",
         *("  " + line for line in json.dumps(entry, indent=2).splitlines()),
     ]
+    if client_id is not None:
+        lines.append(
+            f"Clients without dynamic registration (MCP Inspector in entra mode): client id {client_id},"
+            " redirect http://localhost:6274/oauth/callback"
+        )
     if ca_file is not None:
         lines += [
             "The local lab's certificates are signed by its own CA; let VS Code / MCP Inspector (Node) trust it:",

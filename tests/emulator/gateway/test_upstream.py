@@ -114,8 +114,10 @@ async def test_garbage_from_the_backend() -> None:
         async def answer() -> None:
             conn, _ = await anyio.to_thread.run_sync(listener.accept)
             with conn:
-                conn.recv(65536)
-                conn.sendall(b"NOT HTTP\r\n\r\n")
+                # blocking socket calls run in a thread: in the event loop they could wait for a
+                # request the (blocked) loop never gets to send
+                await anyio.to_thread.run_sync(conn.recv, 65536)
+                await anyio.to_thread.run_sync(conn.sendall, b"NOT HTTP\r\n\r\n")
 
         tg.start_soon(answer)
         with pytest.raises(UpstreamError), anyio.fail_after(10):

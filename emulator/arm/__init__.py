@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from emulator.arm import apim, generic
+from emulator.arm import acr, apim, generic
 from emulator.arm.router import ArmRouter
 from emulator.arm.settings import ArmSettings
 from emulator.context import EmulatorContext
@@ -22,8 +22,10 @@ _METHODS = ["GET", "PUT", "PATCH", "DELETE", "POST", "HEAD"]
 def routes(ctx: EmulatorContext, settings: ArmSettings) -> list[BaseRoute]:
     apim.register_all()
     generic.register_all()
+    acr.register_all()
     router = ArmRouter(ctx, settings)
     return [
         Route("/subscriptions", router.endpoint, methods=_METHODS),
         Route("/subscriptions/{rest:path}", router.endpoint, methods=_METHODS),
+        *acr.routes(ctx),
     ]

@@ -263,6 +263,8 @@ class ArmHandlers:
                 for d in docs:
                     await lro.settle(self.ctx, d.key)
                 docs = self.list_docs(addr, spec)
+            if spec.list_filter is not None:
+                docs = spec.list_filter(docs, query)
             return self.list_response(request, docs, spec, query)
         if spec.singleton is not None and addr.name.lower() != spec.singleton:
             raise ArmError(400, "ValidationError", f"The only allowed name is '{spec.singleton}'.")

@@ -39,6 +39,8 @@ class Call:
 Prepare = Callable[[Call, Doc], Awaitable[Doc]]
 Present = Callable[[Doc, Mapping[str, str]], Doc]
 Action = Callable[[Call, Stored], Awaitable[Response]]
+# list_filter(docs, query) -> the docs a collection GET answers (``$filter`` support)
+ListFilter = Callable[[list[Stored], Mapping[str, str]], list[Stored]]
 # custom delete: returns the response (the resource exists)
 Delete = Callable[[Call, Stored], Awaitable[Response]]
 
@@ -63,6 +65,7 @@ class TypeSpec:
     list_at_subscription: bool = False  # GET /subscriptions/{s}/providers/{ns}/{type} lists all
     check_parents: bool = True  # False for proxy paths such as ``locations/{loc}/...``
     list_kind: str | None = None  # a list-only alias of another kind (subscription-wide lists)
+    list_filter: ListFilter | None = None  # applies the collection GET's ``$filter``
 
 
 REGISTRY: dict[str, TypeSpec] = {}

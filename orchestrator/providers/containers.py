@@ -17,9 +17,11 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import PermanentError
+from orchestrator.providers.acr_build import SourceArchive, ensure_image, pack_source
 from orchestrator.providers.arm import (
     CASE_INSENSITIVE_PATHS,
     ArmKind,
@@ -114,7 +116,19 @@ def _identity_id(ctx: Context, key: str | None) -> str | None:
 
 
 class ContainerAppProvider(ArmResourceProvider):
+    """The server's container app; with ``server.source`` and a registry its image is built by
+    ACR (``acr_build``) right before the app is written, tagged with the source's digest."""
+
     spec_kind = CONTAINER_APP
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self._archives: dict[Path, SourceArchive] = {}
+
+    def _archive(self, source: Path) -> SourceArchive:
+        if source not in self._archives:
+            self._archives[source] = pack_source(source)
+        return self._archives[source]
 
     def build(self, address: str, spec: Any, resolved: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         data = resolve(spec_dict(spec), resolved)
@@ -130,9 +144,19 @@ class ContainerAppProvider(ArmResourceProvider):
             registry = None if lab_registry is None else {"name": lab_registry.name}
         identity_id = _identity_id(self.ctx, data.get("identity"))
         login_server = f"{str(registry['name']).lower()}.azurecr.io" if registry else None
-        image = data.get("image") or (
-            f"{login_server}/mcp-server:latest" if login_server else "mcp-server:latest"
-        )
+        source = data.get("source")
+        archive: SourceArchive | None = None
+        source_dir: Path | None = None
+        if isinstance(source, str) and login_server and not data.get("image"):
+            base = getattr(self.ctx.lab_spec, "base_dir", None) or Path.cwd()
+            source_dir = (Path(base) / source).resolve()
+            archive = self._archive(source_dir)
+        if archive is not None:
+            image = f"{login_server}/{archive.tag}"
+        else:
+            image = data.get("image") or (
+                f"{login_server}/mcp-server:latest" if login_server else "mcp-server:latest"
+            )
         env: list[dict[str, Any]] = []
         secrets: list[dict[str, Any]] = []
         for env_name, value in (data.get("env") or {}).items():
@@ -180,7 +204,27 @@ class ContainerAppProvider(ArmResourceProvider):
         }
         if identity_id:
             body["identity"] = {"type": "UserAssigned", "userAssignedIdentities": {identity_id: {}}}
+        if archive is not None and source_dir is not None and registry is not None:
+            # Locators (never diffed): what ``_build_image`` needs before the app is written.
+            body["@source"] = str(source_dir)
+            body["@registry_id"] = resource_id(
+                self.ctx.subscription_id, self.ctx.rg, CONTAINER_REGISTRY.resource_type, str(registry["name"])
+            )
         return name, body
+
+    async def _build_image(self, desired: Desired) -> None:
+        source, registry_id = desired.properties.get("@source"), desired.properties.get("@registry_id")
+        if isinstance(source, str) and isinstance(registry_id, str):
+            path = Path(source)
+            await ensure_image(desired.address, self.ctx.clients, registry_id, path, self._archive(path))
+
+    async def create(self, desired: Desired) -> Actual:
+        await self._build_image(desired)
+        return await super().create(desired)
+
+    async def update(self, desired: Desired, actual: Actual) -> Actual:
+        await self._build_image(desired)
+        return await super().update(desired, actual)
 
     def diff(self, desired: Desired, actual: Actual) -> tuple[FieldChange, ...]:
         want = dict(desired.properties)

@@ -5,9 +5,9 @@ actions to the registry type and registers ``registries/runs``) and mounts ``rou
 upload endpoint on the main HTTPS port). The flow mirrors ``az acr build``:
 
 1. ``POST .../registries/{r}/listBuildSourceUploadUrl`` -> ``{uploadUrl, relativePath}``; the
-   URL carries an unguessable token (the SAS signature's role);
+   URL's query carries an unguessable ``sig`` (a SAS's role; only its sha256 is stored);
 2. ``PUT <uploadUrl>`` with ``x-ms-blob-type: BlockBlob`` stores the archive (at most
-   ``MAX_UPLOAD_BYTES``) under ``<state_dir>/acr/uploads/``;
+   ``MAX_UPLOAD_BYTES``, once per URL, signature checked) under ``<state_dir>/acr/uploads/``;
 3. ``POST .../registries/{r}/scheduleRun`` with a ``DockerBuildRequest`` answers 202 with
    ``Azure-AsyncOperation`` + ``Location`` (the run); the run is stored ``Queued`` and the
    operation's finisher checks the archive: a gzip tar holding ``dockerFilePath`` -> ``Succeeded``
@@ -18,13 +18,15 @@ upload endpoint on the main HTTPS port). The flow mirrors ``az acr build``:
    ``mcp_server`` for any ``mcp-server`` image (``emulator.runner.spec``).
 
 Store shapes: runs are ARM GET JSON under the lower-cased run id (parent: the registry);
-uploads are ``acr/uploads`` documents keyed by token ``{registry, relativePath, file, size}``.
+uploads are ``acr/uploads`` documents keyed by blob name ``{registry, relativePath, sig (sha256),
+file, size}``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import hmac
 import re
 import secrets
 import tarfile
@@ -32,6 +34,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import anyio
 from starlette.requests import Request
@@ -50,7 +53,7 @@ UPLOADS = "acr/uploads"
 RUN_ACTION = "acr-run"
 MAX_UPLOAD_BYTES = 64 * 1024 * 1024
 UPLOAD_PATH = "/_acr/source-uploads"
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
+_TOKEN = re.compile(r"^[0-9a-f]{32}$")
 _TERM = re.compile(r"^\s*(\w+)\s+eq\s+'([^']*)'\s*$", re.IGNORECASE)
 _FILTER_FIELDS = {"outputimagemanifests", "status", "runid"}
 
@@ -60,14 +63,22 @@ def _upload_dir(ctx: EmulatorContext) -> Path:
 
 
 async def _list_upload_url(call: Call, stored: Stored) -> Response:
-    token = secrets.token_urlsafe(24)
-    relative = f"source/{time.strftime('%Y%m%d')}/{secrets.token_hex(16)}.tar.gz"
+    # The blob name is public (it is logged); the signature rides in the query string, as a
+    # SAS does (the request log never writes query strings), and only its digest is stored.
+    blob = secrets.token_hex(16)
+    sig = secrets.token_urlsafe(24)
+    relative = f"source/{time.strftime('%Y%m%d')}/{blob}.tar.gz"
     call.ctx.store.put(
-        UPLOADS, token, {"registry": stored.key, "relativePath": relative, "file": None, "size": 0}
+        UPLOADS,
+        blob,
+        {"registry": stored.key, "relativePath": relative, "sig": _digest(sig), "file": None, "size": 0},
     )
-    return json_response(
-        200, {"uploadUrl": f"{call.ctx.base_url}{UPLOAD_PATH}/{token}", "relativePath": relative}
-    )
+    url = f"{call.ctx.base_url}{UPLOAD_PATH}/{blob}?{urlencode({'sr': 'b', 'sp': 'cw', 'sig': sig})}"
+    return json_response(200, {"uploadUrl": url, "relativePath": relative})
+
+
+def _digest(sig: str) -> str:
+    return hashlib.sha256(sig.encode()).hexdigest()
 
 
 def _bad_request(message: str) -> ArmError:
@@ -212,6 +223,11 @@ async def _upload(ctx: EmulatorContext, request: Request) -> Response:
     doc = ctx.store.get(UPLOADS, token) if _TOKEN.match(token) else None
     if request.method != "PUT" or doc is None:
         return Response("<Error><Code>ResourceNotFound</Code></Error>", 404, media_type="application/xml")
+    sig = request.query_params.get("sig", "")
+    if not hmac.compare_digest(_digest(sig), str(doc.body.get("sig", ""))):
+        return Response("<Error><Code>AuthenticationFailed</Code></Error>", 403, media_type="application/xml")
+    if doc.body.get("file"):  # one upload per URL
+        return Response("<Error><Code>BlobAlreadyExists</Code></Error>", 409, media_type="application/xml")
     if request.headers.get("x-ms-blob-type") != "BlockBlob":
         return Response(
             "<Error><Code>MissingRequiredHeader</Code><HeaderName>x-ms-blob-type</HeaderName></Error>",

@@ -15,10 +15,12 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+from azure.core.exceptions import HttpResponseError
 
+from emulator.arm.acr import MAX_UPLOAD_BYTES
 from orchestrator.errors import PermanentError
 from orchestrator.providers import providers_for
-from orchestrator.providers.acr_build import pack_source
+from orchestrator.providers.acr_build import _arm, _schedule, _wait_for_run, build_request, pack_source
 from tests.orchestrator.providers.support import (
     ROOT,
     Converger,
@@ -166,9 +168,40 @@ async def test_missing_dockerfile_fails_naming_the_resource(
 
 
 @pytest.mark.anyio
-async def test_upload_endpoint_refusals(emulator: RunningEmulator) -> None:
+async def test_upload_endpoint_refusals(emulator: RunningEmulator, tmp_path: Path) -> None:
+    lab = unique_lab()
     base = f"{emulator.base_url}/_acr/source-uploads"
+    async with local_clients(emulator, lab) as clients:
+        providers = providers_for(clients, lab)
+        conv = Converger(lab, providers, target_outputs(emulator), FAKE)
+        await conv.converge(("resource_group", "container_registry"))
+        registry_id = conv.desired(conv.graph["container_registry.main"]).properties["@id"]
+        response = await _arm(clients.resources, "POST", f"{registry_id}/listBuildSourceUploadUrl")
+        upload = response.http_response.json()
+    url = httpx.URL(upload["uploadUrl"])
+    blob = {"x-ms-blob-type": "BlockBlob"}
     async with httpx.AsyncClient(verify=emulator.ssl_context()) as http:
+        assert (
+            await http.put(url.copy_set_param("sig", "forged"), content=b"x", headers=blob)
+        ).status_code == 403
+        assert (await http.put(url.copy_remove_param("sig"), content=b"x", headers=blob)).status_code == 403
+        assert (await http.put(url, content=b"x")).status_code == 400  # no x-ms-blob-type
+        too_big = b"\0" * (MAX_UPLOAD_BYTES + 1)
+        assert (await http.put(url, content=too_big, headers=blob)).status_code == 413
+        assert (await http.put(url, content=b"not a tarball", headers=blob)).status_code == 201
+        assert (await http.put(url, content=b"again", headers=blob)).status_code == 409
+        # A source that is not a tar.gz: the run fails in Azure's shape.
+        async with local_clients(emulator, lab) as clients:
+            run = await _schedule(
+                clients.resources, registry_id, build_request("mcp-server:x", upload["relativePath"]), 0.05
+            )
+            run = await _wait_for_run(clients.resources, run, 0.05)
+            assert run["properties"]["status"] == "Failed"
+            assert "build context" in run["properties"]["runErrorMessage"]
+            with pytest.raises(HttpResponseError, match="InvalidParameter"):
+                await _schedule(
+                    clients.resources, registry_id, build_request("mcp-server:x", "source/none"), 0.05
+                )
         unknown = await http.put(f"{base}/{'a' * 32}", content=b"x", headers={"x-ms-blob-type": "BlockBlob"})
         assert unknown.status_code == 404
         bad = await http.put(f"{base}/../../etc", content=b"x", headers={"x-ms-blob-type": "BlockBlob"})

@@ -12,9 +12,9 @@ upload endpoint on the main HTTPS port). The flow mirrors ``az acr build``:
    ``Azure-AsyncOperation`` + ``Location`` (the run); the run is stored ``Queued`` and the
    operation's finisher checks the archive: a gzip tar holding ``dockerFilePath`` -> ``Succeeded``
    with ``outputImages``; anything else -> ``Failed`` with ``runErrorMessage`` (Azure's shape);
-4. ``GET .../registries/{r}/runs/{runId}`` and the runs list (``$filter`` on
-   ``OutputImageManifests`` / ``Status`` / ``RunId``, ``and``-joined ``eq`` terms) tell whether
-   an image tag was built. Nothing is built for real: the runner starts this repo's
+4. ``GET .../registries/{r}/runs/{runId}`` and the runs list (newest first; ``$filter`` of
+   ``and``-joined ``eq`` terms on ``Status`` / ``RunId`` / ``RunType``) tell, through each run's
+   ``outputImages``, whether an image tag was built. Nothing is built for real: the runner starts this repo's
    ``mcp_server`` for any ``mcp-server`` image (``emulator.runner.spec``).
 
 Store shapes: runs are ARM GET JSON under the lower-cased run id (parent: the registry);
@@ -55,7 +55,7 @@ MAX_UPLOAD_BYTES = 64 * 1024 * 1024
 UPLOAD_PATH = "/_acr/source-uploads"
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
 _TERM = re.compile(r"^\s*(\w+)\s+eq\s+'([^']*)'\s*$", re.IGNORECASE)
-_FILTER_FIELDS = {"outputimagemanifests", "status", "runid"}
+_FILTER_FIELDS = {"status", "runid", "runtype"}
 
 
 def _upload_dir(ctx: EmulatorContext) -> Path:
@@ -193,6 +193,10 @@ async def _finish_run(ctx: EmulatorContext, op: dict[str, Any]) -> None:
 
 
 def _filter_runs(docs: list[Stored], query: Mapping[str, str]) -> list[Stored]:
+    """Newest first (as the CLI's ``list-runs`` shows them); ``eq`` terms joined by ``and``."""
+    docs = sorted(
+        docs, key=lambda d: str((d.body.get("properties") or {}).get("createTime", "")), reverse=True
+    )
     text = query.get("$filter")
     if not text:
         return docs
@@ -205,15 +209,8 @@ def _filter_runs(docs: list[Stored], query: Mapping[str, str]) -> list[Stored]:
 
     def matches(doc: Stored) -> bool:
         props = doc.body.get("properties") or {}
-        manifests = {f"{i.get('repository')}:{i.get('tag')}" for i in props.get("outputImages") or []}
-        for field, value in terms:
-            if field == "status" and str(props.get("status", "")).lower() != value.lower():
-                return False
-            if field == "runid" and str(props.get("runId", "")).lower() != value.lower():
-                return False
-            if field == "outputimagemanifests" and value not in manifests:
-                return False
-        return True
+        fields = {"status": props.get("status"), "runid": props.get("runId"), "runtype": props.get("runType")}
+        return all(str(fields[field] or "").lower() == value.lower() for field, value in terms)
 
     return [d for d in docs if matches(d)]
 

@@ -5,8 +5,8 @@ Where it sits: ``containers.ContainerAppProvider`` asks ``source_image`` for the
 while building the desired container app (pure apart from reading the source folder), and calls
 ``ensure_image`` right before it writes the app. Flow of ``ensure_image``:
 
-1. runs list filtered on the tag (``OutputImageManifests eq 'mcp-server:<tag>' and Status eq
-   'Succeeded'``): a succeeded run means the image exists -> nothing to do;
+1. the succeeded runs (``$filter=Status eq 'Succeeded'``): one whose ``outputImages`` holds
+   ``mcp-server:<tag>`` means the image exists -> nothing to do;
 2. ``POST .../registries/{name}/listBuildSourceUploadUrl`` -> ``uploadUrl`` + ``relativePath``;
 3. ``PUT <uploadUrl>`` with the tar.gz (``x-ms-blob-type: BlockBlob``; a SAS URL, so no ARM token);
 4. ``POST .../registries/{name}/scheduleRun`` (a ``DockerBuildRequest``) as a long-running
@@ -44,6 +44,8 @@ TASKS_API = "2019-06-01-preview"  # Microsoft.ContainerRegistry tasks/runs API (
 REPOSITORY = "mcp-server"
 EXCLUDED = frozenset({"__pycache__", ".venv", ".git", ".mypy_cache", ".pytest_cache", ".ruff_cache"})
 TERMINAL = frozenset({"succeeded", "failed", "canceled", "error", "timeout"})
+SUCCEEDED = "Status eq 'Succeeded'"
+MAX_RUN_PAGES = 10
 RUN_TIMEOUT_SECONDS = 1800.0  # ACR's default run timeout is 3600 s; a server build takes minutes
 
 
@@ -109,10 +111,6 @@ def build_request(tag: str, relative_path: str, dockerfile: str = "Dockerfile") 
     }
 
 
-def run_filter(tag: str) -> str:
-    return f"OutputImageManifests eq '{tag}' and Status eq 'Succeeded'"
-
-
 # ----------------------------------------------------------------------------------- I/O
 
 
@@ -133,10 +131,36 @@ async def _arm(resources: Any, method: str, path: str, body: Any = None, **param
 
 
 async def _succeeded_run_exists(resources: Any, registry_id: str, tag: str) -> bool:
-    response = await _arm(
-        resources, "GET", f"{registry_id}/runs", **{"$filter": run_filter(tag), "$top": "1"}
-    )
-    return bool((response.http_response.json() or {}).get("value"))
+    """Whether a succeeded run pushed ``tag`` (``properties.outputImages``: repository + tag).
+
+    The runs ``$filter`` cannot match a tag (``OutputImageManifests`` holds ``repo@digest``),
+    so the succeeded runs are listed (newest first, at most ``MAX_RUN_PAGES`` pages) and their
+    output images compared here; an image older than that is simply built again.
+    """
+    repository, _, wanted = tag.partition(":")
+    response = await _arm(resources, "GET", f"{registry_id}/runs", **{"$filter": SUCCEEDED, "$top": "100"})
+    for _ in range(MAX_RUN_PAGES):
+        page = response.http_response.json() or {}
+        for run in page.get("value") or []:
+            for image in (run.get("properties") or {}).get("outputImages") or []:
+                if image.get("repository") == repository and image.get("tag") == wanted:
+                    return True
+        next_link = page.get("nextLink")
+        if not next_link:
+            return False
+        response = await _next(resources, str(next_link))
+    return False
+
+
+async def _next(resources: Any, url: str) -> Any:
+    from azure.core.exceptions import HttpResponseError
+    from azure.core.rest import HttpRequest
+    from azure.mgmt.core.exceptions import ARMErrorFormat
+
+    response = await resources._client._pipeline.run(HttpRequest("GET", url), stream=False)
+    if response.http_response.status_code != 200:
+        raise HttpResponseError(response=response.http_response, error_format=ARMErrorFormat)
+    return response
 
 
 async def _upload(address: str, url: str, data: bytes, ca_file: Path | None) -> None:

@@ -20,7 +20,15 @@ from azure.core.exceptions import HttpResponseError
 from emulator.arm.acr import MAX_UPLOAD_BYTES
 from orchestrator.errors import PermanentError
 from orchestrator.providers import providers_for
-from orchestrator.providers.acr_build import _arm, _schedule, _wait_for_run, build_request, pack_source
+from orchestrator.providers.acr_build import (
+    _arm,
+    _schedule,
+    _succeeded_run_exists,
+    _wait_for_run,
+    build_request,
+    ensure_image,
+    pack_source,
+)
 from tests.orchestrator.providers.support import (
     ROOT,
     Converger,
@@ -206,3 +214,26 @@ async def test_upload_endpoint_refusals(emulator: RunningEmulator, tmp_path: Pat
         assert unknown.status_code == 404
         bad = await http.put(f"{base}/../../etc", content=b"x", headers={"x-ms-blob-type": "BlockBlob"})
         assert bad.status_code == 404
+
+
+@pytest.mark.anyio
+async def test_built_tags_are_found_across_pages(emulator: RunningEmulator, tmp_path: Path) -> None:
+    lab = unique_lab()
+    async with local_clients(emulator, lab) as clients:
+        providers = providers_for(clients, lab)
+        conv = Converger(lab, providers, target_outputs(emulator), FAKE)
+        await conv.converge(("resource_group", "container_registry"))
+        registry_id = conv.desired(conv.graph["container_registry.main"]).properties["@id"]
+        tags = []
+        for i in range(4):  # the test emulator's page size is 3: the first tag is on page 2
+            src = tmp_path / f"s{i}"
+            src.mkdir()
+            (src / "Dockerfile").write_text(f"FROM scratch\nLABEL n={i}\n")
+            archive = pack_source(src)
+            await ensure_image("container_app.server", clients, registry_id, src, archive)
+            tags.append(archive.tag)
+        for tag in tags:
+            assert await _succeeded_run_exists(clients.resources, registry_id, tag)
+        assert not await _succeeded_run_exists(clients.resources, registry_id, "mcp-server:000000000000")
+        with pytest.raises(HttpResponseError, match="InvalidFilter"):
+            await _arm(clients.resources, "GET", f"{registry_id}/runs", **{"$filter": "Tag eq 'x'"})

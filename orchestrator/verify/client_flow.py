@@ -34,11 +34,12 @@ from orchestrator.verify.model import CheckResult, Outcome, VerifyTarget
 PROFILE_FIELDS = ("displayName", "mail", "id", "jobTitle", "department", "officeLocation")
 
 
-class _MemoryStorage:
-    """Token storage holding the pre-registered client (no dynamic registration in entra mode)."""
+class MemoryStorage:
+    """In-memory token storage for the SDK's OAuth client: starts with a pre-registered client
+    (entra mode) or none (gateway mode: the client registers itself, DCR or CIMD)."""
 
-    def __init__(self, client: OAuthClientInformationFull) -> None:
-        self._client: OAuthClientInformationFull | None = client
+    def __init__(self, client: OAuthClientInformationFull | None = None) -> None:
+        self.client: OAuthClientInformationFull | None = client
         self.tokens: OAuthToken | None = None
 
     async def get_tokens(self) -> OAuthToken | None:
@@ -48,10 +49,10 @@ class _MemoryStorage:
         self.tokens = tokens
 
     async def get_client_info(self) -> OAuthClientInformationFull | None:
-        return self._client
+        return self.client
 
     async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
-        self._client = client_info
+        self.client = client_info
 
 
 class _HeadlessBrowser:
@@ -129,13 +130,13 @@ def _code_result(query: str) -> AuthorizationCodeResult:
     )
 
 
-async def _strict_resource(server_url: str, prm_resource: str | None) -> None:
+async def strict_resource(server_url: str, prm_resource: str | None) -> None:
     # RFC 9728 §3.3: the metadata's resource must be identical to the URL the client used.
     if prm_resource != server_url:
         raise ValueError(f"PRM resource {prm_resource!r} is not identical to the server URL {server_url!r}")
 
 
-def _profile_of(result: Any) -> dict[str, Any] | None:
+def profile_of(result: Any) -> dict[str, Any] | None:
     structured = getattr(result, "structured_content", None) or getattr(result, "structuredContent", None)
     if isinstance(structured, dict):
         inner = structured.get("result", structured)
@@ -167,7 +168,7 @@ async def check_client_flow(target: VerifyTarget) -> tuple[list[CheckResult], st
         token_endpoint_auth_method="none",
         grant_types=["authorization_code", "refresh_token"],
     )
-    storage = _MemoryStorage(client_info)
+    storage = MemoryStorage(client_info)
     browser: _HeadlessBrowser | _BrowserListener = (
         _BrowserListener(target) if target.interactive else _HeadlessBrowser(target)
     )
@@ -182,7 +183,7 @@ async def check_client_flow(target: VerifyTarget) -> tuple[list[CheckResult], st
         storage=storage,
         redirect_handler=browser.redirect,
         callback_handler=browser.callback,
-        validate_resource_url=_strict_resource,
+        validate_resource_url=strict_resource,
     )
     if target.token is not None:
         await storage.set_tokens(OAuthToken(access_token=target.token, token_type="Bearer"))
@@ -202,7 +203,7 @@ async def check_client_flow(target: VerifyTarget) -> tuple[list[CheckResult], st
                 return results, token
             results.append(CheckResult("client.tools_list", Outcome.PASS, ", ".join(names)))
             called = await client.call_tool("show_user_profile", {})
-            profile = _profile_of(called)
+            profile = profile_of(called)
             if getattr(called, "is_error", False) or profile is None:
                 results.append(
                     CheckResult("client.show_user_profile", Outcome.FAIL, f"tool answered {called!r}")

@@ -51,12 +51,11 @@ from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import (
     AuthorizationCodeResult,
-    OAuthClientInformationFull,
     OAuthClientMetadata,
-    OAuthToken,
 )
 from pydantic import AnyUrl
 
+from orchestrator.verify.client_flow import MemoryStorage, profile_of, strict_resource
 from orchestrator.verify.discovery import post_mcp
 from orchestrator.verify.http import client, path_inserted_prm_url, ssl_context
 from orchestrator.verify.model import CheckResult, Outcome
@@ -300,53 +299,11 @@ async def serve_client_metadata(target: GatewayTarget, client_name: str) -> Asyn
 # ------------------------------------------------------------------ the MCP SDK client
 
 
-class _Storage:
-    """Token storage starting empty: no pre-registered client (DCR or CIMD happens)."""
-
-    def __init__(self) -> None:
-        self.client: OAuthClientInformationFull | None = None
-        self.tokens: OAuthToken | None = None
-
-    async def get_tokens(self) -> OAuthToken | None:
-        return self.tokens
-
-    async def set_tokens(self, tokens: OAuthToken) -> None:
-        self.tokens = tokens
-
-    async def get_client_info(self) -> OAuthClientInformationFull | None:
-        return self.client
-
-    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
-        self.client = client_info
-
-
-async def _strict_resource(server_url: str, prm_resource: str | None) -> None:
-    if prm_resource != server_url:
-        raise ValueError(f"PRM resource {prm_resource!r} is not identical to the server URL {server_url!r}")
-
-
-def _profile(result: Any) -> dict[str, Any] | None:
-    structured = getattr(result, "structured_content", None) or getattr(result, "structuredContent", None)
-    if isinstance(structured, dict):
-        inner = structured.get("result", structured)
-        return inner if isinstance(inner, dict) else None
-    for item in getattr(result, "content", []) or []:
-        text = getattr(item, "text", None)
-        if text:
-            try:
-                value = json.loads(text)
-            except ValueError:
-                continue
-            if isinstance(value, dict):
-                return value
-    return None
-
-
 async def sdk_client_flow(
     target: GatewayTarget, name: str, client_metadata_url: str | None = None
-) -> tuple[CheckResult, _Storage]:
+) -> tuple[CheckResult, MemoryStorage]:
     """The ``mcp`` SDK client, unregistered: discovery, DCR or CIMD, consent, PKCE, tool call."""
-    storage = _Storage()
+    storage = MemoryStorage()
     result: AuthorizationCodeResult | None = None
 
     async with ConsentBrowser(target) as browser:
@@ -380,7 +337,7 @@ async def sdk_client_flow(
             storage=storage,
             redirect_handler=redirect,
             callback_handler=callback,
-            validate_resource_url=_strict_resource,
+            validate_resource_url=strict_resource,
             client_metadata_url=client_metadata_url,
         )
         check = f"gateway.{name}_client"
@@ -402,7 +359,7 @@ async def sdk_client_flow(
         return CheckResult(check, Outcome.FAIL, f"the client did not use its metadata URL ({how})"), storage
     if not client_metadata_url and not registered.startswith("mcp_"):
         return CheckResult(check, Outcome.FAIL, "the client was not dynamically registered"), storage
-    profile = _profile(called)
+    profile = profile_of(called)
     if getattr(called, "is_error", False) or profile is None:
         return CheckResult(check, Outcome.FAIL, "show_user_profile failed"), storage
     wrong = [

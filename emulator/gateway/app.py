@@ -17,11 +17,13 @@ from urllib.parse import parse_qsl
 
 import anyio
 
-from emulator.gateway.config import ServiceConfig
+from emulator.gateway.config import Match, ServiceConfig, Snapshot
+from emulator.gateway.elements import CorsStep
 from emulator.gateway.engine import Runtime, execute, raw_chunks
 from emulator.gateway.errors import PolicyCompileError
 from emulator.gateway.expr.context import Api, Body, Context, Deployment, Headers, Operation, Request, Url
 from emulator.gateway.expr.netlib import NetDict
+from emulator.gateway.policy import Pipeline
 from emulator.gateway.services import Services
 from emulator.gateway.upstream import UpstreamError, UpstreamReply
 
@@ -67,14 +69,26 @@ class GatewayApp:
         method: str = scope["method"].upper()
         path: str = scope.get("path") or "/"
         snapshot = self.config.snapshot()
+        headers = Headers((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope.get("headers") or [])
         match = snapshot.match(path, method)
+        preflight = None
+        if (
+            method == "OPTIONS"
+            and (match is None or match.operation is None)
+            and headers.m_ContainsKey("Origin")
+            and headers.m_ContainsKey("Access-Control-Request-Method")
+        ):
+            preflight = self._preflight_route(snapshot, path, headers)
+            if preflight is not None:
+                match = preflight[0]
         if match is None:
             await _simple(send, 404, {"statusCode": 404, "message": "Resource not found"})
             return
-        headers = Headers((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope.get("headers") or [])
         query = parse_qsl((scope.get("query_string") or b"").decode("latin-1"), keep_blank_values=True)
-        if match.api.subscription_required and not self._subscription_ok(
-            headers, query, snapshot.subscription_keys, match.api.body
+        if (
+            preflight is None
+            and match.api.subscription_required
+            and not self._subscription_ok(headers, query, snapshot.subscription_keys, match.api.body)
         ):
             await _simple(
                 send,
@@ -86,7 +100,7 @@ class GatewayApp:
             )
             return
         try:
-            pipeline = snapshot.pipeline(match)
+            pipeline = snapshot.pipeline(match) if preflight is None else preflight[1]
         except PolicyCompileError as exc:
             await _simple(
                 send,
@@ -137,11 +151,34 @@ class GatewayApp:
             match.remainder if match.remainder != "/" or path.endswith("/") else "",
             stream,
         )
+        rt.preflight = preflight is not None
         try:
             await execute(rt)
             await self._respond(rt, method, receive, send)
         finally:
             await rt.close_backend()
+
+    @staticmethod
+    def _preflight_route(snapshot: Snapshot, path: str, headers: Headers) -> tuple[Match, Pipeline] | None:
+        """A CORS preflight no ``OPTIONS`` operation takes: APIM answers it with the cors policy
+        of the operation the real request will reach (matched by ``Access-Control-Request-Method``;
+        no subscription key needed), running only the cors policies of its effective ``inbound``.
+        ``None`` when that operation has no cors policy: the request is then routed as any other
+        (no ``OPTIONS`` operation: 404)."""
+        requested = str(headers.m_GetValueOrDefault("Access-Control-Request-Method", "") or "").strip()
+        if not requested or requested.upper() == "OPTIONS":
+            return None
+        target = snapshot.match(path, requested.upper())
+        if target is None:
+            return None
+        try:
+            full = snapshot.pipeline(target)
+        except PolicyCompileError:
+            return None
+        cors = [s for s in full.inbound if isinstance(s, CorsStep)]
+        if not cors:
+            return None
+        return target, Pipeline(cors, [], [], [], False, False)
 
     @staticmethod
     def _subscription_ok(

@@ -722,6 +722,21 @@ def _check_header(c: Compiler, el: etree._Element) -> Step:
 
 @dataclass(eq=False)
 class CorsStep(Step):
+    """APIM's ``cors`` policy (docs: cors-policy, "Usage notes" and "Common configuration issues").
+
+    Preflight (``rt.preflight``: the gateway found no ``OPTIONS`` operation for the request and
+    routed it by ``Access-Control-Request-Method`` instead; see ``GatewayApp``): only the cors
+    policies of the effective ``inbound`` run. Allowed: 200 with the ``Access-Control-Allow-*``
+    headers. Not allowed: with ``terminate-unmatched-request`` an empty 200 at once, without it
+    the next cors policy is tried (then an empty 200). A request matched to an ``OPTIONS``
+    operation is not a preflight for the policy (custom preflight logic stays possible).
+
+    Actual request with ``Origin``: allowed origin -> ``Access-Control-Allow-Origin`` (and
+    credentials / expose-headers) on whatever answers, a ``return-response`` included; not
+    allowed -> a ``GET``/``HEAD`` ends with an empty 200 under ``terminate-unmatched-request``,
+    any other request proceeds without CORS headers.
+    """
+
     allow_credentials: bool
     terminate_unmatched: bool
     origins: list[str]
@@ -733,17 +748,19 @@ class CorsStep(Step):
     def _origin_ok(self, origin: str) -> bool:
         return "*" in self.origins or origin in self.origins
 
+    async def _terminate(self, rt: Runtime, headers: Headers | None = None) -> None:
+        await rt.close_backend()
+        rt.ctx.Response = Response(200, "OK", headers or Headers(), Body(b""))
+        raise ReturnResponse()
+
     async def run(self, rt: Runtime) -> None:
         ctx = rt.ctx
         origin = ctx.Request.Headers.m_GetValueOrDefault("Origin", None)
         if origin is None:
             return
-        preflight = ctx.Request.Method == "OPTIONS" and ctx.Request.Headers.m_ContainsKey(
-            "Access-Control-Request-Method"
-        )
         allowed_origin = "*" if "*" in self.origins and not self.allow_credentials else origin
-        if preflight:
-            method = ctx.Request.Headers.m_GetValueOrDefault("Access-Control-Request-Method", "")
+        if rt.preflight:
+            method = ctx.Request.Headers.m_GetValueOrDefault("Access-Control-Request-Method", "") or ""
             req_headers = [
                 h.strip()
                 for h in (
@@ -755,30 +772,31 @@ class CorsStep(Step):
             if ok and "*" not in self.allowed_headers:
                 allowed = {h.lower() for h in self.allowed_headers}
                 ok = all(h.lower() in allowed for h in req_headers)
-            if not ok and not self.terminate_unmatched:
-                return
+            if not ok:
+                if self.terminate_unmatched:
+                    await self._terminate(rt)
+                return  # the gateway tries the next cors policy, then answers an empty 200
             headers = Headers()
-            if ok:
-                headers.set("Access-Control-Allow-Origin", [allowed_origin])
-                headers.set(
-                    "Access-Control-Allow-Methods",
-                    [method.upper() if "*" in self.methods else ",".join(self.methods)],
-                )
-                if req_headers:
-                    headers.set("Access-Control-Allow-Headers", [",".join(req_headers)])
-                if self.allow_credentials:
-                    headers.set("Access-Control-Allow-Credentials", ["true"])
-                if self.max_age is not None:
-                    headers.set("Access-Control-Max-Age", [str(self.max_age)])
-            await rt.close_backend()
-            ctx.Response = Response(200, "OK", headers, Body(b""))
-            raise ReturnResponse()
+            headers.set("Access-Control-Allow-Origin", [allowed_origin])
+            headers.set(
+                "Access-Control-Allow-Methods",
+                [method.upper() if "*" in self.methods else ",".join(self.methods)],
+            )
+            if req_headers:
+                headers.set("Access-Control-Allow-Headers", [",".join(req_headers)])
+            if self.allow_credentials:
+                headers.set("Access-Control-Allow-Credentials", ["true"])
+            if self.max_age is not None:
+                headers.set("Access-Control-Max-Age", [str(self.max_age)])
+            await self._terminate(rt, headers)
         if self._origin_ok(origin):
             rt.cors_headers = [("Access-Control-Allow-Origin", allowed_origin)]
             if self.allow_credentials:
                 rt.cors_headers.append(("Access-Control-Allow-Credentials", "true"))
             if self.expose_headers:
                 rt.cors_headers.append(("Access-Control-Expose-Headers", ",".join(self.expose_headers)))
+        elif self.terminate_unmatched and ctx.Request.Method in ("GET", "HEAD"):
+            await self._terminate(rt)
 
 
 @element("cors", frozenset({"inbound"}))

@@ -66,6 +66,9 @@ class Runtime:
         self.upstream: UpstreamReply | None = None
         self.section = "inbound"
         self.cors_headers: list[tuple[str, str]] = []
+        # a CORS preflight answered by the cors policy (APIM: OPTIONS + Origin +
+        # Access-Control-Request-Method, not matched to an OPTIONS operation)
+        self.preflight = False
         self.extra_response_headers: list[tuple[str, str]] = []
         self.error_set = False
 

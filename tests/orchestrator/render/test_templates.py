@@ -105,7 +105,8 @@ def test_prm_policy_is_anonymous_and_answers_at_once() -> None:
     root = parse_policy(render_policy("prm", PRM))
     inbound = root.find("inbound")
     assert inbound is not None
-    assert _children(inbound) == ["return-response"]  # no <base/>: the API's token check never runs
+    # no <base/>: the API's token check never runs; cors first (APIM: "Policy order")
+    assert _children(inbound) == ["cors", "return-response"]
     response = inbound.find("return-response")
     assert response is not None
     status = response.find("set-status")
@@ -113,6 +114,30 @@ def test_prm_policy_is_anonymous_and_answers_at_once() -> None:
     assert status.get("code") == "200"
     headers = {h.get("name"): [v.text for v in h.findall("value")] for h in response.findall("set-header")}
     assert headers == {"Content-Type": ["application/json"], "Cache-Control": ["public, max-age=3600"]}
+
+
+@pytest.mark.parametrize(
+    ("template", "variables"),
+    [
+        ("prm", PRM),
+        ("gateway-metadata", {"issuer": "https://gw.test/oauth", "scopes_supported": ["api://x/s"]}),
+    ],
+)
+def test_discovery_documents_are_cors_open_for_get_without_credentials(
+    template: str, variables: dict[str, object]
+) -> None:
+    """Browser-based MCP clients read them with fetch(): the cors policy is the first element of
+    inbound (before the return-response answers), any origin, GET, no credentials."""
+    inbound = parse_policy(render_policy(template, variables)).find("inbound")
+    assert inbound is not None
+    cors = inbound[0]
+    assert cors.tag == "cors"
+    assert cors.get("allow-credentials") == "false"
+    assert cors.get("terminate-unmatched-request") is None
+    assert [o.text for o in cors.iterfind("allowed-origins/origin")] == ["*"]
+    assert [m.text for m in cors.iterfind("allowed-methods/method")] == ["GET"]
+    assert [h.text for h in cors.iterfind("allowed-headers/header")] == ["*"]
+    assert inbound.find("base") is None
 
 
 @pytest.mark.parametrize("golden", sorted(GOLDEN))

@@ -5,7 +5,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: lab test lint typecheck unit venv clean destroy
+# Node dependencies of the test suite (the TypeScript MCP SDK, MCP Inspector's OAuth code path):
+# installed from tests/node/package-lock.json when node and npm exist, again only when the lock
+# changes; without node the test that needs them is skipped.
+NODE_DIR := tests/node
+NODE_STAMP := $(NODE_DIR)/node_modules/.installed
+HAVE_NODE := $(and $(shell command -v node 2>/dev/null),$(shell command -v npm 2>/dev/null))
+NODE_DEPS := $(if $(HAVE_NODE),$(NODE_STAMP))
+
+.PHONY: lab test lint typecheck unit venv clean destroy node-deps
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -14,6 +22,12 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+$(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
+	npm ci --prefix $(NODE_DIR) --no-audit --no-fund
+	touch $(NODE_STAMP)
+
+node-deps: $(NODE_DEPS)
 
 ## Bring up the default lab on the local target and verify it.
 lab: $(STAMP)
@@ -30,11 +44,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy orchestrator emulator mcp_server tests benchmarks
 
-unit: $(STAMP)
+unit: $(STAMP) $(NODE_DEPS)
 	$(BIN)/python -m pytest -q
 
 ## Lint, type-check and run the whole test suite (this is what CI runs).
 test: lint typecheck unit
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info $(NODE_DIR)/node_modules

@@ -2,7 +2,8 @@
 // metadata (DCR, loopback redirect http://localhost:6274/oauth/callback), then tools/list and
 // tools/call. Driven by test_gateway_mode.py: prints AUTHORIZE <url>, reads the redirect back on
 // stdin (the test plays the browser through the consent page), prints RESULT <json>.
-// Needs node and @modelcontextprotocol/sdk (PRMLAB_TS_SDK_DIR = a folder with it in node_modules).
+// Needs node and @modelcontextprotocol/sdk: tests/node/node_modules (npm ci from its lock file, done by
+// `make test`), or PRMLAB_TS_SDK_DIR = another folder with it in node_modules.
 import { auth } from "@modelcontextprotocol/sdk/client/auth.js";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
@@ -45,6 +46,6 @@ const client = new Client({ name: "inspector-check", version: "1.0.0" });
 await client.connect(transport);
 const tools = await client.listTools();
 const res = await client.callTool({ name: "show_user_profile", arguments: {} });
-console.log("RESULT " + JSON.stringify({ tools: tools.tools.map((t) => t.name), registered: clientInfo.client_id.slice(0, 8), content: res.content }));
+console.log("RESULT " + JSON.stringify({ tools: tools.tools.map((t) => t.name), registered: clientInfo.client_id, content: res.content }));
 await client.close();
 process.exit(0);

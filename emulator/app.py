@@ -3,8 +3,8 @@
 Where it sits: ``emulator.server`` builds the context and calls ``build_app``; the result is
 served by uvicorn over HTTPS on 127.0.0.1. Layers, outermost first: the request log
 (``reqlog``), fault injection (``faults``), then one router with the admin routes, ARM
-(``/subscriptions``, ``/providers``), Graph (``/v1.0``) and every route the identity,
-gateway and runner sub-apps contribute.
+(``/subscriptions``, ``/providers``), Graph (``/v1.0``), the Table service (``/storage``) and
+every route the identity, gateway and runner sub-apps contribute.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from starlette.types import ASGIApp
 import emulator.gateway
 import emulator.identity
 import emulator.runner
+import emulator.storage
 from emulator import admin, arm, graph
 from emulator.arm.settings import ArmSettings
 from emulator.context import EmulatorContext
@@ -53,6 +54,7 @@ def build_app(
         *emulator.identity.routes(ctx),
         *emulator.gateway.routes(ctx),
         *emulator.runner.routes(ctx),
+        *emulator.storage.routes(ctx),
     ]
     inner = Starlette(routes=routes, exception_handlers={404: _not_found})
     app: ASGIApp = RequestLogMiddleware(FaultMiddleware(inner, injector), log)

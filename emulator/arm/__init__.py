@@ -1,8 +1,8 @@
 """Emulator sub-app: ARM — Microsoft.ApiManagement plus the generic resources the lab uses.
 
 Modules: ``ids`` (path parsing), ``errors`` (ARM envelope), ``types`` (the type table),
-``crud`` (the shared resource flow), ``lro`` (long-running operations), ``apim`` and
-``generic`` (per-type behaviour), ``router`` (the ``/subscriptions/...`` endpoint),
+``crud`` (the shared resource flow), ``lro`` (long-running operations), ``apim``, ``acr``,
+``storage`` and ``generic`` (per-type behaviour), ``router`` (the ``/subscriptions/...`` endpoint),
 ``settings``. Store shapes: see ``emulator.arm.apim`` / ``emulator.arm.generic`` (ARM GET
 JSON under the lower-cased resource id; resource groups under ``microsoft.resources/resourcegroups``).
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from emulator.arm import acr, apim, generic
+from emulator.arm import acr, apim, generic, storage
 from emulator.arm.router import ArmRouter
 from emulator.arm.settings import ArmSettings
 from emulator.context import EmulatorContext
@@ -23,6 +23,7 @@ def routes(ctx: EmulatorContext, settings: ArmSettings) -> list[BaseRoute]:
     apim.register_all()
     generic.register_all()
     acr.register_all()
+    storage.register_all()
     router = ArmRouter(ctx, settings)
     return [
         Route("/subscriptions", router.endpoint, methods=_METHODS),

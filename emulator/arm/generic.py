@@ -346,6 +346,11 @@ API_VERSIONS: dict[str, dict[str, list[str]]] = {
     },
     "Microsoft.OperationalInsights": {"workspaces": ["2025-02-01", "2023-09-01", "2022-10-01"]},
     "Microsoft.Insights": {"components": ["2020-02-02", "2015-05-01"]},
+    "Microsoft.Storage": {
+        "storageAccounts": ["2024-01-01", "2023-05-01", "2023-01-01", "2022-09-01"],
+        "storageAccounts/tableServices": ["2024-01-01", "2023-05-01", "2023-01-01", "2022-09-01"],
+        "storageAccounts/tableServices/tables": ["2024-01-01", "2023-05-01", "2023-01-01", "2022-09-01"],
+    },
     "Microsoft.Resources": {"resourceGroups": ["2025-04-01", "2024-03-01", "2021-04-01"]},
 }
 

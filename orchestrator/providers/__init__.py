@@ -7,6 +7,7 @@ the lab's name (the ownership mark), its APIM service / resource group / locatio
 that lets several kinds share one list call during a read phase.
 
 Modules: ``arm`` (generic ARM + resource group), ``identity``, ``monitoring``, ``containers``,
+``storage`` (the gateway-mode client store), ``rbac`` (role assignments),
 ``apim`` (service, named values, backends, loggers, diagnostics), ``apim_apis`` (APIs,
 operations, policies), ``entra`` (apps, service principals, federated credentials); shared:
 ``base`` (pure helpers), ``common`` (context, matching, list/GET/delete helpers), ``errors``.
@@ -41,7 +42,6 @@ def providers_for(clients: Any, lab: Any) -> dict[str, Provider]:
         ContainerAppProvider,
         ContainerEnvironmentProvider,
         ContainerRegistryProvider,
-        RoleAssignmentProvider,
     )
     from orchestrator.providers.entra import (
         EntraAppProvider,
@@ -50,6 +50,8 @@ def providers_for(clients: Any, lab: Any) -> dict[str, Provider]:
     )
     from orchestrator.providers.identity import ManagedIdentityProvider
     from orchestrator.providers.monitoring import AppInsightsProvider, LogAnalyticsProvider
+    from orchestrator.providers.rbac import RoleAssignmentProvider
+    from orchestrator.providers.storage import StorageAccountProvider, StorageTableProvider
 
     ctx = Context.for_lab(clients, lab)
     providers: list[Any] = [
@@ -72,6 +74,8 @@ def providers_for(clients: Any, lab: Any) -> dict[str, Provider]:
             OperationProvider,
             OperationPolicyProvider,
             ContainerRegistryProvider,
+            StorageAccountProvider,
+            StorageTableProvider,
             RoleAssignmentProvider,
             ContainerEnvironmentProvider,
             ContainerAppProvider,

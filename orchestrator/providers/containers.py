@@ -1,26 +1,21 @@
 """Providers for the MCP server's hosting: container registry, Container Apps environment, the
-container app, and the role assignment that lets the server's identity pull from the registry.
+container app (the role assignment that lets the server's identity pull from the registry is
+``rbac.py``'s).
 
 Flow: see ``arm.py``. The container app is written whole from lab.yaml — image, env, identity,
 ingress, scale — so nothing is ever set out of band (the original lab's ``az containerapp
 update`` reset the image on every redeploy). Secret env values go into ``configuration.secrets``
 (referenced by ``secretRef``) and are compared through a salted digest in an ARM tag, because
 ARM never returns them.
-
-Role assignments are extension resources (not in the resource group listing): one GET by id,
-with a deterministic name (a UUID derived from the lab and the node) so a retry cannot create a
-second one; they carry the ownership mark in their ``description``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from orchestrator.errors import PermanentError
 from orchestrator.providers.acr_build import SourceArchive, ensure_image, pack_source
 from orchestrator.providers.arm import (
     CASE_INSENSITIVE_PATHS,
@@ -32,20 +27,13 @@ from orchestrator.providers.arm import (
 )
 from orchestrator.providers.base import (
     contains_unknown,
-    description_mark,
-    description_owned,
     diff_owned,
     digest_matches,
-    json_body,
     resolve,
     secret_digest_tag,
     spec_dict,
-    stable_uuid,
-    unflatten,
-    wire,
 )
-from orchestrator.providers.common import Context, Key, assign, delete_ignoring_missing, get_or_none, key_of
-from orchestrator.providers.errors import translating
+from orchestrator.providers.common import Context
 from orchestrator.providers.identity import MANAGED_IDENTITY
 from orchestrator.resource import UNKNOWN, Actual, Desired, FieldChange, Secret
 
@@ -73,14 +61,6 @@ CONTAINER_ENVIRONMENT = ArmKind(
     "container_environment", "Microsoft.App/managedEnvironments", "2024-03-01", _environment_outputs
 )
 CONTAINER_APP = ArmKind("container_app", "Microsoft.App/containerApps", "2024-03-01", _app_outputs)
-ROLE_ASSIGNMENT_API = "2022-04-01"
-
-# Built-in role definition ids (the same in every tenant).
-BUILTIN_ROLES = {
-    "acrpull": "7f951dda-4ed3-4680-a7ca-43fe172d538d",
-    "key vault secrets user": "4633458b-17de-408a-b874-0445c86b69e6",
-    "monitoring metrics publisher": "3913510d-42f4-4e42-8a64-420c390055eb",
-}
 
 
 class ContainerRegistryProvider(ArmResourceProvider):
@@ -273,141 +253,3 @@ def _secrets_text(secrets: list[dict[str, Any]]) -> str:
     return "\n".join(
         f"{s['name']}={_text(s['value'])}" for s in sorted(secrets, key=lambda s: str(s["name"]))
     )
-
-
-# ------------------------------------------------------------------------------- role assignments
-
-
-def role_definition_id(subscription_id: str, role: str) -> str:
-    guid = BUILTIN_ROLES.get(role.lower(), role)
-    if not re.fullmatch(r"[0-9a-fA-F-]{36}", guid):
-        raise ValueError(
-            f"unknown role {role!r}: use a built-in name ({', '.join(BUILTIN_ROLES)}) or a role id"
-        )
-    return f"/subscriptions/{subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{guid}"
-
-
-class RoleAssignmentProvider:
-    kind = "role_assignment"
-
-    def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
-
-    def _scope_id(self, scope: str) -> str:
-        """A scope given as a node address (``container_registry.main``) or an ARM id."""
-        if scope.startswith("/"):
-            return scope
-        kind = scope.split(".", 1)[0]
-        lab = self.ctx.lab_spec
-        if kind == "container_registry" and lab is not None and lab.server and lab.server.registry:
-            return resource_id(
-                self.ctx.subscription_id,
-                self.ctx.rg,
-                CONTAINER_REGISTRY.resource_type,
-                lab.server.registry.name,
-            )
-        if kind == "resource_group":
-            return self.ctx.rg_id()
-        raise PermanentError(scope, f"role assignments on {kind} are not supported")
-
-    def desired(self, address: str, spec: Any, resolved: Mapping[str, Any]) -> Desired:
-        data = (
-            dataclasses.asdict(spec)
-            if dataclasses.is_dataclass(spec) and not isinstance(spec, type)
-            else spec_dict(spec)
-        )
-        scope = self._scope_id(str(data["scope"]))
-        name = stable_uuid(self.ctx.lab, address)
-        props = {
-            "@id": f"{scope}/providers/Microsoft.Authorization/roleAssignments/{name}",
-            "@identity_id": _identity_id(self.ctx, data.get("identity")),
-            "properties.roleDefinitionId": role_definition_id(self.ctx.subscription_id, str(data["role"])),
-            "properties.scope": scope,
-            "properties.description": description_mark(self.ctx.lab),
-        }
-        return Desired(address, self.kind, name, props)
-
-    def diff(self, desired: Desired, actual: Actual) -> tuple[FieldChange, ...]:
-        # A role assignment cannot be changed in place: any difference replaces it.
-        return diff_owned(
-            desired.properties, actual.properties, replace=("properties.roleDefinitionId", "properties.scope")
-        )
-
-    def _actual(self, res: Any) -> Actual:
-        body = wire(res)
-        p = body.get("properties") or {}
-        props = {
-            "@id": body.get("id"),
-            "properties.roleDefinitionId": p.get("roleDefinitionId"),
-            "properties.scope": p.get("scope"),
-            "properties.description": p.get("description"),
-            "properties.principalId": p.get("principalId"),
-        }
-        owned = description_owned(p.get("description"), self.ctx.lab)
-        return Actual(
-            "",
-            self.kind,
-            str(body.get("name")),
-            props,
-            {"resource_id": body.get("id")},
-            owned,
-            body.get("id"),
-        )
-
-    async def read(self, lab_name: str, addresses: Mapping[str, Desired | None]) -> Mapping[str, Actual]:
-        resources = self.ctx.clients.resources
-        found: list[tuple[Key, Actual]] = []
-        for desired in addresses.values():
-            if desired is None:
-                continue
-            rid = str(desired.properties["@id"])
-            res = await get_or_none(desired.address, _getter(resources, rid, ROLE_ASSIGNMENT_API))
-            if res is not None:
-                found.append((key_of(desired.name), self._actual(res)))
-        return assign(self.kind, addresses, found, lambda d: key_of(d.name))
-
-    async def create(self, desired: Desired) -> Actual:
-        resources = self.ctx.clients.resources
-        identity_id = desired.properties.get("@identity_id")
-        if not isinstance(identity_id, str):
-            raise PermanentError(desired.address, "the role assignment names no managed identity")
-        identity = await get_or_none(
-            desired.address,
-            lambda: resources.resources.get_by_id(identity_id, api_version=MANAGED_IDENTITY.api_version),
-        )
-        principal = (
-            (wire(identity).get("properties") or {}).get("principalId") if identity is not None else None
-        )
-        if not principal:
-            raise PermanentError(desired.address, f"managed identity {identity_id} does not exist")
-        body = unflatten(desired.properties)
-        body["properties"]["principalId"] = principal
-        body["properties"]["principalType"] = "ServicePrincipal"
-        rid = str(desired.properties["@id"])
-        with translating(desired.address):
-            poller = await resources.resources.begin_create_or_update_by_id(
-                rid, json_body(body), api_version=ROLE_ASSIGNMENT_API
-            )
-            res = await poller.result()
-        return dataclasses.replace(self._actual(res), address=desired.address, owned=True)
-
-    async def update(self, desired: Desired, actual: Actual) -> Actual:
-        await self.delete(actual)
-        return await self.create(desired)
-
-    async def delete(self, actual: Actual) -> None:
-        resources = self.ctx.clients.resources
-        rid = str(actual.handle or actual.properties.get("@id"))
-
-        async def delete() -> None:
-            poller = await resources.resources.begin_delete_by_id(rid, api_version=ROLE_ASSIGNMENT_API)
-            await poller.result()
-
-        await delete_ignoring_missing(actual.address, delete)
-
-
-def _getter(resources: Any, rid: str, api_version: str) -> Any:
-    async def get() -> Any:
-        return await resources.resources.get_by_id(rid, api_version=api_version)
-
-    return get

@@ -52,6 +52,8 @@ KINDS = (
     "operation",
     "operation_policy",
     "container_registry",
+    "storage_account",
+    "storage_table",
     "role_assignment",
     "container_environment",
     "container_app",
@@ -63,10 +65,11 @@ _DEFERRED_FIELDS = frozenset({"spa", "web", "public_client"})
 
 @dataclass(frozen=True, slots=True)
 class RoleAssignment:
-    """A role granted to a managed identity on a resource (e.g. AcrPull on the registry)."""
+    """A role granted to a lab principal on a lab resource (AcrPull on the registry for the
+    server's identity; Storage Table Data Contributor on the client store for APIM's identity)."""
 
     role: str
-    identity: str  # managed_identities key
+    principal: str  # node address of the identity: managed_identity.<key> or apim_service.main
     scope: str  # node address of the resource the role is granted on
 
 
@@ -233,6 +236,13 @@ def _build(lab: Lab) -> ResourceGraph:
     if mon.apim_diagnostic is not None:
         needs = {service} | ({logger} if logger else set())
         b.add("apim_diagnostic", "main", mon.apim_diagnostic, ("monitoring", "apim_diagnostic"), needs)
+    store = lab.authorization.client_store
+    if store is not None:
+        store_at: PathT = ("authorization", "client_store")
+        account = b.add("storage_account", "client_store", store, store_at, {rg})
+        b.add("storage_table", "client_store", store, store_at, {account})
+        grant = RoleAssignment("Storage Table Data Contributor", service, account)
+        b.add("role_assignment", "apim-client-store", grant, store_at, {account, service})
     for name, nv in apim.named_values.items():
         needs = {service}
         if nv.key_vault is not None and nv.key_vault.identity is not None:
@@ -272,7 +282,7 @@ def _build(lab: Lab) -> ResourceGraph:
             registry = b.add("container_registry", "main", server.registry, ("server", "registry"), {rg})
             needs.add(registry)
             if server.identity and identity_node:
-                grant = RoleAssignment("AcrPull", server.identity, registry)
+                grant = RoleAssignment("AcrPull", identity_node, registry)
                 needs.add(
                     b.add(
                         "role_assignment",

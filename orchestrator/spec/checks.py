@@ -83,6 +83,8 @@ class _Checker:
             table["server"] = OUTPUTS["server"]
         if isinstance(_map(d.get("monitoring")).get("app_insights"), dict):
             table["monitoring.app_insights"] = OUTPUTS["monitoring.app_insights"]
+        if isinstance(_map(d.get("authorization")).get("client_store"), dict):
+            table["authorization.client_store"] = OUTPUTS["authorization.client_store"]
         return table
 
     def check_refs(self) -> None:
@@ -315,6 +317,16 @@ class _Checker:
                     )
                 fic_names.add((fic_name or "").lower())
 
+    def check_authorization(self) -> None:
+        auth = _map(self.data.get("authorization"))
+        if isinstance(auth.get("client_store"), dict) and auth.get("mode", "entra") != "gateway":
+            self.at(
+                ("authorization", "client_store"),
+                "client_store holds dynamic client registrations of mode 'gateway': "
+                "set 'mode: gateway' or remove it",
+                key=True,
+            )
+
     # ------------------------------------------------------------ server, monitoring, verification
 
     def check_server(self) -> None:
@@ -432,6 +444,7 @@ def check(data: Any, positions: Positions, base_dir: Path, templates_dir: Path) 
     checker.check_policies()
     checker.check_apis()
     checker.check_entra()
+    checker.check_authorization()
     checker.check_server()
     checker.check_monitoring()
     checker.check_verification()

@@ -89,12 +89,29 @@ class AzureTarget(Spec):
 Target = Annotated[LocalTarget | AzureTarget, Field(discriminator="kind")]
 
 
+class ClientStore(Spec):
+    """Gateway mode: the durable store of dynamic client registrations, an Azure Table Storage
+    table that API Management writes and reads with its system-assigned managed identity."""
+
+    storage_account: Annotated[
+        str,
+        pattern(r"^[a-z0-9]{3,24}$", "3-24 lower-case letters and digits (storage account names are global)"),
+    ] = Field(description="Storage account name (unique across Azure)")
+    table: Annotated[
+        str, pattern(r"^[A-Za-z][A-Za-z0-9]{2,62}$", "3-63 letters and digits, starting with a letter")
+    ] = Field("mcpclients", description="Table that holds one entity per registered client")
+    sku: Literal["Standard_LRS", "Standard_ZRS", "Standard_GRS", "Standard_RAGRS"] = "Standard_LRS"
+
+
 class Authorization(Spec):
     """Who is the OAuth authorization server MCP clients talk to."""
 
     mode: Literal["entra", "gateway"] = Field(
         "entra",
         description="entra: PRM names Entra, clients are pre-registered; gateway: APIM is the authorization server",
+    )
+    client_store: ClientStore | None = Field(
+        None, description="gateway mode: where dynamic client registrations are stored"
     )
 
 

@@ -19,6 +19,7 @@ address                            outputs                                      
 ``apim.backends.<key>``            url                                             ``backend.<key>``
 ``server``                         url, fqdn                                       ``container_app.server``
 ``monitoring.app_insights``        connection_string, instrumentation_key (secret) ``app_insights.main``
+``authorization.client_store``     table_url, account_id                           ``storage_table.client_store``
 =================================  ==============================================  ============================
 
 Derived outputs (computed here from other outputs and the spec, so they need no extra node):
@@ -29,7 +30,9 @@ the emulator's ``<base>/login``), ``issuer`` = ``<authority>/<tenant>/v2.0``, ``
 the path is empty); ``apim.apis.<k>.prm_url`` = gateway_url + "/.well-known/oauth-protected-resource"
 + "/" + path (RFC 9728 path-inserted); ``entra.apps.<k>.identifier_uri`` = the app's first
 identifier URI (resolved); ``entra.apps.<k>.scope`` = (identifier_uri, else client_id) + "/" +
-the first exposed scope's value. A reference's ``suffix`` is appended after resolution.
+the first exposed scope's value; ``authorization.client_store.table_url`` = the storage account's
+table endpoint + the table name (``https://<account>.table.core.windows.net/<table>``). A
+reference's ``suffix`` is appended after resolution.
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ OUTPUTS: Mapping[str, tuple[str, ...]] = {
     "apim.backends.*": ("url",),
     "server": ("url", "fqdn"),
     "monitoring.app_insights": ("connection_string", "instrumentation_key"),
+    "authorization.client_store": ("table_url", "account_id"),
 }
 
 SECRET_OUTPUTS = frozenset(
@@ -93,6 +97,8 @@ def provider_node(ref: Ref) -> str | None:
         return "container_app.server"
     if address == "monitoring.app_insights":
         return "app_insights.main"
+    if address == "authorization.client_store":
+        return "storage_table.client_store"
     raise ValueError(f"no provider for reference {ref.ref}")  # load_lab rejected it already
 
 
@@ -146,6 +152,15 @@ def _raw(ref: Ref, lab: Lab, outputs: Mapping[str, Mapping[str, Any]], target: M
             return node["url"]
         fqdn = node.get("fqdn")
         return UNKNOWN if fqdn is None else f"https://{fqdn}"
+    if ref.address == "authorization.client_store":
+        account = outputs.get("storage_account.client_store", {})
+        if out == "account_id":
+            return account.get("resource_id", UNKNOWN)
+        endpoint = account.get("table_endpoint")
+        store = lab.authorization.client_store
+        if endpoint is None or store is None or "storage_table.client_store" not in outputs:
+            return UNKNOWN
+        return f"{str(endpoint).rstrip('/')}/{store.table}"
     provider = provider_node(ref)
     assert provider is not None
     return outputs.get(provider, {}).get(out, UNKNOWN)

@@ -26,7 +26,9 @@ def default_graph() -> ResourceGraph:
 
 
 def test_default_lab_nodes_and_kinds(default_graph: ResourceGraph) -> None:
-    assert {n.kind for n in default_graph} == set(KINDS)
+    gateway = build_graph(load_lab(ROOT / "labs" / "gateway.yaml", env={}))
+    assert {n.kind for n in default_graph} | {n.kind for n in gateway} == set(KINDS)
+    assert not default_graph.of_kind("storage_account")  # the client store is gateway mode's
     assert sorted(n.address for n in default_graph.of_kind("operation")) == [
         "operation.mcp-prm-dynamic-discovery.mcp",
         "operation.mcp.prm",
@@ -202,3 +204,19 @@ def test_build_graph_refuses_a_cycle_in_a_lab_built_in_code() -> None:
         SpecError, match=r"reference cycle: backend\.be -> container_app\.server -> backend\.be"
     ):
         build_graph(lab)
+
+
+def test_gateway_lab_client_store_nodes() -> None:
+    graph = build_graph(load_lab(ROOT / "labs" / "gateway.yaml", env={}))
+    assert graph["storage_account.client_store"].depends_on == {"resource_group.main"}
+    assert graph["storage_table.client_store"].depends_on == {"storage_account.client_store"}
+    grant = graph["role_assignment.apim-client-store"]
+    assert grant.depends_on == {"storage_account.client_store", "apim_service.main"}
+    assert (grant.spec.role, grant.spec.principal, grant.spec.scope) == (
+        "Storage Table Data Contributor",
+        "apim_service.main",
+        "storage_account.client_store",
+    )
+    # the OAuth policy reads the table URL: it waits for the table
+    assert "storage_table.client_store" in graph["api_policy.oauth"].depends_on
+    assert not any(n.address.startswith("named_value.GatewayAuthKey") for n in graph)

@@ -38,12 +38,16 @@ RESOLVED: dict[str, Any] = {
     "server.url": "https://mcp-prm-oauth-server.example.net",
     "managed_identities.mcp-server.client_id": "33333333-3333-3333-3333-333333333333",
     "managed_identities.mcp-server.principal_id": "44444444-4444-4444-4444-444444444444",
+    # gateway mode (labs/gateway.yaml)
+    "apim.service.principal_id": "55555555-5555-5555-5555-555555555555",
+    "apim.apis.oauth.url": f"{GATEWAY}/oauth",
+    "authorization.client_store.table_url": "https://stmcpprmoauth.table.core.windows.net/mcpclients",
 }
 
 
-@pytest.fixture(scope="module")
-def lab() -> Lab:
-    return load_lab(ROOT / "lab.yaml", env={})
+@pytest.fixture(scope="module", params=["lab.yaml", "labs/gateway.yaml"])
+def lab(request: pytest.FixtureRequest) -> Lab:
+    return load_lab(ROOT / str(request.param), env={})
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +119,7 @@ def test_unresolved_references_stay_unknown(nodes: dict[str, Node], providers: d
 
 
 # Children whose owner is their parent's owner (no field to carry a mark of their own).
-INHERITED = {"federated_credential", "api_policy", "operation_policy", "apim_diagnostic"}
+INHERITED = {"federated_credential", "api_policy", "operation_policy", "apim_diagnostic", "storage_table"}
 MARKS = ('"prmlab-lab": "mcp-prm-oauth"', "prmlab-lab:mcp-prm-oauth", "prmlab-lab-mcp-prm-oauth")
 
 
@@ -228,6 +232,13 @@ def _server_echo(provider: Any, desired: Desired) -> Actual:
         body["properties"]["principalId"] = "p"
         body.update(id=desired.properties["@id"], name=desired.name)
         return provider._actual(body)  # type: ignore[no-any-return]
+    if kind == "storage_table":
+        table = {
+            "id": desired.properties["@id"],
+            "name": desired.name,
+            "properties": {"tableName": desired.name},
+        }
+        return provider._actual(table, True)  # type: ignore[no-any-return]
     # generic ARM
     from azure.mgmt.resource.resources.models import GenericResource
 

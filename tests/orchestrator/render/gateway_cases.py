@@ -17,7 +17,7 @@ GATEWAY_OAUTH: dict[str, object] = {
     "authority": "https://login.microsoftonline.com",
     "tenant_id": NamedValueRef("McpTenantId"),
     "client_id": NamedValueRef("McpClientId"),
-    "signing_key": NamedValueRef("GatewayAuthKey"),
+    "client_store": "https://stprmlab3f9a.table.core.windows.net/mcpclients",
 }
 
 GATEWAY_MCP_API: dict[str, object] = {

@@ -29,7 +29,7 @@ def _variable(xml: str, name: str) -> str:
 def test_variables() -> None:
     assert required_template_variables("gateway-metadata") == {"issuer", "scopes_supported"}
     assert required_template_variables("gateway-oauth") == {
-        "issuer", "resource", "scope", "authority", "tenant_id", "client_id", "signing_key",
+        "issuer", "resource", "scope", "authority", "tenant_id", "client_id", "client_store",
     }  # fmt: skip
     assert optional_template_variables("gateway-oauth") == {
         "managed_identity_client_id", "cimd_allow_loopback", "access_token_lifetime", "refresh_token_lifetime",
@@ -62,7 +62,8 @@ def test_metadata_advertises_only_served_endpoints() -> None:
         ("gateway-metadata", {"issuer": ISSUER, "scopes_supported": ["offline_access"]}, "offline_access"),
         ("gateway-oauth", {**GATEWAY_OAUTH, "scope": "offline_access"}, "offline_access"),
         ("gateway-oauth", {**GATEWAY_OAUTH, "resource": "ftp://x/mcp"}, "not an absolute http"),
-        ("gateway-oauth", {k: v for k, v in GATEWAY_OAUTH.items() if k != "signing_key"}, "signing_key"),
+        ("gateway-oauth", {k: v for k, v in GATEWAY_OAUTH.items() if k != "client_store"}, "client_store"),
+        ("gateway-oauth", {**GATEWAY_OAUTH, "client_store": "mcpclients"}, "not an absolute http"),
     ],
 )
 def test_refused_variables(template: str, variables: dict[str, object], message: str) -> None:
@@ -81,12 +82,22 @@ def test_oauth_policy_is_anonymous_and_answers_every_operation() -> None:
     ]
     # Anything else: 404, never the backend.
     assert [el.get("code") for el in root.findall("inbound/return-response/set-status")] == ["404"]
-    # No encryption at all (so no IV, fixed or not); registrations are sealed with an HMAC key
-    # that comes from a secret named value, never from the template.
+    # No encryption and no key at all (so no IV, fixed or not, and no secret to leak):
+    # registrations live in the client store, reached with APIM's managed identity.
     assert "Encrypt" not in xml
     assert "Aes" not in xml
-    assert xml.count("new HMACSHA256(Encoding.UTF8.GetBytes(&#34;{{GatewayAuthKey}}&#34;))") == 2
-    assert "gw-key" not in xml
+    assert "HMAC" not in xml
+    assert _variable(xml, "gw-store") == "https://stprmlab3f9a.table.core.windows.net/mcpclients"
+    stores = [
+        el for el in root.iter("send-request") if el.get("response-variable-name", "").startswith("gw-store")
+    ]
+    assert [el.findtext("set-method") for el in stores] == ["POST", "GET"]
+    for el in stores:
+        auth = el.find("authentication-managed-identity")
+        assert auth is not None
+        assert auth.get("resource") == "https://storage.azure.com/"
+        headers = {h.get("name"): h.findtext("value") or "" for h in el.findall("set-header")}
+        assert headers["x-ms-version"] >= "2019-02-02"  # bearer tokens need 2019-02-02 or later
 
 
 def test_lifetimes_are_bounded() -> None:
@@ -111,7 +122,12 @@ def test_cimd_loopback_and_managed_identity_options() -> None:
     )
     assert _variable(options, "gw-conf-cimd-loopback") == "@(true)"
     mi = list(parse_policy(options).iter("authentication-managed-identity"))
-    assert {(el.get("resource"), el.get("client-id")) for el in mi} == {("api://AzureADTokenExchange", "abc")}
+    # The Entra client assertion uses the chosen identity; the client store is always reached
+    # with the system identity (the one prmlab grants the table role to).
+    assert {(el.get("resource"), el.get("client-id")) for el in mi} == {
+        ("api://AzureADTokenExchange", "abc"),
+        ("https://storage.azure.com/", None),
+    }
 
 
 def test_mcp_api_maps_back_and_validates_the_entra_token() -> None:

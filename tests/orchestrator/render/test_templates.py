@@ -144,7 +144,7 @@ def test_discovery_documents_are_cors_open_for_get_without_credentials(
 def test_the_emulator_put_gate_accepts_every_render(golden: str) -> None:
     template, variables = GOLDEN[golden]
     xml = render_policy(template, variables)
-    stored = check_policy(xml, ["McpTenantId", "McpClientId", "McpScope", "GatewayAuthKey"])
+    stored = check_policy(xml, ["McpTenantId", "McpClientId", "McpScope"])
     assert etree.fromstring(stored.encode()).tag == "policies"
 
 

@@ -6,7 +6,6 @@ fail by storing a policy with that one protection removed.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import json
 import os
@@ -21,6 +20,7 @@ import anyio
 import httpx
 import pytest
 
+from orchestrator.providers.base import stable_uuid
 from orchestrator.render import NamedValueRef, render_policy
 from orchestrator.verify.gateway_mode import (
     ConsentBrowser,
@@ -36,6 +36,7 @@ from orchestrator.verify.gateway_mode import (
 from orchestrator.verify.model import Outcome
 from tests.orchestrator.emulator_lab import reconcile_on
 from tests.support.emulator import RunningEmulator, start_emulator
+from tests.support.tokens import user_token
 
 ROOT = Path(__file__).resolve().parents[3]
 TOKEN = {"Authorization": "Bearer offline-emulator-token"}
@@ -59,6 +60,8 @@ class Lab:
     oauth_policy: str
     mcp_policy: str
     lab_file: Path
+    store_account: str  # ARM id of the client store's storage account
+    store_table_url: str  # the client store table's URL
 
 
 def _arm(emu: RunningEmulator, path: str) -> str:
@@ -97,7 +100,6 @@ async def _wait_for_server(emu: RunningEmulator, rg: str) -> None:
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     folder = tmp_path_factory.mktemp("gateway-lab")
     emu = start_emulator(folder / "state")
-    os.environ["PRMLAB_GATEWAY_KEY"] = base64.b64encode(os.urandom(32)).decode()
     try:
         text = (ROOT / "labs" / "gateway.yaml").read_text()
         text = text.replace("source: ../mcp_server", f"source: {ROOT / 'mcp_server'}")
@@ -111,9 +113,15 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
             f"/subscriptions/{emu.subscription_id}/resourceGroups/{rg}"
             "/providers/Microsoft.ApiManagement/service/apim-mcp-prm-oauth"
         )
+        account = (
+            f"/subscriptions/{emu.subscription_id}/resourceGroups/{rg}"
+            "/providers/Microsoft.Storage/storageAccounts/stmcpprmoauth"
+        )
         with emu.sync_http() as http:
             assert http.post("/v1.0/users", headers=TOKEN, json=USER).status_code == 201
             gateway = http.get(_arm(emu, service), headers=TOKEN).json()["properties"]["gatewayUrl"]
+            endpoints = http.get(_arm(emu, account), headers=TOKEN).json()["properties"]["primaryEndpoints"]
+        table_url = endpoints["table"].rstrip("/") + "/mcpclients"
         anyio.run(_wait_for_server, emu, rg)
         mcp_url, issuer = f"{gateway}/mcp", f"{gateway}/oauth"
         scope = f"{mcp_url}/user_impersonate"
@@ -140,7 +148,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
                 "authority": f"{emu.base_url}/login",
                 "tenant_id": NamedValueRef("McpTenantId"),
                 "client_id": NamedValueRef("McpClientId"),
-                "signing_key": NamedValueRef("GatewayAuthKey"),
+                "client_store": table_url,
                 "cimd_allow_loopback": True,
                 "access_token_lifetime": 3600,
                 "refresh_token_lifetime": 86400,
@@ -158,10 +166,12 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
                 "backend_id": "mcp-backend",
             },
         )
-        yield Lab(emu, target, service, oauth, mcp, lab_file)
+        built = Lab(emu, target, service, oauth, mcp, lab_file, account, table_url)
+        yield built
+        emu = built.emu  # a test may have restarted it
     finally:
-        os.environ.pop("PRMLAB_GATEWAY_KEY", None)
-        emu.stop()
+        if emu.alive():
+            emu.stop()
 
 
 def test_every_gateway_check_passes(lab: Lab) -> None:
@@ -330,39 +340,124 @@ def test_registration_rules(lab: Lab) -> None:
     assert native["client_id"] != web["client_id"]
 
 
-def test_sealed_client_ids_cannot_be_forged(lab: Lab) -> None:
-    async def main() -> list[int]:
-        async with lab.emu.http() as http:
-            resp = await http.post(
-                f"{lab.target.issuer}/register", json={"redirect_uris": [lab.target.redirect_uri]}
-            )
-            client_id = resp.json()["client_id"]
-            payload, mac = client_id.split(".")
-            # The same registration with an attacker's redirect URI, the MAC kept: refused.
-            forged = base64.urlsafe_b64encode(
-                base64.urlsafe_b64decode(payload[4:] + "=" * (-len(payload[4:]) % 4)).replace(
-                    b"http://127.0.0.1:33418/callback", b"https://attacker.example/callback"
-                )
-            ).rstrip(b"=")
-            statuses = []
-            _, challenge = pkce_pair()
-            for cid, redirect in (
-                (client_id, lab.target.redirect_uri),
-                ("mcp_" + forged.decode() + "." + mac, "https://attacker.example/callback"),
-                (client_id[:-2] + ("AA" if not client_id.endswith("AA") else "BB"), lab.target.redirect_uri),
-            ):
-                query = httpx.QueryParams(
-                    response_type="code",
-                    client_id=cid,
-                    redirect_uri=redirect,
-                    code_challenge=challenge,
-                    code_challenge_method="S256",
-                    state="s",
-                )
-                statuses.append((await http.get(f"{lab.target.issuer}/authorize", params=query)).status_code)
-            return statuses
+def _apim_principal(lab: Lab) -> str:
+    with lab.emu.sync_http() as http:
+        service = http.get(_arm(lab.emu, lab.service), headers=TOKEN).json()
+    return str(service["identity"]["principalId"])
 
-    assert anyio.run(main) == [200, 400, 400]
+
+def _store_headers(lab: Lab, scratch: Path) -> dict[str, str]:
+    """Table REST headers with a token of APIM's own identity (signed with the emulator's key,
+    as the identity service would issue it)."""
+    token = user_token(
+        lab.emu, scratch, _apim_principal(lab), aud="https://storage.azure.com", idtyp="app", scp=None
+    )
+    return {
+        "Authorization": f"Bearer {token}",
+        "x-ms-version": "2020-12-06",
+        "Accept": "application/json;odata=nometadata",
+    }
+
+
+def _entity_url(lab: Lab, client_id: str) -> str:
+    return f"{lab.store_table_url}(PartitionKey='client',RowKey='{client_id}')"
+
+
+def _authorize_status(lab: Lab, client_id: str, redirect_uri: str | None = None) -> int:
+    _, challenge = pkce_pair()
+    query = httpx.QueryParams(
+        response_type="code",
+        client_id=client_id,
+        redirect_uri=redirect_uri or lab.target.redirect_uri,
+        code_challenge=challenge,
+        code_challenge_method="S256",
+        state="s",
+    )
+    with lab.emu.sync_http() as http:
+        return http.get(f"{lab.target.issuer}/authorize", params=query).status_code
+
+
+def _register(lab: Lab, **metadata: Any) -> httpx.Response:
+    body = {"redirect_uris": [lab.target.redirect_uri], **metadata}
+    with lab.emu.sync_http() as http:
+        return http.post(f"{lab.target.issuer}/register", json=body)
+
+
+def test_registrations_are_stored_in_the_client_store(lab: Lab, tmp_path: Path) -> None:
+    reg = _register(lab, client_name="Stored client")
+    assert reg.status_code == 201, reg.text
+    client_id = reg.json()["client_id"]
+    assert re.fullmatch(r"mcp_[0-9a-f]{32}", client_id)
+    assert "__entity" not in reg.json()
+    with lab.emu.sync_http() as http:
+        entity = http.get(_entity_url(lab, client_id), headers=_store_headers(lab, tmp_path))
+    assert entity.status_code == 200, entity.text
+    body = entity.json()
+    assert (body["PartitionKey"], body["RowKey"], body["ClientName"]) == (
+        "client",
+        client_id,
+        "Stored client",
+    )
+    record = json.loads(body["Registration"])
+    assert record["r"] == [lab.target.redirect_uri]
+    assert record["t"] == "native"
+
+
+def test_unknown_and_deleted_client_ids_are_refused(lab: Lab, tmp_path: Path) -> None:
+    client_id = _register(lab).json()["client_id"]
+    assert _authorize_status(lab, client_id) == 200
+    # Never registered (well-formed), malformed, or an injection into the entity key: a 400
+    # page, never a redirect.
+    for bogus in (
+        "mcp_" + "0" * 32,
+        "mcp_" + client_id[4:].upper(),
+        client_id + "')",
+        client_id + "',RowKey='x",
+        "mcp_eyJ2IjoxfQ.AAAA",
+    ):
+        assert _authorize_status(lab, bogus) == 400, bogus
+    # An unregistered redirect URI of a stored client is still refused.
+    assert _authorize_status(lab, client_id, "https://attacker.example/callback") == 400
+    # Deleting the entity unregisters the client (a second, never-cached client: the gateway
+    # caches a registration it has read for 5 minutes).
+    other = _register(lab).json()["client_id"]
+    with lab.emu.sync_http() as http:
+        gone = http.delete(
+            _entity_url(lab, other), headers={**_store_headers(lab, tmp_path), "If-Match": "*"}
+        )
+    assert gone.status_code == 204, gone.text
+    assert _authorize_status(lab, other) == 400
+
+
+def test_registration_fails_closed_without_the_store_role(lab: Lab) -> None:
+    """Without its role assignment APIM cannot write the store: /register answers 503 and hands
+    out no client id (removing the check in the policy would hand out an unstored id)."""
+    rid = _role_assignment_id(lab)
+    with lab.emu.sync_http() as http:
+        saved = http.get(_arm(lab.emu, rid), headers=TOKEN).json()
+        assert http.delete(_arm(lab.emu, rid), headers=TOKEN).status_code in (200, 204)
+        try:
+            resp = _register(lab)
+        finally:
+            put = http.put(
+                _arm(lab.emu, rid),
+                headers=TOKEN,
+                json={
+                    "properties": {
+                        k: saved["properties"][k] for k in ("roleDefinitionId", "principalId", "description")
+                    }
+                },
+            )
+            assert put.status_code in (200, 201), put.text
+    assert resp.status_code == 503
+    assert resp.json()["error"] == "temporarily_unavailable"
+    assert "client_id" not in resp.json()
+    assert _register(lab).status_code == 201
+
+
+def _role_assignment_id(lab: Lab) -> str:
+    name = stable_uuid("mcp-prm-oauth", "role_assignment.apim-client-store")  # prmlab's naming
+    return f"{lab.store_account}/providers/Microsoft.Authorization/roleAssignments/{name}"
 
 
 def test_consent_page_and_pkce_requirements(lab: Lab) -> None:
@@ -432,7 +527,6 @@ def test_dry_run_from_an_entra_lab_shows_exactly_the_switch(
     """The default (entra) lab reconciled, then a dry run of labs/gateway.yaml: exactly what the
     mode switch changes, and no write."""
     emu = make_emulator()
-    monkeypatch.setenv("PRMLAB_GATEWAY_KEY", base64.b64encode(os.urandom(32)).decode())
     lab_file = tmp_path / "lab" / "lab.yaml"
     lab_file.parent.mkdir()
     lab_file.write_text(
@@ -456,21 +550,23 @@ def test_dry_run_from_an_entra_lab_shows_exactly_the_switch(
         ),
         ("+", "api_policy.oauth"),
         ("+", "operation_policy.oauth-metadata.oauth"),
-        ("+", "named_value.GatewayAuthKey"),
+        ("+", "storage_account.client_store"),
+        ("+", "storage_table.client_store"),
+        ("+", "role_assignment.apim-client-store"),
         ("+", "federated_credential.mcp.apimAsFic"),
         ("~", "entra_app.mcp"),  # the gateway's callback as a web redirect URI
         ("~", "api_policy.mcp"),  # mcp-api-entra -> gateway-mcp-api
         ("~", "operation_policy.mcp.prm"),  # authorization_servers: the gateway's issuer
         ("~", "operation_policy.mcp-prm-dynamic-discovery.mcp"),
     }
-    assert "Plan: 13 to create, 4 to update, 0 to replace, 0 to delete" in plan
+    assert "Plan: 15 to create, 4 to update, 0 to replace, 0 to delete" in plan
     assert [r for r in requests if r.get("api") in ("arm", "graph") and r.get("method") != "GET"] == []
 
 
 def test_largest_registration_still_authorizes(lab: Lab) -> None:
     uris = [f"https://app{i}.example/{'p' * 470}/cb" for i in range(5)]
 
-    async def main() -> tuple[int, int, int]:
+    async def main() -> tuple[int, str, int]:
         async with lab.emu.http() as http:
             reg = await http.post(
                 f"{lab.target.issuer}/register", json={"redirect_uris": uris, "client_name": "\u00e9" * 100}
@@ -484,11 +580,11 @@ def test_largest_registration_still_authorizes(lab: Lab) -> None:
                 "code_challenge_method": "S256",
             }
             page = await http.get(f"{lab.target.issuer}/authorize", params=query)
-            return reg.status_code, len(reg.json().get("client_id", "")), page.status_code
+            return reg.status_code, str(reg.json().get("client_id", "")), page.status_code
 
-    status, length, authorize = anyio.run(main)
+    status, client_id, authorize = anyio.run(main)
     assert status == 201
-    assert 3000 < length < 6100
+    assert re.fullmatch(r"mcp_[0-9a-f]{32}", client_id)  # the registration is stored, not carried
     assert authorize == 200
 
 
@@ -499,7 +595,7 @@ def test_the_reconcile_hook_glue_runs_every_check(lab: Lab) -> None:
     from orchestrator.spec.loader import load_lab
     from tests.orchestrator.emulator_lab import settings_for
 
-    spec = load_lab(lab.lab_file)  # PRMLAB_GATEWAY_KEY: set by the module fixture
+    spec = load_lab(lab.lab_file)
     report, _, _ = reconcile_on(lab.emu, lab.lab_file, dry_run=True)
     outputs = {s.address: s.actual.outputs for s in report.plan.steps if s.actual is not None}
     target = gateway_target_for(spec, outputs, target_outputs(settings_for(lab.emu, spec)), lab.emu.ca_file)
@@ -632,3 +728,15 @@ def test_consent_post_needs_same_origin_fetch_metadata(lab: Lab) -> None:
             return statuses
 
     assert anyio.run(main) == [403, 403, 302]
+
+
+# Last: it restarts the module's emulator.
+def test_registrations_survive_a_gateway_restart(lab: Lab) -> None:
+    """The APIM cache is gone after a restart; the registration is not (it is in the store)."""
+    client_id = _register(lab).json()["client_id"]
+    assert _authorize_status(lab, client_id) == 200
+    state_dir = lab.emu.state_dir
+    assert lab.emu.stop() == 0
+    lab.emu = start_emulator(state_dir)
+    assert _authorize_status(lab, client_id) == 200
+    assert _authorize_status(lab, "mcp_" + "1" * 32) == 400

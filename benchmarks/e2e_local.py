@@ -8,7 +8,10 @@ empty), then times, as a user would run them:
 2. the same command again (a no-op plan; verification runs again);
 3. ``prmlab reconcile --destroy --yes``.
 
-Run: ``.venv/bin/python benchmarks/e2e_local.py``. Prints seconds; exit 1 if a step failed.
+Run: ``.venv/bin/python benchmarks/e2e_local.py [LAB]`` (default ``lab.yaml``; e.g.
+``labs/gateway.yaml`` for gateway mode, whose verification adds the gateway's own suite). The
+lab is copied to the same relative place in the temporary folder, so its ``../mcp_server``-style
+paths still resolve. Prints seconds; exit 1 if a step failed.
 """
 
 from __future__ import annotations
@@ -38,17 +41,23 @@ def run(step: str, args: list[str], cwd: Path) -> float:
 
 
 def main() -> None:
+    lab = Path(sys.argv[1] if len(sys.argv) > 1 else "lab.yaml")
     folder = Path(tempfile.mkdtemp(prefix="prmlab-e2e-"))
+    target = folder / lab
     try:
-        shutil.copy(ROOT / "lab.yaml", folder / "lab.yaml")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / lab, target)
         shutil.copy(ROOT / "lab.schema.json", folder / "lab.schema.json")
         os.symlink(ROOT / "mcp_server", folder / "mcp_server")
-        print(f"lab folder: {folder}")
-        run("reconcile from empty (+verify)", ["reconcile", "--yes"], folder)
-        run("reconcile again (no-op, +verify)", ["reconcile", "--yes"], folder)
-        run("reconcile --destroy", ["reconcile", "--destroy", "--yes"], folder)
+        print(f"lab: {target}")
+        file = ["-f", str(target)]
+        run("reconcile from empty (+verify)", ["reconcile", *file, "--yes"], folder)
+        run("reconcile again (no-op, +verify)", ["reconcile", *file, "--yes"], folder)
+        run("reconcile --destroy", ["reconcile", *file, "--destroy", "--yes"], folder)
     finally:
-        subprocess.run([*PRMLAB, "local", "stop"], cwd=folder, capture_output=True, check=False)
+        subprocess.run(
+            [*PRMLAB, "local", "stop", *["-f", str(target)]], cwd=folder, capture_output=True, check=False
+        )
         shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -19,7 +19,14 @@ async def make_group(emu: RunningEmulator, name: str | None = None, **tags: str)
     return name
 
 
-async def make_service(client: Any, group: str, name: str | None = None, **tags: str) -> Any:
+async def make_service(
+    client: Any,
+    group: str,
+    name: str | None = None,
+    *,
+    identity: str | None = None,
+    **tags: str,
+) -> Any:
     name = name or unique("apim-")
     poller = await client.api_management_service.begin_create_or_update(
         group,
@@ -30,6 +37,7 @@ async def make_service(client: Any, group: str, name: str | None = None, **tags:
             "publisher_email": "lab@example.com",
             "publisher_name": "prmlab",
             "tags": tags,
+            **({"identity": {"type": identity}} if identity else {}),
         },
     )
     return await poller.result()

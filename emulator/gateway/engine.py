@@ -1,7 +1,7 @@
 """Runs a composed pipeline for one request, with APIM's error flow; forwards to the backend.
 
 ``Runtime`` is the per-request state the policy steps act on (``context``, the backend URL,
-the streaming upstream response). ``execute`` runs inbound -> backend -> outbound; a
+the streaming upstream response); it implements the ``elements.core.Runtime`` protocol. ``execute`` runs inbound -> backend -> outbound; a
 ``PolicyFailure`` anywhere records ``context.LastError`` and runs on-error; ``ReturnResponse``
 ends the pipeline. Backend responses stay a stream (``Runtime.upstream``) unless a policy
 reads the body or ``forward-request`` buffers it.
@@ -11,24 +11,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
-import httpx
 
-from emulator.gateway.elements import Step, run_steps
+from emulator.gateway.elements.core import HOP_BY_HOP, Step, run_steps
 from emulator.gateway.errors import PolicyFailure, ReturnResponse
 from emulator.gateway.expr.context import Body, Context, Headers, LastError, Response
 from emulator.gateway.policy import Pipeline
 from emulator.gateway.services import Services
 from emulator.gateway.upstream import UpstreamError, UpstreamReply
 
-if TYPE_CHECKING:
-    from emulator.gateway.elements import SendRequestStep
-
-HOP_BY_HOP = frozenset(
-    {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers", "transfer-encoding", "upgrade", "proxy-connection"}
-)  # fmt: skip
 MAX_BUFFER = 16 * 1024 * 1024
 
 
@@ -224,60 +217,6 @@ class Runtime:
             await self.buffer_response()
         if fail_on_error and upstream.status >= 400:
             raise PolicyFailure("forward-request", "BackendError", f"The backend answered {upstream.status}.")
-
-    async def send_request(self, step: SendRequestStep) -> None:
-        ctx = self.ctx
-        if step.mode == "copy":
-            method = ctx.Request.Method
-            url = self.backend_url() if step.url is None else step.url.text(ctx)
-            headers = Headers(
-                [
-                    (k, v)
-                    for k, v in ctx.Request.Headers.pairs()
-                    if k.lower() not in HOP_BY_HOP and k.lower() != "host"
-                ]
-            )
-            body = ctx.Request.Body.content or b""
-        else:
-            method, url, headers, body = "GET", step.url.text(ctx) if step.url else "", Headers(), b""
-        if step.url is not None:
-            url = step.url.text(ctx)
-        if step.method is not None:
-            method = step.method.text(ctx).strip().upper()
-        for h in step.headers:
-            h.apply(ctx, headers)
-        if step.body is not None:
-            value = step.body.body.get(ctx)
-            body = value if isinstance(value, bytes) else str(value if value is not None else "").encode()
-        if step.managed_identity is not None:
-            token = step.managed_identity.token(self)
-            if token is not None:
-                headers.set("Authorization", [f"Bearer {token}"])
-        if not url.startswith(("http://", "https://")):
-            raise PolicyFailure("send-request", "InvalidUrl", f"'{url}' is not an absolute http(s) URL.")
-        try:
-            with anyio.fail_after(step.timeout):
-                resp = await self.services.client.request(
-                    method, url, headers=headers.pairs(), content=body or None
-                )
-                data = await resp.aread()
-        except (TimeoutError, httpx.HTTPError) as exc:
-            if step.ignore_error:
-                ctx.Variables.set(step.var, None)
-                return
-            raise PolicyFailure(
-                "send-request",
-                "Timeout" if isinstance(exc, TimeoutError) else "RequestFailed",
-                f"send-request to '{url}' failed ({type(exc).__name__}).",
-            ) from exc
-        rh = Headers(
-            [
-                (k.decode("latin-1"), v.decode("latin-1"))
-                for k, v in resp.headers.raw
-                if k.decode("latin-1").lower() not in HOP_BY_HOP
-            ]
-        )
-        ctx.Variables.set(step.var, Response(resp.status_code, resp.reason_phrase, rh, Body(data)))
 
 
 async def _run(steps: list[Step] | Any, rt: Runtime, section: str) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from emulator.gateway.elements import BaseStep, Compiler, Step, is_element, line_of, tag
+from emulator.gateway.elements import BaseStep, ChooseStep, Compiler, Step, is_element, line_of, tag
 from emulator.gateway.errors import PolicyCompileError
 from emulator.gateway.rawxml import escape_expressions
 
@@ -131,8 +131,6 @@ def compile_root(
 
 
 def _no_nested_base(steps: Sequence[Step]) -> None:
-    from emulator.gateway.elements import ChooseStep
-
     for s in steps:
         if isinstance(s, ChooseStep):
             for _, branch in s.branches:

@@ -5,6 +5,7 @@ signing keys and issuers (v2 ``<base>/login/<tenant>/v2.0`` and the v1 form) thr
 ``emulator.identity.keys.verify_token``. ``validate-jwt`` verifies against the keys of its
 ``openid-config`` URLs (fetched over HTTPS, cached) and inline ``issuer-signing-keys``.
 Claim rules (audiences, issuers, required claims, client application ids) are checked here.
+``TokenRules`` is what an element asks (compiled by ``elements.identity``, which owns the step).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import jwt as pyjwt
@@ -19,8 +21,42 @@ import jwt as pyjwt
 from emulator.gateway.expr.netlib import Jwt
 
 if TYPE_CHECKING:
-    from emulator.gateway.elements import ClaimRule, TokenStep
-    from emulator.gateway.engine import Runtime
+    from emulator.gateway.elements.core import Runtime
+    from emulator.gateway.values import Val
+
+
+@dataclass(frozen=True)
+class ClaimRule:
+    name: str
+    match: str
+    separator: str | None
+    values: list[Val]
+
+
+@dataclass(frozen=True)
+class TokenRules:
+    """What a ``validate-jwt`` / ``validate-azure-ad-token`` asks of a token (``kind``), as
+    compiled by ``elements.identity``."""
+
+    kind: str
+    header_name: str | None
+    query_name: str | None
+    token_value: Val | None
+    code: int
+    message: str | None
+    output_var: str | None
+    audiences: list[Val]
+    issuers: list[Val]
+    claims: list[ClaimRule]
+    tenant: Val | None = None
+    client_apps: list[Val] = field(default_factory=list)
+    backend_apps: list[Val] = field(default_factory=list)
+    openid_urls: list[Val] = field(default_factory=list)
+    keys: list[dict[str, str]] = field(default_factory=list)
+    require_exp: bool = True
+    require_scheme: str | None = None
+    require_signed: bool = True
+    clock_skew: int = 0
 
 
 class TokenRejected(Exception):  # noqa: N818 - the APIM term
@@ -44,16 +80,16 @@ _REASONS = {
 DEFAULT_MESSAGE = "Unauthorized. Access token is missing or invalid."
 
 
-def extract(step: TokenStep, rt: Runtime) -> str:
+def extract(rules: TokenRules, rt: Runtime) -> str:
     ctx = rt.ctx
-    if step.token_value is not None:
-        token = step.token_value.text(ctx).strip()
-    elif step.query_name:
-        token = ctx.Request.Url.Query.m_GetValueOrDefault(step.query_name, "") or ""
+    if rules.token_value is not None:
+        token = rules.token_value.text(ctx).strip()
+    elif rules.query_name:
+        token = ctx.Request.Url.Query.m_GetValueOrDefault(rules.query_name, "") or ""
     else:
-        raw = ctx.Request.Headers.m_GetValueOrDefault(step.header_name or "Authorization", "") or ""
+        raw = ctx.Request.Headers.m_GetValueOrDefault(rules.header_name or "Authorization", "") or ""
         scheme, _, rest = raw.strip().partition(" ")
-        if step.require_scheme is not None and scheme.lower() != step.require_scheme.lower():
+        if rules.require_scheme is not None and scheme.lower() != rules.require_scheme.lower():
             raise TokenRejected("TokenSchemeNotAllowed", DEFAULT_MESSAGE)
         token = rest.strip() if rest and scheme.lower() == "bearer" else raw.strip()
     if not token:
@@ -61,14 +97,14 @@ def extract(step: TokenStep, rt: Runtime) -> str:
     return token
 
 
-async def validate(step: TokenStep, rt: Runtime) -> tuple[dict[str, Any], Jwt]:
-    token = extract(step, rt)
+async def validate(rules: TokenRules, rt: Runtime) -> tuple[dict[str, Any], Jwt]:
+    token = extract(rules, rt)
     header = _header(token)
-    if step.kind == "validate-azure-ad-token":
-        claims = _aad(step, rt, token)
+    if rules.kind == "validate-azure-ad-token":
+        claims = _aad(rules, rt, token)
     else:
-        claims = await _generic(step, rt, token, header)
-    _check_claims(step.claims, claims, rt)
+        claims = await _generic(rules, rt, token, header)
+    _check_claims(rules.claims, claims, rt)
     return claims, Jwt(header, claims)
 
 
@@ -84,13 +120,13 @@ def _header(token: str) -> dict[str, Any]:
     return value
 
 
-def _aad(step: TokenStep, rt: Runtime, token: str) -> dict[str, Any]:
+def _aad(rules: TokenRules, rt: Runtime, token: str) -> dict[str, Any]:
     from emulator.identity.claims import v1_issuer
     from emulator.identity.keys import TokenValidationError, verify_token
 
     ectx = rt.services.emulator
-    assert step.tenant is not None
-    tenant = step.tenant.text(rt.ctx).strip()
+    assert rules.tenant is not None
+    tenant = rules.tenant.text(rt.ctx).strip()
     issuers = {ectx.issuer(tenant), v1_issuer(ectx.base_url, tenant)}
     try:
         claims = verify_token(ectx, token, issuers=issuers)
@@ -99,16 +135,16 @@ def _aad(step: TokenStep, rt: Runtime, token: str) -> dict[str, Any]:
     if claims.get("tid") not in (None, tenant):
         raise TokenRejected("TokenIssuerNotAllowed", DEFAULT_MESSAGE)
     auds = _aud_list(claims)
-    if step.audiences:
-        allowed = {v.text(rt.ctx) for v in step.audiences}
+    if rules.audiences:
+        allowed = {v.text(rt.ctx) for v in rules.audiences}
         if not allowed & set(auds):
             raise TokenRejected("TokenAudienceNotAllowed", DEFAULT_MESSAGE)
-    if step.backend_apps:
-        allowed = {v.text(rt.ctx) for v in step.backend_apps}
+    if rules.backend_apps:
+        allowed = {v.text(rt.ctx) for v in rules.backend_apps}
         if not allowed & set(auds):
             raise TokenRejected("TokenAudienceNotAllowed", DEFAULT_MESSAGE)
-    if step.client_apps:
-        allowed = {v.text(rt.ctx) for v in step.client_apps}
+    if rules.client_apps:
+        allowed = {v.text(rt.ctx) for v in rules.client_apps}
         if claims.get("azp", claims.get("appid")) not in allowed:
             raise TokenRejected("TokenClientApplicationNotAllowed", DEFAULT_MESSAGE)
     return claims
@@ -119,13 +155,13 @@ def _aud_list(claims: dict[str, Any]) -> list[str]:
     return [str(a) for a in aud] if isinstance(aud, list) else ([str(aud)] if aud is not None else [])
 
 
-async def _generic(step: TokenStep, rt: Runtime, token: str, header: dict[str, Any]) -> dict[str, Any]:
+async def _generic(rules: TokenRules, rt: Runtime, token: str, header: dict[str, Any]) -> dict[str, Any]:
     alg = header.get("alg")
     if not isinstance(alg, str) or alg.lower() == "none":
         raise TokenRejected("TokenSignatureAlgorithmNotAllowed", DEFAULT_MESSAGE)
-    keys: list[dict[str, Any]] = list(step.keys)
+    keys: list[dict[str, Any]] = list(rules.keys)
     config_issuers: list[str] = []
-    for url_val in step.openid_urls:
+    for url_val in rules.openid_urls:
         config = await rt.services.openid_config(url_val.text(rt.ctx))
         keys.extend(config.keys)
         if config.issuer:
@@ -141,14 +177,14 @@ async def _generic(step: TokenStep, rt: Runtime, token: str, header: dict[str, A
                 if not alg.startswith("HS"):
                     continue
                 secret = base64.b64decode(key["k"] + "=" * (-len(key["k"]) % 4))
-                claims = _decode(token, secret, alg, step)
+                claims = _decode(token, secret, alg, rules)
             elif key.get("kty") == "RSA":
                 if not alg.startswith(("RS", "PS")):
                     continue
                 public = pyjwt.PyJWK(
                     {k: v for k, v in key.items() if k in ("kty", "n", "e", "kid", "use")}, algorithm=alg
                 ).key
-                claims = _decode(token, public, alg, step)
+                claims = _decode(token, public, alg, rules)
             else:
                 continue
             break
@@ -162,27 +198,27 @@ async def _generic(step: TokenStep, rt: Runtime, token: str, header: dict[str, A
             continue
     if claims is None:
         raise TokenRejected("TokenSignatureInvalid", DEFAULT_MESSAGE)
-    issuers = [v.text(rt.ctx) for v in step.issuers] or config_issuers
+    issuers = [v.text(rt.ctx) for v in rules.issuers] or config_issuers
     if issuers and claims.get("iss") not in issuers:
         raise TokenRejected("TokenIssuerNotAllowed", DEFAULT_MESSAGE)
-    if step.audiences:
-        allowed = {v.text(rt.ctx) for v in step.audiences}
+    if rules.audiences:
+        allowed = {v.text(rt.ctx) for v in rules.audiences}
         if not allowed & set(_aud_list(claims)):
             raise TokenRejected("TokenAudienceNotAllowed", DEFAULT_MESSAGE)
     return claims
 
 
-def _decode(token: str, key: Any, alg: str, step: TokenStep) -> dict[str, Any]:
+def _decode(token: str, key: Any, alg: str, rules: TokenRules) -> dict[str, Any]:
     options: Any = {
         "verify_aud": False,
         "verify_iss": False,
         "verify_exp": True,
         "verify_nbf": True,
     }
-    if step.require_exp:
+    if rules.require_exp:
         options["require"] = ["exp"]
     claims: dict[str, Any] = pyjwt.decode(
-        token, key, algorithms=[alg], options=options, leeway=step.clock_skew
+        token, key, algorithms=[alg], options=options, leeway=rules.clock_skew
     )
     return claims
 

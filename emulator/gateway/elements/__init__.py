@@ -1,0 +1,46 @@
+"""Policy elements of the local gateway: how each is compiled (checked) and run.
+
+``core`` holds ``Step``, the registry (``element``, ``BUILDERS``, ``SECTIONS``), ``Compiler``,
+``run_steps`` and the ``Runtime`` protocol the steps act on. The families register their
+elements when imported here: ``flow`` (base, choose, set-variable, trace), ``message``
+(set-status, set-header, set-body, set-query-parameter, set-method, return-response,
+mock-response), ``routing`` (set-backend-service, rewrite-uri, forward-request, send-request),
+``access`` (check-header, cors), ``limits`` (cache-*-value, rate-limit-by-key) and ``identity``
+(validate-jwt, validate-azure-ad-token, authentication-managed-identity).
+docs/policies.md lists every element and the attributes honoured here.
+"""
+
+from __future__ import annotations
+
+from emulator.gateway.elements import access, flow, identity, limits, message, routing
+from emulator.gateway.elements.access import CorsStep
+from emulator.gateway.elements.core import (
+    BUILDERS,
+    SECTIONS,
+    Compiler,
+    Runtime,
+    Step,
+    is_element,
+    line_of,
+    run_steps,
+    tag,
+)
+from emulator.gateway.elements.flow import BaseStep, ChooseStep
+
+FAMILIES = (flow, message, routing, access, limits, identity)
+
+__all__ = [
+    "BUILDERS",
+    "FAMILIES",
+    "SECTIONS",
+    "BaseStep",
+    "ChooseStep",
+    "Compiler",
+    "CorsStep",
+    "Runtime",
+    "Step",
+    "is_element",
+    "line_of",
+    "run_steps",
+    "tag",
+]

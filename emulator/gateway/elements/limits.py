@@ -1,0 +1,155 @@
+"""Policy elements over the gateway's shared state: the cache (``cache-store-value``,
+``cache-lookup-value``, ``cache-remove-value``) and ``rate-limit-by-key``.
+
+Both live in ``services.Services`` (one per APIM service), so they outlive a request.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from lxml import etree
+
+from emulator.gateway.elements.core import Compiler, Runtime, Step, body_flags, element
+from emulator.gateway.errors import ReturnResponse
+from emulator.gateway.expr.context import Body, Headers, Response
+from emulator.gateway.values import Val
+
+
+def _caching_type(c: Compiler, el: etree._Element) -> None:
+    c.choice(el, "caching-type", ("internal", "prefer-external", "external"), "prefer-external")
+
+
+@dataclass(eq=False)
+class CacheStoreStep(Step):
+    key: Val
+    value: Val
+    duration: Val
+
+    async def run(self, rt: Runtime) -> None:
+        rt.services.cache_store(self.key.text(rt.ctx), self.value.get(rt.ctx), self.duration.integer(rt.ctx))
+
+
+@element("cache-store-value")
+def _cache_store(c: Compiler, el: etree._Element) -> Step:
+    c.attrs(el, ("key", "value", "duration", "caching-type"), ("key", "value", "duration"))
+    c.kids(el, ())
+    _caching_type(c, el)
+    step = CacheStoreStep(c.req(el, "key"), c.req(el, "value"), c.req(el, "duration"))
+    body_flags(step, [step.key, step.value, step.duration])
+    return step
+
+
+@dataclass(eq=False)
+class CacheLookupStep(Step):
+    key: Val
+    default: Val | None
+    var: str
+
+    async def run(self, rt: Runtime) -> None:
+        found, value = rt.services.cache_lookup(self.key.text(rt.ctx))
+        if found:
+            rt.ctx.Variables.set(self.var, value)
+        elif self.default is not None:
+            rt.ctx.Variables.set(self.var, self.default.get(rt.ctx))
+        else:
+            rt.ctx.Variables.remove(self.var)
+
+
+@element("cache-lookup-value")
+def _cache_lookup(c: Compiler, el: etree._Element) -> Step:
+    c.attrs(el, ("key", "default-value", "variable-name", "caching-type"), ("key", "variable-name"))
+    c.kids(el, ())
+    _caching_type(c, el)
+    step = CacheLookupStep(c.req(el, "key"), c.val(el, "default-value"), el.get("variable-name", ""))
+    body_flags(step, [step.key, step.default])
+    return step
+
+
+@dataclass(eq=False)
+class CacheRemoveStep(Step):
+    key: Val
+
+    async def run(self, rt: Runtime) -> None:
+        rt.services.cache_remove(self.key.text(rt.ctx))
+
+
+@element("cache-remove-value")
+def _cache_remove(c: Compiler, el: etree._Element) -> Step:
+    c.attrs(el, ("key", "caching-type"), ("key",))
+    c.kids(el, ())
+    _caching_type(c, el)
+    return CacheRemoveStep(c.req(el, "key"))
+
+
+@dataclass(eq=False)
+class RateLimitStep(Step):
+    calls: Val
+    period: Val
+    key: Val
+    condition: Val | None
+    remaining_var: str | None
+    remaining_header: str | None
+    retry_var: str | None
+    retry_header: str | None
+    total_header: str | None
+
+    async def run(self, rt: Runtime) -> None:
+        ctx = rt.ctx
+        calls, period = self.calls.integer(ctx), self.period.integer(ctx)
+        counter = f"{self.key.text(ctx)}|{calls}|{period}"
+        count = self.condition is None or self.condition.boolean(ctx)
+        allowed, remaining, retry_after = rt.services.rate_check(counter, calls, period, count)
+        if self.remaining_var:
+            ctx.Variables.set(self.remaining_var, remaining)
+        if self.remaining_header:
+            rt.extra_response_headers.append((self.remaining_header, str(remaining)))
+        if self.total_header:
+            rt.extra_response_headers.append((self.total_header, str(calls)))
+        if allowed:
+            return
+        if self.retry_var:
+            ctx.Variables.set(self.retry_var, retry_after)
+        await rt.close_backend()
+        headers = Headers([("Retry-After", str(retry_after)), ("Content-Type", "application/json")])
+        if self.retry_header:
+            headers.set(self.retry_header, [str(retry_after)])
+        message = f"Rate limit is exceeded. Try again in {retry_after} seconds."
+        ctx.Response = Response(
+            429,
+            "Too Many Requests",
+            headers,
+            Body(json.dumps({"statusCode": 429, "message": message}).encode()),
+        )
+        raise ReturnResponse()
+
+
+@element("rate-limit-by-key", frozenset({"inbound"}))
+def _rate_limit(c: Compiler, el: etree._Element) -> Step:
+    c.attrs(
+        el,
+        (
+            "calls",
+            "renewal-period",
+            "counter-key",
+            "increment-condition",
+            "increment-count",
+            "remaining-calls-variable-name",
+            "remaining-calls-header-name",
+            "retry-after-variable-name",
+            "retry-after-header-name",
+            "total-calls-header-name",
+        ),
+        ("calls", "renewal-period", "counter-key"),
+    )
+    c.kids(el, ())
+    if el.get("increment-count") not in (None, "1"):
+        raise c.fail(el, "increment-count other than 1 is not supported by the local gateway.")
+    step = RateLimitStep(
+        c.req(el, "calls"), c.req(el, "renewal-period"), c.req(el, "counter-key"), c.val(el, "increment-condition"),
+        el.get("remaining-calls-variable-name"), el.get("remaining-calls-header-name"), el.get("retry-after-variable-name"),
+        el.get("retry-after-header-name"), el.get("total-calls-header-name"),
+    )  # fmt: skip
+    body_flags(step, [step.calls, step.period, step.key, step.condition])
+    return step

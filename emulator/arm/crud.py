@@ -26,6 +26,8 @@ from emulator.arm.ids import ArmAddress, parse_address
 from emulator.arm.settings import ArmSettings
 from emulator.arm.types import Call, Doc, TypeSpec, spec_for
 from emulator.context import EmulatorContext, Event
+from emulator.contracts import loader, versions
+from emulator.contracts.schema import Rules, strip_read_only, validate
 from emulator.store import Stored
 
 RG_KIND = "microsoft.resources/resourcegroups"
@@ -211,6 +213,32 @@ async def delete_tree(ctx: EmulatorContext, kind: str, key: str) -> list[Stored]
     return ([own] if own else []) + below
 
 
+def _checked_body(spec: TypeSpec, request: Request, body: Doc) -> Doc:
+    """Validate a write's body against the vendored contract of its api-version (when vendored):
+    APIM answers a missing required property, a value outside a closed enum or a wrong JSON type
+    with 400 ``ValidationError`` + ``details`` naming the property; read-only properties are
+    dropped, as ARM ignores them on a write."""
+    operation = loader.operation(
+        request.method, request.url.path, request.query_params.get("api-version", "")
+    )
+    schema = operation.body_schema() if operation is not None else None
+    if schema is None:
+        return body
+    result = validate(schema, body, Rules.AZURE)
+    if result.problems and spec.apim:
+        details = [
+            {
+                "code": "ValidationError",
+                "target": p.path.rsplit(".", 1)[-1],
+                "message": f"'{p.path}' {p.message}.",
+            }
+            for p in result.problems
+        ]
+        raise ArmError(400, "ValidationError", "One or more fields contain incorrect values:", details)
+    stripped: Doc = strip_read_only(schema, body)
+    return stripped
+
+
 class ArmHandlers:
     """Bound to one context + settings; the router calls these."""
 
@@ -245,9 +273,21 @@ class ArmHandlers:
             self.locks.held.discard(key)
 
     # ----------------------------------------------------------------- entry
+    def _check_api_version(self, addr: ArmAddress, request: Request) -> None:
+        """ARM refuses an api-version the type does not have (``emulator.contracts.versions``)."""
+        version = request.query_params.get("api-version", "")
+        location = None
+        if addr.resource_group is not None:
+            group = self.ctx.store.get(RG_KIND, rg_key(addr.subscription, addr.resource_group))
+            location = str(group.body.get("location")) if group is not None else None
+        refusal = versions.check(addr.type_name, version, location)
+        if refusal is not None:
+            raise ArmError(refusal.status, refusal.code, refusal.message)
+
     async def handle(self, addr: ArmAddress, request: Request) -> Response:
         spec = _spec(addr)
         _check_scope_exists(self.ctx, addr)
+        self._check_api_version(addr, request)
         method = request.method
         query = dict(request.query_params)
         if addr.action is not None:
@@ -290,7 +330,7 @@ class ArmHandlers:
         check_if_match(request, existing)
         if request.method == "DELETE":
             return await self._delete(addr, spec, existing, query)
-        body = await read_json(request)
+        body = _checked_body(spec, request, await read_json(request))
         if request.method == "PATCH":
             if existing is None:
                 raise _missing(addr, spec)

@@ -175,6 +175,9 @@ class RoleAssignmentProvider:
                 f"{principal_id} does not exist or has no managed identity to grant the role to",
             )
         body = unflatten(desired.properties)
+        # ``properties.scope`` is read-only (RoleAssignmentProperties, Microsoft.Authorization
+        # 2022-04-01, emulator/contracts/specs): the scope is the id's prefix, never sent.
+        body["properties"].pop("scope", None)
         body["properties"]["principalId"] = principal
         body["properties"]["principalType"] = "ServicePrincipal"
         rid = str(desired.properties["@id"])

@@ -258,7 +258,6 @@ def bench_fake(lab: Any, nodes: list[NodeInput], args: argparse.Namespace) -> No
 async def emulator_run(
     lab: Any, nodes: list[NodeInput], emu: Any, parallelism: int, destroy: bool = False
 ) -> tuple[RunReport, float]:
-    from orchestrator.engine import target_outputs
     from orchestrator.providers import providers_for
     from orchestrator.target import TargetSettings, open_clients
 
@@ -280,7 +279,7 @@ async def emulator_run(
             providers_for(clients, lab),
             options,
             quiet_terminal(),
-            resolver=spec_resolver(lab, target_outputs(settings)),
+            resolver=spec_resolver(lab, settings.outputs()),
         )
     return report, time.monotonic() - started
 

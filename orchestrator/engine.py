@@ -4,8 +4,9 @@ Flow (``prmlab reconcile`` calls ``reconcile(options, term)``):
 
 1. ``spec.load_lab`` + ``graph.build_graph`` (a ``SpecError`` leaves with exit code 2);
 2. the lab's lock ``<lab dir>/.prmlab/reconcile.lock`` (``LockError`` names the holder);
-3. the target: for ``local`` the emulator is started if needed (``orchestrator.local``), then
-   ``target.open_clients`` and ``providers.providers_for`` give one ``Provider`` per kind;
+3. the target (``orchestrator.target``): ``TargetSettings.for_lab`` (for ``local`` the emulator
+   is started if needed), then ``open_clients`` and ``providers.providers_for`` give one
+   ``Provider`` per kind;
 4. ``read_all``: every provider lists what the lab owns (plus same-named unowned resources),
    concurrently, bounded by the same limiter as apply;
 5. ``plan.build_plan`` / ``build_destroy_plan`` (pure), printed (text or JSON);
@@ -14,6 +15,7 @@ Flow (``prmlab reconcile`` calls ``reconcile(options, term)``):
 8. verification (``orchestrator.verify.after_reconcile.verify``) unless ``--no-verify``.
 
 ``execute`` (steps 4-8) takes providers as a parameter, so tests drive it with in-memory ones.
+``read_outputs`` is step 4 alone, for ``prmlab verify``.
 
 Exit codes: 0 success; 1 failure (a resource, the target, the lock, verification, a refused
 confirmation); 2 lab.yaml invalid. With ``--detailed-exitcode``: 0 no changes, 2 changes
@@ -28,19 +30,21 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TextIO
+from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 import anyio
 
 from orchestrator.apply import DEFAULT_PARALLELISM, ApplyResult, Recorder, apply_plan, result_from
-from orchestrator.errors import PrmlabError, TargetError
+from orchestrator.errors import PrmlabError
 from orchestrator.lock import hold_lock
 from orchestrator.plan import NodeInput, Plan, build_destroy_plan, build_plan
 from orchestrator.resolve import Resolver, direct_resolver, resolve_refs
 from orchestrator.resource import Actual, Desired, Provider
 from orchestrator.retry import DEFAULT_POLICY, RetryPolicy, call_with_retry
 
-STATE_DIR = ".prmlab"
+if TYPE_CHECKING:
+    from orchestrator.spec.models import Lab
+    from orchestrator.target import TargetSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,55 +292,23 @@ def _outputs_of(plan: Plan, result: ApplyResult | None) -> dict[str, Mapping[str
 # ------------------------------------------------------------------ the real target
 
 
-def _local_settings(lab: Any, state_dir: Path) -> Any:
-    from orchestrator.local import ensure_running
-    from orchestrator.target import TargetSettings
+async def read_outputs(lab: Lab, settings: TargetSettings) -> dict[str, Mapping[str, Any]]:
+    """The outputs of everything ``lab`` owns on its target (graph address -> ``Actual.outputs``),
+    read as a reconcile's read step reads them (``prmlab verify`` starts from these)."""
+    from orchestrator.graph import build_graph
+    from orchestrator.providers import providers_for
+    from orchestrator.target import open_clients
 
-    info = ensure_running(state_dir)
-    ca = info.ca_file
-    return TargetSettings(
-        kind="local",
-        subscription_id=str(info.subscription_id),
-        tenant_id=str(info.tenant_id),
-        resource_group=lab.target.resource_group,
-        location=lab.target.location,
-        base_url=str(info.base_url).rstrip("/"),
-        ca_file=Path(ca),
-    )
+    nodes = nodes_from_graph(build_graph(lab))
+    async with open_clients(settings) as clients:
+        providers = providers_for(clients, lab)
+        actuals = await read_all(lab.name, nodes, providers, resolver=spec_resolver(lab, settings.outputs()))
+    return {address: actual.outputs for address, actual in actuals.items() if actual.owned}
 
 
-def _azure_settings(lab: Any) -> Any:
-    from orchestrator.target import TargetSettings
-
-    return TargetSettings(
-        kind="azure",
-        subscription_id=str(lab.target.subscription_id),
-        tenant_id=str(lab.target.tenant_id),
-        resource_group=lab.target.resource_group,
-        location=lab.target.location,
-    )
-
-
-def target_settings(lab: Any, state_dir: Path) -> Any:
-    """The target's ``TargetSettings``; on the local target the emulator is started if needed."""
-    return _local_settings(lab, state_dir) if lab.target.kind == "local" else _azure_settings(lab)
-
-
-def target_outputs(settings: Any) -> dict[str, Any]:
-    """``target.*`` reference values (see ``orchestrator.spec.refs``): tenant, subscription, the
-    identity provider's authority and v2 issuer, the Graph endpoint."""
-    local = settings.kind == "local"
-    authority = f"{settings.base_url}/login" if local else "https://login.microsoftonline.com"
-    return {
-        "tenant_id": settings.tenant_id,
-        "subscription_id": settings.subscription_id,
-        "authority": authority,
-        "issuer": f"{authority}/{settings.tenant_id}/v2.0",
-        "graph_endpoint": settings.base_url if local else "https://graph.microsoft.com",
-    }
-
-
-def _verification_hook(lab: Any, settings: Any, term: Terminal, options: ReconcileOptions) -> AfterApply:
+def _verification_hook(
+    lab: Lab, settings: TargetSettings, term: Terminal, options: ReconcileOptions
+) -> AfterApply:
     """``orchestrator.verify.after_reconcile.verify(lab, outputs, settings, out) -> bool``."""
     out = term.out if options.output == "text" else term.err
 
@@ -352,28 +324,25 @@ def reconcile(options: ReconcileOptions, term: Terminal) -> int:
     """The whole ``prmlab reconcile``; returns the exit code (raises ``PrmlabError`` on failure)."""
     from orchestrator.graph import build_graph
     from orchestrator.spec.loader import load_lab
+    from orchestrator.target import TargetSettings, state_dir
 
     lab = load_lab(options.lab_file)
     graph = build_graph(lab)
     nodes = nodes_from_graph(graph)
-    state_dir = lab.base_dir / STATE_DIR
     command = (
         "prmlab reconcile"
         + (" --destroy" if options.destroy else "")
         + (" --dry-run" if options.dry_run else "")
     )
-    with hold_lock(state_dir, command=command):
-        settings = target_settings(lab, state_dir)
-        resolver = spec_resolver(lab, target_outputs(settings))
+    with hold_lock(state_dir(lab), command=command):
+        settings = TargetSettings.for_lab(lab)
+        resolver = spec_resolver(lab, settings.outputs())
         hook = _verification_hook(lab, settings, term, options) if options.verify else None
 
         async def main() -> int:
+            from orchestrator.providers import providers_for
             from orchestrator.target import open_clients
 
-            try:
-                from orchestrator.providers import providers_for
-            except ImportError as exc:  # pragma: no cover - only while the providers are being written
-                raise TargetError(f"the providers are not available: {exc}") from exc
             async with open_clients(settings) as clients:
                 providers = providers_for(clients, lab)
                 report = await execute(

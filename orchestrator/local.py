@@ -2,8 +2,8 @@
 
 Where it sits: ``prmlab local start|stop|status|logs`` (``orchestrator.commands.local``) and
 ``prmlab reconcile`` on a local target (``ensure_running``) call this module. The emulator
-runs as ``python -m emulator --state-dir <lab dir>/.prmlab`` in its own session, writing
-``emulator.log``; it publishes ``emulator.json`` (pid, port, base URL, CA, tenant and
+runs as ``python -m emulator --state-dir <state folder>`` (``target.state_dir_for``) in its own
+session, writing ``emulator.log``; it publishes ``emulator.json`` (pid, port, base URL, CA, tenant and
 subscription ids) once it answers, and this module only trusts that file when its pid is
 alive, is an emulator, and ``/_emulator/health`` answers over TLS with the state folder's CA.
 
@@ -29,7 +29,6 @@ from typing import Literal
 
 from orchestrator.errors import EmulatorError
 
-STATE_DIR_NAME = ".prmlab"
 INFO_FILE = "emulator.json"
 PID_FILE = "emulator.pid"
 LOG_FILE = "emulator.log"
@@ -58,11 +57,6 @@ class Status:
     info: EmulatorInfo | None
     pid: int | None
     message: str
-
-
-def state_dir_for(lab_file: Path) -> Path:
-    """``<folder of lab.yaml>/.prmlab``."""
-    return lab_file.resolve().parent / STATE_DIR_NAME
 
 
 # ------------------------------------------------------------------ process helpers

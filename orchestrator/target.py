@@ -1,9 +1,12 @@
-"""SDK clients for one target: the local emulator or real Azure.
+"""The target a lab lives on: its state folder, its settings, its outputs and its SDK clients.
 
-Flow: the reconcile / verify commands build ``TargetSettings`` (from lab.yaml's ``target`` and,
-for ``local``, the running emulator's ``emulator.json``), then ``async with open_clients(s) as c``
-and hand ``c`` to ``orchestrator.providers.providers_for``. Providers never know which target they
-talk to: the two differ only here, in endpoints, credential and TLS trust.
+Flow: the reconcile / verify commands take the lab's state folder (``state_dir``, where the lock,
+the emulator and its CA live), build ``TargetSettings.for_lab(lab)`` (from lab.yaml's ``target``
+and, for ``local``, the running emulator's ``emulator.json``; the emulator is started if
+needed), read ``settings.outputs()`` for the ``target.*`` references, then
+``async with open_clients(settings) as c`` and hand ``c`` to the providers
+(``orchestrator.providers.providers_for``). Providers never know which target they talk to: the
+two differ only here, in endpoints, credential and TLS trust.
 
 * ``local``: every client points at the emulator's base URL, authenticates with an offline
   credential (no network, no secret), and trusts the state folder's CA *explicitly* — never the
@@ -23,10 +26,15 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+from orchestrator import urls
 from orchestrator.errors import TargetError
 
+if TYPE_CHECKING:
+    from orchestrator.spec.models import Lab
+
+STATE_DIR = ".prmlab"  # <folder of lab.yaml>/.prmlab: emulator, CA, lock, logs (git-ignored)
 ARM_SCOPE = "https://management.azure.com/.default"
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 GRAPH_PUBLIC_BASE = "https://graph.microsoft.com/v1.0"
@@ -48,10 +56,59 @@ class TargetSettings:
     # (the SDK's own default is 30 s: every named value or API write would wait that long).
     polling_interval: float | None = None
 
+    @classmethod
+    def for_lab(cls, lab: Lab) -> TargetSettings:
+        """The settings of ``lab``'s target; on the local target the emulator of the lab's state
+        folder is started if needed (``orchestrator.local.ensure_running``)."""
+        target = lab.target
+        if target.kind == "azure":
+            return cls(
+                kind="azure",
+                subscription_id=str(target.subscription_id),
+                tenant_id=str(target.tenant_id),
+                resource_group=target.resource_group,
+                location=target.location,
+            )
+        from orchestrator.local import ensure_running
+
+        info = ensure_running(state_dir(lab))
+        return cls(
+            kind="local",
+            subscription_id=str(info.subscription_id),
+            tenant_id=str(info.tenant_id),
+            resource_group=target.resource_group,
+            location=target.location,
+            base_url=str(info.base_url).rstrip("/"),
+            ca_file=Path(info.ca_file),
+        )
+
+    def outputs(self) -> dict[str, str | None]:
+        """``target.*`` reference values (see ``orchestrator.spec.refs``): tenant, subscription,
+        the identity provider's authority and v2 issuer, the Graph endpoint."""
+        local = self.kind == "local"
+        authority = urls.authority(self.base_url if local else None)
+        return {
+            "tenant_id": self.tenant_id,
+            "subscription_id": self.subscription_id,
+            "authority": authority,
+            "issuer": urls.issuer(authority, self.tenant_id),
+            "graph_endpoint": self.base_url if local else "https://graph.microsoft.com",
+        }
+
     def effective_polling_interval(self) -> float:
         if self.polling_interval is not None:
             return self.polling_interval
         return 0.05 if self.kind == "local" else 5.0
+
+
+def state_dir_for(lab_file: Path) -> Path:
+    """``<folder of lab.yaml>/.prmlab``."""
+    return lab_file.resolve().parent / STATE_DIR
+
+
+def state_dir(lab: Lab) -> Path:
+    """The state folder of a loaded lab (``<lab.base_dir>/.prmlab``)."""
+    return lab.base_dir / STATE_DIR
 
 
 @dataclass(frozen=True, slots=True)

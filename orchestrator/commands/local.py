@@ -36,8 +36,9 @@ def command() -> None:
 )
 def start(lab_file: Path, port: int) -> int:
     from orchestrator import local
+    from orchestrator.target import state_dir_for
 
-    state_dir = local.state_dir_for(lab_file)
+    state_dir = state_dir_for(lab_file)
     before = local.status(state_dir)
     info = local.start(state_dir, port=port)
     verb = "already running" if before.state == "running" else "started"
@@ -51,8 +52,9 @@ def start(lab_file: Path, port: int) -> int:
 @_LAB
 def stop(lab_file: Path) -> int:
     from orchestrator import local
+    from orchestrator.target import state_dir_for
 
-    pid = local.stop(local.state_dir_for(lab_file))
+    pid = local.stop(state_dir_for(lab_file))
     click.echo(f"emulator stopped (pid {pid})" if pid else "emulator is not running")
     return 0
 
@@ -61,8 +63,9 @@ def stop(lab_file: Path) -> int:
 @_LAB
 def status(lab_file: Path) -> int:
     from orchestrator import local
+    from orchestrator.target import state_dir_for
 
-    current = local.status(local.state_dir_for(lab_file))
+    current = local.status(state_dir_for(lab_file))
     click.echo(current.message)
     if current.info is not None and current.state == "running":
         click.echo(
@@ -78,8 +81,9 @@ def status(lab_file: Path) -> int:
 @click.option("--requests", "request_log", is_flag=True, help="The JSON-lines request log instead.")
 def logs(lab_file: Path, lines: int, follow: bool, request_log: bool) -> int:
     from orchestrator import local
+    from orchestrator.target import state_dir_for
 
-    state_dir = local.state_dir_for(lab_file)
+    state_dir = state_dir_for(lab_file)
     path = state_dir / (local.REQUEST_LOG if request_log else local.LOG_FILE)
     if not path.exists():
         click.echo(f"no log yet at {path}", err=True)

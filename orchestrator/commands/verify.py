@@ -1,6 +1,6 @@
 """``prmlab verify``: prove the deployed lab works (the same flow reconcile runs after apply).
 
-Reads what the lab owns (through the providers, like a reconcile's read step), derives the MCP
+Reads what the lab owns (``engine.read_outputs``: a reconcile's read step), derives the MCP
 URL, the app, the server URL and the test user, then runs ``orchestrator.verify``. Exit codes:
 0 every check passed (or was skipped), 1 a check failed or the lab is not deployed, 2 lab.yaml
 is invalid.
@@ -10,24 +10,8 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
-
-
-async def _outputs(lab: Any, settings: Any) -> dict[str, Any]:
-    from orchestrator.engine import nodes_from_graph, read_all, spec_resolver, target_outputs
-    from orchestrator.graph import build_graph
-    from orchestrator.providers import providers_for
-    from orchestrator.target import open_clients
-
-    nodes = nodes_from_graph(build_graph(lab))
-    async with open_clients(settings) as clients:
-        providers = providers_for(clients, lab)
-        actuals = await read_all(
-            lab.name, nodes, providers, resolver=spec_resolver(lab, target_outputs(settings))
-        )
-    return {address: actual.outputs for address, actual in actuals.items() if actual.owned}
 
 
 @click.command("verify")
@@ -57,15 +41,16 @@ def command(lab_file: Path, output: str, token: str | None, checks: tuple[str, .
     """Prove the deployed lab works: discovery, sign-in, tool call, forged tokens refused."""
     import anyio
 
-    from orchestrator.engine import STATE_DIR, target_settings
+    from orchestrator.engine import read_outputs
     from orchestrator.spec.loader import load_lab
+    from orchestrator.target import TargetSettings
     from orchestrator.verify.after_reconcile import run_for_lab, write_report
 
     lab = load_lab(lab_file)
-    settings = target_settings(lab, lab.base_dir / STATE_DIR)
+    settings = TargetSettings.for_lab(lab)
 
     async def main() -> bool:
-        outputs = await _outputs(lab, settings)
+        outputs = await read_outputs(lab, settings)
         report = await run_for_lab(
             lab, outputs, settings, token=token, checks=frozenset(checks) if checks else None
         )

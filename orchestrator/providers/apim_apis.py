@@ -42,8 +42,7 @@ from orchestrator.providers.common import (
 )
 from orchestrator.providers.errors import translating
 from orchestrator.resource import UNKNOWN, Actual, Desired, FieldChange
-
-PRM_WELL_KNOWN = "/.well-known/oauth-protected-resource"
+from orchestrator.urls import api_prm_url, api_url
 
 
 def _name_from(address: str, data: Mapping[str, Any]) -> str:
@@ -54,12 +53,7 @@ def api_urls(gateway_url: Any, path: Any) -> dict[str, Any]:
     """``url`` of an API and its RFC 9728 path-inserted metadata URL ``prm_url``."""
     if not isinstance(gateway_url, str) or not isinstance(path, str):
         return {"url": UNKNOWN, "prm_url": UNKNOWN}
-    base = gateway_url.rstrip("/")
-    suffix = path.strip("/")
-    return {
-        "url": f"{base}/{suffix}" if suffix else base,
-        "prm_url": f"{base}{PRM_WELL_KNOWN}/{suffix}" if suffix else f"{base}{PRM_WELL_KNOWN}",
-    }
+    return {"url": api_url(gateway_url, path), "prm_url": api_prm_url(gateway_url, path)}
 
 
 def template_parameters(url_template: str) -> list[dict[str, Any]]:

@@ -18,17 +18,14 @@ from orchestrator.render.environment import (
     template_variables,
 )
 from orchestrator.render.policy import named_value_references, parse_policy, render_policy
-from orchestrator.render.urls import WELL_KNOWN_PRM, protected_resource_metadata_url
 from orchestrator.render.values import KNOWN_AFTER_APPLY, NamedValueRef
 
 __all__ = [
     "KNOWN_AFTER_APPLY",
-    "WELL_KNOWN_PRM",
     "NamedValueRef",
     "named_value_references",
     "optional_template_variables",
     "parse_policy",
-    "protected_resource_metadata_url",
     "render_policy",
     "required_template_variables",
     "template_names",

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from orchestrator import urls
 from orchestrator.errors import RenderError
 from orchestrator.render.policy import render_policy
 from orchestrator.render.values import NamedValueRef
@@ -141,7 +142,7 @@ def static_target_outputs(lab: Lab) -> dict[str, object]:
         return {
             "tenant_id": tenant,
             "subscription_id": str(target.subscription_id),
-            "issuer": f"https://login.microsoftonline.com/{tenant}/v2.0",
+            "issuer": urls.issuer(urls.authority(None), tenant),
         }
     return {}  # local: the emulator chooses tenant and subscription when it starts
 

@@ -27,8 +27,8 @@ Derived outputs (computed here from other outputs and the spec, so they need no 
 the emulator's ``<base>/login``), ``issuer`` = ``<authority>/<tenant>/v2.0``, ``graph_endpoint``
 (``https://graph.microsoft.com`` or the emulator's base URL);
 ``apim.apis.<k>.url`` = gateway_url + "/" + path (no trailing slash; the gateway URL itself when
-the path is empty); ``apim.apis.<k>.prm_url`` = gateway_url + "/.well-known/oauth-protected-resource"
-+ "/" + path (RFC 9728 path-inserted); ``entra.apps.<k>.identifier_uri`` = the app's first
+the path is empty) and ``apim.apis.<k>.prm_url`` = its RFC 9728 path-inserted PRM URL (both
+from ``orchestrator.urls``); ``entra.apps.<k>.identifier_uri`` = the app's first
 identifier URI (resolved); ``entra.apps.<k>.scope`` = (identifier_uri, else client_id) + "/" +
 the first exposed scope's value; ``authorization.client_store.table_url`` = the storage account's
 table endpoint + the table name (``https://<account>.table.core.windows.net/<table>``). A
@@ -42,11 +42,10 @@ from typing import TYPE_CHECKING, Any
 
 from orchestrator.resource import UNKNOWN, Secret
 from orchestrator.spec.values import Ref
+from orchestrator.urls import api_prm_url, api_url
 
 if TYPE_CHECKING:
     from orchestrator.spec.models import Lab
-
-PRM_WELL_KNOWN = "/.well-known/oauth-protected-resource"
 
 # address pattern -> outputs. "*" stands for one map key.
 OUTPUTS: Mapping[str, tuple[str, ...]] = {
@@ -132,7 +131,8 @@ def _raw(ref: Ref, lab: Lab, outputs: Mapping[str, Mapping[str, Any]], target: M
         gateway = outputs.get("apim_service.main", {}).get("gateway_url", UNKNOWN)
         if gateway is UNKNOWN or gateway is None:
             return UNKNOWN
-        return api_url(str(gateway), lab.apim.apis[parts[2]].path, prm=out == "prm_url")
+        path = lab.apim.apis[parts[2]].path
+        return api_prm_url(str(gateway), path) if out == "prm_url" else api_url(str(gateway), path)
     if parts[:2] == ["entra", "apps"] and out in ("identifier_uri", "scope"):
         app = lab.entra.apps[parts[2]]
         node = outputs.get(f"entra_app.{parts[2]}", {})
@@ -164,11 +164,3 @@ def _raw(ref: Ref, lab: Lab, outputs: Mapping[str, Mapping[str, Any]], target: M
     provider = provider_node(ref)
     assert provider is not None
     return outputs.get(provider, {}).get(out, UNKNOWN)
-
-
-def api_url(gateway_url: str, path: str, *, prm: bool = False) -> str:
-    """The URL of an API (or of its RFC 9728 path-inserted PRM document) on a gateway."""
-    base = gateway_url.rstrip("/")
-    if prm:
-        return f"{base}{PRM_WELL_KNOWN}/{path}" if path else f"{base}{PRM_WELL_KNOWN}"
-    return f"{base}/{path}" if path else base

@@ -65,7 +65,6 @@ async def run_for_lab(
     token: str | None = None,
     checks: frozenset[str] | None = None,
 ) -> Report:
-    from orchestrator.engine import target_outputs
     from orchestrator.verify.runner import run_verification
     from orchestrator.verify.targeting import build_target
 
@@ -76,7 +75,7 @@ async def run_for_lab(
 
         async with open_clients(settings) as clients:
             await ensure_test_users(clients.graph, lab)
-    targets = target_outputs(settings)
+    targets = settings.outputs()
     target = build_target(
         lab,
         outputs,
@@ -109,7 +108,6 @@ def write_report(report: Report, out: TextIO, output: str = "text") -> None:
 
 
 async def verify(lab: Any, outputs: Mapping[str, Mapping[str, Any]], settings: Any, out: TextIO) -> bool:
-    from orchestrator.engine import target_outputs
     from orchestrator.spec.refs import resolve
     from orchestrator.spec.values import Ref
     from orchestrator.verify.connect import connection_help
@@ -117,7 +115,7 @@ async def verify(lab: Any, outputs: Mapping[str, Mapping[str, Any]], settings: A
 
     report = await run_for_lab(lab, outputs, settings)
     write_report(report, out)
-    targets = target_outputs(settings)
+    targets = settings.outputs()
     url = resolve(Ref(ref=f"apim.apis.{mcp_api_key(lab)}.url"), lab, outputs, targets)
     client_id = None
     if lab.authorization.mode == "entra":

@@ -37,12 +37,16 @@ def parse_bearer_challenge(header: str | None) -> dict[str, str] | None:
 
 
 def path_inserted_prm_url(resource: str) -> str:
-    """RFC 9728 §3.1: ``https://host/mcp`` -> ``https://host/.well-known/oauth-protected-resource/mcp``."""
+    """RFC 9728 §3.1: ``https://host/mcp`` -> ``https://host/.well-known/oauth-protected-resource/mcp``.
+
+    Deliberately independent of ``orchestrator.urls`` (which builds the URLs the lab serves): the
+    verifier checks the deployed gateway against the RFC, so a mistake there cannot hide here.
+    Only the slash right after the host is dropped; the query is kept. ``tests/orchestrator/
+    test_urls.py`` holds both to one table.
+    """
     parsed = httpx.URL(resource)
-    path = parsed.path.rstrip("/")
-    return str(
-        parsed.copy_with(path="/.well-known/oauth-protected-resource" + path, query=None, fragment=None)
-    )
+    path = "" if parsed.path == "/" else parsed.path
+    return str(parsed.copy_with(path="/.well-known/oauth-protected-resource" + path, fragment=None))
 
 
 def as_metadata_urls(issuer: str) -> list[str]:

@@ -21,7 +21,6 @@ from orchestrator.engine import (
     execute,
     nodes_from_graph,
     spec_resolver,
-    target_outputs,
 )
 from tests.support.emulator import RunningEmulator
 
@@ -165,7 +164,7 @@ def reconcile_on(
                 ReconcileOptions(lab_file=lab_file, **options),
                 term,
                 target="local",
-                resolver=spec_resolver(lab, target_outputs(settings)),
+                resolver=spec_resolver(lab, settings.outputs()),
             )
 
     before = len(emu.requests())

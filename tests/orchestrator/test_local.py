@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from orchestrator import local
 from orchestrator.cli import cli
 from orchestrator.errors import EmulatorError
+from orchestrator.target import state_dir_for
 
 
 @pytest.fixture
@@ -22,7 +23,7 @@ def lab(tmp_path: Path) -> Iterator[Path]:
     lab_file = tmp_path / "lab.yaml"
     lab_file.write_text("name: demo\n")
     yield lab_file
-    local.stop(local.state_dir_for(lab_file))
+    local.stop(state_dir_for(lab_file))
 
 
 def _run(*args: str) -> tuple[int, str]:
@@ -31,7 +32,7 @@ def _run(*args: str) -> tuple[int, str]:
 
 
 def test_start_status_stop_through_the_cli(lab: Path) -> None:
-    state = local.state_dir_for(lab)
+    state = state_dir_for(lab)
     assert state == lab.parent / ".prmlab"
     code, out = _run("local", "status", "-f", str(lab))
     assert (code, out.strip()) == (1, "the emulator is not running")
@@ -60,7 +61,7 @@ def test_start_status_stop_through_the_cli(lab: Path) -> None:
 
 
 def test_dead_process_is_reported_and_replaced(lab: Path) -> None:
-    state = local.state_dir_for(lab)
+    state = state_dir_for(lab)
     first = local.start(state)
     os.kill(first.pid, signal.SIGKILL)
     os.waitpid(first.pid, 0)  # our child: wait until the kernel has really ended it
@@ -81,12 +82,12 @@ def test_port_taken_is_a_clear_error(lab: Path) -> None:
         blocker.listen(1)
         port = blocker.getsockname()[1]
         with pytest.raises(EmulatorError, match=f"port {port} on 127.0.0.1 is already in use"):
-            local.start(local.state_dir_for(lab), port=port)
-    assert local.status(local.state_dir_for(lab)).state == "stopped"
+            local.start(state_dir_for(lab), port=port)
+    assert local.status(state_dir_for(lab)).state == "stopped"
 
 
 def test_stop_never_signals_a_foreign_process(lab: Path) -> None:
-    state = local.state_dir_for(lab)
+    state = state_dir_for(lab)
     state.mkdir(parents=True)
     (state / "emulator.pid").write_text(f"{os.getpid()}\n")  # a live process that is not an emulator
     assert local.status(state).state == "dead"
@@ -96,7 +97,7 @@ def test_stop_never_signals_a_foreign_process(lab: Path) -> None:
 def test_concurrent_starts_share_one_emulator(lab: Path) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    state = local.state_dir_for(lab)
+    state = state_dir_for(lab)
     with ThreadPoolExecutor(max_workers=2) as pool:
         infos = list(pool.map(lambda _: local.ensure_running(state), range(2)))
     assert infos[0].pid == infos[1].pid

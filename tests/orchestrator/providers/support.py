@@ -49,14 +49,11 @@ async def local_clients(emulator: RunningEmulator, lab: Lab, **settings: Any) ->
 
 
 def target_outputs(emulator: RunningEmulator) -> dict[str, Any]:
-    authority = f"{emulator.base_url}/login"
-    return {
-        "tenant_id": emulator.tenant_id,
-        "subscription_id": emulator.subscription_id,
-        "authority": authority,
-        "issuer": f"{authority}/{emulator.tenant_id}/v2.0",
-        "graph_endpoint": emulator.base_url,
-    }
+    """``target.*`` of the emulator's target (``TargetSettings.outputs``)."""
+    settings = TargetSettings(
+        "local", emulator.subscription_id, emulator.tenant_id, "rg", "local", base_url=emulator.base_url
+    )
+    return dict(settings.outputs())
 
 
 class Converger:

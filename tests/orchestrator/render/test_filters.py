@@ -1,11 +1,11 @@
-"""Filters and URL helpers, unit by unit (the special values included)."""
+"""Filters, unit by unit (the special values included)."""
 
 from __future__ import annotations
 
 import pytest
 from markupsafe import Markup
 
-from orchestrator.render import NamedValueRef, protected_resource_metadata_url
+from orchestrator.render import NamedValueRef
 from orchestrator.render.filters import (
     absolute_uri,
     http_url,
@@ -69,29 +69,6 @@ def test_nonempty() -> None:
     assert nonempty(UNKNOWN) is UNKNOWN
     with pytest.raises(ValueRefusedError):
         nonempty([])
-
-
-@pytest.mark.parametrize(
-    ("resource", "prm"),
-    [
-        ("https://h.example/mcp", "https://h.example/.well-known/oauth-protected-resource/mcp"),
-        ("https://h.example/a/mcp/", "https://h.example/.well-known/oauth-protected-resource/a/mcp/"),
-        ("https://h.example", "https://h.example/.well-known/oauth-protected-resource"),
-        ("https://h.example/", "https://h.example/.well-known/oauth-protected-resource"),
-        (
-            "https://127.0.0.1:8443/mcp?x=1",
-            "https://127.0.0.1:8443/.well-known/oauth-protected-resource/mcp?x=1",
-        ),
-    ],
-)
-def test_protected_resource_metadata_url(resource: str, prm: str) -> None:
-    assert protected_resource_metadata_url(resource) == prm
-
-
-@pytest.mark.parametrize("resource", ["/mcp", "https://h/mcp#x", "urn:x"])
-def test_protected_resource_metadata_url_refuses(resource: str) -> None:
-    with pytest.raises(ValueError, match=r"not an absolute|fragment"):
-        protected_resource_metadata_url(resource)
 
 
 def test_absolute_uri() -> None:

@@ -9,7 +9,6 @@ from emulator.gateway.check import check_policy
 from orchestrator.render import (
     optional_template_variables,
     parse_policy,
-    protected_resource_metadata_url,
     render_policy,
     required_template_variables,
     template_names,
@@ -17,6 +16,7 @@ from orchestrator.render import (
 )
 from orchestrator.render.environment import template_source
 from orchestrator.render.policy import check_template_source
+from orchestrator.urls import protected_resource_metadata_url
 from tests.orchestrator.render.cases import GOLDEN, MCP_API_ENTRA, MCP_URL, PRM, PRM_URL
 
 

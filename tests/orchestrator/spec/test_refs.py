@@ -8,7 +8,7 @@ import pytest
 
 from orchestrator.resource import UNKNOWN, Secret
 from orchestrator.spec import Lab, Ref, parse_lab, resolve
-from orchestrator.spec.refs import api_url, provider_node
+from orchestrator.spec.refs import provider_node
 
 LAB = """\
 name: t
@@ -112,8 +112,3 @@ def test_secret_outputs_stay_secret(lab: Lab) -> None:
 )
 def test_provider_node(ref: str, node: str | None) -> None:
     assert provider_node(Ref(ref=ref)) == node
-
-
-def test_api_url_never_has_a_trailing_slash() -> None:
-    assert api_url("https://gw/", "mcp") == "https://gw/mcp"
-    assert api_url("https://gw", "") == "https://gw"

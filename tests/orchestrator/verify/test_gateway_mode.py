@@ -597,23 +597,20 @@ def test_largest_registration_still_authorizes(lab: Lab) -> None:
 def test_the_reconcile_hook_glue_runs_every_check(lab: Lab) -> None:
     """``verify_gateway`` finds the target from the lab and the engine's outputs (as the
     after-reconcile hook would call it) and every check passes, the foreign token included."""
-    from orchestrator.engine import target_outputs
     from orchestrator.spec.loader import load_lab
     from tests.orchestrator.emulator_lab import settings_for
 
     spec = load_lab(lab.lab_file)
     report, _, _ = reconcile_on(lab.emu, lab.lab_file, dry_run=True)
     outputs = {s.address: s.actual.outputs for s in report.plan.steps if s.actual is not None}
-    target = gateway_target_for(spec, outputs, target_outputs(settings_for(lab.emu, spec)), lab.emu.ca_file)
+    target = gateway_target_for(spec, outputs, settings_for(lab.emu, spec).outputs(), lab.emu.ca_file)
     assert target is not None
     assert (target.mcp_url, target.issuer, target.scope) == (
         lab.target.mcp_url,
         lab.target.issuer,
         lab.target.scope,
     )
-    results = anyio.run(
-        verify_gateway, spec, outputs, target_outputs(settings_for(lab.emu, spec)), lab.emu.ca_file
-    )
+    results = anyio.run(verify_gateway, spec, outputs, settings_for(lab.emu, spec).outputs(), lab.emu.ca_file)
     assert len(results) == 13
     assert [r.name for r in results if r.outcome is not Outcome.PASS] == []
 

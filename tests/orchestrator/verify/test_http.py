@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
-from orchestrator.verify.http import as_metadata_urls, parse_bearer_challenge, path_inserted_prm_url
+from orchestrator.verify.http import as_metadata_urls, parse_bearer_challenge
 
 
 def test_parse_bearer_challenge() -> None:
@@ -17,18 +15,6 @@ def test_parse_bearer_challenge() -> None:
     assert parse_bearer_challenge('Basic realm="x"') is None
     assert parse_bearer_challenge(None) is None
     assert parse_bearer_challenge("Bearer realm=x") == {"realm": "x"}
-
-
-@pytest.mark.parametrize(
-    ("resource", "expected"),
-    [
-        ("https://gw.example/mcp", "https://gw.example/.well-known/oauth-protected-resource/mcp"),
-        ("https://127.0.0.1:8443/a/b", "https://127.0.0.1:8443/.well-known/oauth-protected-resource/a/b"),
-        ("https://gw.example", "https://gw.example/.well-known/oauth-protected-resource"),
-    ],
-)
-def test_path_inserted_prm_url(resource: str, expected: str) -> None:
-    assert path_inserted_prm_url(resource) == expected
 
 
 def test_as_metadata_order_for_issuer_with_path() -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from emulator.gateway.expr import ast, netlib
+from emulator.gateway.expr import ast, netlib, surface
 from emulator.gateway.expr.lexer import ExpressionSyntaxError
 from emulator.gateway.expr.parser import parse_policy_expression
 from emulator.gateway.expr.values import (
@@ -375,7 +375,7 @@ class Compiler:
 
     # ---- types ------------------------------------------------------------------------------
     def check_type(self, t: ast.TypeRef, node: ast.Node) -> None:
-        if t.name not in netlib.CASTABLE and t.name not in netlib.STATIC_TYPES and t.name != "byte":
+        if t.name not in surface.CASTABLE and t.name not in netlib.STATIC_TYPES and t.name != "byte":
             raise self.fail(f"The type '{t}' is not supported by the local gateway", node)
         for a in t.args:
             self.check_type(a, node)
@@ -480,7 +480,7 @@ class Compiler:
     def check_cast_type(self, t: ast.TypeRef, node: ast.Node) -> None:
         if t.array and t.name in ("byte", "string", "object", "int", "JToken"):
             return
-        if t.name not in netlib.CASTABLE:
+        if t.name not in surface.CASTABLE:
             raise self.fail(f"Casting to '{t}' is not supported by the local gateway", node)
 
     def binary(self, node: ast.Binary, scope: _Scope) -> Fn:
@@ -510,7 +510,7 @@ class Compiler:
         if name == "Body":
             self._note_body(node)
         target = self.expr(node.target, scope)
-        if name not in netlib.KNOWN_MEMBERS and name not in scope.anon_fields:
+        if name not in surface.KNOWN_MEMBERS and name not in scope.anon_fields:
             raise self.fail(
                 f"'{name}' is not a member the local gateway supports (see docs/policies.md)", node
             )
@@ -541,7 +541,7 @@ class Compiler:
             raise self.fail(f"The method '{name}' does not exist in the current context", node)
         member = node.target
         name = member.name
-        if name not in netlib.KNOWN_METHODS:
+        if name not in surface.KNOWN_METHODS:
             raise self.fail(
                 f"The method '{name}' is not supported by the local gateway (see docs/policies.md)", node
             )
@@ -709,7 +709,7 @@ class Compiler:
         if isinstance(target, ast.Member):
             obj_fn = self.expr(target.target, scope)
             name = target.name
-            if name not in netlib.KNOWN_MEMBERS:
+            if name not in surface.KNOWN_MEMBERS:
                 raise self.fail(
                     f"'{name}' is not a member the local gateway supports (see docs/policies.md)", target
                 )

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
 from emulator.gateway.expr import jsonmodel as jm
 from emulator.gateway.expr import netlib
-from emulator.gateway.expr.values import EvalError, NetObject, require_str, to_string
+from emulator.gateway.expr.values import EvalError, NetObject, to_string
 
 
 class Headers(netlib.NetDict):
@@ -91,6 +91,7 @@ class QueryDict(netlib.NetDict):
 
 class Url(NetObject):
     NET_TYPE = "IUrl"
+    NET_CASTABLE = True
     NET_PROPS = frozenset({"Scheme", "Host", "Port", "Path", "QueryString", "Query"})
     NET_METHODS = frozenset({"ToUri", "ToString"})
 
@@ -151,6 +152,7 @@ class Body(NetObject):
     of the pipeline reads ``Body``); ``As<T>()`` without ``preserveContent: true`` consumes it."""
 
     NET_TYPE = "IMessageBody"
+    NET_CASTABLE = True
     NET_METHODS = frozenset({"As"})
 
     def __init__(self, content: bytes | None) -> None:
@@ -179,6 +181,7 @@ class Body(NetObject):
 
 class Request(NetObject):
     NET_TYPE = "IRequest"
+    NET_CASTABLE = True
     NET_PROPS = frozenset(
         {
             "Method",
@@ -207,6 +210,7 @@ class Request(NetObject):
 
 class Response(NetObject):
     NET_TYPE = "IResponse"
+    NET_CASTABLE = True
     NET_PROPS = frozenset({"StatusCode", "StatusReason", "Headers", "Body"})
 
     def __init__(
@@ -352,32 +356,6 @@ class Context(NetObject):
         self.traces.append(("expression", to_string(message)))
 
 
-def _is(cls: type) -> Callable[[object], bool]:
-    return lambda value: isinstance(value, cls)
-
-
-for _name, _cls in (("IResponse", Response), ("IRequest", Request), ("IUrl", Url), ("IMessageBody", Body)):
-    netlib.register_type(_name, _is(_cls))
-netlib.register_classes(
-    [
-        Headers,
-        Variables,
-        QueryDict,
-        Url,
-        Body,
-        Request,
-        Response,
-        LastError,
-        Gateway,
-        Deployment,
-        SubscriptionKeyNames,
-        Api,
-        Operation,
-        Context,
-    ]
-)
-
-
 def sample_context(
     method: str = "GET",
     url: str = "https://contoso.azure-api.net/mcp?x=1",
@@ -400,6 +378,3 @@ def sample_context(
 
 def json_body(value: Any) -> bytes:
     return json.dumps(value).encode()
-
-
-_ = (require_str, datetime)

@@ -23,6 +23,7 @@ from emulator.gateway.expr.values import (
     format_datetime,
     format_double,
     invalid_cast,
+    parse_datetime,
     require_str,
     to_string,
 )
@@ -32,6 +33,7 @@ MAX_JSON = 4 * 1024 * 1024
 
 class JToken(NetObject):
     NET_TYPE = "JToken"
+    NET_CASTABLE = True
 
     def plain(self) -> Any:
         raise NotImplementedError
@@ -317,11 +319,6 @@ def _plain_for_json(value: Any) -> Any:
     return token.plain() if token is not None else None
 
 
-class _Encoder(json.JSONEncoder):
-    def iterencode(self, o: Any, _one_shot: bool = False) -> Any:
-        return super().iterencode(o, _one_shot)
-
-
 def _float_repr(value: Any) -> Any:
     if isinstance(value, float):
         text = format_double(value)
@@ -405,8 +402,6 @@ def convert_token(token: Any, target: str) -> Any:
     except (ValueError, TypeError) as exc:
         raise EvalError("FormatException", f"Could not convert '{to_string(v)}' to {target}.") from exc
     if target == "DateTime":
-        from emulator.gateway.expr.netlib import parse_datetime
-
         return parse_datetime(to_string(v))
     raise invalid_cast(token, target)
 

@@ -11,10 +11,11 @@ policy engine turns it into ``context.LastError`` and runs ``on-error``.
 
 from __future__ import annotations
 
+import email.utils
 import math
 import uuid
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 MAX_STRING = 4 * 1024 * 1024  # keeps a hostile expression from exhausting memory
@@ -43,12 +44,6 @@ def argument_error(message: str) -> EvalError:
     return EvalError("ArgumentException", message)
 
 
-def out_of_range(message: str = "Index was outside the bounds of the array.") -> EvalError:
-    return EvalError(
-        "ArgumentOutOfRangeException" if "Index" not in message else "IndexOutOfRangeException", message
-    )
-
-
 def check_size(text: str) -> str:
     if len(text) > MAX_STRING:
         raise EvalError("OutOfMemoryException", "The string is longer than the local gateway allows.")
@@ -67,6 +62,8 @@ class NetObject:
     NET_TYPE: ClassVar[str] = "Object"
     NET_PROPS: ClassVar[frozenset[str]] = frozenset()
     NET_METHODS: ClassVar[frozenset[str]] = frozenset()
+    # ``(T)x`` / ``x is T`` / ``x as T`` may name this class's ``NET_TYPE`` (``netlib.casts``)
+    NET_CASTABLE: ClassVar[bool] = False
 
     def net_get(self, name: str) -> Any:
         if name in self.NET_PROPS:
@@ -316,6 +313,29 @@ def format_datetime(d: datetime, fmt: str | None) -> str:
             out.append(c)
             i += 1
     return "".join(out)
+
+
+def parse_datetime(text: str) -> datetime:
+    s = text.strip()
+    try:
+        value = datetime.fromisoformat(s.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            value = email.utils.parsedate_to_datetime(s)
+        except (TypeError, ValueError, IndexError):
+            for fmt in ("%m/%d/%Y %H:%M:%S", "%m/%d/%Y", "%Y/%m/%d", "%m/%d/%Y %I:%M:%S %p"):
+                try:
+                    value = datetime.strptime(s, fmt)
+                    break
+                except ValueError:
+                    continue
+            else:
+                raise EvalError(
+                    "FormatException", f"String '{text}' was not recognized as a valid DateTime."
+                ) from None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value
 
 
 def format_timespan(t: timedelta) -> str:

@@ -2,7 +2,8 @@
 
 Flow (``prmlab reconcile`` calls ``reconcile(options, term)``):
 
-1. ``spec.load_lab`` + ``graph.build_graph`` (a ``SpecError`` leaves with exit code 2);
+1. ``labfile.load``: ``spec.load_lab`` + ``graph.build_graph`` (a ``SpecError`` leaves with exit
+   code 2);
 2. the lab's lock ``<lab dir>/.prmlab/reconcile.lock`` (``LockError`` names the holder);
 3. the target (``orchestrator.target``): ``TargetSettings.for_lab`` (for ``local`` the emulator
    is started if needed), then ``open_clients`` and ``providers.providers_for`` give one
@@ -43,6 +44,7 @@ from orchestrator.resource import Actual, Desired, Provider
 from orchestrator.retry import DEFAULT_POLICY, RetryPolicy, call_with_retry
 
 if TYPE_CHECKING:
+    from orchestrator.graph import ResourceGraph
     from orchestrator.spec.models import Lab
     from orchestrator.target import TargetSettings
 
@@ -292,14 +294,15 @@ def _outputs_of(plan: Plan, result: ApplyResult | None) -> dict[str, Mapping[str
 # ------------------------------------------------------------------ the real target
 
 
-async def read_outputs(lab: Lab, settings: TargetSettings) -> dict[str, Mapping[str, Any]]:
+async def read_outputs(
+    lab: Lab, graph: ResourceGraph, settings: TargetSettings
+) -> dict[str, Mapping[str, Any]]:
     """The outputs of everything ``lab`` owns on its target (graph address -> ``Actual.outputs``),
     read as a reconcile's read step reads them (``prmlab verify`` starts from these)."""
-    from orchestrator.graph import build_graph
     from orchestrator.providers import providers_for
     from orchestrator.target import open_clients
 
-    nodes = nodes_from_graph(build_graph(lab))
+    nodes = nodes_from_graph(graph)
     async with open_clients(settings) as clients:
         providers = providers_for(clients, lab)
         actuals = await read_all(lab.name, nodes, providers, resolver=spec_resolver(lab, settings.outputs()))
@@ -322,12 +325,10 @@ def _verification_hook(
 
 def reconcile(options: ReconcileOptions, term: Terminal) -> int:
     """The whole ``prmlab reconcile``; returns the exit code (raises ``PrmlabError`` on failure)."""
-    from orchestrator.graph import build_graph
-    from orchestrator.spec.loader import load_lab
+    from orchestrator.labfile import load
     from orchestrator.target import TargetSettings, state_dir
 
-    lab = load_lab(options.lab_file)
-    graph = build_graph(lab)
+    lab, graph = load(options.lab_file)
     nodes = nodes_from_graph(graph)
     command = (
         "prmlab reconcile"

@@ -320,13 +320,6 @@ def _find_cycle(graph: ResourceGraph) -> list[str] | None:
     return None
 
 
-def cycle_issues(lab: Lab, positions: Positions | None) -> list[SpecIssue]:
-    """The reference cycle of ``lab``, if any, as one issue at one of its references."""
-    graph = _build(lab)
-    cycle = _find_cycle(graph)
-    return [] if cycle is None else _cycle_issue(graph, cycle, positions)
-
-
 def _raise_on_cycle(graph: ResourceGraph, positions: Positions | None) -> None:
     cycle = _find_cycle(graph)
     if cycle is not None:

@@ -1,6 +1,6 @@
 """``prmlab render``: every policy of the lab as APIM policy XML, checked well-formed.
 
-Flow: ``load_lab`` (a ``SpecError`` exits 2) -> ``render_lab_policies`` with the static
+Flow: ``labfile.load`` (a ``SpecError`` exits 2) -> ``render_lab_policies`` with the static
 resolver (references that only exist after apply print as ``(known after apply)``) -> stdout,
 one header comment per policy, or one ``<address>.xml`` file per policy in ``--output``.
 Every policy is rendered before failing, so all render errors are reported at once (exit 1).
@@ -42,6 +42,7 @@ def _comment(text: str) -> str:
     help="Write <policy address>.xml files into this folder instead of printing.",
 )
 def command(lab_file: Path, out_dir: Path | None) -> int:
+    from orchestrator.labfile import load
     from orchestrator.render.lab import (
         iter_unknown,
         lab_policies,
@@ -49,9 +50,8 @@ def command(lab_file: Path, out_dir: Path | None) -> int:
         render_lab_policy,
         static_resolver,
     )
-    from orchestrator.spec import load_lab
 
-    lab = load_lab(lab_file)
+    lab, _ = load(lab_file)
     resolve = static_resolver(lab)
     rendered: list[tuple[str, str, str]] = []  # (address, header, xml)
     errors: list[str] = []

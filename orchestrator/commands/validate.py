@@ -1,8 +1,8 @@
 """``prmlab validate``: load lab.yaml and report every problem at once (exit 2), or OK.
 
-Runs the whole load (YAML, models, references, cycles) and builds the resource graph; touches
-no target. Problems are raised as one ``SpecError``, which ``cli.main`` prints as
-``lab.yaml:LINE:COL: yaml.path: message`` lines.
+Runs the whole load (``labfile.load``: YAML, models, references, policy variables, then the
+resource graph, which finds cycles); touches no target. Problems are raised as one
+``SpecError``, which ``cli.main`` prints as ``lab.yaml:LINE:COL: yaml.path: message`` lines.
 """
 
 from __future__ import annotations
@@ -23,10 +23,8 @@ import click
     help="The lab to check.",
 )
 def command(lab_file: Path) -> int:
-    from orchestrator.graph import build_graph
-    from orchestrator.spec import load_lab
+    from orchestrator.labfile import load
 
-    lab = load_lab(lab_file)
-    graph = build_graph(lab)
+    _, graph = load(lab_file)
     click.echo(f"{lab_file}: OK ({len(graph)} resources)")
     return 0

@@ -42,15 +42,15 @@ def command(lab_file: Path, output: str, token: str | None, checks: tuple[str, .
     import anyio
 
     from orchestrator.engine import read_outputs
-    from orchestrator.spec.loader import load_lab
+    from orchestrator.labfile import load
     from orchestrator.target import TargetSettings
     from orchestrator.verify.after_reconcile import run_for_lab, write_report
 
-    lab = load_lab(lab_file)
+    lab, graph = load(lab_file)
     settings = TargetSettings.for_lab(lab)
 
     async def main() -> bool:
-        outputs = await read_outputs(lab, settings)
+        outputs = await read_outputs(lab, graph, settings)
         report = await run_for_lab(
             lab, outputs, settings, token=token, checks=frozenset(checks) if checks else None
         )

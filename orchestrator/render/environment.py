@@ -103,5 +103,11 @@ def optional_template_variables(name: str) -> frozenset[str]:
     return frozenset(optional) & template_variables(name)
 
 
+def variables_of(name: str) -> tuple[frozenset[str], frozenset[str]]:
+    """(every variable, the optional ones) of a template: the lookup the spec's checks take
+    (``orchestrator.spec.checks.TemplateVariables``)."""
+    return template_variables(name), optional_template_variables(name)
+
+
 def required_template_variables(name: str) -> frozenset[str]:
     return template_variables(name) - optional_template_variables(name)

@@ -15,17 +15,23 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchestrator.errors import SpecIssue
+from orchestrator.errors import PrmlabError, SpecIssue
 from orchestrator.spec.refs import OUTPUTS, SECRET_OUTPUTS, pattern_of
 from orchestrator.spec.values import CHECK_GROUPS, REF_PATTERN
 from orchestrator.spec.yamlsource import PathT, Positions, format_path
 
 _TEMPLATE_PARAM = re.compile(r"\{([^{}]*)\}")
+
+# A template's variables, as the renderer reads them from the template itself: (every variable,
+# the optional ones); raises ``PrmlabError`` when the template cannot be read. Passed in by the
+# caller (``orchestrator.labfile`` passes ``render.environment.variables_of``): the spec imports
+# nothing above it.
+TemplateVariables = Callable[[str], tuple[frozenset[str], frozenset[str]]]
 
 
 def _map(value: Any) -> dict[str, Any]:
@@ -51,6 +57,7 @@ class _Checker:
     positions: Positions
     base_dir: Path
     templates_dir: Path
+    template_variables: TemplateVariables | None = None
     issues: list[SpecIssue] = field(default_factory=list)
 
     def at(self, path: PathT, message: str, *, key: bool = False) -> None:
@@ -179,18 +186,10 @@ class _Checker:
 
     def check_variables(self, path: PathT, template: str, policy: dict[str, Any]) -> None:
         """The variables a template takes (as the renderer reads them from the template itself)."""
-        from orchestrator.errors import PrmlabError
-        from orchestrator.render.environment import (
-            TEMPLATE_DIR,
-            optional_template_variables,
-            template_variables,
-        )
-
-        if self.templates_dir.resolve() != TEMPLATE_DIR:
-            return  # the renderer reads only its own folder
+        if self.template_variables is None:
+            return  # no lookup given (or the templates are not the renderer's own folder)
         try:
-            takes = template_variables(template)
-            optional = optional_template_variables(template)
+            takes, optional = self.template_variables(template)
         except PrmlabError as exc:
             self.at((*path, "template"), f"policy template '{template}' cannot be read: {exc.message}")
             return
@@ -434,11 +433,17 @@ def _unknown_output(address: str, output: str) -> str:
     return f"{address} has no output '{output}' (outputs: {', '.join(known)})"
 
 
-def check(data: Any, positions: Positions, base_dir: Path, templates_dir: Path) -> list[SpecIssue]:
-    """All cross-resource issues of the raw lab data."""
+def check(
+    data: Any,
+    positions: Positions,
+    base_dir: Path,
+    templates_dir: Path,
+    template_variables: TemplateVariables | None = None,
+) -> list[SpecIssue]:
+    """All cross-resource issues of the raw lab data (policy variables only with a lookup)."""
     if not isinstance(data, dict):
         return []
-    checker = _Checker(data, positions, base_dir, templates_dir)
+    checker = _Checker(data, positions, base_dir, templates_dir, template_variables)
     checker.check_refs()
     checker.check_names()
     checker.check_policies()

@@ -2,9 +2,11 @@
 
 The front door of the spec. Flow: read the file; parse YAML keeping marks and interpolating
 ``${VAR}`` (``yamlsource``); validate the models (``models``; errors located by ``issues``);
-check cross-resource rules on the raw data (``checks``); build the resource graph to find
-reference cycles (``orchestrator.graph``). All issues of all steps that could run are raised
-together, sorted by position. Pure apart from reading lab.yaml and looking for template files.
+check cross-resource rules on the raw data (``checks``; a policy's variables against its
+template when the caller passes the renderer's lookup). All issues of all steps that could run
+are raised together, sorted by position. Pure apart from reading lab.yaml and looking for
+template files. Reference cycles are the graph step's (``orchestrator.graph.build_graph``);
+``orchestrator.labfile.load`` is the front door that runs all of it, as the commands do.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from orchestrator.errors import SpecError, SpecIssue
-from orchestrator.spec.checks import check
+from orchestrator.spec.checks import TemplateVariables, check
 from orchestrator.spec.issues import issues_from
 from orchestrator.spec.models import Lab
 from orchestrator.spec.schema import model_schema
@@ -37,11 +39,15 @@ def parse_lab(
     env: Mapping[str, str] | None = None,
     base_dir: Path | None = None,
     templates_dir: Path | None = None,
+    template_variables: TemplateVariables | None = None,
 ) -> tuple[Lab, Positions]:
-    """Validate lab.yaml ``text``; ``file`` is the name used in messages."""
+    """Validate lab.yaml ``text``; ``file`` is the name used in messages. ``template_variables``
+    (the renderer's lookup) checks policy variables; it reads the default templates folder only."""
     env = os.environ if env is None else env
     base = base_dir if base_dir is not None else Path.cwd()
     templates = templates_dir if templates_dir is not None else default_templates_dir()
+    if templates.resolve() != default_templates_dir():
+        template_variables = None  # the renderer reads only its own folder
     data, positions, issues = read_yaml(text, file, env)
     if data is None and not issues:
         issues.append(
@@ -61,14 +67,11 @@ def parse_lab(
         # A value whose ${VAR} failed is already reported: no second issue for what is left of it.
         reported = {issue.path for issue in issues}
         issues += [i for i in issues_from(exc, data, positions, model_schema()) if i.path not in reported]
-    issues += check(data, positions, base, templates)
-    if lab is not None and not issues:
-        from orchestrator.graph import cycle_issues
-
-        issues += cycle_issues(lab, positions)
+    issues += check(data, positions, base, templates, template_variables)
     if issues:
         raise SpecError(issues)
     assert lab is not None
+    lab._positions = positions
     return lab, positions
 
 
@@ -77,11 +80,13 @@ def load_lab(
     env: Mapping[str, str] | None = None,
     *,
     templates_dir: Path | None = None,
+    template_variables: TemplateVariables | None = None,
 ) -> Lab:
     """Load and validate the lab at ``path``; raise ``SpecError`` with every issue found.
 
     ``env`` is the environment for ``${VAR}`` (default: ``os.environ``); ``templates_dir`` is
-    where policy templates are looked up (default: the ``policy_templates`` package).
+    where policy templates are looked up (default: the ``policy_templates`` package);
+    ``template_variables`` see ``parse_lab``.
     """
     path = Path(path)
     try:
@@ -91,7 +96,12 @@ def load_lab(
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError([SpecIssue(str(path), 1, 1, "", f"cannot read: {exc}")]) from None
     lab, positions = parse_lab(
-        text, file=str(path), env=env, base_dir=path.resolve().parent, templates_dir=templates_dir
+        text,
+        file=str(path),
+        env=env,
+        base_dir=path.resolve().parent,
+        templates_dir=templates_dir,
+        template_variables=template_variables,
     )
     lab._source = path.resolve()
     lab._positions = positions

@@ -171,7 +171,7 @@ server:
 
 def test_a_cycle_is_a_spec_error_naming_it_at_one_of_its_references() -> None:
     with pytest.raises(SpecError) as caught:
-        parse_lab(CYCLE, env={})
+        build_graph(parse_lab(CYCLE, env={})[0])
     (issue,) = caught.value.issues
     assert issue.message == (
         "reference cycle: backend.be -> container_app.server -> entra_app.app -> backend.be"

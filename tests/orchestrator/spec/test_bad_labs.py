@@ -9,7 +9,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from orchestrator.errors import SpecError
-from orchestrator.spec import load_lab
+from orchestrator.labfile import load
 
 CASES_FILE = Path(__file__).parent / "cases" / "bad_labs.yaml"
 ENV = {"PRESENT": "from-env", "EMPTY": ""}
@@ -32,7 +32,7 @@ def test_bad_lab(tmp_path: Path, text: str, expected: list[str]) -> None:
     lab = tmp_path / "lab.yaml"
     lab.write_text(text, encoding="utf-8")
     with pytest.raises(SpecError) as caught:
-        load_lab(lab, env=ENV)
+        load(lab, env=ENV)
     got = [
         f"{i.line}:{i.column}: {i.path}: {i.message}" if i.path else f"{i.line}:{i.column}: {i.message}"
         for i in caught.value.issues

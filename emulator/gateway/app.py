@@ -70,17 +70,7 @@ class GatewayApp:
         path: str = scope.get("path") or "/"
         snapshot = self.config.snapshot()
         headers = Headers((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope.get("headers") or [])
-        match = snapshot.match(path, method)
-        preflight = None
-        if (
-            method == "OPTIONS"
-            and (match is None or match.operation is None)
-            and headers.m_ContainsKey("Origin")
-            and headers.m_ContainsKey("Access-Control-Request-Method")
-        ):
-            preflight = self._preflight_route(snapshot, path, headers)
-            if preflight is not None:
-                match = preflight[0]
+        match, preflight = self._route(snapshot, path, method, headers)
         if match is None:
             await _simple(send, 404, {"statusCode": 404, "message": "Resource not found"})
             return
@@ -113,36 +103,12 @@ class GatewayApp:
             )
             return
         self.services.backends = snapshot.backends
-        host = headers.m_GetValueOrDefault("Host", "127.0.0.1")
-        hostname, _, port_text = str(host).partition(":")
-        port = int(port_text) if port_text.isdigit() else 443
-        url = Url("https", hostname, port, path, query)
-        has_body = (
-            headers.m_ContainsKey("Content-Length") and headers.m_GetValueOrDefault("Content-Length") != "0"
-        ) or headers.m_ContainsKey("Transfer-Encoding")
-        stream: AsyncIterator[bytes] | None = None
-        if not has_body:
-            body = Body(b"")
-        elif pipeline.uses_request_body:
-            data = await self._read_body(receive)
-            if data is None:
-                await _simple(send, 413, {"statusCode": 413, "message": "Request entity too large"})
-                return
-            body = Body(data)
-        else:
-            body = Body(None)
-            stream = self._stream_body(receive)
-        client = scope.get("client") or ("127.0.0.1", 0)
-        request = Request(method, url, headers, body, str(client[0]))
-        request.MatchedParameters = NetDict(match.params)
-        api = Api(dict(match.api.body), match.api.name)
-        op = match.operation
-        operation = (
-            Operation(op.name, op.display_name, op.method, op.template)
-            if op
-            else Operation("", "", method, "/*")
-        )
-        ctx = Context(request, self.deployment, api, operation)
+        request_body = await self._request_body(headers, pipeline, receive)
+        if request_body is None:
+            await _simple(send, 413, {"statusCode": 413, "message": "Request entity too large"})
+            return
+        body, stream = request_body
+        ctx = self._context(scope, method, path, query, headers, body, match)
         rt = Runtime(
             ctx,
             self.services,
@@ -157,6 +123,64 @@ class GatewayApp:
             await self._respond(rt, method, receive, send)
         finally:
             await rt.close_backend()
+
+    def _route(
+        self, snapshot: Snapshot, path: str, method: str, headers: Headers
+    ) -> tuple[Match | None, tuple[Match, Pipeline] | None]:
+        """The API and operation of the request, and for a CORS preflight its route and pipeline."""
+        match = snapshot.match(path, method)
+        preflight = None
+        if (
+            method == "OPTIONS"
+            and (match is None or match.operation is None)
+            and headers.m_ContainsKey("Origin")
+            and headers.m_ContainsKey("Access-Control-Request-Method")
+        ):
+            preflight = self._preflight_route(snapshot, path, headers)
+            if preflight is not None:
+                match = preflight[0]
+        return match, preflight
+
+    async def _request_body(
+        self, headers: Headers, pipeline: Pipeline, receive: Receive
+    ) -> tuple[Body, AsyncIterator[bytes] | None] | None:
+        """The body, buffered only when a policy reads it (else streamed); ``None``: too large."""
+        has_body = (
+            headers.m_ContainsKey("Content-Length") and headers.m_GetValueOrDefault("Content-Length") != "0"
+        ) or headers.m_ContainsKey("Transfer-Encoding")
+        if not has_body:
+            return Body(b""), None
+        if pipeline.uses_request_body:
+            data = await self._read_body(receive)
+            return None if data is None else (Body(data), None)
+        return Body(None), self._stream_body(receive)
+
+    def _context(
+        self,
+        scope: Scope,
+        method: str,
+        path: str,
+        query: list[tuple[str, str]],
+        headers: Headers,
+        body: Body,
+        match: Match,
+    ) -> Context:
+        """The policy ``context`` of the request."""
+        host = headers.m_GetValueOrDefault("Host", "127.0.0.1")
+        hostname, _, port_text = str(host).partition(":")
+        port = int(port_text) if port_text.isdigit() else 443
+        url = Url("https", hostname, port, path, query)
+        client = scope.get("client") or ("127.0.0.1", 0)
+        request = Request(method, url, headers, body, str(client[0]))
+        request.MatchedParameters = NetDict(match.params)
+        api = Api(dict(match.api.body), match.api.name)
+        op = match.operation
+        operation = (
+            Operation(op.name, op.display_name, op.method, op.template)
+            if op
+            else Operation("", "", method, "/*")
+        )
+        return Context(request, self.deployment, api, operation)
 
     @staticmethod
     def _preflight_route(snapshot: Snapshot, path: str, headers: Headers) -> tuple[Match, Pipeline] | None:

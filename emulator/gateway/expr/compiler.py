@@ -11,27 +11,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from typing import Any
 
 from emulator.gateway.expr import ast, netlib, surface
 from emulator.gateway.expr.lexer import ExpressionSyntaxError
+from emulator.gateway.expr.operators import BINARY, UNARY, add, is_number, operand_error
 from emulator.gateway.expr.parser import parse_policy_expression
 from emulator.gateway.expr.values import (
     MAX_STRING,
-    Char,
     EvalError,
     NetObject,
-    equals,
     require_bool,
-    require_int,
-    to_string,
-    type_name,
 )
 
 Fn = Callable[["Frame"], Any]
 MAX_STEPS = 100_000
-_INT64 = 2**63
 
 
 class Frame:
@@ -86,182 +80,6 @@ class CompiledExpression:
             raise EvalError("InvalidOperationException", f"{type(exc).__name__}: {exc}") from exc
 
 
-def _wrap_int(v: int) -> int:
-    if -_INT64 <= v < _INT64:
-        return v
-    return (v + _INT64) % (2 * _INT64) - _INT64
-
-
-def _operand_error(op: str, a: object, b: object) -> EvalError:
-    return EvalError(
-        "InvalidOperationException",
-        f"Operator '{op}' cannot be applied to operands of type '{type_name(a)}' and '{type_name(b)}'.",
-    )
-
-
-def _is_num(v: object) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
-
-
-def _add(a: Any, b: Any) -> Any:
-    if (isinstance(a, str) and not isinstance(a, Char)) or (isinstance(b, str) and not isinstance(b, Char)):
-        text = to_string(a) + to_string(b)
-        if len(text) > MAX_STRING:
-            raise EvalError("OutOfMemoryException", "The string is longer than the local gateway allows.")
-        return text
-    if isinstance(a, Char) and isinstance(b, Char):
-        return ord(a) + ord(b)
-    if isinstance(a, Char) and _is_num(b):
-        return ord(a) + b
-    if _is_num(a) and _is_num(b):
-        r = a + b
-        return _wrap_int(r) if isinstance(r, int) else r
-    if (isinstance(a, datetime) and isinstance(b, timedelta)) or (
-        isinstance(a, timedelta) and isinstance(b, timedelta | datetime)
-    ):
-        try:
-            return a + b  # type: ignore[operator]  # datetime+timedelta / timedelta+(timedelta|datetime)
-        except OverflowError as exc:
-            raise EvalError(
-                "ArgumentOutOfRangeException",
-                "The added or subtracted value results in an un-representable DateTime.",
-            ) from exc
-    if a is None and b is None:
-        return None
-    raise _operand_error("+", a, b)
-
-
-def _sub(a: Any, b: Any) -> Any:
-    if _is_num(a) and _is_num(b):
-        r = a - b
-        return _wrap_int(r) if isinstance(r, int) else r
-    if (isinstance(a, datetime) and isinstance(b, datetime | timedelta)) or (
-        isinstance(a, timedelta) and isinstance(b, timedelta)
-    ):
-        try:
-            return a - b  # type: ignore[operator]  # checked above: datetime-(datetime|timedelta) / timedelta-timedelta
-        except OverflowError as exc:
-            raise EvalError(
-                "ArgumentOutOfRangeException",
-                "The added or subtracted value results in an un-representable DateTime.",
-            ) from exc
-    raise _operand_error("-", a, b)
-
-
-def _mul(a: Any, b: Any) -> Any:
-    if _is_num(a) and _is_num(b):
-        r = a * b
-        return _wrap_int(r) if isinstance(r, int) else r
-    raise _operand_error("*", a, b)
-
-
-def _div(a: Any, b: Any) -> Any:
-    if _is_num(a) and _is_num(b):
-        if isinstance(a, int) and isinstance(b, int):
-            if b == 0:
-                raise EvalError("DivideByZeroException", "Attempted to divide by zero.")
-            q = abs(a) // abs(b)
-            return _wrap_int(q if (a >= 0) == (b >= 0) else -q)
-        if b == 0:
-            if a == 0 or a != a:
-                return float("nan")
-            return float("inf") if (a > 0) == (str(float(b))[0] != "-") else float("-inf")
-        return a / b
-    raise _operand_error("/", a, b)
-
-
-def _mod(a: Any, b: Any) -> Any:
-    if _is_num(a) and _is_num(b):
-        if b == 0:
-            if isinstance(a, int) and isinstance(b, int):
-                raise EvalError("DivideByZeroException", "Attempted to divide by zero.")
-            return float("nan")
-        if isinstance(a, int) and isinstance(b, int):
-            r = abs(a) % abs(b)
-            return r if a >= 0 else -r
-        import math
-
-        return math.fmod(a, b)
-    raise _operand_error("%", a, b)
-
-
-def _compare(op: str) -> Callable[[Any, Any], bool]:
-    import operator
-
-    fn = {"<": operator.lt, ">": operator.gt, "<=": operator.le, ">=": operator.ge}[op]
-
-    def cmp(a: Any, b: Any) -> bool:
-        if a is None or b is None:
-            return False
-        if (_is_num(a) and _is_num(b)) or (isinstance(a, Char) and isinstance(b, Char)):
-            return bool(fn(a, b))
-        if (isinstance(a, datetime) and isinstance(b, datetime)) or (
-            isinstance(a, timedelta) and isinstance(b, timedelta)
-        ):
-            return bool(fn(a, b))
-        raise _operand_error(op, a, b)
-
-    return cmp
-
-
-def _bitwise(op: str) -> Callable[[Any, Any], Any]:
-    def apply(a: Any, b: Any) -> Any:
-        if isinstance(a, bool) and isinstance(b, bool):
-            return {"&": a and b, "|": a or b, "^": a != b}[op]
-        if isinstance(a, int) and isinstance(b, int) and not isinstance(a, bool) and not isinstance(b, bool):
-            return {"&": a & b, "|": a | b, "^": a ^ b}[op]
-        raise _operand_error(op, a, b)
-
-    return apply
-
-
-_BINARY: dict[str, Callable[[Any, Any], Any]] = {
-    "+": _add,
-    "-": _sub,
-    "*": _mul,
-    "/": _div,
-    "%": _mod,
-    "==": equals,
-    "!=": lambda a, b: not equals(a, b),
-    "<": _compare("<"),
-    ">": _compare(">"),
-    "<=": _compare("<="),
-    ">=": _compare(">="),
-    "&": _bitwise("&"),
-    "|": _bitwise("|"),
-    "^": _bitwise("^"),
-}
-
-
-def _neg(v: Any) -> Any:
-    if _is_num(v):
-        return _wrap_int(-v) if isinstance(v, int) else -v
-    if isinstance(v, timedelta):
-        return -v
-    raise EvalError(
-        "InvalidOperationException", f"Operator '-' cannot be applied to operand of type '{type_name(v)}'."
-    )
-
-
-def _plus(v: Any) -> Any:
-    if _is_num(v):
-        return v
-    raise EvalError(
-        "InvalidOperationException", f"Operator '+' cannot be applied to operand of type '{type_name(v)}'."
-    )
-
-
-def _not(v: Any) -> bool:
-    return not require_bool(v, "operand of '!'")
-
-
-def _complement(v: Any) -> int:
-    return ~require_int(v, "operand of '~'")
-
-
-_UNARY: dict[str, Callable[[Any], Any]] = {"-": _neg, "+": _plus, "!": _not, "~": _complement}
-
-
 @dataclass
 class _Scope:
     names: set[str] = field(default_factory=set)
@@ -295,20 +113,7 @@ class Compiler:
         if isinstance(node, ast.Block):
             return self.block(node, scope)
         if isinstance(node, ast.VarDecl):
-            if node.ident in scope.names:
-                raise self.fail(
-                    f"A local variable named '{node.ident}' is already defined in this scope", node
-                )
-            if node.type is not None:
-                self.check_type(node.type, node)
-            value = self.expr(node.value, scope) if node.value is not None else None
-            scope.names.add(node.ident)
-            name = node.ident
-
-            def declare(f: Frame) -> None:
-                f.vars[name] = value(f) if value is not None else None
-
-            return declare
+            return self.var_decl(node, scope)
         if isinstance(node, ast.ExprStmt):
             fn = self.expr(node.expr, scope, statement=True)
 
@@ -317,22 +122,7 @@ class Compiler:
 
             return run_expr
         if isinstance(node, ast.If):
-            cond = self.expr(node.cond, scope)
-            then = self.stmt(node.then, _Scope(set(scope.names), scope.anon_fields))
-            otherwise = (
-                self.stmt(node.otherwise, _Scope(set(scope.names), scope.anon_fields))
-                if node.otherwise
-                else None
-            )
-
-            def run_if(f: Frame) -> Any:
-                if require_bool(cond(f), "if condition"):
-                    return then(f)
-                if otherwise is not None:
-                    return otherwise(f)
-                return None
-
-            return run_if
+            return self.if_(node, scope)
         if isinstance(node, ast.Return):
             value = self.expr(node.value, scope) if node.value is not None else None
 
@@ -344,34 +134,65 @@ class Compiler:
             flow = _BREAK if node.kind == "break" else _CONTINUE
             return lambda f: flow
         if isinstance(node, ast.Foreach):
-            iterable = self.expr(node.iterable, scope)
-            if node.ident in scope.names:
-                raise self.fail(
-                    f"A local variable named '{node.ident}' is already defined in this scope", node
-                )
-            inner = _Scope(set(scope.names) | {node.ident}, scope.anon_fields)
-            body = self.stmt(node.body, inner)
-            ident = node.ident
-
-            def run_foreach(f: Frame) -> Any:
-                for item in netlib.iterate(iterable(f)):
-                    f.steps += 1
-                    if f.steps > MAX_STEPS:
-                        raise EvalError(
-                            "InvalidOperationException",
-                            "The expression ran more loop iterations than the local gateway allows.",
-                        )
-                    f.vars[ident] = item
-                    r = body(f)
-                    if r is None or r is _CONTINUE:
-                        continue
-                    if r is _BREAK:
-                        break
-                    return r
-                return None
-
-            return run_foreach
+            return self.foreach(node, scope)
         raise self.fail(f"Unsupported statement '{type(node).__name__}'", node)
+
+    def var_decl(self, node: ast.VarDecl, scope: _Scope) -> Fn:
+        if node.ident in scope.names:
+            raise self.fail(f"A local variable named '{node.ident}' is already defined in this scope", node)
+        if node.type is not None:
+            self.check_type(node.type, node)
+        value = self.expr(node.value, scope) if node.value is not None else None
+        scope.names.add(node.ident)
+        name = node.ident
+
+        def declare(f: Frame) -> None:
+            f.vars[name] = value(f) if value is not None else None
+
+        return declare
+
+    def if_(self, node: ast.If, scope: _Scope) -> Fn:
+        cond = self.expr(node.cond, scope)
+        then = self.stmt(node.then, _Scope(set(scope.names), scope.anon_fields))
+        otherwise = (
+            self.stmt(node.otherwise, _Scope(set(scope.names), scope.anon_fields)) if node.otherwise else None
+        )
+
+        def run_if(f: Frame) -> Any:
+            if require_bool(cond(f), "if condition"):
+                return then(f)
+            if otherwise is not None:
+                return otherwise(f)
+            return None
+
+        return run_if
+
+    def foreach(self, node: ast.Foreach, scope: _Scope) -> Fn:
+        iterable = self.expr(node.iterable, scope)
+        if node.ident in scope.names:
+            raise self.fail(f"A local variable named '{node.ident}' is already defined in this scope", node)
+        inner = _Scope(set(scope.names) | {node.ident}, scope.anon_fields)
+        body = self.stmt(node.body, inner)
+        ident = node.ident
+
+        def run_foreach(f: Frame) -> Any:
+            for item in netlib.iterate(iterable(f)):
+                f.steps += 1
+                if f.steps > MAX_STEPS:
+                    raise EvalError(
+                        "InvalidOperationException",
+                        "The expression ran more loop iterations than the local gateway allows.",
+                    )
+                f.vars[ident] = item
+                r = body(f)
+                if r is None or r is _CONTINUE:
+                    continue
+                if r is _BREAK:
+                    break
+                return r
+            return None
+
+        return run_foreach
 
     # ---- types ------------------------------------------------------------------------------
     def check_type(self, t: ast.TypeRef, node: ast.Node) -> None:
@@ -386,12 +207,7 @@ class Compiler:
             value = node.value
             return lambda f: value
         if isinstance(node, ast.Name):
-            ident = node.ident
-            if ident == "context":
-                return lambda f: f.context
-            if ident not in scope.names:
-                raise self.fail(f"The name '{ident}' does not exist in the current context", node)
-            return lambda f: f.vars[ident]
+            return self.name(node, scope)
         if isinstance(node, ast.TypeName):
             static = netlib.STATIC_TYPES.get(node.type.name)
             if static is None:
@@ -402,19 +218,10 @@ class Compiler:
         if isinstance(node, ast.Call):
             return self.call(node, scope)
         if isinstance(node, ast.Index):
-            target = self.expr(node.target, scope)
-            index = self.expr(node.index, scope)
-            if node.null_conditional:
-
-                def idx_nc(f: Frame) -> Any:
-                    obj = target(f)
-                    return None if obj is None else netlib.get_index(obj, index(f))
-
-                return idx_nc
-            return lambda f: netlib.get_index(target(f), index(f))
+            return self.index(node, scope)
         if isinstance(node, ast.Unary):
             operand = self.expr(node.operand, scope)
-            op = _UNARY[node.op]
+            op = UNARY[node.op]
             return lambda f: op(operand(f))
         if isinstance(node, ast.Binary):
             return self.binary(node, scope)
@@ -428,45 +235,13 @@ class Compiler:
         if isinstance(node, ast.Lambda):
             return self.lambda_(node, scope)
         if isinstance(node, ast.Cast):
-            t = node.type
-            self.check_cast_type(t, node)
-            operand = self.expr(node.operand, scope)
-            name, array, nullable = t.name, t.array, t.nullable
-            return lambda f: netlib.cast(operand(f), name, array, nullable)
+            return self.cast(node, scope)
         if isinstance(node, ast.TypeTest):
-            t = node.type
-            self.check_cast_type(t, node)
-            operand = self.expr(node.operand, scope)
-            name, array = t.name, t.array
-            if node.op == "is":
-                return lambda f: netlib.is_type(operand(f), name, array)
-
-            def as_(f: Frame) -> Any:
-                v = operand(f)
-                return v if netlib.is_type(v, name, array) else None
-
-            return as_
+            return self.type_test(node, scope)
         if isinstance(node, ast.New):
             return self.new(node, scope)
         if isinstance(node, ast.Interpolated):
-            parts: list[Fn] = []
-            for part in node.parts:
-                if isinstance(part, str):
-                    text = part
-                    parts.append(lambda f, text=text: text)  # type: ignore[misc]
-                else:
-                    sub, fmt = self.expr(part[0], scope), part[1]
-                    parts.append(lambda f, sub=sub, fmt=fmt: netlib.format_value(sub(f), fmt))  # type: ignore[misc]
-
-            def interp(f: Frame) -> str:
-                text = "".join(p(f) for p in parts)
-                if len(text) > MAX_STRING:
-                    raise EvalError(
-                        "OutOfMemoryException", "The string is longer than the local gateway allows."
-                    )
-                return text
-
-            return interp
+            return self.interpolated(node, scope)
         if isinstance(node, ast.Assign):
             if not statement:
                 raise self.fail("Assignments are supported only as statements in a policy expression", node)
@@ -476,6 +251,65 @@ class Compiler:
         if isinstance(node, ast.Block):
             raise self.fail("A statement block is not an expression", node)
         raise self.fail(f"Unsupported expression '{type(node).__name__}'", node)
+
+    def name(self, node: ast.Name, scope: _Scope) -> Fn:
+        ident = node.ident
+        if ident == "context":
+            return lambda f: f.context
+        if ident not in scope.names:
+            raise self.fail(f"The name '{ident}' does not exist in the current context", node)
+        return lambda f: f.vars[ident]
+
+    def index(self, node: ast.Index, scope: _Scope) -> Fn:
+        target = self.expr(node.target, scope)
+        index = self.expr(node.index, scope)
+        if node.null_conditional:
+
+            def idx_nc(f: Frame) -> Any:
+                obj = target(f)
+                return None if obj is None else netlib.get_index(obj, index(f))
+
+            return idx_nc
+        return lambda f: netlib.get_index(target(f), index(f))
+
+    def cast(self, node: ast.Cast, scope: _Scope) -> Fn:
+        t = node.type
+        self.check_cast_type(t, node)
+        operand = self.expr(node.operand, scope)
+        name, array, nullable = t.name, t.array, t.nullable
+        return lambda f: netlib.cast(operand(f), name, array, nullable)
+
+    def type_test(self, node: ast.TypeTest, scope: _Scope) -> Fn:
+        t = node.type
+        self.check_cast_type(t, node)
+        operand = self.expr(node.operand, scope)
+        name, array = t.name, t.array
+        if node.op == "is":
+            return lambda f: netlib.is_type(operand(f), name, array)
+
+        def as_(f: Frame) -> Any:
+            v = operand(f)
+            return v if netlib.is_type(v, name, array) else None
+
+        return as_
+
+    def interpolated(self, node: ast.Interpolated, scope: _Scope) -> Fn:
+        parts: list[Fn] = []
+        for part in node.parts:
+            if isinstance(part, str):
+                text = part
+                parts.append(lambda f, text=text: text)  # type: ignore[misc]
+            else:
+                sub, fmt = self.expr(part[0], scope), part[1]
+                parts.append(lambda f, sub=sub, fmt=fmt: netlib.format_value(sub(f), fmt))  # type: ignore[misc]
+
+        def interp(f: Frame) -> str:
+            text = "".join(p(f) for p in parts)
+            if len(text) > MAX_STRING:
+                raise EvalError("OutOfMemoryException", "The string is longer than the local gateway allows.")
+            return text
+
+        return interp
 
     def check_cast_type(self, t: ast.TypeRef, node: ast.Node) -> None:
         if t.array and t.name in ("byte", "string", "object", "int", "JToken"):
@@ -500,7 +334,7 @@ class Compiler:
                 return right(f) if v is None else v
 
             return coalesce
-        op = _BINARY.get(node.op)
+        op = BINARY.get(node.op)
         if op is None:
             raise self.fail(f"The operator '{node.op}' is not supported by the local gateway", node)
         return lambda f: op(left(f), right(f))
@@ -664,9 +498,9 @@ class Compiler:
             delta = 1 if op == "++" else -1
 
             def compute(old: Any, f: Frame) -> Any:
-                if not _is_num(old):
-                    raise _operand_error(op, old, delta)
-                return _add(old, delta)
+                if not is_number(old):
+                    raise operand_error(op, old, delta)
+                return add(old, delta)
 
         elif op == "=":
 
@@ -679,7 +513,7 @@ class Compiler:
                 return value(f) if old is None else old  # type: ignore[misc]
 
         else:
-            bop = _BINARY[op[0]]
+            bop = BINARY[op[0]]
 
             def compute(old: Any, f: Frame) -> Any:
                 return bop(old, value(f))  # type: ignore[misc]

@@ -10,131 +10,23 @@ continue. Anything outside the subset raises ``ExpressionSyntaxError`` naming th
 from __future__ import annotations
 
 from emulator.gateway.expr import ast
-from emulator.gateway.expr.lexer import ExpressionSyntaxError, InterpHole, Tok, Token, tokenize
+from emulator.gateway.expr.cursor import Cursor
+from emulator.gateway.expr.lexer import ExpressionSyntaxError, InterpHole, Tok, Token
 from emulator.gateway.expr.values import Char
+from emulator.gateway.expr.words import (
+    KNOWN_TYPES,
+    LITERAL_WORDS,
+    NAMESPACES,
+    UNSUPPORTED_STATEMENTS,
+    UNSUPPORTED_WORDS,
+)
 
-# Types a cast, declaration, ``is``/``as``, ``new`` or static access may name.
-KNOWN_TYPES = frozenset(
-    {
-        "string", "String", "int", "Int32", "long", "Int64", "double", "Double", "float", "Single",
-        "decimal", "Decimal", "bool", "Boolean", "object", "Object", "char", "Char", "byte", "Byte",
-        "DateTime", "TimeSpan", "Guid", "JObject", "JArray", "JToken", "JValue", "JProperty",
-        "JsonConvert", "Formatting", "Convert", "Encoding", "Uri", "Math", "Regex", "SHA256", "SHA1",
-        "SHA512", "MD5", "HMACSHA256", "HMACSHA1", "HMACSHA512", "StringComparison", "Jwt",
-        "BitConverter", "Dictionary", "List", "IEnumerable", "Enumerable", "Environment",
-        "StringBuilder", "Match", "Group", "XDocument", "XElement", "IRequest", "IResponse",
-        "IMessageBody", "IUrl", "IApi", "IOperation", "KeyValuePair", "Array", "IPAddress",
-        "DateTimeOffset", "Random", "Aes", "Rijndael", "RandomNumberGenerator", "StringSplitOptions",
-        "RegexOptions", "MidpointRounding",
-    }
-)  # fmt: skip
-_NAMESPACES = frozenset(
-    {
-        "System", "System.Text", "System.Linq", "System.Collections", "System.Collections.Generic",
-        "System.Security", "System.Security.Cryptography", "System.Text.RegularExpressions",
-        "System.Net", "System.Xml", "System.Xml.Linq", "Newtonsoft", "Newtonsoft.Json",
-        "Newtonsoft.Json.Linq",
-    }
-)  # fmt: skip
-_UNSUPPORTED_STATEMENTS = frozenset(
-    {
-        "while",
-        "for",
-        "do",
-        "switch",
-        "try",
-        "throw",
-        "using",
-        "lock",
-        "goto",
-        "yield",
-        "checked",
-        "unchecked",
-        "fixed",
-        "unsafe",
-    }
-)
-_UNSUPPORTED_WORDS = frozenset(
-    {
-        "typeof",
-        "default",
-        "nameof",
-        "await",
-        "async",
-        "this",
-        "base",
-        "stackalloc",
-        "sizeof",
-        "delegate",
-        "checked",
-    }
-)
-_LITERAL_WORDS = {"true": True, "false": False, "null": None}
-MAX_DEPTH = 60
 _ASSIGN_OPS = frozenset({"=", "+=", "-=", "*=", "/=", "%=", "??="})
 _CAST_FOLLOW_OPS = frozenset({"(", "!", "~"})
 
 
-class Parser:
-    def __init__(self, text: str, offset: int = 0, depth: int = 0) -> None:
-        self.text = text
-        self.offset = offset
-        self.toks = tokenize(text)
-        self.i = 0
-        self.depth = depth
-
-    # ---- token helpers ----------------------------------------------------------------------
-    @property
-    def tok(self) -> Token:
-        return self.toks[self.i]
-
-    def peek(self, k: int = 1) -> Token:
-        j = min(self.i + k, len(self.toks) - 1)
-        return self.toks[j]
-
-    def error(self, message: str, tok: Token | None = None) -> ExpressionSyntaxError:
-        t = tok or self.tok
-        return ExpressionSyntaxError(message, self.offset + t.pos)
-
-    def is_op(self, op: str, tok: Token | None = None) -> bool:
-        t = tok or self.tok
-        return t.kind is Tok.OP and t.value == op
-
-    def is_word(self, word: str, tok: Token | None = None) -> bool:
-        t = tok or self.tok
-        return t.kind is Tok.IDENT and t.value == word
-
-    def advance(self) -> Token:
-        t = self.toks[self.i]
-        if t.kind is not Tok.EOF:
-            self.i += 1
-        return t
-
-    def expect_op(self, op: str) -> Token:
-        if not self.is_op(op):
-            raise self.error(f"'{op}' expected, found {self._describe(self.tok)}")
-        return self.advance()
-
-    def expect_ident(self) -> str:
-        if self.tok.kind is not Tok.IDENT or self.tok.value in _LITERAL_WORDS:
-            raise self.error(f"Identifier expected, found {self._describe(self.tok)}")
-        return str(self.advance().value)
-
-    @staticmethod
-    def _describe(tok: Token) -> str:
-        if tok.kind is Tok.EOF:
-            return "end of expression"
-        if tok.kind in (Tok.OP, Tok.IDENT):
-            return f"'{tok.value}'"
-        return str(tok.kind.value)
-
-    def pos(self, tok: Token | None = None) -> int:
-        return self.offset + (tok or self.tok).pos
-
-    def nest(self) -> None:
-        self.depth += 1
-        if self.depth > MAX_DEPTH:
-            raise self.error("Expression is nested too deeply")
+class Parser(Cursor):
+    """Recursive descent over the tokens (``Cursor``) of one expression or statement block."""
 
     # ---- entry points -----------------------------------------------------------------------
     def parse_policy_expression(self) -> ast.Node:
@@ -179,7 +71,7 @@ class Parser:
             return self.parse_block()
         if t.kind is Tok.IDENT:
             word = str(t.value)
-            if word in _UNSUPPORTED_STATEMENTS:
+            if word in UNSUPPORTED_STATEMENTS:
                 raise self.error(f"The '{word}' statement is not supported by the local gateway")
             if word == "if":
                 self.advance()
@@ -251,7 +143,7 @@ class Parser:
         return decls[0] if len(decls) == 1 else ast.Block(self.pos(start), tuple(decls))
 
     def _try_declaration_type(self) -> ast.TypeRef | None:
-        if not (self.tok.value in KNOWN_TYPES or self.tok.value in _NAMESPACES or self.tok.value == "System"):
+        if not (self.tok.value in KNOWN_TYPES or self.tok.value in NAMESPACES or self.tok.value == "System"):
             return None
         save = self.i
         try:
@@ -267,10 +159,10 @@ class Parser:
     # ---- types ------------------------------------------------------------------------------
     def parse_type(self) -> ast.TypeRef:
         name = self.expect_ident()
-        while self.is_op(".") and self.peek().kind is Tok.IDENT and name in _NAMESPACES:
+        while self.is_op(".") and self.peek().kind is Tok.IDENT and name in NAMESPACES:
             self.advance()
             name = name + "." + str(self.advance().value)
-        if name in _NAMESPACES:
+        if name in NAMESPACES:
             raise self.error(f"Type name expected after namespace '{name}'")
         short = name.rsplit(".", 1)[-1]
         args: tuple[ast.TypeRef, ...] = ()
@@ -344,7 +236,7 @@ class Parser:
     def _try_lambda(self) -> ast.Node | None:
         t = self.tok
         params: list[str] | None = None
-        if t.kind is Tok.IDENT and self.is_op("=>", self.peek()) and t.value not in _LITERAL_WORDS:
+        if t.kind is Tok.IDENT and self.is_op("=>", self.peek()) and t.value not in LITERAL_WORDS:
             params = [str(t.value)]
             self.i += 2
         elif self.is_op("("):
@@ -452,7 +344,7 @@ class Parser:
 
     def _try_cast(self) -> ast.Node | None:
         nxt = self.peek()
-        if nxt.kind is not Tok.IDENT or not (nxt.value in KNOWN_TYPES or nxt.value in _NAMESPACES):
+        if nxt.kind is not Tok.IDENT or not (nxt.value in KNOWN_TYPES or nxt.value in NAMESPACES):
             return None
         save = self.i
         start = self.advance()
@@ -500,14 +392,14 @@ class Parser:
             return expr
         if t.kind is Tok.IDENT:
             word = str(t.value)
-            if word in _LITERAL_WORDS:
+            if word in LITERAL_WORDS:
                 self.advance()
-                return ast.Literal(self.pos(t), _LITERAL_WORDS[word])
-            if word in _UNSUPPORTED_WORDS:
+                return ast.Literal(self.pos(t), LITERAL_WORDS[word])
+            if word in UNSUPPORTED_WORDS:
                 raise self.error(f"The '{word}' keyword is not supported by the local gateway")
             if word == "new":
                 return self._new()
-            if word in _NAMESPACES or (word in KNOWN_TYPES and not self.is_op("=>", self.peek())):
+            if word in NAMESPACES or (word in KNOWN_TYPES and not self.is_op("=>", self.peek())):
                 return self._type_in_expression()
             self.advance()
             if self.is_op("<"):
@@ -521,10 +413,10 @@ class Parser:
     def _type_in_expression(self) -> ast.Node:
         t = self.tok
         name = str(self.advance().value)
-        while name in _NAMESPACES and self.is_op(".") and self.peek().kind is Tok.IDENT:
+        while name in NAMESPACES and self.is_op(".") and self.peek().kind is Tok.IDENT:
             self.advance()
             name = name + "." + str(self.advance().value)
-        if name in _NAMESPACES:
+        if name in NAMESPACES:
             raise self.error(f"The namespace '{name}' cannot be used as a value", t)
         short = name.rsplit(".", 1)[-1]
         if short not in KNOWN_TYPES:

@@ -26,38 +26,13 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from pydantic import BaseModel
-
 from orchestrator.errors import SpecError, SpecIssue
+from orchestrator.kinds import Kind
+from orchestrator.resolve import walk_refs
 from orchestrator.spec.models import Lab, Policy
 from orchestrator.spec.refs import provider_node
 from orchestrator.spec.values import NamedValueToken, Ref
 from orchestrator.spec.yamlsource import PathT, Positions, format_path
-
-KINDS = (
-    "resource_group",
-    "log_analytics_workspace",
-    "app_insights",
-    "managed_identity",
-    "entra_app",
-    "service_principal",
-    "federated_credential",
-    "apim_service",
-    "apim_logger",
-    "apim_diagnostic",
-    "named_value",
-    "backend",
-    "api",
-    "api_policy",
-    "operation",
-    "operation_policy",
-    "container_registry",
-    "storage_account",
-    "storage_table",
-    "role_assignment",
-    "container_environment",
-    "container_app",
-)
 
 # Reference locations (first YAML keys below an entra app) that bind late.
 _DEFERRED_FIELDS = frozenset({"spa", "web", "public_client"})
@@ -133,22 +108,6 @@ class ResourceGraph:
         return tuple(reversed(self.topological_order()))
 
 
-def iter_refs(value: Any, path: PathT, skip: frozenset[str] = frozenset()) -> Iterator[tuple[PathT, Ref]]:
-    """Every ``Ref`` inside a spec object, with its YAML path; ``skip`` names top-level fields to omit."""
-    if isinstance(value, Ref):
-        yield path, value
-    elif isinstance(value, BaseModel):
-        for name in type(value).model_fields:
-            if name not in skip:
-                yield from iter_refs(getattr(value, name), (*path, name))
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            yield from iter_refs(item, (*path, key))
-    elif isinstance(value, tuple | list):
-        for i, item in enumerate(value):
-            yield from iter_refs(item, (*path, i))
-
-
 def _tokens(policy: Policy) -> frozenset[str]:
     names: set[str] = set()
     for value in policy.variables.values():
@@ -164,7 +123,7 @@ class _Builder:
 
     def add(
         self,
-        kind: str,
+        kind: Kind,
         key: str,
         spec: Any,
         path: PathT,
@@ -173,7 +132,7 @@ class _Builder:
         late: frozenset[str] = frozenset(),
     ) -> str:
         address = f"{kind}.{key}"
-        refs = tuple(iter_refs(spec, path, skip))
+        refs: tuple[tuple[PathT, Ref], ...] = tuple(walk_refs(spec, path, skip))
         depends = set(needs or ())
         deferred: set[str] = set()
         for ref_path, ref in refs:
@@ -199,29 +158,31 @@ def build_graph(lab: Lab) -> ResourceGraph:
 
 def _build(lab: Lab) -> ResourceGraph:
     b = _Builder()
-    rg = b.add("resource_group", "main", lab.target, ("target",))
+    rg = b.add(Kind.RESOURCE_GROUP, "main", lab.target, ("target",))
     mon = lab.monitoring
     workspace = app_insights = logger = None
     if mon.log_analytics is not None:
         workspace = b.add(
-            "log_analytics_workspace", "main", mon.log_analytics, ("monitoring", "log_analytics"), {rg}
+            Kind.LOG_ANALYTICS_WORKSPACE, "main", mon.log_analytics, ("monitoring", "log_analytics"), {rg}
         )
     if mon.app_insights is not None:
         needs = {rg} | ({workspace} if workspace else set())
-        app_insights = b.add("app_insights", "main", mon.app_insights, ("monitoring", "app_insights"), needs)
+        app_insights = b.add(
+            Kind.APP_INSIGHTS, "main", mon.app_insights, ("monitoring", "app_insights"), needs
+        )
     for key, identity in lab.managed_identities.items():
-        b.add("managed_identity", key, identity, ("managed_identities", key), {rg})
+        b.add(Kind.MANAGED_IDENTITY, key, identity, ("managed_identities", key), {rg})
 
     for key, app in lab.entra.apps.items():
         where = ("entra", "apps", key)
         app_node = b.add(
-            "entra_app", key, app, where, skip=frozenset({"federated_credentials"}), late=_DEFERRED_FIELDS
+            Kind.ENTRA_APP, key, app, where, skip=frozenset({"federated_credentials"}), late=_DEFERRED_FIELDS
         )
         if app.service_principal:
-            b.add("service_principal", key, app, where, {app_node}, skip=frozenset(type(app).model_fields))
+            b.add(Kind.SERVICE_PRINCIPAL, key, app, where, {app_node}, skip=frozenset(type(app).model_fields))
         for i, fic in enumerate(app.federated_credentials):
             b.add(
-                "federated_credential",
+                Kind.FEDERATED_CREDENTIAL,
                 f"{key}.{fic.name}",
                 fic,
                 (*where, "federated_credentials", i),
@@ -229,43 +190,43 @@ def _build(lab: Lab) -> ResourceGraph:
             )
 
     apim = lab.apim
-    service = b.add("apim_service", "main", apim.service, ("apim", "service"), {rg})
+    service = b.add(Kind.APIM_SERVICE, "main", apim.service, ("apim", "service"), {rg})
     if mon.apim_logger is not None:
         needs = {service} | ({app_insights} if app_insights else set())
-        logger = b.add("apim_logger", "main", mon.apim_logger, ("monitoring", "apim_logger"), needs)
+        logger = b.add(Kind.APIM_LOGGER, "main", mon.apim_logger, ("monitoring", "apim_logger"), needs)
     if mon.apim_diagnostic is not None:
         needs = {service} | ({logger} if logger else set())
-        b.add("apim_diagnostic", "main", mon.apim_diagnostic, ("monitoring", "apim_diagnostic"), needs)
+        b.add(Kind.APIM_DIAGNOSTIC, "main", mon.apim_diagnostic, ("monitoring", "apim_diagnostic"), needs)
     store = lab.authorization.client_store
     if store is not None:
         store_at: PathT = ("authorization", "client_store")
-        account = b.add("storage_account", "client_store", store, store_at, {rg})
-        b.add("storage_table", "client_store", store, store_at, {account})
+        account = b.add(Kind.STORAGE_ACCOUNT, "client_store", store, store_at, {rg})
+        b.add(Kind.STORAGE_TABLE, "client_store", store, store_at, {account})
         grant = RoleAssignment("Storage Table Data Contributor", service, account)
-        b.add("role_assignment", "apim-client-store", grant, store_at, {account, service})
+        b.add(Kind.ROLE_ASSIGNMENT, "apim-client-store", grant, store_at, {account, service})
     for name, nv in apim.named_values.items():
         needs = {service}
         if nv.key_vault is not None and nv.key_vault.identity is not None:
-            needs.add(f"managed_identity.{nv.key_vault.identity}")
-        b.add("named_value", name, nv, ("apim", "named_values", name), needs)
+            needs.add(Kind.MANAGED_IDENTITY.at(nv.key_vault.identity))
+        b.add(Kind.NAMED_VALUE, name, nv, ("apim", "named_values", name), needs)
     for key, backend in apim.backends.items():
-        b.add("backend", key, backend, ("apim", "backends", key), {service})
+        b.add(Kind.BACKEND, key, backend, ("apim", "backends", key), {service})
     for key, api in apim.apis.items():
         where = ("apim", "apis", key)
-        needs = {service} | ({f"backend.{api.backend}"} if api.backend else set())
-        api_node = b.add("api", key, api, where, needs, skip=frozenset({"policy", "operations"}))
+        needs = {service} | ({Kind.BACKEND.at(api.backend)} if api.backend else set())
+        api_node = b.add(Kind.API, key, api, where, needs, skip=frozenset({"policy", "operations"}))
         if api.policy is not None:
-            tokens = {f"named_value.{t}" for t in _tokens(api.policy)}
-            b.add("api_policy", key, api.policy, (*where, "policy"), {api_node} | tokens)
+            tokens = {Kind.NAMED_VALUE.at(t) for t in _tokens(api.policy)}
+            b.add(Kind.API_POLICY, key, api.policy, (*where, "policy"), {api_node} | tokens)
         for op_key, op in api.operations.items():
             op_where = (*where, "operations", op_key)
             op_node = b.add(
-                "operation", f"{key}.{op_key}", op, op_where, {api_node}, skip=frozenset({"policy"})
+                Kind.OPERATION, f"{key}.{op_key}", op, op_where, {api_node}, skip=frozenset({"policy"})
             )
             if op.policy is not None:
-                tokens = {f"named_value.{t}" for t in _tokens(op.policy)}
+                tokens = {Kind.NAMED_VALUE.at(t) for t in _tokens(op.policy)}
                 b.add(
-                    "operation_policy",
+                    Kind.OPERATION_POLICY,
                     f"{key}.{op_key}",
                     op.policy,
                     (*op_where, "policy"),
@@ -275,17 +236,17 @@ def _build(lab: Lab) -> ResourceGraph:
     server = lab.server
     if server is not None:
         needs = {rg}
-        identity_node = f"managed_identity.{server.identity}" if server.identity else None
+        identity_node = Kind.MANAGED_IDENTITY.at(server.identity) if server.identity else None
         if identity_node:
             needs.add(identity_node)
         if server.registry is not None:
-            registry = b.add("container_registry", "main", server.registry, ("server", "registry"), {rg})
+            registry = b.add(Kind.CONTAINER_REGISTRY, "main", server.registry, ("server", "registry"), {rg})
             needs.add(registry)
             if server.identity and identity_node:
                 grant = RoleAssignment("AcrPull", identity_node, registry)
                 needs.add(
                     b.add(
-                        "role_assignment",
+                        Kind.ROLE_ASSIGNMENT,
                         "server-acr-pull",
                         grant,
                         ("server", "registry"),
@@ -294,11 +255,16 @@ def _build(lab: Lab) -> ResourceGraph:
                 )
         env_needs = {rg} | ({workspace} if workspace else set())
         environment = b.add(
-            "container_environment", "main", server.environment, ("server", "environment"), env_needs
+            Kind.CONTAINER_ENVIRONMENT, "main", server.environment, ("server", "environment"), env_needs
         )
         needs.add(environment)
         b.add(
-            "container_app", "server", server, ("server",), needs, skip=frozenset({"registry", "environment"})
+            Kind.CONTAINER_APP,
+            "server",
+            server,
+            ("server",),
+            needs,
+            skip=frozenset({"registry", "environment"}),
         )
     return ResourceGraph(MappingProxyType(dict(sorted(b.nodes.items()))))
 

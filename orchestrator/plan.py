@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 from orchestrator.errors import OwnershipError, PrmlabError
 from orchestrator.resolve import Resolver, contains_unknown, direct_resolver, resolve_refs
-from orchestrator.resource import UNKNOWN, Action, Actual, Desired, FieldChange
+from orchestrator.resource import Action, Actual, Desired, FieldChange
 
 OWNERSHIP_FIELD = "(ownership mark)"
 
@@ -381,8 +381,3 @@ def build_destroy_plan(
         for step in steps
     ]
     return Plan(lab=lab, destroy=True, steps=tuple(leftovers + steps))
-
-
-def desired_is_complete(desired: Desired) -> bool:
-    """False while any property still waits for a value known only after apply."""
-    return not contains_unknown(dict(desired.properties)) and desired.name is not UNKNOWN

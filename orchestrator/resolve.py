@@ -9,6 +9,11 @@ up in the outputs of the resources already read or applied:
 * it is still to be created (plan time)                          -> ``UNKNOWN``, printed as
   ``(known after apply)``; the executor re-derives ``Desired`` once the value exists.
 
+The one home of references: ``walk_refs`` (every reference in a spec value with its YAML path;
+the graph draws its edges from it), ``resolve_refs`` (look them up), ``value_of`` /
+``substitute`` (put the values in, suffix appended), ``contains_unknown`` (is anything still
+``UNKNOWN``).
+
 Pure: no I/O. References are found by shape (an object with a string ``ref`` and a ``suffix``
 attribute) so this module does not depend on the spec's model classes.
 """
@@ -23,6 +28,8 @@ from orchestrator.resource import UNKNOWN, Secret
 
 # address -> that resource's outputs (``Actual.outputs``), or absent when not known yet.
 Outputs = Mapping[str, Mapping[str, Any]]
+# Where a value is in lab.yaml: keys and list indexes (``spec.yamlsource.PathT``).
+YamlPath = tuple[str | int, ...]
 
 
 def is_ref(value: object) -> bool:
@@ -37,25 +44,35 @@ def split_ref(ref: str) -> tuple[str, str]:
     return address, output
 
 
-def iter_refs(value: Any) -> Iterator[Any]:
-    """Every reference object inside a spec value (pydantic models, mappings, sequences)."""
+def walk_refs(
+    value: Any, path: YamlPath = (), skip: frozenset[str] = frozenset()
+) -> Iterator[tuple[YamlPath, Any]]:
+    """Every reference inside a spec value (pydantic models, mappings, sequences) with its YAML
+    path below ``path``; ``skip`` names top-level fields of a model to leave out."""
     if is_ref(value):
-        yield value
+        yield path, value
         return
     if isinstance(value, str | bytes | int | float | bool) or value is None:
         return
     if isinstance(value, Mapping):
-        for item in value.values():
-            yield from iter_refs(item)
+        for key, item in value.items():
+            yield from walk_refs(item, (*path, key))
         return
     if isinstance(value, list | tuple | set | frozenset):
-        for item in value:
-            yield from iter_refs(item)
+        for i, item in enumerate(value):
+            yield from walk_refs(item, (*path, i))
         return
     fields = getattr(type(value), "model_fields", None)  # pydantic v2 model
     if isinstance(fields, Mapping):
         for name in fields:
-            yield from iter_refs(getattr(value, name, None))
+            if name not in skip:
+                yield from walk_refs(getattr(value, name, None), (*path, name))
+
+
+def iter_refs(value: Any) -> Iterator[Any]:
+    """Every reference object inside a spec value."""
+    for _, ref in walk_refs(value):
+        yield ref
 
 
 def referenced_addresses(spec: Any) -> frozenset[str]:
@@ -87,8 +104,8 @@ def direct_resolver(ref: Any, outputs: Outputs) -> Any:
 def resolve_refs(spec: Any, outputs: Outputs, resolver: Resolver = direct_resolver) -> dict[str, Any]:
     """``{"<address>.<output>": value | UNKNOWN}`` for every reference in ``spec``.
 
-    Values are *without* the reference's ``suffix``: providers append it (``value_of`` here, or
-    ``providers.base.resolve``). The resolver must ignore ``suffix`` too.
+    Values are *without* the reference's ``suffix``: providers append it (``value_of`` or
+    ``substitute``). The resolver must ignore ``suffix`` too.
     """
     return {ref.ref: resolver(ref, outputs) for ref in iter_refs(spec)}
 
@@ -107,6 +124,44 @@ def value_of(ref: Any, resolved: Mapping[str, Any]) -> Any:
     if isinstance(value, Secret):
         return Secret(value.reveal() + suffix)
     return f"{value}{suffix}"
+
+
+def _ref_of(value: Any) -> tuple[str, str] | None:
+    """``(ref, suffix)`` of a reference object or of its dumped form ``{"ref": ..., "suffix": ...}``."""
+    if isinstance(value, Mapping) and "ref" in value and set(value) <= {"ref", "suffix"}:
+        return str(value["ref"]), str(value.get("suffix") or "")
+    ref = getattr(value, "ref", None)
+    if isinstance(ref, str) and not isinstance(value, Mapping | str):
+        return ref, str(getattr(value, "suffix", "") or "")
+    return None
+
+
+def substitute(value: Any, resolved: Mapping[str, Any]) -> Any:
+    """Replace every reference inside plain data ``value`` by its resolved value (+ suffix).
+
+    A reference absent from ``resolved`` or resolved to UNKNOWN stays UNKNOWN (shown as
+    ``(known after apply)``); a Secret with a suffix stays a Secret; a pydantic ``SecretStr``
+    from lab.yaml becomes a ``Secret``. Mappings come back as dicts, sequences as lists.
+    """
+    reveal = getattr(value, "get_secret_value", None)
+    if callable(reveal):  # pydantic SecretStr from lab.yaml
+        return Secret(str(reveal()))
+    found = _ref_of(value)
+    if found is not None:
+        ref, suffix = found
+        target = resolved.get(ref, UNKNOWN)
+        if target is UNKNOWN:
+            return UNKNOWN
+        if not suffix:
+            return target
+        if isinstance(target, Secret):
+            return Secret(target.reveal() + suffix)
+        return f"{target}{suffix}"
+    if isinstance(value, Mapping):
+        return {k: substitute(v, resolved) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [substitute(v, resolved) for v in value]
+    return value
 
 
 def contains_unknown(value: Any) -> bool:

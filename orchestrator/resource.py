@@ -23,7 +23,7 @@ How the engine (``engine``, ``plan``, ``apply``) calls a provider — the rest o
   reference is still ``UNKNOWN`` (use it for names only).
 * ``resolved`` (argument of ``desired``) maps ``"<address>.<output>"`` — the ``ref`` string of a
   reference — to its value *without* the reference's ``suffix`` (append it:
-  ``resolve.value_of`` or ``providers.base.resolve``), or to ``UNKNOWN``; secret outputs come as
+  ``resolve.value_of`` or ``resolve.substitute``), or to ``UNKNOWN``; secret outputs come as
   ``Secret``. ``desired`` is called again just before a write, with the real outputs.
 * ``Desired.properties`` keys starting with ``@`` locate the resource (parent names, ids): never
   printed, never diffed, and they may still be ``UNKNOWN`` at write time (the provider finds

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from orchestrator.errors import PermanentError
+from orchestrator.kinds import Kind
 from orchestrator.providers.base import (
     OWNER_TAG,
     arm_owned,
@@ -29,7 +30,6 @@ from orchestrator.providers.base import (
     digest_matches,
     find_digest,
     json_body,
-    resolve,
     secret_digest_tag,
     secret_values,
     spec_dict,
@@ -47,6 +47,7 @@ from orchestrator.providers.common import (
     str_prop,
 )
 from orchestrator.providers.errors import translating
+from orchestrator.resolve import substitute
 from orchestrator.resource import UNKNOWN, Actual, Desired, FieldChange, Secret
 
 BUILTIN_ECHO_API = "echo-api"
@@ -91,13 +92,13 @@ async def service_names(ctx: Context, addresses: Mapping[str, Desired | None], l
 
 
 class ApimServiceProvider:
-    kind = "apim_service"
+    kind = Kind.APIM_SERVICE
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
     def desired(self, address: str, spec: Any, resolved: Mapping[str, Any]) -> Desired:
-        data = resolve(spec_dict(spec), resolved)
+        data = substitute(spec_dict(spec), resolved)
         sku = data.get("sku") or {}
         if isinstance(sku, str):
             sku = {"name": sku}
@@ -303,11 +304,11 @@ def _base_props(rg: str, service: Any) -> dict[str, Any]:
 
 
 class NamedValueProvider(_ApimChild):
-    kind = "named_value"
+    kind = Kind.NAMED_VALUE
     operations_attr = "named_value"
 
     def desired(self, address: str, spec: Any, resolved: Mapping[str, Any]) -> Desired:
-        data = resolve(spec_dict(spec), resolved)
+        data = substitute(spec_dict(spec), resolved)
         lab = self.ctx.lab
         name = str(data.get("name") or address.rsplit(".", 1)[-1])
         props = _base_props(data.get("resource_group") or self.ctx.rg, service_of(self.ctx, data))
@@ -417,7 +418,7 @@ class NamedValueProvider(_ApimChild):
 
 
 class BackendProvider(_ApimChild):
-    kind = "backend"
+    kind = Kind.BACKEND
     operations_attr = "backend"
 
     async def list_backends(self, rg: str, service: str) -> list[Any]:
@@ -447,7 +448,7 @@ class BackendProvider(_ApimChild):
         self.ctx.memo.clear()
 
     def desired(self, address: str, spec: Any, resolved: Mapping[str, Any]) -> Desired:
-        data = resolve(spec_dict(spec), resolved)
+        data = substitute(spec_dict(spec), resolved)
         lab = self.ctx.lab
         name = str(data.get("name") or address.rsplit(".", 1)[-1])
         props = _base_props(data.get("resource_group") or self.ctx.rg, service_of(self.ctx, data))
@@ -483,11 +484,11 @@ class BackendProvider(_ApimChild):
 
 
 class LoggerProvider(_ApimChild):
-    kind = "apim_logger"
+    kind = Kind.APIM_LOGGER
     operations_attr = "logger"
 
     def desired(self, address: str, spec: Any, resolved: Mapping[str, Any]) -> Desired:
-        data = resolve(spec_dict(spec), resolved)
+        data = substitute(spec_dict(spec), resolved)
         lab = self.ctx.lab
         name = str(data.get("name") or address.rsplit(".", 1)[-1])
         props = _base_props(data.get("resource_group") or self.ctx.rg, service_of(self.ctx, data))
@@ -552,7 +553,7 @@ class LoggerProvider(_ApimChild):
 
 
 class DiagnosticProvider(_ApimChild):
-    kind = "apim_diagnostic"
+    kind = Kind.APIM_DIAGNOSTIC
     operations_attr = "diagnostic"
 
     def __init__(self, ctx: Context) -> None:
@@ -560,7 +561,7 @@ class DiagnosticProvider(_ApimChild):
         self._owned_loggers: set[tuple[str, str]] = set()
 
     def desired(self, address: str, spec: Any, resolved: Mapping[str, Any]) -> Desired:
-        data = resolve(spec_dict(spec), resolved)
+        data = substitute(spec_dict(spec), resolved)
         rg = data.get("resource_group") or self.ctx.rg
         service = service_of(self.ctx, data)
         name = str(data.get("name") or "applicationinsights")

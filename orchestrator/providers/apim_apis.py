@@ -17,13 +17,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from orchestrator.errors import TemporaryError
+from orchestrator.kinds import Kind
 from orchestrator.providers.apim import service_names, service_of
 from orchestrator.providers.base import (
-    contains_unknown,
     description_owned,
     diff_owned,
     json_body,
-    resolve,
     spec_dict,
     wire,
     with_mark,
@@ -41,6 +40,7 @@ from orchestrator.providers.common import (
     str_prop,
 )
 from orchestrator.providers.errors import translating
+from orchestrator.resolve import contains_unknown, substitute, value_of
 from orchestrator.resource import UNKNOWN, Actual, Desired, FieldChange
 from orchestrator.urls import api_prm_url, api_url
 
@@ -72,7 +72,6 @@ def render(policy: Any, resolved: Mapping[str, Any], named_values: Mapping[str, 
     referenced value is not known yet (the executor re-derives it once it is)."""
     from orchestrator.render import render_policy
     from orchestrator.render.lab import convert_variables
-    from orchestrator.resolve import value_of
 
     template = getattr(policy, "template", None)
     variables = getattr(policy, "variables", None)
@@ -135,10 +134,10 @@ class _Base:
 
 
 class ApiProvider(_Base):
-    kind = "api"
+    kind = Kind.API
 
     def desired(self, address: str, spec: Any, resolved: Mapping[str, Any]) -> Desired:
-        data = resolve(spec_dict(spec), resolved)
+        data = substitute(spec_dict(spec), resolved)
         data.pop("operations", None)
         data.pop("policy", None)
         name = _name_from(address, data)
@@ -260,10 +259,10 @@ class ApiProvider(_Base):
 
 
 class OperationProvider(_Base):
-    kind = "operation"
+    kind = Kind.OPERATION
 
     def desired(self, address: str, spec: Any, resolved: Mapping[str, Any]) -> Desired:
-        data = resolve(spec_dict(spec), resolved)
+        data = substitute(spec_dict(spec), resolved)
         data.pop("policy", None)
         keys = address_parts(address)
         name = str(data.get("name") or keys[-1])
@@ -363,7 +362,7 @@ class OperationProvider(_Base):
 class ApiPolicyProvider(_Base):
     """The policy of an API (``@operation`` absent) — see ``OperationPolicyProvider``."""
 
-    kind = "api_policy"
+    kind = Kind.API_POLICY
     scoped_to_operation = False
 
     def desired(self, address: str, spec: Any, resolved: Mapping[str, Any]) -> Desired:
@@ -495,5 +494,5 @@ class ApiPolicyProvider(_Base):
 
 
 class OperationPolicyProvider(ApiPolicyProvider):
-    kind = "operation_policy"
+    kind = Kind.OPERATION_POLICY
     scoped_to_operation = True

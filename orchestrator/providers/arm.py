@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from orchestrator.errors import PermanentError
+from orchestrator.kinds import Kind
 from orchestrator.providers.base import (
     OWNER_TAG,
     arm_owned,
     arm_tags,
-    contains_unknown,
     diff_owned,
     json_body,
     secret_values,
@@ -40,6 +40,7 @@ from orchestrator.providers.common import (
     key_of,
 )
 from orchestrator.providers.errors import translating
+from orchestrator.resolve import contains_unknown
 from orchestrator.resource import Actual, Desired, FieldChange
 
 OutputsFn = Callable[[Mapping[str, Any]], dict[str, Any]]
@@ -229,7 +230,7 @@ class ResourceGroupProvider:
     """The lab's resource group. Deleting it deletes what it holds, so a delete first checks
     that every resource inside carries this lab's mark and refuses otherwise."""
 
-    kind = "resource_group"
+    kind = Kind.RESOURCE_GROUP
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx

@@ -1,5 +1,5 @@
-"""Shared helpers of the providers: ownership marks, reference substitution, owned-field diff,
-policy XML canonicalisation, secret digests, and the read-phase memo.
+"""Shared helpers of the providers: ownership marks, spec data, owned-field diff, policy XML
+canonicalisation, secret digests, and the read-phase memo (references: ``orchestrator.resolve``).
 
 Everything here except ``ReadMemo`` is pure and unit-tested without network. Providers build a
 ``Desired`` whose ``properties`` are a flat mapping ``dotted.path -> value`` holding only what the
@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 import anyio
 
+from orchestrator.resolve import contains_unknown
 from orchestrator.resource import UNKNOWN, FieldChange, Secret
 
 OWNER_TAG = "prmlab-lab"
@@ -87,42 +88,6 @@ def spec_dict(spec: Any) -> dict[str, Any]:
     raise TypeError(f"unsupported spec type {type(spec).__name__}")
 
 
-def _ref_of(value: Any) -> tuple[str, str] | None:
-    if isinstance(value, Mapping) and "ref" in value and set(value) <= {"ref", "suffix"}:
-        return str(value["ref"]), str(value.get("suffix") or "")
-    ref = getattr(value, "ref", None)
-    if isinstance(ref, str) and not isinstance(value, Mapping | str):
-        return ref, str(getattr(value, "suffix", "") or "")
-    return None
-
-
-def resolve(value: Any, resolved: Mapping[str, Any]) -> Any:
-    """Replace every ``{ref, suffix}`` inside ``value`` by its resolved value (+ suffix).
-
-    A reference absent from ``resolved`` or resolved to UNKNOWN stays UNKNOWN (shown as
-    ``(known after apply)``); a Secret with a suffix stays a Secret.
-    """
-    reveal = getattr(value, "get_secret_value", None)
-    if callable(reveal):  # pydantic SecretStr from lab.yaml
-        return Secret(str(reveal()))
-    found = _ref_of(value)
-    if found is not None:
-        ref, suffix = found
-        target = resolved.get(ref, UNKNOWN)
-        if target is UNKNOWN:
-            return UNKNOWN
-        if not suffix:
-            return target
-        if isinstance(target, Secret):
-            return Secret(target.reveal() + suffix)
-        return f"{target}{suffix}"
-    if isinstance(value, Mapping):
-        return {k: resolve(v, resolved) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [resolve(v, resolved) for v in value]
-    return value
-
-
 def secret_values(value: Any) -> list[str]:
     """Every ``Secret`` inside ``value`` (revealed): for redacting target error messages."""
     if isinstance(value, Secret):
@@ -132,16 +97,6 @@ def secret_values(value: Any) -> list[str]:
     if isinstance(value, list | tuple):
         return [s for v in value for s in secret_values(v)]
     return []
-
-
-def contains_unknown(value: Any) -> bool:
-    if value is UNKNOWN:
-        return True
-    if isinstance(value, Mapping):
-        return any(contains_unknown(v) for v in value.values())
-    if isinstance(value, list | tuple):
-        return any(contains_unknown(v) for v in value)
-    return False
 
 
 # ---------------------------------------------------------------- owned-field diff

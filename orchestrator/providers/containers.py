@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from orchestrator.kinds import Kind
 from orchestrator.providers.acr_build import SourceArchive, ensure_image, pack_source
 from orchestrator.providers.arm import (
     CASE_INSENSITIVE_PATHS,
@@ -26,15 +27,14 @@ from orchestrator.providers.arm import (
     same_ignoring_case,
 )
 from orchestrator.providers.base import (
-    contains_unknown,
     diff_owned,
     digest_matches,
-    resolve,
     secret_digest_tag,
     spec_dict,
 )
 from orchestrator.providers.common import Context
 from orchestrator.providers.identity import MANAGED_IDENTITY
+from orchestrator.resolve import contains_unknown, substitute
 from orchestrator.resource import UNKNOWN, Actual, Desired, FieldChange, Secret
 
 SECRETS_TAG = "prmlab-secrets"
@@ -55,12 +55,12 @@ def _app_outputs(body: Mapping[str, Any]) -> dict[str, Any]:
 
 
 CONTAINER_REGISTRY = ArmKind(
-    "container_registry", "Microsoft.ContainerRegistry/registries", "2023-07-01", _registry_outputs
+    Kind.CONTAINER_REGISTRY, "Microsoft.ContainerRegistry/registries", "2023-07-01", _registry_outputs
 )
 CONTAINER_ENVIRONMENT = ArmKind(
-    "container_environment", "Microsoft.App/managedEnvironments", "2024-03-01", _environment_outputs
+    Kind.CONTAINER_ENVIRONMENT, "Microsoft.App/managedEnvironments", "2024-03-01", _environment_outputs
 )
-CONTAINER_APP = ArmKind("container_app", "Microsoft.App/containerApps", "2024-03-01", _app_outputs)
+CONTAINER_APP = ArmKind(Kind.CONTAINER_APP, "Microsoft.App/containerApps", "2024-03-01", _app_outputs)
 
 
 class ContainerRegistryProvider(ArmResourceProvider):
@@ -111,7 +111,7 @@ class ContainerAppProvider(ArmResourceProvider):
         return self._archives[source]
 
     def build(self, address: str, spec: Any, resolved: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-        data = resolve(spec_dict(spec), resolved)
+        data = substitute(spec_dict(spec), resolved)
         name = str(data["name"])
         registry = data.get("registry")
         environment = (data.get("environment") or {}).get("name")

@@ -25,10 +25,10 @@ from typing import Any, TypeVar
 import anyio
 
 from orchestrator.errors import PermanentError, TemporaryError
+from orchestrator.kinds import Kind
 from orchestrator.providers.base import (
     diff_owned,
     graph_mark,
-    resolve,
     spec_dict,
     stable_uuid,
 )
@@ -42,6 +42,7 @@ from orchestrator.providers.common import (
     key_of,
 )
 from orchestrator.providers.errors import translating
+from orchestrator.resolve import contains_unknown, substitute
 from orchestrator.resource import UNKNOWN, Actual, Desired, FieldChange
 
 T = TypeVar("T")
@@ -359,8 +360,6 @@ def app_outputs(app: Any, props: Mapping[str, Any]) -> dict[str, Any]:
 def known_only(desired: Desired) -> dict[str, Any]:
     """The properties to write now: list items still UNKNOWN are left out (late-bound redirect
     URIs are set by a later update, see ``orchestrator.graph``); an UNKNOWN scalar is an error."""
-    from orchestrator.providers.base import contains_unknown
-
     out: dict[str, Any] = {}
     for path, value in desired.properties.items():
         if isinstance(value, list):
@@ -372,10 +371,10 @@ def known_only(desired: Desired) -> dict[str, Any]:
 
 
 class EntraAppProvider(_Graph):
-    kind = "entra_app"
+    kind = Kind.ENTRA_APP
 
     def desired(self, address: str, spec: Any, resolved: Mapping[str, Any]) -> Desired:
-        data = resolve(spec_dict(spec), resolved)
+        data = substitute(spec_dict(spec), resolved)
         return Desired(address, self.kind, str(data["unique_name"]), app_properties(data, self.ctx.lab))
 
     def diff(self, desired: Desired, actual: Actual) -> tuple[FieldChange, ...]:
@@ -462,8 +461,6 @@ async def _purge_deleted(graph: Any, object_id: str, address: str) -> None:
 
 
 def _ensure_known(desired: Desired) -> None:
-    from orchestrator.providers.base import contains_unknown
-
     unknown = [p for p, v in desired.properties.items() if not p.startswith("@") and contains_unknown(v)]
     if unknown:
         raise PermanentError(desired.address, f"cannot write while {', '.join(unknown)} is not known yet")
@@ -485,10 +482,10 @@ def _app_key(address: str, data: Mapping[str, Any], ctx: Context) -> str:
 
 
 class ServicePrincipalProvider(_Graph):
-    kind = "service_principal"
+    kind = Kind.SERVICE_PRINCIPAL
 
     def desired(self, address: str, spec: Any, resolved: Mapping[str, Any]) -> Desired:
-        data = resolve(spec_dict(spec), resolved)
+        data = substitute(spec_dict(spec), resolved)
         unique = _app_key(address, data, self.ctx)
         props = {"@app": unique, "tags": [graph_mark(self.ctx.lab)]}
         return Desired(address, self.kind, unique, props)
@@ -588,10 +585,10 @@ class ServicePrincipalProvider(_Graph):
 
 
 class FederatedCredentialProvider(_Graph):
-    kind = "federated_credential"
+    kind = Kind.FEDERATED_CREDENTIAL
 
     def desired(self, address: str, spec: Any, resolved: Mapping[str, Any]) -> Desired:
-        data = resolve(spec_dict(spec), resolved)
+        data = substitute(spec_dict(spec), resolved)
         unique = _app_key(address, data, self.ctx)
         props: dict[str, Any] = {
             "@app": unique,

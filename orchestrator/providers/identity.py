@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from orchestrator.kinds import Kind
 from orchestrator.providers.arm import ArmKind, ArmResourceProvider
 from orchestrator.providers.base import spec_dict
 
@@ -23,7 +24,7 @@ def _outputs(body: Mapping[str, Any]) -> dict[str, Any]:
 
 
 MANAGED_IDENTITY = ArmKind(
-    "managed_identity", "Microsoft.ManagedIdentity/userAssignedIdentities", "2023-01-31", _outputs
+    Kind.MANAGED_IDENTITY, "Microsoft.ManagedIdentity/userAssignedIdentities", "2023-01-31", _outputs
 )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from orchestrator.kinds import Kind
 from orchestrator.providers.arm import ArmKind, ArmResourceProvider, resource_id
 from orchestrator.providers.base import spec_dict
 from orchestrator.resource import Secret
@@ -29,9 +30,9 @@ def _insights_outputs(body: Mapping[str, Any]) -> dict[str, Any]:
 
 
 LOG_ANALYTICS = ArmKind(
-    "log_analytics_workspace", "Microsoft.OperationalInsights/workspaces", "2023-09-01", _workspace_outputs
+    Kind.LOG_ANALYTICS_WORKSPACE, "Microsoft.OperationalInsights/workspaces", "2023-09-01", _workspace_outputs
 )
-APP_INSIGHTS = ArmKind("app_insights", "Microsoft.Insights/components", "2020-02-02", _insights_outputs)
+APP_INSIGHTS = ArmKind(Kind.APP_INSIGHTS, "Microsoft.Insights/components", "2020-02-02", _insights_outputs)
 
 
 class LogAnalyticsProvider(ArmResourceProvider):

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from orchestrator.errors import PermanentError
+from orchestrator.kinds import Kind
 from orchestrator.providers.arm import resource_id
 from orchestrator.providers.base import (
     description_mark,
@@ -73,7 +74,7 @@ def _principal_of(body: Mapping[str, Any]) -> str | None:
 
 
 class RoleAssignmentProvider:
-    kind = "role_assignment"
+    kind = Kind.ROLE_ASSIGNMENT
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
@@ -85,20 +86,20 @@ class RoleAssignmentProvider:
         kind, _, key = address.partition(".")
         lab = self.ctx.lab_spec
         sub, rg = self.ctx.subscription_id, self.ctx.rg
-        if kind == "resource_group":
+        if kind == Kind.RESOURCE_GROUP:
             return self.ctx.rg_id(), ROLE_ASSIGNMENT_API
-        if kind == "managed_identity":
+        if kind == Kind.MANAGED_IDENTITY:
             identities = getattr(lab, "managed_identities", None) or {}
             name = str(identities[key].name) if key in identities else key
             return resource_id(sub, rg, MANAGED_IDENTITY.resource_type, name), MANAGED_IDENTITY.api_version
-        if kind == "container_registry" and lab is not None and lab.server and lab.server.registry:
+        if kind == Kind.CONTAINER_REGISTRY and lab is not None and lab.server and lab.server.registry:
             registry = lab.server.registry.name
             return resource_id(
                 sub, rg, CONTAINER_REGISTRY.resource_type, registry
             ), CONTAINER_REGISTRY.api_version
-        if kind == "apim_service" and lab is not None:
+        if kind == Kind.APIM_SERVICE and lab is not None:
             return resource_id(sub, rg, "Microsoft.ApiManagement/service", lab.apim.service.name), APIM_API
-        if kind == "storage_account" and lab is not None and lab.authorization.client_store is not None:
+        if kind == Kind.STORAGE_ACCOUNT and lab is not None and lab.authorization.client_store is not None:
             account = lab.authorization.client_store.storage_account
             return resource_id(sub, rg, STORAGE_ACCOUNT.resource_type, account), STORAGE_ACCOUNT.api_version
         raise PermanentError(address, f"role assignments cannot name a {kind}")

@@ -18,6 +18,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from orchestrator.kinds import Kind
 from orchestrator.providers.arm import ArmKind, ArmResourceProvider, resource_id
 from orchestrator.providers.base import arm_owned, diff_owned, json_body, spec_dict, wire
 from orchestrator.providers.common import Context, Key, assign, delete_ignoring_missing, get_or_none, key_of
@@ -31,13 +32,12 @@ def _account_outputs(body: Mapping[str, Any]) -> dict[str, Any]:
 
 
 STORAGE_ACCOUNT = ArmKind(
-    "storage_account",
+    Kind.STORAGE_ACCOUNT,
     "Microsoft.Storage/storageAccounts",
     "2023-05-01",
     _account_outputs,
     replace_paths=("location", "kind"),
 )
-TABLE_TYPE = "Microsoft.Storage/storageAccounts/tableServices/tables"
 
 
 class StorageAccountProvider(ArmResourceProvider):
@@ -58,7 +58,7 @@ class StorageAccountProvider(ArmResourceProvider):
 
 
 class StorageTableProvider:
-    kind = "storage_table"
+    kind = Kind.STORAGE_TABLE
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx

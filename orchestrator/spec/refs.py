@@ -40,6 +40,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from orchestrator.kinds import Kind
 from orchestrator.resource import UNKNOWN, Secret
 from orchestrator.spec.values import Ref
 from orchestrator.urls import api_prm_url, api_url
@@ -85,19 +86,19 @@ def provider_node(ref: Ref) -> str | None:
     if address == "target":
         return None
     if parts[:2] == ["entra", "apps"]:
-        return f"entra_app.{parts[2]}"
+        return Kind.ENTRA_APP.at(parts[2])
     if parts[0] == "managed_identities":
-        return f"managed_identity.{parts[1]}"
+        return Kind.MANAGED_IDENTITY.at(parts[1])
     if address == "apim.service" or parts[:2] == ["apim", "apis"]:
-        return "apim_service.main"
+        return Kind.APIM_SERVICE.at("main")
     if parts[:2] == ["apim", "backends"]:
-        return f"backend.{parts[2]}"
+        return Kind.BACKEND.at(parts[2])
     if address == "server":
-        return "container_app.server"
+        return Kind.CONTAINER_APP.at("server")
     if address == "monitoring.app_insights":
-        return "app_insights.main"
+        return Kind.APP_INSIGHTS.at("main")
     if address == "authorization.client_store":
-        return "storage_table.client_store"
+        return Kind.STORAGE_TABLE.at("client_store")
     raise ValueError(f"no provider for reference {ref.ref}")  # load_lab rejected it already
 
 
@@ -128,14 +129,14 @@ def _raw(ref: Ref, lab: Lab, outputs: Mapping[str, Mapping[str, Any]], target: M
     if ref.address == "target":
         return target.get(out, UNKNOWN)
     if parts[:2] == ["apim", "apis"]:
-        gateway = outputs.get("apim_service.main", {}).get("gateway_url", UNKNOWN)
+        gateway = outputs.get(Kind.APIM_SERVICE.at("main"), {}).get("gateway_url", UNKNOWN)
         if gateway is UNKNOWN or gateway is None:
             return UNKNOWN
         path = lab.apim.apis[parts[2]].path
         return api_prm_url(str(gateway), path) if out == "prm_url" else api_url(str(gateway), path)
     if parts[:2] == ["entra", "apps"] and out in ("identifier_uri", "scope"):
         app = lab.entra.apps[parts[2]]
-        node = outputs.get(f"entra_app.{parts[2]}", {})
+        node = outputs.get(Kind.ENTRA_APP.at(parts[2]), {})
         uri: Any = UNKNOWN
         if app.identifier_uris:
             first = app.identifier_uris[0]
@@ -147,18 +148,18 @@ def _raw(ref: Ref, lab: Lab, outputs: Mapping[str, Mapping[str, Any]], target: M
             return UNKNOWN
         return f"{base}/{app.scopes[0].value}"
     if ref.address == "server" and out == "url":
-        node = outputs.get("container_app.server", {})
+        node = outputs.get(Kind.CONTAINER_APP.at("server"), {})
         if node.get("url") is not None:
             return node["url"]
         fqdn = node.get("fqdn")
         return UNKNOWN if fqdn is None else f"https://{fqdn}"
     if ref.address == "authorization.client_store":
-        account = outputs.get("storage_account.client_store", {})
+        account = outputs.get(Kind.STORAGE_ACCOUNT.at("client_store"), {})
         if out == "account_id":
             return account.get("resource_id", UNKNOWN)
         endpoint = account.get("table_endpoint")
         store = lab.authorization.client_store
-        if endpoint is None or store is None or "storage_table.client_store" not in outputs:
+        if endpoint is None or store is None or Kind.STORAGE_TABLE.at("client_store") not in outputs:
             return UNKNOWN
         return f"{str(endpoint).rstrip('/')}/{store.table}"
     provider = provider_node(ref)

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from orchestrator.errors import SpecError
-from orchestrator.graph import KINDS, ResourceGraph, build_graph
+from orchestrator.graph import ResourceGraph, build_graph
+from orchestrator.kinds import Kind
 from orchestrator.spec import Lab, load_lab, parse_lab
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,7 +28,7 @@ def default_graph() -> ResourceGraph:
 
 def test_default_lab_nodes_and_kinds(default_graph: ResourceGraph) -> None:
     gateway = build_graph(load_lab(ROOT / "labs" / "gateway.yaml", env={}))
-    assert {n.kind for n in default_graph} | {n.kind for n in gateway} == set(KINDS)
+    assert {n.kind for n in default_graph} | {n.kind for n in gateway} == set(Kind)
     assert not default_graph.of_kind("storage_account")  # the client store is gateway mode's
     assert sorted(n.address for n in default_graph.of_kind("operation")) == [
         "operation.mcp-prm-dynamic-discovery.mcp",

@@ -13,13 +13,13 @@ from orchestrator.providers.base import (
     diff_owned,
     digest_matches,
     find_digest,
-    resolve,
     secret_digest_tag,
     strip_mark,
     subset_equal,
     with_mark,
     xml_equal,
 )
+from orchestrator.resolve import substitute
 from orchestrator.resource import UNKNOWN, FieldChange, Secret
 
 POLICY = '<policies><inbound><base /><set-header name="A" exists-action="override"><value>x</value></set-header></inbound></policies>'
@@ -134,8 +134,8 @@ REFS: dict[str, Any] = {
         (SecretStr("s3cret"), Secret("s3cret")),
     ],
 )
-def test_resolve(value: Any, expected: Any) -> None:
-    assert resolve(value, REFS) == expected
+def test_substitute(value: Any, expected: Any) -> None:
+    assert substitute(value, REFS) == expected
 
 
 def test_secret_digest_matches_without_holding_the_value() -> None:

@@ -14,7 +14,8 @@ import pytest
 
 from orchestrator.graph import Node, build_graph
 from orchestrator.providers import providers_for
-from orchestrator.providers.base import contains_unknown, graph_mark, unflatten
+from orchestrator.providers.base import graph_mark, unflatten
+from orchestrator.resolve import contains_unknown
 from orchestrator.resource import UNKNOWN, Actual, Desired, Secret
 from orchestrator.spec import load_lab
 from orchestrator.spec.models import Lab

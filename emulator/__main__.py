@@ -21,7 +21,7 @@ from typing import IO
 
 import anyio
 
-from emulator.arm.settings import ArmSettings
+from emulator.arm import ArmSettings
 from emulator.context import Faults
 from emulator.ports import PortInUseError, bind_listener
 from emulator.server import PORT_FILE, ServerOptions, serve

@@ -21,7 +21,7 @@ import emulator.identity
 import emulator.runner
 import emulator.storage
 from emulator import admin, arm, graph
-from emulator.arm.settings import ArmSettings
+from emulator.arm import ArmSettings
 from emulator.context import EmulatorContext
 from emulator.faults import FaultInjector, FaultMiddleware
 from emulator.reqlog import RequestLog, RequestLogMiddleware

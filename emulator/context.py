@@ -1,20 +1,22 @@
 """What every emulator sub-app shares: the store, the state folder, the public URL,
 the TLS material, fault settings, and a tiny in-process event bus.
 
-Sub-apps (``arm``, ``graph``, ``identity``, ``gateway``, ``runner``) each expose
+Sub-apps (``arm``, ``graph``, ``identity``, ``gateway``, ``runner``, ``storage``) each expose
 ``routes(ctx) -> list[starlette.routing.BaseRoute]`` (and, where they run background
 work, ``async def run(ctx)``); ``emulator.app`` mounts them. They talk to each other
-only through the store (Azure wire shapes, see ``emulator.store``) and through events:
-the ARM layer publishes ``Event("put"|"delete", kind, key)`` after every write, so the
-gateway can open a port for a new APIM service and the runner can start a container app.
+through the store (Azure wire shapes, see ``emulator.store``), through events — the ARM
+layer publishes ``Event("put"|"delete", kind, key)`` after every write, so the gateway can
+open a port for a new APIM service and the runner can start a container app — through
+what a sub-app registers here (the gateway's ``policy_checker``, the PUT-time gate ARM calls)
+and through each other's declared public API (the ``__all__`` of the sub-app's package).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from emulator.store import Store
 
@@ -27,6 +29,24 @@ class Event:
 
 
 Listener = Callable[[Event], Awaitable[None]]
+
+
+class PolicyRejectedError(Exception):
+    """APIM's answer to a bad policy: HTTP 400 with ``code`` and ``message`` (naming the line)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+class PolicyChecker(Protocol):
+    """The PUT-time gate of policies (``emulator.gateway.check`` registers itself): each returns
+    the XML as APIM stores it or raises ``PolicyRejectedError``."""
+
+    def check_policy(self, xml: str, named_values: Collection[str]) -> str: ...
+
+    def check_fragment(self, xml: str, named_values: Collection[str]) -> str: ...
 
 
 @dataclass(slots=True)
@@ -51,6 +71,7 @@ class EmulatorContext:
     tenant_id: str
     subscription_id: str
     faults: Faults = field(default_factory=Faults)
+    policy_checker: PolicyChecker | None = None  # set by the gateway sub-app's ``routes``
     _listeners: list[Listener] = field(default_factory=list)
 
     def subscribe(self, listener: Listener) -> None:
@@ -66,4 +87,9 @@ class EmulatorContext:
         return f"{self.base_url}/login"
 
     def issuer(self, tenant: str | None = None) -> str:
+        """The v2 token issuer of ``tenant`` (default: the emulator's tenant)."""
         return f"{self.identity_base}/{tenant or self.tenant_id}/v2.0"
+
+    def v1_issuer(self, tenant: str | None = None) -> str:
+        """The v1 token issuer, the local ``https://sts.windows.net/<tenant>/``."""
+        return f"{self.base_url}/sts/{tenant or self.tenant_id}/"

@@ -27,7 +27,7 @@ import uvicorn
 import emulator.gateway
 import emulator.runner
 from emulator.app import build_app
-from emulator.arm.settings import ArmSettings
+from emulator.arm import ArmSettings
 from emulator.context import EmulatorContext, Faults
 from emulator.ports import bind_listener
 from emulator.reqlog import REQUEST_LOG, RequestLog

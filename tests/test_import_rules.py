@@ -9,6 +9,13 @@ Orchestrator (issue 21): the layers below, bottom first; a module imports only i
 lower ones — in particular ``spec`` imports nothing above it and providers never import the
 engine, the commands or the verifier; no module imports ``emulator`` (``local.py`` starts it as
 a process, ``python -m emulator``); no import circles.
+
+Emulator (issue 21): sealed sub-apps. The ground floor (store, context, ports, tokens,
+storage_names, contracts) imports nothing but the ground floor; a sub-app (arm, graph, identity,
+gateway, runner, storage) imports its own modules, the ground floor and, of another sub-app,
+only names its package declares in ``__all__`` (``from emulator.identity import verify_token``);
+the top (app, server, admin, …: what assembles the sub-apps) likewise reaches a sub-app only
+through its declared API; no import circles.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ class Import:
     target: str  # imported module, dotted (a module of the tree or anything else)
     line: int
     type_only: bool  # under ``if TYPE_CHECKING:``
+    names: tuple[str, ...] = ()  # ``from target import names`` (names that are not modules)
 
 
 def module_name(path: Path) -> str:
@@ -58,18 +66,25 @@ def imports_of(name: str, path: Path, known: set[str]) -> Iterator[Import]:
     type_only = _type_checking_nodes(tree)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     for node in ast.walk(tree):
+        pairs: list[tuple[str, str | None]]  # (target, name imported from it)
         if isinstance(node, ast.Import):
-            targets = [alias.name for alias in node.names]
+            pairs = [(alias.name, None) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
                 parent = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join([*parent, *([base] if base else [])])
-            targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in known else base for a in node.names]
+            pairs = [
+                (f"{base}.{a.name}", None) if f"{base}.{a.name}" in known else (base, a.name)
+                for a in node.names
+            ]
         else:
             continue
-        for target in dict.fromkeys(targets):
-            yield Import(name, target, node.lineno, id(node) in type_only)
+        targets: dict[str, list[str]] = {}
+        for target, imported in pairs:
+            targets.setdefault(target, []).extend([imported] if imported else [])
+        for target, imported_names in targets.items():
+            yield Import(name, target, node.lineno, id(node) in type_only, tuple(imported_names))
 
 
 def import_graph(package: str) -> tuple[dict[str, Path], list[Import]]:
@@ -229,6 +244,116 @@ def test_orchestrator_has_no_import_circles() -> None:
     assert not found, "import circles:\n" + "\n".join(" <-> ".join(c) for c in found)
 
 
+# ------------------------------------------------------------------ emulator
+
+EMULATOR_SUB_APPS = ("arm", "graph", "identity", "gateway", "runner", "storage")
+EMULATOR_GROUND = (
+    "emulator.store", "emulator.context", "emulator.ports", "emulator.tokens", "emulator.storage_names",
+    "emulator.contracts",
+)  # fmt: skip
+EMULATOR_TOP = (
+    "emulator", "emulator.__main__", "emulator.app", "emulator.server", "emulator.admin", "emulator.faults",
+    "emulator.reqlog", "emulator.tls",
+)  # fmt: skip
+
+EMU_MODULES, EMU_IMPORTS = import_graph("emulator")
+
+
+def _within(module: str, entries: tuple[str, ...]) -> bool:
+    return any(module == e or module.startswith(e + ".") for e in entries)
+
+
+def emulator_place(module: str) -> str | None:
+    """``ground``, ``top``, the sub-app's name, or None (a module no rule knows)."""
+    if _within(module, EMULATOR_GROUND):
+        return "ground"
+    parts = module.split(".")
+    if len(parts) > 1 and parts[1] in EMULATOR_SUB_APPS:
+        return parts[1]
+    return "top" if module in EMULATOR_TOP else None
+
+
+def declared_api(package: str) -> set[str] | None:
+    """The names of ``__all__`` in the package's ``__init__.py`` (a list/tuple literal), or None."""
+    tree = ast.parse(EMU_MODULES[package].read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets
+        ):
+            value = ast.literal_eval(node.value)
+            return {str(v) for v in value}
+    return None
+
+
+def bound_names(package: str) -> set[str]:
+    """Names the package's ``__init__.py`` binds at module level (defs, classes, assignments, imports)."""
+    tree = ast.parse(EMU_MODULES[package].read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return names
+
+
+def _emu_where(imp: Import) -> str:
+    path = EMU_MODULES[imp.source].relative_to(ROOT)
+    names = f" ({', '.join(imp.names)})" if imp.names else ""
+    return f"{path}:{imp.line}: {imp.source} imports {imp.target}{names}" + (
+        " (TYPE_CHECKING)" if imp.type_only else ""
+    )
+
+
+def _emulator_violation(imp: Import) -> str | None:
+    """Why the import breaks the emulator's rules, or None."""
+    source, target = emulator_place(imp.source), emulator_place(imp.target)
+    if not (imp.target == "emulator" or imp.target.startswith("emulator.")) or target == "ground":
+        return None
+    if source == "ground":
+        return "the ground floor imports only the ground floor"
+    if target == "top":
+        return None if source == "top" else "a sub-app imports the top (what assembles the sub-apps)"
+    if target == source:
+        return None
+    package = f"emulator.{target}"
+    if imp.target != package:
+        return f"a private module of {package}; import its declared API (``from {package} import ...``)"
+    if source != "top" and not imp.names:
+        return f"the whole package {package}; import the names of its ``__all__``"
+    api = declared_api(package) or set()
+    outside = sorted(set(imp.names) - api)
+    return f"not in {package}.__all__: {', '.join(outside)}" if outside else None
+
+
+def test_every_emulator_module_has_a_place() -> None:
+    missing = [m for m in EMU_MODULES if emulator_place(m) is None]
+    assert not missing, "no place (EMULATOR_GROUND / EMULATOR_SUB_APPS / EMULATOR_TOP): " + ", ".join(missing)
+
+
+@pytest.mark.parametrize("sub_app", EMULATOR_SUB_APPS)
+def test_sub_app_declares_its_api(sub_app: str) -> None:
+    package = f"emulator.{sub_app}"
+    api = declared_api(package)
+    assert api is not None, f"{package} has no __all__"
+    unbound = sorted(api - bound_names(package))
+    assert not unbound, f"{package}.__all__ names what the package does not define: {unbound}"
+
+
+def test_emulator_sub_apps_are_sealed() -> None:
+    bad = [f"{_emu_where(imp)}: {why}" for imp in EMU_IMPORTS if (why := _emulator_violation(imp))]
+    assert not bad, "emulator import rules broken:\n" + "\n".join(bad)
+
+
+def test_emulator_has_no_import_circles() -> None:
+    found = circles(runtime_edges(EMU_MODULES, EMU_IMPORTS))
+    assert not found, "import circles:\n" + "\n".join(" <-> ".join(c) for c in found)
+
+
 # ------------------------------------------------------------------ the rules' own machinery
 
 
@@ -252,3 +377,25 @@ def test_lazy_imports_count_and_type_checking_imports_only_for_layers(tmp_path: 
     ]
     assert layer_of("orchestrator.spec.m") == 2
     assert layer_of("orchestrator.engine") == 7
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "names", "broken"),
+    [
+        ("emulator.gateway.tokens", "emulator.identity", ("verify_token",), False),
+        ("emulator.gateway.tokens", "emulator.identity.keys", (), True),  # a private module
+        ("emulator.gateway.tokens", "emulator.identity", ("current_key",), True),  # not declared
+        ("emulator.gateway.tokens", "emulator.identity", (), True),  # the whole package
+        ("emulator.arm.apim", "emulator.gateway.check", (), True),
+        ("emulator.arm.storage", "emulator.storage_names", ("ACCOUNTS",), False),  # ground floor
+        ("emulator.store", "emulator.identity", ("sign",), True),  # the ground floor reaching up
+        ("emulator.graph.router", "emulator.app", ("build_app",), True),  # a sub-app reaching the top
+        ("emulator.app", "emulator.arm", ("ArmSettings",), False),
+        ("emulator.app", "emulator.arm.settings", (), True),
+        ("emulator.gateway.engine", "emulator.gateway.elements.core", (), False),  # its own modules
+    ],
+)
+def test_emulator_rules_tell_sealed_from_broken(
+    source: str, target: str, names: tuple[str, ...], broken: bool
+) -> None:
+    assert (_emulator_violation(Import(source, target, 1, False, names)) is not None) is broken

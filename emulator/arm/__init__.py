@@ -1,7 +1,7 @@
 """Emulator sub-app: ARM — Microsoft.ApiManagement plus the generic resources the lab uses.
 
 Modules: ``ids`` (path parsing), ``errors`` (ARM envelope), ``types`` (the type table),
-``crud`` (the shared resource flow), ``lro`` (long-running operations), ``apim``, ``acr``,
+``crud`` (the shared resource flow), ``lro`` (long-running operations), ``apim_service``, ``apim``, ``acr``,
 ``storage`` and ``generic`` (per-type behaviour), ``router`` (the ``/subscriptions/...`` endpoint),
 ``settings``. Store shapes: see ``emulator.arm.apim`` / ``emulator.arm.generic`` (ARM GET
 JSON under the lower-cased resource id; resource groups under ``microsoft.resources/resourcegroups``).
@@ -15,6 +15,8 @@ from emulator.arm import acr, apim, generic, storage
 from emulator.arm.router import ArmRouter
 from emulator.arm.settings import ArmSettings
 from emulator.context import EmulatorContext
+
+__all__ = ["ArmSettings", "routes"]
 
 _METHODS = ["GET", "PUT", "PATCH", "DELETE", "POST", "HEAD"]
 

@@ -3,15 +3,11 @@
 Where it sits: registers one ``TypeSpec`` per APIM resource type with ``emulator.arm.types``;
 ``emulator.arm.crud`` runs the shared flow. What APIM does differently lives here:
 
-* ``service`` — create is a long-running operation (``ArmSettings.apim_create_seconds``):
-  201 + ``Azure-AsyncOperation``, ``provisioningState`` ``Created`` -> ``Succeeded``. A free
-  127.0.0.1 port becomes ``properties.gatewayUrl`` (the gateway sub-app listens on it). Names
-  are unique per subscription. Delete soft-deletes (``locations/{loc}/deletedservices/{name}``);
-  re-creating the name fails with ``ServiceAlreadyExistsInSoftDeletedState`` until purged
-  (``DELETE`` on the deleted service: a long-running operation of the same duration).
+* ``service`` and its soft-deleted form: ``emulator.arm.apim_service``.
 * ``namedValues`` — secret values are hidden on GET/list; ``POST .../listValue`` reveals them.
-* policies (service, API, operation) and ``policyFragments`` — stored as ``check_policy``
-  reformats them; a bad document or a ``{{name}}`` without a named value (matched on
+* policies (service, API, operation) and ``policyFragments`` — stored as the policy checker
+  reformats them (``EmulatorContext.policy_checker``: the gateway registers its PUT-time gate;
+  ARM does not import the gateway); a bad document or a ``{{name}}`` without a named value (matched on
   ``displayName``) or an ``include-fragment`` of a missing fragment is refused with APIM's
   400 ``ValidationError`` envelope. GET echoes ``format`` (``rawxml`` / ``xml``).
 * ``apis`` — ``path`` unique per service; ``type`` defaults to ``http`` (``mcp`` kept as sent);
@@ -28,27 +24,25 @@ from __future__ import annotations
 
 import re
 import secrets
-import time
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from lxml import etree
 from starlette.responses import Response
 
-from emulator import ports
 from emulator.arm import lro
-from emulator.arm.crud import delete_tree, publish
+from emulator.arm.apim_service import (
+    NS,
+    properties_of,
+    register_service,
+    require_properties,
+)
+from emulator.arm.crud import delete_tree
 from emulator.arm.errors import ArmError, json_response, validation_error
 from emulator.arm.ids import ArmAddress
 from emulator.arm.types import Call, Doc, TypeSpec, register
-from emulator.context import EmulatorContext
-from emulator.gateway import check
+from emulator.context import EmulatorContext, PolicyRejectedError
 from emulator.store import Stored
 
-NS = "Microsoft.ApiManagement"
-SERVICE = "microsoft.apimanagement/service"
-DELETED = "microsoft.apimanagement/locations/deletedservices"
 NAMED_VALUES = "microsoft.apimanagement/service/namedvalues"
 FRAGMENTS = "microsoft.apimanagement/service/policyfragments"
 LOGGERS = "microsoft.apimanagement/service/loggers"
@@ -57,7 +51,6 @@ TAGS = "microsoft.apimanagement/service/tags"
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9._-]+$")
 _FRAGMENT_REF = re.compile(r"<include-fragment\s+fragment-id\s*=\s*[\"']([^\"']+)[\"']")
-_SOFT_DELETE_RETENTION_S = 48 * 3600
 
 
 def _service_addr(addr: ArmAddress) -> ArmAddress:
@@ -70,18 +63,6 @@ def _service_key(addr: ArmAddress) -> str:
     return _service_addr(addr).key
 
 
-def _props(base: Doc) -> dict[str, Any]:
-    props: dict[str, Any] = base["properties"]
-    return props
-
-
-def _require(props: Mapping[str, Any], *names: str) -> None:
-    for name in names:
-        value = props.get(name)
-        if value is None or (isinstance(value, str) and not value.strip()):
-            raise validation_error(f"'{name}' is required.", name)
-
-
 def _keep(props: dict[str, Any], existing: Stored | None, *names: str) -> None:
     """Server-generated properties survive a PUT that does not send them."""
     if existing is None:
@@ -90,208 +71,6 @@ def _keep(props: dict[str, Any], existing: Stored | None, *names: str) -> None:
     for name in names:
         if name in old and name not in props:
             props[name] = old[name]
-
-
-def location_slug(location: str) -> str:
-    return location.replace(" ", "").lower()
-
-
-# ============================================================================ service
-
-
-def deleted_service_id(subscription: str, location: str, name: str) -> str:
-    return f"/subscriptions/{subscription}/providers/{NS}/locations/{location_slug(location)}/deletedservices/{name}"
-
-
-def taken_ports(ctx: EmulatorContext) -> set[int]:
-    taken: set[int] = set()
-    for kind, path in ((SERVICE, ("properties", "gatewayUrl")), ("microsoft.app/containerapps", ())):
-        for doc in ctx.store.list(kind):
-            if path:
-                url = str(doc.body.get("properties", {}).get("gatewayUrl") or "")
-            else:
-                url = str(
-                    ((doc.body.get("properties") or {}).get("configuration") or {})
-                    .get("ingress", {})
-                    .get("fqdn")
-                    or ""
-                )
-            tail = url.rsplit(":", 1)[-1]
-            if tail.isdigit():
-                taken.add(int(tail))
-    return taken
-
-
-def managed_identity(ctx: EmulatorContext, identity: Any, old: Any) -> Any:
-    """Fill ``principalId`` / ``tenantId`` (system) and user-assigned identity ids, as ARM does."""
-    if not isinstance(identity, dict):
-        return identity
-    out = dict(identity)
-    kind = str(out.get("type", "None"))
-    old_identity = old if isinstance(old, dict) else {}
-    if "SystemAssigned" in kind:
-        out["principalId"] = old_identity.get("principalId") or str(uuid.uuid4())
-        out["tenantId"] = ctx.tenant_id
-    else:
-        out.pop("principalId", None)
-        out.pop("tenantId", None)
-    uai = out.get("userAssignedIdentities")
-    if isinstance(uai, dict):
-        filled: dict[str, Any] = {}
-        for rid in uai:
-            doc = ctx.store.get("microsoft.managedidentity/userassignedidentities", rid.lower())
-            if doc is None:
-                raise ArmError(
-                    400,
-                    "InvalidUserAssignedIdentity",  # what ARM answers for a missing identity
-                    f"The user-assigned identity '{rid}' was not found.",
-                )
-            p = doc.body.get("properties") or {}
-            filled[rid] = {"principalId": p.get("principalId"), "clientId": p.get("clientId")}
-        out["userAssignedIdentities"] = filled
-    return out
-
-
-async def _prepare_service(call: Call, base: Doc) -> Doc:
-    ctx, addr, existing = call.ctx, call.addr, call.existing
-    props = _props(base)
-    sku = base.get("sku") or (existing.body.get("sku") if existing else None)
-    if not isinstance(sku, dict) or not sku.get("name"):
-        raise validation_error("'sku.name' is required.", "sku")
-    base["sku"] = {"name": sku["name"], "capacity": int(sku.get("capacity", 1))}
-    _require(props, "publisherEmail", "publisherName")
-    if existing is None:
-        lname = addr.name.lower()
-        for doc in ctx.store.list(DELETED):
-            if doc.body.get("name", "").lower() == lname and doc.key.startswith(
-                f"/subscriptions/{addr.subscription}".lower()
-            ):
-                raise ArmError(
-                    409,
-                    "ServiceAlreadyExistsInSoftDeletedState",
-                    f"Api service {addr.name} was soft-deleted. In order to create the new service with the same "
-                    "name, you have to either undelete the service or purge it. See https://aka.ms/apimsoftdelete.",
-                )
-        for doc in ctx.store.list(SERVICE):
-            if doc.body.get("name", "").lower() == lname:
-                raise ArmError(409, "ServiceAlreadyExists", f"Api service already exists: {addr.name}")
-        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{0,48}[A-Za-z0-9]", addr.name):
-            raise validation_error(f"Service name '{addr.name}' is invalid.", "name")
-        port = ports.allocate_port(taken_ports(ctx))
-        gateway = f"https://127.0.0.1:{port}"
-        generated: dict[str, Any] = {
-            "notificationSenderEmail": "apimgmt-noreply@mail.windowsazure.com",
-            "provisioningState": "Created",
-            "targetProvisioningState": "Activating",
-            "createdAtUtc": lro.iso(time.time()),
-            "gatewayUrl": gateway,
-            "gatewayRegionalUrl": gateway,
-            "portalUrl": f"{gateway}/portal",
-            "developerPortalUrl": f"{gateway}/developer",
-            "managementApiUrl": ctx.base_url,
-            "scmUrl": f"{gateway}/scm",
-            "hostnameConfigurations": [
-                {
-                    "type": "Proxy",
-                    "hostName": "127.0.0.1",
-                    "negotiateClientCertificate": False,
-                    "defaultSslBinding": True,
-                    "certificateSource": "BuiltIn",
-                }
-            ],
-            "publicIPAddresses": ["127.0.0.1"],
-            "privateIPAddresses": None,
-            "virtualNetworkType": "None",
-            "disableGateway": False,
-            "natGatewayState": "Disabled",
-            "apiVersionConstraint": {},
-            "publicNetworkAccess": "Enabled",
-            "platformVersion": "stv2",
-            "developerPortalStatus": "Enabled",
-            "legacyPortalStatus": "Disabled",
-        }
-        props = {**generated, **{k: v for k, v in props.items() if k not in generated}}
-    else:
-        old = dict(existing.body.get("properties") or {})
-        props = {**old, **props}
-        for name in (
-            "gatewayUrl",
-            "gatewayRegionalUrl",
-            "portalUrl",
-            "developerPortalUrl",
-            "managementApiUrl",
-            "scmUrl",
-            "createdAtUtc",
-            "provisioningState",
-            "targetProvisioningState",
-            "publicIPAddresses",
-        ):
-            if name in old:
-                props[name] = old[name]
-    base["properties"] = props
-    if "identity" in base:
-        base["identity"] = managed_identity(
-            ctx, base["identity"], existing.body.get("identity") if existing else None
-        )
-    base["etag"] = f"AAAAAA{secrets.token_hex(4)}="
-    base["systemData"] = {"lastModifiedAt": lro.iso(time.time())}
-    return base
-
-
-async def _finish_service_create(ctx: EmulatorContext, op: dict[str, Any]) -> None:
-    doc = ctx.store.get(SERVICE, op["resourceKey"])
-    if doc is None:
-        return
-    body = dict(doc.body)
-    props = dict(body.get("properties") or {})
-    props["provisioningState"] = "Succeeded"
-    props["targetProvisioningState"] = ""
-    body["properties"] = props
-    ctx.store.put(SERVICE, doc.key, body, parent=doc.parent)
-    await publish(ctx, "put", SERVICE, doc.key)
-
-
-async def _delete_service(call: Call, stored: Stored) -> Response:
-    ctx, addr = call.ctx, call.addr
-    await soft_delete_service(ctx, stored)
-    op = lro.start(ctx, "noop", addr.kind, addr.key, 0)
-    return json_response(202, None, lro.lro_headers(ctx, op, call.settings.retry_after_ms))
-
-
-async def soft_delete_service(ctx: EmulatorContext, stored: Stored) -> None:
-    """Move a service to ``deletedservices`` and delete it with everything under it."""
-    body = stored.body
-    location = str(body.get("location") or "")
-    sub = str(body["id"]).split("/")[2]
-    did = deleted_service_id(sub, location, str(body["name"]))
-    now = time.time()
-    deleted = {
-        "id": did,
-        "name": body["name"],
-        "type": "Microsoft.ApiManagement/deletedservices",
-        "location": location,
-        "properties": {
-            "serviceId": body["id"],
-            "scheduledPurgeDate": lro.iso(now + _SOFT_DELETE_RETENTION_S),
-            "deletionDate": lro.iso(now),
-        },
-    }
-    ctx.store.put(DELETED, did.lower(), deleted, parent=did.rsplit("/", 2)[0].lower())
-    await delete_tree(ctx, SERVICE, stored.key)
-    await publish(ctx, "put", DELETED, did.lower())
-
-
-async def _purge(call: Call, stored: Stored) -> Response:
-    ctx = call.ctx
-    if lro.is_pending(ctx, stored.key, "apim.purge"):
-        raise ArmError(409, "Conflict", "A purge of this service is already in progress.")
-    op = lro.start(ctx, "apim.purge", DELETED, stored.key, call.settings.apim_create_seconds)
-    return json_response(202, None, lro.lro_headers(ctx, op, call.settings.retry_after_ms))
-
-
-async def _finish_purge(ctx: EmulatorContext, op: dict[str, Any]) -> None:
-    ctx.store.delete(DELETED, op["resourceKey"])
-    await publish(ctx, "delete", DELETED, op["resourceKey"])
 
 
 # ============================================================================ named values
@@ -307,8 +86,8 @@ def named_value_names(ctx: EmulatorContext, service_key: str) -> list[str]:
 
 
 async def _prepare_named_value(call: Call, base: Doc) -> Doc:
-    props = _props(base)
-    _require(props, "displayName")
+    props = properties_of(base)
+    require_properties(props, "displayName")
     display = str(props["displayName"])
     if not _NAME_RE.fullmatch(display) or len(display) > 256:
         raise validation_error(
@@ -316,7 +95,7 @@ async def _prepare_named_value(call: Call, base: Doc) -> Doc:
         )
     if "keyVault" not in props:
         _keep(props, call.existing, "value")
-        _require(props, "value")
+        require_properties(props, "value")
     if not isinstance(props.get("secret", False), bool):
         raise validation_error("'secret' must be a boolean.", "secret")
     props.setdefault("secret", False)
@@ -351,7 +130,7 @@ def _fragment_ids(ctx: EmulatorContext, service_key: str) -> set[str]:
 
 
 def _policy_value(call: Call, base: Doc, *, fragment: bool) -> str:
-    props = _props(base)
+    props = properties_of(base)
     value = props.get("value")
     fmt = str(props.get("format") or "xml")
     if fmt not in ("xml", "rawxml"):
@@ -368,34 +147,22 @@ def _policy_value(call: Call, base: Doc, *, fragment: bool) -> str:
             raise validation_error(
                 f"Policy fragment '{ref}' referenced by the policy does not exist.", "representation"
             )
+    checker = call.ctx.policy_checker
+    if checker is None:  # never store a policy nobody checked
+        raise ArmError(
+            500, "InternalServerError", "The emulator has no policy checker (the gateway sub-app)."
+        )
     try:
         if fragment:
-            return _check_fragment(value, names)
-        return check.check_policy(value, names)
-    except check.PolicyRejectedError as exc:
+            return checker.check_fragment(value, names)
+        return checker.check_policy(value, names)
+    except PolicyRejectedError as exc:
         raise ArmError(
             400,
             exc.code,
             exc.message,
             [{"code": exc.code, "target": "representation", "message": exc.message}],
         ) from exc
-
-
-def _check_fragment(value: str, names: list[str]) -> str:
-    native = getattr(check, "check_fragment", None)
-    if callable(native):
-        return str(native(value, names))
-    wrapped = check.check_policy(f"<policies>{value}</policies>", names)
-    root = etree.fromstring(wrapped.encode())
-    if len(root) != 1 or root[0].tag != "fragment":
-        found = root[0].tag if len(root) else "nothing"
-        raise check.PolicyRejectedError(
-            "ValidationError", f"Root element must be 'fragment', found '{found}'."
-        )
-    frag = root[0]
-    frag.tail = None
-    etree.indent(frag, space="\t")
-    return etree.tostring(frag, encoding="unicode")
 
 
 async def _prepare_policy(call: Call, base: Doc) -> Doc:
@@ -406,7 +173,7 @@ async def _prepare_policy(call: Call, base: Doc) -> Doc:
 
 async def _prepare_fragment(call: Call, base: Doc) -> Doc:
     value = _policy_value(call, base, fragment=True)
-    props = _props(base)
+    props = properties_of(base)
     base["properties"] = {
         "value": value,
         "format": "xml",
@@ -429,10 +196,10 @@ def _present_policy(body: Doc, query: Mapping[str, str]) -> Doc:
 
 
 async def _prepare_api(call: Call, base: Doc) -> Doc:
-    props = _props(base)
+    props = properties_of(base)
     existing = call.existing
     if existing is None:
-        _require(props, "displayName")
+        require_properties(props, "displayName")
     else:
         old = dict(existing.body.get("properties") or {})
         props = {**old, **props}
@@ -465,8 +232,8 @@ async def _prepare_api(call: Call, base: Doc) -> Doc:
 
 
 async def _prepare_operation(call: Call, base: Doc) -> Doc:
-    props = _props(base)
-    _require(props, "displayName", "method", "urlTemplate")
+    props = properties_of(base)
+    require_properties(props, "displayName", "method", "urlTemplate")
     props["method"] = str(props["method"]).upper()
     props.setdefault("templateParameters", [])
     props.setdefault("responses", [])
@@ -483,14 +250,14 @@ async def _delete_api(call: Call, stored: Stored) -> Response:
 
 
 async def _prepare_backend(call: Call, base: Doc) -> Doc:
-    props = _props(base)
-    _require(props, "url", "protocol")
+    props = properties_of(base)
+    require_properties(props, "url", "protocol")
     return base
 
 
 async def _prepare_logger(call: Call, base: Doc) -> Doc:
-    props = _props(base)
-    _require(props, "loggerType")
+    props = properties_of(base)
+    require_properties(props, "loggerType")
     creds = props.get("credentials")
     if isinstance(creds, dict):
         service = _service_addr(call.addr)
@@ -527,8 +294,8 @@ async def _prepare_logger(call: Call, base: Doc) -> Doc:
 
 
 async def _prepare_diagnostic(call: Call, base: Doc) -> Doc:
-    props = _props(base)
-    _require(props, "loggerId")
+    props = properties_of(base)
+    require_properties(props, "loggerId")
     logger_name = str(props["loggerId"]).rstrip("/").rsplit("/", 1)[-1].lower()
     service_key = _service_key(call.addr)
     if call.ctx.store.get(LOGGERS, f"{service_key}/loggers/{logger_name}") is None:
@@ -537,7 +304,7 @@ async def _prepare_diagnostic(call: Call, base: Doc) -> Doc:
 
 
 async def _prepare_tag(call: Call, base: Doc) -> Doc:
-    _require(_props(base), "displayName")
+    require_properties(properties_of(base), "displayName")
     return base
 
 
@@ -560,39 +327,7 @@ def _child(kind_tail: str, type_tail: str, **kw: Any) -> TypeSpec:
 
 
 def register_all() -> None:
-    register(
-        TypeSpec(
-            kind=SERVICE,
-            type_name="Microsoft.ApiManagement/service",
-            tracked=True,
-            prepare=_prepare_service,
-            create_lro_seconds=lambda s: s.apim_create_seconds,
-            lro_finish_action="apim.create",
-            delete=_delete_service,
-            apim=True,
-            list_at_subscription=True,
-        )
-    )
-    register(
-        TypeSpec(
-            kind=DELETED,
-            type_name="Microsoft.ApiManagement/deletedservices",
-            delete=_purge,
-            delete_missing_404=True,
-            apim=True,
-            check_parents=False,
-        )
-    )
-    register(
-        TypeSpec(
-            kind="microsoft.apimanagement/deletedservices",
-            type_name="Microsoft.ApiManagement/deletedservices",
-            apim=True,
-            list_kind=DELETED,
-        )
-    )
-    lro.register("apim.create", _finish_service_create)
-    lro.register("apim.purge", _finish_purge)
+    register_service()
     api_child = {"api_scoped": True}
     for spec in (
         _child(

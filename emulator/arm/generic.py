@@ -32,7 +32,7 @@ from starlette.responses import Response
 
 from emulator import ports
 from emulator.arm import lro
-from emulator.arm.apim import managed_identity, taken_ports
+from emulator.arm.apim_service import managed_identity, taken_ports
 from emulator.arm.errors import ArmError, json_response
 from emulator.arm.ids import parse_address
 from emulator.arm.types import Call, Doc, TypeSpec, register

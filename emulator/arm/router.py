@@ -17,7 +17,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from emulator.arm import apim, lro
+from emulator.arm import apim_service, lro
 from emulator.arm.crud import (
     RG_KIND,
     ArmHandlers,
@@ -246,11 +246,11 @@ class ArmRouter:
     async def delete_group(self, group: Stored) -> None:
         """Delete everything in the group; APIM services are soft-deleted, as Azure does."""
         ctx = self.ctx
-        for service in list(ctx.store.list(apim.SERVICE, parent=group.key)):
+        for service in list(ctx.store.list(apim_service.SERVICE, parent=group.key)):
             await lro.settle(ctx, service.key)
-            current = ctx.store.get(apim.SERVICE, service.key)
+            current = ctx.store.get(apim_service.SERVICE, service.key)
             if current is not None:
-                await apim.soft_delete_service(ctx, current)
+                await apim_service.soft_delete_service(ctx, current)
         await delete_tree(ctx, RG_KIND, group.key)
 
     # ----------------------------------------------------------------- resources lists

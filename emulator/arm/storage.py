@@ -33,7 +33,7 @@ from emulator.arm import lro
 from emulator.arm.errors import ArmError
 from emulator.arm.ids import ArmAddress
 from emulator.arm.types import Call, Doc, TypeSpec, register
-from emulator.storage.names import (
+from emulator.storage_names import (
     ACCOUNTS,
     TABLES,
     account_name_error,

@@ -3,8 +3,9 @@
 ``run(ctx)`` opens one HTTPS server per APIM service at its ``gatewayUrl`` port
 (``gateway.server``); each serves the APIs, operations and policies stored through ARM
 (``gateway.config``), running the policy pipeline (``policy``, ``elements``, ``engine``) with
-the C# expression subset (``gateway.expr``). ``check.check_policy`` is the PUT-time gate the
-ARM layer calls. The gateway serves nothing on the main emulator port (``routes`` is empty).
+the C# expression subset (``gateway.expr``). ``check`` is the PUT-time gate the ARM layer
+calls: ``routes`` registers it as ``ctx.policy_checker``. The gateway serves nothing on the main
+emulator port (``routes`` is empty).
 """
 
 from __future__ import annotations
@@ -12,9 +13,13 @@ from __future__ import annotations
 from starlette.routing import BaseRoute
 
 from emulator.context import EmulatorContext
+from emulator.gateway import check
+
+__all__ = ["routes", "run"]
 
 
 def routes(ctx: EmulatorContext) -> list[BaseRoute]:
+    ctx.policy_checker = check
     return []
 
 

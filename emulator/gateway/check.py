@@ -5,7 +5,8 @@ refuses (malformed XML, wrong root or sections, unknown elements/attributes, wro
 a ``{{Name}}`` with no such named value) and whatever the local gateway cannot run (an
 element, attribute or C# expression outside the supported subset — see docs/policies.md),
 naming the construct and its line; it returns the XML reformatted as APIM stores it.
-``check_fragment`` does the same for a policy fragment (``<fragment>...</fragment>``).
+``check_fragment`` does the same for a policy fragment (``<fragment>...</fragment>``). The
+gateway registers this module as ``EmulatorContext.policy_checker`` (ARM does not import it).
 
 ``named_values`` may be the names only (a collection), or a mapping name -> value: with
 values, expressions that come from named values are checked too; with names only, each
@@ -19,21 +20,13 @@ from collections.abc import Collection, Mapping
 
 from lxml import etree
 
+from emulator.context import PolicyRejectedError
 from emulator.gateway.elements import line_of
 from emulator.gateway.errors import PolicyCompileError
 from emulator.gateway.policy import compile_root, parse_xml, substitute
 
 _NAMED_VALUE = re.compile(r"\{\{([^{}]+)\}\}")
 _PLACEHOLDER = "1"
-
-
-class PolicyRejectedError(Exception):
-    """APIM's answer to a bad policy: HTTP 400 with ``code`` and ``message`` (naming the line)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
 
 
 def named_value_references(xml: str) -> set[str]:

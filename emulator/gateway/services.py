@@ -137,7 +137,7 @@ class Services:
 
     # managed identity -----------------------------------------------------------------------
     def managed_identity_token(self, resource: str, client_id: str | None) -> str:
-        from emulator.identity.keys import sign
+        from emulator.identity import sign
 
         identity = self.service_body.get("identity") or {}
         principal: str | None = None

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import jwt as pyjwt
 
 from emulator.gateway.expr.netlib import Jwt
+from emulator.tokens import TokenValidationError
 
 if TYPE_CHECKING:
     from emulator.gateway.elements.core import Runtime
@@ -121,13 +122,12 @@ def _header(token: str) -> dict[str, Any]:
 
 
 def _aad(rules: TokenRules, rt: Runtime, token: str) -> dict[str, Any]:
-    from emulator.identity.claims import v1_issuer
-    from emulator.identity.keys import TokenValidationError, verify_token
+    from emulator.identity import verify_token
 
     ectx = rt.services.emulator
     assert rules.tenant is not None
     tenant = rules.tenant.text(rt.ctx).strip()
-    issuers = {ectx.issuer(tenant), v1_issuer(ectx.base_url, tenant)}
+    issuers = {ectx.issuer(tenant), ectx.v1_issuer(tenant)}
     try:
         claims = verify_token(ectx, token, issuers=issuers)
     except TokenValidationError as exc:

@@ -13,6 +13,8 @@ from starlette.routing import BaseRoute, Route
 from emulator.context import EmulatorContext
 from emulator.graph.router import GraphRouter
 
+__all__ = ["routes"]
+
 
 def routes(ctx: EmulatorContext, page_size: int = 100) -> list[BaseRoute]:
     router = GraphRouter(ctx, page_size)

@@ -38,6 +38,7 @@ from emulator.graph import entities as ent
 from emulator.graph.errors import GraphError, bad_request, error_response, graph_response, not_found
 from emulator.graph.odata import FilterError, compile_filter, select
 from emulator.store import Stored
+from emulator.tokens import TokenValidationError
 
 log = logging.getLogger("emulator.graph")
 _SEGMENT = re.compile(r"^([A-Za-z0-9_.]+)(?:\((.*)\))?$", re.DOTALL)
@@ -485,9 +486,7 @@ class GraphRouter:
 
     # ------------------------------------------------------------------ /me
     def _me(self, request: Request, token: str) -> Response:
-        from emulator.identity.claims import v1_issuer
-        from emulator.identity.keys import TokenValidationError, verify_token
-        from emulator.identity.wellknown import GRAPH_AUDIENCES
+        from emulator.identity import GRAPH_AUDIENCES, verify_token
 
         ctx = self.ctx
         try:
@@ -495,7 +494,7 @@ class GraphRouter:
                 ctx,
                 token,
                 audiences=GRAPH_AUDIENCES,
-                issuers={ctx.issuer(), v1_issuer(ctx.base_url, ctx.tenant_id)},
+                issuers={ctx.issuer(), ctx.v1_issuer()},
             )
         except TokenValidationError as exc:
             message = {

@@ -11,10 +11,11 @@ Routes (all on the emulator's HTTPS port, 127.0.0.1 only), issuer ``<base>/login
 * ``/msi/token`` — managed identity (``msi``);
 * ``/_emulator/identity/...`` — keys and settings (``admin``).
 
-Public API for other sub-apps (import these, nothing else): ``keys.public_jwks(ctx)``,
-``keys.verify_token(ctx, token, audiences=..., tenant=...)`` (raises
-``keys.TokenValidationError``), ``keys.sign``, ``keys.rotate_keys``, ``keys.retire_previous``,
-``wellknown.GRAPH_AUDIENCES``.
+Public API for other sub-apps (``__all__``; import these from ``emulator.identity``, nothing
+else): ``public_jwks(ctx)``, ``verify_token(ctx, token, audiences=..., tenant=..., issuers=...)``
+(raises ``emulator.tokens.TokenValidationError``), ``sign``, ``rotate_keys``,
+``retire_previous``, ``GRAPH_AUDIENCES``. The issuers are ``EmulatorContext.issuer`` (v2) and
+``EmulatorContext.v1_issuer``; reading a token unverified is ``emulator.tokens``.
 
 Runner contract (the runner that starts container apps as processes follows it):
 
@@ -46,8 +47,22 @@ from starlette.routing import BaseRoute, Route
 
 from emulator.context import EmulatorContext
 from emulator.identity import admin, authorize, discovery, msi, token
+from emulator.identity.keys import public_jwks, retire_previous, rotate_keys, sign, verify_token
 from emulator.identity.service import IdentityService
 from emulator.identity.settings import IdentitySettings
+from emulator.identity.wellknown import GRAPH_AUDIENCES
+
+__all__ = [
+    "GRAPH_AUDIENCES",
+    "build_routes",
+    "public_jwks",
+    "retire_previous",
+    "rotate_keys",
+    "routes",
+    "run",
+    "sign",
+    "verify_token",
+]
 
 Handler = Callable[[IdentityService, Request], Awaitable[Response]]
 
@@ -93,6 +108,6 @@ def routes(ctx: EmulatorContext) -> list[BaseRoute]:
 
 async def run(ctx: EmulatorContext) -> None:
     """No background work; creating the first signing key early keeps the first request fast."""
-    from emulator.identity import keys
+    from emulator.identity.keys import current_key
 
-    keys.current_key(ctx)
+    current_key(ctx)

@@ -29,10 +29,6 @@ AZPACR_SECRET = "1"
 AZPACR_ASSERTION = "2"
 
 
-def v1_issuer(base_url: str, tenant: str) -> str:
-    return f"{base_url}/sts/{tenant}/"
-
-
 def pairwise_sub(oid: str, client_id: str) -> str:
     digest = hashlib.sha256(f"{oid}|{client_id.lower()}".encode()).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()[:43]

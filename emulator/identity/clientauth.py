@@ -28,6 +28,7 @@ from emulator.identity import claims as claim_shapes
 from emulator.identity import keys
 from emulator.identity.directory import App, Directory
 from emulator.identity.errors import EntraError, invalid_client, invalid_request, unauthorized_client
+from emulator.tokens import TokenValidationError, unverified_claims
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
@@ -78,8 +79,8 @@ def authenticate(
     assertion = form.get("client_assertion")
     if not client_id and assertion:
         try:
-            client_id = str(keys.unverified_claims(assertion).get("sub") or "")
-        except keys.TokenValidationError:
+            client_id = str(unverified_claims(assertion).get("sub") or "")
+        except TokenValidationError:
             client_id = ""
     if not client_id:
         raise invalid_request(900144, "The request body must contain the following parameter: 'client_id'.")
@@ -124,13 +125,13 @@ def check_federated_assertion(
 ) -> dict[str, object]:
     """Validate a client assertion issued by this service against the app's federated credentials."""
     try:
-        unverified = keys.unverified_claims(assertion)
-    except keys.TokenValidationError as exc:
+        unverified = unverified_claims(assertion)
+    except TokenValidationError as exc:
         raise invalid_client(50027, f"JWT token is invalid or malformed: {exc}") from exc
     iss = str(unverified.get("iss") or "")
     try:
         verified = keys.verify_token(ctx, assertion, issuers=[iss] if iss else [], now=now, leeway_s=0)
-    except keys.TokenValidationError as exc:
+    except TokenValidationError as exc:
         if exc.reason in ("expired", "not_yet_valid"):
             raise invalid_client(700024, "Client assertion is not within its valid time range.") from exc
         raise invalid_client(

@@ -43,6 +43,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from emulator.context import EmulatorContext
+from emulator.tokens import TokenValidationError, unverified_header
 
 KeyStatus = Literal["current", "previous", "retired"]
 
@@ -50,15 +51,6 @@ KEYS_FILE = "identity-keys.json"
 ALGORITHM = "RS256"
 CLOCK_SKEW_S = 300  # Entra and validate-jwt both tolerate five minutes of skew
 _VERIFIED_CACHE_SIZE = 4096
-
-
-class TokenValidationError(Exception):
-    """A token failed verification; ``reason`` is a short machine-friendly word."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason  # malformed | algorithm | unknown_key | signature | issuer | expired |
-        # not_yet_valid | audience | tenant
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,21 +213,6 @@ def retire_previous(ctx: EmulatorContext) -> list[str]:
                 retired.append(key.kid)
         ring.rewrite(entries)
     return retired
-
-
-def unverified_header(token: str) -> dict[str, Any]:
-    try:
-        return jwt.get_unverified_header(token)
-    except jwt.PyJWTError as exc:
-        raise TokenValidationError("malformed", f"token is not a well-formed JWT: {exc}") from exc
-
-
-def unverified_claims(token: str) -> dict[str, Any]:
-    try:
-        claims: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
-    except jwt.PyJWTError as exc:
-        raise TokenValidationError("malformed", f"token is not a well-formed JWT: {exc}") from exc
-    return claims
 
 
 def verify_token(

@@ -53,7 +53,7 @@ class IdentityService:
         return self.ctx.issuer(tid)
 
     def v1_issuer(self, tid: str) -> str:
-        return claims.v1_issuer(self.ctx.base_url, tid)
+        return self.ctx.v1_issuer(tid)
 
     def endpoint(self, tenant: str, path: str) -> str:
         return f"{self.ctx.identity_base}/{tenant}/{path}"

@@ -42,6 +42,7 @@ from emulator.identity.errors import (
 )
 from emulator.identity.scopes import resolve
 from emulator.identity.service import IdentityService
+from emulator.tokens import TokenValidationError
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
@@ -293,7 +294,7 @@ def _on_behalf_of(
         incoming = keys.verify_token(
             svc.ctx, assertion, issuers=[svc.issuer(tid), svc.v1_issuer(tid)], now=svc.now(), leeway_s=0
         )
-    except keys.TokenValidationError as exc:
+    except TokenValidationError as exc:
         if exc.reason in ("expired", "not_yet_valid"):
             raise invalid_grant(500133, "Assertion is not within its valid time range.") from exc
         raise invalid_grant(50013, f"Assertion failed signature validation. [Reason - {exc}]") from exc

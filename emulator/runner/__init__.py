@@ -22,6 +22,8 @@ from starlette.routing import BaseRoute
 from emulator.context import EmulatorContext
 from emulator.runner.supervisor import Runner
 
+__all__ = ["routes", "run"]
+
 
 def routes(ctx: EmulatorContext) -> list[BaseRoute]:
     return []

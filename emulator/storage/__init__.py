@@ -1,7 +1,8 @@
 """Emulator sub-app: Azure Storage's Table service data plane (entities over the Table REST API).
 
 Where it sits: ARM (``emulator.arm.storage``) stores storage accounts and tables and writes each
-account's ``primaryEndpoints.table`` = ``<base>/storage/<account>/table/`` (``names``); this
+account's ``primaryEndpoints.table`` = ``<base>/storage/<account>/table/`` (``emulator.storage_names``,
+on the ground floor: ARM and this package share it); this
 package serves that path on the main HTTPS port (``service``), so the ``azure-data-tables`` SDK,
 raw HTTP clients and the APIM gateway's ``send-request`` (which trusts the emulator's CA) reach
 it. Only Entra bearer tokens with an RBAC data role are accepted (``auth``); entities are
@@ -20,10 +21,10 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Route
 
 from emulator.context import EmulatorContext, Event
-from emulator.storage.names import PATH_PREFIX, table_endpoint
 from emulator.storage.service import TableService, on_event, sweep_orphans
+from emulator.storage_names import PATH_PREFIX
 
-__all__ = ["routes", "table_endpoint"]
+__all__ = ["routes"]
 
 _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "MERGE", "DELETE"]
 

@@ -31,8 +31,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from emulator.context import EmulatorContext
-from emulator.identity.keys import TokenValidationError, unverified_claims, verify_token
+from emulator.identity import verify_token
 from emulator.storage.errors import TableError
+from emulator.tokens import TokenValidationError, unverified_claims
 
 ROLE_ASSIGNMENTS = "microsoft.authorization/roleassignments"
 TABLE_DATA_CONTRIBUTOR = "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3"

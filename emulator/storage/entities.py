@@ -1,7 +1,7 @@
 """Table entities: validation of what a client sends, the stored shape, and the JSON answered (pure).
 
 Where it sits: ``emulator.storage.service`` parses a request body with ``parse_entity``, stores
-``Entity.to_doc()`` (kind ``storage/entities``, see ``emulator.storage.names``) and answers
+``Entity.to_doc()`` (kind ``storage/entities``, see ``emulator.storage_names``) and answers
 ``render(entity, level, ...)``.
 
 Rules, as the Table service applies them:

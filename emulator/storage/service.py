@@ -2,7 +2,7 @@
 
 Where it sits: mounted on the main port by ``emulator.storage.routes``; behind the request log and
 fault middleware like every main-port route. Reads the account and table documents ARM stored
-(``emulator.arm.storage``), keeps entities as store documents (``emulator.storage.names``),
+(``emulator.arm.storage``), keeps entities as store documents (``emulator.storage_names``),
 authenticates and authorizes every call first (``emulator.storage.auth``).
 
 Operations (paths relative to the table endpoint; keys URL-encoded, ``'`` doubled):
@@ -47,7 +47,8 @@ from emulator.storage.errors import (
     not_found,
     table_not_found,
 )
-from emulator.storage.names import (
+from emulator.storage.query import compile_filter, encode_token, page, parse_select, parse_top
+from emulator.storage_names import (
     ACCOUNTS,
     ENTITIES,
     PATH_PREFIX,
@@ -56,7 +57,6 @@ from emulator.storage.names import (
     table_key,
     table_name_error,
 )
-from emulator.storage.query import compile_filter, encode_token, page, parse_select, parse_top
 
 log = logging.getLogger("emulator.storage")
 

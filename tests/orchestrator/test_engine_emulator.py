@@ -24,14 +24,6 @@ from tests.support.emulator import RunningEmulator
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(autouse=True)
-def _needs_graph(emulator: RunningEmulator) -> None:
-    """The engine reads every kind (prune must see all owned resources), Entra included."""
-    with emulator.sync_http() as http:
-        if http.get("/v1.0/applications").status_code == 404:
-            pytest.skip("the emulator does not serve Microsoft Graph yet")
-
-
 def owned_addresses(emu: RunningEmulator, lab_file: Path) -> set[str]:
     """What the lab owns on the target now, by address (a dry run reads it)."""
     report, _, _ = reconcile_on(emu, lab_file, dry_run=True)

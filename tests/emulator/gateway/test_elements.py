@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from emulator.gateway.check import PolicyRejectedError
+from emulator.context import PolicyRejectedError
 from emulator.identity.keys import verify_token
 from tests.emulator.gateway.support import CLIENT_ID, TENANT, Lab, make_context, token
 

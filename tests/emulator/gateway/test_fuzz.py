@@ -16,7 +16,8 @@ import anyio
 import httpx
 import pytest
 
-from emulator.gateway.check import PolicyRejectedError, check_policy
+from emulator.context import PolicyRejectedError
+from emulator.gateway.check import check_policy
 from emulator.gateway.engine import Runtime, execute
 from emulator.gateway.expr import EvalError, ExpressionSyntaxError, compile_expression
 from emulator.gateway.policy import compile_document, compose, default_global

@@ -11,6 +11,7 @@ import pytest
 from emulator.context import EmulatorContext
 from emulator.identity import keys
 from emulator.store import Store
+from emulator.tokens import TokenValidationError
 
 
 def _ctx(tmp_path: Path) -> EmulatorContext:
@@ -73,7 +74,7 @@ def test_rotation_keeps_previous_until_retired(ctx: EmulatorContext) -> None:
     assert {k["kid"] for k in keys.public_jwks(ctx)["keys"]} == {old_kid, new_kid}
     assert keys.retire_previous(ctx) == [old_kid]
     assert {k["kid"] for k in keys.public_jwks(ctx)["keys"]} == {new_kid}
-    with pytest.raises(keys.TokenValidationError) as err:
+    with pytest.raises(TokenValidationError) as err:
         keys.verify_token(ctx, old)
     assert err.value.reason == "unknown_key"
     assert keys.verify_token(ctx, new)["aud"] == "api-1"
@@ -84,7 +85,7 @@ def test_second_rotation_retires_the_older_previous(ctx: EmulatorContext) -> Non
     keys.rotate_keys(ctx)
     second = keys.sign(ctx, _claims(ctx))
     keys.rotate_keys(ctx)
-    with pytest.raises(keys.TokenValidationError):
+    with pytest.raises(TokenValidationError):
         keys.verify_token(ctx, first)
     assert keys.verify_token(ctx, second)
     assert [k.status for k in keys.signing_keys(ctx)] == ["retired", "previous", "current"]
@@ -104,7 +105,7 @@ def test_claim_checks(
     ctx: EmulatorContext, over: dict[str, object], kwargs: dict[str, object], reason: str
 ) -> None:
     token = keys.sign(ctx, _claims(ctx, **over))
-    with pytest.raises(keys.TokenValidationError) as err:
+    with pytest.raises(TokenValidationError) as err:
         keys.verify_token(ctx, token, **kwargs)  # type: ignore[arg-type]
     assert err.value.reason == reason
 
@@ -112,7 +113,7 @@ def test_claim_checks(
 def test_expired_checked_even_when_cached(ctx: EmulatorContext) -> None:
     token = keys.sign(ctx, _claims(ctx, exp=int(time.time()) + 10))
     assert keys.verify_token(ctx, token)
-    with pytest.raises(keys.TokenValidationError) as err:
+    with pytest.raises(TokenValidationError) as err:
         keys.verify_token(ctx, token, now=time.time() + 10 + keys.CLOCK_SKEW_S + 1)
     assert err.value.reason == "expired"
 
@@ -122,22 +123,22 @@ def test_forged_and_confused_tokens_refused(ctx: EmulatorContext) -> None:
     head, _body, sig = good.split(".")
     tampered = jwt.encode(_claims(ctx, aud="api-2"), "x" * 32, algorithm="HS256")
     forged_body = tampered.split(".")[1]
-    with pytest.raises(keys.TokenValidationError) as err:
+    with pytest.raises(TokenValidationError) as err:
         keys.verify_token(ctx, f"{head}.{forged_body}.{sig}")
     assert err.value.reason == "signature"
-    with pytest.raises(keys.TokenValidationError) as err:
+    with pytest.raises(TokenValidationError) as err:
         keys.verify_token(ctx, tampered)
     assert err.value.reason == "algorithm"
     none_token = jwt.encode(_claims(ctx), "", algorithm="none")
-    with pytest.raises(keys.TokenValidationError) as err:
+    with pytest.raises(TokenValidationError) as err:
         keys.verify_token(ctx, none_token)
     assert err.value.reason == "algorithm"
     # HMAC keyed with the public key (algorithm confusion) and a kid we publish
-    with pytest.raises(keys.TokenValidationError):
+    with pytest.raises(TokenValidationError):
         keys.verify_token(
             ctx,
             jwt.encode(_claims(ctx), "k" * 32, algorithm="HS256", headers={"kid": keys.current_key(ctx).kid}),
         )
-    with pytest.raises(keys.TokenValidationError) as err:
+    with pytest.raises(TokenValidationError) as err:
         keys.verify_token(ctx, "not-a-jwt")
     assert err.value.reason == "malformed"

@@ -25,13 +25,6 @@ from tests.support.emulator import RunningEmulator
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture(autouse=True)
-def _needs_graph(emulator: RunningEmulator) -> None:
-    with emulator.sync_http() as http:
-        if http.get("/v1.0/applications").status_code == 404:
-            pytest.skip("the emulator does not serve Microsoft Graph yet")
-
-
 ENTRA = ("entra_app", "service_principal", "federated_credential")
 
 

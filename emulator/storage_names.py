@@ -1,4 +1,4 @@
-"""Names shared by the storage ARM types and the Table data plane (pure).
+"""Names shared by the storage ARM types and the Table data plane (pure, ground floor).
 
 Where it sits: ``emulator.arm.storage`` validates names and writes ``primaryEndpoints`` with
 these helpers; ``emulator.storage.service`` parses request paths with the same URL shape. The

@@ -1,0 +1,292 @@
+"""Microsoft.ApiManagement ``service`` as the emulated ARM serves it (the parent of every APIM
+entity, ``emulator.arm.apim``).
+
+Create is a long-running operation (``ArmSettings.apim_create_seconds``): 201 +
+``Azure-AsyncOperation``, ``provisioningState`` ``Created`` -> ``Succeeded``. A free 127.0.0.1
+port becomes ``properties.gatewayUrl`` (the gateway sub-app listens on it). Names are unique per
+subscription. Delete soft-deletes (``locations/{loc}/deletedservices/{name}``); re-creating the
+name fails with ``ServiceAlreadyExistsInSoftDeletedState`` until purged (``DELETE`` on the
+deleted service: a long-running operation of the same duration). ``managed_identity`` and
+``taken_ports`` serve the other tracked types too (``generic``).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.responses import Response
+
+from emulator import ports
+from emulator.arm import lro
+from emulator.arm.crud import delete_tree, publish
+from emulator.arm.errors import ArmError, json_response, validation_error
+from emulator.arm.ids import ArmAddress
+from emulator.arm.types import Call, Doc, TypeSpec, register
+from emulator.context import EmulatorContext
+from emulator.store import Stored
+
+NS = "Microsoft.ApiManagement"
+SERVICE = "microsoft.apimanagement/service"
+DELETED = "microsoft.apimanagement/locations/deletedservices"
+_SOFT_DELETE_RETENTION_S = 48 * 3600
+
+
+def properties_of(base: Doc) -> dict[str, Any]:
+    props: dict[str, Any] = base["properties"]
+    return props
+
+
+def require_properties(props: Mapping[str, Any], *names: str) -> None:
+    for name in names:
+        value = props.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            raise validation_error(f"'{name}' is required.", name)
+
+
+def location_slug(location: str) -> str:
+    return location.replace(" ", "").lower()
+
+
+def deleted_service_id(subscription: str, location: str, name: str) -> str:
+    return f"/subscriptions/{subscription}/providers/{NS}/locations/{location_slug(location)}/deletedservices/{name}"
+
+
+def taken_ports(ctx: EmulatorContext) -> set[int]:
+    taken: set[int] = set()
+    for kind, path in ((SERVICE, ("properties", "gatewayUrl")), ("microsoft.app/containerapps", ())):
+        for doc in ctx.store.list(kind):
+            if path:
+                url = str(doc.body.get("properties", {}).get("gatewayUrl") or "")
+            else:
+                url = str(
+                    ((doc.body.get("properties") or {}).get("configuration") or {})
+                    .get("ingress", {})
+                    .get("fqdn")
+                    or ""
+                )
+            tail = url.rsplit(":", 1)[-1]
+            if tail.isdigit():
+                taken.add(int(tail))
+    return taken
+
+
+def managed_identity(ctx: EmulatorContext, identity: Any, old: Any) -> Any:
+    """Fill ``principalId`` / ``tenantId`` (system) and user-assigned identity ids, as ARM does."""
+    if not isinstance(identity, dict):
+        return identity
+    out = dict(identity)
+    kind = str(out.get("type", "None"))
+    old_identity = old if isinstance(old, dict) else {}
+    if "SystemAssigned" in kind:
+        out["principalId"] = old_identity.get("principalId") or str(uuid.uuid4())
+        out["tenantId"] = ctx.tenant_id
+    else:
+        out.pop("principalId", None)
+        out.pop("tenantId", None)
+    uai = out.get("userAssignedIdentities")
+    if isinstance(uai, dict):
+        filled: dict[str, Any] = {}
+        for rid in uai:
+            doc = ctx.store.get("microsoft.managedidentity/userassignedidentities", rid.lower())
+            if doc is None:
+                raise ArmError(
+                    400,
+                    "InvalidUserAssignedIdentity",  # what ARM answers for a missing identity
+                    f"The user-assigned identity '{rid}' was not found.",
+                )
+            p = doc.body.get("properties") or {}
+            filled[rid] = {"principalId": p.get("principalId"), "clientId": p.get("clientId")}
+        out["userAssignedIdentities"] = filled
+    return out
+
+
+async def _prepare_service(call: Call, base: Doc) -> Doc:
+    ctx, addr, existing = call.ctx, call.addr, call.existing
+    props = properties_of(base)
+    sku = base.get("sku") or (existing.body.get("sku") if existing else None)
+    if not isinstance(sku, dict) or not sku.get("name"):
+        raise validation_error("'sku.name' is required.", "sku")
+    base["sku"] = {"name": sku["name"], "capacity": int(sku.get("capacity", 1))}
+    require_properties(props, "publisherEmail", "publisherName")
+    if existing is None:
+        _check_new_service(ctx, addr)
+        generated = _generated_properties(ctx, f"https://127.0.0.1:{ports.allocate_port(taken_ports(ctx))}")
+        props = {**generated, **{k: v for k, v in props.items() if k not in generated}}
+    else:
+        old = dict(existing.body.get("properties") or {})
+        props = {**old, **props, **{k: old[k] for k in _KEPT_ON_UPDATE if k in old}}
+    base["properties"] = props
+    if "identity" in base:
+        base["identity"] = managed_identity(
+            ctx, base["identity"], existing.body.get("identity") if existing else None
+        )
+    base["etag"] = f"AAAAAA{secrets.token_hex(4)}="
+    base["systemData"] = {"lastModifiedAt": lro.iso(time.time())}
+    return base
+
+
+# what an update never changes (the service's URLs and its provisioning record)
+_KEPT_ON_UPDATE = (
+    "gatewayUrl",
+    "gatewayRegionalUrl",
+    "portalUrl",
+    "developerPortalUrl",
+    "managementApiUrl",
+    "scmUrl",
+    "createdAtUtc",
+    "provisioningState",
+    "targetProvisioningState",
+    "publicIPAddresses",
+)
+
+
+def _check_new_service(ctx: EmulatorContext, addr: ArmAddress) -> None:
+    """A new service's name: not soft-deleted in the subscription, not taken, well-formed."""
+    lname = addr.name.lower()
+    for doc in ctx.store.list(DELETED):
+        if doc.body.get("name", "").lower() == lname and doc.key.startswith(
+            f"/subscriptions/{addr.subscription}".lower()
+        ):
+            raise ArmError(
+                409,
+                "ServiceAlreadyExistsInSoftDeletedState",
+                f"Api service {addr.name} was soft-deleted. In order to create the new service with the same "
+                "name, you have to either undelete the service or purge it. See https://aka.ms/apimsoftdelete.",
+            )
+    for doc in ctx.store.list(SERVICE):
+        if doc.body.get("name", "").lower() == lname:
+            raise ArmError(409, "ServiceAlreadyExists", f"Api service already exists: {addr.name}")
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{0,48}[A-Za-z0-9]", addr.name):
+        raise validation_error(f"Service name '{addr.name}' is invalid.", "name")
+
+
+def _generated_properties(ctx: EmulatorContext, gateway: str) -> dict[str, Any]:
+    """The read-only properties APIM fills in on create; the gateway listens on ``gateway``."""
+    return {
+        "notificationSenderEmail": "apimgmt-noreply@mail.windowsazure.com",
+        "provisioningState": "Created",
+        "targetProvisioningState": "Activating",
+        "createdAtUtc": lro.iso(time.time()),
+        "gatewayUrl": gateway,
+        "gatewayRegionalUrl": gateway,
+        "portalUrl": f"{gateway}/portal",
+        "developerPortalUrl": f"{gateway}/developer",
+        "managementApiUrl": ctx.base_url,
+        "scmUrl": f"{gateway}/scm",
+        "hostnameConfigurations": [
+            {
+                "type": "Proxy",
+                "hostName": "127.0.0.1",
+                "negotiateClientCertificate": False,
+                "defaultSslBinding": True,
+                "certificateSource": "BuiltIn",
+            }
+        ],
+        "publicIPAddresses": ["127.0.0.1"],
+        "privateIPAddresses": None,
+        "virtualNetworkType": "None",
+        "disableGateway": False,
+        "natGatewayState": "Disabled",
+        "apiVersionConstraint": {},
+        "publicNetworkAccess": "Enabled",
+        "platformVersion": "stv2",
+        "developerPortalStatus": "Enabled",
+        "legacyPortalStatus": "Disabled",
+    }
+
+
+async def _finish_service_create(ctx: EmulatorContext, op: dict[str, Any]) -> None:
+    doc = ctx.store.get(SERVICE, op["resourceKey"])
+    if doc is None:
+        return
+    body = dict(doc.body)
+    props = dict(body.get("properties") or {})
+    props["provisioningState"] = "Succeeded"
+    props["targetProvisioningState"] = ""
+    body["properties"] = props
+    ctx.store.put(SERVICE, doc.key, body, parent=doc.parent)
+    await publish(ctx, "put", SERVICE, doc.key)
+
+
+async def _delete_service(call: Call, stored: Stored) -> Response:
+    ctx, addr = call.ctx, call.addr
+    await soft_delete_service(ctx, stored)
+    op = lro.start(ctx, "noop", addr.kind, addr.key, 0)
+    return json_response(202, None, lro.lro_headers(ctx, op, call.settings.retry_after_ms))
+
+
+async def soft_delete_service(ctx: EmulatorContext, stored: Stored) -> None:
+    """Move a service to ``deletedservices`` and delete it with everything under it."""
+    body = stored.body
+    location = str(body.get("location") or "")
+    sub = str(body["id"]).split("/")[2]
+    did = deleted_service_id(sub, location, str(body["name"]))
+    now = time.time()
+    deleted = {
+        "id": did,
+        "name": body["name"],
+        "type": "Microsoft.ApiManagement/deletedservices",
+        "location": location,
+        "properties": {
+            "serviceId": body["id"],
+            "scheduledPurgeDate": lro.iso(now + _SOFT_DELETE_RETENTION_S),
+            "deletionDate": lro.iso(now),
+        },
+    }
+    ctx.store.put(DELETED, did.lower(), deleted, parent=did.rsplit("/", 2)[0].lower())
+    await delete_tree(ctx, SERVICE, stored.key)
+    await publish(ctx, "put", DELETED, did.lower())
+
+
+async def _purge(call: Call, stored: Stored) -> Response:
+    ctx = call.ctx
+    if lro.is_pending(ctx, stored.key, "apim.purge"):
+        raise ArmError(409, "Conflict", "A purge of this service is already in progress.")
+    op = lro.start(ctx, "apim.purge", DELETED, stored.key, call.settings.apim_create_seconds)
+    return json_response(202, None, lro.lro_headers(ctx, op, call.settings.retry_after_ms))
+
+
+async def _finish_purge(ctx: EmulatorContext, op: dict[str, Any]) -> None:
+    ctx.store.delete(DELETED, op["resourceKey"])
+    await publish(ctx, "delete", DELETED, op["resourceKey"])
+
+
+def register_service() -> None:
+    register(
+        TypeSpec(
+            kind=SERVICE,
+            type_name="Microsoft.ApiManagement/service",
+            tracked=True,
+            prepare=_prepare_service,
+            create_lro_seconds=lambda s: s.apim_create_seconds,
+            lro_finish_action="apim.create",
+            delete=_delete_service,
+            apim=True,
+            list_at_subscription=True,
+        )
+    )
+    register(
+        TypeSpec(
+            kind=DELETED,
+            type_name="Microsoft.ApiManagement/deletedservices",
+            delete=_purge,
+            delete_missing_404=True,
+            apim=True,
+            check_parents=False,
+        )
+    )
+    register(
+        TypeSpec(
+            kind="microsoft.apimanagement/deletedservices",
+            type_name="Microsoft.ApiManagement/deletedservices",
+            apim=True,
+            list_kind=DELETED,
+        )
+    )
+    lro.register("apim.create", _finish_service_create)
+    lro.register("apim.purge", _finish_purge)

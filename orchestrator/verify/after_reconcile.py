@@ -15,6 +15,7 @@ from typing import Any, TextIO
 import anyio
 import httpx
 
+from orchestrator.modes import mode_of
 from orchestrator.verify.model import Report, TokenMinter
 
 
@@ -88,14 +89,15 @@ async def run_for_lab(
     )
     if target.server_url:
         await wait_for_server(target.server_url.removesuffix("/mcp"), target.ca_file)
+    mode = mode_of(lab)
     gateway_checks = None
-    if lab.authorization.mode == "gateway":
+    if mode.runs("gateway"):
         from orchestrator.verify.gateway_mode import verify_gateway
 
         async def gateway_checks() -> list[Any]:
             return list(await verify_gateway(lab, outputs, targets, settings.ca_file if local else None))
 
-    return await run_verification(target, gateway_checks=gateway_checks)
+    return await run_verification(target, mode, gateway_checks=gateway_checks)
 
 
 def write_report(report: Report, out: TextIO, output: str = "text") -> None:
@@ -118,7 +120,7 @@ async def verify(lab: Any, outputs: Mapping[str, Mapping[str, Any]], settings: A
     targets = settings.outputs()
     url = resolve(Ref(ref=f"apim.apis.{mcp_api_key(lab)}.url"), lab, outputs, targets)
     client_id = None
-    if lab.authorization.mode == "entra":
+    if mode_of(lab).runs("client"):  # a pre-registered client signs in: show its id
         client_id = str(
             resolve(Ref(ref=f"entra.apps.{resource_app_key(lab)}.client_id"), lab, outputs, targets)
         )

@@ -6,6 +6,7 @@ Pure HTTP through httpx; each function returns ``CheckResult``s and the facts la
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,35 +64,56 @@ async def _get_json(http: httpx.AsyncClient, url: str) -> tuple[httpx.Response, 
 async def check_discovery(
     http: httpx.AsyncClient, target: VerifyTarget
 ) -> tuple[list[CheckResult], Discovered]:
-    results: list[CheckResult] = []
+    """The challenge, the PRM at both URLs and its fields, then the AS metadata, in that order;
+    later steps are skipped when what they need was not found."""
     resp = await post_mcp(http, target.mcp_url, None)
-    challenge = parse_bearer_challenge(resp.headers.get("www-authenticate"))
-    header_prm_url: str | None = None
-    name = "discovery.challenge"
-    if resp.status_code != 401:
-        results.append(
-            _fail(name, f"POST {target.mcp_url} without a token answered {resp.status_code}, not 401")
-        )
-    elif challenge is None:
-        results.append(_fail(name, "401 without a 'WWW-Authenticate: Bearer' challenge"))
-    else:
-        header_prm_url = challenge.get("resource_metadata")
-        problems = []
-        if not header_prm_url or not httpx.URL(header_prm_url).is_absolute_url:
-            problems.append(f"resource_metadata is not an absolute URL: {header_prm_url!r}")
-        if not challenge.get("scope"):
-            problems.append("no scope= in the challenge")
-        if "error" in challenge:
-            # RFC 6750 §3.1: a request with no credentials should get no error code.
-            problems.append(f"error={challenge['error']!r} on a request that carried no token")
-        results.append(
-            _fail(name, "; ".join(problems)) if problems else _ok(name, f"resource_metadata={header_prm_url}")
-        )
+    challenge, header_prm_url = _check_challenge(resp, target.mcp_url)
+    results = [challenge]
+    fetched, prm = await _fetch_prm(http, target.mcp_url, header_prm_url)
+    results += fetched
+    if prm is None:
+        return results, Discovered()
+    results += _check_prm(prm, target)
+    servers = prm.get("authorization_servers")
+    if not isinstance(servers, list) or not servers:
+        return results, Discovered(prm=prm)
+    issuer = str(servers[0])
+    as_check, metadata = await _check_as_metadata(http, issuer)
+    results.append(as_check)
+    return results, Discovered(prm=prm, issuer=issuer, as_metadata=metadata)
 
+
+def _check_challenge(resp: httpx.Response, mcp_url: str) -> tuple[CheckResult, str | None]:
+    """``discovery.challenge``: 401 with a Bearer challenge naming an absolute PRM URL and a scope."""
+    name = "discovery.challenge"
+    challenge = parse_bearer_challenge(resp.headers.get("www-authenticate"))
+    if resp.status_code != 401:
+        return _fail(name, f"POST {mcp_url} without a token answered {resp.status_code}, not 401"), None
+    if challenge is None:
+        return _fail(name, "401 without a 'WWW-Authenticate: Bearer' challenge"), None
+    header_prm_url = challenge.get("resource_metadata")
+    problems = []
+    if not header_prm_url or not httpx.URL(header_prm_url).is_absolute_url:
+        problems.append(f"resource_metadata is not an absolute URL: {header_prm_url!r}")
+    if not challenge.get("scope"):
+        problems.append("no scope= in the challenge")
+    if "error" in challenge:
+        # RFC 6750 §3.1: a request with no credentials should get no error code.
+        problems.append(f"error={challenge['error']!r} on a request that carried no token")
+    if problems:
+        return _fail(name, "; ".join(problems)), header_prm_url
+    return _ok(name, f"resource_metadata={header_prm_url}"), header_prm_url
+
+
+async def _fetch_prm(
+    http: httpx.AsyncClient, mcp_url: str, header_prm_url: str | None
+) -> tuple[list[CheckResult], dict[str, Any] | None]:
+    """The PRM document at the challenge's URL and at the path-inserted one (the first found)."""
+    results: list[CheckResult] = []
     prm: dict[str, Any] | None = None
     urls = [
         ("discovery.prm_header_url", header_prm_url),
-        ("discovery.prm_path_inserted", path_inserted_prm_url(target.mcp_url)),
+        ("discovery.prm_path_inserted", path_inserted_prm_url(mcp_url)),
     ]
     for check, url in urls:
         if url is None:
@@ -106,18 +128,20 @@ async def check_discovery(
         else:
             results.append(_ok(check, url))
             prm = prm or body
+    return results, prm
 
-    if prm is None:
-        return results, Discovered()
+
+def _check_prm(prm: Mapping[str, Any], target: VerifyTarget) -> list[CheckResult]:
+    """``discovery.prm_resource`` (byte-identical to the MCP URL) and ``discovery.prm_fields``."""
     resource = prm.get("resource")
-    results.append(
+    results = [
         _ok("discovery.prm_resource", f"resource == {target.mcp_url}")
         if resource == target.mcp_url
         else _fail(
             "discovery.prm_resource",
             f"resource {resource!r} is not byte-identical to the MCP URL {target.mcp_url!r}",
         )
-    )
+    ]
     problems = []
     servers = prm.get("authorization_servers")
     if not isinstance(servers, list) or not servers:
@@ -136,10 +160,13 @@ async def check_discovery(
         if problems
         else _ok("discovery.prm_fields", "scopes consistent")
     )
-    if not isinstance(servers, list) or not servers:
-        return results, Discovered(prm=prm)
+    return results
 
-    issuer = str(servers[0])
+
+async def _check_as_metadata(
+    http: httpx.AsyncClient, issuer: str
+) -> tuple[CheckResult, dict[str, Any] | None]:
+    """``discovery.as_metadata``: found in the MCP spec's order, same issuer, S256, endpoints."""
     metadata: dict[str, Any] | None = None
     tried: list[str] = []
     for url in as_metadata_urls(issuer):
@@ -149,10 +176,9 @@ async def check_discovery(
             metadata = body
             break
     if metadata is None:
-        results.append(
-            _fail("discovery.as_metadata", "no authorization-server metadata at: " + ", ".join(tried))
-        )
-        return results, Discovered(prm=prm, issuer=issuer)
+        return _fail(
+            "discovery.as_metadata", "no authorization-server metadata at: " + ", ".join(tried)
+        ), None
     problems = []
     if metadata.get("issuer") != issuer:
         problems.append(
@@ -163,9 +189,6 @@ async def check_discovery(
     for key in ("authorization_endpoint", "token_endpoint"):
         if not metadata.get(key):
             problems.append(f"no {key}")
-    results.append(
-        _fail("discovery.as_metadata", "; ".join(problems))
-        if problems
-        else _ok("discovery.as_metadata", f"found at {tried[-1]}")
-    )
-    return results, Discovered(prm=prm, issuer=issuer, as_metadata=metadata)
+    if problems:
+        return _fail("discovery.as_metadata", "; ".join(problems)), metadata
+    return _ok("discovery.as_metadata", f"found at {tried[-1]}"), metadata

@@ -1,10 +1,11 @@
 """Runs the verification flow in order and gathers one ``Report``.
 
-Entra mode: discovery, the real client (pre-registered, signs in at Entra), the forged-token
-battery at the gateway, and the same battery against the server reached directly. Gateway mode
-(APIM is the authorization server, ``gateway_mode.py``): discovery, the caller's gateway-mode
-checks (DCR/CIMD clients, the negative suite), and the bypass battery — the pre-registered
-Entra client and the Entra-token battery do not apply at a gateway that issues its own tokens.
+The suite is the authorization mode's (``orchestrator.modes``). Entra mode: discovery, the real
+client (pre-registered, signs in at Entra), the forged-token battery at the gateway, and the
+same battery against the server reached directly. Gateway mode (APIM is the authorization
+server, ``gateway_mode``): discovery, the caller's gateway-mode checks (DCR/CIMD clients, the
+negative suite), and the bypass battery — the pre-registered Entra client and the Entra-token
+battery do not apply at a gateway that issues its own tokens.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from orchestrator.modes import ENTRA, AuthorizationMode
 from orchestrator.verify.client_flow import check_client_flow
 from orchestrator.verify.discovery import check_discovery
 from orchestrator.verify.forged import check_forgeries, forgeries
@@ -43,16 +45,21 @@ async def _jwks(
     return resp.json() if resp.status_code == 200 else None
 
 
-async def run_verification(target: VerifyTarget, *, gateway_checks: ExtraChecks | None = None) -> Report:
+async def run_verification(
+    target: VerifyTarget, mode: AuthorizationMode = ENTRA, *, gateway_checks: ExtraChecks | None = None
+) -> Report:
+    """Every check of ``mode``'s suite; ``gateway_checks`` runs the ``gateway`` group."""
     results: list[CheckResult] = []
     async with client(target.ca_file) as http:
         discovered_results, discovered = await check_discovery(http, target)
         results += discovered_results
         token: str | None = None
-        if gateway_checks is None:
+        if mode.runs("client"):
             flow_results, token = await check_client_flow(target)
             results += flow_results
-        else:
+        if mode.runs("gateway"):
+            if gateway_checks is None:
+                raise ValueError(f"authorization mode {mode.name} needs its gateway checks")
             results += await gateway_checks()
         issuer = target.token_issuer or discovered.issuer or ""
         if not issuer:
@@ -60,13 +67,13 @@ async def run_verification(target: VerifyTarget, *, gateway_checks: ExtraChecks 
                 CheckResult("forged", Outcome.FAIL, "no issuer discovered: cannot build the battery")
             )
             return Report(tuple(_selected(target, results)))
-        jwks = await _jwks(http, discovered.as_metadata if gateway_checks is None else None, issuer)
+        jwks = await _jwks(http, discovered.as_metadata if mode.runs("client") else None, issuer)
         cases = forgeries(target, issuer, token, jwks)
-        if gateway_checks is None:
+        if mode.runs("forged"):
             results += await check_forgeries(
                 http, target.mcp_url, cases, resource_metadata=path_inserted_prm_url(target.mcp_url)
             )
-        if target.server_url:
+        if target.server_url and mode.runs("bypass"):
             # Around the gateway: the server must refuse every invalid token itself (always 401:
             # the server does not distinguish scope failures from the gateway's 403).
             direct = [c for c in cases if c.expect == 401]

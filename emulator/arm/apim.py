@@ -30,12 +30,7 @@ from typing import Any
 from starlette.responses import Response
 
 from emulator.arm import lro
-from emulator.arm.apim_service import (
-    NS,
-    properties_of,
-    register_service,
-    require_properties,
-)
+from emulator.arm.apim_service import NS, properties_of, register_service, require_properties
 from emulator.arm.crud import delete_tree
 from emulator.arm.errors import ArmError, json_response, validation_error
 from emulator.arm.ids import ArmAddress

@@ -71,30 +71,31 @@ def _reformat(root: etree._Element) -> str:
     return etree.tostring(root, encoding="unicode")
 
 
-def check_policy(xml: str, named_values: Collection[str]) -> str:
-    """Validate a policy document; return it as APIM stores it, or raise ``PolicyRejectedError``."""
+def _document(
+    xml: str, named_values: Collection[str], root_tag: str
+) -> tuple[etree._Element, dict[str, str]]:
+    """The parsed document (its root must be ``root_tag``) and the named values it may use."""
     values = _resolver(named_values)
     _check_names(xml, values)
     root = _parse(xml)
-    if root.tag != "policies":
+    if root.tag != root_tag:
         raise PolicyRejectedError(
             "ValidationError",
-            f"Root element must be 'policies', found '{root.tag}' (line {line_of(root)}).",
+            f"Root element must be '{root_tag}', found '{root.tag}' (line {line_of(root)}).",
         )
+    return root, values
+
+
+def check_policy(xml: str, named_values: Collection[str]) -> str:
+    """Validate a policy document; return it as APIM stores it, or raise ``PolicyRejectedError``."""
+    root, values = _document(xml, named_values, "policies")
     _compile(root, values, any_section=False)
     return _reformat(root)
 
 
 def check_fragment(xml: str, named_values: Collection[str]) -> str:
     """Validate a policy fragment (``<fragment>`` root); return it reformatted."""
-    values = _resolver(named_values)
-    _check_names(xml, values)
-    root = _parse(xml)
-    if root.tag != "fragment":
-        raise PolicyRejectedError(
-            "ValidationError",
-            f"Root element must be 'fragment', found '{root.tag}' (line {line_of(root)}).",
-        )
+    root, values = _document(xml, named_values, "fragment")
     if root.attrib:
         raise PolicyRejectedError(
             "ValidationError", f"The attribute '{next(iter(root.attrib))!s}' is not valid on 'fragment'."

@@ -95,13 +95,18 @@ class SetHeaderStep(Step):
         headers.set(name, values)
 
 
-@element("set-header")
-def _set_header(c: Compiler, el: etree._Element) -> Step:
+def _name_action_values(c: Compiler, el: etree._Element) -> tuple[Val, str, list[Val]]:
+    """``name``, ``exists-action`` and the ``<value>`` children (set-header, set-query-parameter)."""
     c.attrs(el, ("name", "exists-action"), ("name",))
     action = c.choice(el, "exists-action", ("override", "skip", "append", "delete"), "override")
     values = [c.text(v) for v in c.kids(el, ("value",))]
-    step = SetHeaderStep(c.req(el, "name"), action, values)
-    body_flags(step, [step.header, *values])
+    return c.req(el, "name"), action, values
+
+
+@element("set-header")
+def _set_header(c: Compiler, el: etree._Element) -> Step:
+    step = SetHeaderStep(*_name_action_values(c, el))
+    body_flags(step, [step.header, *step.values])
     return step
 
 
@@ -238,11 +243,8 @@ class SetQueryStep(Step):
 
 @element("set-query-parameter", frozenset({"inbound", "backend"}))
 def _set_query(c: Compiler, el: etree._Element) -> Step:
-    c.attrs(el, ("name", "exists-action"), ("name",))
-    action = c.choice(el, "exists-action", ("override", "skip", "append", "delete"), "override")
-    values = [c.text(v) for v in c.kids(el, ("value",))]
-    step = SetQueryStep(c.req(el, "name"), action, values)
-    body_flags(step, [step.param, *values])
+    step = SetQueryStep(*_name_action_values(c, el))
+    body_flags(step, [step.param, *step.values])
     return step
 
 

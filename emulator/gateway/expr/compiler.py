@@ -17,12 +17,7 @@ from emulator.gateway.expr import ast, netlib, surface
 from emulator.gateway.expr.lexer import ExpressionSyntaxError
 from emulator.gateway.expr.operators import BINARY, UNARY, add, is_number, operand_error
 from emulator.gateway.expr.parser import parse_policy_expression
-from emulator.gateway.expr.values import (
-    MAX_STRING,
-    EvalError,
-    NetObject,
-    require_bool,
-)
+from emulator.gateway.expr.values import MAX_STRING, EvalError, NetObject, require_bool
 
 Fn = Callable[["Frame"], Any]
 MAX_STEPS = 100_000

@@ -9,6 +9,8 @@ continue. Anything outside the subset raises ``ExpressionSyntaxError`` naming th
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from emulator.gateway.expr import ast
 from emulator.gateway.expr.cursor import Cursor
 from emulator.gateway.expr.lexer import ExpressionSyntaxError, InterpHole, Tok, Token
@@ -451,41 +453,43 @@ class Parser(Cursor):
 
     def _anonymous(self, t: Token) -> ast.Node:
         self.expect_op("{")
-        items: list[ast.Node] = []
-        while not self.is_op("}"):
+
+        def member() -> ast.Node:
             if self.tok.kind is Tok.IDENT and self.is_op("=", self.peek()):
                 name_tok = self.advance()
                 self.advance()
                 value = self.parse_expression()
                 target = ast.Name(self.pos(name_tok), str(name_tok.value))
-                items.append(ast.Assign(self.pos(name_tok), "=", target, value))
-            else:
-                items.append(self.parse_expression())
-            if self.is_op(","):
-                self.advance()
-                continue
-            if not self.is_op("}"):
-                raise self.error("',' or '}' expected in an anonymous object")
-        self.advance()
+                return ast.Assign(self.pos(name_tok), "=", target, value)
+            return self.parse_expression()
+
+        items = self._until_close_brace(member, "an anonymous object")
         return ast.New(self.pos(t), ast.TypeRef("<anonymous>"), (), tuple(items))
 
     def _initializer(self) -> tuple[ast.Node, ...]:
         self.expect_op("{")
-        items: list[ast.Node] = []
-        while not self.is_op("}"):
+
+        def item() -> ast.Node:
             if self.is_op("{"):
                 brace = self.tok
                 pair = self._initializer()
-                items.append(ast.New(self.pos(brace), ast.TypeRef("object", array=True), (), pair))
-            else:
-                items.append(self.parse_expression())
+                return ast.New(self.pos(brace), ast.TypeRef("object", array=True), (), pair)
+            return self.parse_expression()
+
+        return tuple(self._until_close_brace(item, "an initializer"))
+
+    def _until_close_brace(self, item: Callable[[], ast.Node], where: str) -> list[ast.Node]:
+        """Comma-separated ``item``s up to and including the closing ``}``."""
+        items: list[ast.Node] = []
+        while not self.is_op("}"):
+            items.append(item())
             if self.is_op(","):
                 self.advance()
                 continue
             if not self.is_op("}"):
-                raise self.error("',' or '}' expected in an initializer")
+                raise self.error(f"',' or '}}' expected in {where}")
         self.advance()
-        return tuple(items)
+        return items
 
     def _arguments(self) -> tuple[ast.Argument, ...]:
         self.expect_op("(")

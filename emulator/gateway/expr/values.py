@@ -56,6 +56,28 @@ class Char(str):
     __slots__ = ()
 
 
+def invoke(
+    fn: Callable[..., Any],
+    args: list[Any],
+    kwargs: dict[str, Any],
+    targs: tuple[str, ...],
+    method: str,
+    arity: int | None = None,
+) -> Any:
+    """Call the function behind a .NET method (``method`` names it in the error, with ``arity``
+    arguments, default ``len(args)``): generic type arguments go in as ``_targs``; a call Python
+    cannot bind is .NET's ``MissingMethodException``."""
+    if targs:
+        kwargs = {**kwargs, "_targs": targs}
+    try:
+        return fn(*args, **kwargs)
+    except TypeError as exc:
+        count = len(args) if arity is None else arity
+        raise EvalError(
+            "MissingMethodException", f"No overload for method {method} takes these {count} arguments."
+        ) from exc
+
+
 class NetObject:
     """Base of every object expressions may use; only the declared members are reachable."""
 
@@ -74,16 +96,7 @@ class NetObject:
 
     def net_call(self, name: str, args: list[Any], kwargs: dict[str, Any], targs: tuple[str, ...]) -> Any:
         if name in self.NET_METHODS:
-            fn: Callable[..., Any] = getattr(self, "m_" + name)
-            if targs:
-                kwargs = {**kwargs, "_targs": targs}
-            try:
-                return fn(*args, **kwargs)
-            except TypeError as exc:
-                raise EvalError(
-                    "MissingMethodException",
-                    f"No overload for method '{name}' of '{self.NET_TYPE}' takes these {len(args)} arguments.",
-                ) from exc
+            return invoke(getattr(self, "m_" + name), args, kwargs, targs, f"'{name}' of '{self.NET_TYPE}'")
         if name == "ToString" and not args:
             return to_string(self)
         if name == "GetType" and not args:

@@ -11,11 +11,7 @@ import hmac
 
 from emulator.gateway.expr.netlib.convert import require_bytes
 from emulator.gateway.expr.netlib.statics import StaticTable, StaticType
-from emulator.gateway.expr.values import (
-    EvalError,
-    NetObject,
-    require_str,
-)
+from emulator.gateway.expr.values import EvalError, NetObject, require_str
 
 
 class HashAlgo(NetObject):

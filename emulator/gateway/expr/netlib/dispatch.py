@@ -34,6 +34,7 @@ from emulator.gateway.expr.values import (
     EvalError,
     NetObject,
     equals,
+    invoke,
     null_reference,
     require_int,
     to_string,
@@ -92,21 +93,9 @@ def call_method(
     elif isinstance(obj, list) and name in LIST_METHODS:
         table = LIST_METHODS
     if table is not None and name in table:
-        try:
-            return table[name](obj, *args, **kwargs)
-        except TypeError as exc:
-            raise EvalError(
-                "MissingMethodException",
-                f"No overload for method '{name}' of '{type_name(obj)}' takes these {len(args)} arguments.",
-            ) from exc
+        return invoke(table[name], [obj, *args], kwargs, (), f"'{name}' of '{type_name(obj)}'", len(args))
     if name in LINQ:
-        try:
-            return LINQ[name](iterate(obj), *args, **kwargs)
-        except TypeError as exc:
-            raise EvalError(
-                "MissingMethodException",
-                f"No overload for method '{name}' takes these {len(args)} arguments.",
-            ) from exc
+        return invoke(LINQ[name], [iterate(obj), *args], kwargs, (), f"'{name}'", len(args))
     if name == "ToString" and not args:
         return to_string(obj)
     if name == "Equals" and len(args) == 1:

@@ -17,10 +17,7 @@ from emulator.gateway.expr import jsonmodel as jm
 from emulator.gateway.expr.netlib.convert import UNIX_EPOCH
 from emulator.gateway.expr.netlib.objects import NetDict
 from emulator.gateway.expr.netlib.statics import StaticTable, StaticType
-from emulator.gateway.expr.values import (
-    NetObject,
-    to_string,
-)
+from emulator.gateway.expr.values import NetObject, to_string
 
 
 class Jwt(NetObject):

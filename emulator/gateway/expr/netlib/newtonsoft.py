@@ -10,13 +10,7 @@ from typing import Any
 
 from emulator.gateway.expr import jsonmodel as jm
 from emulator.gateway.expr.netlib.statics import StaticTable, StaticType, enum_type
-from emulator.gateway.expr.values import (
-    NetEnum,
-    argument_error,
-    require_str,
-    to_string,
-    type_name,
-)
+from emulator.gateway.expr.values import NetEnum, argument_error, require_str, to_string, type_name
 
 
 def _serialize_object(value: object, formatting: object = None, *rest: object) -> str:

@@ -10,11 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from emulator.gateway.expr.netlib.convert import Fn
-from emulator.gateway.expr.values import (
-    EvalError,
-    NetEnum,
-    NetObject,
-)
+from emulator.gateway.expr.values import EvalError, NetEnum, NetObject, invoke
 
 
 class StaticType(NetObject):
@@ -40,15 +36,7 @@ class StaticType(NetObject):
         fn = self.methods.get(name)
         if fn is None:
             raise EvalError("MissingMethodException", f"'{self.name}' does not contain a method '{name}'.")
-        if targs:
-            kwargs = {**kwargs, "_targs": targs}
-        try:
-            return fn(*args, **kwargs)
-        except TypeError as exc:
-            raise EvalError(
-                "MissingMethodException",
-                f"No overload for method '{self.name}.{name}' takes these {len(args)} arguments.",
-            ) from exc
+        return invoke(fn, args, kwargs, targs, f"'{self.name}.{name}'")
 
 
 def enum_type(name: str, members: Iterable[str]) -> StaticType:

@@ -9,7 +9,7 @@ upstream file: see ``specs/README.md``) is named by its path in Azure/azure-rest
 to it exactly as upstream (``../../../../../common-types/...``). ``operation(method, path,
 api_version)`` finds the operation whose path template matches an ARM request path (literal
 segments case-insensitive, ``{param}`` matches one segment) in the files vendored for that
-api-version.
+api-version; ``examples()`` lists the vendored ``x-ms-examples`` files of the vendored operations.
 """
 
 from __future__ import annotations
@@ -221,8 +221,15 @@ def operation(method: str, path: str, api_version: str) -> Operation | None:
     wanted = method.lower()
     clean = path.split("?", 1)[0].rstrip("/")
     rtype = resource_type_of(clean).lower()
+    # A POST to ``{resource}/{action}`` (``namedValues/{id}/listValue``) is an operation of the
+    # resource's type: the action name sits where a child type would.
+    owner = rtype.rsplit("/", 1)[0] if wanted == "post" else rtype
     for indexed in _index().get(api_version, []):
-        if indexed.resource_types and rtype not in indexed.resource_types:
+        if (
+            indexed.resource_types
+            and rtype not in indexed.resource_types
+            and owner not in indexed.resource_types
+        ):
             continue
         if indexed.operation.method == wanted and indexed.pattern.match(clean):
             return indexed.operation
@@ -232,3 +239,27 @@ def operation(method: str, path: str, api_version: str) -> Operation | None:
 def operations() -> list[Operation]:
     """Every vendored operation (tests)."""
     return [i.operation for ops in _index().values() for i in ops]
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    """One ``x-ms-examples`` entry of a vendored operation whose example file is vendored."""
+
+    name: str  # the key in ``x-ms-examples``
+    file: str  # upstream path of the example file
+    operation: Operation = field(repr=False)
+
+    def load(self) -> Node:
+        return document(self.file)
+
+
+def examples() -> list[Example]:
+    """Every vendored example of every vendored operation, in a stable order (the replay test)."""
+    vendored = {e["path"] for e in manifest()["files"] if e.get("kind") == "example"}
+    found = [
+        Example(name, path, op)
+        for op in operations()
+        for name, path in op.examples().items()
+        if path in vendored
+    ]
+    return sorted(found, key=lambda e: (e.file, e.name))

@@ -69,7 +69,7 @@ def _clean(node: Any, properties_map: bool = False) -> Any:
 def _operation(op: dict[str, Any], upstream: dict[str, Any]) -> dict[str, Any]:
     """An operation: its id, body and path parameters (inline, or ``#/parameters/`` of the same
     file), success responses, examples and the LRO/paging markers."""
-    out = {k: op[k] for k in _OPERATION_KEYS if k in op}
+    out = {k: v for k, v in op.items() if k in _OPERATION_KEYS}  # upstream key order
     params = []
     for p in out.get("parameters", []):
         ref = p.get("$ref", "")
@@ -97,7 +97,7 @@ def extract(upstream: dict[str, Any], lists: dict[str, Any]) -> dict[str, Any]:
     """The vendored extract of an upstream spec file (see README.md)."""
     out: dict[str, Any] = {
         "swagger": upstream.get("swagger", "2.0"),
-        "info": {k: upstream["info"][k] for k in ("title", "version") if k in upstream.get("info", {})},
+        "info": {k: v for k, v in upstream.get("info", {}).items() if k in ("title", "version")},
     }
     out["paths"] = {
         path: {
@@ -107,11 +107,12 @@ def extract(upstream: dict[str, Any], lists: dict[str, Any]) -> dict[str, Any]:
         }
         for path, methods in lists.get("paths", {}).items()
     }
-    out["definitions"] = {
-        n: _clean(upstream["definitions"][n])
-        for n in upstream.get("definitions", {})
-        if n in set(lists.get("definitions", []))
-    }
+    if lists.get("definitions"):
+        out["definitions"] = {
+            n: _clean(upstream["definitions"][n])
+            for n in upstream.get("definitions", {})
+            if n in set(lists["definitions"])
+        }
     if lists.get("parameters"):
         out["parameters"] = {
             n: _clean(upstream["parameters"][n])
@@ -125,11 +126,22 @@ def serialise(doc: Any) -> str:
     return json.dumps(doc, indent=1, ensure_ascii=False) + "\n"
 
 
+def canonical(entry: dict[str, Any], text: str) -> bool:
+    """A transcribed file is a fixed point of the extract: extracting it again (or, for an
+    example, re-serialising it) gives the same text. Necessary, not sufficient, for it to be what
+    the online refresh would write: only the online refresh compares with upstream."""
+    doc = json.loads(text)
+    again = doc if entry["kind"] == "example" else extract(doc, entry["extract"])
+    return serialise(again) == text
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--check", action="store_true", help="only verify the sha256 of every vendored file")
+    parser.add_argument(
+        "--check", action="store_true", help="offline: verify every vendored file's sha256 and canonical form"
+    )
     args = parser.parse_args(argv)
     manifest = json.loads((HERE / "MANIFEST.json").read_text(encoding="utf-8"))
     bad = 0
@@ -139,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
             digest = hashlib.sha256(local.read_bytes()).hexdigest() if local.is_file() else "missing"
             if digest != entry["sha256"]:
                 print(f"{entry['path']}: sha256 {digest} != {entry['sha256']}")
+                bad += 1
+            elif not canonical(entry, local.read_text(encoding="utf-8")):
+                print(f"{entry['path']}: not in the extract's canonical form (see README: 'The extract')")
                 bad += 1
             continue
         url = RAW.format(commit=entry["commit"], path=entry["path"])

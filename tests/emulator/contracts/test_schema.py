@@ -72,12 +72,20 @@ def test_read_only_properties_are_errors_strictly_and_stripped_for_azure() -> No
 
 
 def test_a_subtree_whose_schema_is_not_vendored_is_reported_unchecked() -> None:
-    # SubscriptionKeyParameterNamesContract is not in the extract yet
-    result = validate(
-        loader.definition(DEFS, "ApiCreateOrUpdateParameter"),
-        api_body(subscriptionKeyParameterNames={"header": "h"}),
-        Rules.STRICT,
-    )
-    assert result.ok
+    # X509CertificateName (Service Fabric server names) is not in the extract
+    body = {
+        "properties": {
+            "url": "fabric:/mytestapp/mytestservice",
+            "protocol": "http",
+            "properties": {
+                "serviceFabricCluster": {
+                    "managementEndpoints": ["https://somecluster.com"],
+                    "serverX509Names": [{"name": "ServerCommonName1"}],
+                }
+            },
+        }
+    }
+    result = validate(loader.definition(DEFS, "BackendContract"), body, Rules.STRICT)
+    assert result.problems == ()
     assert len(result.unchecked) == 1
-    assert result.unchecked[0].startswith("properties.subscriptionKeyParameterNames:")
+    assert result.unchecked[0].startswith("properties.properties.serviceFabricCluster.serverX509Names[0]:")

@@ -2,7 +2,8 @@
 
 ``prmlab local start`` runs this as a background process; the test fixture runs it as a
 subprocess. Exit codes: 0 stopped cleanly, 3 the port is taken, 4 another emulator already runs
-on this state folder (``emulator.lock``), 1 any other start failure.
+on this state folder (``emulator.lock``), 5 the state folder's database is damaged (the last
+line of stderr, ``emulator: <what and how to recover>``, says so), 1 any other start failure.
 
 Without ``--port`` the emulator reuses the port of its previous run (``emulator.port`` in the
 state folder) when it is free: the issuer URL (``https://127.0.0.1:<port>/login/...``) is written
@@ -25,9 +26,12 @@ from emulator.arm import ArmSettings
 from emulator.context import Faults
 from emulator.ports import PortInUseError, bind_listener
 from emulator.server import PORT_FILE, ServerOptions, serve
+from emulator.statedir import PRIVATE_UMASK, make_private
+from emulator.store import StateError
 
 EXIT_PORT_TAKEN = 3
 EXIT_STATE_LOCKED = 4
+EXIT_STATE_CORRUPT = 5
 LOCK_FILE = "emulator.lock"
 
 
@@ -79,7 +83,6 @@ def _previous_port(state_dir: Path) -> int:
 
 def _hold_state_lock(state_dir: Path) -> IO[str] | None:
     """One emulator per state folder: an exclusive lock held for the life of the process."""
-    state_dir.mkdir(parents=True, exist_ok=True)
     f = (state_dir / LOCK_FILE).open("a+")
     try:
         fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -99,6 +102,8 @@ def _hold_state_lock(state_dir: Path) -> IO[str] | None:
 def main(argv: list[str] | None = None) -> int:
     options = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    os.umask(PRIVATE_UMASK)  # everything this process (and the apps it starts) creates is private
+    make_private(options.state_dir)
     lock = _hold_state_lock(options.state_dir)
     if lock is None:
         return EXIT_STATE_LOCKED
@@ -109,7 +114,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"emulator: {exc}", file=sys.stderr)
             return EXIT_PORT_TAKEN
         sock = bind_listener(0)  # the previous port is taken now: any free port
-    anyio.run(serve, options, sock)
+    try:
+        anyio.run(serve, options, sock)
+    except StateError as exc:
+        print(f"emulator: {exc}", file=sys.stderr)
+        return EXIT_STATE_CORRUPT
     return 0
 
 

@@ -105,7 +105,13 @@ async def serve(options: ServerOptions, sock: socket.socket | None = None) -> No
     tls = ensure_tls(state_dir)
     listener = sock if sock is not None else bind_listener(options.port)
     port = int(listener.getsockname()[1])
-    store = Store(state_dir / DB_FILE)
+    store = Store(state_dir / DB_FILE)  # StateError: damaged state, reported by emulator.__main__
+    try:
+        store.check_integrity()
+    except BaseException:
+        store.close()
+        listener.close()
+        raise
     tenant_id, subscription_id = load_ids(store)
     ctx = EmulatorContext(
         state_dir=state_dir,

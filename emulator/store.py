@@ -14,11 +14,19 @@ resources without private interfaces:
 Each write is its own transaction (WAL, ``synchronous=NORMAL``), so a ``kill -9`` loses at most
 the request that was in flight. Calls are synchronous and take well under a millisecond; sub-apps
 call them directly from async handlers.
+
+A new database is built under a temporary name and renamed into place once its schema is
+written, so an emulator killed during its first start never leaves a half-made file: an empty
+(0-byte) ``emulator.sqlite``, a file that is not SQLite, a database without the ``docs`` table or
+one that fails SQLite's ``quick_check`` is therefore damage, and opening it raises
+``StateError`` saying what is wrong and how to recover. Nothing is ever deleted or overwritten
+to recover: moving the file aside is the user's decision.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -44,6 +52,35 @@ CREATE INDEX IF NOT EXISTS docs_parent ON docs (kind, parent);
 Doc = dict[str, Any]
 
 
+class StateError(Exception):
+    """The store's file cannot be used as it is; the message names it, the cause and the way out."""
+
+
+def _unusable(path: Path, cause: str) -> StateError:
+    return StateError(
+        f"the emulator's state database {path} is unusable: {cause}. Nothing was changed. "
+        f"To keep it for inspection and start with an empty emulator, move it aside "
+        f"(mv {path} {path}.broken, and its -wal/-shm files with it if they exist); "
+        "the next `prmlab reconcile` then creates the lab's resources again "
+        "(what only lived in the emulator, such as test users it made, is recreated too)"
+    )
+
+
+def _create(path: Path) -> None:
+    """A new database with its schema, made under a temporary name and renamed into place."""
+    tmp = path.with_name(path.name + ".new")
+    for leftover in (tmp, tmp.with_name(tmp.name + "-wal"), tmp.with_name(tmp.name + "-shm")):
+        leftover.unlink(missing_ok=True)  # our own temporary file of an interrupted first start
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    db = sqlite3.connect(str(tmp), isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.executescript(_SCHEMA)
+    finally:
+        db.close()  # checkpoints the WAL into the file and removes -wal/-shm
+    os.replace(tmp, path)
+
+
 @dataclass(frozen=True, slots=True)
 class Stored:
     """A document with its version (used as the ETag)."""
@@ -65,10 +102,44 @@ class Store:
     def __init__(self, path: Path | str) -> None:
         self._path = str(path)
         self._lock = threading.RLock()
+        file = Path(path)
+        try:
+            size = file.stat().st_size
+        except FileNotFoundError:
+            _create(file)
+        else:
+            if size == 0:
+                raise _unusable(
+                    file,
+                    "it is empty (0 bytes); the emulator never leaves its database empty, so the file "
+                    "was truncated or replaced (a full disk, an interrupted copy)",
+                )
         self._db = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None)
+        try:  # read-only until the file is known to be ours
+            tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise _unusable(file, f"it is not a readable SQLite database ({exc})") from None
+        if "docs" not in tables:
+            self._db.close()
+            found = ", ".join(sorted(tables)) or "no tables at all"
+            raise _unusable(
+                file, f"it is not an emulator state database (it has {found}, not the docs table)"
+            )
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        self._db.executescript(_SCHEMA)  # indexes added since the file was made
+
+    def check_integrity(self) -> None:
+        """SQLite's ``quick_check`` (damaged pages, bad indexes); ``StateError`` if it fails. The
+        emulator runs it once at start-up, so damage is reported there, not mid-request."""
+        try:
+            with self._lock:
+                rows = [str(r[0]) for r in self._db.execute("PRAGMA quick_check(5)")]
+        except sqlite3.DatabaseError as exc:
+            rows = [str(exc)]
+        if rows != ["ok"]:
+            raise _unusable(Path(self._path), "SQLite finds it damaged (" + "; ".join(rows) + ")")
 
     def close(self) -> None:
         with self._lock:

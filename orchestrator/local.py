@@ -5,7 +5,16 @@ Where it sits: ``prmlab local start|stop|status|logs`` (``orchestrator.commands.
 runs as ``python -m emulator --state-dir <state folder>`` (``target.state_dir_for``) in its own
 session, writing ``emulator.log``; it publishes ``emulator.json`` (pid, port, base URL, CA, tenant and
 subscription ids) once it answers, and this module only trusts that file when its pid is
-alive, is an emulator, and ``/_emulator/health`` answers over TLS with the state folder's CA.
+the emulator of that folder and ``/_emulator/health`` answers over TLS with the state folder's CA.
+
+Which process is the emulator of a state folder is decided by what it holds, never by its name
+or by the pid files: the emulator holds an exclusive ``flock`` on ``<state>/emulator.lock`` for
+its whole life (``emulator.__main__``), and ``lock_holder`` asks the kernel who holds it
+(``/proc/locks``; elsewhere a non-blocking probe plus the pid the holder wrote into the file).
+So a missing or stale ``emulator.json``/``emulator.pid`` can neither hide a running emulator
+nor point ``stop`` at an unrelated process that reuses an old pid.
+
+The state folder is private (0700, files 0600): it holds the emulator's secrets.
 
 Import-light on purpose (stdlib only at import time): ``prmlab --help`` and ``reconcile``'s
 start-up stay fast. Errors are ``EmulatorError`` with one clear sentence.
@@ -36,6 +45,8 @@ REQUEST_LOG = "requests.jsonl"
 EXIT_PORT_TAKEN = 3  # emulator.__main__.EXIT_PORT_TAKEN (not imported: keep this module light)
 EXIT_STATE_LOCKED = 4  # emulator.__main__.EXIT_STATE_LOCKED
 START_LOCK = "emulator.start.lock"
+EMULATOR_LOCK = "emulator.lock"  # emulator.__main__.LOCK_FILE: flock'ed by the emulator for its life
+EXIT_STATE_CORRUPT = 5  # emulator.__main__.EXIT_STATE_CORRUPT: its message is the log's last line
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
 
@@ -81,13 +92,70 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _is_emulator(pid: int) -> bool:
-    """Guard against pid reuse: only signal a process whose command line runs the emulator."""
+def ensure_state_dir(state_dir: Path) -> Path:
+    """Create the state folder private (0700), or make an existing one private."""
+    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(state_dir, 0o700)
+    return state_dir
+
+
+def _open_private(path: Path, flags: int) -> int:
+    """``os.open`` creating the file 0600 (whatever the umask), and tightening an existing one."""
+    fd = os.open(path, flags | os.O_CREAT, 0o600)
+    os.fchmod(fd, 0o600)
+    return fd
+
+
+def _kernel_lock_holders(dev: int, ino: int) -> list[int] | None:
+    """Pids holding a lock on the file ``(dev, ino)`` as ``/proc/locks`` lists them (holders only,
+    not waiters); None where the kernel does not publish ``/proc/locks`` (not Linux)."""
     try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        lines = Path("/proc/locks").read_text().splitlines()
     except OSError:
-        return _alive(pid)  # no /proc (not Linux): trust the pid file
-    return b"emulator" in cmdline and b"-m" in cmdline
+        return None
+    want = (os.major(dev), os.minor(dev), ino)
+    pids: list[int] = []
+    for line in lines:
+        # "1: FLOCK  ADVISORY  WRITE 1234 fe:00:5712362 0 EOF"; waiters read "1: -> FLOCK ..."
+        parts = line.split()
+        if len(parts) < 6 or parts[1] == "->":
+            continue
+        try:
+            major, minor, inode = parts[5].split(":")
+            where = (int(major, 16), int(minor, 16), int(inode))
+            pid = int(parts[4])
+        except ValueError:
+            continue
+        if where == want and pid > 0:
+            pids.append(pid)
+    return pids
+
+
+def lock_holder(state_dir: Path) -> int | None:
+    """The pid of the process that holds ``<state_dir>/emulator.lock`` (the emulator of this
+    folder), or None when nobody holds it."""
+    try:
+        fd = os.open(state_dir / EMULATOR_LOCK, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        pids = _kernel_lock_holders(st.st_dev, st.st_ino)
+        if pids is not None:
+            return next((pid for pid in pids if _alive(pid)), None)
+        # No /proc/locks: probe (a shared lock is refused while the emulator holds its exclusive
+        # one), then trust the pid the holder wrote after it took the lock.
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            try:
+                return int(os.pread(fd, 32, 0).decode("ascii", "replace").strip())
+            except ValueError:
+                return None
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
 
 
 def read_info(state_dir: Path) -> EmulatorInfo | None:
@@ -143,17 +211,22 @@ def healthy(info: EmulatorInfo, timeout: float = 2.0) -> bool:
 
 
 def status(state_dir: Path) -> Status:
+    holder = lock_holder(state_dir)
     info = read_info(state_dir)
-    pid = info.pid if info else _read_pid(state_dir)
-    if pid is None:
-        return Status("stopped", None, None, "the emulator is not running")
-    if not _alive(pid) or not _is_emulator(pid):
+    if holder is None:
+        pid = info.pid if info else _read_pid(state_dir)
+        if pid is None:
+            return Status("stopped", None, None, "the emulator is not running")
         return Status(
             "dead", None, pid, f"the emulator (pid {pid}) is not running any more; see {state_dir / LOG_FILE}"
         )
+    pid = holder
     if info is None or info.pid != pid:
         return Status(
-            "unhealthy", None, pid, f"the emulator (pid {pid}) is running but has not published emulator.json"
+            "unhealthy",
+            None,
+            pid,
+            f"an emulator (pid {pid}) holds {state_dir / EMULATOR_LOCK} but has not published emulator.json",
         )
     answer = health(info)
     if answer is None:
@@ -209,18 +282,21 @@ def start(
 
     Two callers at once (two ``prmlab`` commands) serialise on ``emulator.start.lock``: the
     second finds the first one's emulator running."""
-    state_dir.mkdir(parents=True, exist_ok=True)
-    with (state_dir / START_LOCK).open("a") as lock:
-        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+    ensure_state_dir(state_dir)
+    fd = _open_private(state_dir / START_LOCK, os.O_WRONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         return _start_locked(state_dir, port, args, timeout)
+    finally:
+        os.close(fd)
 
 
 def _start_locked(state_dir: Path, port: int, args: tuple[str, ...], timeout: float) -> EmulatorInfo:
     current = status(state_dir)
     if current.state == "running" and current.info is not None:
         return current.info
-    if current.state == "unhealthy" and current.pid is not None:
-        stop(state_dir)  # hung: replace it
+    if current.state == "unhealthy":
+        stop(state_dir)  # hung, or its emulator.json is gone: replace it
     (state_dir / INFO_FILE).unlink(missing_ok=True)
     log_path = state_dir / LOG_FILE
     argv = [
@@ -235,15 +311,23 @@ def _start_locked(state_dir: Path, port: int, args: tuple[str, ...], timeout: fl
     with log_path.open("ab") as log:
         log.write(f"\n--- starting: {' '.join(argv[1:])} ({time.strftime('%Y-%m-%d %H:%M:%S')})\n".encode())
     pid = _spawn(argv, log_path)
-    (state_dir / PID_FILE).write_text(f"{pid}\n")
+    pid_fd = _open_private(state_dir / PID_FILE, os.O_WRONLY | os.O_TRUNC)
+    with os.fdopen(pid_fd, "w") as pid_file:
+        pid_file.write(f"{pid}\n")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         code = _exit_code(pid)
         if code is not None:
             (state_dir / PID_FILE).unlink(missing_ok=True)
             if code == EXIT_STATE_LOCKED:
+                other = lock_holder(state_dir)
+                who = f" (pid {other})" if other else ""
                 raise EmulatorError(
-                    f"another emulator process already runs on {state_dir}; stop it with `prmlab local stop`"
+                    f"another emulator process{who} already runs on {state_dir}; stop it with `prmlab local stop`"
+                )
+            if code == EXIT_STATE_CORRUPT:
+                raise EmulatorError(
+                    _last_emulator_line(log_path) or f"the emulator's state in {state_dir} is unreadable"
                 )
             if code == EXIT_PORT_TAKEN:
                 raise EmulatorError(
@@ -263,12 +347,12 @@ def _start_locked(state_dir: Path, port: int, args: tuple[str, ...], timeout: fl
 
 
 def stop(state_dir: Path, timeout: float = STOP_TIMEOUT_S) -> int | None:
-    """Stop the emulator (SIGTERM, then SIGKILL after ``timeout``); returns the pid stopped, if any."""
-    info = read_info(state_dir)
-    pid = info.pid if info else _read_pid(state_dir)
-    stopped = None
-    if pid is not None and _alive(pid) and _is_emulator(pid):
-        os.kill(pid, signal.SIGTERM)
+    """Stop the emulator of ``state_dir`` — the process holding its ``emulator.lock``, whatever
+    the pid files say — with SIGTERM, then SIGKILL after ``timeout``; returns the pid stopped."""
+    pid = lock_holder(state_dir)
+    if pid is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         while _alive(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -278,10 +362,9 @@ def stop(state_dir: Path, timeout: float = STOP_TIMEOUT_S) -> int | None:
             deadline = time.monotonic() + 5
             while _alive(pid) and time.monotonic() < deadline:
                 time.sleep(0.05)
-        stopped = pid
     (state_dir / PID_FILE).unlink(missing_ok=True)
     (state_dir / INFO_FILE).unlink(missing_ok=True)
-    return stopped
+    return pid
 
 
 def ensure_running(state_dir: Path) -> EmulatorInfo:
@@ -306,3 +389,11 @@ def follow(path: Path, poll: float = 0.25) -> Iterator[str]:
 
 def tail(path: Path, lines: int) -> str:
     return _tail(path, lines)
+
+
+def _last_emulator_line(log_path: Path) -> str | None:
+    """The emulator's own last message (``emulator: ...``) in its log, without the prefix."""
+    for line in reversed(_tail(log_path, 50).splitlines()):
+        if line.startswith("emulator: "):
+            return line.removeprefix("emulator: ")
+    return None

@@ -41,9 +41,12 @@ def hold_lock(state_dir: Path, command: str = "prmlab reconcile") -> Iterator[Pa
 
     Fails fast (no waiting) with ``LockError`` naming the holder when another process holds it.
     """
-    state_dir.mkdir(parents=True, exist_ok=True)
+    from orchestrator.local import ensure_state_dir
+
+    ensure_state_dir(state_dir)
     path = state_dir / LOCK_FILE
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    os.fchmod(fd, 0o600)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

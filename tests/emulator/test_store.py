@@ -47,3 +47,74 @@ def test_transaction_rolls_back(tmp_path: Path) -> None:
     except RuntimeError:
         pass
     assert store.get("k", "a") is None
+
+
+# ------------------------------------------------------------ damaged state (issue 17.19)
+
+
+def _refused(path: Path) -> str:
+    import pytest
+
+    from emulator.store import StateError
+
+    before = path.read_bytes()
+    with pytest.raises(StateError) as caught:
+        Store(path)
+    assert path.read_bytes() == before  # nothing changed, nothing deleted
+    message = str(caught.value)
+    assert str(path) in message
+    assert f"mv {path} {path}.broken" in message
+    return message
+
+
+def test_a_zero_length_database_is_refused_not_silently_empty(tmp_path: Path) -> None:
+    db = tmp_path / "emulator.sqlite"
+    db.write_bytes(b"")
+    assert "it is empty (0 bytes)" in _refused(db)
+
+
+def test_a_garbage_database_is_refused_with_the_way_out(tmp_path: Path) -> None:
+    db = tmp_path / "emulator.sqlite"
+    db.write_bytes(b"this is not a database\n" * 100)
+    assert "not a readable SQLite database (file is not a database)" in _refused(db)
+
+
+def test_a_foreign_sqlite_database_is_refused(tmp_path: Path) -> None:
+    import sqlite3
+
+    db = tmp_path / "emulator.sqlite"
+    with sqlite3.connect(db) as other:
+        other.execute("CREATE TABLE notes (x)")
+    other.close()
+    assert "not an emulator state database (it has notes, not the docs table)" in _refused(db)
+
+
+def test_damaged_pages_are_found_at_start(tmp_path: Path) -> None:
+    import pytest
+
+    from emulator.store import StateError
+
+    db = tmp_path / "emulator.sqlite"
+    store = Store(db)
+    for i in range(300):
+        store.put("k", f"key-{i}", {"filler": "x" * 200}, parent="p")
+    store.close()
+    data = bytearray(db.read_bytes())
+    page = 4096
+    data[3 * page : 6 * page] = b"\xff" * (3 * page)  # overwrite b-tree pages, keep the header
+    db.write_bytes(bytes(data))
+    damaged = Store(db)
+    try:
+        with pytest.raises(StateError, match="SQLite finds it damaged"):
+            damaged.check_integrity()
+    finally:
+        damaged.close()
+
+
+def test_a_new_database_is_made_whole_or_not_at_all(tmp_path: Path) -> None:
+    db = tmp_path / "emulator.sqlite"
+    (tmp_path / "emulator.sqlite.new").write_bytes(b"")  # left by a first start that was killed
+    Store(db).close()
+    assert not (tmp_path / "emulator.sqlite.new").exists()
+    assert oct(db.stat().st_mode & 0o777) == "0o600"
+    Store(db).close()  # and it opens again

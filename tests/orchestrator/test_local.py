@@ -101,3 +101,91 @@ def test_concurrent_starts_share_one_emulator(lab: Path) -> None:
     with ThreadPoolExecutor(max_workers=2) as pool:
         infos = list(pool.map(lambda _: local.ensure_running(state), range(2)))
     assert infos[0].pid == infos[1].pid
+
+
+# ------------------------------------------------------------ found by the lock it holds (issue 17.4)
+
+
+def test_an_emulator_without_its_files_is_found_by_the_lock_it_holds(lab: Path) -> None:
+    state = local.state_dir_for(lab)
+    first = local.start(state)
+    (state / "emulator.json").unlink()
+    (state / "emulator.pid").unlink()
+    current = local.status(state)
+    assert (current.state, current.pid) == ("unhealthy", first.pid)
+    assert "emulator.lock" in current.message
+    _, out = _run("local", "stop", "-f", str(lab))
+    assert out.strip() == f"emulator stopped (pid {first.pid})"
+    assert local.lock_holder(state) is None
+    assert local.status(state).state == "stopped"
+
+
+def test_reconcile_replaces_an_emulator_whose_files_are_gone(lab: Path) -> None:
+    state = local.state_dir_for(lab)
+    first = local.start(state)
+    (state / "emulator.json").unlink()
+    (state / "emulator.pid").write_text("999999\n")  # stale
+    second = local.ensure_running(state)  # what reconcile calls: no "another emulator runs"
+    assert second.pid != first.pid
+    assert local.lock_holder(state) == second.pid
+    assert local.status(state).state == "running"
+
+
+def test_a_stale_pid_file_never_signals_a_process_that_looks_like_an_emulator(lab: Path) -> None:
+    """The pid files name a live process whose command line reads ``python ... -m emulator``:
+    it holds no lock on this folder, so it is not this folder's emulator."""
+    import subprocess
+    import sys
+
+    state = local.state_dir_for(lab)
+    state.mkdir(parents=True)
+    decoy = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdin.read()", "-m", "emulator", "--state-dir", str(state)],
+        stdin=subprocess.PIPE,
+    )
+    try:
+        (state / "emulator.pid").write_text(f"{decoy.pid}\n")
+        assert local.status(state).state == "dead"
+        assert local.stop(state) is None
+        assert decoy.poll() is None  # still running: never signalled
+    finally:
+        assert decoy.stdin is not None
+        decoy.stdin.close()
+        decoy.wait(timeout=15)
+
+
+def test_the_state_folder_and_the_cli_files_in_it_are_private(lab: Path) -> None:
+    state = local.state_dir_for(lab)
+    state.mkdir(mode=0o755)
+    os.chmod(state, 0o755)
+    local.start(state)
+    assert oct(state.stat().st_mode & 0o777) == "0o700"
+    for name in ("emulator.pid", "emulator.start.lock", "emulator.log", "emulator.lock", "emulator.json"):
+        assert oct((state / name).stat().st_mode & 0o777) == "0o600", name
+
+
+# ------------------------------------------------------------ damaged state (issue 17.19)
+
+
+def test_a_damaged_database_stops_the_start_with_what_and_how(lab: Path) -> None:
+    state = local.state_dir_for(lab)
+    state.mkdir(parents=True)
+    db = state / "emulator.sqlite"
+    db.write_bytes(b"garbage" * 1000)
+    with pytest.raises(EmulatorError) as caught:
+        local.start(state)
+    message = str(caught.value)
+    assert message.startswith(f"the emulator's state database {db} is unusable: it is not a readable SQLite")
+    assert "Traceback" not in message
+    assert f"mv {db} {db}.broken" in message
+    assert db.read_bytes() == b"garbage" * 1000
+
+
+def test_an_empty_database_is_not_silently_a_fresh_emulator(lab: Path) -> None:
+    state = local.state_dir_for(lab)
+    state.mkdir(parents=True)
+    db = state / "emulator.sqlite"
+    db.write_bytes(b"")
+    with pytest.raises(EmulatorError, match=r"is unusable: it is empty \(0 bytes\)"):
+        local.start(state)
+    assert db.read_bytes() == b""

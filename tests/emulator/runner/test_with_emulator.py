@@ -33,6 +33,7 @@ from emulator.server import DB_FILE
 from emulator.store import Store
 from tests.emulator.identity import seed as data
 from tests.support.emulator import RunningEmulator, start_emulator
+from tests.support.modes import loose_modes
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -234,3 +235,4 @@ def test_stopping_the_emulator_stops_the_app(lab: Lab) -> None:
     log_text = (lab.emu.state_dir / "apps" / "mcp-server.log").read_text()
     assert "Uvicorn running on https://127.0.0.1:" in log_text
     assert "eyJ" not in log_text  # no token (JWT) ever reaches the app's log
+    assert loose_modes(lab.emu.state_dir) == []  # apps/ logs, CA bundle, store: private (17.9)

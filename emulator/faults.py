@@ -7,7 +7,10 @@ Settings live in ``ctx.faults`` (``emulator.context.Faults``) plus two knobs kep
 ``python -m emulator`` flags. Graph's replication delay is read by ``emulator.graph`` itself.
 
 Deterministic: every decision draws from one ``random.Random(seed)``, re-seeded each time the
-settings are changed, so a given seed and call sequence always fault the same calls.
+settings are changed, so a given seed and call sequence always fault the same calls. ``script``
+is more direct still: a list of outcomes (``"throttle"``, ``"error500"``, ``"error503"`` or
+``"pass"``) for the next calls to the faulted APIs, one each, used up before the rates apply —
+"the 2nd Graph call answers 500" without any randomness.
 
 What a faulted call answers, as the real services do:
 * 429 — ARM: ``retry-after-ms`` and ``Retry-After`` (whole seconds, at least 1: ``Retry-After: 0``
@@ -25,7 +28,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import anyio
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -35,6 +38,7 @@ from emulator.reqlog import api_of
 
 FaultKind = Literal["throttle", "error500", "error503"]
 _APIS = frozenset({"arm", "graph", "identity"})
+_SCRIPTED = ("throttle", "error500", "error503", "pass")
 
 
 class FaultConfigError(ValueError):
@@ -47,6 +51,7 @@ class FaultInjector:
     apis: frozenset[str] = frozenset({"arm", "graph"})
     retry_after_ms: int = 200
     rng: random.Random = field(default_factory=random.Random)
+    script: list[str] = field(default_factory=list)  # outcomes of the next calls, used up first
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.faults.seed)
@@ -61,6 +66,7 @@ class FaultInjector:
             "seed": f.seed,
             "apis": sorted(self.apis),
             "retry_after_ms": self.retry_after_ms,
+            "script": list(self.script),
         }
 
     def configure(self, data: Mapping[str, Any]) -> None:
@@ -85,6 +91,9 @@ class FaultInjector:
         apis = new["apis"]
         if not isinstance(apis, list | tuple | frozenset | set) or not set(apis) <= _APIS:
             raise FaultConfigError(f"apis must be a list drawn from {sorted(_APIS)}")
+        script = new["script"]
+        if not isinstance(script, list) or not all(isinstance(k, str) and k in _SCRIPTED for k in script):
+            raise FaultConfigError(f"script must be a list drawn from {list(_SCRIPTED)}")
         f = self.faults
         f.latency_ms = float(new["latency_ms"])
         f.throttle_rate = float(new["throttle_rate"])
@@ -94,8 +103,12 @@ class FaultInjector:
         self.apis = frozenset(apis)
         self.retry_after_ms = int(new["retry_after_ms"])
         self.rng = random.Random(seed)
+        self.script = list(script)
 
     def decide(self) -> FaultKind | None:
+        if self.script:
+            scripted = self.script.pop(0)
+            return None if scripted == "pass" else cast(FaultKind, scripted)
         f = self.faults
         if f.throttle_rate <= 0 and f.error_rate <= 0:
             return None

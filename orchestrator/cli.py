@@ -11,6 +11,7 @@ invalid — or, with ``reconcile --detailed-exitcode``, changes are pending; 130
 from __future__ import annotations
 
 import importlib
+import logging
 import sys
 
 import click
@@ -52,8 +53,31 @@ def cli() -> None:
     """prmlab: provision and prove an OAuth-protected MCP server (RFC 9728 PRM lab) from lab.yaml."""
 
 
+class _OneLine(logging.Formatter):
+    """A log record as one line: libraries log failures prmlab reports itself (the MCP SDK logs
+    "OAuth flow error" with the whole traceback before raising it to the verifier, which turns it
+    into a failed check) — the user sees the report, never a library's traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        record = logging.makeLogRecord(
+            {**record.__dict__, "exc_info": None, "exc_text": None, "stack_info": None}
+        )
+        return super().format(record).splitlines()[0] if record.getMessage() else ""
+
+
+def _library_logs_as_one_line() -> None:
+    root = logging.getLogger()
+    if root.handlers:  # somebody (a test harness, an embedding program) configured logging
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(_OneLine("%(name)s: %(levelname)s: %(message)s"))
+    root.addHandler(handler)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
+    _library_logs_as_one_line()
     try:
         code = cli.main(args=argv, prog_name="prmlab", standalone_mode=False)
     except PrmlabError as exc:

@@ -16,8 +16,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import anyio
-import httpx
-import httpx2
 from mcp import Client
 from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
@@ -28,7 +26,8 @@ from mcp.shared.auth import (
     OAuthToken,
 )
 
-from orchestrator.verify.http import ssl_context
+from orchestrator.verify.http import client as http_client
+from orchestrator.verify.http import identity_origins, sdk_client
 from orchestrator.verify.model import CheckResult, Outcome, VerifyTarget
 
 PROFILE_FIELDS = ("displayName", "mail", "id", "jobTitle", "department", "officeLocation")
@@ -70,7 +69,8 @@ class _HeadlessBrowser:
         sep = "&" if "?" in url else "?"
         url = f"{url}{sep}{urlencode({'login_hint': self._target.login_hint})}"
         expected = urlsplit(self._target.redirect_uri)
-        async with httpx.AsyncClient(verify=ssl_context(self._target.ca_file), timeout=15) as http:
+        origins = identity_origins(self._target)
+        async with http_client(self._target.ca_file, retry_origins=origins) as http:
             for _ in range(5):  # the sign-in may bounce through a few pages of the identity service
                 resp = await http.get(url)
                 location = resp.headers.get("location")
@@ -188,7 +188,7 @@ async def check_client_flow(target: VerifyTarget) -> tuple[list[CheckResult], st
     if target.token is not None:
         await storage.set_tokens(OAuthToken(access_token=target.token, token_type="Bearer"))
     results: list[CheckResult] = []
-    http = httpx2.AsyncClient(auth=provider, verify=ssl_context(target.ca_file), timeout=30.0)
+    http = sdk_client(target.ca_file, auth=provider, retry_origins=identity_origins(target))
     try:
         async with http, Client(streamable_http_client(target.mcp_url, http_client=http)) as client:
             token = storage.tokens.access_token if storage.tokens else None

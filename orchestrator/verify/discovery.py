@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from orchestrator.verify.http import as_metadata_urls, parse_bearer_challenge, path_inserted_prm_url
+from orchestrator.verify.http import ATTEMPTS, as_metadata_urls, parse_bearer_challenge, path_inserted_prm_url
 from orchestrator.verify.model import CheckResult, Outcome, VerifyTarget
 
 _INITIALIZE = {
@@ -171,7 +171,8 @@ async def _check_as_metadata(
     tried: list[str] = []
     for url in as_metadata_urls(issuer):
         got, body = await _get_json(http, url)
-        tried.append(f"{url} -> {got.status_code}")
+        attempts = int(got.extensions.get(ATTEMPTS, 1))
+        tried.append(f"{url} -> {got.status_code}" + (f" ({attempts} attempts)" if attempts > 1 else ""))
         if body is not None:
             metadata = body
             break

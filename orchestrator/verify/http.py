@@ -1,12 +1,33 @@
-"""HTTP helpers of the verifier: a client that trusts the lab's CA and parsers for challenges."""
+"""HTTP helpers of the verifier: clients that trust the lab's CA, parsers for challenges, and
+the retry of transient answers from the identity service.
+
+Transient failures (issue 17.6): the identity service (Entra, or the local one) may answer 429
+(throttled, with ``Retry-After``), 500/502/503/504, or drop a connection; a real client retries
+those, so the verifier does too — through the shared policy (``orchestrator.retry``: backoff with
+jitter, the server's ``Retry-After``/``retry-after-ms`` honoured as a minimum, a bounded number
+of attempts). ``RetryingTransport`` does it below every client the verifier builds (``client``
+for httpx, ``sdk_client`` for the MCP SDK's httpx2 client that performs the token exchange), but
+only for requests to ``retry_origins`` — the identity service. The lab's gateway and MCP server
+are never retried: an error there is what the checks exist to catch. When the attempts run out
+the verifier's own checks get the last answer (they report its status and the attempts), and the
+MCP SDK gets ``IdentityUnavailableError`` (the sign-in check reports it as one sentence).
+"""
 
 from __future__ import annotations
 
 import re
 import ssl
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from pathlib import Path
+from typing import Any
 
+import anyio
 import httpx
+import httpx2
+
+from orchestrator.errors import TemporaryError
+from orchestrator.providers.errors import retry_delay
+from orchestrator.retry import RetriesExhaustedError, RetryPolicy, Sleep, call_with_retry
 
 _PARAM = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))')
 
@@ -19,8 +40,151 @@ def ssl_context(ca_file: Path | None) -> ssl.SSLContext:
     return ctx
 
 
-def client(ca_file: Path | None, timeout: float = 15.0) -> httpx.AsyncClient:
-    return httpx.AsyncClient(verify=ssl_context(ca_file), timeout=timeout, follow_redirects=False)
+TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Sign-in is interactive work: give up sooner than a reconcile does (about half a minute).
+VERIFY_RETRY_POLICY = RetryPolicy(max_attempts=6, base_delay=0.5, max_delay=8.0, deadline=45.0)
+
+
+def origin(url: str | httpx.URL) -> str:
+    """``scheme://host:port`` (default ports made explicit), lower-case."""
+    parsed = httpx.URL(str(url))
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    return f"{parsed.scheme}://{parsed.host}:{port}".lower()
+
+
+def identity_origins(target: Any) -> frozenset[str]:
+    """Where the identity service of a ``VerifyTarget`` answers: its token issuer's origin."""
+    issuer = getattr(target, "token_issuer", None)
+    return frozenset({origin(issuer)}) if issuer else frozenset()
+
+
+class IdentityUnavailableError(httpx2.TransportError):
+    """The identity service kept failing a request of the MCP SDK's sign-in: the retries ran out.
+
+    Raised (not a last answer handed back) because the SDK treats a failed metadata request as
+    "not there" and falls back to other URLs, which would hide the real cause from the report."""
+
+
+ATTEMPTS = "prmlab.attempts"  # response extension: how many attempts a retried answer took
+
+
+class _Retry:
+    """The retry loop shared by the httpx and httpx2 transports below."""
+
+    def __init__(self, origins: Iterable[str], policy: RetryPolicy, sleep: Sleep) -> None:
+        self.origins = frozenset(origin(o) for o in origins)
+        self.policy = policy
+        self.sleep = sleep
+
+    async def send(
+        self,
+        request: Any,
+        send: Callable[[Any], Awaitable[Any]],
+        transport_errors: tuple[type[BaseException], ...],
+        *,
+        raise_when_exhausted: bool,
+    ) -> Any:
+        if origin(str(request.url)) not in self.origins:
+            return await send(request)
+        resource = f"{request.method} {str(request.url).split('?', 1)[0]}"
+        last: list[Any] = []
+
+        async def attempt() -> Any:
+            try:
+                response = await send(request)
+            except transport_errors as exc:
+                last[:] = [exc]
+                raise TemporaryError(resource, f"no answer ({type(exc).__name__})") from exc
+            if response.status_code in TRANSIENT_STATUSES:
+                await response.aread()  # keep the body: it is handed back if the retries run out
+                last[:] = [response]
+                raise TemporaryError(
+                    resource, f"HTTP {response.status_code}", delay=retry_delay(response.headers)
+                )
+            return response
+
+        try:
+            response, attempts = await call_with_retry(attempt, self.policy, sleep=self.sleep)
+        except RetriesExhaustedError as exc:
+            if raise_when_exhausted:
+                raise IdentityUnavailableError(
+                    f"the identity service kept failing: {resource} {exc.cause}"
+                ) from None
+            if isinstance(last[0], BaseException):
+                raise last[0] from None
+            last[0].extensions[ATTEMPTS] = self.policy.max_attempts
+            return last[0]
+        response.extensions[ATTEMPTS] = attempts
+        return response
+
+
+class RetryingTransport(httpx.AsyncBaseTransport):
+    """An httpx transport that retries transient answers of ``origins`` (see the module doc)."""
+
+    def __init__(
+        self,
+        inner: httpx.AsyncBaseTransport,
+        origins: Iterable[str],
+        policy: RetryPolicy = VERIFY_RETRY_POLICY,
+        sleep: Sleep = anyio.sleep,
+    ) -> None:
+        self._inner = inner
+        self._retry = _Retry(origins, policy, sleep)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response: httpx.Response = await self._retry.send(
+            request, self._inner.handle_async_request, (httpx.TransportError,), raise_when_exhausted=False
+        )
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class RetryingTransport2(httpx2.AsyncBaseTransport):
+    """The same for httpx2 (the MCP SDK's HTTP client, which runs the OAuth token exchange)."""
+
+    def __init__(
+        self,
+        inner: httpx2.AsyncBaseTransport,
+        origins: Iterable[str],
+        policy: RetryPolicy = VERIFY_RETRY_POLICY,
+        sleep: Sleep = anyio.sleep,
+    ) -> None:
+        self._inner = inner
+        self._retry = _Retry(origins, policy, sleep)
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        response: httpx2.Response = await self._retry.send(
+            request, self._inner.handle_async_request, (httpx2.TransportError,), raise_when_exhausted=True
+        )
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def client(
+    ca_file: Path | None, timeout: float = 15.0, *, retry_origins: Collection[str] = ()
+) -> httpx.AsyncClient:
+    """The verifier's httpx client; transient answers of ``retry_origins`` are retried."""
+    context = ssl_context(ca_file)
+    transport: httpx.AsyncBaseTransport = httpx.AsyncHTTPTransport(verify=context)
+    if retry_origins:
+        transport = RetryingTransport(transport, retry_origins)
+    return httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False)
+
+
+def sdk_client(
+    ca_file: Path | None, *, auth: Any = None, timeout: float = 30.0, retry_origins: Collection[str] = ()
+) -> httpx2.AsyncClient:
+    """An httpx2 client for the MCP SDK (``auth``: its OAuth provider); transient answers of
+    ``retry_origins`` (the token endpoint's) are retried."""
+    context = ssl_context(ca_file)
+    transport: httpx2.AsyncBaseTransport = httpx2.AsyncHTTPTransport(verify=context)
+    if retry_origins:
+        transport = RetryingTransport2(transport, retry_origins)
+    return httpx2.AsyncClient(auth=auth, transport=transport, timeout=timeout)
 
 
 def parse_bearer_challenge(header: str | None) -> dict[str, str] | None:

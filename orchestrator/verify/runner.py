@@ -19,7 +19,7 @@ from orchestrator.modes import ENTRA, AuthorizationMode
 from orchestrator.verify.client_flow import check_client_flow
 from orchestrator.verify.discovery import check_discovery
 from orchestrator.verify.forged import check_forgeries, forgeries
-from orchestrator.verify.http import client, path_inserted_prm_url
+from orchestrator.verify.http import client, identity_origins, path_inserted_prm_url
 from orchestrator.verify.model import CheckResult, Outcome, Report, VerifyTarget
 
 ExtraChecks = Callable[[], Awaitable[list[CheckResult]]]
@@ -50,7 +50,7 @@ async def run_verification(
 ) -> Report:
     """Every check of ``mode``'s suite; ``gateway_checks`` runs the ``gateway`` group."""
     results: list[CheckResult] = []
-    async with client(target.ca_file) as http:
+    async with client(target.ca_file, retry_origins=identity_origins(target)) as http:
         discovered_results, discovered = await check_discovery(http, target)
         results += discovered_results
         token: str | None = None

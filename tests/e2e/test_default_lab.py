@@ -128,3 +128,27 @@ def test_a_weakened_policy_is_caught_and_repaired(
     assert fix.returncode == 0, fix.stdout[-3000:] + fix.stderr[-2000:]
     code, repaired = verify_outcomes(lab_folder)
     assert code == 0, repaired
+
+
+def _set_faults(folder: Path, **settings: Any) -> None:
+    import ssl
+
+    import httpx
+
+    info = json.loads((folder / ".prmlab" / "emulator.json").read_text())
+    trust = ssl.create_default_context(cafile=info["ca_file"])
+    with httpx.Client(base_url=info["base_url"], verify=trust, timeout=10) as http:
+        http.put("/_emulator/faults", json=settings).raise_for_status()
+
+
+def test_transient_identity_errors_during_sign_in_are_retried(lab_folder: Path) -> None:
+    """Issue 17.6: the identity service throttles (429 + Retry-After) and fails (500/503) the
+    verifier's first calls — discovery, the sign-in, the token exchange: all retried, verified."""
+    outcomes = ["throttle", "error500", "error503", "throttle", "error500", "pass", "error500", "pass"]
+    _set_faults(lab_folder, script=[*outcomes, "throttle", "pass", "error503"], apis=["identity"])
+    try:
+        proc = prmlab(lab_folder, "verify")
+    finally:
+        _set_faults(lab_folder, script=[], apis=["arm", "graph"])
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "Traceback" not in proc.stdout + proc.stderr

@@ -163,3 +163,16 @@ async def test_identity_faults_use_entra_error_shape(emulator: RunningEmulator) 
     assert r.status_code == 429
     assert r.json()["error"] == "temporarily_unavailable"
     assert int(r.headers["Retry-After"]) >= 1
+
+
+def test_a_script_faults_exactly_the_next_calls(emulator: RunningEmulator) -> None:
+    """``script``: one outcome per call to the faulted APIs, used up first (no randomness)."""
+    emulator.set_faults(script=["pass", "error500", "throttle"], apis=["graph"], retry_after_ms=1500)
+    with emulator.sync_http() as c:
+        statuses = [c.get("/v1.0/applications", headers={"Authorization": "Bearer x"}) for _ in range(4)]
+    assert [r.status_code for r in statuses][1:3] == [500, 429]
+    assert statuses[2].headers["retry-after"] == "2"
+    assert statuses[3].status_code == statuses[0].status_code != 500
+    assert emulator.set_faults()["script"] == []
+    with emulator.sync_http() as c:
+        assert c.put("/_emulator/faults", json={"script": ["boom"]}).status_code == 400

@@ -147,6 +147,7 @@ class RunningEmulator:
             replication_delay_s=0,
             seed=None,
             apis=["arm", "graph"],
+            script=[],
         )
 
     def requests(self) -> list[dict[str, Any]]:

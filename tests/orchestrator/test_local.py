@@ -107,7 +107,7 @@ def test_concurrent_starts_share_one_emulator(lab: Path) -> None:
 
 
 def test_an_emulator_without_its_files_is_found_by_the_lock_it_holds(lab: Path) -> None:
-    state = local.state_dir_for(lab)
+    state = state_dir_for(lab)
     first = local.start(state)
     (state / "emulator.json").unlink()
     (state / "emulator.pid").unlink()
@@ -121,7 +121,7 @@ def test_an_emulator_without_its_files_is_found_by_the_lock_it_holds(lab: Path) 
 
 
 def test_reconcile_replaces_an_emulator_whose_files_are_gone(lab: Path) -> None:
-    state = local.state_dir_for(lab)
+    state = state_dir_for(lab)
     first = local.start(state)
     (state / "emulator.json").unlink()
     (state / "emulator.pid").write_text("999999\n")  # stale
@@ -137,7 +137,7 @@ def test_a_stale_pid_file_never_signals_a_process_that_looks_like_an_emulator(la
     import subprocess
     import sys
 
-    state = local.state_dir_for(lab)
+    state = state_dir_for(lab)
     state.mkdir(parents=True)
     decoy = subprocess.Popen(
         [sys.executable, "-c", "import sys; sys.stdin.read()", "-m", "emulator", "--state-dir", str(state)],
@@ -155,7 +155,7 @@ def test_a_stale_pid_file_never_signals_a_process_that_looks_like_an_emulator(la
 
 
 def test_the_state_folder_and_the_cli_files_in_it_are_private(lab: Path) -> None:
-    state = local.state_dir_for(lab)
+    state = state_dir_for(lab)
     state.mkdir(mode=0o755)
     os.chmod(state, 0o755)
     local.start(state)
@@ -168,7 +168,7 @@ def test_the_state_folder_and_the_cli_files_in_it_are_private(lab: Path) -> None
 
 
 def test_a_damaged_database_stops_the_start_with_what_and_how(lab: Path) -> None:
-    state = local.state_dir_for(lab)
+    state = state_dir_for(lab)
     state.mkdir(parents=True)
     db = state / "emulator.sqlite"
     db.write_bytes(b"garbage" * 1000)
@@ -182,7 +182,7 @@ def test_a_damaged_database_stops_the_start_with_what_and_how(lab: Path) -> None
 
 
 def test_an_empty_database_is_not_silently_a_fresh_emulator(lab: Path) -> None:
-    state = local.state_dir_for(lab)
+    state = state_dir_for(lab)
     state.mkdir(parents=True)
     db = state / "emulator.sqlite"
     db.write_bytes(b"")

@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import Literal
 
 from orchestrator.errors import EmulatorError
-from orchestrator.target import ensure_state_dir
 
 INFO_FILE = "emulator.json"
 PID_FILE = "emulator.pid"
@@ -91,6 +90,14 @@ def _alive(pid: int) -> bool:
         if stat.rsplit(")", 1)[-1].split()[0] == "Z":
             return False
     return True
+
+
+def ensure_state_dir(state_dir: Path) -> Path:
+    """Create the state folder private (0700), or make an existing one private: it holds the
+    emulator's secrets (``emulator.statedir`` keeps what is inside private)."""
+    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(state_dir, 0o700)
+    return state_dir
 
 
 def _open_private(path: Path, flags: int) -> int:

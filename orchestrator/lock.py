@@ -41,7 +41,7 @@ def hold_lock(state_dir: Path, command: str = "prmlab reconcile") -> Iterator[Pa
 
     Fails fast (no waiting) with ``LockError`` naming the holder when another process holds it.
     """
-    from orchestrator.target import ensure_state_dir
+    from orchestrator.local import ensure_state_dir
 
     ensure_state_dir(state_dir)
     path = state_dir / LOCK_FILE

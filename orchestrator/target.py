@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import ssl
 import time
 from collections.abc import AsyncIterator
@@ -105,14 +104,6 @@ class TargetSettings:
 def state_dir_for(lab_file: Path) -> Path:
     """``<folder of lab.yaml>/.prmlab``."""
     return lab_file.resolve().parent / STATE_DIR
-
-
-def ensure_state_dir(state_dir: Path) -> Path:
-    """Create the state folder private (0700), or make an existing one private: it holds the
-    emulator's secrets (``emulator.statedir`` keeps what is inside private)."""
-    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.chmod(state_dir, 0o700)
-    return state_dir
 
 
 def state_dir(lab: Lab) -> Path:

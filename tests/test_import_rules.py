@@ -253,7 +253,7 @@ EMULATOR_GROUND = (
 )  # fmt: skip
 EMULATOR_TOP = (
     "emulator", "emulator.__main__", "emulator.app", "emulator.server", "emulator.admin", "emulator.faults",
-    "emulator.reqlog", "emulator.tls",
+    "emulator.reqlog", "emulator.tls", "emulator.statedir",
 )  # fmt: skip
 
 EMU_MODULES, EMU_IMPORTS = import_graph("emulator")

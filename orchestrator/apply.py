@@ -283,10 +283,10 @@ class _Run:
         )
 
     async def execute(self, step: Step) -> Outcome:
+        """One step: skip an unchanged NOOP, else write (or delete) and record its outputs; a
+        failure is this step's ``FAILED`` outcome, never an exception through the task group."""
         started = time.monotonic()
         provider = self.providers[step.kind]
-        attempts = 0
-        changes: tuple[FieldChange, ...] = step.changes
         try:
             if step.action is Action.NOOP and (step.desired is None or not self.inputs_changed(step)):
                 outputs = step.actual.outputs if step.actual is not None else {}
@@ -300,48 +300,12 @@ class _Run:
                 assert step.actual is not None
                 actual = step.actual
                 _, attempts = await self.call(step, lambda: provider.delete(actual))
-                status, outputs = Status.DELETED, {}
+                status, outputs, changes = Status.DELETED, {}, step.changes
             else:
-                desired = self.rederive(step)
-                # "@" keys locate the resource (parent names, ids): the provider resolves those itself
-                unknown = sorted(
-                    k for k, v in desired.properties.items() if not k.startswith("@") and contains_unknown(v)
-                )
-                if unknown and step.deferred and step.late_of is None:
-                    # late-bound values: written by this node's late step once their providers exist
-                    kept = {k: v for k, v in desired.properties.items() if k not in unknown}
-                    desired = replace(desired, properties=kept)
-                elif unknown:
-                    raise PermanentError(
-                        step.address,
-                        f"{', '.join(unknown)}: a referenced value is still unknown after its resource was applied",
-                    )
+                desired = self.writable(step)
                 if step.late_of is not None:
                     return await self.late_update(step, desired, started)
-                if step.action is Action.CREATE:
-                    created, attempts = await self.call(step, lambda: provider.create(desired))
-                    status, outputs = Status.CREATED, created.outputs
-                    self.actuals[step.address] = created
-                elif step.action is Action.REPLACE:
-                    assert step.actual is not None
-                    old = step.actual
-                    _, n = await self.call(step, lambda: provider.delete(old))
-                    created, attempts = await self.call(step, lambda: provider.create(desired))
-                    attempts += n
-                    status, outputs = Status.REPLACED, created.outputs
-                    self.actuals[step.address] = created
-                else:  # UPDATE, or a NOOP whose inputs changed: diff again with the real values
-                    assert step.actual is not None
-                    current = step.actual
-                    changes = provider.diff(desired, current)
-                    if not current.owned:
-                        changes = (*[c for c in step.changes if c.path == OWNERSHIP_FIELD], *changes)
-                    if changes:
-                        updated, attempts = await self.call(step, lambda: provider.update(desired, current))
-                        status, outputs = Status.UPDATED, updated.outputs
-                        self.actuals[step.address] = updated
-                    else:
-                        status, outputs = Status.UNCHANGED, current.outputs
+                status, outputs, attempts, changes = await self.write(step, provider, desired)
             self.outputs[step.address] = outputs
             return Outcome(
                 step.address,
@@ -362,7 +326,7 @@ class _Run:
                 step.action,
                 Status.FAILED,
                 exc.cause if isinstance(exc, ResourceError) and same else exc.message,
-                attempts,
+                0,
                 time.monotonic() - started,
             )
         except Exception as exc:  # a provider bug must not take the other branches down
@@ -372,9 +336,55 @@ class _Run:
                 step.action,
                 Status.FAILED,
                 f"unexpected {type(exc).__name__} in the {step.kind} provider: {exc}",
-                attempts,
+                0,
                 time.monotonic() - started,
             )
+
+    def writable(self, step: Step) -> Desired:
+        """The step's ``Desired`` with the real outputs; values still unknown fail the step, except
+        late-bound ones on a node with a late step (left out of this write)."""
+        desired = self.rederive(step)
+        # "@" keys locate the resource (parent names, ids): the provider resolves those itself
+        unknown = sorted(
+            k for k, v in desired.properties.items() if not k.startswith("@") and contains_unknown(v)
+        )
+        if unknown and step.deferred and step.late_of is None:
+            # late-bound values: written by this node's late step once their providers exist
+            kept = {k: v for k, v in desired.properties.items() if k not in unknown}
+            return replace(desired, properties=kept)
+        if unknown:
+            raise PermanentError(
+                step.address,
+                f"{', '.join(unknown)}: a referenced value is still unknown after its resource was applied",
+            )
+        return desired
+
+    async def write(
+        self, step: Step, provider: Provider, desired: Desired
+    ) -> tuple[Status, Mapping[str, Any], int, tuple[FieldChange, ...]]:
+        """Create, replace (delete + create) or update: (status, outputs, attempts, changes)."""
+        if step.action is Action.CREATE:
+            created, attempts = await self.call(step, lambda: provider.create(desired))
+            self.actuals[step.address] = created
+            return Status.CREATED, created.outputs, attempts, step.changes
+        if step.action is Action.REPLACE:
+            assert step.actual is not None
+            old = step.actual
+            _, deleting = await self.call(step, lambda: provider.delete(old))
+            created, attempts = await self.call(step, lambda: provider.create(desired))
+            self.actuals[step.address] = created
+            return Status.REPLACED, created.outputs, attempts + deleting, step.changes
+        # UPDATE, or a NOOP whose inputs changed: diff again with the real values
+        assert step.actual is not None
+        current = step.actual
+        changes = provider.diff(desired, current)
+        if not current.owned:
+            changes = (*[c for c in step.changes if c.path == OWNERSHIP_FIELD], *changes)
+        if not changes:
+            return Status.UNCHANGED, current.outputs, 0, changes
+        updated, attempts = await self.call(step, lambda: provider.update(desired, current))
+        self.actuals[step.address] = updated
+        return Status.UPDATED, updated.outputs, attempts, changes
 
 
 async def apply_plan(

@@ -157,10 +157,25 @@ def build_graph(lab: Lab) -> ResourceGraph:
 
 
 def _build(lab: Lab) -> ResourceGraph:
+    """Every node of ``lab``, area by area (each section adds its nodes and returns the addresses
+    later sections depend on)."""
     b = _Builder()
     rg = b.add(Kind.RESOURCE_GROUP, "main", lab.target, ("target",))
+    workspace, app_insights = _monitoring(b, lab, rg)
+    for key, identity in lab.managed_identities.items():
+        b.add(Kind.MANAGED_IDENTITY, key, identity, ("managed_identities", key), {rg})
+    _entra(b, lab)
+    service = _apim_service(b, lab, rg, app_insights)
+    _client_store(b, lab, rg, service)
+    _apim_children(b, lab, service)
+    _server(b, lab, rg, workspace)
+    return ResourceGraph(MappingProxyType(dict(sorted(b.nodes.items()))))
+
+
+def _monitoring(b: _Builder, lab: Lab, rg: str) -> tuple[str | None, str | None]:
+    """Log Analytics workspace and Application Insights: (workspace, app_insights) addresses."""
     mon = lab.monitoring
-    workspace = app_insights = logger = None
+    workspace = app_insights = None
     if mon.log_analytics is not None:
         workspace = b.add(
             Kind.LOG_ANALYTICS_WORKSPACE, "main", mon.log_analytics, ("monitoring", "log_analytics"), {rg}
@@ -170,9 +185,11 @@ def _build(lab: Lab) -> ResourceGraph:
         app_insights = b.add(
             Kind.APP_INSIGHTS, "main", mon.app_insights, ("monitoring", "app_insights"), needs
         )
-    for key, identity in lab.managed_identities.items():
-        b.add(Kind.MANAGED_IDENTITY, key, identity, ("managed_identities", key), {rg})
+    return workspace, app_insights
 
+
+def _entra(b: _Builder, lab: Lab) -> None:
+    """App registrations (redirect URIs late-bound), their service principals and FICs."""
     for key, app in lab.entra.apps.items():
         where = ("entra", "apps", key)
         app_node = b.add(
@@ -189,21 +206,37 @@ def _build(lab: Lab) -> ResourceGraph:
                 {app_node},
             )
 
-    apim = lab.apim
-    service = b.add(Kind.APIM_SERVICE, "main", apim.service, ("apim", "service"), {rg})
+
+def _apim_service(b: _Builder, lab: Lab, rg: str, app_insights: str | None) -> str:
+    """The APIM service, its logger (on App Insights) and diagnostic; the service's address."""
+    mon = lab.monitoring
+    service = b.add(Kind.APIM_SERVICE, "main", lab.apim.service, ("apim", "service"), {rg})
+    logger = None
     if mon.apim_logger is not None:
         needs = {service} | ({app_insights} if app_insights else set())
         logger = b.add(Kind.APIM_LOGGER, "main", mon.apim_logger, ("monitoring", "apim_logger"), needs)
     if mon.apim_diagnostic is not None:
         needs = {service} | ({logger} if logger else set())
         b.add(Kind.APIM_DIAGNOSTIC, "main", mon.apim_diagnostic, ("monitoring", "apim_diagnostic"), needs)
+    return service
+
+
+def _client_store(b: _Builder, lab: Lab, rg: str, service: str) -> None:
+    """Gateway mode: the storage account and table of client registrations, APIM's grant on it."""
     store = lab.authorization.client_store
-    if store is not None:
-        store_at: PathT = ("authorization", "client_store")
-        account = b.add(Kind.STORAGE_ACCOUNT, "client_store", store, store_at, {rg})
-        b.add(Kind.STORAGE_TABLE, "client_store", store, store_at, {account})
-        grant = RoleAssignment("Storage Table Data Contributor", service, account)
-        b.add(Kind.ROLE_ASSIGNMENT, "apim-client-store", grant, store_at, {account, service})
+    if store is None:
+        return
+    store_at: PathT = ("authorization", "client_store")
+    account = b.add(Kind.STORAGE_ACCOUNT, "client_store", store, store_at, {rg})
+    b.add(Kind.STORAGE_TABLE, "client_store", store, store_at, {account})
+    grant = RoleAssignment("Storage Table Data Contributor", service, account)
+    b.add(Kind.ROLE_ASSIGNMENT, "apim-client-store", grant, store_at, {account, service})
+
+
+def _apim_children(b: _Builder, lab: Lab, service: str) -> None:
+    """Named values, backends, APIs, operations and their policies (a policy also depends on the
+    named values its variables name)."""
+    apim = lab.apim
     for name, nv in apim.named_values.items():
         needs = {service}
         if nv.key_vault is not None and nv.key_vault.identity is not None:
@@ -233,40 +266,38 @@ def _build(lab: Lab) -> ResourceGraph:
                     {op_node} | tokens,
                 )
 
+
+def _server(b: _Builder, lab: Lab, rg: str, workspace: str | None) -> None:
+    """The MCP server: registry (+ AcrPull for its identity), environment, container app."""
     server = lab.server
-    if server is not None:
-        needs = {rg}
-        identity_node = Kind.MANAGED_IDENTITY.at(server.identity) if server.identity else None
+    if server is None:
+        return
+    needs = {rg}
+    identity_node = Kind.MANAGED_IDENTITY.at(server.identity) if server.identity else None
+    if identity_node:
+        needs.add(identity_node)
+    if server.registry is not None:
+        registry = b.add(Kind.CONTAINER_REGISTRY, "main", server.registry, ("server", "registry"), {rg})
+        needs.add(registry)
         if identity_node:
-            needs.add(identity_node)
-        if server.registry is not None:
-            registry = b.add(Kind.CONTAINER_REGISTRY, "main", server.registry, ("server", "registry"), {rg})
-            needs.add(registry)
-            if server.identity and identity_node:
-                grant = RoleAssignment("AcrPull", identity_node, registry)
-                needs.add(
-                    b.add(
-                        Kind.ROLE_ASSIGNMENT,
-                        "server-acr-pull",
-                        grant,
-                        ("server", "registry"),
-                        {registry, identity_node},
-                    )
+            grant = RoleAssignment("AcrPull", identity_node, registry)
+            needs.add(
+                b.add(
+                    Kind.ROLE_ASSIGNMENT,
+                    "server-acr-pull",
+                    grant,
+                    ("server", "registry"),
+                    {registry, identity_node},
                 )
-        env_needs = {rg} | ({workspace} if workspace else set())
-        environment = b.add(
-            Kind.CONTAINER_ENVIRONMENT, "main", server.environment, ("server", "environment"), env_needs
-        )
-        needs.add(environment)
-        b.add(
-            Kind.CONTAINER_APP,
-            "server",
-            server,
-            ("server",),
-            needs,
-            skip=frozenset({"registry", "environment"}),
-        )
-    return ResourceGraph(MappingProxyType(dict(sorted(b.nodes.items()))))
+            )
+    env_needs = {rg} | ({workspace} if workspace else set())
+    environment = b.add(
+        Kind.CONTAINER_ENVIRONMENT, "main", server.environment, ("server", "environment"), env_needs
+    )
+    needs.add(environment)
+    b.add(
+        Kind.CONTAINER_APP, "server", server, ("server",), needs, skip=frozenset({"registry", "environment"})
+    )
 
 
 def _find_cycle(graph: ResourceGraph) -> list[str] | None:

@@ -6,10 +6,11 @@ for every node kind of ``orchestrator.graph``. All providers of one call share a
 the lab's name (the ownership mark), its APIM service / resource group / location, and a memo
 that lets several kinds share one list call during a read phase.
 
-Modules: ``arm`` (generic ARM + resource group), ``identity``, ``monitoring``, ``containers``,
-``storage`` (the gateway-mode client store), ``rbac`` (role assignments),
-``apim`` (service, named values, backends, loggers, diagnostics), ``apim_apis`` (APIs,
-operations, policies), ``entra`` (apps, service principals, federated credentials); shared:
+Modules: ``arm`` (generic ARM + resource group), ``identity``, ``monitoring``, ``containers``
+(+ ``acr_build``), ``storage`` (the gateway-mode client store), ``rbac`` (role assignments),
+``apim`` (the service, the base of its children), ``apim_values`` (named values, backends),
+``apim_logging`` (loggers, diagnostics), ``apim_apis`` (APIs, operations, policies), ``entra``
+(apps, Graph helpers), ``entra_principals`` (service principals, federated credentials); shared:
 ``base`` (pure helpers), ``common`` (context, matching, list/GET/delete helpers), ``errors``.
 """
 
@@ -23,19 +24,15 @@ from orchestrator.resource import Provider
 def providers_for(clients: Any, lab: Any) -> dict[str, Provider]:
     """``{kind: provider}`` over ``clients`` (``orchestrator.target.Clients``) for ``lab``
     (an ``orchestrator.spec.models.Lab``; a bare lab name works for single-kind use)."""
-    from orchestrator.providers.apim import (
-        ApimServiceProvider,
-        BackendProvider,
-        DiagnosticProvider,
-        LoggerProvider,
-        NamedValueProvider,
-    )
+    from orchestrator.providers.apim import ApimServiceProvider
     from orchestrator.providers.apim_apis import (
         ApiPolicyProvider,
         ApiProvider,
         OperationPolicyProvider,
         OperationProvider,
     )
+    from orchestrator.providers.apim_logging import DiagnosticProvider, LoggerProvider
+    from orchestrator.providers.apim_values import BackendProvider, NamedValueProvider
     from orchestrator.providers.arm import ResourceGroupProvider
     from orchestrator.providers.common import Context
     from orchestrator.providers.containers import (
@@ -43,11 +40,8 @@ def providers_for(clients: Any, lab: Any) -> dict[str, Provider]:
         ContainerEnvironmentProvider,
         ContainerRegistryProvider,
     )
-    from orchestrator.providers.entra import (
-        EntraAppProvider,
-        FederatedCredentialProvider,
-        ServicePrincipalProvider,
-    )
+    from orchestrator.providers.entra import EntraAppProvider
+    from orchestrator.providers.entra_principals import FederatedCredentialProvider, ServicePrincipalProvider
     from orchestrator.providers.identity import ManagedIdentityProvider
     from orchestrator.providers.monitoring import AppInsightsProvider, LogAnalyticsProvider
     from orchestrator.providers.rbac import RoleAssignmentProvider

@@ -207,7 +207,7 @@ class ApiProvider(_Base):
         return result
 
     async def _backend_url(self, rg: str, service: str, backend: str) -> str | None:
-        from orchestrator.providers.apim import BackendProvider
+        from orchestrator.providers.apim_values import BackendProvider
 
         for item in await BackendProvider(self.ctx).list_backends(rg, service):
             if str(item.name).lower() == backend.lower():

@@ -1,5 +1,6 @@
-"""Providers for Microsoft Entra: app registrations, their service principals and federated
-identity credentials, through msgraph-sdk.
+"""Providers for Microsoft Entra app registrations through msgraph-sdk, and the Graph helpers
+(``GraphProvider``, paging, replication wait, purge) that ``entra_principals`` (service principals,
+federated identity credentials) shares.
 
 Flow:
 * read — one filtered list for the lab's apps (``tags/any(t:t eq 'prmlab-lab:<lab>')``), one for
@@ -43,7 +44,7 @@ from orchestrator.providers.common import (
 )
 from orchestrator.providers.errors import translating
 from orchestrator.resolve import contains_unknown, substitute
-from orchestrator.resource import UNKNOWN, Actual, Desired, FieldChange
+from orchestrator.resource import Actual, Desired, FieldChange
 
 T = TypeVar("T")
 
@@ -74,7 +75,7 @@ async def wait_visible(
         delay = min(delay * 2, 2.0)
 
 
-def _query(builder_module: str, cls_name: str, **params: Any) -> Any:
+def graph_query(builder_module: str, cls_name: str, **params: Any) -> Any:
     """A kiota request configuration with query parameters (lazy import of the SDK module)."""
     import importlib
 
@@ -86,7 +87,7 @@ def _query(builder_module: str, cls_name: str, **params: Any) -> Any:
     return RequestConfiguration(query_parameters=qp)
 
 
-async def _pages(first: Any, with_url: Callable[[str], Any]) -> list[Any]:
+async def pages(first: Any, with_url: Callable[[str], Any]) -> list[Any]:
     items: list[Any] = list(first.value or []) if first is not None else []
     next_link = getattr(first, "odata_next_link", None)
     for _ in range(10_000):  # bounded: a page chain that never ends is a target bug
@@ -98,7 +99,7 @@ async def _pages(first: Any, with_url: Callable[[str], Any]) -> list[Any]:
     return items
 
 
-def _filter_tag(lab: str) -> str:
+def filter_tag(lab: str) -> str:
     return f"tags/any(t:t eq '{graph_mark(lab)}')"
 
 
@@ -107,7 +108,7 @@ def _s(value: Any) -> Any:
     return str(value) if isinstance(value, uuid.UUID) else value
 
 
-class _Graph:
+class GraphProvider:
     kind = ""
 
     def __init__(self, ctx: Context) -> None:
@@ -121,14 +122,14 @@ class _Graph:
         async def load() -> list[Any]:
             with translating("entra.apps"):
                 first = await self.graph.applications.get(
-                    request_configuration=_query(
+                    request_configuration=graph_query(
                         "msgraph.generated.applications.applications_request_builder",
                         "ApplicationsRequestBuilder",
-                        filter=_filter_tag(self.ctx.lab),
+                        filter=filter_tag(self.ctx.lab),
                         top=999,
                     )
                 )
-                return await _pages(first, self.graph.applications.with_url)
+                return await pages(first, self.graph.applications.with_url)
 
         return await self.ctx.memo.get("graph-apps", load)
 
@@ -240,14 +241,14 @@ def app_actual_properties(app: Any) -> dict[str, Any]:
     }
 
 
-def _same_set(want: Any, have: Any) -> bool:
+def same_set(want: Any, have: Any) -> bool:
     """Graph keeps URI lists as sets: order is not drift."""
     if not isinstance(want, list) or not isinstance(have, list | type(None)):
         return bool(want == have)
     return sorted(map(str, want)) == sorted(map(str, have or []))
 
 
-def _has_all(want: Any, have: Any) -> bool:
+def has_all(want: Any, have: Any) -> bool:
     """Our tags must be present; tags others add are theirs."""
     return isinstance(want, list) and set(want) <= set(have or [])
 
@@ -267,11 +268,11 @@ def _by_key(key: str) -> Callable[[Any, Any], bool]:
 
 
 APP_COMPARE = {
-    "identifierUris": _same_set,
-    "spa.redirectUris": _same_set,
-    "web.redirectUris": _same_set,
-    "publicClient.redirectUris": _same_set,
-    "tags": _has_all,
+    "identifierUris": same_set,
+    "spa.redirectUris": same_set,
+    "web.redirectUris": same_set,
+    "publicClient.redirectUris": same_set,
+    "tags": has_all,
     "api.oauth2PermissionScopes": _by_key("id"),
     "api.preAuthorizedApplications": _by_key("appId"),
     "requiredResourceAccess": _by_key("resourceAppId"),
@@ -370,7 +371,7 @@ def known_only(desired: Desired) -> dict[str, Any]:
     return out
 
 
-class EntraAppProvider(_Graph):
+class EntraAppProvider(GraphProvider):
     kind = Kind.ENTRA_APP
 
     def desired(self, address: str, spec: Any, resolved: Mapping[str, Any]) -> Desired:
@@ -444,11 +445,11 @@ class EntraAppProvider(_Graph):
         await delete_ignoring_missing(
             actual.address, self.graph.applications.by_application_id(object_id).delete
         )
-        await _purge_deleted(self.graph, object_id, actual.address)
+        await purge_deleted(self.graph, object_id, actual.address)
         self.ctx.memo.clear()
 
 
-async def _purge_deleted(graph: Any, object_id: str, address: str) -> None:
+async def purge_deleted(graph: Any, object_id: str, address: str) -> None:
     """Entra keeps deleted apps and principals 30 days in ``directory/deletedItems``: purge the
     copy. Best effort: the object is already deleted; a directory that refuses the purge (no
     permission, no soft delete) leaves nothing of ours active. Temporary errors still propagate
@@ -460,241 +461,7 @@ async def _purge_deleted(graph: Any, object_id: str, address: str) -> None:
         return
 
 
-def _ensure_known(desired: Desired) -> None:
+def ensure_known(desired: Desired) -> None:
     unknown = [p for p, v in desired.properties.items() if not p.startswith("@") and contains_unknown(v)]
     if unknown:
         raise PermanentError(desired.address, f"cannot write while {', '.join(unknown)} is not known yet")
-
-
-# ------------------------------------------------------------------------------- service principals
-
-
-def _app_key(address: str, data: Mapping[str, Any], ctx: Context) -> str:
-    """The unique name of the app a service principal / credential belongs to."""
-    for key in ("app_unique_name", "unique_name", "app"):
-        if isinstance(data.get(key), str):
-            value = str(data[key])
-            return ctx.app_unique_names.get(value, value) if key == "app" else value
-    parts = address.split(".")  # service_principal.<app>, federated_credential.<app>.<name>
-    if len(parts) >= 2:
-        return ctx.app_unique_names.get(parts[1], parts[1])
-    raise PermanentError(address, "cannot tell which app registration this belongs to")
-
-
-class ServicePrincipalProvider(_Graph):
-    kind = Kind.SERVICE_PRINCIPAL
-
-    def desired(self, address: str, spec: Any, resolved: Mapping[str, Any]) -> Desired:
-        data = substitute(spec_dict(spec), resolved)
-        unique = _app_key(address, data, self.ctx)
-        props = {"@app": unique, "tags": [graph_mark(self.ctx.lab)]}
-        return Desired(address, self.kind, unique, props)
-
-    def diff(self, desired: Desired, actual: Actual) -> tuple[FieldChange, ...]:
-        return diff_owned(desired.properties, actual.properties, compare={"tags": _has_all})
-
-    def _actual(self, sp: Any, unique: str) -> Actual:
-        owned = graph_mark(self.ctx.lab) in (sp.tags or [])
-        props = {"@app": unique, "tags": list(sp.tags or [])}
-        outputs = {"object_id": sp.id, "client_id": sp.app_id, "principal_id": sp.id}
-        return Actual("", self.kind, unique, props, outputs, owned, sp.id)
-
-    async def read(self, lab_name: str, addresses: Mapping[str, Desired | None]) -> Mapping[str, Actual]:
-        apps = {str(a.app_id): str(a.unique_name) for a in await self.owned_apps()}
-        with translating("entra service principals"):
-            first = await self.graph.service_principals.get(
-                request_configuration=_query(
-                    "msgraph.generated.service_principals.service_principals_request_builder",
-                    "ServicePrincipalsRequestBuilder",
-                    filter=_filter_tag(self.ctx.lab),
-                    top=999,
-                )
-            )
-            sps = await _pages(first, self.graph.service_principals.with_url)
-        found: list[tuple[Key, Actual]] = []
-        seen: set[str] = set()
-        for sp in sps:
-            unique = apps.get(str(sp.app_id), str(sp.app_id))
-            seen.add(unique.lower())
-            found.append((key_of(unique), self._actual(sp, unique)))
-        by_unique = {v.lower(): k for k, v in apps.items()}
-        for desired in addresses.values():
-            if desired is None or desired.name.lower() in seen:
-                continue
-            app_id = by_unique.get(desired.name.lower())
-            if app_id is None:
-                continue  # the app does not exist (or is not ours): nothing to look for
-            builder = self.graph.service_principals_with_app_id(app_id)
-            other = await get_or_none(desired.address, builder.get)
-            if other is not None:
-                found.append((key_of(desired.name), self._actual(other, desired.name)))
-        return assign(self.kind, addresses, found, lambda d: key_of(d.name))
-
-    async def create(self, desired: Desired) -> Actual:
-        from msgraph.generated.models.service_principal import ServicePrincipal
-
-        app = await self.visible_app(desired.name, desired.address)
-        by_app_id = self.graph.service_principals_with_app_id(str(app.app_id))
-        # Idempotent: a retry after a lost response finds the principal it created.
-        existing = await get_or_none(desired.address, by_app_id.get)
-        if existing is not None:
-            return await self.update(desired, self._actual(existing, desired.name))
-        body = ServicePrincipal(app_id=app.app_id, tags=list(desired.properties["tags"]))
-
-        async def post() -> Any:
-            try:
-                with translating(desired.address, replication=True):
-                    return await self.graph.service_principals.post(body)
-            except PermanentError as exc:
-                # Graph answers 400 "does not reference a valid application" while replicating.
-                if "valid application" in exc.cause or "does not exist" in exc.cause:
-                    return None
-                raise
-            except TemporaryError as exc:
-                if "conflict" in exc.cause:  # created meanwhile (a concurrent or lost request)
-                    return await get_or_none(desired.address, by_app_id.get)
-                if "replication" in exc.cause:
-                    return None
-                raise
-
-        sp = await wait_visible(desired.address, post)
-        self.ctx.memo.clear()
-        return dataclasses.replace(self._actual(sp, desired.name), address=desired.address, owned=True)
-
-    async def update(self, desired: Desired, actual: Actual) -> Actual:
-        from msgraph.generated.models.service_principal import ServicePrincipal
-
-        tags = sorted(set(actual.properties.get("tags") or []) | set(desired.properties["tags"]))
-        with translating(desired.address):
-            await self.graph.service_principals.by_service_principal_id(str(actual.handle)).patch(
-                ServicePrincipal(tags=tags)
-            )
-        self.ctx.memo.clear()
-        props = {**actual.properties, "tags": tags}
-        return dataclasses.replace(actual, address=desired.address, properties=props, owned=True)
-
-    async def delete(self, actual: Actual) -> None:
-        object_id = str(actual.handle)
-        builder = self.graph.service_principals.by_service_principal_id(object_id)
-        await delete_ignoring_missing(actual.address, builder.delete)
-        await _purge_deleted(self.graph, object_id, actual.address)
-        self.ctx.memo.clear()
-
-
-# ------------------------------------------------------------------------------- federated credentials
-
-
-class FederatedCredentialProvider(_Graph):
-    kind = Kind.FEDERATED_CREDENTIAL
-
-    def desired(self, address: str, spec: Any, resolved: Mapping[str, Any]) -> Desired:
-        data = substitute(spec_dict(spec), resolved)
-        unique = _app_key(address, data, self.ctx)
-        props: dict[str, Any] = {
-            "@app": unique,
-            "issuer": data.get("issuer", UNKNOWN),
-            "subject": data.get("subject", UNKNOWN),
-            "audiences": list(data.get("audiences") or ["api://AzureADTokenExchange"]),
-        }
-        if data.get("description"):
-            props["description"] = data["description"]
-        return Desired(address, self.kind, str(data["name"]), props)
-
-    def diff(self, desired: Desired, actual: Actual) -> tuple[FieldChange, ...]:
-        return diff_owned(desired.properties, actual.properties, compare={"audiences": _same_set})
-
-    def _actual(self, fic: Any, unique: str, app_object_id: str, owned: bool) -> Actual:
-        props = {
-            "@app": unique,
-            "@app_object_id": app_object_id,
-            "issuer": fic.issuer,
-            "subject": fic.subject,
-            "audiences": list(fic.audiences or []),
-            "description": fic.description,
-        }
-        return Actual("", self.kind, str(fic.name), props, {"id": fic.id}, owned, fic.id)
-
-    async def _list(self, app_object_id: str) -> list[Any]:
-        builder = self.graph.applications.by_application_id(app_object_id).federated_identity_credentials
-
-        async def load() -> list[Any]:
-            with translating(f"federated credentials of {app_object_id}"):
-                return await _pages(await builder.get(), builder.with_url)
-
-        return await self.ctx.memo.get(f"fic:{app_object_id}", load)
-
-    async def read(self, lab_name: str, addresses: Mapping[str, Desired | None]) -> Mapping[str, Actual]:
-        found: list[tuple[Key, Actual]] = []
-        apps = await self.owned_apps()
-        lists = await gather(self.ctx, [str(a.id) for a in apps], self._list)
-        for app, fics in zip(apps, lists, strict=True):
-            unique = str(app.unique_name)
-            for fic in fics:
-                found.append((key_of(unique, str(fic.name)), self._actual(fic, unique, str(app.id), True)))
-        return assign(self.kind, addresses, found, lambda d: key_of(str(d.properties["@app"]), d.name))
-
-    def _model(self, desired: Desired, *, with_name: bool) -> Any:
-        from msgraph.generated.models.federated_identity_credential import FederatedIdentityCredential
-
-        p = desired.properties
-        return FederatedIdentityCredential(
-            name=desired.name if with_name else None,
-            issuer=p["issuer"],
-            subject=p["subject"],
-            audiences=list(p["audiences"]),
-            description=p.get("description"),
-        )
-
-    async def create(self, desired: Desired) -> Actual:
-        _ensure_known(desired)
-        unique = str(desired.properties["@app"])
-        app = await self.visible_app(unique, desired.address)
-        builder = self.graph.applications.by_application_id(str(app.id)).federated_identity_credentials
-
-        async def existing() -> Any:
-            with translating(desired.address):
-                fics = await _pages(await builder.get(), builder.with_url)
-            return next((f for f in fics if str(f.name).lower() == desired.name.lower()), None)
-
-        # Idempotent: a retry after a lost response finds the credential it created.
-        found = await existing()
-        if found is not None:
-            return await self.update(desired, self._actual(found, unique, str(app.id), True))
-
-        async def post() -> Any:
-            try:
-                with translating(desired.address, replication=True):
-                    return await builder.post(self._model(desired, with_name=True))
-            except TemporaryError as exc:
-                if "conflict" in exc.cause:
-                    return await existing()
-                if "replication" in exc.cause:
-                    return None
-                raise
-
-        fic = await wait_visible(desired.address, post)
-        self.ctx.memo.clear()
-        return dataclasses.replace(self._actual(fic, unique, str(app.id), True), address=desired.address)
-
-    async def update(self, desired: Desired, actual: Actual) -> Actual:
-        _ensure_known(desired)
-        app_object_id = str(actual.properties["@app_object_id"])
-        item = self.graph.applications.by_application_id(app_object_id).federated_identity_credentials
-        with translating(desired.address):
-            await item.by_federated_identity_credential_id(str(actual.handle)).patch(
-                self._model(desired, with_name=False)
-            )
-        self.ctx.memo.clear()
-        props = {
-            **actual.properties,
-            **{k: v for k, v in desired.properties.items() if not k.startswith("@")},
-        }
-        return dataclasses.replace(actual, address=desired.address, properties=props)
-
-    async def delete(self, actual: Actual) -> None:
-        app_object_id = str(actual.properties["@app_object_id"])
-        item = self.graph.applications.by_application_id(app_object_id).federated_identity_credentials
-        await delete_ignoring_missing(
-            actual.address, item.by_federated_identity_credential_id(str(actual.handle)).delete
-        )
-        self.ctx.memo.clear()

@@ -40,9 +40,9 @@ async def test_gives_up_with_a_temporary_error_after_the_limit() -> None:
 async def test_graph_pages_follow_next_links() -> None:
     from types import SimpleNamespace
 
-    from orchestrator.providers.entra import _pages
+    from orchestrator.providers.entra import pages
 
-    pages = {
+    served = {
         "p2": SimpleNamespace(value=[3, 4], odata_next_link="p3"),
         "p3": SimpleNamespace(value=[5], odata_next_link=None),
     }
@@ -54,9 +54,9 @@ async def test_graph_pages_follow_next_links() -> None:
 
         async def get(self) -> SimpleNamespace:
             requested.append(self.url)
-            return pages[self.url]
+            return served[self.url]
 
     first = SimpleNamespace(value=[1, 2], odata_next_link="p2")
-    assert await _pages(first, Builder) == [1, 2, 3, 4, 5]
+    assert await pages(first, Builder) == [1, 2, 3, 4, 5]
     assert requested == ["p2", "p3"]
-    assert await _pages(None, Builder) == []
+    assert await pages(None, Builder) == []

@@ -343,14 +343,18 @@ def bench_emulator(lab: Any, nodes: list[NodeInput], args: argparse.Namespace, r
 # ------------------------------------------------------------------ pure planning with the real providers
 
 
-class _OfflineClients:
-    """Enough of ``target.Clients`` for the providers' pure ``desired``/``diff`` (no SDK client)."""
+def _offline_clients() -> Any:
+    """``target.Clients`` without SDK clients: enough for the providers' pure ``desired``/``diff``."""
+    from orchestrator.target import Clients, TargetSettings
 
-    resource_group = "rg-bench"
-    subscription_id = "00000000-0000-0000-0000-000000000000"
-    tenant_id = "00000000-0000-0000-0000-0000000000aa"
-    location = "ukwest"
-    apim = resources = graph = None
+    settings = TargetSettings(
+        "azure",
+        "00000000-0000-0000-0000-000000000000",
+        "00000000-0000-0000-0000-0000000000aa",
+        "rg-bench",
+        "ukwest",
+    )
+    return Clients(settings, apim=None, resources=None, graph=None)
 
 
 def bench_planning(lab: Any, nodes: list[NodeInput]) -> None:
@@ -359,7 +363,7 @@ def bench_planning(lab: Any, nodes: list[NodeInput]) -> None:
     from orchestrator.plan import build_plan
     from orchestrator.providers import providers_for
 
-    providers = providers_for(_OfflineClients(), lab)
+    providers = providers_for(_offline_clients(), lab)
     resolver = spec_resolver(lab, fake_target_outputs())
     cpu = time.process_time()
     create = build_plan(lab.name, nodes, providers, {}, resolver)

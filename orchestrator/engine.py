@@ -86,7 +86,7 @@ class RunReport:
 # ------------------------------------------------------------------ graph -> planner input
 
 
-def nodes_from_graph(graph: Any) -> list[NodeInput]:
+def nodes_from_graph(graph: ResourceGraph) -> list[NodeInput]:
     """Adapt ``graph.ResourceGraph`` nodes to the planner's ``NodeInput``."""
     return [
         NodeInput(
@@ -95,14 +95,14 @@ def nodes_from_graph(graph: Any) -> list[NodeInput]:
             tuple(sorted(node.depends_on)),
             node.spec,
             bool(getattr(node.spec, "adopt", False)),
-            refs=tuple(ref for _, ref in getattr(node, "refs", ())),
-            deferred=tuple(sorted(getattr(node, "deferred", ()))),
+            refs=tuple(ref for _, ref in node.refs),
+            deferred=tuple(sorted(node.deferred)),
         )
         for node in graph
     ]
 
 
-def spec_resolver(lab: Any, target_outputs: Mapping[str, Any]) -> Resolver:
+def spec_resolver(lab: Lab, target_outputs: Mapping[str, Any]) -> Resolver:
     """Resolve lab.yaml references with ``orchestrator.spec.refs.resolve`` (suffix left to providers)."""
     from orchestrator.spec.refs import resolve
 

@@ -16,12 +16,16 @@ Modules: ``arm`` (generic ARM + resource group), ``identity``, ``monitoring``, `
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.resource import Provider
 
+if TYPE_CHECKING:
+    from orchestrator.spec.models import Lab
+    from orchestrator.target import Clients
 
-def providers_for(clients: Any, lab: Any) -> dict[str, Provider]:
+
+def providers_for(clients: Clients, lab: Lab | str) -> dict[str, Provider]:
     """``{kind: provider}`` over ``clients`` (``orchestrator.target.Clients``) for ``lab``
     (an ``orchestrator.spec.models.Lab``; a bare lab name works for single-kind use)."""
     from orchestrator.providers.apim import ApimServiceProvider

@@ -33,12 +33,15 @@ import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
 from orchestrator.errors import PermanentError, TemporaryError
 from orchestrator.providers.errors import translating
+
+if TYPE_CHECKING:
+    from orchestrator.target import Clients
 
 TASKS_API = "2019-06-01-preview"  # Microsoft.ContainerRegistry tasks/runs API (scheduleRun, runs)
 REPOSITORY = "mcp-server"
@@ -206,7 +209,7 @@ async def _wait_for_run(resources: Any, run: dict[str, Any], interval: float) ->
 
 
 async def ensure_image(
-    address: str, clients: Any, registry_id: str, source: Path, archive: SourceArchive
+    address: str, clients: Clients, registry_id: str, source: Path, archive: SourceArchive
 ) -> None:
     """Build and push ``archive`` as ``archive.tag`` in the registry unless it is there already."""
     resources = clients.resources

@@ -14,13 +14,17 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 
 from orchestrator.providers.base import ReadMemo
 from orchestrator.providers.errors import status_of, translating
 from orchestrator.resource import Actual, Desired
+
+if TYPE_CHECKING:
+    from orchestrator.spec.models import Lab
+    from orchestrator.target import Clients
 
 T = TypeVar("T")
 A = TypeVar("A")
@@ -36,19 +40,19 @@ class Context:
     ``resource_group`` / ``location`` where ARM resources go (default: the target's).
     """
 
-    clients: Any
+    clients: Clients
     lab: str
     apim_service: str | None = None
     resource_group: str | None = None
     location_name: str | None = None
-    lab_spec: Any = None  # orchestrator.spec.models.Lab, for names other nodes define
+    lab_spec: Lab | None = None  # for names other nodes define
     app_unique_names: Mapping[str, str] = field(default_factory=dict)  # entra.apps key -> uniqueName
     memo: ReadMemo = field(default_factory=ReadMemo)
     # Bounds the concurrent read calls providers make on their own (per-parent lists, GETs).
     read_limiter: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(32))
 
     @classmethod
-    def for_lab(cls, clients: Any, lab: Any) -> Context:
+    def for_lab(cls, clients: Clients, lab: Lab | str) -> Context:
         """A context from a ``Lab`` model (or just a lab name, for tests of one kind)."""
         if isinstance(lab, str):
             return cls(clients, lab)

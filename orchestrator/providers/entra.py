@@ -21,7 +21,7 @@ import dataclasses
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 
@@ -45,6 +45,9 @@ from orchestrator.providers.common import (
 from orchestrator.providers.errors import translating
 from orchestrator.resolve import contains_unknown, substitute
 from orchestrator.resource import Actual, Desired, FieldChange
+
+if TYPE_CHECKING:
+    from msgraph import GraphServiceClient
 
 T = TypeVar("T")
 
@@ -449,7 +452,7 @@ class EntraAppProvider(GraphProvider):
         self.ctx.memo.clear()
 
 
-async def purge_deleted(graph: Any, object_id: str, address: str) -> None:
+async def purge_deleted(graph: GraphServiceClient, object_id: str, address: str) -> None:
     """Entra keeps deleted apps and principals 30 days in ``directory/deletedItems``: purge the
     copy. Best effort: the object is already deleted; a directory that refuses the purge (no
     permission, no soft delete) leaves nothing of ours active. Temporary errors still propagate

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import anyio
 import httpx
@@ -18,8 +18,12 @@ import httpx
 from orchestrator.modes import mode_of
 from orchestrator.verify.model import Report, TokenMinter
 
+if TYPE_CHECKING:
+    from orchestrator.spec.models import Lab
+    from orchestrator.target import TargetSettings
 
-def local_minter(settings: Any) -> TokenMinter:
+
+def local_minter(settings: TargetSettings) -> TokenMinter:
     from orchestrator.verify.http import ssl_context
 
     async def mint(header: Mapping[str, Any], claims: Mapping[str, Any]) -> str:
@@ -59,9 +63,9 @@ async def wait_for_server(server_url: str, ca_file: Any, limit_s: float = 60.0) 
 
 
 async def run_for_lab(
-    lab: Any,
+    lab: Lab,
     outputs: Mapping[str, Mapping[str, Any]],
-    settings: Any,
+    settings: TargetSettings,
     *,
     token: str | None = None,
     checks: frozenset[str] | None = None,
@@ -109,7 +113,9 @@ def write_report(report: Report, out: TextIO, output: str = "text") -> None:
         write_text(report, out)
 
 
-async def verify(lab: Any, outputs: Mapping[str, Mapping[str, Any]], settings: Any, out: TextIO) -> bool:
+async def verify(
+    lab: Lab, outputs: Mapping[str, Mapping[str, Any]], settings: TargetSettings, out: TextIO
+) -> bool:
     from orchestrator.spec.refs import resolve
     from orchestrator.spec.values import Ref
     from orchestrator.verify.connect import connection_help

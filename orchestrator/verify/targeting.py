@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import VerificationError
 from orchestrator.resource import UNKNOWN
@@ -18,11 +18,14 @@ from orchestrator.spec.refs import resolve
 from orchestrator.spec.values import Ref
 from orchestrator.verify.model import TokenMinter, VerifyTarget
 
+if TYPE_CHECKING:
+    from orchestrator.spec.models import Lab
+
 VSCODE_CLIENT_ID = "aebc6443-996d-45c2-90f0-388ff96faa56"
 
 
 def _value(
-    lab: Any, outputs: Mapping[str, Mapping[str, Any]], target_outputs: Mapping[str, Any], ref: str
+    lab: Lab, outputs: Mapping[str, Mapping[str, Any]], target_outputs: Mapping[str, Any], ref: str
 ) -> str:
     value = resolve(Ref(ref=ref), lab, outputs, target_outputs)
     if value is UNKNOWN or value is None:
@@ -32,14 +35,14 @@ def _value(
     return str(value)
 
 
-def mcp_api_key(lab: Any) -> str:
+def mcp_api_key(lab: Lab) -> str:
     for key, api in lab.apim.apis.items() if lab.apim is not None else ():
         if api.type == "mcp":
             return str(key)
     raise VerificationError("cannot verify: lab.yaml declares no API of type mcp")
 
 
-def resource_app_key(lab: Any) -> str:
+def resource_app_key(lab: Lab) -> str:
     for key, app in lab.entra.apps.items():
         if app.scopes:
             return str(key)
@@ -47,7 +50,7 @@ def resource_app_key(lab: Any) -> str:
 
 
 def build_target(
-    lab: Any,
+    lab: Lab,
     outputs: Mapping[str, Mapping[str, Any]],
     target_outputs: Mapping[str, Any],
     *,

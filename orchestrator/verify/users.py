@@ -14,7 +14,7 @@ a second one. What still fails is one ``PrmlabError`` naming the user, never a t
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
@@ -22,9 +22,14 @@ from orchestrator.errors import ResourceError, TargetError
 from orchestrator.providers.errors import translating
 from orchestrator.retry import DEFAULT_POLICY, RetryPolicy, Sleep, call_with_retry
 
+if TYPE_CHECKING:
+    from msgraph import GraphServiceClient
+
+    from orchestrator.spec.models import Lab, TestUser
+
 
 async def ensure_test_users(
-    graph: Any, lab: Any, *, policy: RetryPolicy = DEFAULT_POLICY, sleep: Sleep | None = None
+    graph: GraphServiceClient, lab: Lab, *, policy: RetryPolicy = DEFAULT_POLICY, sleep: Sleep | None = None
 ) -> int:
     """Create the lab's missing test users; returns how many were created."""
     created = 0
@@ -51,7 +56,7 @@ async def ensure_test_users(
     return created
 
 
-async def _ensure_one(graph: Any, spec: Any) -> bool:
+async def _ensure_one(graph: GraphServiceClient, spec: TestUser) -> bool:
     from kiota_abstractions.base_request_configuration import RequestConfiguration
     from msgraph.generated.models.password_profile import PasswordProfile
     from msgraph.generated.models.user import User

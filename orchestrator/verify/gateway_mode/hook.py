@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.modes import mode_of
 from orchestrator.verify.gateway_mode.checks import check_gateway_mode
@@ -14,9 +14,12 @@ from orchestrator.verify.gateway_mode.client import entra_user_token
 from orchestrator.verify.gateway_mode.model import GatewayTarget
 from orchestrator.verify.model import CheckResult
 
+if TYPE_CHECKING:
+    from orchestrator.spec.models import Lab
+
 
 def gateway_target_for(
-    lab: Any,
+    lab: Lab,
     outputs: Mapping[str, Mapping[str, Any]],
     target_outputs: Mapping[str, Any],
     ca_file: Path | None,
@@ -41,10 +44,11 @@ def gateway_target_for(
 
     oauth = mcp = None
     for api in lab.apim.apis.values():
-        template = api.policy.template if api.policy is not None else None
-        if template == mode.authorization_server_template:
+        if api.policy is None:
+            continue
+        if api.policy.template == mode.authorization_server_template:
             oauth = api.policy.variables
-        elif template == mode.mcp_api_template:
+        elif api.policy.template == mode.mcp_api_template:
             mcp = api.policy.variables
     if oauth is None or mcp is None:
         return None
@@ -65,7 +69,7 @@ def gateway_target_for(
 
 
 async def verify_gateway(
-    lab: Any,
+    lab: Lab,
     outputs: Mapping[str, Mapping[str, Any]],
     target_outputs: Mapping[str, Any],
     ca_file: Path | None,

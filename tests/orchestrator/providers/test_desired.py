@@ -19,6 +19,7 @@ from orchestrator.resolve import contains_unknown
 from orchestrator.resource import UNKNOWN, Actual, Desired, Secret
 from orchestrator.spec import load_lab
 from orchestrator.spec.models import Lab
+from orchestrator.target import Clients, TargetSettings
 
 ROOT = Path(__file__).resolve().parents[3]
 SUB = "00000000-0000-0000-0000-0000000000aa"
@@ -58,10 +59,8 @@ def nodes(lab: Lab) -> dict[str, Node]:
 
 @pytest.fixture(scope="module")
 def providers(lab: Lab) -> dict[str, Any]:
-    clients = SimpleNamespace(
-        subscription_id=SUB, tenant_id=TENANT, resource_group="ignored", location="ignored"
-    )
-    return providers_for(clients, lab)
+    settings = TargetSettings("local", SUB, TENANT, "ignored", "ignored")
+    return providers_for(Clients(settings, apim=None, resources=None, graph=None), lab)
 
 
 def _resolved_for(node: Node, values: dict[str, Any]) -> dict[str, Any]:

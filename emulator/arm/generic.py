@@ -36,6 +36,7 @@ from emulator.arm.apim_service import managed_identity, taken_ports
 from emulator.arm.errors import ArmError, json_response
 from emulator.arm.ids import parse_address
 from emulator.arm.types import Call, Doc, TypeSpec, register
+from emulator.contracts import versions
 
 IDENTITIES = "microsoft.managedidentity/userassignedidentities"
 CONTAINER_APPS = "microsoft.app/containerapps"
@@ -327,7 +328,8 @@ def register_all() -> None:
     )
 
 
-# Provider metadata: what ``GET /subscriptions/{s}/providers/{ns}`` answers.
+# Provider metadata: what ``GET /subscriptions/{s}/providers/{ns}`` answers (types not in the vendored
+# api-version table keep these lists).
 API_VERSIONS: dict[str, dict[str, list[str]]] = {
     "Microsoft.ApiManagement": {
         "service": ["2024-06-01-preview", "2024-05-01", "2023-05-01-preview", "2022-08-01"],
@@ -367,7 +369,9 @@ def provider_doc(subscription: str, namespace: str) -> Doc | None:
                     {
                         "resourceType": t,
                         "locations": ["West Europe", "East US", "Sweden Central"],
-                        "apiVersions": v,
+                        # the vendored table (emulator.contracts.versions) where the type is in it,
+                        # so the provider metadata and the api-version check never disagree
+                        "apiVersions": list(versions.supported(f"{ns}/{t}") or v),
                         "capabilities": "None",
                     }
                     for t, v in types.items()

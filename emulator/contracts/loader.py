@@ -179,10 +179,15 @@ class _Indexed:
 
 
 def resource_type_of(path: str) -> str:
-    """``Namespace/type[/child...]`` of an ARM path (after the last ``/providers/``), or ``""``."""
+    """``Namespace/type[/child...]`` of an ARM path (after the last ``/providers/``), or ``""``.
+
+    A resource group (``/subscriptions/{s}/resourcegroups/{rg}``, no ``/providers/``) is
+    ``Microsoft.Resources/resourceGroups``, as ARM names its type."""
     parts = [p for p in path.split("?", 1)[0].split("/") if p]
     lower = [p.lower() for p in parts]
     if "providers" not in lower:
+        if len(lower) in (3, 4) and lower[0] == "subscriptions" and lower[2] == "resourcegroups":
+            return "Microsoft.Resources/resourceGroups"
         return ""
     i = len(lower) - 1 - lower[::-1].index("providers")
     rest = parts[i + 1 :]
@@ -221,15 +226,10 @@ def operation(method: str, path: str, api_version: str) -> Operation | None:
     wanted = method.lower()
     clean = path.split("?", 1)[0].rstrip("/")
     rtype = resource_type_of(clean).lower()
-    # A POST to ``{resource}/{action}`` (``namedValues/{id}/listValue``) is an operation of the
-    # resource's type: the action name sits where a child type would.
-    owner = rtype.rsplit("/", 1)[0] if wanted == "post" else rtype
+    # an action (``.../registries/{r}/scheduleRun``) is served by the file of its resource's type
+    owner = resource_type_of(clean.rsplit("/", 1)[0]).lower() if wanted == "post" else rtype
     for indexed in _index().get(api_version, []):
-        if (
-            indexed.resource_types
-            and rtype not in indexed.resource_types
-            and owner not in indexed.resource_types
-        ):
+        if indexed.resource_types and not ({rtype, owner} & indexed.resource_types):
             continue
         if indexed.operation.method == wanted and indexed.pattern.match(clean):
             return indexed.operation

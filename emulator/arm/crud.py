@@ -20,7 +20,7 @@ import anyio
 from starlette.requests import Request
 from starlette.responses import Response
 
-from emulator.arm import lro
+from emulator.arm import lro, refusals
 from emulator.arm.errors import ArmError, apim_not_found, json_response, not_found
 from emulator.arm.ids import ArmAddress, parse_address
 from emulator.arm.settings import ArmSettings
@@ -213,30 +213,44 @@ async def delete_tree(ctx: EmulatorContext, kind: str, key: str) -> list[Stored]
     return ([own] if own else []) + below
 
 
-def _checked_body(spec: TypeSpec, request: Request, body: Doc) -> Doc:
+def contract_of(request: Request) -> loader.Operation | None:
+    """The vendored operation (``emulator.contracts``) the request is, at its api-version."""
+    return loader.operation(request.method, request.url.path, request.query_params.get("api-version", ""))
+
+
+def checked_body(namespace: str, operation: loader.Operation | None, body: Doc, *, apim: bool = False) -> Doc:
     """Validate a write's body against the vendored contract of its api-version (when vendored):
-    APIM answers a missing required property, a value outside a closed enum or a wrong JSON type
-    with 400 ``ValidationError`` + ``details`` naming the property; read-only properties are
-    dropped, as ARM ignores them on a write."""
-    operation = loader.operation(
-        request.method, request.url.path, request.query_params.get("api-version", "")
-    )
+    a missing required property, a value outside a closed enum or a wrong JSON type is refused
+    as the provider words it (``emulator.arm.refusals``); read-only properties are dropped, as
+    ARM ignores them on a write. A body sent to an operation without one is left alone."""
     schema = operation.body_schema() if operation is not None else None
     if schema is None:
         return body
     result = validate(schema, body, Rules.AZURE)
-    if result.problems and spec.apim:
-        details = [
-            {
-                "code": "ValidationError",
-                "target": p.path.rsplit(".", 1)[-1],
-                "message": f"'{p.path}' {p.message}.",
-            }
-            for p in result.problems
-        ]
-        raise ArmError(400, "ValidationError", "One or more fields contain incorrect values:", details)
+    if any(p.path == "location" and p.kind == "missing" for p in result.problems):
+        # ARM checks a tracked resource's location before the provider sees the body
+        raise ArmError(400, "LocationRequired", "The location property is required for this definition.")
+    if result.problems:
+        raise refusals.body_refusal(namespace, result.problems, apim=apim)
     stripped: Doc = strip_read_only(schema, body)
     return stripped
+
+
+def write_status(operation: loader.Operation | None, created: bool, long_running: bool) -> int:
+    """The status a write answers, from the spec's documented responses of the operation: an
+    update 200; a create 201 where documented, else 202 for a long-running create where
+    documented (Storage's ``StorageAccounts_Create``: 200/202), else 200 (``Table_Create``,
+    ``Components_CreateOrUpdate``: 200 only). Without a vendored operation: 201/200."""
+    if operation is None or not operation.statuses:
+        return 201 if created else 200
+    statuses = operation.statuses
+    if not created:
+        return 200 if 200 in statuses else statuses[0]
+    if 201 in statuses:
+        return 201
+    if 202 in statuses and long_running:
+        return 202
+    return 200 if 200 in statuses else statuses[0]
 
 
 class ArmHandlers:
@@ -330,7 +344,8 @@ class ArmHandlers:
         check_if_match(request, existing)
         if request.method == "DELETE":
             return await self._delete(addr, spec, existing, query)
-        body = _checked_body(spec, request, await read_json(request))
+        operation = contract_of(request)
+        body = checked_body(addr.namespace, operation, await read_json(request), apim=spec.apim)
         if request.method == "PATCH":
             if existing is None:
                 raise _missing(addr, spec)
@@ -361,7 +376,9 @@ class ArmHandlers:
             op = lro.start(ctx, spec.lro_finish_action or "noop", addr.kind, addr.key, lro_seconds)
             headers.update(lro.lro_headers(ctx, op, self.settings.retry_after_ms))
         await publish(ctx, "put", addr.kind, addr.key)
-        status = 201 if existing is None else 200
+        status = write_status(operation, existing is None, lro_seconds is not None)
+        if status == 202:  # accepted: the resource is at its URL once the operation completes
+            return json_response(status, None, headers)
         return json_response(
             status, _present(spec, doc, {**query, "format": query.get("format", "rawxml")}), headers
         )
@@ -397,7 +414,7 @@ class ArmHandlers:
         stored = self.ctx.store.get(addr.kind, addr.key)
         if stored is None:
             raise _missing(addr, spec)
-        body = await read_json(request)
+        body = checked_body(addr.namespace, contract_of(request), await read_json(request), apim=spec.apim)
         return await handler(Call(self.ctx, self.settings, addr, query, body, stored), stored)
 
     # ----------------------------------------------------------------- lists

@@ -22,6 +22,8 @@ from emulator.arm.crud import (
     RG_KIND,
     ArmHandlers,
     check_if_match,
+    checked_body,
+    contract_of,
     delete_tree,
     etag_headers,
     publish,
@@ -34,9 +36,11 @@ from emulator.arm.ids import parse_address, split_path
 from emulator.arm.settings import ArmSettings
 from emulator.arm.types import REGISTRY
 from emulator.context import EmulatorContext
+from emulator.contracts import versions
 from emulator.store import Stored
 
 log = logging.getLogger("emulator.arm")
+RG_TYPE = "Microsoft.Resources/resourceGroups"
 _CLAUSE = re.compile(r"^\s*(\w+)\s+eq\s+'((?:[^']|'')*)'\s*$", re.IGNORECASE)
 _RG_NAME = re.compile(r"^[-\w._()]{1,90}$")
 
@@ -180,6 +184,14 @@ class ArmRouter:
         key = rg_key(ctx.subscription_id, name)
         existing = ctx.store.get(RG_KIND, key)
         method = request.method
+        # ARM refuses an api-version resource groups do not have (emulator.contracts.versions)
+        refusal = versions.check(
+            RG_TYPE,
+            request.query_params.get("api-version", ""),
+            str(existing.body.get("location")) if existing is not None else None,
+        )
+        if refusal is not None:
+            raise ArmError(refusal.status, refusal.code, refusal.message)
         if method == "HEAD":
             return json_response(204 if existing else 404)
         if method == "GET":
@@ -213,6 +225,8 @@ class ArmRouter:
                 raise ArmError(
                     400, "InvalidTag", "The tags must be an object of string names and string values."
                 )
+            if method == "PUT":  # the vendored ResourceGroups_CreateOrUpdate contract (resources.json)
+                checked_body("Microsoft.Resources", contract_of(request), body)
             doc = {
                 "id": existing.body["id"]
                 if existing

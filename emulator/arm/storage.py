@@ -7,14 +7,19 @@ service data plane (``emulator.storage``) reads these documents from the store.
 * ``Microsoft.Storage/storageAccounts`` (tracked): the name is 3–24 lower-case letters and digits
   (400 ``AccountNameInvalid`` with Azure's text) and unique across the emulator (409
   ``StorageAccountAlreadyTaken``: the data-plane URL names the account only). A create answers
-  201 + ``Azure-AsyncOperation`` (due at once; the SDK poller follows it), an update 200. Filled
+  202 + ``Azure-AsyncOperation`` and no body (due at once; the SDK poller follows it), an update
+  200: ``StorageAccounts_Create`` documents 200/202 (storage.json 2023-05-01). Filled
   in and kept across updates: ``provisioningState``, ``creationTime``, ``primaryLocation``,
   ``statusOfPrimary``, ``primaryEndpoints`` (``table`` = ``emulator.storage.table_endpoint``,
   the others on the same path scheme, served by nobody), ``sku.tier``; ``minimumTlsVersion``,
   ``allowSharedKeyAccess``, ``allowBlobPublicAccess``, ``supportsHttpsTrafficOnly`` are kept as
   sent. No ``listKeys``: the emulator has no account keys (Shared Key is never accepted).
+* ``.../storageAccounts/{a}/tableServices/default``: created with the account (GET answers it
+  from the start), PUT sets ``properties.cors`` (200, ``TableServices_SetServiceProperties``);
+  any other name than ``default`` is 400.
 * ``.../storageAccounts/{a}/tableServices/default/tables/{t}``: ``tableServices/default`` is a
-  fixed singleton (any other name is 400); the name must match ``^[A-Za-z][A-Za-z0-9]{2,62}$``
+  fixed singleton (any other name is 400); a create answers 200 (``Table_Create`` documents 200
+  only); the name must match ``^[A-Za-z][A-Za-z0-9]{2,62}$``
   (400 ``InvalidResourceName`` / ``OutOfRangeInput``, the Table service's codes) and is
   case-insensitive (the store key is lower-cased); the account must exist (404
   ``ParentResourceNotFound``). Body ``properties.tableName``.
@@ -42,7 +47,9 @@ from emulator.storage_names import (
 )
 
 _TYPE_ACCOUNTS = "Microsoft.Storage/storageAccounts"
+_TYPE_TABLE_SERVICES = "Microsoft.Storage/storageAccounts/tableServices"
 _TYPE_TABLES = "Microsoft.Storage/storageAccounts/tableServices/tables"
+TABLE_SERVICES = "microsoft.storage/storageaccounts/tableservices"
 _ENDPOINT_SERVICES = ("blob", "queue", "table", "file", "dfs", "web")
 _TIERS = {"standard": "Standard", "premium": "Premium"}
 _ACCESS_TIER_KINDS = {"storagev2", "blobstorage"}
@@ -116,6 +123,30 @@ async def _prepare_account(call: Call, base: Doc) -> Doc:
     props["primaryLocation"] = base["location"]
     props["statusOfPrimary"] = "available"
     base["properties"] = props
+    _ensure_table_service(call)
+    return base
+
+
+def _ensure_table_service(call: Call) -> None:
+    """Every account has its Table service ``default`` (Azure creates it with the account; GET
+    ``.../tableServices/default`` answers it from the start, ``TableServices_GetServiceProperties``)."""
+    addr = call.addr
+    key = f"{addr.key}/tableservices/default"
+    if call.ctx.store.get(TABLE_SERVICES, key) is None:
+        service_id = f"{addr.id}/tableServices/default"
+        doc = {
+            "id": service_id,
+            "name": "default",
+            "type": _TYPE_TABLE_SERVICES,
+            "properties": {"cors": {"corsRules": []}},
+        }
+        call.ctx.store.put(TABLE_SERVICES, key, doc, parent=addr.key)
+
+
+async def _prepare_table_service(call: Call, base: Doc) -> Doc:
+    """``TableServices_SetServiceProperties``: only ``properties.cors`` is settable (table.json)."""
+    props = base.get("properties") or {}
+    base["properties"] = {"cors": props.get("cors") or {"corsRules": []}}
     return base
 
 
@@ -166,5 +197,9 @@ def register_all() -> None:
             list_at_subscription=True,
         )
     )
-    # ``tableServices/default`` is not stored: the table's parent check is done in ``prepare``.
+    # ``tableServices/default`` is created with its account (``_ensure_table_service``); a table's
+    # parent check is still done in its ``prepare`` (accounts stored before that kept working).
+    register(
+        TypeSpec(TABLE_SERVICES, _TYPE_TABLE_SERVICES, prepare=_prepare_table_service, singleton="default")
+    )
     register(TypeSpec(TABLES, _TYPE_TABLES, prepare=_prepare_table, check_parents=False))

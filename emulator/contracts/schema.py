@@ -38,6 +38,8 @@ class Problem:
     message: str
     file: str  # the spec file that defines the property's schema
     definition: str  # the definition name ("" for inline schemas)
+    value: Any = None  # the offending value (enum, type), None for missing/unknown properties
+    expected: str = ""  # the schema's type (type problems) or allowed values (enum problems)
 
     def __str__(self) -> str:
         where = f"{self.file}#/definitions/{self.definition}" if self.definition else self.file
@@ -153,8 +155,17 @@ class _Walker:
         self.problems: list[Problem] = []
         self.unchecked: list[str] = []
 
-    def add(self, path: str, kind: str, message: str, ref: Ref, definition: str = "") -> None:
-        self.problems.append(Problem(path, kind, message, ref.file, definition or ref.name))
+    def add(
+        self,
+        path: str,
+        kind: str,
+        message: str,
+        ref: Ref,
+        definition: str = "",
+        value: Any = None,
+        expected: str = "",
+    ) -> None:
+        self.problems.append(Problem(path, kind, message, ref.file, definition or ref.name, value, expected))
 
     def value(self, ref: Ref, value: Any, path: str, depth: int = 0) -> None:
         if depth > 40:
@@ -171,7 +182,14 @@ class _Walker:
         if expected is None and ("properties" in node or "allOf" in node):
             expected = "object"
         if isinstance(expected, str) and not _type_ok(expected, value):
-            self.add(path, "type", f"must be of type {expected}, not {_json_type(value)}", ref)
+            self.add(
+                path,
+                "type",
+                f"must be of type {expected}, not {_json_type(value)}",
+                ref,
+                value=value,
+                expected=expected,
+            )
             return
         if "enum" in node and not self._extensible(node):
             allowed = [str(v) for v in node["enum"]]
@@ -181,6 +199,8 @@ class _Walker:
                     "enum",
                     f"value '{value}' is not one of the allowed values {', '.join(allowed)}",
                     ref,
+                    value=value,
+                    expected=", ".join(allowed),
                 )
         if isinstance(value, list) and isinstance(node.get("items"), dict):
             for i, item in enumerate(value):

@@ -15,6 +15,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from emulator.contracts.graph import GraphProblem
+
 
 class GraphError(Exception):
     def __init__(self, status: int, code: str, message: str) -> None:
@@ -71,3 +73,30 @@ def not_found(key: str) -> GraphError:
 
 def bad_request(message: str, code: str = "Request_BadRequest") -> GraphError:
     return GraphError(400, code, message)
+
+
+def contract_refusal(problems: list[GraphProblem], type_name: str) -> GraphError:
+    """Graph's 400 for a body that breaks the vendored v1.0 schema (``emulator.contracts.graph``).
+
+    The code is the directory's ``Request_BadRequest`` (its answer to invalid property values,
+    "One or more properties contains invalid values." as quoted in
+    Azure-Samples/ms-identity-dotnetcore-b2c-account-management#17); a wrong or missing value
+    names the property as the directory words it, "Invalid value specified for property 'x' of
+    resource 'Application'." (as this emulator's entity checks already say). Graph's exact text
+    for an undeclared or a navigation property is not documented: the message names the property
+    and the resource the same way."""
+    first = problems[0]
+    name = first.path.split("[", 1)[0]
+    short = type_name.rsplit(".", 1)[-1]
+    resource = short[:1].upper() + short[1:]
+    if first.kind == "unknown":
+        message = f"Property '{name}' does not exist on resource '{resource}'."
+    elif first.kind == "navigation":
+        message = (
+            f"Property '{name}' is a navigation property of resource '{resource}' and cannot be set inline."
+        )
+    elif first.kind == "odata-type":
+        message = f"A type named '{first.message.split(chr(39))[1]}' could not be resolved by the model for this resource."
+    else:
+        message = f"Invalid value specified for property '{name}' of resource '{resource}'."
+    return GraphError(400, "Request_BadRequest", message)

@@ -34,8 +34,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from emulator.context import EmulatorContext, Event
+from emulator.contracts import graph as contract
 from emulator.graph import entities as ent
-from emulator.graph.errors import GraphError, bad_request, error_response, graph_response, not_found
+from emulator.graph.errors import (
+    GraphError,
+    bad_request,
+    contract_refusal,
+    error_response,
+    graph_response,
+    not_found,
+)
 from emulator.graph.odata import FilterError, compile_filter, select
 from emulator.store import Stored
 from emulator.tokens import TokenValidationError
@@ -66,6 +74,14 @@ _KINDS = {
     "users": ent.USERS,
     "oauth2PermissionGrants": ent.GRANTS,
 }
+
+
+def _checked(odata_type: str, body: dict[str, Any], *, create: bool) -> None:
+    """Refuse a body that breaks the vendored Graph v1.0 schema of its entity
+    (``emulator.contracts.graph``), as Graph answers it (``contract_refusal``)."""
+    problems = contract.validate(odata_type.lstrip("#"), body, create=create)
+    if problems:
+        raise contract_refusal(problems, odata_type.lstrip("#"))
 
 
 def _segments(raw_path: str) -> list[tuple[str, str | None, str | None]]:
@@ -267,6 +283,7 @@ class GraphRouter:
         self, request: Request, collection: str, body: dict[str, Any], unique_name: str | None = None
     ) -> Response:
         store = self.ctx.store
+        _checked(_ODATA_TYPES[collection], body, create=True)
         data = ent.clean_input(body, _ODATA_TYPES[collection])
         if collection == "applications":
             doc = ent.new_application(store, data, unique_name)
@@ -307,8 +324,11 @@ class GraphRouter:
             fields = request.query_params.get("$select")
             return self._entity(request, collection, select(self._view(kind, doc.body, bool(fields)), fields))
         if method == "PATCH":
-            body = ent.clean_input(await self._body(request), _ODATA_TYPES[collection])
+            raw = await self._body(request)
             doc = self._find(kind, key_name, key_value, for_read=False)
+            if doc is not None:  # an upsert that creates is checked as a create (``_create``)
+                _checked(_ODATA_TYPES[collection], raw, create=False)
+            body = ent.clean_input(raw, _ODATA_TYPES[collection])
             if doc is None:
                 prefer = request.headers.get("prefer", "").lower()
                 if (
@@ -447,9 +467,9 @@ class GraphRouter:
             if method == "GET":
                 return self._list(request, collection, ent.FICS, store.list(ent.FICS, parent=app.key))
             if method == "POST":
-                body = ent.clean_input(
-                    await self._body(request), _ODATA_TYPES["federatedIdentityCredentials"]
-                )
+                raw = await self._body(request)
+                _checked(_ODATA_TYPES["federatedIdentityCredentials"], raw, create=True)
+                body = ent.clean_input(raw, _ODATA_TYPES["federatedIdentityCredentials"])
                 fic = ent.new_fic(store, app.key, body)
                 store.put(ent.FICS, fic["id"], fic, parent=app.key)
                 await self._publish("put", ent.FICS, fic["id"])
@@ -472,7 +492,9 @@ class GraphRouter:
         if method == "GET":
             return self._entity(request, collection, fic_doc.body)
         if method == "PATCH":
-            body = ent.clean_input(await self._body(request), _ODATA_TYPES["federatedIdentityCredentials"])
+            raw = await self._body(request)
+            _checked(_ODATA_TYPES["federatedIdentityCredentials"], raw, create=False)
+            body = ent.clean_input(raw, _ODATA_TYPES["federatedIdentityCredentials"])
             store.put(
                 ent.FICS, fic_doc.key, ent.update_fic(store, app.key, fic_doc.body, body), parent=app.key
             )

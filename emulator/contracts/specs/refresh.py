@@ -130,9 +130,148 @@ def canonical(entry: dict[str, Any], text: str) -> bool:
     """A transcribed file is a fixed point of the extract: extracting it again (or, for an
     example, re-serialising it) gives the same text. Necessary, not sufficient, for it to be what
     the online refresh would write: only the online refresh compares with upstream."""
+    if entry["kind"] == "graph":  # derived, not transcribed: the SDK's description must give it
+        return serialise(graph_extract(entry)) == text
     doc = json.loads(text)
     again = doc if entry["kind"] == "example" else extract(doc, entry["extract"])
     return serialise(again) == text
+
+
+# ----------------------------------------------------------------------------- Microsoft Graph
+# The Graph extract (``kind: graph``) is derived from the Graph v1.0 metadata as the pinned
+# msgraph-sdk carries it: the SDK's models are generated (kiota) from msgraph-metadata's
+# ``clean_v10_openapi/openapi.yaml``, whose hash the SDK records in ``kiota-lock.json``. Per
+# type: the base type, the structural properties (Graph JSON name, Edm or Graph type,
+# collection, ``readOnly`` where Graph's description says "Read-only", the members of an enum,
+# ``flags`` for a flags enum, written as one comma-separated string)
+# and the names of the navigation properties (a property whose type is an entity); per written
+# entity the properties Graph requires on create (descriptions saying "Required.", plus the
+# entry's ``required`` overrides, each citing its page).
+_EDM = {
+    "get_str_value": "Edm.String",
+    "get_bool_value": "Edm.Boolean",
+    "get_int_value": "Edm.Int32",
+    "get_float_value": "Edm.Double",
+    "get_uuid_value": "Edm.Guid",
+    "get_datetime_value": "Edm.DateTimeOffset",
+    "get_date_value": "Edm.Date",
+    "get_time_value": "Edm.TimeOfDay",
+    "get_timedelta_value": "Edm.Duration",
+    "get_bytes_value": "Edm.Binary",
+}
+_PRIMITIVE_ARGS = {"str": "Edm.String", "int": "Edm.Int32", "UUID": "Edm.Guid"}
+
+
+def _graph_name(cls: Any) -> str:
+    return f"microsoft.graph.{cls.__name__[0].lower()}{cls.__name__[1:]}"
+
+
+def _graph_type(cls: Any, out: dict[str, Any], required: dict[str, list[str]]) -> str:
+    """Extract ``cls`` (a kiota model class) and every complex/enum type its properties use."""
+    import enum
+    import importlib
+    import inspect
+    import re
+
+    name = _graph_name(cls)
+    if name in out:
+        return name
+    entity = importlib.import_module("msgraph.generated.models.entity").Entity
+    node: dict[str, Any] = {"kind": "entity" if issubclass(cls, entity) else "complex"}
+    out[name] = node
+    bases = [b for b in cls.__bases__ if b.__module__.startswith("msgraph.generated.models.")]
+    if bases:
+        node["base"] = _graph_type(bases[0], out, required)
+    source = inspect.getsource(cls)
+    docs: dict[str, str] = {}
+    annotations: dict[str, str] = {}
+    comment = ""
+    for line in source.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("# "):
+            comment = stripped[2:]
+            continue
+        if re.match(r"^\w+: ", stripped):
+            attr_name, annotation = stripped.split(":", 1)
+            annotations[attr_name] = annotation.strip()
+            if comment:
+                docs[attr_name] = comment
+        comment = ""
+    fields = inspect.getsource(cls.get_field_deserializers)
+    imports = {m.group(2): m.group(1) for m in re.finditer(r"from \.(\w+) import (\w+)", fields)}
+    props: dict[str, Any] = {}
+    navigation: list[str] = []
+    pattern = re.compile(
+        r'"(?P<json>[^"]+)": lambda n : setattr\(self, \'(?P<attr>\w+)\', n\.(?P<fn>get_\w+)\((?P<arg>[\w.]*)\)\)'
+    )
+    for m in pattern.finditer(fields):
+        json_name, attr, fn, arg = m.group("json"), m.group("attr"), m.group("fn"), m.group("arg")
+        if json_name.startswith("@"):
+            continue
+        prop: dict[str, Any] = {}
+        if fn in _EDM:
+            prop["type"] = _EDM[fn]
+        elif fn == "get_collection_of_primitive_values":
+            prop["type"], prop["collection"] = _PRIMITIVE_ARGS[arg], True
+        else:
+            target = getattr(importlib.import_module(f"msgraph.generated.models.{imports[arg]}"), arg)
+            if issubclass(target, enum.Enum):
+                prop["type"] = _graph_name(target)
+                prop["enum"] = [member.value for member in target]
+            elif issubclass(target, entity):
+                navigation.append(json_name)
+                continue
+            else:
+                prop["type"] = _graph_type(target, out, required)
+            if fn.startswith("get_collection_of_") and "list[" in annotations.get(attr, "list["):
+                prop["collection"] = True
+            elif fn == "get_collection_of_enum_values":  # a flags enum: one comma-separated string
+                prop["flags"] = True
+        doc = docs.get(attr, "")
+        if re.search(r"(?:^|[.!?] )(?:Read-only(?:\.|$)|This property is read-only)", doc):
+            prop["readOnly"] = True
+        if re.search(
+            r"(?:^|[.!?] )(?:Required\.|This property (?:is required|must be specified) when an? \w+ is created)",
+            doc,
+        ):
+            required.setdefault(name, []).append(json_name)
+        props[json_name] = prop
+    node["properties"] = dict(sorted(props.items()))
+    if navigation:
+        node["navigation"] = sorted(navigation)
+    return name
+
+
+def graph_extract(entry: dict[str, Any]) -> dict[str, Any]:
+    """The Graph extract of ``entry`` (``roots``: model modules of the written entities)."""
+    import importlib
+    import importlib.metadata
+    import json as _json
+
+    package = Path(importlib.import_module("msgraph").__file__ or "").parent
+    lock = _json.loads((package / "generated" / "kiota-lock.json").read_text())
+    out: dict[str, Any] = {}
+    required: dict[str, list[str]] = {}
+    for module_name, class_name in entry["roots"]:
+        _graph_type(
+            getattr(importlib.import_module(f"msgraph.generated.models.{module_name}"), class_name),
+            out,
+            required,
+        )
+    for type_name, names in (entry.get("required") or {}).items():
+        required.setdefault(type_name, [])
+        required[type_name] += [n for n in names if n not in required[type_name]]
+    return {
+        "source": "https://github.com/microsoftgraph/msgraph-metadata (clean_v10_openapi/openapi.yaml)",
+        "descriptionHash": lock["descriptionHash"],
+        "via": f"msgraph-sdk {importlib.metadata.version('msgraph-sdk')} (kiota {lock['kiotaVersion']})",
+        "required": {
+            k: sorted(v)
+            for k, v in sorted(required.items())
+            if k in {f"microsoft.graph.{r[1][0].lower()}{r[1][1:]}" for r in entry["roots"]}
+        },
+        "types": dict(sorted(out.items())),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,7 +285,8 @@ def main(argv: list[str] | None = None) -> int:
     manifest = json.loads((HERE / "MANIFEST.json").read_text(encoding="utf-8"))
     bad = 0
     for entry in manifest["files"]:
-        local = HERE / "azure-rest-api-specs" / entry["path"]
+        graph = entry["kind"] == "graph"
+        local = HERE / entry["path"] if graph else HERE / "azure-rest-api-specs" / entry["path"]
         if args.check:
             digest = hashlib.sha256(local.read_bytes()).hexdigest() if local.is_file() else "missing"
             if digest != entry["sha256"]:
@@ -156,10 +296,13 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{entry['path']}: not in the extract's canonical form (see README: 'The extract')")
                 bad += 1
             continue
-        url = RAW.format(commit=entry["commit"], path=entry["path"])
-        with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 (fixed https host)
-            upstream = json.loads(response.read())
-        doc = upstream if entry["kind"] == "example" else extract(upstream, entry["extract"])
+        if graph:  # offline: from the installed msgraph-sdk (see graph_extract)
+            doc = graph_extract(entry)
+        else:
+            url = RAW.format(commit=entry["commit"], path=entry["path"])
+            with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 (fixed https host)
+                upstream = json.loads(response.read())
+            doc = upstream if entry["kind"] == "example" else extract(upstream, entry["extract"])
         text = serialise(doc)
         local.parent.mkdir(parents=True, exist_ok=True)
         local.write_text(text, encoding="utf-8")

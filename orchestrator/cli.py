@@ -16,7 +16,7 @@ import sys
 
 import click
 
-from orchestrator.errors import PrmlabError
+from orchestrator.errors import PrmlabError, printable
 
 # name -> (module, one-line help). The module defines ``command: click.Command``.
 _COMMANDS: dict[str, tuple[str, str]] = {
@@ -81,7 +81,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = cli.main(args=argv, prog_name="prmlab", standalone_mode=False)
     except PrmlabError as exc:
-        click.echo(f"Error: {exc.message}" if exc.exit_code != 2 else exc.message, err=True)
+        message = printable(exc.message, keep="\n")  # server-sent text may hold control characters
+        click.echo(f"Error: {message}" if exc.exit_code != 2 else message, err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)

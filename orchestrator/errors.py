@@ -16,12 +16,22 @@ can print one clear sentence and choose the exit code without a traceback::
     ├── LockError                    another reconcile of this lab holds the lock
     └── VerificationError            one or more verification checks failed
 
-Messages never contain secret values.
+Messages never contain secret values, and never raw control or separator characters:
+``printable`` escapes them (a NUL, an ANSI escape or U+2028 copied from lab.yaml into a message
+would otherwise reach the terminal as is).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+
+def printable(text: str, keep: str = "") -> str:
+    """``text`` with every character Python does not consider printable escaped as ``repr``
+    would (``\\x00``, ``\\u2028``, ``\\x1b``...), except those in ``keep`` and the plain space."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c in keep else repr(c)[1:-1] for c in text)
 
 
 class PrmlabError(Exception):
@@ -44,6 +54,11 @@ class SpecIssue:
     path: str
     message: str
 
+    def __post_init__(self) -> None:
+        # Keys, values and file names in messages come from the file: escape what would not print.
+        for name in ("file", "path", "message"):
+            object.__setattr__(self, name, printable(getattr(self, name)))
+
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}:{self.column}"
         return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
@@ -54,8 +69,25 @@ class SpecError(PrmlabError):
 
     exit_code = 2
 
+    # Past this many, more issues help nobody: the first ones by position and a count are kept.
+    max_issues = 100
+
     def __init__(self, issues: list[SpecIssue]) -> None:
-        self.issues = tuple(sorted(issues, key=lambda i: (i.file, i.line, i.column, i.path)))
+        ordered = sorted(issues, key=lambda i: (i.file, i.line, i.column, i.path))
+        if len(ordered) > self.max_issues:
+            first_left_out = ordered[self.max_issues]
+            more = len(ordered) - self.max_issues
+            ordered = [
+                *ordered[: self.max_issues],
+                SpecIssue(
+                    first_left_out.file,
+                    first_left_out.line,
+                    first_left_out.column,
+                    "",
+                    f"... and {more} more issues (fix these first)",
+                ),
+            ]
+        self.issues = tuple(ordered)
         super().__init__("\n".join(str(i) for i in self.issues))
 
 

@@ -137,8 +137,10 @@ class _Builder:
         deferred: set[str] = set()
         for ref_path, ref in refs:
             provider = provider_node(ref)
-            if provider is None or provider == address:
+            if provider is None:
                 continue
+            # A reference to the node's own output (a backend whose url is its own url) can never
+            # resolve: it stays an edge, so it is reported as a cycle of one at load time.
             if len(ref_path) > len(path) and ref_path[len(path)] in late:
                 deferred.add(provider)
             else:
@@ -325,6 +327,8 @@ def _raise_on_cycle(graph: ResourceGraph, positions: Positions | None) -> None:
 
 def _cycle_issue(graph: ResourceGraph, cycle: list[str], positions: Positions | None) -> list[SpecIssue]:
     text = " -> ".join(cycle)
+    if len(cycle) == 2:  # [a, a]
+        text = f"{cycle[0]} refers to its own output, which exists only once it is created"
     path: PathT = graph.nodes[cycle[0]].path
     for source, target in itertools.pairwise(cycle):
         refs = [p for p, r in graph.nodes[source].refs if provider_node(r) == target]

@@ -14,9 +14,12 @@ pre-authorized scopes are exposed; names are unique; sections that need another 
 from __future__ import annotations
 
 import difflib
+import math
 import re
+import stat
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +47,25 @@ def _list(value: Any) -> list[Any]:
 
 def _str(value: Any) -> str | None:
     return value if isinstance(value, str) else None
+
+
+def _kind_of(path: Path) -> str | None:
+    """'dir', 'file', 'other' or None (missing); why it cannot be looked at, as text, on OSError.
+
+    ``Path.is_dir`` raises for a name longer than the system allows (ENAMETOOLONG) and for a
+    NUL byte: a path written in lab.yaml is input, so every failure is an answer here.
+    """
+    try:
+        info = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        return f"cannot be checked: {exc.strerror or type(exc).__name__}"
+    except ValueError:
+        return "cannot be checked: it contains a NUL character"
+    if stat.S_ISDIR(info.st_mode):
+        return "dir"
+    return "file" if stat.S_ISREG(info.st_mode) else "other"
 
 
 def _names(items: Any) -> str:
@@ -158,7 +180,7 @@ class _Checker:
             if (
                 template is not None
                 and re.fullmatch(r"[a-z0-9][a-z0-9_-]*", template)
-                and not (self.templates_dir / f"{template}.xml.j2").is_file()
+                and _kind_of(self.templates_dir / f"{template}.xml.j2") != "file"
             ):
                 self.at(
                     (*path, "template"),
@@ -328,6 +350,32 @@ class _Checker:
 
     # ------------------------------------------------------------ server, monitoring, verification
 
+    def check_allocation(self, server: dict[str, Any]) -> None:
+        """cpu and memory must be one of Container Apps' allowed combinations (consumption
+        workload profile): 0.25 to 4.0 vCPU in steps of 0.25, memory exactly twice the vCPU
+        in Gi (https://learn.microsoft.com/azure/container-apps/containers#allocations)."""
+        cpu, memory = server.get("cpu", 0.5), server.get("memory", "1Gi")
+        if isinstance(cpu, bool) or not isinstance(cpu, int | float) or not isinstance(memory, str):
+            return  # a wrong type is pydantic's to report
+        match = re.fullmatch(r"(\d+(?:\.\d+)?)Gi", memory)
+        if match is None or not math.isfinite(cpu):
+            return
+        vcpu = Decimal(str(cpu))
+        if not (Decimal("0.25") <= vcpu <= 4 and vcpu % Decimal("0.25") == 0):
+            self.at(
+                ("server", "cpu"),
+                f"cpu {cpu} is not a Container Apps allocation: 0.25 to 4.0 in steps of 0.25 "
+                "(with memory twice as many Gi)",
+            )
+            return
+        wanted = vcpu * 2
+        if Decimal(match.group(1)) != wanted:
+            self.at(
+                ("server", "memory"),
+                f"memory {memory} does not go with cpu {cpu}: Container Apps allocates {wanted.normalize()}Gi "
+                f"to {vcpu.normalize()} vCPU (memory is twice the vCPU, from 0.25/0.5Gi to 4.0/8.0Gi)",
+            )
+
     def check_server(self) -> None:
         server = self.data.get("server")
         if not isinstance(server, dict):
@@ -335,11 +383,17 @@ class _Checker:
         source, image = server.get("source"), server.get("image")
         if (source is None) == (image is None):
             self.at(("server",), "the server needs exactly one of 'source' (a folder) or 'image'", key=True)
-        if isinstance(source, str) and not (self.base_dir / source).is_dir():
+        kind = _kind_of(self.base_dir / source) if isinstance(source, str) else "dir"
+        if kind is None or kind in ("file", "other"):
             self.at(
                 ("server", "source"),
-                f"folder '{source}' does not exist (relative to the folder of lab.yaml)",
+                f"folder '{source}' does not exist (relative to the folder of lab.yaml)"
+                if kind is None
+                else f"'{source}' is not a folder (relative to the folder of lab.yaml)",
             )
+        elif kind != "dir":
+            self.at(("server", "source"), f"the folder {kind}")
+        self.check_allocation(server)
         scale = _map(server.get("scale"))
         low, high = scale.get("min_replicas", 1), scale.get("max_replicas", 3)
         if isinstance(low, int) and isinstance(high, int) and low > high:

@@ -9,7 +9,9 @@ values cannot leak through an error.
 
 from __future__ import annotations
 
+import datetime
 import difflib
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,7 +20,7 @@ from pydantic_core import ErrorDetails
 
 from orchestrator.errors import SpecIssue
 from orchestrator.spec.values import PATTERN_HELP
-from orchestrator.spec.yamlsource import PathT, Positions, format_path
+from orchestrator.spec.yamlsource import Mark, PathT, Positions, format_path
 
 
 def _child(value: Any, part: int | str) -> tuple[bool, Any]:
@@ -91,6 +93,43 @@ def _schema_at(schema: Mapping[str, Any], data: Any, path: PathT) -> set[str]:
     return keys
 
 
+_TYPE_ERRORS = frozenset({"int_type", "float_type", "bool_type", "string_type"})
+
+
+def _what(value: Any) -> str:
+    """The YAML type of a value, in words (never the value itself: it may be a secret)."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, datetime.date):
+        return "a date"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return "empty (null)" if value is None else ""
+
+
+def _quoted_scalar(kind: str, value: Any) -> bool:
+    """``port: "8000"``: text that would have had the wanted type without its quotes."""
+    if not isinstance(value, str):
+        return False
+    text = value.strip()
+    if kind == "bool_type":
+        return text in ("true", "false")
+    if kind == "int_type":
+        return re.fullmatch(r"[-+]?[0-9]+", text) is not None
+    return (
+        kind == "float_type"
+        and re.fullmatch(r"[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?", text) is not None
+    )
+
+
 def _message(error: ErrorDetails, path: PathT, allowed: set[str]) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
@@ -118,16 +157,27 @@ def _message(error: ErrorDetails, path: PathT, allowed: set[str]) -> str:
         )
         return f"{shown}must be one of {expected}"
     message = error["msg"]
+    if kind in _TYPE_ERRORS:
+        given = error.get("input")
+        got = _what(given)
+        hint = " (quoted: write it without quotes)" if _quoted_scalar(kind, given) else ""
+        return f"{message}, not {got}{hint}" if got else message
     for prefix in ("Value error, ", "Assertion failed, "):
         message = message.removeprefix(prefix)
     return message
 
 
 def issues_from(
-    exc: ValidationError, data: Any, positions: Positions, schema: Mapping[str, Any]
+    exc: ValidationError, data: Any, positions: Positions, schema: Mapping[str, Any], *, detailed: int = 100
 ) -> list[SpecIssue]:
-    """One ``SpecIssue`` per pydantic error, deduplicated."""
-    out: dict[tuple[int, int, str, str], SpecIssue] = {}
+    """One ``SpecIssue`` per pydantic error, deduplicated.
+
+    Only the first ``detailed`` errors by position get the full message ("did you mean",
+    allowed keys: a schema walk and a fuzzy match each); the others keep pydantic's short one.
+    They cannot be among the first ``detailed`` issues the loader prints, and 20,000 unknown
+    keys would otherwise cost seconds.
+    """
+    located: list[tuple[Mark, PathT, ErrorDetails]] = []
     for error in exc.errors(include_url=False, include_input=True):
         path, key_error = _yaml_path(data, error["loc"])
         if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
@@ -141,8 +191,15 @@ def issues_from(
             mark = positions.key(path[:-1]) if path[:-1] else positions.value(())
         else:
             mark = positions.value(path)
-        allowed = _schema_at(schema, data, path[:-1]) if error["type"] == "extra_forbidden" else set()
-        message = _message(error, path, allowed)
+        located.append((mark, path, error))
+    located.sort(key=lambda item: (item[0].line, item[0].column))
+    out: dict[tuple[int, int, str, str], SpecIssue] = {}
+    for rank, (mark, path, error) in enumerate(located):
+        if rank < detailed:
+            allowed = _schema_at(schema, data, path[:-1]) if error["type"] == "extra_forbidden" else set()
+            message = _message(error, path, allowed)
+        else:
+            message = error["msg"]
         issue = SpecIssue(positions.file, mark.line, mark.column, format_path(path), message)
         out.setdefault((issue.line, issue.column, issue.path, issue.message), issue)
     return list(out.values())

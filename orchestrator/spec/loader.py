@@ -7,11 +7,16 @@ template when the caller passes the renderer's lookup). All issues of all steps 
 are raised together, sorted by position. Pure apart from reading lab.yaml and looking for
 template files. Reference cycles are the graph step's (``orchestrator.graph.build_graph``);
 ``orchestrator.labfile.load`` is the front door that runs all of it, as the commands do.
+
+Bounded on hostile input: only a regular file of at most ``MAX_BYTES`` is read (a FIFO or
+``/dev/urandom`` would block or never end); depth and node counts are capped while parsing
+(``yamlsource``); ``SpecError`` keeps the first ``MAX_ISSUES`` issues and counts the rest.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -23,6 +28,11 @@ from orchestrator.spec.issues import issues_from
 from orchestrator.spec.models import Lab
 from orchestrator.spec.schema import model_schema
 from orchestrator.spec.yamlsource import Positions, read_yaml
+
+# The 200-API benchmark lab is 200 KB; a hand-written lab is about 10 KB.
+MAX_BYTES = 1024 * 1024
+# SpecError keeps this many issues (and a count of the rest): only they need full messages.
+MAX_ISSUES = SpecError.max_issues
 
 
 def default_templates_dir() -> Path:
@@ -48,6 +58,8 @@ def parse_lab(
     templates = templates_dir if templates_dir is not None else default_templates_dir()
     if templates.resolve() != default_templates_dir():
         template_variables = None  # the renderer reads only its own folder
+    if len(text) > MAX_BYTES:
+        raise SpecError([SpecIssue(file, 1, 1, "", _too_large(len(text), "characters"))])
     data, positions, issues = read_yaml(text, file, env)
     if data is None and not issues:
         issues.append(
@@ -66,13 +78,64 @@ def parse_lab(
     except ValidationError as exc:
         # A value whose ${VAR} failed is already reported: no second issue for what is left of it.
         reported = {issue.path for issue in issues}
-        issues += [i for i in issues_from(exc, data, positions, model_schema()) if i.path not in reported]
+        issues += [
+            i
+            for i in issues_from(exc, data, positions, model_schema(), detailed=MAX_ISSUES)
+            if i.path not in reported
+        ]
     issues += check(data, positions, base, templates, template_variables)
     if issues:
         raise SpecError(issues)
     assert lab is not None
     lab._positions = positions
     return lab, positions
+
+
+def _too_large(size: int, unit: str) -> str:
+    return f"the file is too large ({size} {unit}; a lab is at most {MAX_BYTES} bytes)"
+
+
+def read_lab_text(path: Path) -> str:
+    """The text of lab.yaml, refusing what is not a regular file of at most ``MAX_BYTES``.
+
+    Opened without blocking (a FIFO would wait for a writer) and checked on the open descriptor
+    (no window between the check and the read); read at most one byte past the cap.
+    """
+    where = str(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise SpecError([SpecIssue(where, 1, 1, "", "file not found")]) from None
+    except (OSError, ValueError) as exc:
+        raise SpecError([SpecIssue(where, 1, 1, "", f"cannot read: {_reason(exc)}")]) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+            raise SpecError([SpecIssue(where, 1, 1, "", f"cannot read: {kind} (lab.yaml must be a file)")])
+        if info.st_size > MAX_BYTES:
+            raise SpecError([SpecIssue(where, 1, 1, "", _too_large(info.st_size, "bytes"))])
+        with os.fdopen(fd, "rb") as handle:
+            fd = -1  # the file object closes it now
+            data = handle.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise SpecError([SpecIssue(where, 1, 1, "", f"cannot read: {_reason(exc)}")]) from None
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    if len(data) > MAX_BYTES:  # it grew while we read
+        raise SpecError([SpecIssue(where, 1, 1, "", _too_large(len(data), "bytes or more"))])
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        message = f"not UTF-8 text (byte 0x{data[exc.start]:02x} cannot be decoded): save the file as UTF-8"
+        raise SpecError([SpecIssue(where, line, column, "", message)]) from None
+
+
+def _reason(exc: BaseException) -> str:
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
 
 
 def load_lab(
@@ -89,12 +152,7 @@ def load_lab(
     ``template_variables`` see ``parse_lab``.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError([SpecIssue(str(path), 1, 1, "", "file not found")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError([SpecIssue(str(path), 1, 1, "", f"cannot read: {exc}")]) from None
+    text = read_lab_text(path)
     lab, positions = parse_lab(
         text,
         file=str(path),

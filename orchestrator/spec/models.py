@@ -19,10 +19,13 @@ from pydantic import Field, PrivateAttr, SecretStr, StringConstraints, model_val
 
 from orchestrator.spec.values import (
     CHECK_GROUPS,
+    Bool,
     EnvValue,
+    Float,
     HttpMethod,
     HttpsUrlOrRef,
     IdentifierUriOrRef,
+    Int,
     Key,
     NamedValueValue,
     PolicyValue,
@@ -129,7 +132,7 @@ class ExposedScope(Spec):
     admin_consent_description: Name
     user_consent_display_name: Name | None = None
     user_consent_description: Name | None = None
-    enabled: bool = True
+    enabled: Bool = True
     id: UUID | None = Field(None, description="Stable scope id; derived from the app and value when omitted")
 
 
@@ -192,8 +195,8 @@ class EntraApp(Spec):
     public_client: PublicClient = PublicClient()
     required_resource_access: tuple[RequiredResourceAccess, ...] = ()
     federated_credentials: tuple[FederatedCredential, ...] = ()
-    service_principal: bool = Field(True, description="Also create the app's service principal")
-    adopt: bool = Field(
+    service_principal: Bool = Field(True, description="Also create the app's service principal")
+    adopt: Bool = Field(
         False,
         description="Take ownership of an existing app with this unique_name that the lab did not create",
     )
@@ -215,7 +218,7 @@ class ManagedIdentity(Spec):
 class LogAnalytics(Spec):
     name: AzureName
     sku: Literal["PerGB2018", "Free", "Standalone", "PerNode", "CapacityReservation"] = "PerGB2018"
-    retention_days: Annotated[int, Field(ge=30, le=730)] = 30
+    retention_days: Annotated[Int, Field(ge=30, le=730)] = 30
 
 
 class AppInsights(Spec):
@@ -232,10 +235,10 @@ class ApimLogger(Spec):
 class ApimDiagnostic(Spec):
     """APIM's ``applicationinsights`` diagnostic, written through the logger."""
 
-    sampling_percentage: Annotated[float, Field(ge=0, le=100)] = 100
+    sampling_percentage: Annotated[Float, Field(ge=0, le=100)] = 100
     verbosity: Literal["verbose", "information", "error"] = "information"
-    log_client_ip: bool = True
-    always_log_errors: bool = True
+    log_client_ip: Bool = True
+    always_log_errors: Bool = True
 
 
 class Monitoring(Spec):
@@ -280,7 +283,7 @@ class ApimService(Spec):
         ),
     ]
     sku: ApimSku
-    capacity: Annotated[int, Field(ge=0, le=31)] = 1
+    capacity: Annotated[Int, Field(ge=0, le=31)] = 1
     publisher_email: Email
     publisher_name: Name
 
@@ -294,7 +297,7 @@ class NamedValue(Spec):
     """An APIM named value: a plain value, a secret value, or a Key Vault reference."""
 
     value: NamedValueValue | None = None
-    secret: bool = False
+    secret: Bool = False
     key_vault: KeyVaultSecret | None = None
     display_name: (
         Annotated[str, pattern(r"^[A-Za-z0-9._-]{1,256}$", "letters, digits, '.', '-' and '_'")] | None
@@ -308,8 +311,8 @@ class NamedValue(Spec):
 
 
 class BackendTls(Spec):
-    validate_certificate_chain: bool = True
-    validate_certificate_name: bool = True
+    validate_certificate_chain: Bool = True
+    validate_certificate_name: Bool = True
 
 
 class Backend(Spec):
@@ -324,7 +327,7 @@ class TemplateParameter(Spec):
         str, pattern(r"^[A-Za-z_][A-Za-z0-9_-]*$", "a parameter name (letters, digits, '_', '-')")
     ]
     type: Literal["string", "number", "boolean"] = "string"
-    required: bool = True
+    required: Bool = True
     description: str | None = None
 
 
@@ -352,7 +355,7 @@ class Api(Spec):
     path: ApiPath
     description: str | None = None
     protocols: tuple[Literal["https", "http"], ...] = ("https",)
-    subscription_required: bool = False
+    subscription_required: Bool = False
     backend: Key | None = Field(None, description="apim.backends key the API forwards to")
     policy: Policy | None = None
     operations: Mapping[Key, Operation] = Field(default_factory=dict)
@@ -369,8 +372,8 @@ class Apim(Spec):
 
 
 class Scale(Spec):
-    min_replicas: Annotated[int, Field(ge=0, le=300)] = 1
-    max_replicas: Annotated[int, Field(ge=1, le=300)] = 3
+    min_replicas: Annotated[Int, Field(ge=0, le=300)] = 1
+    max_replicas: Annotated[Int, Field(ge=1, le=300)] = 3
 
 
 class ContainerRegistry(Spec):
@@ -394,10 +397,10 @@ class Server(Spec):
         ],
         EnvValue,
     ] = Field(default_factory=dict)
-    port: Annotated[int, Field(ge=1, le=65535)] = 8000
+    port: Annotated[Int, Field(ge=1, le=65535)] = 8000
     identity: Key | None = Field(None, description="managed_identities key the server runs as")
     scale: Scale = Scale()
-    cpu: Annotated[float, Field(gt=0, le=4)] = 0.5
+    cpu: Annotated[Float, Field(gt=0, le=4)] = 0.5
     memory: Annotated[str, pattern(r"^\d+(\.\d+)?Gi$", "a size in Gi, e.g. 1Gi or 0.5Gi")] = "1Gi"
     registry: ContainerRegistry | None = None
     environment: ContainerEnvironment

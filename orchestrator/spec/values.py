@@ -22,6 +22,7 @@ from pydantic import (
     Discriminator,
     Field,
     SecretStr,
+    Strict,
     StringConstraints,
     Tag,
     model_validator,
@@ -46,6 +47,14 @@ Key = Annotated[
     str,
     pattern(KEY_PATTERN, "letters, digits, '-' and '_' (starting with a letter or digit, at most 80)"),
 ]
+
+
+# Numbers and booleans are strict: YAML already typed them, so `port: true` (bool is an int in
+# Python), `port: "8000"` or `enabled: 1` are mistakes to report, not values to coerce. Every
+# int/float/bool field of a lab.yaml model uses these (tests/orchestrator/spec checks it).
+Int = Annotated[int, Strict()]
+Float = Annotated[float, Strict()]  # an integer is a valid number (cpu: 1)
+Bool = Annotated[bool, Strict()]
 
 
 class Spec(BaseModel):
@@ -97,15 +106,16 @@ StrOrRef = Annotated[
 ]
 
 
-def _url_checker(schemes: frozenset[str], *, loopback_http: bool = False, custom: bool = False) -> Any:
+def _url_checker(schemes: frozenset[str], *, loopback_http: bool = False, max_length: int = 0) -> Any:
     def check(value: str) -> str:
         if any(c.isspace() for c in value):
             raise ValueError("a URL cannot contain spaces")
+        if max_length and len(value) > max_length:
+            raise ValueError(f"a redirect URI is at most {max_length} characters")
         parts = urlsplit(value)
         scheme = parts.scheme.lower()
         loopback = (parts.hostname or "") in ("localhost", "127.0.0.1", "::1")
         allowed = scheme in schemes or (loopback_http and scheme == "http" and loopback)
-        allowed = allowed or (custom and scheme not in ("", "http") and "." not in scheme[:1])
         if not allowed:
             wanted = " or ".join(sorted(schemes)) + (" (or http on localhost)" if loopback_http else "")
             raise ValueError(f"'{value}' is not a valid URL: expected {wanted}")
@@ -120,10 +130,13 @@ def _url_checker(schemes: frozenset[str], *, loopback_http: bool = False, custom
 
 HttpUrl = Annotated[str, _url_checker(frozenset({"http", "https"}))]
 HttpsUrl = Annotated[str, _url_checker(frozenset({"https"}))]
-# Browser redirect URIs (SPA / web): https, or http on the loopback host only.
-RedirectUri = Annotated[str, _url_checker(frozenset({"https"}), loopback_http=True)]
-# Public-client (native) redirect URIs: also custom schemes (myapp://cb), never http off loopback.
-PublicClientUri = Annotated[str, _url_checker(frozenset({"https"}), loopback_http=True, custom=True)]
+# Redirect URIs, browser (SPA / web) and public client (native) alike: https, or http on the
+# loopback host only, at most 256 characters - Entra's rules ("Redirect URI (reply URL)
+# restrictions", https://learn.microsoft.com/entra/identity-platform/reply-url) and the MCP
+# authorization spec's ("Redirect URIs MUST be either localhost URLs or HTTPS URLs"). Custom
+# schemes are refused with them: `javascript:` or `file:` would hand codes to anything.
+RedirectUri = Annotated[str, _url_checker(frozenset({"https"}), loopback_http=True, max_length=256)]
+PublicClientUri = RedirectUri
 # Identifier URIs: api://... or https://...
 IdentifierUri = Annotated[str, _url_checker(frozenset({"api", "https"}))]
 
@@ -179,7 +192,7 @@ class EnvVar(Spec):
     """A server environment variable written in full: ``{value: ..., secret: true}``."""
 
     value: NamedValueValue
-    secret: bool = False
+    secret: Bool = False
 
     @model_validator(mode="before")
     @classmethod

@@ -89,7 +89,8 @@ def _run(path: Path, timeout: float = 60.0) -> tuple[int | str, bool, str, float
             stdout=subprocess.DEVNULL,
             stderr=err,
             cwd=path.parent if path.parent.exists() else ROOT,
-            env={**os.environ, "V": "2001-13-45"},
+            # this checkout's code, whatever the virtualenv's editable install points at
+            env={**os.environ, "V": "2001-13-45", "PYTHONPATH": str(ROOT)},
         )
         deadline = start + timeout
         while True:
@@ -127,6 +128,7 @@ def hostile() -> None:
 def fuzz(count: int) -> None:
     from orchestrator.errors import SpecError
     from orchestrator.graph import build_graph
+    from orchestrator.render.environment import variables_of
     from orchestrator.spec import parse_lab
     from tests.orchestrator.spec.mutants import ENV, mutants
     from tests.orchestrator.spec.test_fuzz_lab import SEED
@@ -137,7 +139,9 @@ def fuzz(count: int) -> None:
     for _, text, folder in mutants(SEED, count):
         start = time.perf_counter()
         try:
-            lab, _ = parse_lab(text, file="lab.yaml", env=ENV, base_dir=ROOT / folder)
+            lab, _ = parse_lab(
+                text, file="lab.yaml", env=ENV, base_dir=ROOT / folder, template_variables=variables_of
+            )
             build_graph(lab)
             outcomes["loaded"] += 1
         except SpecError as exc:

@@ -1,16 +1,27 @@
 """Incoming bearer-token validation: the server checks every token itself.
 
 The gateway validates tokens before forwarding, but the container app's ingress can be reached
-around it, so the server refuses anything that is not a v2 access token from its tenant's issuer
-(``<authority>/<tenant>/v2.0``) for its own audience (the client id, ``api://<client id>``, or a
-configured identifier URI), signed RS256 by a key published in the issuer's JWKS (found through
-OIDC discovery and cached; refreshed when an unknown ``kid`` shows up, at most once per
-``min_refresh_s``), inside its ``nbf``/``exp`` window. ``alg: none`` and every symmetric algorithm
-are refused before any key is looked at, so a token HMAC-signed with the public key cannot pass.
+around it, so the server is at least as strict as the gateway's ``validate-azure-ad-token`` with
+the lab's policy (``policy_templates/mcp-api-entra.xml.j2``): it refuses anything that is not a
+v2 access token from its tenant's issuer (``<authority>/<tenant>/v2.0``, ``tid`` = the tenant)
+for one of the audiences the gateway accepts (the client id, or a configured identifier URI from
+``AZURE_CLIENT_AUDIENCES``; v2 tokens never carry ``api://<client id>``), signed RS256 by a key
+published in the issuer's JWKS (found through OIDC discovery and cached; refreshed when an
+unknown ``kid`` shows up, at most once per ``min_refresh_s``), inside its ``nbf``/``exp``
+window. Claims have Entra's types or the token is refused: ``exp``/``nbf``/``iat`` numbers
+(PyJWT alone would take ``"exp": "9999999999"``), ``iss``/``tid``/``scp`` strings, ``aud`` a
+string or a list of strings, ``roles`` a list of strings. ``alg: none`` and every symmetric
+algorithm are refused before any key is looked at, so a token HMAC-signed with the public key
+cannot pass.
+
+Scopes are the delegated ``scp`` only, as the gateway's ``required-claims`` on ``scp``: app
+roles (``roles``, and so every app-only token) grant nothing here, so such a token is valid but
+lacks the scope (403 ``insufficient_scope``, as at the gateway).
 
 ``EntraTokenVerifier`` implements the ``mcp`` SDK's ``TokenVerifier``; the SDK's bearer middleware
-turns ``None`` into ``401`` with ``WWW-Authenticate: Bearer error="invalid_token"``. Tokens are
-never logged — only the reason a token was refused.
+turns ``None`` into ``401`` with ``WWW-Authenticate: Bearer error="invalid_token"`` and a token
+without the required scope into ``403``. Tokens are never logged — only the reason a token was
+refused.
 """
 
 from __future__ import annotations
@@ -118,6 +129,7 @@ class EntraTokenVerifier:
 
     def __init__(self, settings: Settings, jwks: OidcJwks) -> None:
         self._issuer = settings.issuer
+        self._tenant = settings.tenant_id
         self._audiences = list(settings.audiences)
         self._jwks = jwks
 
@@ -127,10 +139,9 @@ class EntraTokenVerifier:
         except InvalidTokenError as exc:
             log.info("bearer token refused: %s", exc)
             return None
-        scopes = str(claims.get("scp", "")).split()
-        roles = claims.get("roles")
-        if isinstance(roles, list):
-            scopes.extend(str(r) for r in roles)
+        # Delegated scopes only: an app role is not a scope (the gateway requires `scp` too).
+        # Split on spaces only, as the gateway's `separator=" "` (a tab is not a separator there).
+        scopes = [scope for scope in str(claims.get("scp", "")).split(" ") if scope]
         return AccessToken(
             token=token,
             client_id=str(claims.get("azp") or claims.get("appid") or ""),
@@ -179,7 +190,37 @@ class EntraTokenVerifier:
             raise InvalidTokenError("bad signature") from exc
         except jwt.PyJWTError as exc:
             raise InvalidTokenError(f"invalid ({type(exc).__name__})") from exc
+        _check_types(claims)
+        if claims["tid"] != self._tenant:
+            raise InvalidTokenError("wrong tenant (tid)")
         return claims
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _check_types(claims: dict[str, Any]) -> None:
+    """Entra's claim types, or the token is refused (PyJWT converts ``"exp": "123"`` with int())."""
+    if not _number(claims.get("exp")):
+        raise InvalidTokenError("exp is not a number")
+    for name in ("nbf", "iat"):
+        if name in claims and not _number(claims[name]):
+            raise InvalidTokenError(f"{name} is not a number")
+    for name in ("iss", "tid"):
+        if not isinstance(claims.get(name), str):
+            raise InvalidTokenError(f"{name} is missing or not a string")
+    aud = claims.get("aud")
+    if not (isinstance(aud, str) or _strings(aud)):
+        raise InvalidTokenError("aud is not a string or a list of strings")
+    if "scp" in claims and not isinstance(claims["scp"], str):
+        raise InvalidTokenError("scp is not a string")
+    if "roles" in claims and not _strings(claims["roles"]):
+        raise InvalidTokenError("roles is not a list of strings")
 
 
 class InvalidTokenError(Exception):

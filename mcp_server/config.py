@@ -37,8 +37,9 @@ class Settings:
     graph_endpoint: str = DEFAULT_GRAPH
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
-    # Extra audiences accepted besides the client id and ``api://<client id>`` (the app's
-    # identifier URI, e.g. the MCP URL), comma-separated in ``AZURE_CLIENT_AUDIENCES``.
+    # Audiences accepted besides the client id (the `aud` of every v2 token): the app's
+    # identifier URI, e.g. the MCP URL, comma-separated in ``AZURE_CLIENT_AUDIENCES`` - the
+    # gateway's policy accepts exactly these two (``api://<client id>`` only if configured here).
     extra_audiences: tuple[str, ...] = ()
     # Public base URL of this server (for the consent redirect to ``/auth/callback``):
     # ``PUBLIC_BASE_URL``, else the app FQDN Azure Container Apps describes
@@ -58,7 +59,7 @@ class Settings:
 
     @property
     def audiences(self) -> tuple[str, ...]:
-        return (self.client_id, f"api://{self.client_id}", *self.extra_audiences)
+        return (self.client_id, *self.extra_audiences)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:

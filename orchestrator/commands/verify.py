@@ -2,8 +2,8 @@
 
 Reads what the lab owns (``engine.read_outputs``: a reconcile's read step), derives the MCP
 URL, the app, the server URL and the test user, then runs ``orchestrator.verify``. Exit codes:
-0 every check passed (or was skipped), 1 a check failed or the lab is not deployed, 2 lab.yaml
-is invalid.
+0 no check failed and at least one passed, 1 a check failed, none ran, or the lab is not
+deployed, 2 lab.yaml is invalid or ``--check`` names an unknown group.
 """
 
 from __future__ import annotations
@@ -12,6 +12,19 @@ import sys
 from pathlib import Path
 
 import click
+
+
+def _known_groups(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
+    """An unknown group is a usage error (exit 2, the groups listed), before anything runs."""
+    from orchestrator.spec.values import CHECK_GROUPS
+
+    unknown = sorted({v for v in value if v.split(".")[0] not in CHECK_GROUPS})
+    if unknown:
+        raise click.BadParameter(
+            f"unknown check group {', '.join(repr(u) for u in unknown)}: the groups are "
+            f"{', '.join(CHECK_GROUPS)} (or one check of a group, e.g. client.sign_in)"
+        )
+    return value
 
 
 @click.command("verify")
@@ -35,7 +48,8 @@ import click
     "--check",
     "checks",
     multiple=True,
-    help="Run only these checks or groups (discovery, client, forged, bypass); repeatable.",
+    callback=_known_groups,
+    help="Run only these checks or groups (discovery, client, forged, bypass, gateway); repeatable.",
 )
 def command(lab_file: Path, output: str, token: str | None, checks: tuple[str, ...]) -> int:
     """Prove the deployed lab works: discovery, sign-in, tool call, forged tokens refused."""

@@ -13,7 +13,7 @@ MCP client does against the lab, then attacks it:
 3. ``forged``     — a battery of forged and broken tokens that the gateway must refuse, and the
    server reached directly (around the gateway) must refuse too.
 
-Each check is a named ``CheckResult``; ``Report.ok`` is false if any check failed.
+Each check is a named ``CheckResult``; ``Report.ok`` is false if any check failed or none passed.
 """
 
 from orchestrator.verify.model import CheckResult, Outcome, Report, VerifyTarget

@@ -1,7 +1,10 @@
 """The forged-token battery: tokens a protected resource must refuse.
 
 Each case is a name, how to build the token, and the answer it must get: 401 (invalid token)
-or 403 ``insufficient_scope`` (a valid token that lacks the scope). Cases that need a token
+or 403 ``insufficient_scope`` (a valid token that lacks the scope: another scope, app roles
+instead of ``scp``, an app-only token). The same battery runs at the gateway and at the server
+reached directly (``bypass``), with the same expectations: the server applies the gateway's
+claims rules (``mcp_server/auth.py``). Cases that need a token
 signed with the authorization server's real key (expired, wrong audience, ...) use the
 ``minter`` the local target provides; on Azure they are skipped, the others still run.
 """
@@ -79,6 +82,7 @@ def forgeries(
         real_header = jwt.get_unverified_header(real_token)
         claims = {**jwt.decode(real_token, options={"verify_signature": False}), "exp": claims["exp"]}
     now = int(time.time())
+    identifier_uri, _, scope_value = target.scope.rpartition("/")
 
     def minted(**changes: Any) -> Callable[[], Awaitable[str | None]]:
         async def build() -> str | None:
@@ -140,7 +144,31 @@ def forgeries(
         Forgery("alg_none", 401, alg_none),
         Forgery("hs256_public_key", 401, hs256_public_key),
         Forgery("unknown_kid", 401, unknown_kid),
+        # Claims of the wrong type or from elsewhere, in a correctly signed token.
+        Forgery("exp_as_string", 401, minted(exp=str(now + 3600))),
+        Forgery("tid_mismatch", 401, minted(tid=str(uuid.uuid4()))),
+        *(
+            # v2 tokens carry the client id; api://<client id> is accepted only as the identifier URI
+            [Forgery("aud_api_client_id", 401, minted(aud=api_uri))]
+            if (api_uri := f"api://{target.app_client_id}") != identifier_uri
+            else []
+        ),
         Forgery("missing_scope", 403, minted(scp="Some.Other.Scope")),
+        # An app role is not a delegated scope: valid tokens, without the scope.
+        Forgery("roles_instead_of_scp", 403, minted(scp=None, roles=[scope_value])),
+        Forgery(
+            "app_only",
+            403,
+            minted(
+                scp=None,
+                roles=[scope_value],
+                idtyp="app",
+                azpacr="1",
+                name=None,
+                preferred_username=None,
+                sub=claims.get("oid"),
+            ),
+        ),
     ]
 
 
@@ -150,7 +178,6 @@ async def check_forgeries(
     cases: list[Forgery],
     *,
     group: str = "forged",
-    expect_override: int | None = None,
     resource_metadata: str | None = None,
 ) -> list[CheckResult]:
     """Send each forged token; ``resource_metadata``, when given, is the PRM URL the refusal must
@@ -168,7 +195,7 @@ async def check_forgeries(
                 )
                 continue
         resp = await post_mcp(http, url, token)
-        expect = expect_override or case.expect
+        expect = case.expect
         challenge = parse_bearer_challenge(resp.headers.get("www-authenticate"))
         if resp.status_code != expect:
             results.append(CheckResult(name, Outcome.FAIL, f"answered {resp.status_code}, expected {expect}"))

@@ -57,7 +57,8 @@ class Report:
 
     @property
     def ok(self) -> bool:
-        return all(r.passed for r in self.results)
+        """No check failed and at least one passed: a run that checked nothing proves nothing."""
+        return any(r.outcome is Outcome.PASS for r in self.results) and all(r.passed for r in self.results)
 
     def as_json(self) -> dict[str, Any]:
         return {

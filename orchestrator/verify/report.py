@@ -16,6 +16,8 @@ def write_text(report: Report, out: TextIO) -> None:
         out.write(f"  {_MARK[r.outcome]}  {r.name.ljust(width)}  {r.detail}\n")
     counts = {o: sum(1 for r in report.results if r.outcome is o) for o in Outcome}
     verdict = "verified" if report.ok else "NOT verified"
+    if not counts[Outcome.PASS] and not counts[Outcome.FAIL]:
+        verdict += " (no check ran)"
     out.write(
         f"\n{verdict}: {counts[Outcome.PASS]} passed, {counts[Outcome.FAIL]} failed, {counts[Outcome.SKIP]} skipped\n"
     )

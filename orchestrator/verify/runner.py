@@ -25,10 +25,28 @@ from orchestrator.verify.model import CheckResult, Outcome, Report, VerifyTarget
 ExtraChecks = Callable[[], Awaitable[list[CheckResult]]]
 
 
+def _matches(name: str, selector: str) -> bool:
+    """``forged`` selects ``forged.expired``; ``client.sign_in`` selects itself (not ``client.sign_in_x``)."""
+    return name == selector or name.startswith(f"{selector}.")
+
+
 def _selected(target: VerifyTarget, results: list[CheckResult]) -> list[CheckResult]:
+    """The results ``--check`` / ``verification.checks`` selected; a selector that matches no
+    check of this run is a failure of its own (else a typo would verify nothing and pass)."""
     if target.checks is None:
         return results
-    return [r for r in results if any(r.name.startswith(prefix) for prefix in target.checks)]
+    selected = [r for r in results if any(_matches(r.name, s) for s in target.checks)]
+    for selector in sorted(target.checks):
+        if not any(_matches(r.name, selector) for r in results):
+            groups = sorted({r.name.split(".")[0] for r in results})
+            selected.append(
+                CheckResult(
+                    f"{selector}",
+                    Outcome.FAIL,
+                    f"no check of this run is called '{selector}' (groups that ran: {', '.join(groups) or 'none'})",
+                )
+            )
+    return selected
 
 
 async def _jwks(
@@ -74,10 +92,7 @@ async def run_verification(
                 http, target.mcp_url, cases, resource_metadata=path_inserted_prm_url(target.mcp_url)
             )
         if target.server_url and mode.runs("bypass"):
-            # Around the gateway: the server must refuse every invalid token itself (always 401:
-            # the server does not distinguish scope failures from the gateway's 403).
-            direct = [c for c in cases if c.expect == 401]
-            results += await check_forgeries(
-                http, target.server_url, direct, group="bypass", expect_override=401
-            )
+            # Around the gateway: the server must refuse every token the gateway refuses, with
+            # the same answer (401 invalid_token, 403 insufficient_scope): same claims rules.
+            results += await check_forgeries(http, target.server_url, cases, group="bypass")
     return Report(tuple(_selected(target, results)))

@@ -119,7 +119,9 @@ def test_a_weakened_policy_is_caught_and_repaired(
     assert code == 1, f"{name}: verification still passed"
     assert after[must_fail] == "fail", after
     failed = {n for n, o in after.items() if o == "fail"}
-    assert failed <= {must_fail, "forged.missing_scope", "forged.wrong_audience"}, failed
+    weakened = {"forged.missing_scope", "forged.roles_instead_of_scp", "forged.app_only"}
+    weakened |= {"forged.wrong_audience", "forged.aud_api_client_id"}
+    assert failed <= {must_fail, *weakened}, failed
     # drift: the next reconcile puts the lab's policy back, and verification passes again
     plan = prmlab(lab_folder, "reconcile", "--dry-run", "--detailed-exitcode")
     assert plan.returncode == 2, plan.stdout[-2000:]

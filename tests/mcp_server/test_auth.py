@@ -43,6 +43,8 @@ INITIALIZE = {
 MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
 
+# The lab's identifier URI (the MCP URL): the gateway's second audience, AZURE_CLIENT_AUDIENCES here.
+IDENTIFIER_URI = "https://gateway.test.example/mcp"
 SIGNER = Signer()
 OTHER = Signer(kid="key-1")  # same kid, different key: a bad signature
 
@@ -50,7 +52,7 @@ OTHER = Signer(kid="key-1")  # same kid, different key: a bad signature
 @pytest.fixture
 async def server() -> AsyncIterator[tuple[httpx.AsyncClient, IssuerTransport]]:
     issuer = IssuerTransport(SIGNER)
-    s = settings(host="127.0.0.1")
+    s = settings(host="127.0.0.1", extra_audiences=(IDENTIFIER_URI,))
     async with issuer.client() as jwks_http:
         verifier = EntraTokenVerifier(s, OidcJwks(s.openid_configuration_url, jwks_http))
         app = build_app(
@@ -79,9 +81,9 @@ async def test_valid_token_reaches_the_transport(server: tuple[httpx.AsyncClient
     assert "prmlab-mcp-server" in response.text
 
 
-@pytest.mark.parametrize("audience", [CLIENT_ID, f"api://{CLIENT_ID}"])
+@pytest.mark.parametrize("audience", [CLIENT_ID, IDENTIFIER_URI, [IDENTIFIER_URI, "other"]])
 async def test_client_id_and_identifier_uri_audiences(
-    server: tuple[httpx.AsyncClient, IssuerTransport], audience: str
+    server: tuple[httpx.AsyncClient, IssuerTransport], audience: str | list[str]
 ) -> None:
     client, _ = server
     assert (await _post(client, SIGNER.token(aud=audience))).status_code == 200
@@ -103,6 +105,20 @@ FORGERIES: dict[str, Callable[[], str | None]] = {
     "hs256_with_public_key": lambda: hs256_with_public_key(SIGNER.claims(), SIGNER.public_pem, SIGNER.kid),
     "unknown_kid": lambda: SIGNER.token(kid="no-such-key"),
     "no_exp": lambda: SIGNER.token(exp=None),
+    # Accepted before issue 17 (item 17) although the gateway refuses them:
+    "exp_as_string": lambda: SIGNER.token(exp=str(now + 3600)),
+    "mismatched_tid": lambda: SIGNER.token(tid="99999999-0000-0000-0000-000000000000"),
+    "api_client_id_audience": lambda: SIGNER.token(aud=f"api://{CLIENT_ID}"),
+    # The same family: claims of the wrong type, or missing.
+    "exp_as_bool": lambda: SIGNER.token(exp=True),
+    "nbf_as_string": lambda: SIGNER.token(nbf=str(now)),
+    "iat_as_string": lambda: SIGNER.token(iat=str(now)),
+    "iss_as_list": lambda: SIGNER.token(iss=[ISSUER]),
+    "aud_as_number": lambda: SIGNER.token(aud=42),
+    "no_tid": lambda: SIGNER.token(tid=None),
+    "tid_as_list": lambda: SIGNER.token(tid=[TENANT]),
+    "scp_as_list": lambda: SIGNER.token(scp=["user_impersonate"]),
+    "roles_as_string": lambda: SIGNER.token(roles="user_impersonate"),
 }
 
 
@@ -127,11 +143,30 @@ async def test_forged_tokens_get_401(server: tuple[httpx.AsyncClient, IssuerTran
     assert 'error="invalid_token"' in challenge
 
 
-async def test_missing_scope_gets_403(server: tuple[httpx.AsyncClient, IssuerTransport]) -> None:
+# Valid tokens without the delegated scope: 403 insufficient_scope, as the gateway answers them.
+WITHOUT_SCOPE: dict[str, Callable[[], str]] = {
+    "other_scope": lambda: SIGNER.token(scp="Files.Read"),
+    # Accepted before issue 17 (item 17): app roles were counted as scopes.
+    "roles_instead_of_scp": lambda: SIGNER.token(scp=None, roles=["user_impersonate"]),
+    "app_only": lambda: SIGNER.token(scp=None, roles=["user_impersonate"], idtyp="app", azpacr="1"),
+    "scope_after_a_tab": lambda: SIGNER.token(scp="Files.Read\tuser_impersonate"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(WITHOUT_SCOPE))
+async def test_valid_tokens_without_the_scope_get_403(
+    server: tuple[httpx.AsyncClient, IssuerTransport], name: str
+) -> None:
     client, _ = server
-    response = await _post(client, SIGNER.token(scp="Files.Read"))
-    assert response.status_code == 403
+    response = await _post(client, WITHOUT_SCOPE[name]())
+    assert response.status_code == 403, f"{name}: {response.status_code} {response.text}"
     assert 'error="insufficient_scope"' in response.headers["www-authenticate"]
+
+
+async def test_the_scope_among_others_is_enough(server: tuple[httpx.AsyncClient, IssuerTransport]) -> None:
+    client, _ = server
+    response = await _post(client, SIGNER.token(scp="Files.Read user_impersonate"))
+    assert response.status_code == 200
 
 
 async def test_token_in_query_string_is_not_accepted(

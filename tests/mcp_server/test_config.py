@@ -14,7 +14,7 @@ def test_defaults_are_the_original_labs() -> None:
     assert (s.host, s.port) == ("127.0.0.1", 8000)
     assert s.issuer == "https://login.microsoftonline.com/t/v2.0"
     assert s.graph_endpoint == "https://graph.microsoft.com"
-    assert s.audiences == ("c", "api://c")
+    assert s.audiences == ("c",)  # v2 tokens carry the client id; the gateway accepts no more
     assert s.managed_identity_client_id is None
     assert s.tls_cert_file is None
 
@@ -37,7 +37,7 @@ def test_local_overrides() -> None:
     assert s.port == 9123
     assert s.tls_cert_file == Path("/x/cert.pem")
     assert s.public_base_url == "https://127.0.0.1:9123"
-    assert s.audiences == ("c", "api://c", "https://gw/mcp")
+    assert s.audiences == ("c", "https://gw/mcp")
     assert s.managed_identity_client_id == "mi"
 
 

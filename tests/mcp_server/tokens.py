@@ -77,8 +77,11 @@ class Signer:
         return {k: v for k, v in claims.items() if v is not None}
 
     def token(self, *, kid: str | None = None, **overrides: Any) -> str:
-        return jwt.encode(
-            self.claims(**overrides), self.private_pem, algorithm="RS256", headers={"kid": kid or self.kid}
+        # Signed at the JWS layer: PyJWT's jwt.encode refuses claims of the wrong type (a list
+        # `iss`), and forging those is the point of some tests.
+        payload = json.dumps(self.claims(**overrides), separators=(",", ":")).encode()
+        return jwt.api_jws.encode(
+            payload, self.private_pem, algorithm="RS256", headers={"kid": kid or self.kid}
         )
 
 

@@ -1,8 +1,8 @@
 """Fuzz: 1,200 seeded mutants of the real labs through the loader, and a sample through the CLI.
 
-Every mutant must either load (and build its graph, as ``prmlab validate`` does) or raise a
-``SpecError`` whose every issue is located inside the file (1 <= line <= lines, column >= 1)
-with a printable message. Any other exception is a defect. Fixed seed and count: the same
+Every mutant must either load (with the template-variable lookup, then build its graph: what
+``prmlab validate`` does through ``labfile.load``) or raise a ``SpecError`` whose every issue is
+located inside the file (1 <= line <= lines, column >= 1) with a printable message. Any other exception is a defect. Fixed seed and count: the same
 mutants on every machine (``mutants.py``); the hang guard is pytest-timeout, the cost bounds
 are the loader's caps (``test_hostile_input.py``, ``benchmarks/validate_limits.py``).
 """
@@ -20,6 +20,7 @@ import pytest
 
 from orchestrator.errors import SpecError
 from orchestrator.graph import build_graph
+from orchestrator.render.environment import variables_of
 from orchestrator.spec import parse_lab
 from tests.orchestrator.spec.mutants import ENV, REPO, SEEDS, mutants
 
@@ -36,7 +37,9 @@ def _lines(text: str) -> int:
 def _check(index: int, text: str, folder: Path) -> tuple[bool, str | None]:
     """(whether the mutant is invalid, what went wrong or None)."""
     try:
-        lab, _ = parse_lab(text, file="lab.yaml", env=ENV, base_dir=REPO / folder)
+        lab, _ = parse_lab(
+            text, file="lab.yaml", env=ENV, base_dir=REPO / folder, template_variables=variables_of
+        )
         build_graph(lab)
     except SpecError as exc:
         if not exc.issues:

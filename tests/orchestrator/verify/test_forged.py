@@ -77,9 +77,14 @@ def resource_app(disabled: frozenset[str]) -> Starlette:
                 )
             if "tenant" not in disabled and claims.get("tid") != TARGET.tenant_id:
                 raise jwt.InvalidTokenError("tenant")
+            if "claim_types" not in disabled and not isinstance(claims.get("exp"), int | float):
+                raise jwt.InvalidTokenError("exp is not a number")  # PyJWT takes "123"
         except jwt.PyJWTError:
             return challenge(401, "invalid_token")
-        if "scope" not in disabled and "user_impersonate" not in str(claims.get("scp", "")).split():
+        granted = str(claims.get("scp", "")).split()
+        if "roles_as_scopes" in disabled:
+            granted += claims.get("roles", [])
+        if "scope" not in disabled and "user_impersonate" not in granted:
             return challenge(403, "insufficient_scope")
         return JSONResponse({"jsonrpc": "2.0", "id": 1, "result": {}})
 
@@ -115,6 +120,12 @@ async def test_every_forgery_refused_by_a_correct_resource() -> None:
         ({"signature"}, "forged.alg_none"),
         ({"signature"}, "forged.unknown_kid"),
         ({"signature"}, "forged.hs256_public_key"),
+        ({"claim_types"}, "forged.exp_as_string"),
+        ({"tenant"}, "forged.tid_mismatch"),
+        ({"audience"}, "forged.aud_api_client_id"),
+        ({"roles_as_scopes"}, "forged.roles_instead_of_scp"),
+        ({"roles_as_scopes"}, "forged.app_only"),
+        ({"scope"}, "forged.app_only"),
     ],
 )
 async def test_removing_a_protection_is_reported(disabled: set[str], must_fail: str) -> None:
@@ -148,3 +159,10 @@ async def test_a_refusal_without_the_gateway_challenge_is_reported() -> None:
     refused = [r for r in results if r.name != "forged.none"]
     assert refused
     assert all(r.outcome is Outcome.FAIL and "let the token through" in r.detail for r in refused)
+
+
+def test_api_client_id_is_no_forgery_when_it_is_the_identifier_uri() -> None:
+    target = replace(TARGET, scope="api://app-1/user_impersonate")
+    names = {case.name for case in forgeries(target, ISSUER, None, jwks())}
+    assert "aud_api_client_id" not in names
+    assert {"exp_as_string", "tid_mismatch", "roles_instead_of_scp", "app_only"} <= names

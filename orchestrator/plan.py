@@ -39,6 +39,7 @@ class PlanningProvider(Protocol):
 
     kind: str
 
+    # ``spec``: the node's model for this kind; each provider narrows it (see ``resource.Provider``).
     def desired(self, address: str, spec: Any, resolved: Mapping[str, Any]) -> Desired: ...
 
     def diff(self, desired: Desired, actual: Actual) -> tuple[FieldChange, ...]: ...

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import PermanentError
 from orchestrator.kinds import Kind
@@ -30,7 +30,6 @@ from orchestrator.providers.base import (
     diff_owned,
     json_body,
     secret_values,
-    spec_dict,
     wire,
 )
 from orchestrator.providers.common import (
@@ -43,8 +42,10 @@ from orchestrator.providers.common import (
     str_prop,
 )
 from orchestrator.providers.errors import translating
-from orchestrator.resolve import substitute
 from orchestrator.resource import UNKNOWN, Actual, Desired, FieldChange
+
+if TYPE_CHECKING:
+    from orchestrator.spec.models import ApimService
 
 BUILTIN_ECHO_API = "echo-api"
 
@@ -54,9 +55,9 @@ def named_value_tag(lab: str) -> str:
     return f"{OWNER_TAG}-{lab}"
 
 
-def service_of(ctx: Context, spec: Mapping[str, Any]) -> Any:
-    """The APIM service a child lives in: the spec's own ``service`` or the lab's service."""
-    return spec.get("service") or ctx.apim_service or UNKNOWN
+def service_of(ctx: Context) -> Any:
+    """The APIM service a child lives in: the lab's service (``UNKNOWN`` without one)."""
+    return ctx.apim_service or UNKNOWN
 
 
 def rg_and_service(desired: Desired | Actual) -> tuple[str, str]:
@@ -93,24 +94,20 @@ class ApimServiceProvider:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
-    def desired(self, address: str, spec: Any, resolved: Mapping[str, Any]) -> Desired:
-        data = substitute(spec_dict(spec), resolved)
-        sku = data.get("sku") or {}
-        if isinstance(sku, str):
-            sku = {"name": sku}
+    def desired(self, address: str, spec: ApimService, resolved: Mapping[str, Any]) -> Desired:
         lab = self.ctx.lab
         props: dict[str, Any] = {
-            "@rg": data.get("resource_group") or self.ctx.rg,
-            "location": data.get("location") or self.ctx.location,
-            "sku.name": sku.get("name", "BasicV2"),
-            "sku.capacity": int(data.get("capacity", sku.get("capacity", 1))),
-            "properties.publisherEmail": data.get("publisher_email"),
-            "properties.publisherName": data.get("publisher_name"),
+            "@rg": self.ctx.rg,
+            "location": self.ctx.location,
+            "sku.name": spec.sku,
+            "sku.capacity": spec.capacity,
+            "properties.publisherEmail": spec.publisher_email,
+            "properties.publisherName": spec.publisher_name,
             "identity.type": "SystemAssigned",
         }
         if lab:
-            props["tags"] = arm_tags(lab, data.get("tags"))
-        return Desired(address, self.kind, str(data["name"]), props)
+            props["tags"] = arm_tags(lab)
+        return Desired(address, self.kind, spec.name, props)
 
     def diff(self, desired: Desired, actual: Actual) -> tuple[FieldChange, ...]:
         def same_location(want: Any, have: Any) -> bool:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import TemporaryError
 from orchestrator.kinds import Kind
@@ -23,7 +23,6 @@ from orchestrator.providers.base import (
     description_owned,
     diff_owned,
     json_body,
-    spec_dict,
     wire,
     with_mark,
     xml_equal,
@@ -40,13 +39,12 @@ from orchestrator.providers.common import (
     str_prop,
 )
 from orchestrator.providers.errors import translating
-from orchestrator.resolve import contains_unknown, substitute, value_of
+from orchestrator.resolve import contains_unknown, value_of
 from orchestrator.resource import UNKNOWN, Actual, Desired, FieldChange
 from orchestrator.urls import api_prm_url, api_url
 
-
-def _name_from(address: str, data: Mapping[str, Any]) -> str:
-    return str(data.get("name") or address.rsplit(".", 1)[-1])
+if TYPE_CHECKING:
+    from orchestrator.spec.models import Api, Operation, Policy
 
 
 def api_urls(gateway_url: Any, path: Any) -> dict[str, Any]:
@@ -67,22 +65,16 @@ def address_parts(address: str) -> list[str]:
     return address.split(".")[1:]
 
 
-def render(policy: Any, resolved: Mapping[str, Any], named_values: Mapping[str, str] | None) -> Any:
-    """Render a ``Policy{template, variables}`` with its references resolved; UNKNOWN while a
-    referenced value is not known yet (the executor re-derives it once it is)."""
+def render(policy: Policy, resolved: Mapping[str, Any], named_values: Mapping[str, str] | None) -> Any:
+    """Render a ``Policy{template, variables}`` with its references resolved: the XML, or UNKNOWN
+    while a referenced value is not known yet (the executor re-derives it once it is)."""
     from orchestrator.render import render_policy
     from orchestrator.render.lab import convert_variables
 
-    template = getattr(policy, "template", None)
-    variables = getattr(policy, "variables", None)
-    if isinstance(policy, Mapping):
-        template, variables = policy.get("template"), policy.get("variables")
-    if "xml" in (policy if isinstance(policy, Mapping) else {}):
-        return policy["xml"]
-    converted = convert_variables(variables or {}, lambda ref: value_of(ref, resolved), named_values)
+    converted = convert_variables(policy.variables, lambda ref: value_of(ref, resolved), named_values)
     if contains_unknown(converted):
         return UNKNOWN
-    return render_policy(str(template), converted)
+    return render_policy(policy.template, converted)
 
 
 def _named_value_names(ctx: Context) -> dict[str, str] | None:
@@ -136,29 +128,23 @@ class _Base:
 class ApiProvider(_Base):
     kind = Kind.API
 
-    def desired(self, address: str, spec: Any, resolved: Mapping[str, Any]) -> Desired:
-        data = substitute(spec_dict(spec), resolved)
-        data.pop("operations", None)
-        data.pop("policy", None)
-        name = _name_from(address, data)
-        path = str(data.get("path", name)).strip("/")
+    def desired(self, address: str, spec: Api, resolved: Mapping[str, Any]) -> Desired:
+        name = address_parts(address)[-1]
         props: dict[str, Any] = {
-            "@rg": data.get("resource_group") or self.ctx.rg,
-            "@service": service_of(self.ctx, data),
+            "@rg": self.ctx.rg,
+            "@service": service_of(self.ctx),
             "@gateway": resolved.get("apim.service.gateway_url", UNKNOWN),
-            "properties.displayName": data.get("display_name") or name,
-            "properties.path": path,
-            "properties.protocols": list(data.get("protocols") or ["https"]),
-            "properties.subscriptionRequired": bool(data.get("subscription_required", False)),
-            "properties.type": data.get("type") or "http",
-            "properties.description": with_mark(data.get("description"), self.ctx.lab),
+            "properties.displayName": spec.display_name,
+            "properties.path": spec.path,
+            "properties.protocols": list(spec.protocols),
+            "properties.subscriptionRequired": spec.subscription_required,
+            "properties.type": spec.type,
+            "properties.description": with_mark(spec.description, self.ctx.lab),
         }
-        if data.get("service_url"):
-            props["properties.serviceUrl"] = data["service_url"]
-        if data.get("backend"):
+        if spec.backend:
             # The API forwards to a backend of the lab: its ``serviceUrl`` follows that backend's
             # URL (read when writing; compared with the backend as read, see ``diff``).
-            props["@backend"] = str(data["backend"])
+            props["@backend"] = spec.backend
         return Desired(address, self.kind, name, props)
 
     def diff(self, desired: Desired, actual: Actual) -> tuple[FieldChange, ...]:
@@ -261,25 +247,21 @@ class ApiProvider(_Base):
 class OperationProvider(_Base):
     kind = Kind.OPERATION
 
-    def desired(self, address: str, spec: Any, resolved: Mapping[str, Any]) -> Desired:
-        data = substitute(spec_dict(spec), resolved)
-        data.pop("policy", None)
+    def desired(self, address: str, spec: Operation, resolved: Mapping[str, Any]) -> Desired:
         keys = address_parts(address)
-        name = str(data.get("name") or keys[-1])
-        url_template = str(data.get("url_template") or "/")
+        name = keys[-1]
         params = [
-            {"name": t["name"], "type": t.get("type", "string"), "required": bool(t.get("required", True))}
-            for t in data.get("template_parameters") or ()
-        ] or template_parameters(url_template)
+            {"name": t.name, "type": t.type, "required": t.required} for t in spec.template_parameters
+        ] or template_parameters(spec.url_template)
         props: dict[str, Any] = {
-            "@rg": data.get("resource_group") or self.ctx.rg,
-            "@service": service_of(self.ctx, data),
-            "@api": str(data.get("api") or keys[0]),
-            "properties.displayName": data.get("display_name") or name,
-            "properties.method": str(data.get("method") or "GET").upper(),
-            "properties.urlTemplate": url_template,
+            "@rg": self.ctx.rg,
+            "@service": service_of(self.ctx),
+            "@api": keys[0],
+            "properties.displayName": spec.display_name,
+            "properties.method": spec.method.upper(),
+            "properties.urlTemplate": spec.url_template,
             "properties.templateParameters": params,
-            "properties.description": with_mark(data.get("description"), self.ctx.lab),
+            "properties.description": with_mark(spec.description, self.ctx.lab),
         }
         return Desired(address, self.kind, name, props)
 
@@ -365,11 +347,11 @@ class ApiPolicyProvider(_Base):
     kind = Kind.API_POLICY
     scoped_to_operation = False
 
-    def desired(self, address: str, spec: Any, resolved: Mapping[str, Any]) -> Desired:
+    def desired(self, address: str, spec: Policy, resolved: Mapping[str, Any]) -> Desired:
         keys = address_parts(address)
         props: dict[str, Any] = {
             "@rg": self.ctx.rg,
-            "@service": service_of(self.ctx, {}),
+            "@service": service_of(self.ctx),
             "@api": keys[0],
             "properties.value": render(spec, resolved, _named_value_names(self.ctx)),
         }

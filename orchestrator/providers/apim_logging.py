@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.kinds import Kind
 from orchestrator.providers.apim import ApimChild, arm_id, base_props, service_names, service_of
 from orchestrator.providers.base import (
     description_owned,
     diff_owned,
-    spec_dict,
     wire,
     with_mark,
 )
@@ -23,23 +22,23 @@ from orchestrator.providers.common import (
     Context,
     get_or_none,
 )
-from orchestrator.resolve import substitute
 from orchestrator.resource import UNKNOWN, Actual, Desired, FieldChange, Secret
+
+if TYPE_CHECKING:
+    from orchestrator.spec.models import ApimDiagnostic, ApimLogger
 
 
 class LoggerProvider(ApimChild):
     kind = Kind.APIM_LOGGER
     operations_attr = "logger"
 
-    def desired(self, address: str, spec: Any, resolved: Mapping[str, Any]) -> Desired:
-        data = substitute(spec_dict(spec), resolved)
-        lab = self.ctx.lab
-        name = str(data.get("name") or address.rsplit(".", 1)[-1])
-        props = base_props(data.get("resource_group") or self.ctx.rg, service_of(self.ctx, data))
+    def desired(self, address: str, spec: ApimLogger, resolved: Mapping[str, Any]) -> Desired:
+        name = spec.name
+        props = base_props(self.ctx.rg, service_of(self.ctx))
         props.update(
             {
-                "properties.loggerType": data.get("logger_type") or "applicationInsights",
-                "properties.description": with_mark(data.get("description"), lab),
+                "properties.loggerType": "applicationInsights",
+                "properties.description": with_mark(None, self.ctx.lab),
             }
         )
         insights = _app_insights_name(self.ctx)
@@ -104,11 +103,10 @@ class DiagnosticProvider(ApimChild):
         super().__init__(ctx)
         self._owned_loggers: set[tuple[str, str]] = set()
 
-    def desired(self, address: str, spec: Any, resolved: Mapping[str, Any]) -> Desired:
-        data = substitute(spec_dict(spec), resolved)
-        rg = data.get("resource_group") or self.ctx.rg
-        service = service_of(self.ctx, data)
-        name = str(data.get("name") or "applicationinsights")
+    def desired(self, address: str, spec: ApimDiagnostic, resolved: Mapping[str, Any]) -> Desired:
+        rg = self.ctx.rg
+        service = service_of(self.ctx)
+        name = "applicationinsights"
         logger = _logger_name(self.ctx)
         props = base_props(rg, service)
         logger_id = (
@@ -119,11 +117,11 @@ class DiagnosticProvider(ApimChild):
         props.update(
             {
                 "properties.loggerId": logger_id,
-                "properties.alwaysLog": "allErrors" if data.get("always_log_errors", True) else None,
-                "properties.logClientIp": bool(data.get("log_client_ip", True)),
+                "properties.alwaysLog": "allErrors" if spec.always_log_errors else None,
+                "properties.logClientIp": spec.log_client_ip,
                 "properties.sampling.samplingType": "fixed",
-                "properties.sampling.percentage": float(data.get("sampling_percentage", 100)),
-                "properties.verbosity": data.get("verbosity") or "information",
+                "properties.sampling.percentage": float(spec.sampling_percentage),
+                "properties.verbosity": spec.verbosity,
             }
         )
         return Desired(address, self.kind, name, props)

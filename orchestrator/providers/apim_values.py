@@ -7,7 +7,7 @@ kept in another tag, never read back. Backends carry the mark in their ``descrip
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import PermanentError
 from orchestrator.kinds import Kind
@@ -26,7 +26,6 @@ from orchestrator.providers.base import (
     find_digest,
     json_body,
     secret_digest_tag,
-    spec_dict,
     wire,
     with_mark,
 )
@@ -38,34 +37,36 @@ from orchestrator.providers.errors import translating
 from orchestrator.resolve import substitute
 from orchestrator.resource import UNKNOWN, Actual, Desired, FieldChange, Secret
 
+if TYPE_CHECKING:
+    from orchestrator.spec.models import Backend, NamedValue
+
 
 class NamedValueProvider(ApimChild):
     kind = Kind.NAMED_VALUE
     operations_attr = "named_value"
 
-    def desired(self, address: str, spec: Any, resolved: Mapping[str, Any]) -> Desired:
-        data = substitute(spec_dict(spec), resolved)
+    def desired(self, address: str, spec: NamedValue, resolved: Mapping[str, Any]) -> Desired:
         lab = self.ctx.lab
-        name = str(data.get("name") or address.rsplit(".", 1)[-1])
-        props = base_props(data.get("resource_group") or self.ctx.rg, service_of(self.ctx, data))
-        value = data.get("value")
+        name = address.rsplit(".", 1)[-1]
+        props = base_props(self.ctx.rg, service_of(self.ctx))
+        value = substitute(spec.value, resolved)
+        key_vault = spec.key_vault
         # A Key Vault reference is always a secret named value in APIM.
-        secret = bool(data.get("secret")) or isinstance(value, Secret) or bool(data.get("key_vault"))
+        secret = spec.secret or isinstance(value, Secret) or key_vault is not None
         if secret and isinstance(value, str):
             value = Secret(value)
         props.update(
             {
-                "properties.displayName": data.get("display_name") or name,
+                "properties.displayName": spec.display_name or name,
                 "properties.secret": secret,
                 "properties.tags": [named_value_tag(lab)] if lab else [],
             }
         )
-        if data.get("tags"):
-            props["properties.tags"] = [*props["properties.tags"], *data["tags"]]
-        key_vault = data.get("key_vault")
-        if key_vault:
-            props["properties.keyVault.secretIdentifier"] = key_vault.get("secret_id")
-            identity = key_vault.get("identity")
+        if spec.tags:
+            props["properties.tags"] = [*props["properties.tags"], *spec.tags]
+        if key_vault is not None:
+            props["properties.keyVault.secretIdentifier"] = substitute(key_vault.secret_id, resolved)
+            identity = key_vault.identity
             if identity:
                 # The spec names the identity by key; its client id is read when writing.
                 identities = getattr(self.ctx.lab_spec, "managed_identities", None) or {}
@@ -183,26 +184,18 @@ class BackendProvider(ApimChild):
                     )
         self.ctx.memo.clear()
 
-    def desired(self, address: str, spec: Any, resolved: Mapping[str, Any]) -> Desired:
-        data = substitute(spec_dict(spec), resolved)
-        lab = self.ctx.lab
-        name = str(data.get("name") or address.rsplit(".", 1)[-1])
-        props = base_props(data.get("resource_group") or self.ctx.rg, service_of(self.ctx, data))
+    def desired(self, address: str, spec: Backend, resolved: Mapping[str, Any]) -> Desired:
+        props = base_props(self.ctx.rg, service_of(self.ctx))
         props.update(
             {
-                "properties.url": data.get("url"),
-                "properties.protocol": data.get("protocol") or "http",
-                "properties.description": with_mark(data.get("description"), lab),
+                "properties.url": substitute(spec.url, resolved),
+                "properties.protocol": spec.protocol,
+                "properties.description": with_mark(spec.description, self.ctx.lab),
+                "properties.tls.validateCertificateChain": spec.tls.validate_certificate_chain,
+                "properties.tls.validateCertificateName": spec.tls.validate_certificate_name,
             }
         )
-        tls = data.get("tls") or {}
-        chain = data.get("validate_certificate_chain", tls.get("validate_certificate_chain"))
-        cname = data.get("validate_certificate_name", tls.get("validate_certificate_name"))
-        if chain is not None:
-            props["properties.tls.validateCertificateChain"] = bool(chain)
-        if cname is not None:
-            props["properties.tls.validateCertificateName"] = bool(cname)
-        return Desired(address, self.kind, name, props)
+        return Desired(address, self.kind, address.rsplit(".", 1)[-1], props)
 
     def actual_from(self, item: Any, rg: str, service: str, lab: str) -> Actual:
         p = wire(item).get("properties") or {}

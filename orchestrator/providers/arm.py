@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from orchestrator.errors import PermanentError
 from orchestrator.kinds import Kind
@@ -42,6 +42,9 @@ from orchestrator.providers.common import (
 from orchestrator.providers.errors import translating
 from orchestrator.resolve import contains_unknown
 from orchestrator.resource import Actual, Desired, FieldChange
+
+if TYPE_CHECKING:
+    from orchestrator.spec.models import Target
 
 OutputsFn = Callable[[Mapping[str, Any]], dict[str, Any]]
 Comparators = Mapping[str, Callable[[Any, Any], bool]]
@@ -235,13 +238,9 @@ class ResourceGroupProvider:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
-    def desired(self, address: str, spec: Any, resolved: Mapping[str, Any]) -> Desired:
-        from orchestrator.providers.base import spec_dict
-
-        data = spec_dict(spec)
-        name = str(data.get("resource_group") or data.get("name") or self.ctx.rg)
-        props = {"location": data.get("location") or self.ctx.location, "tags": arm_tags(self.ctx.lab)}
-        return Desired(address, self.kind, name, props)
+    def desired(self, address: str, spec: Target, resolved: Mapping[str, Any]) -> Desired:
+        props = {"location": spec.location, "tags": arm_tags(self.ctx.lab)}
+        return Desired(address, self.kind, spec.resource_group, props)
 
     def diff(self, desired: Desired, actual: Actual) -> tuple[FieldChange, ...]:
         return diff_owned(

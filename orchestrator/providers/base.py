@@ -72,20 +72,7 @@ def stable_uuid(*parts: str) -> str:
     return str(uuid.uuid5(_NS, "/".join(parts)))
 
 
-# ---------------------------------------------------------------- spec and references
-
-
-def spec_dict(spec: Any) -> dict[str, Any]:
-    """A node spec as plain data (pydantic models are dumped; mappings copied)."""
-    if spec is None:
-        return {}
-    dump = getattr(spec, "model_dump", None)
-    if callable(dump):
-        data = dump(mode="python", by_alias=False, exclude_none=True)
-        return dict(data) if isinstance(data, Mapping) else {}
-    if isinstance(spec, Mapping):
-        return dict(spec)
-    raise TypeError(f"unsupported spec type {type(spec).__name__}")
+# ---------------------------------------------------------------- secrets in values
 
 
 def secret_values(value: Any) -> list[str]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.kinds import Kind
 from orchestrator.providers.acr_build import SourceArchive, ensure_image, pack_source
@@ -30,12 +30,15 @@ from orchestrator.providers.base import (
     diff_owned,
     digest_matches,
     secret_digest_tag,
-    spec_dict,
 )
 from orchestrator.providers.common import Context
 from orchestrator.providers.identity import MANAGED_IDENTITY
 from orchestrator.resolve import contains_unknown, substitute
 from orchestrator.resource import UNKNOWN, Actual, Desired, FieldChange, Secret
+from orchestrator.spec.values import EnvVar
+
+if TYPE_CHECKING:
+    from orchestrator.spec.models import ContainerEnvironment, ContainerRegistry, Server
 
 SECRETS_TAG = "prmlab-secrets"
 
@@ -66,20 +69,19 @@ CONTAINER_APP = ArmKind(Kind.CONTAINER_APP, "Microsoft.App/containerApps", "2024
 class ContainerRegistryProvider(ArmResourceProvider):
     spec_kind = CONTAINER_REGISTRY
 
-    def build(self, address: str, spec: Any, resolved: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-        data = spec_dict(spec)
-        return str(data["name"]), {
-            "sku": {"name": data.get("sku", "Basic")},
-            "properties": {"adminUserEnabled": False},
-        }
+    def build(
+        self, address: str, spec: ContainerRegistry, resolved: Mapping[str, Any]
+    ) -> tuple[str, dict[str, Any]]:
+        return spec.name, {"sku": {"name": spec.sku}, "properties": {"adminUserEnabled": False}}
 
 
 class ContainerEnvironmentProvider(ArmResourceProvider):
     spec_kind = CONTAINER_ENVIRONMENT
 
-    def build(self, address: str, spec: Any, resolved: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-        data = spec_dict(spec)
-        return str(data["name"]), {"properties": {}}
+    def build(
+        self, address: str, spec: ContainerEnvironment, resolved: Mapping[str, Any]
+    ) -> tuple[str, dict[str, Any]]:
+        return spec.name, {"properties": {}}
 
 
 def secret_name(env_name: str) -> str:
@@ -93,6 +95,26 @@ def _identity_id(ctx: Context, key: str | None) -> str | None:
         return None
     name = str(identities[key].name) if key in identities else key
     return resource_id(ctx.subscription_id, ctx.rg, MANAGED_IDENTITY.resource_type, name)
+
+
+def _environment(
+    spec: Server, resolved: Mapping[str, Any]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(container env, app secrets): a secret value goes into ``secrets`` and the env names it."""
+    env: list[dict[str, Any]] = []
+    secrets: list[dict[str, Any]] = []
+    for env_name, item in spec.env.items():
+        if isinstance(item, EnvVar):
+            value = substitute(item.value, resolved)
+            value = Secret(_text(value)) if item.secret else value
+        else:
+            value = substitute(item, resolved)
+        if isinstance(value, Secret):
+            secrets.append({"name": secret_name(env_name), "value": value})
+            env.append({"name": env_name, "secretRef": secret_name(env_name)})
+        else:
+            env.append({"name": env_name, "value": value})
+    return env, secrets
 
 
 class ContainerAppProvider(ArmResourceProvider):
@@ -110,87 +132,54 @@ class ContainerAppProvider(ArmResourceProvider):
             self._archives[source] = pack_source(source)
         return self._archives[source]
 
-    def build(self, address: str, spec: Any, resolved: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-        data = substitute(spec_dict(spec), resolved)
-        name = str(data["name"])
-        registry = data.get("registry")
-        environment = (data.get("environment") or {}).get("name")
-        if environment is None:
-            environment = getattr(
-                getattr(getattr(self.ctx.lab_spec, "server", None), "environment", None), "name", None
-            )
-        if registry is None:
-            lab_registry = getattr(getattr(self.ctx.lab_spec, "server", None), "registry", None)
-            registry = None if lab_registry is None else {"name": lab_registry.name}
-        identity_id = _identity_id(self.ctx, data.get("identity"))
-        login_server = f"{str(registry['name']).lower()}.azurecr.io" if registry else None
-        source = data.get("source")
-        archive: SourceArchive | None = None
-        source_dir: Path | None = None
-        if isinstance(source, str) and login_server and not data.get("image"):
-            base = getattr(self.ctx.lab_spec, "base_dir", None) or Path.cwd()
-            source_dir = (Path(base) / source).resolve()
-            archive = self._archive(source_dir)
-        if archive is not None:
-            image = f"{login_server}/{archive.tag}"
-        else:
-            image = data.get("image") or (
-                f"{login_server}/mcp-server:latest" if login_server else "mcp-server:latest"
-            )
-        env: list[dict[str, Any]] = []
-        secrets: list[dict[str, Any]] = []
-        for env_name, value in (data.get("env") or {}).items():
-            if isinstance(value, Mapping) and "value" in value:
-                value = value["value"] if not value.get("secret") else Secret(_text(value["value"]))
-            if isinstance(value, Secret):
-                secrets.append({"name": secret_name(env_name), "value": value})
-                env.append({"name": env_name, "secretRef": secret_name(env_name)})
-            else:
-                env.append({"name": env_name, "value": value})
-        scale = data.get("scale") or {}
+    def build(self, address: str, spec: Server, resolved: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+        registry = spec.registry.name if spec.registry is not None else None
+        identity_id = _identity_id(self.ctx, spec.identity)
+        login_server = f"{registry.lower()}.azurecr.io" if registry else None
+        image, source_dir = self._image(spec, login_server)
+        env, secrets = _environment(spec, resolved)
         configuration: dict[str, Any] = {
-            "ingress": {"external": True, "targetPort": int(data.get("port", 8000)), "transport": "auto"},
+            "ingress": {"external": True, "targetPort": spec.port, "transport": "auto"},
             "secrets": secrets,
         }
         if login_server and identity_id:
             configuration["registries"] = [{"server": login_server, "identity": identity_id}]
+        environment_id = resource_id(
+            self.ctx.subscription_id, self.ctx.rg, CONTAINER_ENVIRONMENT.resource_type, spec.environment.name
+        )
+        container = {
+            "name": spec.name,
+            "image": image,
+            "env": env,
+            "resources": {"cpu": spec.cpu, "memory": spec.memory},
+        }
+        scale = {"minReplicas": spec.scale.min_replicas, "maxReplicas": spec.scale.max_replicas}
         body: dict[str, Any] = {
             "properties": {
-                "managedEnvironmentId": resource_id(
-                    self.ctx.subscription_id,
-                    self.ctx.rg,
-                    CONTAINER_ENVIRONMENT.resource_type,
-                    str(environment),
-                ),
+                "managedEnvironmentId": environment_id,
                 "configuration": configuration,
-                "template": {
-                    "containers": [
-                        {
-                            "name": name,
-                            "image": image,
-                            "env": env,
-                            "resources": {
-                                "cpu": float(data.get("cpu", 0.5)),
-                                "memory": data.get("memory", "1Gi"),
-                            },
-                        }
-                    ],
-                    "scale": {
-                        "minReplicas": int(scale.get("min_replicas", 1)),
-                        "maxReplicas": int(scale.get("max_replicas", 3)),
-                    },
-                },
+                "template": {"containers": [container], "scale": scale},
             }
         }
         if identity_id:
             body["identity"] = {"type": "UserAssigned", "userAssignedIdentities": {identity_id: {}}}
-        if archive is not None and source_dir is not None and registry is not None:
+        if source_dir is not None and registry is not None:
             # Locators (never diffed): what ``_build_image`` needs before the app is written.
             body["@source"] = str(source_dir)
             body["@registry_id"] = resource_id(
-                self.ctx.subscription_id, self.ctx.rg, CONTAINER_REGISTRY.resource_type, str(registry["name"])
+                self.ctx.subscription_id, self.ctx.rg, CONTAINER_REGISTRY.resource_type, registry
             )
-        return name, body
+        return spec.name, body
+
+    def _image(self, spec: Server, login_server: str | None) -> tuple[str, Path | None]:
+        """(image, source folder): with ``source``, a registry and no ``image``, the image ACR
+        builds from the source (tagged with its digest); else ``image`` or the registry's default."""
+        if spec.source is not None and login_server and not spec.image:
+            base = self.ctx.lab_spec.base_dir if self.ctx.lab_spec is not None else Path.cwd()
+            source_dir = (Path(base) / spec.source).resolve()
+            return f"{login_server}/{self._archive(source_dir).tag}", source_dir
+        default = f"{login_server}/mcp-server:latest" if login_server else "mcp-server:latest"
+        return spec.image or default, None
 
     async def _build_image(self, desired: Desired) -> None:
         source, registry_id = desired.properties.get("@source"), desired.properties.get("@registry_id")

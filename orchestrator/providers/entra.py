@@ -30,7 +30,6 @@ from orchestrator.kinds import Kind
 from orchestrator.providers.base import (
     diff_owned,
     graph_mark,
-    spec_dict,
     stable_uuid,
 )
 from orchestrator.providers.common import (
@@ -48,6 +47,8 @@ from orchestrator.resource import Actual, Desired, FieldChange
 
 if TYPE_CHECKING:
     from msgraph import GraphServiceClient
+
+    from orchestrator.spec.models import EntraApp
 
 T = TypeVar("T")
 
@@ -147,53 +148,53 @@ class GraphProvider:
 # ------------------------------------------------------------------------------- applications
 
 
-def app_properties(data: Mapping[str, Any], lab: str) -> dict[str, Any]:
-    """The Graph fields the spec owns, as flat camelCase paths (pure)."""
-    unique = str(data["unique_name"])
+def app_properties(app: EntraApp, resolved: Mapping[str, Any], lab: str) -> dict[str, Any]:
+    """The Graph fields the spec owns, as flat camelCase paths, references substituted (pure)."""
+    unique = app.unique_name
     scopes = []
     scope_ids: dict[str, str] = {}
-    for scope in data.get("scopes") or ():
-        sid = str(scope.get("id") or stable_uuid(unique, "scope", str(scope["value"])))
-        scope_ids[str(scope["value"])] = sid
+    for scope in app.scopes:
+        sid = str(scope.id or stable_uuid(unique, "scope", scope.value))
+        scope_ids[scope.value] = sid
         scopes.append(
             {
                 "id": sid,
-                "value": scope["value"],
-                "type": scope.get("type", "User"),
-                "adminConsentDisplayName": scope.get("admin_consent_display_name"),
-                "adminConsentDescription": scope.get("admin_consent_description"),
-                "userConsentDisplayName": scope.get("user_consent_display_name"),
-                "userConsentDescription": scope.get("user_consent_description"),
-                "isEnabled": bool(scope.get("enabled", True)),
+                "value": scope.value,
+                "type": scope.type,
+                "adminConsentDisplayName": scope.admin_consent_display_name,
+                "adminConsentDescription": scope.admin_consent_description,
+                "userConsentDisplayName": scope.user_consent_display_name,
+                "userConsentDescription": scope.user_consent_description,
+                "isEnabled": scope.enabled,
             }
         )
     pre_authorized = [
         {
-            "appId": str(client["app_id"]),
+            "appId": str(client.app_id),
             "delegatedPermissionIds": sorted(
-                scope_ids.get(v, stable_uuid(unique, "scope", v)) for v in client["scopes"]
+                scope_ids.get(v, stable_uuid(unique, "scope", v)) for v in client.scopes
             ),
         }
-        for client in data.get("pre_authorized_clients") or ()
+        for client in app.pre_authorized_clients
     ]
     required = [
         {
-            "resourceAppId": str(r["resource_app_id"]),
-            "resourceAccess": [{"id": str(i), "type": "Scope"} for i in r.get("scopes") or ()]
-            + [{"id": str(i), "type": "Role"} for i in r.get("app_roles") or ()],
+            "resourceAppId": str(r.resource_app_id),
+            "resourceAccess": [{"id": str(i), "type": "Scope"} for i in r.scopes]
+            + [{"id": str(i), "type": "Role"} for i in r.app_roles],
         }
-        for r in data.get("required_resource_access") or ()
+        for r in app.required_resource_access
     ]
     return {
-        "displayName": data.get("display_name") or unique,
-        "signInAudience": data.get("sign_in_audience", "AzureADMyOrg"),
-        "identifierUris": list(data.get("identifier_uris") or ()),
-        "api.requestedAccessTokenVersion": int(data.get("access_token_version", 2)),
+        "displayName": app.display_name,
+        "signInAudience": app.sign_in_audience,
+        "identifierUris": substitute(app.identifier_uris, resolved),
+        "api.requestedAccessTokenVersion": app.access_token_version,
         "api.oauth2PermissionScopes": scopes,
         "api.preAuthorizedApplications": pre_authorized,
-        "spa.redirectUris": list((data.get("spa") or {}).get("redirect_uris") or ()),
-        "web.redirectUris": list((data.get("web") or {}).get("redirect_uris") or ()),
-        "publicClient.redirectUris": list((data.get("public_client") or {}).get("redirect_uris") or ()),
+        "spa.redirectUris": substitute(app.spa.redirect_uris, resolved),
+        "web.redirectUris": substitute(app.web.redirect_uris, resolved),
+        "publicClient.redirectUris": substitute(app.public_client.redirect_uris, resolved),
         "requiredResourceAccess": required,
         "tags": [graph_mark(lab)],
     }
@@ -377,9 +378,8 @@ def known_only(desired: Desired) -> dict[str, Any]:
 class EntraAppProvider(GraphProvider):
     kind = Kind.ENTRA_APP
 
-    def desired(self, address: str, spec: Any, resolved: Mapping[str, Any]) -> Desired:
-        data = substitute(spec_dict(spec), resolved)
-        return Desired(address, self.kind, str(data["unique_name"]), app_properties(data, self.ctx.lab))
+    def desired(self, address: str, spec: EntraApp, resolved: Mapping[str, Any]) -> Desired:
+        return Desired(address, self.kind, spec.unique_name, app_properties(spec, resolved, self.ctx.lab))
 
     def diff(self, desired: Desired, actual: Actual) -> tuple[FieldChange, ...]:
         return diff_owned(desired.properties, actual.properties, compare=APP_COMPARE)

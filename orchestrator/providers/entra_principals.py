@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import PermanentError, TemporaryError
 from orchestrator.kinds import Kind
 from orchestrator.providers.base import (
     diff_owned,
     graph_mark,
-    spec_dict,
 )
 from orchestrator.providers.common import (
     Context,
@@ -40,16 +39,16 @@ from orchestrator.providers.entra import (
 )
 from orchestrator.providers.errors import translating
 from orchestrator.resolve import substitute
-from orchestrator.resource import UNKNOWN, Actual, Desired, FieldChange
+from orchestrator.resource import Actual, Desired, FieldChange
+
+if TYPE_CHECKING:
+    from orchestrator.spec.models import EntraApp, FederatedCredential
 
 
-def _app_key(address: str, data: Mapping[str, Any], ctx: Context) -> str:
-    """The unique name of the app a service principal / credential belongs to."""
-    for key in ("app_unique_name", "unique_name", "app"):
-        if isinstance(data.get(key), str):
-            value = str(data[key])
-            return ctx.app_unique_names.get(value, value) if key == "app" else value
-    parts = address.split(".")  # service_principal.<app>, federated_credential.<app>.<name>
+def _app_key(address: str, ctx: Context) -> str:
+    """The unique name of the app a federated credential belongs to (its address names the app's
+    key: ``federated_credential.<app>.<name>``)."""
+    parts = address.split(".")
     if len(parts) >= 2:
         return ctx.app_unique_names.get(parts[1], parts[1])
     raise PermanentError(address, "cannot tell which app registration this belongs to")
@@ -58,9 +57,8 @@ def _app_key(address: str, data: Mapping[str, Any], ctx: Context) -> str:
 class ServicePrincipalProvider(GraphProvider):
     kind = Kind.SERVICE_PRINCIPAL
 
-    def desired(self, address: str, spec: Any, resolved: Mapping[str, Any]) -> Desired:
-        data = substitute(spec_dict(spec), resolved)
-        unique = _app_key(address, data, self.ctx)
+    def desired(self, address: str, spec: EntraApp, resolved: Mapping[str, Any]) -> Desired:
+        unique = spec.unique_name  # a service principal's spec is its app
         props = {"@app": unique, "tags": [graph_mark(self.ctx.lab)]}
         return Desired(address, self.kind, unique, props)
 
@@ -158,18 +156,16 @@ class ServicePrincipalProvider(GraphProvider):
 class FederatedCredentialProvider(GraphProvider):
     kind = Kind.FEDERATED_CREDENTIAL
 
-    def desired(self, address: str, spec: Any, resolved: Mapping[str, Any]) -> Desired:
-        data = substitute(spec_dict(spec), resolved)
-        unique = _app_key(address, data, self.ctx)
+    def desired(self, address: str, spec: FederatedCredential, resolved: Mapping[str, Any]) -> Desired:
         props: dict[str, Any] = {
-            "@app": unique,
-            "issuer": data.get("issuer", UNKNOWN),
-            "subject": data.get("subject", UNKNOWN),
-            "audiences": list(data.get("audiences") or ["api://AzureADTokenExchange"]),
+            "@app": _app_key(address, self.ctx),
+            "issuer": substitute(spec.issuer, resolved),
+            "subject": substitute(spec.subject, resolved),
+            "audiences": list(spec.audiences) or ["api://AzureADTokenExchange"],
         }
-        if data.get("description"):
-            props["description"] = data["description"]
-        return Desired(address, self.kind, str(data["name"]), props)
+        if spec.description:
+            props["description"] = spec.description
+        return Desired(address, self.kind, spec.name, props)
 
     def diff(self, desired: Desired, actual: Actual) -> tuple[FieldChange, ...]:
         return diff_owned(desired.properties, actual.properties, compare={"audiences": same_set})

@@ -7,11 +7,13 @@ feed the federated credential's subject, the server's env and role assignments.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.kinds import Kind
 from orchestrator.providers.arm import ArmKind, ArmResourceProvider
-from orchestrator.providers.base import spec_dict
+
+if TYPE_CHECKING:
+    from orchestrator.spec.models import ManagedIdentity
 
 
 def _outputs(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -31,6 +33,7 @@ MANAGED_IDENTITY = ArmKind(
 class ManagedIdentityProvider(ArmResourceProvider):
     spec_kind = MANAGED_IDENTITY
 
-    def build(self, address: str, spec: Any, resolved: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-        data = spec_dict(spec)
-        return str(data.get("name") or address.rsplit(".", 1)[-1]), {}
+    def build(
+        self, address: str, spec: ManagedIdentity, resolved: Mapping[str, Any]
+    ) -> tuple[str, dict[str, Any]]:
+        return spec.name, {}

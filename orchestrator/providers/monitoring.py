@@ -8,12 +8,14 @@ telemetry) and feed the APIM logger.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.kinds import Kind
 from orchestrator.providers.arm import ArmKind, ArmResourceProvider, resource_id
-from orchestrator.providers.base import spec_dict
 from orchestrator.resource import Secret
+
+if TYPE_CHECKING:
+    from orchestrator.spec.models import AppInsights, LogAnalytics
 
 
 def _workspace_outputs(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -38,27 +40,24 @@ APP_INSIGHTS = ArmKind(Kind.APP_INSIGHTS, "Microsoft.Insights/components", "2020
 class LogAnalyticsProvider(ArmResourceProvider):
     spec_kind = LOG_ANALYTICS
 
-    def build(self, address: str, spec: Any, resolved: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-        data = spec_dict(spec)
-        body = {
-            "properties": {
-                "sku": {"name": data.get("sku", "PerGB2018")},
-                "retentionInDays": int(data.get("retention_days", 30)),
-            }
-        }
-        return str(data["name"]), body
+    def build(
+        self, address: str, spec: LogAnalytics, resolved: Mapping[str, Any]
+    ) -> tuple[str, dict[str, Any]]:
+        body = {"properties": {"sku": {"name": spec.sku}, "retentionInDays": spec.retention_days}}
+        return spec.name, body
 
 
 class AppInsightsProvider(ArmResourceProvider):
     spec_kind = APP_INSIGHTS
 
-    def build(self, address: str, spec: Any, resolved: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-        data = spec_dict(spec)
-        app_type = data.get("application_type", "web")
+    def build(
+        self, address: str, spec: AppInsights, resolved: Mapping[str, Any]
+    ) -> tuple[str, dict[str, Any]]:
+        app_type = spec.application_type
         props: dict[str, Any] = {"Application_Type": app_type}
         workspace = getattr(getattr(self.ctx.lab_spec, "monitoring", None), "log_analytics", None)
         if workspace is not None:
             props["WorkspaceResourceId"] = resource_id(
                 self.ctx.subscription_id, self.ctx.rg, LOG_ANALYTICS.resource_type, str(workspace.name)
             )
-        return str(data["name"]), {"kind": app_type, "properties": props}
+        return spec.name, {"kind": app_type, "properties": props}

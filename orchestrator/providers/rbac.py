@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import PermanentError
 from orchestrator.kinds import Kind
@@ -28,7 +28,6 @@ from orchestrator.providers.base import (
     description_owned,
     diff_owned,
     json_body,
-    spec_dict,
     stable_uuid,
     unflatten,
     wire,
@@ -39,6 +38,9 @@ from orchestrator.providers.errors import translating
 from orchestrator.providers.identity import MANAGED_IDENTITY
 from orchestrator.providers.storage import STORAGE_ACCOUNT
 from orchestrator.resource import Actual, Desired, FieldChange
+
+if TYPE_CHECKING:
+    from orchestrator.graph import RoleAssignment
 
 ROLE_ASSIGNMENT_API = "2022-04-01"
 APIM_API = "2024-05-01"  # the service is written by azure-mgmt-apimanagement; read here by id
@@ -104,20 +106,15 @@ class RoleAssignmentProvider:
             return resource_id(sub, rg, STORAGE_ACCOUNT.resource_type, account), STORAGE_ACCOUNT.api_version
         raise PermanentError(address, f"role assignments cannot name a {kind}")
 
-    def desired(self, address: str, spec: Any, resolved: Mapping[str, Any]) -> Desired:
-        data = (
-            dataclasses.asdict(spec)
-            if dataclasses.is_dataclass(spec) and not isinstance(spec, type)
-            else spec_dict(spec)
-        )
-        scope, _ = self._arm_id(str(data["scope"]))
-        principal, principal_api = self._arm_id(str(data["principal"]))
+    def desired(self, address: str, spec: RoleAssignment, resolved: Mapping[str, Any]) -> Desired:
+        scope, _ = self._arm_id(spec.scope)
+        principal, principal_api = self._arm_id(spec.principal)
         name = stable_uuid(self.ctx.lab, address)
         props = {
             "@id": f"{scope}/providers/Microsoft.Authorization/roleAssignments/{name}",
             "@principal": principal,
             "@principal_api": principal_api,
-            "properties.roleDefinitionId": role_definition_id(self.ctx.subscription_id, str(data["role"])),
+            "properties.roleDefinitionId": role_definition_id(self.ctx.subscription_id, spec.role),
             "properties.scope": scope,
             "properties.description": description_mark(self.ctx.lab),
         }

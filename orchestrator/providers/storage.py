@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.kinds import Kind
 from orchestrator.providers.arm import ArmKind, ArmResourceProvider, resource_id
-from orchestrator.providers.base import arm_owned, diff_owned, json_body, spec_dict, wire
+from orchestrator.providers.base import arm_owned, diff_owned, json_body, wire
 from orchestrator.providers.common import Context, Key, assign, delete_ignoring_missing, get_or_none, key_of
 from orchestrator.providers.errors import translating
 from orchestrator.resource import Actual, Desired, FieldChange
+
+if TYPE_CHECKING:
+    from orchestrator.spec.models import ClientStore
 
 
 def _account_outputs(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -43,11 +46,12 @@ STORAGE_ACCOUNT = ArmKind(
 class StorageAccountProvider(ArmResourceProvider):
     spec_kind = STORAGE_ACCOUNT
 
-    def build(self, address: str, spec: Any, resolved: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-        data = spec_dict(spec)
-        return str(data["storage_account"]), {
+    def build(
+        self, address: str, spec: ClientStore, resolved: Mapping[str, Any]
+    ) -> tuple[str, dict[str, Any]]:
+        return spec.storage_account, {
             "kind": "StorageV2",
-            "sku": {"name": data.get("sku") or "Standard_LRS"},
+            "sku": {"name": spec.sku},
             "properties": {
                 "minimumTlsVersion": "TLS1_2",
                 "supportsHttpsTrafficOnly": True,
@@ -66,10 +70,9 @@ class StorageTableProvider:
     def _account_id(self, account: str) -> str:
         return resource_id(self.ctx.subscription_id, self.ctx.rg, STORAGE_ACCOUNT.resource_type, account)
 
-    def desired(self, address: str, spec: Any, resolved: Mapping[str, Any]) -> Desired:
-        data = spec_dict(spec)
-        account = self._account_id(str(data["storage_account"]))
-        table = str(data["table"])  # the model's default: mcpclients
+    def desired(self, address: str, spec: ClientStore, resolved: Mapping[str, Any]) -> Desired:
+        account = self._account_id(spec.storage_account)
+        table = spec.table  # the model's default: mcpclients
         props = {
             "@id": f"{account}/tableServices/default/tables/{table}",
             "@account": account,

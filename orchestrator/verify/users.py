@@ -14,7 +14,7 @@ a second one. What still fails is one ``PrmlabError`` naming the user, never a t
 from __future__ import annotations
 
 import secrets
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import anyio
 
@@ -38,7 +38,7 @@ async def ensure_test_users(
 
         secret = [spec.password.get_secret_value()] if spec.password is not None else []
 
-        async def once(spec: Any = spec, resource: str = resource, secret: list[str] = secret) -> bool:
+        async def once(spec: TestUser = spec, resource: str = resource, secret: list[str] = secret) -> bool:
             with translating(resource, secrets=secret):
                 return await _ensure_one(graph, spec)
 

@@ -16,9 +16,9 @@ from orchestrator.graph import Node, build_graph
 from orchestrator.providers import providers_for
 from orchestrator.providers.base import graph_mark, unflatten
 from orchestrator.resolve import contains_unknown
-from orchestrator.resource import UNKNOWN, Actual, Desired, Secret
+from orchestrator.resource import UNKNOWN, Actual, Desired
 from orchestrator.spec import load_lab
-from orchestrator.spec.models import Lab
+from orchestrator.spec.models import Lab, NamedValue
 from orchestrator.target import Clients, TargetSettings
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -316,12 +316,14 @@ def test_unowned_same_named_resources_are_reported_unowned(
 
 def test_secret_named_value_is_compared_by_digest_and_never_shown(providers: dict[str, Any]) -> None:
     provider = providers["named_value"]
-    spec = {"value": Secret("s3cret-v1"), "secret": True}
+    spec = NamedValue.model_validate({"value": "s3cret-v1", "secret": True})
     desired = provider.desired("named_value.Key", spec, {})
     actual = _server_echo(provider, desired)
     assert actual.properties["properties.value"] is None  # never read back
     assert provider.diff(desired, actual) == ()
-    rotated = provider.desired("named_value.Key", {"value": Secret("s3cret-v2"), "secret": True}, {})
+    rotated = provider.desired(
+        "named_value.Key", NamedValue.model_validate({"value": "s3cret-v2", "secret": True}), {}
+    )
     changes = provider.diff(rotated, actual)
     assert [c.path for c in changes] == ["properties.value"]
     shown = repr(changes) + str(changes[0].old) + str(changes[0].new)
@@ -353,7 +355,9 @@ def test_adopting_an_unowned_resource_adds_the_mark(
 
 
 def test_key_vault_named_value_is_a_secret_reference(providers: dict[str, Any]) -> None:
-    spec = {"key_vault": {"secret_id": "https://kv.vault.azure.net/secrets/x", "identity": "mcp-server"}}
+    spec = NamedValue.model_validate(
+        {"key_vault": {"secret_id": "https://kv.vault.azure.net/secrets/x", "identity": "mcp-server"}}
+    )
     desired = providers["named_value"].desired("named_value.FromVault", spec, {})
     props = desired.properties
     assert props["properties.secret"] is True

@@ -11,7 +11,7 @@ import pytest
 
 from orchestrator.errors import TemporaryError
 from orchestrator.providers import providers_for
-from orchestrator.spec.models import Lab
+from orchestrator.spec.models import EntraApp, Lab
 from tests.orchestrator.providers.support import (
     Converger,
     local_clients,
@@ -161,7 +161,7 @@ async def test_several_owned_apps_are_read_in_one_list(emulator: RunningEmulator
             provider = providers_for(clients, lab)["entra_app"]
             addresses: dict[str, Any] = {}
             for i in range(5):
-                spec = {"unique_name": f"{lab.name}-page{i}", "display_name": f"page {i}"}
+                spec = EntraApp(unique_name=f"{lab.name}-page{i}", display_name=f"page {i}")
                 desired = provider.desired(f"entra_app.page{i}", spec, {})
                 await provider.create(desired)
                 addresses[desired.address] = desired

@@ -4,16 +4,26 @@ Where it sits: registers one ``TypeSpec`` per APIM resource type with ``emulator
 ``emulator.arm.crud`` runs the shared flow. What APIM does differently lives here:
 
 * ``service`` and its soft-deleted form: ``emulator.arm.apim_service``.
-* ``namedValues`` — secret values are hidden on GET/list; ``POST .../listValue`` reveals them.
+* ``namedValues`` — secret values are hidden on GET/list; ``POST .../listValue`` reveals them;
+  ``provisioningState`` and, for a Key Vault reference, ``keyVault.lastStatus`` (no vault is
+  emulated: the refresh is reported failed, never ``Success``).
 * policies (service, API, operation) and ``policyFragments`` — stored as the policy checker
   reformats them (``EmulatorContext.policy_checker``: the gateway registers its PUT-time gate;
   ARM does not import the gateway); a bad document or a ``{{name}}`` without a named value (matched on
   ``displayName``) or an ``include-fragment`` of a missing fragment is refused with APIM's
   400 ``ValidationError`` envelope. GET echoes ``format`` (``rawxml`` / ``xml``).
-* ``apis`` — ``path`` unique per service; ``type`` defaults to ``http`` (``mcp`` kept as sent);
-  writes to one API or its children never overlap (409 ``PessimisticConcurrencyConflict``).
+* ``apis`` — ``path`` unique per service (revisions of one API and versions of a version set
+  share it); ``type`` defaults to ``http`` (``mcp`` kept as sent); ``isOnline`` and
+  ``provisioningState`` answered; ``oAuth2`` / ``openid`` settings also in their list form.
+  ``apis/{api};rev={n}`` is a revision: created without ``displayName`` from the API it revises
+  (404 when that API does not exist). Writes to one API or its children never overlap
+  (409 ``PessimisticConcurrencyConflict``).
+* ``backends`` — ``url`` and ``protocol`` required unless ``type: Pool``; a pool names at least
+  one existing backend of the service (``emulator.contracts.corrections``).
 * ``loggers`` — credentials are moved into a secret named value ``Logger-Credentials--<id>``
-  and answered as ``{{Logger-Credentials--<id>}}``, as APIM does.
+  and answered as ``{{Logger-Credentials--<id>}}``, as APIM does; ``resourceId`` names the
+  Application Insights component of the instrumentation key when the request does not.
+* collections answer ``count`` and ``nextLink`` ("" on the last page), as the examples do.
 * ``diagnostics`` (service and API) — ``loggerId`` must name an existing logger.
 
 Store shape: ``kind`` = lower-cased type, ``key`` = lower-cased id, ``parent`` = parent id; body
@@ -24,6 +34,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,7 +43,7 @@ from starlette.responses import Response
 from emulator.arm import lro
 from emulator.arm.apim_service import NS, properties_of, register_service, require_properties
 from emulator.arm.crud import delete_tree
-from emulator.arm.errors import ArmError, json_response, validation_error
+from emulator.arm.errors import ArmError, apim_not_found, json_response, validation_error
 from emulator.arm.ids import ArmAddress
 from emulator.arm.types import Call, Doc, TypeSpec, register
 from emulator.context import EmulatorContext, PolicyRejectedError
@@ -42,6 +53,8 @@ NAMED_VALUES = "microsoft.apimanagement/service/namedvalues"
 FRAGMENTS = "microsoft.apimanagement/service/policyfragments"
 LOGGERS = "microsoft.apimanagement/service/loggers"
 APIS = "microsoft.apimanagement/service/apis"
+BACKENDS = "microsoft.apimanagement/service/backends"
+COMPONENTS = "microsoft.insights/components"
 TAGS = "microsoft.apimanagement/service/tags"
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9._-]+$")
@@ -95,6 +108,21 @@ async def _prepare_named_value(call: Call, base: Doc) -> Doc:
         raise validation_error("'secret' must be a boolean.", "secret")
     props.setdefault("secret", False)
     props.setdefault("tags", [])
+    # NamedValueContractProperties.provisioningState (read-only), answered as the examples show
+    props["provisioningState"] = "Succeeded"
+    key_vault = props.get("keyVault")
+    if isinstance(key_vault, dict):
+        # KeyVaultContractProperties.lastStatus: the last refresh of the secret from the vault.
+        # No Key Vault is emulated, so the refresh is reported failed (the shape Azure answers
+        # when it cannot read the secret), never "Success".
+        props["keyVault"] = {
+            **{k: v for k, v in key_vault.items() if k != "lastStatus"},
+            "lastStatus": {
+                "code": "NotEmulated",
+                "message": "The local emulator does not read Azure Key Vault; the value is not available.",
+                "timeStampUtc": lro.iso(time.time()),
+            },
+        }
     service_key = _service_key(call.addr)
     for doc in call.ctx.store.list(NAMED_VALUES, parent=service_key):
         other = (doc.body.get("properties") or {}).get("displayName", "")
@@ -190,10 +218,73 @@ def _present_policy(body: Doc, query: Mapping[str, str]) -> Doc:
 # ============================================================================ apis, operations
 
 
+_REVISION = re.compile(r"^(?P<api>[^;]+);rev=(?P<rev>[0-9]+)$", re.IGNORECASE)
+# what a revision takes over from the API it revises (ApiManagementCreateApiRevisionFromExistingApi:
+# the request names only path, serviceUrl, sourceApiId and apiRevisionDescription; the answer
+# carries the source's displayName, protocols, subscriptionRequired, subscriptionKeyParameterNames)
+_REVISION_INHERITS = (
+    "displayName",
+    "description",
+    "serviceUrl",
+    "path",
+    "protocols",
+    "type",
+    "subscriptionRequired",
+    "subscriptionKeyParameterNames",
+    "authenticationSettings",
+    "apiVersion",
+    "apiVersionSetId",
+    "contact",
+    "license",
+    "termsOfServiceUrl",
+)
+
+
+def _base_api(name: str) -> str:
+    """``echo-api;rev=3`` -> ``echo-api`` (an API and its revisions share a path)."""
+    m = _REVISION.fullmatch(name)
+    return (m.group("api") if m else name).lower()
+
+
+def _authentication_settings(settings: Any) -> Any:
+    """APIM answers the single ``oAuth2`` / ``openid`` settings in the list form too
+    (ApiManagementCreateApi: request ``oAuth2`` -> response ``oAuth2`` and
+    ``oAuth2AuthenticationSettings: [that]``)."""
+    if not isinstance(settings, dict):
+        return settings
+    out = dict(settings)
+    if isinstance(out.get("oAuth2"), dict) and not out.get("oAuth2AuthenticationSettings"):
+        out["oAuth2AuthenticationSettings"] = [out["oAuth2"]]
+    if isinstance(out.get("openid"), dict) and not out.get("openidAuthenticationSettings"):
+        out["openidAuthenticationSettings"] = [out["openid"]]
+    return out
+
+
+def _revision_source(call: Call) -> Stored | None:
+    """For ``apis/{api};rev={n}``: the API it revises (which must exist), else ``None``."""
+    m = _REVISION.fullmatch(call.addr.name)
+    if m is None:
+        return None
+    source = call.ctx.store.get(APIS, f"{_service_key(call.addr)}/apis/{m.group('api').lower()}")
+    if source is None:
+        raise apim_not_found()
+    return source
+
+
 async def _prepare_api(call: Call, base: Doc) -> Doc:
     props = properties_of(base)
     existing = call.existing
-    if existing is None:
+    source = _revision_source(call) if existing is None else None
+    if source is not None:
+        # a new revision: displayName and the rest come from the API it revises
+        inherited = source.body.get("properties") or {}
+        props = {**{k: inherited[k] for k in _REVISION_INHERITS if k in inherited}, **props}
+        revision = _REVISION.fullmatch(call.addr.name)
+        assert revision is not None
+        props["apiRevision"] = revision.group("rev")
+        props["isCurrent"] = False
+        base["properties"] = props
+    elif existing is None:
         require_properties(props, "displayName")
     else:
         old = dict(existing.body.get("properties") or {})
@@ -203,15 +294,7 @@ async def _prepare_api(call: Call, base: Doc) -> Doc:
         raise validation_error("'path' is required.", "path")
     path = props["path"].strip("/")
     props["path"] = path
-    service_key = _service_key(call.addr)
-    for doc in call.ctx.store.list(APIS, parent=service_key):
-        other = str((doc.body.get("properties") or {}).get("path", "")).strip("/").lower()
-        if doc.key != call.addr.key and other == path.lower():
-            raise validation_error(
-                f"Cannot create API '{call.addr.name}' with the same path '{path}' as API "
-                f"'{doc.body.get('name')}'. Path must be unique across all APIs.",
-                "path",
-            )
+    _check_unique_path(call, props, path)
     if "type" not in props:
         props["type"] = props.get("apiType") or "http"
     props.setdefault("protocols", ["https"])
@@ -221,9 +304,41 @@ async def _prepare_api(call: Call, base: Doc) -> Doc:
     props.setdefault(
         "subscriptionKeyParameterNames", {"header": "Ocp-Apim-Subscription-Key", "query": "subscription-key"}
     )
-    for transient in ("format", "value", "wsdlSelector", "soapApiType", "translateRequiredQueryParameters"):
+    if "authenticationSettings" in props:
+        props["authenticationSettings"] = _authentication_settings(props["authenticationSettings"])
+    # read-only, as ApiContractProperties / ApiEntityBaseContract define them and the examples answer
+    props["isOnline"] = True
+    props["provisioningState"] = "Succeeded"
+    for transient in (
+        "format",
+        "value",
+        "wsdlSelector",
+        "soapApiType",
+        "translateRequiredQueryParameters",
+        "sourceApiId",
+    ):
         props.pop(transient, None)
     return base
+
+
+def _check_unique_path(call: Call, props: dict[str, Any], path: str) -> None:
+    """``path`` is unique per service, except between an API and its revisions and between the
+    versions of a version set (ApiManagementListApis: two APIs share ``api1``, one with
+    ``apiVersion: v1``)."""
+    service_key = _service_key(call.addr)
+    base = _base_api(call.addr.name)
+    version = str(props.get("apiVersion") or "")
+    for doc in call.ctx.store.list(APIS, parent=service_key):
+        other = doc.body.get("properties") or {}
+        if doc.key == call.addr.key or _base_api(str(doc.body.get("name", ""))) == base:
+            continue
+        same_path = str(other.get("path", "")).strip("/").lower() == path.lower()
+        if same_path and str(other.get("apiVersion") or "") == version:
+            raise validation_error(
+                f"Cannot create API '{call.addr.name}' with the same path '{path}' as API "
+                f"'{doc.body.get('name')}'. Path must be unique across all APIs.",
+                "path",
+            )
 
 
 async def _prepare_operation(call: Call, base: Doc) -> Doc:
@@ -246,7 +361,25 @@ async def _delete_api(call: Call, stored: Stored) -> Response:
 
 async def _prepare_backend(call: Call, base: Doc) -> Doc:
     props = properties_of(base)
-    require_properties(props, "url", "protocol")
+    if str(props.get("type") or "Single").lower() != "pool":
+        require_properties(props, "url", "protocol")
+        return base
+    # A load-balanced pool (ApiManagementCreateBackendWithPriorityBasedLoadBalancer): no url or
+    # protocol (emulator.contracts.corrections); BackendPool.services has minItems 1 and each
+    # item "should refer to an already existing backend entity" (definitions.json, BackendPoolItem.id).
+    services = (props.get("pool") or {}).get("services") if isinstance(props.get("pool"), dict) else None
+    if not isinstance(services, list) or not services:
+        raise validation_error("'pool.services' must name at least one backend.", "services")
+    service_key = _service_key(call.addr)
+    for i, item in enumerate(services):
+        rid = str((item or {}).get("id") or "") if isinstance(item, dict) else ""
+        key = rid.rstrip("/").lower()
+        if not key.startswith(f"{service_key}/backends/") or call.ctx.store.get(BACKENDS, key) is None:
+            raise validation_error(
+                f"Backend '{rid}' in 'pool.services[{i}].id' does not exist in this service.", "id"
+            )
+    for name in ("title", "url", "protocol"):  # the pool example's answer carries them as null
+        props.setdefault(name, None)
     return base
 
 
@@ -254,6 +387,12 @@ async def _prepare_logger(call: Call, base: Doc) -> Doc:
     props = properties_of(base)
     require_properties(props, "loggerType")
     creds = props.get("credentials")
+    if not props.get("resourceId") and isinstance(creds, dict):
+        # APIM names the Application Insights resource of the instrumentation key in
+        # ``resourceId`` (ApiManagementCreateAILogger answers it though the request has none)
+        component = _component_of_key(call.ctx, creds.get("instrumentationKey"))
+        if component is not None:
+            props["resourceId"] = component
     if isinstance(creds, dict):
         service = _service_addr(call.addr)
         hidden: dict[str, Any] = {}
@@ -288,6 +427,16 @@ async def _prepare_logger(call: Call, base: Doc) -> Doc:
     return base
 
 
+def _component_of_key(ctx: EmulatorContext, key: Any) -> str | None:
+    """The id of the emulated Application Insights component with this instrumentation key."""
+    if not isinstance(key, str) or not key:
+        return None
+    for doc in ctx.store.list(COMPONENTS):
+        if (doc.body.get("properties") or {}).get("InstrumentationKey") == key:
+            return str(doc.body.get("id"))
+    return None
+
+
 async def _prepare_diagnostic(call: Call, base: Doc) -> Doc:
     props = properties_of(base)
     require_properties(props, "loggerId")
@@ -317,6 +466,7 @@ def _child(kind_tail: str, type_tail: str, **kw: Any) -> TypeSpec:
         kind=f"microsoft.apimanagement/service/{kind_tail}".lower(),
         type_name=f"Microsoft.ApiManagement/service/{type_tail}",
         apim=True,
+        list_count=True,
         **kw,
     )
 

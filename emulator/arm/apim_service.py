@@ -7,7 +7,11 @@ port becomes ``properties.gatewayUrl`` (the gateway sub-app listens on it). Name
 subscription. Delete soft-deletes (``locations/{loc}/deletedservices/{name}``); re-creating the
 name fails with ``ServiceAlreadyExistsInSoftDeletedState`` until purged (``DELETE`` on the
 deleted service: a long-running operation of the same duration). ``managed_identity`` and
-``taken_ports`` serve the other tracked types too (``generic``).
+``taken_ports`` serve the other tracked types too (``generic``). Answers carry what the service
+examples carry: ``systemData`` (created/last modified by and when), the default ``customProperties``,
+the default proxy hostname next to custom ones, additional locations' read-only fields; delete
+answers 202 with the service (``targetProvisioningState: Deleting``), purge 202 with the deleted
+service.
 """
 
 from __future__ import annotations
@@ -113,21 +117,95 @@ async def _prepare_service(call: Call, base: Doc) -> Doc:
         raise validation_error("'sku.name' is required.", "sku")
     base["sku"] = {"name": sku["name"], "capacity": int(sku.get("capacity", 1))}
     require_properties(props, "publisherEmail", "publisherName")
+    now = lro.iso(time.time())
     if existing is None:
         _check_new_service(ctx, addr)
         generated = _generated_properties(ctx, f"https://127.0.0.1:{ports.allocate_port(taken_ports(ctx))}")
-        props = {**generated, **{k: v for k, v in props.items() if k not in generated}}
+        sent = {k: v for k, v in props.items() if k not in _SERVER_OWNED}
+        props = {**generated, **sent}
+        props["hostnameConfigurations"] = [
+            *generated["hostnameConfigurations"],
+            *(h for h in sent.get("hostnameConfigurations") or [] if isinstance(h, dict)),
+        ]
+        props["customProperties"] = {**_CUSTOM_PROPERTY_DEFAULTS, **(sent.get("customProperties") or {})}
+        created = {"createdBy": call.caller[0], "createdByType": call.caller[1], "createdAt": now}
     else:
         old = dict(existing.body.get("properties") or {})
+        if isinstance(props.get("customProperties"), dict):
+            # "Not specifying any of these properties on PATCH operation will reset omitted
+            # properties' values to their defaults" (ApiManagementServiceBaseProperties.customProperties)
+            props["customProperties"] = {**_CUSTOM_PROPERTY_DEFAULTS, **props["customProperties"]}
         props = {**old, **props, **{k: old[k] for k in _KEPT_ON_UPDATE if k in old}}
+        was = existing.body.get("systemData") or {}
+        created = {k: was[k] for k in ("createdBy", "createdByType", "createdAt") if k in was}
+    props["additionalLocations"] = [
+        _additional_location(loc, str(props.get("gatewayUrl") or ""))
+        for loc in props.get("additionalLocations") or []
+        if isinstance(loc, dict)
+    ]
     base["properties"] = props
     if "identity" in base:
         base["identity"] = managed_identity(
             ctx, base["identity"], existing.body.get("identity") if existing else None
         )
     base["etag"] = f"AAAAAA{secrets.token_hex(4)}="
-    base["systemData"] = {"lastModifiedAt": lro.iso(time.time())}
+    # ARM's systemData, all six fields, as the service examples answer them
+    base["systemData"] = {
+        **created,
+        "lastModifiedBy": call.caller[0],
+        "lastModifiedByType": call.caller[1],
+        "lastModifiedAt": now,
+    }
     return base
+
+
+# The read-only properties of ApiManagementServiceBaseProperties that the emulator fills: never
+# taken from a request (ARM ignores read-only properties on a write).
+_SERVER_OWNED = frozenset(
+    {
+        "provisioningState",
+        "targetProvisioningState",
+        "createdAtUtc",
+        "gatewayUrl",
+        "gatewayRegionalUrl",
+        "portalUrl",
+        "managementApiUrl",
+        "scmUrl",
+        "developerPortalUrl",
+        "publicIPAddresses",
+        "privateIPAddresses",
+        "outboundPublicIPAddresses",
+        "platformVersion",
+    }
+)
+# customProperties APIM reports for a new service: "For all the settings except Http2 the default
+# value is True if the service was created on or before April 1, 2018 and False otherwise.
+# Http2 setting's default value is False." (ApiManagementServiceBaseProperties.customProperties);
+# the keys are those of the ApiManagementCreateService example's answer.
+_CUSTOM_PROPERTY_DEFAULTS = {
+    f"Microsoft.WindowsAzure.ApiManagement.Gateway.{name}": "False"
+    for name in (
+        "Security.Protocols.Tls10",
+        "Security.Protocols.Tls11",
+        "Security.Protocols.Ssl30",
+        "Security.Ciphers.TripleDes168",
+        "Security.Backend.Protocols.Tls10",
+        "Security.Backend.Protocols.Tls11",
+        "Security.Backend.Protocols.Ssl30",
+        "Protocols.Server.Http2",
+    )
+}
+
+
+def _additional_location(loc: dict[str, Any], gateway: str) -> dict[str, Any]:
+    """An additional location with the read-only fields AdditionalLocation defines (the emulated
+    service has one gateway: every region answers on it)."""
+    return {
+        **loc,
+        "publicIPAddresses": ["127.0.0.1"],
+        "gatewayRegionalUrl": gateway,
+        "platformVersion": "stv2",
+    }
 
 
 # what an update never changes (the service's URLs and its provisioning record)
@@ -214,10 +292,14 @@ async def _finish_service_create(ctx: EmulatorContext, op: dict[str, Any]) -> No
 
 
 async def _delete_service(call: Call, stored: Stored) -> Response:
+    """202 with the service as it is being deleted (ApiManagementService_Delete's 202 schema is
+    ApiManagementServiceResource; the example answers ``targetProvisioningState: Deleting``)."""
     ctx, addr = call.ctx, call.addr
+    body = dict(stored.body)
+    body["properties"] = {**(body.get("properties") or {}), "targetProvisioningState": "Deleting"}
     await soft_delete_service(ctx, stored)
     op = lro.start(ctx, "noop", addr.kind, addr.key, 0)
-    return json_response(202, None, lro.lro_headers(ctx, op, call.settings.retry_after_ms))
+    return json_response(202, body, lro.lro_headers(ctx, op, call.settings.retry_after_ms))
 
 
 async def soft_delete_service(ctx: EmulatorContext, stored: Stored) -> None:
@@ -248,7 +330,8 @@ async def _purge(call: Call, stored: Stored) -> Response:
     if lro.is_pending(ctx, stored.key, "apim.purge"):
         raise ArmError(409, "Conflict", "A purge of this service is already in progress.")
     op = lro.start(ctx, "apim.purge", DELETED, stored.key, call.settings.apim_create_seconds)
-    return json_response(202, None, lro.lro_headers(ctx, op, call.settings.retry_after_ms))
+    # DeletedServices_Purge answers 202 with the DeletedServiceContract being purged
+    return json_response(202, stored.body, lro.lro_headers(ctx, op, call.settings.retry_after_ms))
 
 
 async def _finish_purge(ctx: EmulatorContext, op: dict[str, Any]) -> None:

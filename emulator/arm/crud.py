@@ -11,6 +11,8 @@ published after every write so the gateway and runner can react.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -26,7 +28,7 @@ from emulator.arm.ids import ArmAddress, parse_address
 from emulator.arm.settings import ArmSettings
 from emulator.arm.types import Call, Doc, TypeSpec, spec_for
 from emulator.context import EmulatorContext, Event
-from emulator.contracts import loader, versions
+from emulator.contracts import corrections, loader, versions
 from emulator.contracts.schema import Rules, strip_read_only, validate
 from emulator.store import Stored
 
@@ -144,6 +146,31 @@ def _missing(addr: ArmAddress, spec: TypeSpec) -> ArmError:
     return not_found(addr.type_name, addr.name, addr.resource_group)
 
 
+def caller_of(request: Request) -> tuple[str, str]:
+    """Who ARM records in ``systemData`` (``createdBy`` / ``createdByType``): the bearer token's
+    user (``upn``, ``unique_name``, ``preferred_username``) or application (``appid`` / ``azp``).
+    The token's claims are only read here; authenticating the call is the router's job."""
+    auth = request.headers.get("authorization", "")
+    token = auth.split(" ", 1)[1] if auth.lower().startswith("bearer ") else ""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return ("unknown", "User")
+    try:
+        padded = parts[1] + "=" * (-len(parts[1]) % 4)
+        claims = json.loads(base64.urlsafe_b64decode(padded))
+    except (ValueError, binascii.Error):
+        return ("unknown", "User")
+    if not isinstance(claims, dict):
+        return ("unknown", "User")
+    for name in ("upn", "unique_name", "preferred_username"):
+        if isinstance(claims.get(name), str):
+            return (claims[name], "User")
+    for name in ("appid", "azp"):
+        if isinstance(claims.get(name), str):
+            return (claims[name], "Application")
+    return (str(claims.get("oid") or claims.get("sub") or "unknown"), "User")
+
+
 async def read_json(request: Request) -> Doc:
     raw = await request.body()
     if not raw.strip():
@@ -226,7 +253,8 @@ def checked_body(namespace: str, operation: loader.Operation | None, body: Doc, 
     schema = operation.body_schema() if operation is not None else None
     if schema is None:
         return body
-    result = validate(schema, body, Rules.AZURE)
+    # corrections: where Azure's own published example shows the spec stricter than Azure
+    result = corrections.apply(validate(schema, body, Rules.AZURE), body)
     if any(p.path == "location" and p.kind == "missing" for p in result.problems):
         # ARM checks a tracked resource's location before the provider sees the body
         raise ArmError(400, "LocationRequired", "The location property is required for this definition.")
@@ -361,7 +389,7 @@ class ArmHandlers:
             )
             if isinstance(patch.get("tags"), dict):  # ARM PATCH replaces the whole tag set
                 body["tags"] = patch["tags"]
-        call = Call(ctx, self.settings, addr, query, body, existing)
+        call = Call(ctx, self.settings, addr, query, body, existing, caller_of(request))
         base = base_body(call, spec)
         for extra in ("sku", "identity", "kind", "zones", "plan", "managedBy", "extendedLocation"):
             if extra in body and body[extra] is not None:
@@ -441,6 +469,9 @@ class ArmHandlers:
         page = docs[offset : offset + size]
         present_query = {**query}
         body: Doc = {"value": [_present(spec, d.body, present_query) for d in page]}
+        if spec is not None and spec.list_count:
+            body["count"] = len(docs)
+            body["nextLink"] = ""
         if offset + size < len(docs):
             q = {k: v for k, v in query.items() if k != "$skiptoken"}
             q["$skiptoken"] = str(offset + size)

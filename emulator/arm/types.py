@@ -32,6 +32,7 @@ class Call:
     query: Mapping[str, str]
     body: Doc
     existing: Stored | None = None
+    caller: tuple[str, str] = ("unknown", "User")  # systemData: (createdBy, createdByType)
 
 
 # prepare(call, base) -> the full body to store (base has id/name/type[/location/tags]; properties
@@ -66,6 +67,9 @@ class TypeSpec:
     check_parents: bool = True  # False for proxy paths such as ``locations/{loc}/...``
     list_kind: str | None = None  # a list-only alias of another kind (subscription-wide lists)
     list_filter: ListFilter | None = None  # applies the collection GET's ``$filter``
+    # APIM entity collections: ``count`` (all pages) and ``nextLink`` on every page ("" on the
+    # last), as their *Collection contracts define and the examples answer
+    list_count: bool = False
 
 
 REGISTRY: dict[str, TypeSpec] = {}

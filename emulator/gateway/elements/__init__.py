@@ -5,14 +5,14 @@
 elements when imported here: ``flow`` (base, choose, set-variable, trace), ``message``
 (set-status, set-header, set-body, set-query-parameter, set-method, return-response,
 mock-response), ``routing`` (set-backend-service, rewrite-uri, forward-request, send-request),
-``access`` (check-header, cors), ``limits`` (cache-*-value, rate-limit-by-key) and ``identity``
-(validate-jwt, validate-azure-ad-token, authentication-managed-identity).
+``access`` (check-header, cors), ``limits`` (cache-*-value, rate-limit-by-key), ``identity``
+(validate-jwt, validate-azure-ad-token, authentication-managed-identity) and ``convert`` (jsonp).
 docs/policies.md lists every element and the attributes honoured here.
 """
 
 from __future__ import annotations
 
-from emulator.gateway.elements import access, flow, identity, limits, message, routing
+from emulator.gateway.elements import access, convert, flow, identity, limits, message, routing
 from emulator.gateway.elements.access import CorsStep
 from emulator.gateway.elements.core import (
     BUILDERS,
@@ -27,7 +27,7 @@ from emulator.gateway.elements.core import (
 )
 from emulator.gateway.elements.flow import BaseStep, ChooseStep
 
-FAMILIES = (flow, message, routing, access, limits, identity)
+FAMILIES = (flow, message, routing, access, limits, identity, convert)
 
 __all__ = [
     "BUILDERS",

@@ -71,3 +71,121 @@ async def test_read_only_properties_are_ignored_on_a_write(emulator: RunningEmul
     props = response.json()["properties"]
     assert props.get("isOnline") is not False
     assert props.get("provisioningState") != "Bogus"
+
+
+# ------------------------------------------------------------------ the rest of APIM 2024-05-01
+
+
+async def _get(emu: RunningEmulator, path: str, version: str = "2024-05-01") -> Any:
+    async with emu.http() as h:
+        return await h.get(path, params={"api-version": version}, headers={"Authorization": "Bearer x"})
+
+
+@pytest.mark.parametrize(
+    ("child", "body", "target"),
+    [
+        # ApiManagementServiceSkuProperties requires capacity (the emulator used to default it to 1)
+        ("", {"location": "westeurope", "sku": {"name": "Developer"}}, "capacity"),
+        ("namedValues/nv", {"properties": {"displayName": "nv", "value": "v", "tags": "one"}}, "tags"),
+        (
+            "backends/b",
+            {
+                "properties": {
+                    "url": "https://b",
+                    "protocol": "http",
+                    "tls": {"validateCertificateChain": "yes"},
+                }
+            },
+            "validateCertificateChain",
+        ),
+        (
+            "loggers/l",
+            {"properties": {"loggerType": "applicationInsights", "isBuffered": "no"}},
+            "isBuffered",
+        ),
+        (
+            "diagnostics/applicationinsights",
+            {"properties": {"loggerId": "/loggers/l", "sampling": {"percentage": "half"}}},
+            "percentage",
+        ),
+        ("policyFragments/f", {"properties": {"value": "<fragment />", "description": 5}}, "description"),
+    ],
+)
+async def test_each_vendored_apim_write_is_validated_against_its_contract(
+    emulator: RunningEmulator, child: str, body: dict[str, Any], target: str
+) -> None:
+    svc = await _svc_path(emulator)
+    path = f"{svc}/{child}" if child else svc.rsplit("/", 1)[0] + "/svc-sku-check"
+    if child == "":
+        body = {**body, "properties": {"publisherEmail": "a@b.c", "publisherName": "n"}}
+    response = await _put(emulator, path, "2024-05-01", body)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "ValidationError"
+    assert target in [d["target"] for d in error["details"]]
+
+
+async def test_a_pool_backend_needs_no_url_and_names_existing_backends(emulator: RunningEmulator) -> None:
+    svc = await _svc_path(emulator)
+    member = {"properties": {"url": "https://one.example.com", "protocol": "http"}}
+    assert (await _put(emulator, f"{svc}/backends/one", "2024-05-01", member)).status_code == 201
+    pool = {
+        "properties": {"type": "Pool", "pool": {"services": [{"id": f"{svc}/backends/one", "priority": 1}]}}
+    }
+    response = await _put(emulator, f"{svc}/backends/lb", "2024-05-01", pool)
+    assert response.status_code == 201, response.text
+    props = response.json()["properties"]
+    assert props["type"] == "Pool"
+    assert props["url"] is None
+    assert props["protocol"] is None
+    # a member that does not exist, or no member at all, is refused
+    ghost = {"properties": {"type": "Pool", "pool": {"services": [{"id": f"{svc}/backends/ghost"}]}}}
+    response = await _put(emulator, f"{svc}/backends/lb2", "2024-05-01", ghost)
+    assert response.status_code == 400
+    assert "ghost" in response.text
+    empty = {"properties": {"type": "Pool", "pool": {"services": []}}}
+    assert (await _put(emulator, f"{svc}/backends/lb3", "2024-05-01", empty)).status_code == 400
+    # a single backend still needs url and protocol
+    single = {"properties": {"description": "no url"}}
+    assert (await _put(emulator, f"{svc}/backends/single", "2024-05-01", single)).status_code == 400
+
+
+async def test_a_revision_is_created_without_display_name_from_the_api_it_revises(
+    emulator: RunningEmulator,
+) -> None:
+    svc = await _svc_path(emulator)
+    base = {
+        "properties": {"displayName": "Echo API", "path": "echo", "serviceUrl": "https://echo.example.com"}
+    }
+    assert (await _put(emulator, f"{svc}/apis/echo-api", "2024-05-01", base)).status_code == 201
+    revision = {
+        "properties": {"path": "echo", "sourceApiId": f"{svc}/apis/echo-api", "apiRevisionDescription": "r3"}
+    }
+    response = await _put(emulator, f"{svc}/apis/echo-api;rev=3", "2024-05-01", revision)
+    assert response.status_code == 201, response.text
+    props = response.json()["properties"]
+    assert props["displayName"] == "Echo API"
+    assert props["apiRevision"] == "3"
+    assert props["isCurrent"] is False
+    assert await _get(emulator, f"{svc}/apis/echo-api")
+    # a revision of an API that does not exist: APIM's 404
+    missing = await _put(emulator, f"{svc}/apis/nope;rev=2", "2024-05-01", revision)
+    assert missing.status_code == 404
+    # another API may not take the path, a version of a version set may
+    other = {"properties": {"displayName": "Other", "path": "echo"}}
+    assert (await _put(emulator, f"{svc}/apis/other", "2024-05-01", other)).status_code == 400
+    versioned = {"properties": {"displayName": "Echo v2", "path": "echo", "apiVersion": "v2"}}
+    assert (await _put(emulator, f"{svc}/apis/echo-v2", "2024-05-01", versioned)).status_code == 201
+
+
+async def test_apim_collections_answer_count_and_next_link(emulator: RunningEmulator) -> None:
+    svc = await _svc_path(emulator)
+    for name in ("a", "b"):
+        body = {"properties": {"displayName": name, "value": "v"}}
+        assert (await _put(emulator, f"{svc}/namedValues/{name}", "2024-05-01", body)).status_code in (
+            200,
+            201,
+        )
+    page = (await _get(emulator, f"{svc}/namedValues")).json()
+    assert page["count"] == 2
+    assert page["nextLink"] == ""

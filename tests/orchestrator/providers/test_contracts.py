@@ -26,7 +26,7 @@ import pytest
 from azure.core.pipeline.transport import AioHttpTransport
 
 from benchmarks.reconcile_scale import generate_lab
-from emulator.contracts import loader
+from emulator.contracts import corrections, loader
 from emulator.contracts.schema import Rules, validate
 from tests.orchestrator.emulator_lab import reconcile_on
 from tests.support.emulator import EmulatorFactory
@@ -106,7 +106,8 @@ def check(requests: list[Sent]) -> Report:
             continue
         schema = operation.body_schema()
         assert schema is not None, f"{operation.operation_id} has no body parameter"
-        result = validate(schema, json.loads(r.body), Rules.STRICT)
+        body = json.loads(r.body)
+        result = corrections.apply(validate(schema, body, Rules.STRICT), body)
         report.validated += 1
         report.problems += [f"{r.method} {r.path} ({operation.operation_id}): {p}" for p in result.problems]
     return report

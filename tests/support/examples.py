@@ -13,8 +13,10 @@ responses Azure documents for it. ``replay(emu, example)``:
    values a policy uses as ``{{name}}``, an APIM-relative ``/loggers/x``) and, for a read, update,
    delete or action, the target itself (from the example's own response body, read-only
    properties stripped as the operation's schema marks them); for a list, every listed item;
-3. sends the request and compares: the status must be one the example documents, and every key
-   of the example's response body for that status must be in the emulator's answer (objects
+3. sends the request and compares: the status must be one the example documents, every header
+   the example shows (``ETag``; not the polling headers of a long-running operation, which a
+   synchronous answer does not carry) and every key of its response body for that status must be
+   in the emulator's answer (objects
    recursively; list items matched by ``name``, else by position; lists are read to the end
    through ``nextLink``).
 
@@ -47,6 +49,9 @@ APIM = "microsoft.apimanagement"
 _ARM_ID = re.compile(r"^/subscriptions/[^/]+/", re.IGNORECASE)
 _APIM_RELATIVE = re.compile(r"^/(loggers|backends|namedValues|apis|policyFragments)/([^/]+)$", re.IGNORECASE)
 _NAMED_VALUE = re.compile(r"\{\{([^{}]+)\}\}")
+# headers that say where to poll a long-running operation: present only when the emulator answers
+# asynchronously, which a synchronous answer with the final body legitimately is not
+_POLLING_HEADERS = frozenset({"location", "azure-asyncoperation", "retry-after"})
 
 
 # ------------------------------------------------------------------------------------ naming
@@ -520,11 +525,17 @@ async def replay(emu: RunningEmulator, example: loader.Example, suffix: str) -> 
         if response.status_code >= 400:
             outcome.error = f"{method} answered {response.status_code}: {response.text[:400]}"
             return outcome
+        documented_headers = (responses.get(response.status_code) or {}).get("headers") or {}
+        outcome.missing = [
+            f"header {name}"
+            for name in documented_headers
+            if name.lower() not in _POLLING_HEADERS and name.lower() not in response.headers
+        ]
         expected = (responses.get(response.status_code) or {}).get("body")
         if expected is not None:
             actual: Any = response.json() if response.content else None
             if isinstance(actual, dict) and "value" in actual and "nextLink" in actual:
                 actual = await replayer.read_all(response)
-            outcome.missing = missing_keys(expected, actual, response_schema(op, response.status_code))
+            outcome.missing += missing_keys(expected, actual, response_schema(op, response.status_code))
         await replayer._lro(response)
     return outcome

@@ -271,16 +271,7 @@ class _Run:
             self.outputs[step.late_of] = outputs
         else:
             status, outputs = Status.UNCHANGED, current.outputs
-        return Outcome(
-            step.address,
-            step.kind,
-            step.action,
-            status,
-            attempts=attempts,
-            seconds=time.monotonic() - started,
-            changes=changes,
-            outputs=outputs,
-        )
+        return _done(step, status, attempts, started, changes, outputs)
 
     async def execute(self, step: Step) -> Outcome:
         """One step: skip an unchanged NOOP, else write (or delete) and record its outputs; a
@@ -307,16 +298,7 @@ class _Run:
                     return await self.late_update(step, desired, started)
                 status, outputs, attempts, changes = await self.write(step, provider, desired)
             self.outputs[step.address] = outputs
-            return Outcome(
-                step.address,
-                step.kind,
-                step.action,
-                status,
-                attempts=attempts,
-                seconds=time.monotonic() - started,
-                changes=changes,
-                outputs=outputs,
-            )
+            return _done(step, status, attempts, started, changes, outputs)
         except PrmlabError as exc:
             # a ResourceError about this very step: its cause alone (the address is printed already)
             same = isinstance(exc, ResourceError) and exc.resource == step.address
@@ -385,6 +367,27 @@ class _Run:
         updated, attempts = await self.call(step, lambda: provider.update(desired, current))
         self.actuals[step.address] = updated
         return Status.UPDATED, updated.outputs, attempts, changes
+
+
+def _done(
+    step: Step,
+    status: Status,
+    attempts: int,
+    started: float,
+    changes: tuple[FieldChange, ...],
+    outputs: Mapping[str, Any],
+) -> Outcome:
+    """The outcome of a step that ran to the end (``status`` says what it did)."""
+    return Outcome(
+        step.address,
+        step.kind,
+        step.action,
+        status,
+        attempts=attempts,
+        seconds=time.monotonic() - started,
+        changes=changes,
+        outputs=outputs,
+    )
 
 
 async def apply_plan(

@@ -10,15 +10,9 @@ from pathlib import Path
 
 import click
 
-_LAB = click.option(
-    "-f",
-    "--file",
-    "lab_file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=Path("lab.yaml"),
-    show_default=True,
-    help="The lab whose emulator to manage (its state lives in <lab dir>/.prmlab/).",
-)
+from orchestrator.commands.options import lab_file_option
+
+_LAB = lab_file_option("The lab whose emulator to manage (its state lives in <lab dir>/.prmlab/).")
 
 
 @click.group(help="Manage the local Azure emulator (start, stop, status, logs).")

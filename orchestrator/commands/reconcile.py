@@ -18,6 +18,8 @@ from pathlib import Path
 
 import click
 
+from orchestrator.commands.options import lab_file_option
+
 HELP = """Make the target match lab.yaml: read what the lab owns, print a plan
 (+ create, ~ update, - delete, -/+ replace), ask for confirmation on a terminal, apply it
 concurrently, then verify the lab with a real MCP client.
@@ -37,15 +39,7 @@ def _confirm(question: str) -> bool:
 
 
 @click.command("reconcile", help=HELP)
-@click.option(
-    "-f",
-    "--file",
-    "lab_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("lab.yaml"),
-    show_default=True,
-    help="The lab to reconcile.",
-)
+@lab_file_option("The lab to reconcile.")
 @click.option("--dry-run", is_flag=True, help="Print the plan and stop; change nothing.")
 @click.option(
     "--destroy", is_flag=True, help="Delete every resource the lab owns (reverse dependency order)."

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from orchestrator.commands.options import lab_file_option
 from orchestrator.errors import RenderError
 
 
@@ -24,15 +25,7 @@ def _comment(text: str) -> str:
     "render",
     help="Render every policy of the lab to APIM policy XML (stdout, or one file per policy with -o).",
 )
-@click.option(
-    "-f",
-    "--file",
-    "lab_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("lab.yaml"),
-    show_default=True,
-    help="The lab to render.",
-)
+@lab_file_option("The lab to render.")
 @click.option(
     "-o",
     "--output",

@@ -11,17 +11,11 @@ from pathlib import Path
 
 import click
 
+from orchestrator.commands.options import lab_file_option
+
 
 @click.command(help="Check lab.yaml and report every problem at once (exit code 2 when invalid).")
-@click.option(
-    "-f",
-    "--file",
-    "lab_file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=Path("lab.yaml"),
-    show_default=True,
-    help="The lab to check.",
-)
+@lab_file_option("The lab to check.")
 def command(lab_file: Path) -> int:
     from orchestrator.labfile import load
 

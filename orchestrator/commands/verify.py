@@ -13,6 +13,8 @@ from pathlib import Path
 
 import click
 
+from orchestrator.commands.options import lab_file_option
+
 
 def _known_groups(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
     """An unknown group is a usage error (exit 2, the groups listed), before anything runs."""
@@ -28,15 +30,7 @@ def _known_groups(ctx: click.Context, param: click.Parameter, value: tuple[str, 
 
 
 @click.command("verify")
-@click.option(
-    "-f",
-    "--file",
-    "lab_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("lab.yaml"),
-    show_default=True,
-    help="The lab to verify.",
-)
+@lab_file_option("The lab to verify.")
 @click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option(
     "--token",

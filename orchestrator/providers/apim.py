@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import PermanentError
 from orchestrator.kinds import Kind
+from orchestrator.providers.arm import norm_location
 from orchestrator.providers.base import (
     OWNER_TAG,
     arm_owned,
@@ -30,6 +31,7 @@ from orchestrator.providers.base import (
     diff_owned,
     json_body,
     secret_values,
+    set_path,
     wire,
 )
 from orchestrator.providers.common import (
@@ -111,7 +113,7 @@ class ApimServiceProvider:
 
     def diff(self, desired: Desired, actual: Actual) -> tuple[FieldChange, ...]:
         def same_location(want: Any, have: Any) -> bool:
-            return bool(_norm_location(want) == _norm_location(have))
+            return bool(norm_location(want) == norm_location(have))
 
         def same_sku(want: Any, have: Any) -> bool:
             return isinstance(want, str) and isinstance(have, str) and want.lower() == have.lower()
@@ -124,7 +126,7 @@ class ApimServiceProvider:
         rg = str(res.id).split("/")[4] if res.id else self.ctx.rg
         props = {
             "@rg": rg,
-            "location": _norm_location(body.get("location")),
+            "location": norm_location(body.get("location")),
             "sku.name": (body.get("sku") or {}).get("name"),
             "sku.capacity": (body.get("sku") or {}).get("capacity"),
             "properties.publisherEmail": (body.get("properties") or {}).get("publisherEmail"),
@@ -149,7 +151,7 @@ class ApimServiceProvider:
         body: dict[str, Any] = {}
         for path, value in desired.properties.items():
             if not path.startswith("@"):
-                _set(body, path, value)
+                set_path(body, path, value)
         body["location"] = desired.properties["location"]
         return body
 
@@ -199,18 +201,6 @@ class ApimServiceProvider:
         self.ctx.memo.clear()
 
 
-def _norm_location(value: Any) -> Any:
-    return value.replace(" ", "").lower() if isinstance(value, str) else value
-
-
-def _set(body: dict[str, Any], path: str, value: Any) -> None:
-    parts = path.split(".")
-    node = body
-    for part in parts[:-1]:
-        node = node.setdefault(part, {})
-    node[parts[-1]] = value
-
-
 def _readdress(actual: Actual, address: str) -> Actual:
     return dataclasses.replace(actual, address=address)
 
@@ -257,7 +247,7 @@ class ApimChild:
         body: dict[str, Any] = {}
         for path, value in desired.properties.items():
             if not path.startswith("@"):
-                _set(body, path, value)
+                set_path(body, path, value)
         return body
 
     async def create(self, desired: Desired) -> Actual:

@@ -167,12 +167,12 @@ class DiagnosticProvider(ApimChild):
 
 
 def _app_insights_name(ctx: Context) -> str | None:
-    insights = getattr(getattr(ctx.lab_spec, "monitoring", None), "app_insights", None)
+    insights = ctx.lab_spec.monitoring.app_insights if ctx.lab_spec is not None else None
     return None if insights is None else str(insights.name)
 
 
 def _logger_name(ctx: Context) -> str:
-    logger = getattr(getattr(ctx.lab_spec, "monitoring", None), "apim_logger", None)
+    logger = ctx.lab_spec.monitoring.apim_logger if ctx.lab_spec is not None else None
     return "appinsights-logger" if logger is None else str(logger.name)
 
 

@@ -69,7 +69,7 @@ class NamedValueProvider(ApimChild):
             identity = key_vault.identity
             if identity:
                 # The spec names the identity by key; its client id is read when writing.
-                identities = getattr(self.ctx.lab_spec, "managed_identities", None) or {}
+                identities = self.ctx.lab_spec.managed_identities if self.ctx.lab_spec is not None else {}
                 mi_name = str(identities[identity].name) if identity in identities else str(identity)
                 props["@kv_identity_id"] = arm_id(
                     self.ctx, "Microsoft.ManagedIdentity/userAssignedIdentities", mi_name

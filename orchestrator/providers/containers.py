@@ -90,7 +90,7 @@ def secret_name(env_name: str) -> str:
 
 
 def _identity_id(ctx: Context, key: str | None) -> str | None:
-    identities = getattr(ctx.lab_spec, "managed_identities", None) or {}
+    identities = ctx.lab_spec.managed_identities if ctx.lab_spec is not None else {}
     if key is None:
         return None
     name = str(identities[key].name) if key in identities else key

@@ -55,7 +55,7 @@ class AppInsightsProvider(ArmResourceProvider):
     ) -> tuple[str, dict[str, Any]]:
         app_type = spec.application_type
         props: dict[str, Any] = {"Application_Type": app_type}
-        workspace = getattr(getattr(self.ctx.lab_spec, "monitoring", None), "log_analytics", None)
+        workspace = self.ctx.lab_spec.monitoring.log_analytics if self.ctx.lab_spec is not None else None
         if workspace is not None:
             props["WorkspaceResourceId"] = resource_id(
                 self.ctx.subscription_id, self.ctx.rg, LOG_ANALYTICS.resource_type, str(workspace.name)

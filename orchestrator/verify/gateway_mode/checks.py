@@ -138,21 +138,22 @@ async def reject_code_replay(c: GatewayClient) -> CheckResult:
 
 
 async def reject_state_tampering(c: GatewayClient) -> CheckResult:
-    name = "gateway.reject.state_tampering"
-    _, challenge = pkce_pair()
-
     def tamper(url: str) -> str:
         state = query_of(url).get("state", "")
         flipped = ("0" if state[:1] != "0" else "1") + state[1:]
         return url.replace(f"state={state}", f"state={flipped}")
 
-    try:
-        back = await c.code(challenge, callback_tamper=tamper)
-    except SignInStoppedError as stop:
-        if stop.status == 400:
-            return CheckResult(name, Outcome.PASS, "the callback refused the altered state (400)")
-        return CheckResult(name, Outcome.FAIL, f"the callback answered {stop.status}")
-    return CheckResult(name, Outcome.FAIL, f"the sign-in completed with {sorted(back)}")
+    return await _sign_in_stops(
+        c,
+        "gateway.reject.state_tampering",
+        400,
+        (
+            "the callback refused the altered state (400)",
+            "the callback answered",
+            "the sign-in completed with",
+        ),
+        callback_tamper=tamper,
+    )
 
 
 async def reject_consent_denied(c: GatewayClient) -> CheckResult:
@@ -164,15 +165,28 @@ async def reject_consent_denied(c: GatewayClient) -> CheckResult:
 
 
 async def reject_missing_csrf(c: GatewayClient) -> CheckResult:
-    name = "gateway.reject.missing_csrf"
+    return await _sign_in_stops(
+        c,
+        "gateway.reject.missing_csrf",
+        403,
+        ("403 without the CSRF token", "answered", "consent accepted without a CSRF token:"),
+        form_tamper=lambda f: {k: v for k, v in f.items() if k != "csrf"},
+    )
+
+
+async def _sign_in_stops(
+    c: GatewayClient, name: str, status: int, say: tuple[str, str, str], **tamper: Any
+) -> CheckResult:
+    """The tampered sign-in must stop at HTTP ``status``. ``say``: the detail when it does, the
+    prefix of the status it stopped at otherwise, the prefix of what came back if it went through."""
     _, challenge = pkce_pair()
     try:
-        params = await c.code(challenge, form_tamper=lambda f: {k: v for k, v in f.items() if k != "csrf"})
+        params = await c.code(challenge, **tamper)
     except SignInStoppedError as stop:
-        if stop.status == 403:
-            return CheckResult(name, Outcome.PASS, "403 without the CSRF token")
-        return CheckResult(name, Outcome.FAIL, f"answered {stop.status}")
-    return CheckResult(name, Outcome.FAIL, f"consent accepted without a CSRF token ({sorted(params)})")
+        if stop.status == status:
+            return CheckResult(name, Outcome.PASS, say[0])
+        return CheckResult(name, Outcome.FAIL, f"{say[1]} {stop.status}")
+    return CheckResult(name, Outcome.FAIL, f"{say[2]} {sorted(params)}")
 
 
 async def reject_refresh_after_revoke(c: GatewayClient) -> CheckResult:

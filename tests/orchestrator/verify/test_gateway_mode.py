@@ -23,6 +23,9 @@ import httpx
 import pytest
 
 from orchestrator.providers.base import stable_uuid
+from orchestrator.providers.containers import CONTAINER_APP
+from orchestrator.providers.rbac import ROLE_ASSIGNMENT_API
+from orchestrator.providers.storage import STORAGE_ACCOUNT
 from orchestrator.render import NamedValueRef, render_policy
 from orchestrator.verify.gateway_mode import (
     ConsentBrowser,
@@ -66,8 +69,9 @@ class Lab:
     store_table_url: str  # the client store table's URL
 
 
-def _arm(emu: RunningEmulator, path: str) -> str:
-    return f"{emu.base_url}{path}{'&' if '?' in path else '?'}{API_VERSION}"
+def _arm(emu: RunningEmulator, path: str, api_version: str = API_VERSION) -> str:
+    """An ARM URL with the api-version of the resource type (ARM refuses another one)."""
+    return f"{emu.base_url}{path}{'&' if '?' in path else '?'}{api_version}"
 
 
 def _put_policy(lab: Lab, api: str, xml: str) -> None:
@@ -82,7 +86,9 @@ def _put_policy(lab: Lab, api: str, xml: str) -> None:
 
 async def _wait_for_server(emu: RunningEmulator, rg: str) -> None:
     url = _arm(
-        emu, f"/subscriptions/{emu.subscription_id}/resourceGroups/{rg}/providers/Microsoft.App/containerApps"
+        emu,
+        f"/subscriptions/{emu.subscription_id}/resourceGroups/{rg}/providers/Microsoft.App/containerApps",
+        f"api-version={CONTAINER_APP.api_version}",
     )
     async with emu.http(timeout=5) as http:
         with anyio.fail_after(30):
@@ -125,7 +131,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         with emu.sync_http() as http:
             assert http.post("/v1.0/users", headers=TOKEN, json=USER).status_code == 201
             gateway = http.get(_arm(emu, service), headers=TOKEN).json()["properties"]["gatewayUrl"]
-            endpoints = http.get(_arm(emu, account), headers=TOKEN).json()["properties"]["primaryEndpoints"]
+            account_url = _arm(emu, account, f"api-version={STORAGE_ACCOUNT.api_version}")
+            endpoints = http.get(account_url, headers=TOKEN).json()["properties"]["primaryEndpoints"]
         table_url = endpoints["table"].rstrip("/") + "/mcpclients"
         anyio.run(_wait_for_server, emu, rg)
         mcp_url, issuer = f"{gateway}/mcp", f"{gateway}/oauth"
@@ -440,13 +447,14 @@ def test_registration_fails_closed_without_the_store_role(lab: Lab) -> None:
     out no client id (removing the check in the policy would hand out an unstored id)."""
     rid = _role_assignment_id(lab)
     with lab.emu.sync_http() as http:
-        saved = http.get(_arm(lab.emu, rid), headers=TOKEN).json()
-        assert http.delete(_arm(lab.emu, rid), headers=TOKEN).status_code in (200, 204)
+        url = _arm(lab.emu, rid, f"api-version={ROLE_ASSIGNMENT_API}")
+        saved = http.get(url, headers=TOKEN).json()
+        assert http.delete(url, headers=TOKEN).status_code in (200, 204)
         try:
             resp = _register(lab)
         finally:
             put = http.put(
-                _arm(lab.emu, rid),
+                url,
                 headers=TOKEN,
                 json={
                     "properties": {

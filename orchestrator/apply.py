@@ -286,6 +286,8 @@ class _Run:
                 return Outcome(
                     step.address, step.kind, step.action, Status.UNCHANGED, step.reason, outputs=outputs
                 )
+            if step.refused:  # the plan said so: nothing is sent to the target
+                raise PermanentError(step.address, step.refused)
             self.emit(ProgressEvent(EventKind.STARTED, step.address, step.action))
             if step.action is Action.DELETE:
                 assert step.actual is not None

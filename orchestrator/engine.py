@@ -37,6 +37,7 @@ import anyio
 
 from orchestrator.apply import DEFAULT_PARALLELISM, ApplyResult, Recorder, apply_plan, result_from
 from orchestrator.errors import PrmlabError
+from orchestrator.guard import inspect_deletes
 from orchestrator.lock import hold_lock
 from orchestrator.plan import NodeInput, Plan, build_destroy_plan, build_plan
 from orchestrator.resolve import Resolver, direct_resolver, resolve_refs
@@ -237,6 +238,7 @@ async def execute(
     else:
         plan = build_plan(lab_name, nodes, providers, actuals, resolver)
     plan_seconds = time.process_time() - cpu
+    plan = await inspect_deletes(plan, providers, parallelism=options.parallelism, policy=policy)
     if text:
         print(render_plan(plan, target=target), file=term.out, flush=True)
     if options.dry_run or not plan.has_changes:

@@ -80,6 +80,10 @@ class Step:
     refs: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
     deferred: tuple[str, ...] = ()  # late-bound providers (values may be left for the late step)
     late_of: str | None = None  # set on a late step: the address whose late-bound values it sets
+    # a delete (or replace) that must not happen, and why: set by ``guard.inspect_deletes`` from the
+    # providers' ``delete_refusal`` before the plan is shown; apply fails the step without calling
+    # the provider, so its dependants are skipped
+    refused: str = ""
 
     @property
     def ref_source(self) -> Any:
@@ -102,6 +106,10 @@ class Plan:
     @property
     def has_changes(self) -> bool:
         return any(step.action is not Action.NOOP for step in self.steps)
+
+    @property
+    def refused(self) -> tuple[Step, ...]:
+        return tuple(step for step in self.steps if step.refused)
 
     @property
     def changes(self) -> tuple[Step, ...]:

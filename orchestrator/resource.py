@@ -37,6 +37,11 @@ How the engine (``engine``, ``plan``, ``apply``) calls a provider — the rest o
   (PUT / upsert), and ``delete`` of something already gone is a success. Raise
   ``PermanentError`` for what retrying cannot fix; any other exception is reported as a provider
   bug on that node.
+* ``delete_refusal`` (optional, ``DeleteGuard``): a provider whose resources contain others (an
+  APIM service, a resource group) says, for a delete or replace the plan holds, why it must not
+  happen — what inside is not the lab's, by name — or None. The engine asks before the plan is
+  printed (``guard.inspect_deletes``), so the plan shows the refusal and apply fails that step
+  without calling ``delete``; ``delete`` itself checks again (the target may change in between).
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 
 class _Unknown:
@@ -150,3 +155,10 @@ class Provider(Protocol):
     async def update(self, desired: Desired, actual: Actual) -> Actual: ...
 
     async def delete(self, actual: Actual) -> None: ...
+
+
+@runtime_checkable
+class DeleteGuard(Protocol):
+    """Optional half of a provider whose resources hold other resources (module doc)."""
+
+    async def delete_refusal(self, actual: Actual) -> str | None: ...

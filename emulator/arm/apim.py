@@ -25,6 +25,16 @@ Where it sits: registers one ``TypeSpec`` per APIM resource type with ``emulator
   Application Insights component of the instrumentation key when the request does not.
 * collections answer ``count`` and ``nextLink`` ("" on the last page), as the examples do.
 * ``diagnostics`` (service and API) — ``loggerId`` must name an existing logger.
+* ``products``, ``subscriptions``, ``users``, ``groups``, ``certificates`` — stored with the
+  required properties of their create contracts (apimproducts/apimsubscriptions/apimusers/
+  apimgroups/apimcertificates.json, 2024-05-01); subscription keys are generated and, as in APIM,
+  never returned by GET (``POST .../listSecrets``). The gateway checks subscription keys.
+* Azure's own children of a new service, created with it in every tier (Learn: "How to create and
+  use groups" — the immutable system groups; the administrator user, id ``1``, with the publisher
+  email; the ``master`` "Built-in all-access subscription"): groups ``administrators``,
+  ``developers``, ``guests`` (``builtIn: true``, ``type: system``), user ``1``, subscription
+  ``master``. Classic tiers' samples (products ``starter``/``unlimited``, ``echo-api``) are not
+  emulated.
 
 Store shape: ``kind`` = lower-cased type, ``key`` = lower-cased id, ``parent`` = parent id; body
 = the GET JSON with secrets included (named value ``value``).
@@ -32,6 +42,7 @@ Store shape: ``kind`` = lower-cased type, ``key`` = lower-cased id, ``parent`` =
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 import time
@@ -56,6 +67,8 @@ APIS = "microsoft.apimanagement/service/apis"
 BACKENDS = "microsoft.apimanagement/service/backends"
 COMPONENTS = "microsoft.insights/components"
 TAGS = "microsoft.apimanagement/service/tags"
+PRODUCTS = "microsoft.apimanagement/service/products"
+CERTIFICATES = "microsoft.apimanagement/service/certificates"
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9._-]+$")
 _FRAGMENT_REF = re.compile(r"<include-fragment\s+fragment-id\s*=\s*[\"']([^\"']+)[\"']")
@@ -452,6 +465,76 @@ async def _prepare_tag(call: Call, base: Doc) -> Doc:
     return base
 
 
+# ============================================================================ products, subscriptions,
+# users, groups, certificates: the required properties of each create contract (2024-05-01)
+
+
+async def _prepare_product(call: Call, base: Doc) -> Doc:
+    props = properties_of(base)
+    _keep(props, call.existing, "displayName")
+    require_properties(props, "displayName")
+    props.setdefault("state", "notPublished")
+    props.setdefault("subscriptionRequired", True)
+    return base
+
+
+async def _prepare_subscription(call: Call, base: Doc) -> Doc:
+    props = properties_of(base)
+    _keep(
+        props, call.existing, "scope", "displayName", "primaryKey", "secondaryKey", "createdDate", "ownerId"
+    )
+    require_properties(props, "scope", "displayName")
+    for key in ("primaryKey", "secondaryKey"):
+        props.setdefault(key, secrets.token_hex(16))
+    props.setdefault("state", "submitted")  # the contract's default when none is given
+    props.setdefault("createdDate", lro.iso(time.time()))
+    return base
+
+
+def _present_subscription(body: Doc, query: Mapping[str, str]) -> Doc:
+    """Subscription keys are never returned by GET (``listSecrets`` reveals them)."""
+    props = body.get("properties") or {}
+    return {**body, "properties": {k: v for k, v in props.items() if k not in ("primaryKey", "secondaryKey")}}
+
+
+async def _list_subscription_secrets(call: Call, stored: Stored) -> Response:
+    props = stored.body.get("properties") or {}
+    keys = {"primaryKey": props.get("primaryKey"), "secondaryKey": props.get("secondaryKey")}
+    return json_response(200, keys, {"ETag": stored.etag})
+
+
+async def _prepare_user(call: Call, base: Doc) -> Doc:
+    props = properties_of(base)
+    _keep(props, call.existing, "email", "firstName", "lastName", "registrationDate")
+    require_properties(props, "email", "firstName", "lastName")
+    props.pop("password", None)  # write-only
+    props.setdefault("state", "active")
+    props.setdefault("registrationDate", lro.iso(time.time()))
+    props.setdefault("identities", [{"provider": "Basic", "id": props["email"]}])
+    return base
+
+
+async def _prepare_group(call: Call, base: Doc) -> Doc:
+    props = properties_of(base)
+    require_properties(props, "displayName")
+    existing = (call.existing.body.get("properties") or {}) if call.existing else {}
+    props["builtIn"] = bool(existing.get("builtIn", False))  # read-only
+    props["type"] = existing.get("type") or props.get("type") or "custom"
+    return base
+
+
+async def _prepare_certificate(call: Call, base: Doc) -> Doc:
+    props = properties_of(base)
+    if "keyVault" not in props:
+        require_properties(props, "data")
+    props.pop("password", None)  # write-only
+    data = props.pop("data", None)
+    props.setdefault("subject", "CN=emulated")
+    props.setdefault("thumbprint", hashlib.sha1(str(data).encode()).hexdigest().upper())  # noqa: S324
+    props.setdefault("expirationDate", lro.iso(time.time() + 365 * 86400))
+    return base
+
+
 async def _prepare_tag_link(call: Call, base: Doc) -> Doc:
     """``apis/{api}/tags/{tag}`` links an existing service tag; answers the tag contract."""
     tag = call.ctx.store.get(TAGS, f"{_service_key(call.addr)}/tags/{call.addr.name.lower()}")
@@ -509,5 +592,16 @@ def register_all() -> None:
         _child("apis/diagnostics", "apis/diagnostics", prepare=_prepare_diagnostic, **api_child),
         _child("apis/tags", "apis/tags", prepare=_prepare_tag_link, **api_child),
         _child("apis/operations/tags", "apis/operations/tags", prepare=_prepare_tag_link, **api_child),
+        _child("products", "products", prepare=_prepare_product),
+        _child(
+            "subscriptions",
+            "subscriptions",
+            prepare=_prepare_subscription,
+            present=_present_subscription,
+            actions={"listSecrets": _list_subscription_secrets},
+        ),
+        _child("users", "users", prepare=_prepare_user),
+        _child("groups", "groups", prepare=_prepare_group),
+        _child("certificates", "certificates", prepare=_prepare_certificate),
     ):
         register(spec)

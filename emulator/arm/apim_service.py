@@ -38,6 +38,9 @@ NS = "Microsoft.ApiManagement"
 SERVICE = "microsoft.apimanagement/service"
 DELETED = "microsoft.apimanagement/locations/deletedservices"
 _SOFT_DELETE_RETENTION_S = 48 * 3600
+SUBSCRIPTIONS = "microsoft.apimanagement/service/subscriptions"
+USERS = "microsoft.apimanagement/service/users"
+GROUPS = "microsoft.apimanagement/service/groups"
 
 
 def properties_of(base: Doc) -> dict[str, Any]:
@@ -278,10 +281,99 @@ def _generated_properties(ctx: EmulatorContext, gateway: str) -> dict[str, Any]:
     }
 
 
+def _builtin_children(service: Mapping[str, Any]) -> list[tuple[str, str, Doc]]:
+    """(kind, type tail, body) of what APIM creates inside every new service (module doc)."""
+    sid = str(service["id"])
+    now = lro.iso(time.time())
+    email = str((service.get("properties") or {}).get("publisherEmail") or "")
+
+    def doc(tail: str, name: str, props: dict[str, Any]) -> Doc:
+        return {
+            "id": f"{sid}/{tail}/{name}",
+            "type": f"Microsoft.ApiManagement/service/{tail}",
+            "name": name,
+            "properties": props,
+        }
+
+    groups = {
+        "administrators": (
+            "Administrators",
+            "Administrators is a built-in group containing the admin email "
+            "account provided at the time of service creation. Its membership is managed by the system.",
+        ),
+        "developers": (
+            "Developers",
+            "Developers is a built-in group. Its membership is managed by the system. "
+            "Signed-in users fall into this group.",
+        ),
+        "guests": (
+            "Guests",
+            "Guests is a built-in group. Its membership is managed by the system. "
+            "Unauthenticated users visiting the developer portal fall into this group.",
+        ),
+    }
+    children: list[tuple[str, str, Doc]] = [
+        (
+            GROUPS,
+            "groups",
+            doc(
+                "groups",
+                name,
+                {"displayName": display, "description": text, "builtIn": True, "type": "system"},
+            ),
+        )
+        for name, (display, text) in groups.items()
+    ]
+    children.append(
+        (
+            USERS,
+            "users",
+            doc(
+                "users",
+                "1",
+                {
+                    "firstName": "Administrator",
+                    "lastName": "",
+                    "email": email,
+                    "state": "active",
+                    "registrationDate": now,
+                    "identities": [{"provider": "Azure", "id": email}],
+                },
+            ),
+        )
+    )
+    children.append(
+        (
+            SUBSCRIPTIONS,
+            "subscriptions",
+            doc(
+                "subscriptions",
+                "master",
+                {
+                    "ownerId": f"{sid}/users/1",
+                    "scope": f"{sid}/",
+                    "displayName": "Built-in all-access subscription",
+                    "state": "active",
+                    "createdDate": now,
+                    "allowTracing": False,
+                    "primaryKey": secrets.token_hex(16),
+                    "secondaryKey": secrets.token_hex(16),
+                },
+            ),
+        )
+    )
+    return children
+
+
 async def _finish_service_create(ctx: EmulatorContext, op: dict[str, Any]) -> None:
     doc = ctx.store.get(SERVICE, op["resourceKey"])
     if doc is None:
         return
+    for kind, _tail, child in _builtin_children(doc.body):
+        key = str(child["id"]).lower()
+        if ctx.store.get(kind, key) is None:
+            ctx.store.put(kind, key, child, parent=doc.key)
+            await publish(ctx, "put", kind, key)
     body = dict(doc.body)
     props = dict(body.get("properties") or {})
     props["provisioningState"] = "Succeeded"

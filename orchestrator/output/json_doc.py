@@ -5,7 +5,7 @@ Shape (``format_version`` 1; ``JSON_SCHEMA`` below is the contract, tested)::
     {"format_version": 1, "lab": str, "target": str, "operation": "reconcile" | "destroy",
      "dry_run": bool,
      "plan": {"has_changes": bool, "counts": {action: int},
-              "resources": [{"address", "kind", "name", "action", "reason", "depends_on",
+              "resources": [{"address", "kind", "name", "action", "reason", "refused", "depends_on",
                              "changes": [{"path", "old", "new", "forces_replacement"}]}]},
      "result": null | {"ok": bool, "cancelled": bool, "wall_seconds": float,
                        "counts": {status: int},
@@ -40,6 +40,7 @@ def plan_json(plan: Plan) -> dict[str, Any]:
                 "name": s.name,
                 "action": s.action.value,
                 "reason": s.reason,
+                "refused": s.refused or None,
                 "depends_on": list(s.depends_on),
                 "changes": [
                     {
@@ -142,6 +143,7 @@ JSON_SCHEMA: dict[str, Any] = {
                             "name": {"type": "string"},
                             "action": {"enum": [a.value for a in Action]},
                             "reason": {"type": "string"},
+                            "refused": {"type": ["string", "null"]},
                             "depends_on": {"type": "array", "items": {"type": "string"}},
                             "changes": {"type": "array", "items": _CHANGE},
                         },

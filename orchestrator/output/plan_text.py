@@ -77,6 +77,8 @@ def render_step(step: Step) -> list[str]:
     if step.action is Action.CREATE:
         assert step.desired is not None
         return [head, *_attributes(step.desired.properties, "+")]
+    if step.refused:
+        return [f"{head}  # REFUSED, will fail: {step.refused}"]
     if step.action is Action.DELETE:
         return [f"{head}  # {step.reason}"]
     lines = [head + ("  # forces replacement" if step.action is Action.REPLACE else "")]
@@ -102,4 +104,11 @@ def render_plan(plan: Plan, *, target: str = "") -> str:
         lines.extend(render_step(step))
         lines.append("")
     lines.append(counts_line(plan))
+    refused = plan.refused
+    if refused:
+        names = ", ".join(step.address for step in refused)
+        lines.append(
+            f"Refused ({len(refused)}): {names} would delete what this lab does not own; "
+            "applying fails each refused step and skips what depends on it."
+        )
     return "\n".join(lines) + "\n"

@@ -8,7 +8,8 @@ REST shape as a JSON body through the SDK (``IO[bytes]``), so fields newer than 
 still reach the target. Ownership: the service carries the ARM tag ``prmlab-lab``; named values
 carry an APIM tag; backends and loggers carry the mark in their ``description``; a diagnostic is
 owned when its logger is. Deleting the service purges its soft-deleted copy (the name stays
-taken otherwise) and is refused while the service holds APIs the lab does not own.
+taken otherwise) and is refused — in the plan already — while the service holds anything the lab
+does not own (``apim_children``).
 
 Secret named values are compared by a salted digest kept in an APIM tag: the value is never read
 back, printed or stored.
@@ -22,12 +23,11 @@ from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import PermanentError
 from orchestrator.kinds import Kind
+from orchestrator.providers.apim_children import foreign_children, refusal
 from orchestrator.providers.arm import norm_location
 from orchestrator.providers.base import (
-    OWNER_TAG,
     arm_owned,
     arm_tags,
-    description_owned,
     diff_owned,
     json_body,
     secret_values,
@@ -48,13 +48,6 @@ from orchestrator.resource import UNKNOWN, Actual, Desired, FieldChange
 
 if TYPE_CHECKING:
     from orchestrator.spec.models import ApimService
-
-BUILTIN_ECHO_API = "echo-api"
-
-
-def named_value_tag(lab: str) -> str:
-    """APIM tags allow letters, digits, ``-`` ``_`` ``.`` only: no colon here."""
-    return f"{OWNER_TAG}-{lab}"
 
 
 def service_of(ctx: Context) -> Any:
@@ -168,23 +161,18 @@ class ApimServiceProvider:
     async def update(self, desired: Desired, actual: Actual) -> Actual:
         return await self.create(desired)
 
+    async def delete_refusal(self, actual: Actual) -> str | None:
+        """Deleting the service deletes everything in it: refused while it holds anything the lab
+        does not own (``apim_children``: every collection, Azure's built-ins excepted)."""
+        rg = str(actual.properties.get("@rg") or self.ctx.rg)
+        return refusal(await foreign_children(self.ctx, rg, actual.name))
+
     async def delete(self, actual: Actual) -> None:
         rg = str(actual.properties.get("@rg") or self.ctx.rg)
         client = self.ctx.clients.apim
-        # Deleting the service deletes every API in it: refuse while it holds APIs the lab does
-        # not own (APIM's own sample ``echo-api``, created with classic tiers, does not count).
-        apis = await collect(actual.address, lambda: client.api.list_by_service(rg, actual.name))
-        foreign = sorted(
-            str(a.name)
-            for a in apis
-            if str(a.name) != BUILTIN_ECHO_API
-            and not description_owned((wire(a).get("properties") or {}).get("description"), self.ctx.lab)
-        )
-        if foreign:
-            raise PermanentError(
-                actual.address,
-                f"not deleted: it holds APIs this lab does not own ({', '.join(foreign)}); delete or move them first",
-            )
+        refused = await self.delete_refusal(actual)  # again: the service may have changed since the plan
+        if refused:
+            raise PermanentError(actual.address, refused)
 
         async def delete() -> None:
             poller = await client.api_management_service.begin_delete(rg, actual.name)

@@ -15,7 +15,6 @@ from orchestrator.providers.apim import (
     ApimChild,
     arm_id,
     base_props,
-    named_value_tag,
     rg_and_service,
     service_of,
 )
@@ -25,6 +24,7 @@ from orchestrator.providers.base import (
     digest_matches,
     find_digest,
     json_body,
+    named_value_tag,
     secret_digest_tag,
     wire,
     with_mark,

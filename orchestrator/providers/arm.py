@@ -284,18 +284,35 @@ class ResourceGroupProvider:
         merged = Desired(desired.address, desired.kind, desired.name, {**desired.properties, "tags": tags})
         return await self.create(merged)
 
-    async def delete(self, actual: Actual) -> None:
+    async def delete_refusal(self, actual: Actual) -> str | None:
+        """Deleting the group deletes every resource in it — and what those hold: refused while a
+        resource in it lacks this lab's mark, or an owned APIM service in it holds anything the lab
+        does not own (``apim_children``)."""
+        from orchestrator.providers.apim_children import describe, foreign_children
+
         resources = self.ctx.clients.resources
         items = await collect(
             f"resource group {actual.name}", lambda: resources.resources.list_by_resource_group(actual.name)
         )
         foreign = sorted(str(i.name) for i in items if not arm_owned(i.tags, self.ctx.lab))
-        if foreign:
-            raise PermanentError(
-                actual.address,
-                f"not deleted: it holds resources this lab does not own ({', '.join(foreign)}); "
-                "delete or move them first",
-            )
+        nested: list[str] = []
+        for item in items:
+            if str(item.type).lower() == "microsoft.apimanagement/service" and arm_owned(
+                item.tags, self.ctx.lab
+            ):
+                inside = await foreign_children(self.ctx, actual.name, str(item.name))
+                if inside:
+                    nested.append(f"APIM service {item.name}, which holds {describe(inside)}")
+        if not foreign and not nested:
+            return None
+        parts = ([f"resources this lab does not own ({', '.join(foreign)})"] if foreign else []) + nested
+        return f"not deleted: it holds {' and '.join(parts)}; delete or move them first"
+
+    async def delete(self, actual: Actual) -> None:
+        resources = self.ctx.clients.resources
+        refused = await self.delete_refusal(actual)  # again: the group may have changed since the plan
+        if refused:
+            raise PermanentError(actual.address, refused)
 
         async def delete() -> None:
             poller = await resources.resource_groups.begin_delete(actual.name)

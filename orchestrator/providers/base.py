@@ -59,6 +59,12 @@ def with_mark(description: str | None, lab: str) -> str:
     return f"{text} {mark}".strip() if mark not in text else text
 
 
+def named_value_tag(lab: str) -> str:
+    """The mark of a named value (an APIM tag): APIM tags allow letters, digits, ``-`` ``_`` ``.``
+    only, so no colon here."""
+    return f"{OWNER_TAG}-{lab}"
+
+
 def description_owned(description: str | None, lab: str) -> bool:
     return description_mark(lab) in (description or "")
 

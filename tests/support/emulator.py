@@ -65,6 +65,10 @@ class RunningEmulator:
     def http(self, **kwargs: Any) -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=self.base_url, verify=self.ssl_context(), **kwargs)
 
+    def arm_headers(self) -> dict[str, str]:
+        """Headers of a raw ARM/Graph call made as the test operator."""
+        return {"Authorization": "Bearer offline-emulator-token"}
+
     def sync_http(self) -> httpx.Client:
         return httpx.Client(base_url=self.base_url, verify=self.ssl_context(), timeout=10)
 

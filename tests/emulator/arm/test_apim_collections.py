@@ -1,0 +1,54 @@
+"""APIM's other collections through azure-mgmt-apimanagement aio (issue 17.7 needs them served):
+products, subscriptions, users, groups, certificates — required properties refused as APIM does,
+subscription keys only through ``listSecrets``, and the children APIM makes in a new service."""
+
+from __future__ import annotations
+
+import pytest
+from azure.core.exceptions import HttpResponseError
+
+from tests.support.azure import make_group, make_service
+from tests.support.emulator import RunningEmulator
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_required_properties_are_refused_as_apim_does(emulator: RunningEmulator) -> None:
+    async with emulator.apim_client() as c:
+        group = await make_group(emulator)
+        svc = (await make_service(c, group)).name
+        for call in (
+            lambda: c.product.create_or_update(group, svc, "p", {"properties": {}}),
+            lambda: c.user.create_or_update(group, svc, "u", {"properties": {"email": "a@example.com"}}),
+            lambda: c.group.create_or_update(group, svc, "g", {"properties": {}}),
+            lambda: c.subscription.create_or_update(group, svc, "s", {"properties": {"displayName": "S"}}),
+            lambda: c.certificate.create_or_update(group, svc, "c", {"properties": {}}),
+        ):
+            with pytest.raises(HttpResponseError) as caught:
+                await call()
+            assert caught.value.status_code == 400
+            assert caught.value.error is not None
+            assert caught.value.error.code == "ValidationError"
+
+
+async def test_a_new_service_holds_apims_own_children_and_hides_subscription_keys(
+    emulator: RunningEmulator,
+) -> None:
+    async with emulator.apim_client() as c:
+        group = await make_group(emulator)
+        svc = (await make_service(c, group)).name
+        groups = {g.name: g async for g in c.group.list_by_service(group, svc)}
+        assert sorted(groups) == ["administrators", "developers", "guests"]
+        assert all(g.built_in and g.type_properties_type == "system" for g in groups.values())
+        users = [u async for u in c.user.list_by_service(group, svc)]
+        assert [(u.name, u.email) for u in users] == [("1", "lab@example.com")]
+        master = await c.subscription.get(group, svc, "master")
+        assert master.display_name == "Built-in all-access subscription"
+        assert master.primary_key is None  # never on GET
+        secrets = await c.subscription.list_secrets(group, svc, "master")
+        assert secrets.primary_key
+        assert secrets.secondary_key
+        mine = await c.group.create_or_update(
+            group, svc, "partners", {"properties": {"displayName": "P", "builtIn": True}}
+        )
+        assert (mine.built_in, mine.type_properties_type) == (False, "custom")  # builtIn is read-only

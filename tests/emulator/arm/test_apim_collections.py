@@ -4,6 +4,9 @@ subscription keys only through ``listSecrets``, and the children APIM makes in a
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 import pytest
 from azure.core.exceptions import HttpResponseError
 
@@ -17,13 +20,14 @@ async def test_required_properties_are_refused_as_apim_does(emulator: RunningEmu
     async with emulator.apim_client() as c:
         group = await make_group(emulator)
         svc = (await make_service(c, group)).name
-        for call in (
+        calls: list[Callable[[], Awaitable[Any]]] = [
             lambda: c.product.create_or_update(group, svc, "p", {"properties": {}}),
             lambda: c.user.create_or_update(group, svc, "u", {"properties": {"email": "a@example.com"}}),
             lambda: c.group.create_or_update(group, svc, "g", {"properties": {}}),
             lambda: c.subscription.create_or_update(group, svc, "s", {"properties": {"displayName": "S"}}),
             lambda: c.certificate.create_or_update(group, svc, "c", {"properties": {}}),
-        ):
+        ]
+        for call in calls:
             with pytest.raises(HttpResponseError) as caught:
                 await call()
             assert caught.value.status_code == 400

@@ -99,35 +99,6 @@ def forgeries(
 
         return build
 
-    async def bad_signature() -> str | None:
-        if real_token is not None:  # a real token with one claim changed: the signature no longer matches
-            head, _, rest = real_token.partition(".")
-            _, _, sig = rest.partition(".")
-            body = _b64(json.dumps({**claims, "oid": str(uuid.uuid4())}, separators=(",", ":")).encode())
-            return f"{head}.{body}.{sig}"
-        if minter is None:
-            return None
-        token = await minter({}, claims)
-        head, body, sig = token.split(".")
-        flipped = sig[:-2] + ("A" if sig[-2] != "A" else "B") + sig[-1]
-        return f"{head}.{body}.{flipped}"
-
-    async def unknown_kid() -> str | None:
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        return jwt.encode(claims, key, algorithm="RS256", headers={"kid": f"forged-{uuid.uuid4().hex[:8]}"})
-
-    async def alg_none() -> str | None:
-        return _unsigned({"alg": "none", "typ": "JWT", "kid": real_header.get("kid")}, claims)
-
-    async def hs256_public_key() -> str | None:
-        keys = (jwks or {}).get("keys") or []
-        if not keys:
-            return None
-        jwk = keys[0]
-        public = jwt.PyJWK(jwk).key
-        pem = public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        return _hs256_with_key({"typ": "JWT", "kid": jwk.get("kid")}, claims, pem)
-
     return [
         Forgery("none", 401, const(None)),
         Forgery("garbage", 401, const("not-a-jwt")),
@@ -140,10 +111,7 @@ def forgeries(
             401,
             minted(tid=(other := str(uuid.uuid4())), iss=issuer.replace(target.tenant_id, other)),
         ),
-        Forgery("bad_signature", 401, bad_signature),
-        Forgery("alg_none", 401, alg_none),
-        Forgery("hs256_public_key", 401, hs256_public_key),
-        Forgery("unknown_kid", 401, unknown_kid),
+        *_signature_forgeries(claims, real_token, real_header, minter, jwks),
         # Claims of the wrong type or from elsewhere, in a correctly signed token.
         Forgery("exp_as_string", 401, minted(exp=str(now + 3600))),
         Forgery("tid_mismatch", 401, minted(tid=str(uuid.uuid4()))),
@@ -169,6 +137,54 @@ def forgeries(
                 sub=claims.get("oid"),
             ),
         ),
+    ]
+
+
+def _signature_forgeries(
+    claims: Mapping[str, Any],
+    real_token: str | None,
+    real_header: Mapping[str, Any],
+    minter: TokenMinter | None,
+    jwks: Mapping[str, Any] | None,
+) -> list[Forgery]:
+    """Tokens whose signature is wrong, absent, made with the public key, or by an unknown key."""
+
+    async def bad_signature() -> str | None:
+        if real_token is not None:  # a real token with one claim changed: the signature no longer matches
+            head, _, rest = real_token.partition(".")
+            _, _, sig = rest.partition(".")
+            body = _b64(json.dumps({**claims, "oid": str(uuid.uuid4())}, separators=(",", ":")).encode())
+            return f"{head}.{body}.{sig}"
+        if minter is None:
+            return None
+        token = await minter({}, claims)
+        head, body, sig = token.split(".")
+        flipped = sig[:-2] + ("A" if sig[-2] != "A" else "B") + sig[-1]
+        return f"{head}.{body}.{flipped}"
+
+    async def unknown_kid() -> str | None:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        return jwt.encode(
+            dict(claims), key, algorithm="RS256", headers={"kid": f"forged-{uuid.uuid4().hex[:8]}"}
+        )
+
+    async def alg_none() -> str | None:
+        return _unsigned({"alg": "none", "typ": "JWT", "kid": real_header.get("kid")}, claims)
+
+    async def hs256_public_key() -> str | None:
+        keys = (jwks or {}).get("keys") or []
+        if not keys:
+            return None
+        jwk = keys[0]
+        public = jwt.PyJWK(jwk).key
+        pem = public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        return _hs256_with_key({"typ": "JWT", "kid": jwk.get("kid")}, claims, pem)
+
+    return [
+        Forgery("bad_signature", 401, bad_signature),
+        Forgery("alg_none", 401, alg_none),
+        Forgery("hs256_public_key", 401, hs256_public_key),
+        Forgery("unknown_kid", 401, unknown_kid),
     ]
 
 

@@ -1,7 +1,8 @@
 """Reconcile at scale: full-create wall time vs ``--parallelism 1``, no-op read cost, planning CPU.
 
 Run: ``.venv/bin/python benchmarks/reconcile_scale.py [--mode plan|fake|emulator|both|all] [--apis 200]
-[--ops 5] [--named-values 200] [--apps 20] [--latency-ms 50] [--parallelism 10] [--no-serial]``.
+[--ops 5] [--named-values 200] [--apps 20] [--latency-ms 50] [--parallelism 10] [--no-serial]
+[--arm-throttling on|off]``.
 
 It generates a lab.yaml (``--apis`` APIs x ``--ops`` operations, an API-level policy on every
 API, ``--named-values`` named values, ``--apps`` Entra app registrations with service
@@ -14,7 +15,11 @@ spec loader and graph, and runs the engine's ``execute`` (read -> plan -> apply)
   no network: CPU of a full-create plan and of a no-op plan.
 * ``emulator``: the real providers through the Azure SDKs against a private emulator with
   ``latency_ms`` injected on every ARM/Graph request; request counts come from its
-  ``requests.jsonl``.
+  ``requests.jsonl``. ARM throttles with Azure's token buckets (``--arm-throttling on``, the
+  default, as ``prmlab local start``): the full create is compared with the token-bucket floor
+  computed from the ARM requests it needed — per operation type ``(accepted - bucket size) /
+  refill rate`` seconds, the largest of reads, writes and deletes (no client can be faster) —
+  and the share of write requests answered 429 is printed, with the pacer's waits.
 
 For each mode it prints: full-create wall time at ``--parallelism`` and at 1 (and the ratio),
 then for a second, no-op reconcile: its wall time, read requests per owned resource, write
@@ -257,7 +262,7 @@ def bench_fake(lab: Any, nodes: list[NodeInput], args: argparse.Namespace) -> No
 
 async def emulator_run(
     lab: Any, nodes: list[NodeInput], emu: Any, parallelism: int, destroy: bool = False
-) -> tuple[RunReport, float]:
+) -> tuple[RunReport, float, Any]:
     from orchestrator.providers import providers_for
     from orchestrator.target import TargetSettings, open_clients
 
@@ -281,7 +286,34 @@ async def emulator_run(
             quiet_terminal(),
             resolver=spec_resolver(lab, settings.outputs()),
         )
-    return report, time.monotonic() - started
+        stats = clients.pacer.stats if clients.pacer is not None else None
+    return report, time.monotonic() - started, stats
+
+
+# Azure's subscription buckets (emulator.arm.throttle.AZURE_LIMITS; Learn, "Understand how Azure
+# Resource Manager throttles requests"): op type -> (size, refill per second)
+_BUCKETS = {"reads": (250.0, 25.0), "writes": (200.0, 10.0), "deletes": (200.0, 10.0)}
+
+
+def _op_type(method: str) -> str:
+    return "reads" if method in ("GET", "HEAD") else "deletes" if method == "DELETE" else "writes"
+
+
+def throttling_figures(requests: list[dict[str, Any]]) -> tuple[float, dict[str, int], int, int]:
+    """(token-bucket floor in seconds, accepted ARM requests per op type, write requests, of them 429)."""
+    accepted = dict.fromkeys(_BUCKETS, 0)
+    writes = throttled = 0
+    for r in requests:
+        if r.get("api") != "arm" or not str(r.get("path", "")).lower().startswith("/subscriptions/"):
+            continue
+        op = _op_type(str(r["method"]))
+        if op != "reads":
+            writes += 1
+            throttled += r.get("status") == 429
+        if r.get("status") != 429:
+            accepted[op] += 1
+    floor = max(max(0.0, (accepted[op] - size) / refill) for op, (size, refill) in _BUCKETS.items())
+    return floor, accepted, writes, throttled
 
 
 def _count(requests: list[dict[str, Any]]) -> tuple[int, int]:
@@ -303,19 +335,33 @@ def bench_emulator(lab: Any, nodes: list[NodeInput], args: argparse.Namespace, r
     print(
         f"\n[emulator through the Azure SDKs, {args.latency_ms} ms injected per ARM/Graph request, {len(nodes)} resources]"
     )
-    emu = start_emulator(root / "state-parallel")
+    throttling = args.arm_throttling == "on"
+    flags = () if throttling else ("--arm-throttling", "off")
+    print(
+        f"ARM throttling: {'Azure numbers (reads 250 + 25/s, writes 200 + 10/s, deletes 200 + 10/s)' if throttling else 'off'}"
+    )
+    emu = start_emulator(root / "state-parallel", *flags)
     try:
         emu.set_faults(latency_ms=args.latency_ms)
         before = len(emu.requests())
-        report, wall = anyio.run(emulator_run, lab, nodes, emu, args.parallelism)
-        reads, writes = _count(emu.requests()[before:])
+        report, wall, stats = anyio.run(emulator_run, lab, nodes, emu, args.parallelism)
+        created = emu.requests()[before:]
+        reads, writes = _count(created)
         ok = report.result is not None and report.result.ok
         print(
             f"full create, parallelism {args.parallelism}: {wall:.2f} s ({writes} writes, {reads} reads)"
             + ("" if ok else f"  FAILED: {_failures(report)}")
         )
+        if throttling:
+            floor, accepted, arm_writes, throttled = throttling_figures(created)
+            print(
+                f"  token-bucket floor {floor:.2f} s (ARM accepted: {accepted['writes']} writes, "
+                f"{accepted['deletes']} deletes, {accepted['reads']} reads) -> {wall / max(floor, 1e-9):.3f}x the floor; "
+                f"{throttled} of {arm_writes} ARM write requests answered 429 ({100 * throttled / max(arm_writes, 1):.2f}%); "
+                f"pacer: {stats.waits if stats else 0} paced requests, {stats.waited_seconds if stats else 0:.1f} s waited in total"
+            )
         before = len(emu.requests())
-        noop, wall_noop = anyio.run(emulator_run, lab, nodes, emu, args.parallelism)
+        noop, wall_noop, stats = anyio.run(emulator_run, lab, nodes, emu, args.parallelism)
         reads, writes = _count(emu.requests()[before:])
         owned = sum(1 for s in noop.plan.steps if s.actual is not None)
         print(
@@ -327,10 +373,10 @@ def bench_emulator(lab: Any, nodes: list[NodeInput], args: argparse.Namespace, r
         emu.stop()
     if args.no_serial:
         return
-    emu1 = start_emulator(root / "state-serial")
+    emu1 = start_emulator(root / "state-serial", *flags)
     try:
         emu1.set_faults(latency_ms=args.latency_ms)
-        report1, wall1 = anyio.run(emulator_run, lab, nodes, emu1, 1)
+        report1, wall1, _ = anyio.run(emulator_run, lab, nodes, emu1, 1)
         ok = report1.result is not None and report1.result.ok
         print(
             f"full create, parallelism 1: {wall1:.2f} s -> {wall1 / wall:.1f}x faster at {args.parallelism}"
@@ -416,6 +462,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument("--parallelism", type=int, default=10)
     parser.add_argument("--no-serial", action="store_true", help="skip the --parallelism 1 runs (slow)")
+    parser.add_argument(
+        "--arm-throttling",
+        choices=["on", "off"],
+        default="on",
+        help="the emulator's ARM token buckets (Azure's numbers) in emulator mode",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="prmlab-bench-") as tmp:
         root = Path(tmp)

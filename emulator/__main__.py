@@ -22,7 +22,7 @@ from typing import IO
 
 import anyio
 
-from emulator.arm import ArmSettings
+from emulator.arm import ArmSettings, ThrottleSettings
 from emulator.context import Faults
 from emulator.ports import PortInUseError, bind_listener
 from emulator.server import PORT_FILE, ServerOptions, serve
@@ -47,12 +47,30 @@ def parse_args(argv: list[str] | None = None) -> ServerOptions:
     p.add_argument("--error-rate", type=float, default=0.0, help="fault: share of calls answered 500/503")
     p.add_argument("--replication-delay", type=float, default=0.0, help="fault: Graph replication delay (s)")
     p.add_argument("--seed", type=int, default=None, help="fault: random seed (deterministic faults)")
+    p.add_argument(
+        "--arm-throttling",
+        choices=["on", "off"],
+        default="on",
+        help="ARM's subscription token buckets (Azure's documented numbers unless scaled); default on",
+    )
+    p.add_argument(
+        "--arm-throttling-scale",
+        type=float,
+        default=1.0,
+        help="multiply Azure's bucket sizes and refill rates (tests)",
+    )
     a = p.parse_args(argv)
     if a.page_size < 1:
         p.error("--page-size must be >= 1")
     for name in ("throttle_rate", "error_rate"):
         if not 0 <= getattr(a, name) <= 1:
             p.error(f"--{name.replace('_', '-')} must be between 0 and 1")
+    try:
+        throttling = ThrottleSettings().configure(
+            {"enabled": a.arm_throttling == "on", "scale": a.arm_throttling_scale}
+        )
+    except ValueError as exc:
+        p.error(f"--arm-throttling-scale: {exc}")
     return ServerOptions(
         state_dir=a.state_dir,
         port=a.port,
@@ -69,6 +87,7 @@ def parse_args(argv: list[str] | None = None) -> ServerOptions:
             replication_delay_s=a.replication_delay,
             seed=a.seed,
         ),
+        throttling=throttling,
     )
 
 

@@ -6,7 +6,9 @@ whose background work (``run``) stopped with an error (the rest keeps serving).
 ``/_emulator/ingest`` and ``/_emulator/live`` accept (and drop) Application Insights telemetry:
 the emulated components' connection strings point there.
 ``prmlab local status`` and the test fixture read ``health`` and ``info``; tests switch faults
-per run with ``PUT /_emulator/faults`` (a partial JSON document, see ``emulator.faults``).
+per run with ``PUT /_emulator/faults`` (a partial JSON document, see ``emulator.faults``) and
+ARM's throttling with ``PUT /_emulator/throttling`` (``{"enabled": false}``, ``{"scale": 0.1}``,
+``{"writes": {"size": 5, "refill": 1}}``; every PUT refills all buckets, see ``emulator.arm.throttle``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from emulator.arm import Throttle
 from emulator.context import EmulatorContext
 from emulator.faults import FaultConfigError, FaultInjector
 
@@ -40,7 +43,9 @@ def listener_ports(ctx: EmulatorContext) -> dict[str, int]:
     return ports
 
 
-def routes(ctx: EmulatorContext, injector: FaultInjector, failures: Mapping[str, str]) -> list[BaseRoute]:
+def routes(
+    ctx: EmulatorContext, injector: FaultInjector, failures: Mapping[str, str], throttle: Throttle
+) -> list[BaseRoute]:
     """``failures``: sub-apps whose background work stopped with an error (health says degraded)."""
     started = time.time()
 
@@ -81,6 +86,19 @@ def routes(ctx: EmulatorContext, injector: FaultInjector, failures: Mapping[str,
                 )
         return JSONResponse(injector.as_json())
 
+    async def throttling(request: Request) -> Response:
+        if request.method == "PUT":
+            try:
+                data = json.loads(await request.body() or b"{}")
+                if not isinstance(data, dict):
+                    raise ValueError("the body must be a JSON object")
+                throttle.configure(data)
+            except ValueError as exc:
+                return JSONResponse(
+                    {"error": {"code": "InvalidThrottling", "message": str(exc)}}, status_code=400
+                )
+        return JSONResponse(throttle.settings.as_json())
+
     async def ingest(request: Request) -> Response:
         """Application Insights ingestion (the components' ``ConnectionString`` points here):
         accept and drop, answering as the Breeze endpoint does so exporters stay quiet."""
@@ -97,4 +115,5 @@ def routes(ctx: EmulatorContext, injector: FaultInjector, failures: Mapping[str,
         Route("/_emulator/health", health, methods=["GET"]),
         Route("/_emulator/info", info, methods=["GET"]),
         Route("/_emulator/faults", faults, methods=["GET", "PUT"]),
+        Route("/_emulator/throttling", throttling, methods=["GET", "PUT"]),
     ]

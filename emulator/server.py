@@ -27,7 +27,7 @@ import uvicorn
 import emulator.gateway
 import emulator.runner
 from emulator.app import build_app
-from emulator.arm import ArmSettings
+from emulator.arm import ArmSettings, ThrottleSettings
 from emulator.context import EmulatorContext, Faults
 from emulator.ports import bind_listener
 from emulator.reqlog import REQUEST_LOG, RequestLog
@@ -49,6 +49,7 @@ class ServerOptions:
     arm: ArmSettings = field(default_factory=ArmSettings)
     graph_page_size: int = 100
     faults: Faults = field(default_factory=Faults)
+    throttling: ThrottleSettings = field(default_factory=ThrottleSettings)  # Azure's numbers, on
 
 
 def load_ids(store: Store) -> tuple[str, str]:
@@ -125,7 +126,13 @@ async def serve(options: ServerOptions, sock: socket.socket | None = None) -> No
         faults=options.faults,
     )
     request_log = RequestLog(state_dir / REQUEST_LOG)
-    parts = build_app(ctx, options.arm, request_log, graph_page_size=options.graph_page_size)
+    parts = build_app(
+        ctx,
+        options.arm,
+        request_log,
+        graph_page_size=options.graph_page_size,
+        throttling=options.throttling,
+    )
     config = uvicorn.Config(
         parts.app,
         ssl_certfile=str(tls.cert_file),
@@ -161,6 +168,8 @@ async def serve(options: ServerOptions, sock: socket.socket | None = None) -> No
                         "ca_file": str(tls.ca_file),
                         "tenant_id": tenant_id,
                         "subscription_id": subscription_id,
+                        # as started; ``/_emulator/throttling`` answers what is in force now
+                        "arm_throttling": options.throttling.as_json(),
                     },
                 )
                 (state_dir / PORT_FILE).write_text(f"{port}\n")

@@ -32,7 +32,7 @@ import ssl
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -60,6 +60,20 @@ class EmulatorInfo:
     tenant_id: str
     subscription_id: str
     state_dir: Path
+    # ARM's token buckets as the emulator was started with them: op type -> (size, refill/s);
+    # empty when its throttling is off (the reconcile's pacer models these, see target.py)
+    arm_buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+
+def _arm_buckets(data: object) -> dict[str, tuple[float, float]]:
+    if not isinstance(data, dict) or not data.get("enabled"):
+        return {}
+    out: dict[str, tuple[float, float]] = {}
+    for op in ("reads", "writes", "deletes"):
+        bucket = data.get(op)
+        if isinstance(bucket, dict):
+            out[op] = (float(bucket["size"]), float(bucket["refill"]))
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +184,7 @@ def read_info(state_dir: Path) -> EmulatorInfo | None:
             tenant_id=str(data["tenant_id"]),
             subscription_id=str(data["subscription_id"]),
             state_dir=state_dir,
+            arm_buckets=_arm_buckets(data.get("arm_throttling")),
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None

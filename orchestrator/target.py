@@ -13,6 +13,10 @@ two differ only here, in endpoints, credential and TLS trust.
   process-global trust store.
 * ``azure``: public endpoints and ``azure.identity.aio.DefaultAzureCredential``.
 
+Both ARM clients share one ``pacing.RatePacer`` (through ``pacing_policy.ArmPacingPolicy``):
+writes, reads and deletes are paced by ARM's remaining-requests headers, modelled on Azure's
+documented token buckets (or, on the local target, the emulator's, from ``emulator.json``).
+
 The Azure SDK imports are lazy (inside ``open_clients``) so that ``prmlab --help`` stays fast.
 """
 
@@ -22,7 +26,7 @@ import base64
 import json
 import ssl
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +59,10 @@ class TargetSettings:
     # LRO poll interval when the service sends no Retry-After; None = 0.05 s local, 5 s azure
     # (the SDK's own default is 30 s: every named value or API write would wait that long).
     polling_interval: float | None = None
+    # ARM's token buckets the pacer models: op type -> (size, refill per second); None = Azure's
+    # documented numbers (``pacing.AZURE_ARM_BUCKETS``). ``arm_pacing=False`` sends unpaced.
+    arm_buckets: Mapping[str, tuple[float, float]] | None = None
+    arm_pacing: bool = True
 
     @classmethod
     def for_lab(cls, lab: Lab) -> TargetSettings:
@@ -80,6 +88,7 @@ class TargetSettings:
             location=target.location,
             base_url=str(info.base_url).rstrip("/"),
             ca_file=Path(info.ca_file),
+            arm_buckets=info.arm_buckets or None,
         )
 
     def outputs(self) -> dict[str, str | None]:
@@ -119,6 +128,7 @@ class Clients:
     apim: Any  # azure.mgmt.apimanagement.aio.ApiManagementClient
     resources: Any  # azure.mgmt.resource.resources.aio.ResourceManagementClient
     graph: Any  # msgraph.GraphServiceClient
+    pacer: Any = None  # orchestrator.pacing.RatePacer shared by the ARM clients (None: unpaced)
 
     @property
     def subscription_id(self) -> str:
@@ -268,7 +278,24 @@ async def open_clients(settings: TargetSettings) -> AsyncIterator[Clients]:
     from azure.mgmt.apimanagement.aio import ApiManagementClient
     from azure.mgmt.resource.resources.aio import ResourceManagementClient
 
+    from orchestrator.pacing import AZURE_ARM_BUCKETS, BucketModel, RatePacer
+    from orchestrator.pacing_policy import ArmPacingPolicy
+
     arm_kwargs: dict[str, Any] = {"retry_total": settings.sdk_retries}
+    pacer: RatePacer | None = None
+    if settings.arm_pacing:
+        given = settings.arm_buckets or {}
+        models = {
+            op: BucketModel(float(given[op][0]), float(given[op][1])) if op in given else model
+            for op, model in AZURE_ARM_BUCKETS.items()
+        }
+        # one pacer for both clients: ARM counts every request of the subscription and principal
+        pacer = RatePacer(models)
+
+    def paced() -> dict[str, Any]:
+        # a policy instance per pipeline (a pipeline links its policies through ``next``)
+        return {"custom_hook_policy": ArmPacingPolicy(pacer)} if pacer is not None else {}
+
     arm_kwargs["polling_interval"] = settings.effective_polling_interval()
     credential: Any
     if settings.kind == "local":
@@ -284,11 +311,11 @@ async def open_clients(settings: TargetSettings) -> AsyncIterator[Clients]:
         credential = DefaultAzureCredential()
     async with AsyncExitStack() as stack:
         stack.push_async_callback(credential.close)
-        apim = ApiManagementClient(credential, settings.subscription_id, **arm_kwargs)
+        apim = ApiManagementClient(credential, settings.subscription_id, **arm_kwargs, **paced())
         stack.push_async_callback(apim.close)
-        resources = ResourceManagementClient(credential, settings.subscription_id, **arm_kwargs)
+        resources = ResourceManagementClient(credential, settings.subscription_id, **arm_kwargs, **paced())
         stack.push_async_callback(resources.close)
         graph, (http, inner) = _graph_client(settings, credential)
         stack.push_async_callback(inner.aclose)
         stack.push_async_callback(http.aclose)
-        yield Clients(settings=settings, apim=apim, resources=resources, graph=graph)
+        yield Clients(settings=settings, apim=apim, resources=resources, graph=graph, pacer=pacer)

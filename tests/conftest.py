@@ -24,21 +24,24 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def emulator_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
-    """One emulator for the whole session (APIM create 0.3 s, page size 3)."""
+    """One emulator for the whole session (APIM create 0.3 s, page size 3, no ARM throttling)."""
     yield from session_emulator(tmp_path_factory.mktemp("emulator"))
 
 
 @pytest.fixture
 def emulator(emulator_session: RunningEmulator) -> Iterator[RunningEmulator]:
-    """The session emulator, with faults switched off before and after the test."""
+    """The session emulator, with faults and ARM throttling switched off before and after the test."""
     emulator_session.reset_faults()
+    emulator_session.set_throttling(enabled=False, scale=1)
     yield emulator_session
     emulator_session.reset_faults()
+    emulator_session.set_throttling(enabled=False, scale=1)
 
 
 @pytest.fixture
 def make_emulator(tmp_path: Path) -> Iterator[EmulatorFactory]:
-    """Start private emulators (own state folder, own flags); all are stopped at teardown."""
+    """Start private emulators (own state folder, own flags; ARM throttling off unless the flags
+    say ``--arm-throttling on``); all are stopped at teardown."""
     factory = EmulatorFactory(tmp_path)
     yield factory
     factory.close()

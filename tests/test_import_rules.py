@@ -155,7 +155,13 @@ def circles(edges: dict[str, set[str]]) -> list[list[str]]:
 # Bottom first. A module belongs to the first entry that is its name or a package above it.
 ORCHESTRATOR_LAYERS: tuple[tuple[str, ...], ...] = (
     ("orchestrator.errors", "orchestrator.urls", "orchestrator.resource", "orchestrator.kinds"),
-    ("orchestrator.retry", "orchestrator.lock", "orchestrator.local"),
+    (
+        "orchestrator.retry",
+        "orchestrator.lock",
+        "orchestrator.local",
+        "orchestrator.pacing",
+        "orchestrator.pacing_policy",
+    ),
     ("orchestrator.spec",),
     ("orchestrator.render", "orchestrator.resolve", "orchestrator.graph", "orchestrator.modes"),
     (

@@ -3,7 +3,8 @@
 Modules: ``ids`` (path parsing), ``errors`` (ARM envelope), ``types`` (the type table),
 ``crud`` (the shared resource flow), ``lro`` (long-running operations), ``apim_service``, ``apim``, ``acr``,
 ``storage`` and ``generic`` (per-type behaviour), ``router`` (the ``/subscriptions/...`` endpoint),
-``settings``. Store shapes: see ``emulator.arm.apim`` / ``emulator.arm.generic`` (ARM GET
+``settings``, ``throttle`` (ARM's subscription token buckets, a middleware ``emulator.app`` puts
+in front of every route). Store shapes: see ``emulator.arm.apim`` / ``emulator.arm.generic`` (ARM GET
 JSON under the lower-cased resource id; resource groups under ``microsoft.resources/resourcegroups``).
 """
 
@@ -14,9 +15,10 @@ from starlette.routing import BaseRoute, Route
 from emulator.arm import acr, apim, generic, storage
 from emulator.arm.router import ArmRouter
 from emulator.arm.settings import ArmSettings
+from emulator.arm.throttle import Throttle, ThrottleMiddleware, ThrottleSettings
 from emulator.context import EmulatorContext
 
-__all__ = ["ArmSettings", "routes"]
+__all__ = ["ArmSettings", "Throttle", "ThrottleMiddleware", "ThrottleSettings", "routes"]
 
 _METHODS = ["GET", "PUT", "PATCH", "DELETE", "POST", "HEAD"]
 

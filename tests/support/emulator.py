@@ -9,12 +9,17 @@
 * ``graph_client(credential=None, max_retries=0)`` — ``msgraph.GraphServiceClient`` over
   kiota's default middleware with the emulator's CA.
 * ``http()`` — an ``httpx.AsyncClient`` trusting the CA (raw calls).
-* ``set_faults(**settings)`` / ``reset_faults()``, ``requests()`` (the request log),
+* ``set_faults(**settings)`` / ``reset_faults()``, ``set_throttling(**settings)`` (ARM's token
+  buckets, ``emulator.arm.throttle``), ``requests()`` (the request log),
   ``stop()`` (SIGTERM, clean) and ``kill()`` (SIGKILL).
 
 The pytest fixtures ``emulator`` (one per session, faults reset around each test by
 ``emulator_faults``) and ``make_emulator`` (a fresh emulator per call, on its own folder, stopped
-at teardown) are registered in ``tests/conftest.py``.
+at teardown) are registered in ``tests/conftest.py``. Emulators started here run without ARM
+throttling unless their flags say ``--arm-throttling on`` (``python -m emulator`` and ``prmlab
+local start`` throttle with Azure's numbers by default): a test that reads ARM with raw HTTP
+calls must not depend on how many requests the steps before it spent. The end-to-end tests
+(``tests/e2e``, the real CLI) run with Azure's buckets and the engine's pacing.
 """
 
 from __future__ import annotations
@@ -154,6 +159,15 @@ class RunningEmulator:
             script=[],
         )
 
+    def set_throttling(self, **settings: Any) -> dict[str, Any]:
+        """``PUT /_emulator/throttling`` (``enabled``, ``scale``, ``reads``/``writes``/``deletes``);
+        every call refills all buckets."""
+        with self.sync_http() as c:
+            r = c.put("/_emulator/throttling", json=settings)
+            r.raise_for_status()
+            result: dict[str, Any] = r.json()
+            return result
+
     def requests(self) -> list[dict[str, Any]]:
         return read_log(self.state_dir / REQUEST_LOG)
 
@@ -199,6 +213,8 @@ def _wait_ready(state_dir: Path, process: subprocess.Popen[bytes]) -> dict[str, 
 def start_emulator(state_dir: Path, *flags: str) -> RunningEmulator:
     """Start ``python -m emulator`` on ``state_dir`` and wait until it is ready."""
     state_dir.mkdir(parents=True, exist_ok=True)
+    if "--arm-throttling" not in flags:
+        flags = (*flags, "--arm-throttling", "off")
     log = (state_dir / "emulator.log").open("ab")
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(

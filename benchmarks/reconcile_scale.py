@@ -6,8 +6,8 @@ Run: ``.venv/bin/python benchmarks/reconcile_scale.py [--mode plan|fake|emulator
 
 It generates a lab.yaml (``--apis`` APIs x ``--ops`` operations, an API-level policy on every
 API, ``--named-values`` named values, ``--apps`` Entra app registrations with service
-principals; every 10th named value references an app's client id), loads it with the real
-spec loader and graph, and runs the engine's ``execute`` (read -> plan -> apply) on it:
+principals; every 10th named value references an app's client id), loads it as the CLI does
+(``labfile.load``: spec and graph) and runs the engine's ``execute`` (read -> plan -> apply) on it:
 
 * ``fake``: in-memory providers that sleep ``--latency-ms`` per call (read, create, update,
   delete) — the engine's own scheduling cost, without SDKs; reads are one list call per kind.
@@ -130,11 +130,12 @@ def generate_lab(folder: Path, *, apis: int, ops: int, named_values: int, apps: 
 
 
 def load_nodes(lab_file: Path) -> tuple[Any, list[NodeInput]]:
-    from orchestrator.graph import build_graph
-    from orchestrator.spec.loader import load_lab
+    """Load as ``prmlab reconcile`` does (``labfile.load``: the policy templates are read while
+    their variables are checked, so planning CPU counts rendering, not template compilation)."""
+    from orchestrator.labfile import load
 
-    lab = load_lab(lab_file)
-    return lab, nodes_from_graph(build_graph(lab))
+    lab, graph = load(lab_file)
+    return lab, nodes_from_graph(graph)
 
 
 def quiet_terminal() -> Terminal:

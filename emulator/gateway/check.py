@@ -15,22 +15,20 @@ values, expressions that come from named values are checked too; with names only
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Mapping
 
 from lxml import etree
 
 from emulator.context import PolicyRejectedError
-from emulator.gateway.elements import line_of
 from emulator.gateway.errors import PolicyCompileError
-from emulator.gateway.policy import compile_root, parse_xml, substitute
+from emulator.gateway.policy import NAMED_VALUE, Missing, Parsed, compile_root, parse_source, substitute
+from emulator.gateway.source import TagSource
 
-_NAMED_VALUE = re.compile(r"\{\{([^{}]+)\}\}")
 _PLACEHOLDER = "1"
 
 
 def named_value_references(xml: str) -> set[str]:
-    return {m.group(1).strip() for m in _NAMED_VALUE.finditer(xml)}
+    return {m.group(1) for m in NAMED_VALUE.finditer(xml)}
 
 
 def _resolver(named_values: Collection[str]) -> dict[str, str]:
@@ -39,29 +37,56 @@ def _resolver(named_values: Collection[str]) -> dict[str, str]:
     return {str(n).lower(): _PLACEHOLDER for n in named_values}
 
 
-def _check_names(xml: str, values: dict[str, str]) -> None:
-    for name in sorted(named_value_references(xml)):
-        if name.lower() not in values:
-            raise PolicyRejectedError(
-                "ValidationError",
+def _refuse(exc: PolicyCompileError) -> PolicyRejectedError:
+    return PolicyRejectedError("ValidationError", exc.apim_message())
+
+
+def _parse(xml: str) -> Parsed:
+    try:
+        return parse_source(xml)
+    except PolicyCompileError as exc:
+        raise _refuse(exc) from exc
+
+
+def _missing_named_value(positions: Mapping[etree._Element, TagSource]) -> Missing:
+    """The ``missing`` hook of ``substitute``: refuses, naming the element and where the
+    reference stands (APIM refuses a policy referencing a named value that does not exist)."""
+
+    def missing(name: str, el: etree._Element, attr: str | None, offset: int) -> None:
+        t = positions.get(el)
+        line, column = (t.line, t.column) if t is not None else (0, 0)
+        span = None if t is None else (t.text if attr is None else t.attrs.get(attr))
+        if span is not None:
+            line, column = span.position(offset)
+        element = el.tag if isinstance(el.tag, str) else "policies"
+        raise PolicyRejectedError(
+            "ValidationError",
+            PolicyCompileError(
+                element,
+                line,
                 f"Cannot find a property '{name}'. A named value referenced by the policy does not exist.",
-            )
+                column,
+            ).apim_message(),
+        )
+
+    return missing
 
 
-def _parse(xml: str) -> etree._Element:
+def _prepared(
+    parsed: Parsed, values: dict[str, str]
+) -> tuple[etree._Element, dict[etree._Element, TagSource]]:
+    """A copy of the document with named values substituted, and where its elements stand."""
+    work = etree.fromstring(etree.tostring(parsed.root))
+    positions = parsed.positions(work)
+    substitute(work, values, _missing_named_value(positions))
+    return work, positions
+
+
+def _compile(root: etree._Element, positions: Mapping[etree._Element, TagSource], any_section: bool) -> None:
     try:
-        return parse_xml(xml)
+        compile_root(root, None, any_section=any_section, positions=positions)
     except PolicyCompileError as exc:
-        raise PolicyRejectedError("ValidationError", f"{exc.message} Line {exc.line}.") from exc
-
-
-def _compile(root: etree._Element, values: dict[str, str], any_section: bool) -> None:
-    work = etree.fromstring(etree.tostring(root))
-    substitute(work, lambda name: values.get(name.lower(), _PLACEHOLDER))
-    try:
-        compile_root(work, None, any_section=any_section)
-    except PolicyCompileError as exc:
-        raise PolicyRejectedError("ValidationError", exc.apim_message()) from exc
+        raise _refuse(exc) from exc
     except RecursionError as exc:
         raise PolicyRejectedError("ValidationError", "The policy is nested too deeply.") from exc
 
@@ -71,44 +96,52 @@ def _reformat(root: etree._Element) -> str:
     return etree.tostring(root, encoding="unicode")
 
 
-def _document(
-    xml: str, named_values: Collection[str], root_tag: str
-) -> tuple[etree._Element, dict[str, str]]:
-    """The parsed document (its root must be ``root_tag``) and the named values it may use."""
-    values = _resolver(named_values)
-    _check_names(xml, values)
-    root = _parse(xml)
+def _document(xml: str, root_tag: str) -> Parsed:
+    """The parsed document; its root must be ``root_tag``."""
+    parsed = _parse(xml)
+    root = parsed.root
     if root.tag != root_tag:
-        raise PolicyRejectedError(
-            "ValidationError",
-            f"Root element must be '{root_tag}', found '{root.tag}' (line {line_of(root)}).",
+        t = parsed.tags[0] if parsed.tags else None
+        raise _refuse(
+            PolicyCompileError(
+                str(root.tag),
+                t.line if t else 1,
+                f"Root element must be '{root_tag}', found '{root.tag}'.",
+                t.column if t else 1,
+            )
         )
-    return root, values
+    return parsed
 
 
 def check_policy(xml: str, named_values: Collection[str]) -> str:
     """Validate a policy document; return it as APIM stores it, or raise ``PolicyRejectedError``."""
-    root, values = _document(xml, named_values, "policies")
-    _compile(root, values, any_section=False)
-    return _reformat(root)
+    parsed = _document(xml, "policies")
+    work, positions = _prepared(parsed, _resolver(named_values))
+    _compile(work, positions, any_section=False)
+    return _reformat(parsed.root)
 
 
 def check_fragment(xml: str, named_values: Collection[str]) -> str:
     """Validate a policy fragment (``<fragment>`` root); return it reformatted."""
-    root, values = _document(xml, named_values, "fragment")
+    parsed = _document(xml, "fragment")
+    root = parsed.root
     if root.attrib:
-        raise PolicyRejectedError(
-            "ValidationError", f"The attribute '{next(iter(root.attrib))!s}' is not valid on 'fragment'."
+        t = parsed.tags[0]
+        raise _refuse(
+            PolicyCompileError(
+                "fragment",
+                t.line,
+                f"The attribute '{next(iter(root.attrib))!s}' is not valid on 'fragment'.",
+                t.column,
+            )
         )
-    wrapper = etree.Element("policies")
-    section = etree.SubElement(wrapper, "inbound")
-    section.append(etree.fromstring(etree.tostring(root)))
+    work, positions = _prepared(parsed, _resolver(named_values))
     # a fragment's children are checked as if they were in a section; the section they land in
     # is only known when a policy includes the fragment
-    inner = section[0]
-    section.remove(inner)
-    section.text = inner.text
-    for child in list(inner):
+    wrapper = etree.Element("policies")
+    section = etree.SubElement(wrapper, "inbound")
+    section.text = work.text
+    for child in list(work):
         section.append(child)
-    _compile(wrapper, values, any_section=True)
+    _compile(wrapper, positions, any_section=True)
     return _reformat(root)

@@ -11,14 +11,20 @@ from __future__ import annotations
 
 
 class PolicyCompileError(Exception):
-    def __init__(self, element: str, line: int, message: str) -> None:
-        super().__init__(f"Error in element '{element}' on line {line}: {message}")
+    """APIM's form (as its ValidationError details show it): ``Error in element 'choose' on
+    line 15, column 4: <message>`` — the line and column in the document as the user wrote it
+    (``source``); ``column`` 0 when unknown."""
+
+    def __init__(self, element: str, line: int, message: str, column: int = 0) -> None:
         self.element = element
         self.line = line
+        self.column = column
         self.message = message
+        super().__init__(self.apim_message())
 
     def apim_message(self) -> str:
-        return f"Error in element '{self.element}' on line {self.line}: {self.message}"
+        where = f"line {self.line}, column {self.column}" if self.column > 0 else f"line {self.line}"
+        return f"Error in element '{self.element}' on {where}: {self.message}"
 
 
 class PolicyFailure(Exception):  # noqa: N818 - APIM's term: a policy failure, handled by on-error

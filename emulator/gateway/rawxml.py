@@ -4,7 +4,7 @@ carry ``Body.As<JObject>()``, ``a && b`` or ``value="@(x.GetValueOrDefault("h", 
 
 ``escape_expressions`` escapes those characters inside expression spans only, so the text
 becomes well-formed XML; everything else is left byte for byte. Spans are delimited by
-bracket matching that skips C# string and character literals. Pure function, no I/O.
+bracket matching that skips C# string and character literals and comments. Pure function, no I/O.
 """
 
 from __future__ import annotations
@@ -51,6 +51,19 @@ def expression_end(text: str, start: int, quote: str | None = None) -> int:
             depth -= 1
             if depth == 0:
                 return j + 1 if c == _CLOSE[opener] else -1
+        elif text.startswith("//", j):
+            # a C# line comment (quotes and brackets in it are not code) runs to the line's end
+            newline = text.find("\n", j)
+            if newline < 0:
+                return -1
+            j = newline
+            continue
+        elif text.startswith("/*", j):
+            close = text.find("*/", j + 2)
+            if close < 0:
+                return -1
+            j = close + 2
+            continue
         elif c == '"':
             end = _skip_string(text, j)
             if end < 0:

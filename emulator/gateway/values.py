@@ -17,6 +17,7 @@ from emulator.gateway.expr import (
     compile_expression,
     to_string,
 )
+from emulator.gateway.source import Where
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,23 +76,28 @@ class Val:
         return self.expr is not None and self.expr.uses_response_body
 
 
-def make_val(text: str, element: str, line: int, allow_expression: bool = True) -> Val:
+def make_val(text: str, element: str, where: Where | int, allow_expression: bool = True) -> Val:
+    """A literal, or the compiled expression of ``text``; ``where`` is where the text starts in
+    the document (a ``Where``, or just a line), so a refusal names the exact line and column."""
+    at = where if isinstance(where, Where) else Where(where, 0)
     stripped = text.strip()
     if stripped.startswith(("@(", "@{")):
+        lead = len(text) - len(text.lstrip())
         if not allow_expression:
-            raise PolicyCompileError(element, line, "Policy expressions are not allowed here.")
+            line, column = at.at(text, lead)
+            raise PolicyCompileError(element, line, "Policy expressions are not allowed here.", column)
         try:
             compiled = compile_expression(stripped[1:])
         except ExpressionSyntaxError as exc:
-            lead = len(text) - len(text.lstrip())
-            sub_line = line + text[: lead + 1 + exc.pos].count("\n")
+            line, column = at.at(text, lead + 1 + exc.pos)
             raise PolicyCompileError(
                 element,
-                sub_line,
-                f"{exc.message} (in expression at offset {exc.pos}: '{_excerpt(stripped, exc.pos + 1)}')",
+                line,
+                f"{exc.message} (in the expression: '{_excerpt(stripped, exc.pos + 1)}')",
+                column,
             ) from exc
-        return Val(None, compiled, element, line)
-    return Val(text, None, element, line)
+        return Val(None, compiled, element, at.line)
+    return Val(text, None, element, at.line)
 
 
 def _excerpt(text: str, pos: int) -> str:

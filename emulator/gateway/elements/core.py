@@ -10,12 +10,13 @@ per-request state (``engine.Runtime`` implements it); ``run_steps`` runs a secti
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from lxml import etree
 
 from emulator.gateway.errors import PolicyCompileError, PolicyFailure, ReturnResponse
+from emulator.gateway.source import TagSource, Where
 from emulator.gateway.values import Val, make_val
 
 if TYPE_CHECKING:
@@ -62,11 +63,16 @@ class Step:
 
     name = "?"
     line = 0
+    column = 0
     uses_request_body = False
     uses_response_body = False
 
     async def run(self, rt: Runtime) -> None:
         raise NotImplementedError
+
+    def nested(self) -> Sequence[Sequence[Step]]:
+        """The step lists this element runs (``choose`` branches, ``retry`` children)."""
+        return ()
 
 
 Builder = Callable[["Compiler", etree._Element], Step]
@@ -87,14 +93,42 @@ def element(name: str, sections: frozenset[str] = ALL) -> Callable[[Builder], Bu
 class Compiler:
     """Compiles the children of a section (and nested elements) to steps."""
 
-    def __init__(self, fragments: dict[str, etree._Element] | None = None, section: str = "inbound") -> None:
+    def __init__(
+        self,
+        fragments: dict[str, etree._Element] | None = None,
+        section: str = "inbound",
+        positions: Mapping[etree._Element, TagSource] | None = None,
+    ) -> None:
         self.fragments = fragments or {}
         self.section = section
         self.fragment_depth = 0
         self.skip_fragments = False  # PUT-time checks: fragments are checked when they are stored
+        # where each element sits in the document as written (``source``); lxml's line otherwise
+        self.positions: Mapping[etree._Element, TagSource] = positions or {}
+
+    def position(self, el: etree._Element) -> tuple[int, int]:
+        t = self.positions.get(el)
+        return (t.line, t.column) if t is not None else (line_of(el), 0)
+
+    def where(self, el: etree._Element, attr: str | None = None) -> Where:
+        """Where an attribute value (or, without ``attr``, the element's text) starts."""
+        t = self.positions.get(el)
+        if t is None:
+            return Where(line_of(el), 0)
+        span = t.attrs.get(attr) if attr is not None else t.text
+        if span is None:
+            return Where(t.line, t.column)
+        line, column = span.position(0)
+        return Where(line, column, span)
 
     def fail(self, el: etree._Element, message: str) -> PolicyCompileError:
-        return PolicyCompileError(tag(el), line_of(el), message)
+        line, column = self.position(el)
+        return PolicyCompileError(tag(el), line, message, column)
+
+    def fail_at(self, el: etree._Element, attr: str, message: str) -> PolicyCompileError:
+        """A refusal about an attribute's value: its line and column, the element's name."""
+        where = self.where(el, attr)
+        return PolicyCompileError(tag(el), where.line, message, where.column)
 
     def attrs(self, el: etree._Element, allowed: Sequence[str], required: Sequence[str] = ()) -> None:
         for name in map(str, el.attrib):
@@ -110,7 +144,7 @@ class Compiler:
         raw = el.get(name)
         if raw is None:
             return None if default is None else Val(default, None, tag(el), line_of(el))
-        return make_val(raw, tag(el), line_of(el), allow_expression=expr)
+        return make_val(raw, tag(el), self.where(el, name), allow_expression=expr)
 
     def req(self, el: etree._Element, name: str, expr: bool = True) -> Val:
         v = self.val(el, name, expr=expr)
@@ -156,7 +190,7 @@ class Compiler:
     def text(self, el: etree._Element) -> Val:
         if len(el):
             raise self.fail(el, f"'{tag(el)}' cannot contain child elements.")
-        return make_val(el.text or "", tag(el), line_of(el))
+        return make_val(el.text or "", tag(el), self.where(el))
 
     def kids(self, el: etree._Element, allowed: Sequence[str]) -> list[etree._Element]:
         out = []
@@ -194,7 +228,7 @@ class Compiler:
             raise self.fail(el, f"Policy is not allowed in this section ('{self.section}').")
         s = builder(self, el)
         s.name = name
-        s.line = line_of(el)
+        s.line, s.column = self.position(el)
         return [s]
 
     def include(self, el: etree._Element) -> list[Step]:
@@ -214,7 +248,7 @@ class Compiler:
             return self.steps(frag)
         except PolicyCompileError as exc:
             raise PolicyCompileError(
-                exc.element, exc.line, f"{exc.message} (in policy fragment '{fid}')"
+                exc.element, exc.line, f"{exc.message} (in policy fragment '{fid}')", exc.column
             ) from exc
         finally:
             self.fragment_depth -= 1

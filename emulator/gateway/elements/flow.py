@@ -36,6 +36,9 @@ class ChooseStep(Step):
                 return
         await run_steps(self.otherwise, rt)
 
+    def nested(self) -> list[list[Step]]:
+        return [*(steps for _, steps in self.branches), self.otherwise]
+
 
 @element("choose")
 def _choose(c: Compiler, el: etree._Element) -> Step:

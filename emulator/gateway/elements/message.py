@@ -18,7 +18,6 @@ from emulator.gateway.elements.core import (
     Step,
     body_flags,
     element,
-    line_of,
     tag,
 )
 from emulator.gateway.errors import PolicyFailure, ReturnResponse
@@ -142,7 +141,7 @@ def _set_body(c: Compiler, el: etree._Element) -> Step:
         raise c.fail(el, "The attribute 'xsi-nil' is not supported by the local gateway.")
     if len(el):
         raise c.fail(el[0], "'set-body' cannot contain child elements (XML bodies must be escaped text).")
-    step = SetBodyStep(make_val(el.text or "", "set-body", line_of(el)))
+    step = SetBodyStep(make_val(el.text or "", "set-body", c.where(el)))
     body_flags(step, [step.body])
     return step
 

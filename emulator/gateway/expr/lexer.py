@@ -8,6 +8,7 @@ parse the holes as expressions. Every error names the offending character's offs
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from enum import Enum
 
@@ -248,6 +249,13 @@ def _read_number(text: str, i: int) -> tuple[int | float, int, bool]:
     return (float(lit) if floating else int(lit)), j, floating
 
 
+def _is_space(c: str) -> bool:
+    """C# whitespace beyond ASCII: any Unicode space separator (Zs: a non-breaking space pasted
+    from a web page, an em space, ...) and the line/paragraph separators (C# spec, lexical
+    structure: whitespace and new-line characters)."""
+    return unicodedata.category(c) == "Zs" or c in "\u2028\u2029\u0085"
+
+
 def tokenize(text: str) -> list[Token]:
     tokens: list[Token] = []
     i = 0
@@ -256,7 +264,7 @@ def tokenize(text: str) -> list[Token]:
         if len(tokens) > MAX_TOKENS:
             raise ExpressionSyntaxError("Expression is too long", i)
         c = text[i]
-        if c in " \t\r\n\f\v":
+        if c in " \t\r\n\f\v" or (c > "\x7f" and _is_space(c)):
             i += 1
             continue
         if text.startswith("//", i):

@@ -606,7 +606,7 @@ async def test_send_request_refused_without_identity(lab: Lab, client: httpx.Asy
         ("<policies><inbound /><inbound /></policies>", "more than once"),
         ("<policies><outbund /></policies>", "Unknown section"),
         ("<policy />", "Root element must be 'policies'"),
-        ("<policies><inbound>", "Line 1"),
+        ("<policies><inbound>", "on line 1, column 20"),
         (
             '<policies><inbound>\n\n<set-variable name="x" value="@(context.Request.Nope)" /></inbound></policies>',
             "on line 3",

@@ -87,8 +87,16 @@ def _compile(root: etree._Element, positions: Mapping[etree._Element, TagSource]
         compile_root(root, None, any_section=any_section, positions=positions)
     except PolicyCompileError as exc:
         raise _refuse(exc) from exc
-    except RecursionError as exc:
-        raise PolicyRejectedError("ValidationError", "The policy is nested too deeply.") from exc
+    except RecursionError as exc:  # bounded by MAX_DEPTH; a last resort, placed at the root
+        first = next(iter(positions.values()), None)
+        raise _refuse(
+            PolicyCompileError(
+                "policies",
+                first.line if first else 1,
+                "The policy is nested too deeply for the local gateway.",
+                first.column if first else 1,
+            )
+        ) from exc
 
 
 def _reformat(root: etree._Element) -> str:

@@ -77,23 +77,30 @@ def parse_source(xml: str) -> Parsed:
         ) from exc
     except ValueError as exc:
         raise PolicyCompileError("policies", 1, f"The policy is not valid XML: {exc}.", 1) from exc
+    tags = scan(xml)
+    positions = locate(root, tags)
+    first = tags[0] if tags else None
     for count, _el in enumerate(root.iter(), start=1):
         if count > MAX_ELEMENTS:
             raise PolicyCompileError(
-                "policies", 0, "The policy has more elements than the local gateway allows."
+                tag(root),
+                first.line if first else 1,
+                f"The policy has more than {MAX_ELEMENTS} elements: more than the local gateway allows.",
+                first.column if first else 1,
             )
-    _check_depth(root)
-    tags = scan(xml)
-    keep_raw_values(locate(root, tags))
+    _check_depth(root, positions)
+    keep_raw_values(positions)
     return Parsed(root, tags)
 
 
-def _check_depth(root: etree._Element) -> None:
+def _check_depth(root: etree._Element, positions: Mapping[etree._Element, TagSource]) -> None:
     stack: list[tuple[etree._Element, int]] = [(root, 0)]
     while stack:
         el, depth = stack.pop()
         if depth > MAX_DEPTH:
-            raise PolicyCompileError(tag(el), line_of(el), "Elements are nested too deeply.")
+            raise Compiler(positions=positions).fail(
+                el, f"Elements are nested more than {MAX_DEPTH} deep: more than the local gateway allows."
+            )
         stack.extend((child, depth + 1) for child in el)
 
 

@@ -15,23 +15,18 @@ _ENTITY = re.compile(r"&(?:[A-Za-z]+|#[0-9]+|#x[0-9A-Fa-f]+);")
 _CLOSE = {"(": ")", "{": "}"}
 
 
+_REGULAR = re.compile(r'"(?:\\.|[^"\\])*"', re.DOTALL)
+_VERBATIM = re.compile(r'"(?:""|[^"])*"')
+_CHAR_LITERAL = re.compile(r"'(?:\\.|[^\\'])'")
+_INTERESTING = re.compile(r"[(){}\"'/\n]")
+
+
 def _skip_string(text: str, i: int) -> int:
     """``text[i]`` is the opening quote of a C# string (regular/verbatim/interpolated prefix
     already consumed by the caller); returns the index after the closing quote, or -1."""
     verbatim = (i > 0 and text[i - 1] == "@") or (i > 1 and text[i - 2 : i] in ("@$", "$@"))
-    j = i + 1
-    while j < len(text):
-        c = text[j]
-        if c == "\\" and not verbatim:
-            j += 2
-            continue
-        if c == '"':
-            if verbatim and text[j + 1 : j + 2] == '"':
-                j += 2
-                continue
-            return j + 1
-        j += 1
-    return -1
+    m = (_VERBATIM if verbatim else _REGULAR).match(text, i)
+    return m.end() if m is not None else -1
 
 
 def expression_end(text: str, start: int, quote: str | None = None) -> int:
@@ -43,7 +38,11 @@ def expression_end(text: str, start: int, quote: str | None = None) -> int:
     opener = text[start + 1]
     depth = 0
     j = start + 1
-    while j < len(text):
+    while True:
+        found = _INTERESTING.search(text, j)
+        if found is None:
+            return -1
+        j = found.start()
         c = text[j]
         if c in "({":
             depth += 1
@@ -51,19 +50,20 @@ def expression_end(text: str, start: int, quote: str | None = None) -> int:
             depth -= 1
             if depth == 0:
                 return j + 1 if c == _CLOSE[opener] else -1
-        elif text.startswith("//", j):
-            # a C# line comment (quotes and brackets in it are not code) runs to the line's end
-            newline = text.find("\n", j)
-            if newline < 0:
-                return -1
-            j = newline
-            continue
-        elif text.startswith("/*", j):
-            close = text.find("*/", j + 2)
-            if close < 0:
-                return -1
-            j = close + 2
-            continue
+        elif c == "/":
+            if text.startswith("//", j):
+                # a C# line comment (quotes and brackets in it are not code) runs to the line's end
+                newline = text.find("\n", j)
+                if newline < 0:
+                    return -1
+                j = newline
+                continue
+            if text.startswith("/*", j):
+                close = text.find("*/", j + 2)
+                if close < 0:
+                    return -1
+                j = close + 2
+                continue
         elif c == '"':
             end = _skip_string(text, j)
             if end < 0:
@@ -71,14 +71,13 @@ def expression_end(text: str, start: int, quote: str | None = None) -> int:
             j = end
             continue
         elif c == "'" and quote != "'":
-            m = re.match(r"'(?:\\.|[^\\'])'", text[j:])
+            m = _CHAR_LITERAL.match(text, j)
             if m:
-                j += m.end()
+                j = m.end()
                 continue
         elif c == "\n" and quote is None and depth == 0:
             return -1
         j += 1
-    return -1
 
 
 def _escape_span(span: str, quote: str | None) -> str:
@@ -105,6 +104,10 @@ def _escape_span(span: str, quote: str | None) -> str:
     return "".join(out)
 
 
+_TEXT_STOP = re.compile(r"[<@]")
+_TAG_STOP = re.compile(r"[\"'>]")
+
+
 def escape_expressions(xml: str) -> str:
     out: list[str] = []
     i = 0
@@ -113,6 +116,12 @@ def escape_expressions(xml: str) -> str:
     quote = ""
     while i < n:
         if state == "text":
+            stop = _TEXT_STOP.search(xml, i)
+            if stop is None:
+                out.append(xml[i:])
+                break
+            out.append(xml[i : stop.start()])
+            i = stop.start()
             if xml.startswith("<!--", i):
                 end = xml.find("-->", i)
                 end = n if end < 0 else end + 3
@@ -131,13 +140,18 @@ def escape_expressions(xml: str) -> str:
                     out.append(_escape_span(xml[i:end], None))
                     i = end
                     continue
-            c = xml[i]
-            if c == "<":
+            if xml[i] == "<":
                 state = "tag"
-            out.append(c)
+            out.append(xml[i])
             i += 1
             continue
         if state == "tag":
+            stop = _TAG_STOP.search(xml, i)
+            if stop is None:
+                out.append(xml[i:])
+                break
+            out.append(xml[i : stop.start()])
+            i = stop.start()
             c = xml[i]
             if c in "\"'":
                 state, quote = "attr", c
@@ -149,14 +163,15 @@ def escape_expressions(xml: str) -> str:
                         out.append(_escape_span(xml[i:end], quote))
                         i = end
                 continue
-            if c == ">":
-                state = "text"
+            state = "text"  # '>'
             out.append(c)
             i += 1
             continue
-        c = xml[i]  # attr
-        if c == quote:
-            state = "tag"
-        out.append(c)
-        i += 1
+        end = xml.find(quote, i)  # attr
+        if end < 0:
+            out.append(xml[i:])
+            break
+        out.append(xml[i : end + 1])
+        state = "tag"
+        i = end + 1
     return "".join(out)

@@ -32,6 +32,9 @@ _ENTITY = re.compile(r"&(?:([A-Za-z]+)|#([0-9]+)|#x([0-9A-Fa-f]+));")
 _NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
 _NAME_START = re.compile(r"[A-Za-z_:\u00c0-\uffff]")
 _NAME = re.compile(r"[A-Za-z0-9_:.\-\u00b7\u00c0-\uffff]+")
+_BREAK = re.compile(r"\r\n|\r|\n")
+_PLAIN = re.compile(r"[^<@&\r]+")  # text characters that decode to themselves
+_MARKUP = re.compile(r"[<@]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,19 +45,7 @@ class Lines:
 
     @classmethod
     def of(cls, text: str) -> Lines:
-        starts = [0]
-        i = 0
-        n = len(text)
-        while i < n:
-            c = text[i]
-            if c == "\r":
-                if text[i + 1 : i + 2] == "\n":
-                    i += 1
-                starts.append(i + 1)
-            elif c == "\n":
-                starts.append(i + 1)
-            i += 1
-        return cls(tuple(starts))
+        return cls((0, *(m.end() for m in _BREAK.finditer(text))))
 
     def at(self, offset: int) -> tuple[int, int]:
         line = bisect_right(self.starts, offset)
@@ -118,6 +109,12 @@ class _Text:
         """Decode ``source[start:end]`` (entities, XML line-break normalisation)."""
         i = start
         while i < end:
+            plain = _PLAIN.match(source, i, end)
+            if plain is not None:
+                self.chars.append(plain.group(0))
+                self.offsets.extend(range(i, plain.end()))
+                i = plain.end()
+                continue
             c = source[i]
             if c == "&":
                 m = _ENTITY.match(source, i, end)
@@ -146,7 +143,9 @@ class _Text:
             self.offsets.append(i)
 
     def span(self, end: int, lines: Lines) -> Span:
-        return Span("".join(self.chars), tuple(self.offsets), end, lines)
+        text = "".join(self.chars)
+        assert len(text) == len(self.offsets)
+        return Span(text, tuple(self.offsets), end, lines)
 
 
 def _decode(m: re.Match[str]) -> str:
@@ -206,17 +205,20 @@ class _Scanner:
                 if self.text is not None:
                     self.text.add(xml, i, end)
                 i = end
-            elif self.text is not None:
+            elif self.text is None:
+                stop = _MARKUP.search(xml, i + 1)
+                i = n if stop is None else stop.start()
+            else:
                 end = i + 1
                 if xml[i] == "&":
                     m = _ENTITY.match(xml, i)
                     end = m.end() if m else i + 1
                 elif xml.startswith("\r\n", i):
                     end = i + 2
+                if end == i + 1 and (plain := _PLAIN.match(xml, i)) is not None:
+                    end = plain.end()
                 self.text.add(xml, i, end)
                 i = end
-            else:
-                i += 1
         self.finish_text(n)
         return [
             TagSource(t["name"], t["line"], t["column"], t["attrs"], t.get("text"), _inner(t))

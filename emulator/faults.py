@@ -12,6 +12,12 @@ is more direct still: a list of outcomes (``"throttle"``, ``"error500"``, ``"err
 ``"pass"``) for the next calls to the faulted APIs, one each, used up before the rates apply —
 "the 2nd Graph call answers 500" without any randomness.
 
+``hold`` (``{"method": "DELETE", "path": "/deletedservices/"}``) stops every matching call (any
+API; path matched as a case-insensitive substring) before it reaches the emulated service: the
+call waits, ``held`` counts it, and when the hold is changed or cleared it is answered 503 and
+never processed — a deterministic point at which a test interrupts a client ("the purge was
+sent, nothing was done yet").
+
 What a faulted call answers, as the real services do:
 * 429 — ARM: ``retry-after-ms`` and ``Retry-After`` (whole seconds, at least 1: ``Retry-After: 0``
   makes azure-core wait 30 s); Graph: ``Retry-After``. Body in each API's error envelope.
@@ -52,6 +58,9 @@ class FaultInjector:
     retry_after_ms: int = 200
     rng: random.Random = field(default_factory=random.Random)
     script: list[str] = field(default_factory=list)  # outcomes of the next calls, used up first
+    hold: dict[str, str] | None = None  # {"method", "path"}: matching calls wait (module doc)
+    held: int = 0  # calls that matched ``hold`` since it was set
+    released: Any = None  # anyio.Event set when ``hold`` changes (made inside the event loop)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.faults.seed)
@@ -67,11 +76,13 @@ class FaultInjector:
             "apis": sorted(self.apis),
             "retry_after_ms": self.retry_after_ms,
             "script": list(self.script),
+            "hold": dict(self.hold) if self.hold else None,
+            "held": self.held,
         }
 
     def configure(self, data: Mapping[str, Any]) -> None:
         """Apply a (partial) settings document; validates everything before changing anything."""
-        unknown = set(data) - set(self.as_json())
+        unknown = set(data) - (set(self.as_json()) - {"held"})
         if unknown:
             raise FaultConfigError(f"unknown fault settings: {', '.join(sorted(unknown))}")
         new = {**self.as_json(), **data}
@@ -94,6 +105,13 @@ class FaultInjector:
         script = new["script"]
         if not isinstance(script, list) or not all(isinstance(k, str) and k in _SCRIPTED for k in script):
             raise FaultConfigError(f"script must be a list drawn from {list(_SCRIPTED)}")
+        hold = new["hold"]
+        if hold is not None and not (
+            isinstance(hold, dict)
+            and set(hold) == {"method", "path"}
+            and all(isinstance(v, str) and v for v in hold.values())
+        ):
+            raise FaultConfigError('hold must be null or {"method": "<HTTP method>", "path": "<substring>"}')
         f = self.faults
         f.latency_ms = float(new["latency_ms"])
         f.throttle_rate = float(new["throttle_rate"])
@@ -104,6 +122,16 @@ class FaultInjector:
         self.retry_after_ms = int(new["retry_after_ms"])
         self.rng = random.Random(seed)
         self.script = list(script)
+        if "hold" in data:
+            if self.released is not None:
+                self.released.set()  # answer the calls of the previous hold
+            self.released = None
+            self.hold = {"method": hold["method"].upper(), "path": hold["path"].lower()} if hold else None
+            self.held = 0
+
+    def holds(self, method: str, path: str) -> bool:
+        hold = self.hold
+        return hold is not None and method.upper() == hold["method"] and hold["path"] in path.lower()
 
     def decide(self) -> FaultKind | None:
         if self.script:
@@ -173,6 +201,17 @@ class FaultMiddleware:
             return
         api = api_of(scope["path"])
         inj = self.injector
+        if inj.holds(scope["method"], scope["path"]):
+            if inj.released is None:
+                inj.released = anyio.Event()
+            released = inj.released
+            inj.held += 1
+            await released.wait()
+            status, headers, body = fault_response("error503", api, inj.retry_after_ms, None)
+            headers.append((b"content-length", str(len(body)).encode()))
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return
         if api not in inj.apis:
             await self.app(scope, receive, send)
             return

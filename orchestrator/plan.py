@@ -122,6 +122,11 @@ class Plan:
         raise KeyError(address)
 
 
+def _noted(reason: str, actual: Actual) -> str:
+    """A delete's reason plus what the provider noted about the resource's state."""
+    return f"{reason}; {actual.note}" if actual.note else reason
+
+
 def topological(nodes: Sequence[NodeInput]) -> list[NodeInput]:
     """Dependencies first; ties broken by address so a plan is deterministic."""
     by_address = {node.address: node for node in nodes}
@@ -308,7 +313,7 @@ def build_plan(
             actual.name,
             Action.DELETE,
             actual=actual,
-            reason="owned by this lab but no longer in lab.yaml",
+            reason=_noted("owned by this lab but no longer in lab.yaml", actual),
         )
         for address, actual in sorted(actuals.items())
         if address not in in_graph and actual.owned
@@ -360,7 +365,7 @@ def build_destroy_plan(
                     Action.DELETE,
                     actual=actual,
                     depends_on=depends_on,
-                    reason="destroy",
+                    reason=_noted("destroy", actual),
                 )
             )
     in_graph = set(dependants)
@@ -372,7 +377,7 @@ def build_destroy_plan(
             actual.name,
             Action.DELETE,
             actual=actual,
-            reason="destroy (not in lab.yaml)",
+            reason=_noted("destroy (not in lab.yaml)", actual),
         )
         for address, actual in sorted(actuals.items())
         if address not in in_graph and actual.owned

@@ -133,6 +133,7 @@ class Actual:
     outputs: Mapping[str, Any] = field(default_factory=dict)  # feeds references
     owned: bool = True  # carries this lab's ownership mark
     handle: Any = None  # provider-private identifier (ARM id, Graph object id)
+    note: str = ""  # a state the plan must tell (e.g. "soft-deleted: only its purge is left")
 
 
 class Provider(Protocol):

@@ -161,6 +161,7 @@ ORCHESTRATOR_LAYERS: tuple[tuple[str, ...], ...] = (
         "orchestrator.local",
         "orchestrator.pacing",
         "orchestrator.pacing_policy",
+        "orchestrator.pending",
     ),
     ("orchestrator.spec",),
     ("orchestrator.render", "orchestrator.resolve", "orchestrator.graph", "orchestrator.modes"),

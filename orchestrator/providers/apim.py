@@ -7,9 +7,13 @@ Flow: reads are one list per collection (``list_by_resource_group`` for services
 REST shape as a JSON body through the SDK (``IO[bytes]``), so fields newer than the SDK's models
 still reach the target. Ownership: the service carries the ARM tag ``prmlab-lab``; named values
 carry an APIM tag; backends and loggers carry the mark in their ``description``; a diagnostic is
-owned when its logger is. Deleting the service purges its soft-deleted copy (the name stays
-taken otherwise) and is refused — in the plan already — while the service holds anything the lab
-does not own (``apim_children``).
+owned when its logger is. Deleting the service is refused — in the plan already — while the
+service holds anything the lab does not own (``apim_children``); else it deletes, then purges the
+soft-deleted copy (the name stays taken otherwise). The delete is recorded before it starts
+(``orchestrator.pending``), so a run interrupted before the purge leaves a copy the next read
+reports as the lab's (``Actual.note``: soft-deleted): destroy then only purges it, reconcile
+purges and creates it again (a replace). A soft-deleted name the lab has no record of is
+explained, never purged.
 
 Secret named values are compared by a salted digest kept in an APIM tag: the value is never read
 back, printed or stored.
@@ -26,6 +30,7 @@ from orchestrator.kinds import Kind
 from orchestrator.providers.apim_children import foreign_children, refusal
 from orchestrator.providers.arm import norm_location
 from orchestrator.providers.base import (
+    OWNER_TAG,
     arm_owned,
     arm_tags,
     diff_owned,
@@ -40,6 +45,7 @@ from orchestrator.providers.common import (
     assign,
     collect,
     delete_ignoring_missing,
+    get_or_none,
     key_of,
     str_prop,
 )
@@ -82,6 +88,8 @@ async def service_names(ctx: Context, addresses: Mapping[str, Desired | None], l
 
 # ------------------------------------------------------------------------------- service
 
+PENDING_KIND = "apim_service"  # orchestrator.pending kind of a started service delete
+
 
 class ApimServiceProvider:
     kind = Kind.APIM_SERVICE
@@ -111,6 +119,8 @@ class ApimServiceProvider:
         def same_sku(want: Any, have: Any) -> bool:
             return isinstance(want, str) and isinstance(have, str) and want.lower() == have.lower()
 
+        if actual.properties.get("@soft_deleted"):  # nothing to update: purge it, create it again
+            return (FieldChange("(state)", "soft-deleted", "active", forces_replacement=True),)
         compare = {"location": same_location, "sku.name": same_sku}
         return diff_owned(desired.properties, actual.properties, compare=compare, replace=("location",))
 
@@ -138,7 +148,42 @@ class ApimServiceProvider:
 
     async def read(self, lab_name: str, addresses: Mapping[str, Desired | None]) -> Mapping[str, Actual]:
         found = [self._actual(s, lab_name) for s in await list_services(self.ctx)]
+        found += await self._interrupted_deletes(lab_name, {key for key, _ in found})
         return assign(self.kind, addresses, found, lambda d: key_of(d.name))
+
+    def _pending_key(self, name: str, location: str) -> str:
+        return f"{self.ctx.subscription_id}/{norm_location(location)}/{name.lower()}"
+
+    async def _interrupted_deletes(self, lab: str, live: set[Key]) -> list[tuple[Key, Actual]]:
+        """Soft-deleted services this lab began to delete and never purged (``orchestrator.pending``):
+        owned by that record, as a soft-deleted copy keeps no tags. A record whose service is live
+        again (the delete never went out) or gone (purged, by us or by Azure after 48 h) is done."""
+        pending = self.ctx.pending
+        if pending is None:
+            return []
+        found: list[tuple[Key, Actual]] = []
+        for key, record in pending.entries(PENDING_KIND).items():
+            if record.get("lab") != lab or not key.startswith(f"{self.ctx.subscription_id}/"):
+                continue
+            name, location = str(record.get("name")), str(record.get("location"))
+            if key_of(name) in live:
+                pending.finish(PENDING_KIND, key)
+                continue
+            deleted = await self._soft_deleted(name, location)
+            if deleted is None:
+                pending.finish(PENDING_KIND, key)
+                continue
+            when = (wire(deleted).get("properties") or {}).get("deletionDate")
+            props = {
+                "@rg": str(record.get("rg") or self.ctx.rg),
+                "@soft_deleted": True,
+                "location": norm_location(location),
+                "tags": {OWNER_TAG: lab},
+            }
+            note = f"soft-deleted{f' since {when}' if when else ''} by an interrupted delete: only its purge is left"
+            actual = Actual("", self.kind, name, props, {"name": name}, True, record.get("service_id"), note)
+            found.append((key_of(name), actual))
+        return found
 
     def _body(self, desired: Desired) -> dict[str, Any]:
         body: dict[str, Any] = {}
@@ -150,42 +195,86 @@ class ApimServiceProvider:
 
     async def create(self, desired: Desired) -> Actual:
         rg = str_prop(desired.properties, "@rg")
-        with translating(desired.address):
-            poller = await self.ctx.clients.apim.api_management_service.begin_create_or_update(
-                rg, desired.name, json_body(self._body(desired))
-            )
-            res = await poller.result()
+        try:
+            with translating(desired.address):
+                poller = await self.ctx.clients.apim.api_management_service.begin_create_or_update(
+                    rg, desired.name, json_body(self._body(desired))
+                )
+                res = await poller.result()
+        except PermanentError as exc:
+            if "SoftDeleted" not in exc.cause:
+                raise
+            raise PermanentError(desired.address, await self._name_held(desired)) from exc
         self.ctx.memo.clear()
         return _readdress(self._actual(res, self.ctx.lab)[1], desired.address)
 
     async def update(self, desired: Desired, actual: Actual) -> Actual:
         return await self.create(desired)
 
+    async def _soft_deleted(self, name: str, location: str) -> Any:
+        """The soft-deleted service ``name`` in ``location`` (``DeletedServiceContract``), or None."""
+
+        async def get() -> Any:
+            return await self.ctx.clients.apim.deleted_services.get_by_name(name, location)
+
+        return await get_or_none(f"soft-deleted APIM service {name}", get)
+
+    async def _name_held(self, desired: Desired) -> str:
+        """Why the create failed, when a soft-deleted service holds the name and this lab has no
+        record of deleting it (else ``read`` would have planned its purge): what it is, and the
+        ways out — prmlab purges only what it knows to be its own."""
+        name, location = desired.name, str(desired.properties.get("location"))
+        deleted = await self._soft_deleted(name, location)
+        props = wire(deleted).get("properties") or {} if deleted is not None else {}
+        what = f"a soft-deleted API Management service named {name!r}"
+        if props:
+            what += (
+                f" (was {props.get('serviceId')}, deleted {props.get('deletionDate')}, purged by Azure at "
+                f"{props.get('scheduledPurgeDate')})"
+            )
+        return (
+            f"{what} holds the name, and this lab has no record of deleting it, so prmlab does not purge it. "
+            f"If it is yours: purge it (az apim deletedservice purge --service-name {name} --location {location}) "
+            "or restore it (create the service with properties.restore = true); else choose another name"
+        )
+
     async def delete_refusal(self, actual: Actual) -> str | None:
         """Deleting the service deletes everything in it: refused while it holds anything the lab
         does not own (``apim_children``: every collection, Azure's built-ins excepted)."""
+        if actual.properties.get("@soft_deleted"):
+            return None  # already deleted: what it held went with it, only the purge is left
         rg = str(actual.properties.get("@rg") or self.ctx.rg)
         return refusal(await foreign_children(self.ctx, rg, actual.name))
 
     async def delete(self, actual: Actual) -> None:
+        """Delete (APIM soft-deletes), then purge: the name stays taken for 48 h otherwise. The
+        intent is recorded first (``orchestrator.pending``), so a run interrupted between the two
+        leaves a soft-deleted copy the next run knows as the lab's and purges."""
         rg = str(actual.properties.get("@rg") or self.ctx.rg)
+        location = str(actual.properties["location"])
         client = self.ctx.clients.apim
-        refused = await self.delete_refusal(actual)  # again: the service may have changed since the plan
-        if refused:
-            raise PermanentError(actual.address, refused)
+        pending, key = self.ctx.pending, self._pending_key(actual.name, location)
+        if not actual.properties.get("@soft_deleted"):
+            refused = await self.delete_refusal(actual)  # again: the service may have changed since the plan
+            if refused:
+                raise PermanentError(actual.address, refused)
+            if pending is not None:
+                record = {"lab": self.ctx.lab, "name": actual.name, "location": location, "rg": rg}
+                pending.start(PENDING_KIND, key, {**record, "service_id": actual.handle})
 
-        async def delete() -> None:
-            poller = await client.api_management_service.begin_delete(rg, actual.name)
-            await poller.result()
+            async def delete() -> None:
+                poller = await client.api_management_service.begin_delete(rg, actual.name)
+                await poller.result()
 
-        await delete_ignoring_missing(actual.address, delete)
+            await delete_ignoring_missing(actual.address, delete)
 
-        # APIM keeps a deleted service soft-deleted for 48 h and refuses its name until purged.
         async def purge() -> None:
-            poller = await client.deleted_services.begin_purge(actual.name, actual.properties["location"])
+            poller = await client.deleted_services.begin_purge(actual.name, location)
             await poller.result()
 
         await delete_ignoring_missing(actual.address, purge)
+        if pending is not None:
+            pending.finish(PENDING_KIND, key)
         self.ctx.memo.clear()
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 
+from orchestrator.pending import PendingDeletes
 from orchestrator.providers.base import ReadMemo
 from orchestrator.providers.errors import status_of, translating
 from orchestrator.resource import Actual, Desired
@@ -48,6 +49,8 @@ class Context:
     lab_spec: Lab | None = None  # for names other nodes define
     app_unique_names: Mapping[str, str] = field(default_factory=dict)  # entra.apps key -> uniqueName
     memo: ReadMemo = field(default_factory=ReadMemo)
+    # deletes started and not seen finish (``orchestrator.pending``); None: not recorded
+    pending: PendingDeletes | None = None
     # Bounds the concurrent read calls providers make on their own (per-parent lists, GETs).
     read_limiter: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(32))
 
@@ -56,10 +59,13 @@ class Context:
         """A context from a ``Lab`` model (or just a lab name, for tests of one kind)."""
         if isinstance(lab, str):
             return cls(clients, lab)
+        from orchestrator.target import state_dir
+
         target = lab.target
         return cls(
             clients,
             str(lab.name),
+            pending=PendingDeletes(state_dir(lab)),
             apim_service=str(lab.apim.service.name),
             resource_group=str(target.resource_group),
             location_name=str(target.location),

@@ -157,6 +157,7 @@ class RunningEmulator:
             seed=None,
             apis=["arm", "graph"],
             script=[],
+            hold=None,
         )
 
     def set_throttling(self, **settings: Any) -> dict[str, Any]:

@@ -182,3 +182,37 @@ def test_a_script_faults_exactly_the_next_calls(emulator: RunningEmulator) -> No
     assert emulator.set_faults()["script"] == []
     with emulator.sync_http() as c:
         assert c.put("/_emulator/faults", json={"script": ["boom"]}).status_code == 400
+
+
+def test_a_hold_keeps_matching_calls_until_released_then_answers_503_unprocessed(
+    emulator: RunningEmulator,
+) -> None:
+    import threading
+
+    group = f"/subscriptions/{emulator.subscription_id}/resourcegroups/rg-held?api-version=2021-04-01"
+    emulator.set_faults(hold={"method": "PUT", "path": "/resourcegroups/rg-held"})
+    answers: list[int] = []
+
+    def call() -> None:
+        with emulator.sync_http() as c:
+            answers.append(
+                c.put(group, json={"location": "ukwest"}, headers=emulator.arm_headers()).status_code
+            )
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    try:
+        with emulator.sync_http() as c:
+            for _ in range(2000):  # bounded: the call reaches the emulator within seconds
+                if c.get("/_emulator/faults").json()["held"] == 1:
+                    break
+                caller.join(0.01)
+            assert c.get("/_emulator/faults").json()["held"] == 1
+            assert answers == []  # still waiting
+    finally:
+        emulator.set_faults(hold=None)
+        caller.join(30)
+    assert answers == [503]
+    with emulator.sync_http() as c:
+        assert c.get(group, headers=emulator.arm_headers()).status_code == 404  # never processed
+        assert c.put("/_emulator/faults", json={"hold": {"method": "GET"}}).status_code == 400

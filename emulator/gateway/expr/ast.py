@@ -159,6 +159,13 @@ class VarDecl(Node):
 
 
 @dataclass(frozen=True, slots=True)
+class Declarations(Node):
+    """``int a = 1, b = 2;``: several declarators, all in the enclosing scope."""
+
+    decls: tuple[VarDecl, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class ExprStmt(Node):
     expr: Node
 
@@ -185,3 +192,68 @@ class Foreach(Node):
 @dataclass(frozen=True, slots=True)
 class Jump(Node):
     kind: str  # "break" | "continue"
+
+
+# ---- initializers, local functions, exceptions, loops (C# statements beyond the basics) ------
+
+
+@dataclass(frozen=True, slots=True)
+class Init(Node):
+    """In ``new T { ... }``: a member initializer (``Key = v``: ``member`` set) or an index
+    initializer (``["k"] = v``: ``index`` set)."""
+
+    member: str | None
+    index: Node | None
+    value: Node
+
+
+@dataclass(frozen=True, slots=True)
+class LocalFunction(Node):
+    """``Type Name(Type a, Type b) { ... }`` or ``... => expr;`` inside a statement block."""
+
+    name: str
+    params: tuple[str, ...]
+    body: Node  # a Block, or an expression (``=>``)
+    void: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Catch(Node):
+    ident: str | None  # ``catch (Exception ex)``
+    when: Node | None  # exception filter
+    body: Block
+
+
+@dataclass(frozen=True, slots=True)
+class Try(Node):
+    body: Block
+    catches: tuple[Catch, ...]
+    final: Block | None
+
+
+@dataclass(frozen=True, slots=True)
+class Throw(Node):
+    value: Node | None  # None: ``throw;`` (rethrow inside a catch)
+
+
+@dataclass(frozen=True, slots=True)
+class Loop(Node):
+    """``for`` / ``while`` / ``do ... while``: ``init`` and ``step`` only for ``for``."""
+
+    kind: str
+    init: tuple[Node, ...]
+    cond: Node | None
+    step: tuple[Node, ...]
+    body: Node
+
+
+@dataclass(frozen=True, slots=True)
+class SwitchSection(Node):
+    labels: tuple[Node | None, ...]  # None: ``default``
+    body: tuple[Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Switch(Node):
+    subject: Node
+    sections: tuple[SwitchSection, ...]

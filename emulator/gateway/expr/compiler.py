@@ -10,40 +10,17 @@ else escapes (the policy engine relies on that to route failures to ``on-error``
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from emulator.gateway.expr import ast, netlib, surface
+from emulator.gateway.expr.flow import StatementCompiler, always_returns
+from emulator.gateway.expr.frame import MISSING, Flow, Fn, Frame, Scope
 from emulator.gateway.expr.lexer import ExpressionSyntaxError
 from emulator.gateway.expr.operators import BINARY, UNARY, add, is_number, operand_error
 from emulator.gateway.expr.parser import parse_policy_expression
 from emulator.gateway.expr.values import MAX_STRING, EvalError, NetObject, require_bool
-
-Fn = Callable[["Frame"], Any]
-MAX_STEPS = 100_000
-
-
-class Frame:
-    """Locals of one evaluation (plus the loop budget)."""
-
-    __slots__ = ("context", "steps", "vars")
-
-    def __init__(self, context: Any) -> None:
-        self.context = context
-        self.vars: dict[str, Any] = {}
-        self.steps = 0
-
-
-class _Flow:
-    __slots__ = ("kind", "value")
-
-    def __init__(self, kind: str, value: Any = None) -> None:
-        self.kind = kind
-        self.value = value
-
-
-_BREAK = _Flow("break")
-_CONTINUE = _Flow("continue")
+from emulator.gateway.expr.words import not_allowed
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,13 +52,7 @@ class CompiledExpression:
             raise EvalError("InvalidOperationException", f"{type(exc).__name__}: {exc}") from exc
 
 
-@dataclass
-class _Scope:
-    names: set[str] = field(default_factory=set)
-    anon_fields: set[str] = field(default_factory=set)
-
-
-class Compiler:
+class Compiler(StatementCompiler):
     def __init__(self, source: str) -> None:
         self.source = source
         self.uses_request_body = False
@@ -90,120 +61,33 @@ class Compiler:
     def fail(self, message: str, node: ast.Node) -> ExpressionSyntaxError:
         return ExpressionSyntaxError(message, node.pos)
 
-    # ---- statements -------------------------------------------------------------------------
-    def block(self, node: ast.Block, scope: _Scope) -> Fn:
-        inner = _Scope(set(scope.names), scope.anon_fields)
-        stmts = [self.stmt(s, inner) for s in node.stmts]
-
-        def run(f: Frame) -> Any:
-            for s in stmts:
-                r = s(f)
-                if r is not None:
-                    return r
-            return None
-
-        return run
-
-    def stmt(self, node: ast.Node, scope: _Scope) -> Fn:
-        if isinstance(node, ast.Block):
-            return self.block(node, scope)
-        if isinstance(node, ast.VarDecl):
-            return self.var_decl(node, scope)
-        if isinstance(node, ast.ExprStmt):
-            fn = self.expr(node.expr, scope, statement=True)
-
-            def run_expr(f: Frame) -> None:
-                fn(f)
-
-            return run_expr
-        if isinstance(node, ast.If):
-            return self.if_(node, scope)
-        if isinstance(node, ast.Return):
-            value = self.expr(node.value, scope) if node.value is not None else None
-
-            def run_return(f: Frame) -> _Flow:
-                return _Flow("return", value(f) if value is not None else None)
-
-            return run_return
-        if isinstance(node, ast.Jump):
-            flow = _BREAK if node.kind == "break" else _CONTINUE
-            return lambda f: flow
-        if isinstance(node, ast.Foreach):
-            return self.foreach(node, scope)
-        raise self.fail(f"Unsupported statement '{type(node).__name__}'", node)
-
-    def var_decl(self, node: ast.VarDecl, scope: _Scope) -> Fn:
-        if node.ident in scope.names:
-            raise self.fail(f"A local variable named '{node.ident}' is already defined in this scope", node)
-        if node.type is not None:
-            self.check_type(node.type, node)
-        value = self.expr(node.value, scope) if node.value is not None else None
-        scope.names.add(node.ident)
-        name = node.ident
-
-        def declare(f: Frame) -> None:
-            f.vars[name] = value(f) if value is not None else None
-
-        return declare
-
-    def if_(self, node: ast.If, scope: _Scope) -> Fn:
-        cond = self.expr(node.cond, scope)
-        then = self.stmt(node.then, _Scope(set(scope.names), scope.anon_fields))
-        otherwise = (
-            self.stmt(node.otherwise, _Scope(set(scope.names), scope.anon_fields)) if node.otherwise else None
-        )
-
-        def run_if(f: Frame) -> Any:
-            if require_bool(cond(f), "if condition"):
-                return then(f)
-            if otherwise is not None:
-                return otherwise(f)
-            return None
-
-        return run_if
-
-    def foreach(self, node: ast.Foreach, scope: _Scope) -> Fn:
-        iterable = self.expr(node.iterable, scope)
-        if node.ident in scope.names:
-            raise self.fail(f"A local variable named '{node.ident}' is already defined in this scope", node)
-        inner = _Scope(set(scope.names) | {node.ident}, scope.anon_fields)
-        body = self.stmt(node.body, inner)
-        ident = node.ident
-
-        def run_foreach(f: Frame) -> Any:
-            for item in netlib.iterate(iterable(f)):
-                f.steps += 1
-                if f.steps > MAX_STEPS:
-                    raise EvalError(
-                        "InvalidOperationException",
-                        "The expression ran more loop iterations than the local gateway allows.",
-                    )
-                f.vars[ident] = item
-                r = body(f)
-                if r is None or r is _CONTINUE:
-                    continue
-                if r is _BREAK:
-                    break
-                return r
-            return None
-
-        return run_foreach
-
     # ---- types ------------------------------------------------------------------------------
     def check_type(self, t: ast.TypeRef, node: ast.Node) -> None:
+        self.allowed(t, node)
         if t.name not in surface.CASTABLE and t.name not in netlib.STATIC_TYPES and t.name != "byte":
             raise self.fail(f"The type '{t}' is not supported by the local gateway", node)
         for a in t.args:
             self.check_type(a, node)
 
+    def allowed(self, t: ast.TypeRef, node: ast.Node) -> None:
+        """API Management refuses a type outside its list of allowed .NET types."""
+        refusal = not_allowed(t.name)
+        if refusal is not None:
+            raise self.fail(refusal, node)
+        for a in t.args:
+            self.allowed(a, node)
+
     # ---- expressions ------------------------------------------------------------------------
-    def expr(self, node: ast.Node, scope: _Scope, statement: bool = False) -> Fn:
+    def expr(self, node: ast.Node, scope: Scope, statement: bool = False) -> Fn:
         if isinstance(node, ast.Literal):
             value = node.value
             return lambda f: value
         if isinstance(node, ast.Name):
             return self.name(node, scope)
+        if isinstance(node, ast.Init):
+            raise self.fail("An initializer is only valid inside 'new T { ... }'", node)
         if isinstance(node, ast.TypeName):
+            self.allowed(node.type, node)
             static = netlib.STATIC_TYPES.get(node.type.name)
             if static is None:
                 raise self.fail(f"The type '{node.type.name}' is not supported by the local gateway", node)
@@ -241,13 +125,15 @@ class Compiler:
             if not statement:
                 raise self.fail("Assignments are supported only as statements in a policy expression", node)
             return self.assign(node, scope)
+        if isinstance(node, ast.Throw):
+            return self.throw(node, scope)
         if isinstance(node, ast.OutVar):
             raise self.fail("'out' is only valid in an argument list", node)
         if isinstance(node, ast.Block):
             raise self.fail("A statement block is not an expression", node)
         raise self.fail(f"Unsupported expression '{type(node).__name__}'", node)
 
-    def name(self, node: ast.Name, scope: _Scope) -> Fn:
+    def name(self, node: ast.Name, scope: Scope) -> Fn:
         ident = node.ident
         if ident == "context":
             return lambda f: f.context
@@ -255,7 +141,7 @@ class Compiler:
             raise self.fail(f"The name '{ident}' does not exist in the current context", node)
         return lambda f: f.vars[ident]
 
-    def index(self, node: ast.Index, scope: _Scope) -> Fn:
+    def index(self, node: ast.Index, scope: Scope) -> Fn:
         target = self.expr(node.target, scope)
         index = self.expr(node.index, scope)
         if node.null_conditional:
@@ -267,14 +153,14 @@ class Compiler:
             return idx_nc
         return lambda f: netlib.get_index(target(f), index(f))
 
-    def cast(self, node: ast.Cast, scope: _Scope) -> Fn:
+    def cast(self, node: ast.Cast, scope: Scope) -> Fn:
         t = node.type
         self.check_cast_type(t, node)
         operand = self.expr(node.operand, scope)
         name, array, nullable = t.name, t.array, t.nullable
         return lambda f: netlib.cast(operand(f), name, array, nullable)
 
-    def type_test(self, node: ast.TypeTest, scope: _Scope) -> Fn:
+    def type_test(self, node: ast.TypeTest, scope: Scope) -> Fn:
         t = node.type
         self.check_cast_type(t, node)
         operand = self.expr(node.operand, scope)
@@ -288,7 +174,7 @@ class Compiler:
 
         return as_
 
-    def interpolated(self, node: ast.Interpolated, scope: _Scope) -> Fn:
+    def interpolated(self, node: ast.Interpolated, scope: Scope) -> Fn:
         parts: list[Fn] = []
         for part in node.parts:
             if isinstance(part, str):
@@ -307,12 +193,13 @@ class Compiler:
         return interp
 
     def check_cast_type(self, t: ast.TypeRef, node: ast.Node) -> None:
+        self.allowed(t, node)
         if t.array and t.name in ("byte", "string", "object", "int", "JToken"):
             return
         if t.name not in surface.CASTABLE:
             raise self.fail(f"Casting to '{t}' is not supported by the local gateway", node)
 
-    def binary(self, node: ast.Binary, scope: _Scope) -> Fn:
+    def binary(self, node: ast.Binary, scope: Scope) -> Fn:
         left, right = self.expr(node.left, scope), self.expr(node.right, scope)
         if node.op == "&&":
             return lambda f: (
@@ -334,7 +221,7 @@ class Compiler:
             raise self.fail(f"The operator '{node.op}' is not supported by the local gateway", node)
         return lambda f: op(left(f), right(f))
 
-    def member(self, node: ast.Member, scope: _Scope) -> Fn:
+    def member(self, node: ast.Member, scope: Scope) -> Fn:
         name = node.name
         if name == "Body":
             self._note_body(node)
@@ -364,7 +251,9 @@ class Compiler:
         self.uses_request_body = True
         self.uses_response_body = True
 
-    def call(self, node: ast.Call, scope: _Scope) -> Fn:
+    def call(self, node: ast.Call, scope: Scope) -> Fn:
+        if isinstance(node.target, ast.Name) and node.target.ident in scope.functions:
+            return self.call_local(node, scope.functions[node.target.ident], scope)
         if not isinstance(node.target, ast.Member):
             name = node.target.ident if isinstance(node.target, ast.Name) else "?"
             raise self.fail(f"The method '{name}' does not exist in the current context", node)
@@ -415,14 +304,14 @@ class Compiler:
 
         return invoke
 
-    def lambda_(self, node: ast.Lambda, scope: _Scope) -> Fn:
-        inner = _Scope(set(scope.names) | set(node.params), scope.anon_fields)
+    def lambda_(self, node: ast.Lambda, scope: Scope) -> Fn:
+        inner = scope.inner(*node.params, in_loop=False, in_switch=False)
         if isinstance(node.body, ast.Block):
             block = self.block(node.body, inner)
 
             def run_block(f: Frame) -> Any:
                 r = block(f)
-                return r.value if isinstance(r, _Flow) else None
+                return r.value if isinstance(r, Flow) else None
 
             body: Fn = run_block
         else:
@@ -433,20 +322,15 @@ class Compiler:
             def fn(*args: Any) -> Any:
                 if len(args) != len(params):
                     raise EvalError("ArgumentException", f"The lambda takes {len(params)} arguments.")
-                saved = [(p, f.vars.get(p, _MISSING)) for p in params]
+                saved = [(p, f.vars.get(p, MISSING)) for p in params]
                 for p, a in zip(params, args, strict=True):
                     f.vars[p] = a
                 try:
-                    f.steps += 1
-                    if f.steps > MAX_STEPS:
-                        raise EvalError(
-                            "InvalidOperationException",
-                            "The expression ran more iterations than the local gateway allows.",
-                        )
+                    f.tick()
                     return body(f)
                 finally:
                     for p, old in saved:
-                        if old is _MISSING:
+                        if old is MISSING:
                             f.vars.pop(p, None)
                         else:
                             f.vars[p] = old
@@ -455,7 +339,7 @@ class Compiler:
 
         return make
 
-    def new(self, node: ast.New, scope: _Scope) -> Fn:
+    def new(self, node: ast.New, scope: Scope) -> Fn:
         t = node.type
         if t.name == "<anonymous>":
             fields: list[tuple[str, Fn]] = []
@@ -473,19 +357,51 @@ class Compiler:
                 else:
                     raise self.fail("Invalid anonymous type member declarator", item)
             return lambda f: netlib.AnonObject({k: v(f) for k, v in fields})
+        self.allowed(t, node)
         if t.array:
             if t.name not in ("object", "string", "byte", "int", "char", "JToken", "long", "double", "bool"):
                 raise self.fail(f"Arrays of '{t.name}' are not supported by the local gateway", node)
         elif t.name not in netlib.STATIC_TYPES or netlib.STATIC_TYPES[t.name].ctor is None:
             raise self.fail(f"'new {t}(...)' is not supported by the local gateway", node)
         args = [self.expr(a.value, scope) for a in node.args]
-        items = [self.expr(i, scope) for i in node.items] if node.items is not None else None
+        plain = [i for i in node.items or () if not isinstance(i, ast.Init)]
+        items = [self.expr(i, scope) for i in plain] if node.items is not None else None
+        inits = [self.initializer(i, scope) for i in node.items or () if isinstance(i, ast.Init)]
         name, array = t.name, t.array
-        return lambda f: netlib.construct(
-            name, [a(f) for a in args], [i(f) for i in items] if items is not None else None, array
-        )
 
-    def assign(self, node: ast.Assign, scope: _Scope) -> Fn:
+        def construct(f: Frame) -> Any:
+            obj = netlib.construct(
+                name, [a(f) for a in args], [i(f) for i in items] if items is not None else None, array
+            )
+            for init in inits:
+                init(f, obj)
+            return obj
+
+        return construct
+
+    def initializer(self, node: ast.Init, scope: Scope) -> Callable[[Frame, Any], None]:
+        """``Key = v`` (a settable property) or ``["k"] = v`` (an indexer) of ``new T { ... }``."""
+        value = self.expr(node.value, scope)
+        if node.member is not None:
+            member = node.member
+            if member not in surface.KNOWN_MEMBERS:
+                raise self.fail(
+                    f"'{member}' is not a member the local gateway supports (see docs/policies.md)", node
+                )
+
+            def set_member(f: Frame, obj: Any) -> None:
+                netlib.set_member(obj, member, value(f))
+
+            return set_member
+        assert node.index is not None
+        key = self.expr(node.index, scope)
+
+        def set_item(f: Frame, obj: Any) -> None:
+            netlib.set_index(obj, key(f), value(f))
+
+        return set_item
+
+    def assign(self, node: ast.Assign, scope: Scope) -> Fn:
         target = node.target
         op = node.op
         value = self.expr(node.value, scope) if node.value is not None else None
@@ -559,36 +475,23 @@ class Compiler:
         raise self.fail("The left-hand side of an assignment must be a variable, property or indexer", node)
 
 
-_MISSING = object()
-
-
-def _always_returns(node: ast.Node) -> bool:
-    if isinstance(node, ast.Return):
-        return True
-    if isinstance(node, ast.Block):
-        return any(_always_returns(s) for s in node.stmts)
-    if isinstance(node, ast.If):
-        return node.otherwise is not None and _always_returns(node.then) and _always_returns(node.otherwise)
-    return False
-
-
 def compile_expression(text: str) -> CompiledExpression:
     """Compile the text following ``@`` (``(expr)`` or ``{statements}``); raises ExpressionSyntaxError."""
     tree = parse_policy_expression(text)
     c = Compiler(text)
     try:
         if isinstance(tree, ast.Block):
-            if not _always_returns(tree):
+            if not always_returns(tree):
                 raise ExpressionSyntaxError("Not all code paths return a value", tree.pos)
-            block = c.block(tree, _Scope())
+            block = c.block(tree, Scope())
 
             def run_block(f: Frame) -> Any:
                 r = block(f)
-                return r.value if isinstance(r, _Flow) and r.kind == "return" else None
+                return r.value if isinstance(r, Flow) and r.kind == "return" else None
 
             run: Fn = run_block
         else:
-            run = c.expr(tree, _Scope())
+            run = c.expr(tree, Scope())
     except RecursionError as exc:
         raise ExpressionSyntaxError("Expression is nested too deeply", 0) from exc
     return CompiledExpression(text, run, c.uses_request_body, c.uses_response_body)

@@ -153,10 +153,17 @@ class Body(NetObject):
 
     NET_TYPE = "IMessageBody"
     NET_CASTABLE = True
-    NET_METHODS = frozenset({"As"})
+    NET_METHODS = frozenset({"As", "AsFormUrlEncodedContent"})
 
     def __init__(self, content: bytes | None) -> None:
         self.content = content
+
+    def m_AsFormUrlEncodedContent(self, preserveContent: object = False) -> Any:
+        """The body as URL-encoded form data (``IDictionary<string, IList<string>>``)."""
+        from emulator.gateway.expr.netlib.web import FormContent
+
+        text = self.m_As(preserveContent, ("string",))
+        return FormContent(text)
 
     def m_As(self, preserveContent: object = False, _targs: tuple[str, ...] = ()) -> Any:
         if self.content is None:

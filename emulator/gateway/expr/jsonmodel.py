@@ -29,6 +29,15 @@ from emulator.gateway.expr.values import (
 )
 
 MAX_JSON = 4 * 1024 * 1024
+# Newtonsoft.Json.Linq.JTokenType (allowed by API Management: "All" members)
+TOKEN_TYPES = (
+    "None", "Object", "Array", "Constructor", "Property", "Comment", "Integer", "Float", "String",
+    "Boolean", "Null", "Undefined", "Date", "Raw", "Bytes", "Guid", "Uri", "TimeSpan",
+)  # fmt: skip
+
+
+def token_type(name: str) -> NetEnum:
+    return NetEnum("JTokenType", name)
 
 
 class JToken(NetObject):
@@ -58,11 +67,31 @@ class JToken(NetObject):
     def m_DeepClone(self) -> JToken | None:
         return to_token(self.plain())
 
+    def m_Children(self) -> list[Any]:
+        return list(self.net_iter()) if isinstance(self, JObject | JArray) else []
+
+    @property
+    def HasValues(self) -> bool:
+        """Newtonsoft: whether the token has child tokens."""
+        return False
+
+    @property
+    def First(self) -> Any:
+        children = self.m_Children()
+        return children[0] if children else None
+
+    @property
+    def Last(self) -> Any:
+        children = self.m_Children()
+        return children[-1] if children else None
+
 
 class JValue(JToken):
     NET_TYPE = "JValue"
-    NET_PROPS = frozenset({"Value", "Type"})
-    NET_METHODS = frozenset({"ToString", "Value", "ToObject", "DeepClone"})  # Value<T>(): the value itself
+    NET_PROPS = frozenset({"Value", "Type", "HasValues"})
+    NET_METHODS = frozenset(
+        {"ToString", "Value", "ToObject", "DeepClone", "Children"}
+    )  # Value<T>(): the value itself
 
     def __init__(self, value: Any) -> None:
         self.value = value
@@ -72,17 +101,17 @@ class JValue(JToken):
         return self.value
 
     @property
-    def Type(self) -> str:
+    def Type(self) -> NetEnum:
         v = self.value
         if v is None:
-            return "Null"
+            return token_type("Null")
         if isinstance(v, bool):
-            return "Boolean"
+            return token_type("Boolean")
         if isinstance(v, int):
-            return "Integer"
+            return token_type("Integer")
         if isinstance(v, float):
-            return "Float"
-        return "String"
+            return token_type("Float")
+        return token_type("String")
 
     def plain(self) -> Any:
         return self.value
@@ -96,8 +125,19 @@ class JValue(JToken):
 
 class JProperty(JToken):
     NET_TYPE = "JProperty"
-    NET_PROPS = frozenset({"Name", "Value"})
-    NET_METHODS = frozenset({"ToString"})
+    NET_PROPS = frozenset({"Name", "Value", "Type", "HasValues"})
+    NET_METHODS = frozenset({"ToString", "Children"})
+
+    @property
+    def Type(self) -> NetEnum:
+        return token_type("Property")
+
+    @property
+    def HasValues(self) -> bool:
+        return True
+
+    def m_Children(self) -> list[Any]:
+        return [self.Value]
 
     def __init__(self, name: str, value: Any) -> None:
         self.Name = name
@@ -112,10 +152,10 @@ class JProperty(JToken):
 
 class JObject(JToken):
     NET_TYPE = "JObject"
-    NET_PROPS = frozenset({"Count", "Type"})
+    NET_PROPS = frozenset({"Count", "Type", "HasValues", "First", "Last"})
     NET_METHODS = frozenset(
         {"ToString", "Value", "ToObject", "SelectToken", "DeepClone", "ContainsKey", "Add", "Remove",
-         "Properties", "Property", "TryGetValue", "GetValue"}
+         "Properties", "Property", "TryGetValue", "GetValue", "Children"}
     )  # fmt: skip
 
     def __init__(self, items: dict[str, JToken | None] | None = None) -> None:
@@ -126,8 +166,12 @@ class JObject(JToken):
         return len(self.items)
 
     @property
-    def Type(self) -> str:
-        return "Object"
+    def Type(self) -> NetEnum:
+        return token_type("Object")
+
+    @property
+    def HasValues(self) -> bool:
+        return bool(self.items)
 
     def plain(self) -> Any:
         return {k: (v.plain() if v is not None else None) for k, v in self.items.items()}
@@ -175,9 +219,10 @@ class JObject(JToken):
 
 class JArray(JToken):
     NET_TYPE = "JArray"
-    NET_PROPS = frozenset({"Count", "Type"})
+    NET_PROPS = frozenset({"Count", "Type", "HasValues", "First", "Last"})
     NET_METHODS = frozenset(
         {
+            "Children",
             "ToString",
             "ToObject",
             "SelectToken",
@@ -199,8 +244,12 @@ class JArray(JToken):
         return len(self.items)
 
     @property
-    def Type(self) -> str:
-        return "Array"
+    def Type(self) -> NetEnum:
+        return token_type("Array")
+
+    @property
+    def HasValues(self) -> bool:
+        return bool(self.items)
 
     def plain(self) -> Any:
         return [v.plain() if v is not None else None for v in self.items]

@@ -2,9 +2,9 @@
 
 Grammar (precedence low to high): lambda, ``?:``, ``??``, ``||``, ``&&``, ``|``, ``^``, ``&``,
 equality, relational / ``is`` / ``as``, additive, multiplicative, unary (incl. casts),
-postfix (member access, ``?.``, calls with generic arguments, indexers). Statement blocks
-(``@{...}``) add ``var``/typed declarations, assignment, if/else, foreach, return, break,
-continue. Anything outside the subset raises ``ExpressionSyntaxError`` naming the construct.
+postfix (member access, ``?.``, calls with generic arguments, indexers), ``throw`` expressions,
+``unchecked(...)``. Statement blocks (``@{...}``) are ``expr.statements``. Anything outside the
+subset raises ``ExpressionSyntaxError`` naming the construct.
 """
 
 from __future__ import annotations
@@ -12,22 +12,24 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from emulator.gateway.expr import ast
-from emulator.gateway.expr.cursor import Cursor
 from emulator.gateway.expr.lexer import ExpressionSyntaxError, InterpHole, Tok, Token
+from emulator.gateway.expr.statements import Statements
 from emulator.gateway.expr.values import Char
 from emulator.gateway.expr.words import (
     KNOWN_TYPES,
     LITERAL_WORDS,
     NAMESPACES,
-    UNSUPPORTED_STATEMENTS,
+    NOT_ALLOWED_TYPES,
+    TYPE_WORDS,
     UNSUPPORTED_WORDS,
+    not_allowed,
 )
 
 _ASSIGN_OPS = frozenset({"=", "+=", "-=", "*=", "/=", "%=", "??="})
 _CAST_FOLLOW_OPS = frozenset({"(", "!", "~"})
 
 
-class Parser(Cursor):
+class Parser(Statements):
     """Recursive descent over the tokens (``Cursor``) of one expression or statement block."""
 
     # ---- entry points -----------------------------------------------------------------------
@@ -45,118 +47,6 @@ class Parser(Cursor):
         if self.tok.kind is not Tok.EOF:
             raise self.error(f"Unexpected {self._describe(self.tok)} after the end of the expression")
         return node
-
-    # ---- statements -------------------------------------------------------------------------
-    def parse_block(self) -> ast.Block:
-        start = self.expect_op("{")
-        self.nest()
-        stmts: list[ast.Node] = []
-        while not self.is_op("}"):
-            if self.tok.kind is Tok.EOF:
-                raise self.error("'}' expected")
-            stmts.append(self.parse_statement())
-        self.advance()
-        self.depth -= 1
-        return ast.Block(self.pos(start), tuple(stmts))
-
-    def parse_embedded(self) -> ast.Node:
-        if self.is_op("{"):
-            return self.parse_block()
-        return self.parse_statement()
-
-    def parse_statement(self) -> ast.Node:
-        t = self.tok
-        if self.is_op(";"):
-            self.advance()
-            return ast.Block(self.pos(t), ())
-        if self.is_op("{"):
-            return self.parse_block()
-        if t.kind is Tok.IDENT:
-            word = str(t.value)
-            if word in UNSUPPORTED_STATEMENTS:
-                raise self.error(f"The '{word}' statement is not supported by the local gateway")
-            if word == "if":
-                self.advance()
-                self.expect_op("(")
-                cond = self.parse_expression()
-                self.expect_op(")")
-                then = self.parse_embedded()
-                otherwise = None
-                if self.is_word("else"):
-                    self.advance()
-                    otherwise = self.parse_embedded()
-                return ast.If(self.pos(t), cond, then, otherwise)
-            if word == "return":
-                self.advance()
-                value = None if self.is_op(";") else self.parse_expression()
-                self.expect_op(";")
-                return ast.Return(self.pos(t), value)
-            if word in ("break", "continue"):
-                self.advance()
-                self.expect_op(";")
-                return ast.Jump(self.pos(t), word)
-            if word == "foreach":
-                self.advance()
-                self.expect_op("(")
-                if self.is_word("var"):
-                    self.advance()
-                else:
-                    self.parse_type()
-                ident = self.expect_ident()
-                if not self.is_word("in"):
-                    raise self.error("'in' expected")
-                self.advance()
-                iterable = self.parse_expression()
-                self.expect_op(")")
-                body = self.parse_embedded()
-                return ast.Foreach(self.pos(t), ident, iterable, body)
-            if word == "var" and self.peek().kind is Tok.IDENT:
-                self.advance()
-                return self._finish_declaration(t, None)
-            decl_type = self._try_declaration_type()
-            if decl_type is not None:
-                return self._finish_declaration(t, decl_type)
-        expr = self.parse_expression(allow_assignment=True)
-        self.expect_op(";")
-        if not isinstance(expr, ast.Assign | ast.Call | ast.New):
-            raise ExpressionSyntaxError(
-                "Only assignment, call, increment, decrement and new object expressions can be used as a statement",
-                expr.pos,
-            )
-        return ast.ExprStmt(expr.pos, expr)
-
-    def _finish_declaration(self, start: Token, type_: ast.TypeRef | None) -> ast.Node:
-        decls: list[ast.Node] = []
-        while True:
-            ident_tok = self.tok
-            ident = self.expect_ident()
-            value = None
-            if self.is_op("="):
-                self.advance()
-                value = self.parse_expression()
-            elif type_ is None:
-                raise self.error("Implicitly-typed variables must be initialized", ident_tok)
-            decls.append(ast.VarDecl(self.pos(ident_tok), ident, value, type_))
-            if self.is_op(","):
-                self.advance()
-                continue
-            break
-        self.expect_op(";")
-        return decls[0] if len(decls) == 1 else ast.Block(self.pos(start), tuple(decls))
-
-    def _try_declaration_type(self) -> ast.TypeRef | None:
-        if not (self.tok.value in KNOWN_TYPES or self.tok.value in NAMESPACES or self.tok.value == "System"):
-            return None
-        save = self.i
-        try:
-            type_ = self.parse_type()
-        except ExpressionSyntaxError:
-            self.i = save
-            return None
-        if self.tok.kind is Tok.IDENT and self.peek().kind is Tok.OP and self.peek().value in ("=", ";", ","):
-            return type_
-        self.i = save
-        return None
 
     # ---- types ------------------------------------------------------------------------------
     def parse_type(self) -> ast.TypeRef:
@@ -346,7 +236,7 @@ class Parser(Cursor):
 
     def _try_cast(self) -> ast.Node | None:
         nxt = self.peek()
-        if nxt.kind is not Tok.IDENT or not (nxt.value in KNOWN_TYPES or nxt.value in NAMESPACES):
+        if nxt.kind is not Tok.IDENT or not (nxt.value in TYPE_WORDS or nxt.value in NAMESPACES):
             return None
         save = self.i
         start = self.advance()
@@ -397,11 +287,24 @@ class Parser(Cursor):
             if word in LITERAL_WORDS:
                 self.advance()
                 return ast.Literal(self.pos(t), LITERAL_WORDS[word])
+            if word == "throw":  # a throw expression (``x ?? throw new Exception("...")``)
+                self.advance()
+                return ast.Throw(self.pos(t), self.parse_expression())
+            if word == "unchecked" and self.is_op("(", self.peek()):
+                self.advance()  # C#'s default for non-constant arithmetic: no overflow checks
+                self.advance()
+                inner = self.parse_expression()
+                self.expect_op(")")
+                return inner
             if word in UNSUPPORTED_WORDS:
                 raise self.error(f"The '{word}' keyword is not supported by the local gateway")
             if word == "new":
                 return self._new()
-            if word in NAMESPACES or (word in KNOWN_TYPES and not self.is_op("=>", self.peek())):
+            if (
+                word in NAMESPACES
+                or (word in KNOWN_TYPES and not self.is_op("=>", self.peek()))
+                or (word in NOT_ALLOWED_TYPES and self.is_op(".", self.peek()))
+            ):
                 return self._type_in_expression()
             self.advance()
             if self.is_op("<"):
@@ -421,6 +324,9 @@ class Parser(Cursor):
         if name in NAMESPACES:
             raise self.error(f"The namespace '{name}' cannot be used as a value", t)
         short = name.rsplit(".", 1)[-1]
+        refusal = not_allowed(name)
+        if refusal is not None:
+            raise self.error(refusal, t)
         if short not in KNOWN_TYPES:
             raise self.error(f"The type '{name}' is not supported by the local gateway", t)
         return ast.TypeName(self.pos(t), ast.TypeRef(short))
@@ -467,6 +373,8 @@ class Parser(Cursor):
         return ast.New(self.pos(t), ast.TypeRef("<anonymous>"), (), tuple(items))
 
     def _initializer(self) -> tuple[ast.Node, ...]:
+        """Collection (``{a, b}``, ``{ {k, v} }``), object (``{ Key = v }``) and index
+        (``{ ["k"] = v }``) initializers."""
         self.expect_op("{")
 
         def item() -> ast.Node:
@@ -474,6 +382,16 @@ class Parser(Cursor):
                 brace = self.tok
                 pair = self._initializer()
                 return ast.New(self.pos(brace), ast.TypeRef("object", array=True), (), pair)
+            if self.tok.kind is Tok.IDENT and self.is_op("=", self.peek()):
+                name_tok = self.advance()
+                self.advance()
+                return ast.Init(self.pos(name_tok), str(name_tok.value), None, self.parse_expression())
+            if self.is_op("["):
+                open_tok = self.advance()
+                index = self.parse_expression()
+                self.expect_op("]")
+                self.expect_op("=")
+                return ast.Init(self.pos(open_tok), None, index, self.parse_expression())
             return self.parse_expression()
 
         return tuple(self._until_close_brace(item, "an initializer"))

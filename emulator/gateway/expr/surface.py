@@ -10,7 +10,18 @@ from __future__ import annotations
 
 from emulator.gateway.expr import context as cm
 from emulator.gateway.expr import jsonmodel as jm
-from emulator.gateway.expr.netlib import crypto, jwt, linq, members, objects, regex
+from emulator.gateway.expr.netlib import (
+    crypto,
+    exceptions,
+    generic,
+    jwt,
+    linq,
+    members,
+    objects,
+    rand,
+    regex,
+    web,
+)
 from emulator.gateway.expr.netlib.casts import BUILT_IN_NAMES
 from emulator.gateway.expr.netlib.registry import STATIC_TYPES
 from emulator.gateway.expr.values import NetObject
@@ -19,7 +30,8 @@ CLASSES: tuple[type[NetObject], ...] = (
     # the .NET library
     jm.JToken, jm.JValue, jm.JProperty, jm.JObject, jm.JArray, regex.RegexMatch, regex.RegexGroups,
     regex.RegexGroup, objects.KeyValue, objects.NetDict, jwt.Jwt, crypto.HashAlgo, objects.EncodingObj,
-    objects.UriObj, objects.StringBuilderObj,
+    objects.UriObj, objects.StringBuilderObj, exceptions.ExceptionObj, rand.RandomObj, generic.DictObj,
+    generic.SetObj, generic.Comparer, web.BasicAuthCredentials, web.FormContent, web.IPAddressObj,
     # the context model
     cm.Headers, cm.Variables, cm.QueryDict, cm.Url, cm.Body, cm.Request, cm.Response, cm.LastError,
     cm.Gateway, cm.Deployment, cm.SubscriptionKeyNames, cm.Api, cm.Operation, cm.Context,
@@ -38,7 +50,7 @@ def _props() -> frozenset[str]:
 def _methods() -> frozenset[str]:
     names = {
         *members.STR_METHODS, *members.NUM_METHODS, *members.BYTES_METHODS, *members.DT_METHODS,
-        *members.TS_METHODS, *members.GUID_METHODS, *linq.LINQ, *linq.LIST_METHODS,
+        *members.TS_METHODS, *members.GUID_METHODS, *linq.LINQ, *linq.LIST_METHODS, *generic.LIST_EXTRA,
         "ToString", "Equals", "GetType",
     }  # fmt: skip
     for cls in CLASSES:

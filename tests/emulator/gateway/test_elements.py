@@ -616,8 +616,8 @@ async def test_send_request_refused_without_identity(lab: Lab, client: httpx.Asy
             "System.IO",
         ),
         (
-            '<policies><inbound><set-variable name="x" value="@{ for (;;) {} }" /></inbound></policies>',
-            "'for' statement",
+            '<policies><inbound><set-variable name="x" value="@{ lock (context) { } return 1; }" /></inbound></policies>',
+            "'lock' statement",
         ),
         (
             '<policies><inbound><set-variable name="x" value="@(context.Variables.GetValueOrDefault&lt;XDocument&gt;(&quot;a&quot;))" /></inbound></policies>',

@@ -15,7 +15,14 @@ from __future__ import annotations
 
 from emulator.gateway.expr.netlib.casts import cast, is_type
 from emulator.gateway.expr.netlib.convert import OutRef, format_value, now
-from emulator.gateway.expr.netlib.dispatch import call_method, construct, get_index, get_member, set_index
+from emulator.gateway.expr.netlib.dispatch import (
+    call_method,
+    construct,
+    get_index,
+    get_member,
+    set_index,
+    set_member,
+)
 from emulator.gateway.expr.netlib.jwt import Jwt
 from emulator.gateway.expr.netlib.linq import iterate
 from emulator.gateway.expr.netlib.objects import AnonObject, NetDict, UriObj
@@ -38,4 +45,5 @@ __all__ = [
     "iterate",
     "now",
     "set_index",
+    "set_member",
 ]

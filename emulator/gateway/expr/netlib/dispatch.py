@@ -13,6 +13,7 @@ from typing import Any
 
 from emulator.gateway.expr import jsonmodel as jm
 from emulator.gateway.expr.netlib.convert import Fn, out_of_range_arg
+from emulator.gateway.expr.netlib.generic import LIST_EXTRA
 from emulator.gateway.expr.netlib.linq import LINQ, LIST_METHODS, LIST_PROPS, iterate
 from emulator.gateway.expr.netlib.members import (
     BOOL_METHODS,
@@ -40,6 +41,8 @@ from emulator.gateway.expr.values import (
     to_string,
     type_name,
 )
+
+_LIST_ALL: dict[str, Fn] = {**LIST_METHODS, **LIST_EXTRA}
 
 
 def get_member(obj: object, name: str) -> Any:
@@ -90,8 +93,8 @@ def call_method(
         table = TS_METHODS
     elif isinstance(obj, uuid.UUID):
         table = GUID_METHODS
-    elif isinstance(obj, list) and name in LIST_METHODS:
-        table = LIST_METHODS
+    elif isinstance(obj, list) and name in _LIST_ALL:
+        table = _LIST_ALL
     if table is not None and name in table:
         return invoke(table[name], [obj, *args], kwargs, (), f"'{name}' of '{type_name(obj)}'", len(args))
     if name in LINQ:
@@ -132,6 +135,15 @@ def set_index(obj: object, key: object, value: object) -> None:
     raise EvalError("InvalidOperationException", f"'{type_name(obj)}' cannot be assigned through an indexer.")
 
 
+def set_member(obj: object, name: str, value: object) -> None:
+    """``obj.Name = value`` (an object initializer or an assignment to a settable property)."""
+    if obj is None:
+        raise null_reference()
+    if not isinstance(obj, NetObject):
+        raise EvalError("InvalidOperationException", f"Property '{name}' cannot be assigned to.")
+    obj.net_set(name, value)
+
+
 def construct(name: str, args: list[Any], items: list[Any] | None, array: bool) -> Any:
     """``new T(args) { items }`` / ``new T[] { items }``."""
     if array:
@@ -146,24 +158,26 @@ def construct(name: str, args: list[Any], items: list[Any] | None, array: bool) 
         if name == "byte":
             return bytes(require_int(i, "item") & 0xFF for i in (items or []))
         return list(items or [])
-    if name in ("Dictionary", "List"):
-        raise EvalError("NotSupportedException", f"'new {name}' is not supported by the local gateway.")
     if name == "<anonymous>":
         raise AssertionError("anonymous objects are built by the compiler")
     t = STATIC_TYPES.get(name)
     if t is None or t.ctor is None:
         raise EvalError("NotSupportedException", f"'new {name}(...)' is not supported by the local gateway.")
-    obj = t.ctor(*args)
+    obj = invoke(t.ctor, args, {}, (), f"the constructor of '{name}'")
     for item in items or []:
-        if isinstance(obj, jm.JObject):
-            if isinstance(item, list) and len(item) == 2:
-                obj.m_Add(item[0], item[1])
-            else:
-                obj.m_Add(item)
-        elif isinstance(obj, jm.JArray):
-            obj.m_Add(item)
-        else:
-            raise EvalError(
-                "NotSupportedException", f"A collection initializer is not supported for '{name}'."
-            )
+        _add(obj, item, name)
     return obj
+
+
+def _add(obj: object, item: object, name: str) -> None:
+    """A collection initializer item: ``Add(item)``, or ``Add(key, value)`` for ``{k, v}``."""
+    if isinstance(obj, list):
+        obj.append(item)
+        return
+    add = getattr(obj, "m_Add", None)
+    if not isinstance(obj, NetObject) or add is None or "Add" not in obj.NET_METHODS:
+        raise EvalError("NotSupportedException", f"A collection initializer is not supported for '{name}'.")
+    if isinstance(item, list) and len(item) == 2 and not isinstance(obj, jm.JArray):
+        add(item[0], item[1])
+    else:
+        add(item)

@@ -25,6 +25,7 @@ from emulator.gateway.expr.netlib.convert import (
 )
 from emulator.gateway.expr.netlib.crypto import symmetric
 from emulator.gateway.expr.netlib.jwt import parse_jwt
+from emulator.gateway.expr.netlib.web import as_basic, try_parse_basic
 from emulator.gateway.expr.values import (
     Char,
     EvalError,
@@ -200,6 +201,8 @@ STR_METHODS: dict[str, Fn] = {
     "CompareTo": lambda s, o: string_compare(s, o),
     "AsJwt": parse_jwt,
     "TryParseJwt": _try_parse_jwt,
+    "AsBasic": as_basic,
+    "TryParseBasic": try_parse_basic,
     "GetHashCode": lambda s: hash(s) & 0x7FFFFFFF,
     "Normalize": lambda s, *f: s,
 }
@@ -266,6 +269,11 @@ DT_PROPS: dict[str, Fn] = {
     ),
     "Kind": lambda d: NetEnum("DateTimeKind", "Utc"),
     "UtcDateTime": lambda d: d,
+    # DateTimeOffset (an instant in UTC here): its offset is zero
+    "DateTime": lambda d: d,
+    "LocalDateTime": lambda d: d,
+    "Offset": lambda d: timedelta(0),
+    "UtcTicks": lambda d: (d - EPOCH) // timedelta(microseconds=1) * 10,
 }
 
 

@@ -67,6 +67,7 @@ def _from_object(value: object, expect: str) -> jm.JToken:
 
 STATIC: StaticTable = (
     (("Formatting",), enum_type("Formatting", ("None", "Indented"))),
+    (("JTokenType",), enum_type("JTokenType", jm.TOKEN_TYPES)),
     (
         ("JObject",),
         StaticType(

@@ -9,7 +9,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from emulator.gateway.expr.netlib import crypto, jwt, newtonsoft, objects, regex, system
+from emulator.gateway.expr.netlib import (
+    crypto,
+    exceptions,
+    generic,
+    jwt,
+    newtonsoft,
+    objects,
+    rand,
+    regex,
+    system,
+    web,
+)
 from emulator.gateway.expr.netlib.statics import StaticTable, StaticType
 
 
@@ -25,5 +36,6 @@ def _join(*tables: StaticTable) -> Mapping[str, StaticType]:
 
 
 STATIC_TYPES = _join(
-    system.STATIC, objects.STATIC, regex.STATIC, crypto.STATIC, newtonsoft.STATIC, jwt.STATIC
-)
+    system.STATIC, objects.STATIC, regex.STATIC, crypto.STATIC, newtonsoft.STATIC, jwt.STATIC,
+    generic.STATIC, web.STATIC, rand.STATIC, exceptions.STATIC,
+)  # fmt: skip

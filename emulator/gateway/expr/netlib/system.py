@@ -1,6 +1,5 @@
 """The ``System`` namespace's static types: ``string``, the numeric types, ``bool``, ``char``,
-``object``, ``DateTime``/``DateTimeOffset``/``TimeSpan``, ``Guid``, ``Convert``, ``Math``,
-``Environment`` and the ``StringComparison``/``StringSplitOptions``/``MidpointRounding`` enums.
+``object``, ``DateTime``/``DateTimeOffset``/``TimeSpan``, ``Guid``, ``Convert``, ``Math`` and the ``StringComparison``/``StringSplitOptions``/``MidpointRounding`` enums.
 """
 
 from __future__ import annotations
@@ -117,6 +116,8 @@ def _guid_parse(text: object) -> uuid.UUID:
 
 
 def _datetime_ctor(*args: object) -> datetime:
+    if len(args) == 1:
+        return _from_ticks(args[0])  # new DateTime(long ticks)
     ints = [require_int(a, "component") for a in args[:7]]
     try:
         if not ints:
@@ -127,6 +128,40 @@ def _datetime_ctor(*args: object) -> datetime:
         raise EvalError(
             "ArgumentOutOfRangeException",
             "Year, Month, and Day parameters describe an un-representable DateTime.",
+        ) from exc
+
+
+def _datetime_offset_ctor(*args: object) -> datetime:
+    """``new DateTimeOffset(...)``: the instant, in UTC (the local gateway's dates are UTC).
+
+    (DateTime), (DateTime, TimeSpan offset), (long ticks, TimeSpan offset),
+    (y, M, d, h, m, s, offset), (y, M, d, h, m, s, ms, offset)."""
+    offset = timedelta(0)
+    if args and isinstance(args[-1], timedelta):
+        offset, args = args[-1], args[:-1]
+    if len(args) == 1 and isinstance(args[0], datetime):
+        moment = args[0]
+    elif len(args) == 1:
+        moment = _from_ticks(args[0])
+    elif len(args) in (6, 7) and isinstance(args[-1] if len(args) == 7 else offset, timedelta):
+        moment = _datetime_ctor(*args)
+    else:
+        raise EvalError(
+            "MissingMethodException", "No overload of the DateTimeOffset constructor takes these arguments."
+        )
+    try:
+        return moment - offset
+    except OverflowError as exc:
+        raise EvalError("ArgumentOutOfRangeException", "The UTC time represented is out of range.") from exc
+
+
+def _from_ticks(ticks: object) -> datetime:
+    try:
+        return EPOCH + timedelta(microseconds=require_int(ticks, "ticks") // 10)
+    except OverflowError as exc:
+        raise EvalError(
+            "ArgumentOutOfRangeException",
+            "Ticks must be between DateTime.MinValue.Ticks and DateTime.MaxValue.Ticks.",
         ) from exc
 
 
@@ -272,11 +307,14 @@ STATIC: StaticTable = (
         ("DateTimeOffset",),
         StaticType(
             "DateTimeOffset",
-            {"UtcNow": now, "Now": now},
+            {"UtcNow": now, "Now": now, "MinValue": lambda: EPOCH, "UnixEpoch": lambda: UNIX_EPOCH},
             {
                 "FromUnixTimeSeconds": _from_unix,
                 "FromUnixTimeMilliseconds": lambda ms: _from_unix(require_number(ms) / 1000),
+                "Parse": lambda s, *rest: parse_datetime(require_str(s, "input")),
+                "TryParse": try_parse(lambda s: parse_datetime(require_str(s, "input"))),
             },
+            ctor=_datetime_offset_ctor,
         ),
     ),
     (
@@ -380,5 +418,4 @@ STATIC: StaticTable = (
     ),
     (("StringSplitOptions",), enum_type("StringSplitOptions", ("None", "RemoveEmptyEntries", "TrimEntries"))),
     (("MidpointRounding",), enum_type("MidpointRounding", ("ToEven", "AwayFromZero"))),
-    (("Environment",), StaticType("Environment", {"NewLine": lambda: "\n"}, {})),
 )

@@ -100,7 +100,18 @@ def _compile(root: etree._Element, positions: Mapping[etree._Element, TagSource]
 
 
 def _reformat(root: etree._Element) -> str:
+    """Indented with tabs as APIM shows a stored policy — except the content of ``set-body``,
+    which is the body itself (a SOAP envelope, a Liquid template): kept as written."""
+    kept = [
+        (el, el.text, [(d, d.text, d.tail) for d in el.iterdescendants()])
+        for el in root.iter("set-body")
+        if len(el)
+    ]
     etree.indent(root, space="\t")
+    for el, text, inner in kept:
+        el.text = text
+        for d, d_text, d_tail in inner:
+            d.text, d.tail = d_text, d_tail
     return etree.tostring(root, encoding="unicode")
 
 

@@ -34,6 +34,7 @@ class Runtime(Protocol):
 
     ctx: Context
     services: Services
+    section: str  # inbound | backend | outbound | on-error: the section running
     backend_path: str
     preflight: bool
     cors_headers: list[tuple[str, str]]

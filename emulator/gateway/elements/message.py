@@ -9,8 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from liquid import BoundTemplate
+from liquid.exceptions import LiquidError
 from lxml import etree
 
+from emulator.gateway import liquid
 from emulator.gateway.elements.core import (
     BUILDERS,
     Compiler,
@@ -20,7 +23,7 @@ from emulator.gateway.elements.core import (
     element,
     tag,
 )
-from emulator.gateway.errors import PolicyFailure, ReturnResponse
+from emulator.gateway.errors import PolicyCompileError, PolicyFailure, ReturnResponse
 from emulator.gateway.expr.context import Body, Headers, Response
 from emulator.gateway.expr.values import to_string
 from emulator.gateway.values import Val, make_val
@@ -50,7 +53,12 @@ def _reason(code: int) -> str:
 
 @element("set-status")
 def _set_status(c: Compiler, el: etree._Element) -> Step:
-    c.attrs(el, ("code", "reason"), ("code", "reason"))  # APIM requires both
+    # Learn's set-status page calls both attributes required, yet APIM stores and runs policies
+    # without 'reason' (deployed through ARM templates, Bicep and Terraform: e.g. the
+    # azurerm_api_management_api_policy in pagopa's infrastructure returns <set-status code="401"
+    # />; Learn's own client-certificate walkthrough too): the status line then carries the
+    # standard reason phrase of the code. 'code' stays required.
+    c.attrs(el, ("code", "reason"), ("code",))
     c.kids(el, ())
     code = c.req(el, "code")
     if code.expr is None:
@@ -115,9 +123,33 @@ class SetBodyStep(Step):
     target: str = "auto"
 
     async def run(self, rt: Runtime) -> None:
-        value = self.body.get(rt.ctx)
-        data = _body_bytes(value)
-        await rt.set_body(self.target, data)
+        await rt.set_body(self.target, self.content(rt, in_return_response=False))
+
+    def content(self, rt: Runtime, in_return_response: bool) -> bytes:
+        return _body_bytes(self.body.get(rt.ctx))
+
+
+@dataclass(eq=False)
+class LiquidBodyStep(SetBodyStep):
+    """``<set-body template="liquid">``: the template over the body of the current pipeline
+    (the request in inbound/backend, the response in outbound/on-error) and ``context``. Inside
+    ``return-response`` the input is empty (Learn, set-body: "any liquid template used inside
+    the return-response will receive an empty string as its input")."""
+
+    template: BoundTemplate | None = None
+    parse_date: bool = True
+
+    def content(self, rt: Runtime, in_return_response: bool) -> bytes:
+        ctx = rt.ctx
+        message = ctx.Request if rt.section in ("inbound", "backend") else ctx.Response
+        data = b"" if in_return_response else (message.Body.content or b"")
+        content_type = message.Headers.m_GetValueOrDefault("Content-Type", "") or ""
+        body = liquid.bind_body(data, str(content_type), self.parse_date)
+        assert self.template is not None
+        try:
+            return liquid.render(self.template, body, liquid.bind_context(ctx)).encode("utf-8")
+        except LiquidError as exc:
+            raise PolicyFailure("set-body", "LiquidTemplateFailure", f"Liquid: {exc}") from exc
 
 
 def _body_bytes(value: Any) -> bytes:
@@ -126,23 +158,39 @@ def _body_bytes(value: Any) -> bytes:
     return to_string(value).encode("utf-8")
 
 
+def _inner_text(el: etree._Element) -> str:
+    """The element's content as written: text and child elements (a SOAP envelope, say)."""
+    parts = [el.text or ""]
+    for child in el:
+        parts.append(etree.tostring(child, encoding="unicode", with_tail=True))
+    return "".join(parts)
+
+
 @element("set-body")
 def _set_body(c: Compiler, el: etree._Element) -> Step:
     c.attrs(el, ("template", "xsi-nil", "parse-date"))
     template = el.get("template")
-    if template is not None:
-        if template.lower() == "liquid":
-            raise c.fail(
-                el,
-                'Liquid templates (template="liquid") are not supported by the local gateway; use a policy expression.',
-            )
-        raise c.fail(el, f"The template '{template}' is not supported.")
-    if el.get("xsi-nil") is not None:
-        raise c.fail(el, "The attribute 'xsi-nil' is not supported by the local gateway.")
-    if len(el):
-        raise c.fail(el[0], "'set-body' cannot contain child elements (XML bodies must be escaped text).")
-    step = SetBodyStep(make_val(el.text or "", "set-body", c.where(el)))
-    body_flags(step, [step.body])
+    # xsi-nil (blank | null) only changes how XML payloads' xsi:nil elements bind to a template
+    c.choice(el, "xsi-nil", ("blank", "null"), "blank")
+    parse_date = c.flag(el, "parse-date", True)
+    text = _inner_text(el)
+    if template is None:
+        step: SetBodyStep = SetBodyStep(make_val(text, "set-body", c.where(el)))
+        body_flags(step, [step.body])
+        return step
+    if template.lower() != "liquid":
+        raise c.fail_at(
+            el, "template", f"The template '{template}' is not supported (the only value is 'liquid')."
+        )
+    try:
+        compiled = liquid.compile_template(text)
+    except liquid.LiquidTemplateError as exc:
+        line, column = c.where(el).at(text, exc.offset)
+        raise PolicyCompileError("set-body", line, exc.message, column) from exc
+    step = LiquidBodyStep(
+        Val(text, None, "set-body", c.position(el)[0]), template=compiled, parse_date=parse_date
+    )
+    step.uses_request_body = step.uses_response_body = True  # the template reads the body
     return step
 
 
@@ -175,7 +223,7 @@ class ReturnResponseStep(Step):
         for h in self.headers:
             h.apply(ctx, response.Headers)
         if self.body is not None:
-            response.Body = Body(_body_bytes(self.body.body.get(ctx)))
+            response.Body = Body(self.body.content(rt, in_return_response=True))
         raise ReturnResponse()
 
 

@@ -185,8 +185,7 @@ class SendRequestStep(Step):
         for h in step.headers:
             h.apply(ctx, headers)
         if step.body is not None:
-            value = step.body.body.get(ctx)
-            body = value if isinstance(value, bytes) else str(value if value is not None else "").encode()
+            body = step.body.content(rt, in_return_response=False)
         if step.managed_identity is not None:
             token = step.managed_identity.token(rt)
             if token is not None:

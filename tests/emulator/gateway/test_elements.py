@@ -591,13 +591,20 @@ async def test_send_request_refused_without_identity(lab: Lab, client: httpx.Asy
         ("<policies><inbound><set-header /></inbound></policies>", "'name' attribute is required"),
         (
             "<policies><inbound><return-response><set-status code='200' /></return-response></inbound></policies>",
-            "'reason' attribute is required",
+            None,  # APIM runs set-status without 'reason' (test_liquid.py)
         ),
         (
             "<policies><inbound><mock-response status-code='999' /></inbound></policies>",
             "not a valid HTTP status code",
         ),
-        ('<policies><inbound><set-body template="liquid">Hello</set-body></inbound></policies>', "Liquid"),
+        (
+            '<policies><inbound><set-body template="liquid">{{ x | upcase }}</set-body></inbound></policies>',
+            "Liquid",
+        ),
+        (
+            '<policies><inbound><set-body template="mustache">Hello</set-body></inbound></policies>',
+            "'mustache'",
+        ),
         ("<policies><inbound><forward-request /></inbound></policies>", "not allowed in this section"),
         (
             "<policies><inbound><choose><when condition='@(true)'><base /></when></choose></inbound></policies>",

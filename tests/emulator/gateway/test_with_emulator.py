@@ -101,13 +101,15 @@ async def configure(emu: RunningEmulator, backend_url: str) -> str:
         await c.api_policy.create_or_update(
             group, svc.name, "mcp", "policy", {"value": xml, "format": "rawxml"}
         )
-        bad = '<policies><inbound><set-body template="liquid">x</set-body></inbound></policies>'
+        bad = (
+            '<policies><inbound><set-body template="liquid">{{ x | upcase }}</set-body></inbound></policies>'
+        )
         with pytest.raises(HttpResponseError) as info:
             await c.api_policy.create_or_update(
                 group, svc.name, "mcp", "policy", {"value": bad, "format": "rawxml"}
             )
         assert info.value.status_code == 400
-        assert "Liquid" in str(info.value.message)
+        assert "unknown filter 'upcase'" in str(info.value.message)
     return gateway
 
 

@@ -45,7 +45,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy orchestrator emulator mcp_server tests benchmarks
+	$(BIN)/mypy orchestrator emulator mcp_server redaction tests benchmarks
 
 unit: $(STAMP) $(NODE_DEPS)
 	$(BIN)/python -m pytest -q

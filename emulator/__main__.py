@@ -28,6 +28,7 @@ from emulator.ports import PortInUseError, bind_listener
 from emulator.server import PORT_FILE, ServerOptions, serve
 from emulator.statedir import PRIVATE_UMASK, make_private
 from emulator.store import StateError
+from redaction import redact_stdio
 
 EXIT_PORT_TAKEN = 3
 EXIT_STATE_LOCKED = 4
@@ -119,6 +120,7 @@ def _hold_state_lock(state_dir: Path) -> IO[str] | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    redact_stdio()  # emulator.log is this process's output: no credential reaches it
     options = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     os.umask(PRIVATE_UMASK)  # everything this process (and the apps it starts) creates is private

@@ -7,7 +7,8 @@ calls by ``method``, ``api`` and ``resource`` from it. One line per request::
      "api": "arm", "resource": "microsoft.apimanagement/service/apis", "status": 201,
      "duration_ms": 1.9}
 
-Never written: query strings, headers, bodies (they may carry codes, tokens and secrets).
+Never written: query strings, headers, bodies (they may carry codes, tokens and secrets); the
+path goes through ``redaction.redact`` (a credential in a path segment, ``;sig=``, a JWT).
 ``api`` is ``arm`` | ``graph`` | ``identity`` | ``admin`` | ``other``; ``resource`` is the ARM
 resource type (lower-case, ``resourcegroups`` for groups) or the Graph collection (``applications``).
 """
@@ -20,6 +21,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from redaction import redact
 
 REQUEST_LOG = "requests.jsonl"
 
@@ -102,7 +105,7 @@ class RequestLogMiddleware:
                 {
                     "ts": round(time.time(), 3),
                     "method": scope["method"],
-                    "path": path,
+                    "path": redact(path),
                     "api": api_of(path),
                     "resource": resource_of(path),
                     "status": status,

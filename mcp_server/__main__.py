@@ -14,9 +14,13 @@ import uvicorn
 
 from mcp_server.app import build_app, production_dependencies
 from mcp_server.config import ConfigError, Settings
+from mcp_server.redact import redact_stdio
 
 
 def main() -> int:
+    # First: uvicorn's access log writes every request line, query string included
+    # (/auth/callback?code=...), through the handlers configured below on these streams.
+    redact_stdio()
     env = dict(os.environ)
     try:
         settings = Settings.from_env(env)

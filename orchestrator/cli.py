@@ -17,6 +17,7 @@ import sys
 import click
 
 from orchestrator.errors import PrmlabError, printable
+from redaction import RedactingFormatter, redact
 
 # name -> (module, one-line help). The module defines ``command: click.Command``.
 _COMMANDS: dict[str, tuple[str, str]] = {
@@ -53,10 +54,11 @@ def cli() -> None:
     """prmlab: provision and prove an OAuth-protected MCP server (RFC 9728 PRM lab) from lab.yaml."""
 
 
-class _OneLine(logging.Formatter):
+class _OneLine(RedactingFormatter):
     """A log record as one line: libraries log failures prmlab reports itself (the MCP SDK logs
-    "OAuth flow error" with the whole traceback before raising it to the verifier, which turns it
-    into a failed check) — the user sees the report, never a library's traceback."""
+        "OAuth flow error" with the whole traceback before raising it to the verifier, which turns it
+        into a failed check) — the user sees the report, never a library's traceback; credentials in
+    the line are redacted (``redaction``)."""
 
     def format(self, record: logging.LogRecord) -> str:
         record = logging.makeLogRecord(
@@ -81,7 +83,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = cli.main(args=argv, prog_name="prmlab", standalone_mode=False)
     except PrmlabError as exc:
-        message = printable(exc.message, keep="\n")  # server-sent text may hold control characters
+        # Server-sent text may hold control characters, or a URL with a code in it.
+        message = redact(printable(exc.message, keep="\n"))
         click.echo(f"Error: {message}" if exc.exit_code != 2 else message, err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:

@@ -44,6 +44,7 @@ from emulator.runner.environment import LocalTarget, process_env
 from emulator.runner.process import AppProcess, health_client, is_our_process, kill_stale
 from emulator.runner.spec import KIND, AppSpec, SpecError, parse_app
 from emulator.runner.status import AppStatus, RunningStatus
+from redaction import redact
 
 log = logging.getLogger(__name__)
 
@@ -287,9 +288,8 @@ class AppSupervisor:
         log_path = runner.log_path(spec.name)
         with log_path.open("ab") as header:
             stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-            header.write(
-                f"--- {stamp} runner: starting {spec.image} on port {spec.port} ({spec.fingerprint})\n".encode()
-            )
+            line = f"--- {stamp} runner: starting {spec.image} on port {spec.port} ({spec.fingerprint})\n"
+            header.write(redact(line).encode())  # the image reference is the lab's input
         self._record(RunningStatus.PROGRESSING, "starting", log=str(log_path))
         try:
             process = await AppProcess.start(env, log_path, spec.port, cwd=runner.apps_dir)

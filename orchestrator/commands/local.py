@@ -76,16 +76,18 @@ def status(lab_file: Path) -> int:
 def logs(lab_file: Path, lines: int, follow: bool, request_log: bool) -> int:
     from orchestrator import local
     from orchestrator.target import state_dir_for
+    from redaction import redact
 
     state_dir = state_dir_for(lab_file)
     path = state_dir / (local.REQUEST_LOG if request_log else local.LOG_FILE)
     if not path.exists():
         click.echo(f"no log yet at {path}", err=True)
         return 1
+    # Redacted again on the way out: a log written before redaction existed may hold credentials.
     text = local.tail(path, lines)
     if text:
-        click.echo(text)
+        click.echo(redact(text))
     if follow:
         for line in local.follow(path):
-            click.echo(line)
+            click.echo(redact(line))
     return 0

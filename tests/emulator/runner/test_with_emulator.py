@@ -226,6 +226,35 @@ async def test_missing_graph_consent_returns_a_consent_url(lab: Lab) -> None:
     assert parse_qs(url.query)["redirect_uri"] == [f"https://127.0.0.1:{lab.app_port}/auth/callback"]
 
 
+async def test_credentials_in_request_urls_never_reach_the_app_log(lab: Lab) -> None:
+    """The server's access log (uvicorn, into ``apps/<name>.log`` through the runner) wrote
+    ``/auth/callback?code=...`` and ``?access_token=...`` in clear (issue 17 item 8)."""
+    await _running(lab)
+    token = await anyio.to_thread.run_sync(_user_token, lab.emu)
+    code, state = f"c0de-{secrets.token_hex(8)}", f"st4te-{secrets.token_hex(8)}"
+    base = f"https://127.0.0.1:{lab.app_port}"
+    async with lab.emu.http() as http:
+        landing = await http.get(f"{base}/auth/callback?code={code}&state={state}&session_state=s")
+        call = await http.post(
+            f"{base}/mcp?access_token={token}",
+            json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    assert landing.status_code == 200
+    assert call.status_code in (200, 400, 406)  # answered by the server: it was logged
+    log = lab.emu.state_dir / "apps" / "mcp-server.log"
+    with anyio.fail_after(30):
+        while True:  # another process's file: polled
+            text = log.read_text()
+            if "/mcp?access_token=" in text:
+                break
+            await anyio.sleep(0.05)
+    assert "/auth/callback?code=[REDACTED]&state=[REDACTED]&session_state=s" in text
+    assert "/mcp?access_token=[REDACTED]" in text
+    for secret in (code, state, token, token.split(".")[1]):
+        assert secret not in text
+
+
 def test_stopping_the_emulator_stops_the_app(lab: Lab) -> None:
     pid = anyio.run(_running, lab)
     lab.emu.stop()

@@ -17,5 +17,8 @@ __all__ = ["routes"]
 
 
 def routes(ctx: EmulatorContext, page_size: int = 100) -> list[BaseRoute]:
+    from emulator.graph.entities import hash_stored_passwords
+
+    hash_stored_passwords(ctx.store)  # a state folder from before passwords were hashed
     router = GraphRouter(ctx, page_size)
     return [Route("/v1.0/{rest:path}", router.endpoint, methods=["GET", "POST", "PATCH", "DELETE", "PUT"])]

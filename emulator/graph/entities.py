@@ -19,8 +19,9 @@ secret fields GET hides):
 * ``graph/federatedIdentityCredentials`` — key ``id``, ``parent`` = application ``id``;
   ``name``, ``issuer``, ``subject``, ``audiences``, ``description``.
 * ``graph/users`` — key ``id``; ``userPrincipalName``, ``displayName``, ``mail``,
-  ``accountEnabled``, ``mailNickname``, ``givenName``, ``surname`` (``passwordProfile`` kept,
-  hidden on GET).
+  ``accountEnabled``, ``mailNickname``, ``givenName``, ``surname``; ``passwordProfile`` hidden
+  on GET, its ``password`` never stored: ``passwordProfile.passwordHash`` (scrypt, see
+  ``emulator.identity.passwords``) is what the sign-in page checks.
 * ``graph/deletedItems`` — key ``id``: soft-deleted applications, service principals and users
   (their Graph JSON with ``@odata.type`` and ``deletedDateTime``), restorable or purgeable
   through ``/directory/deletedItems`` for 30 days as in Entra.
@@ -40,6 +41,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from emulator.graph.errors import GraphError, bad_request
+from emulator.identity import hash_password
 from emulator.store import Store
 
 Doc = dict[str, Any]
@@ -417,6 +419,7 @@ def new_user(store: Store, body: Doc) -> Doc:
                 "Another object with the same value for property userPrincipalName already exists.",
                 "Request_MultipleObjectsWithSameKeyValue",
             )
+    body = {**body, "passwordProfile": _hashed_profile(profile)}
     user: Doc = {
         "businessPhones": [],
         "givenName": None,
@@ -434,7 +437,36 @@ def new_user(store: Store, body: Doc) -> Doc:
     return user
 
 
+def _hashed_profile(profile: Mapping[str, Any]) -> Doc:
+    """``passwordProfile`` as stored: the password replaced by its hash (never kept in clear)."""
+    out = {k: v for k, v in profile.items() if k not in ("password", "passwordHash")}
+    password = profile.get("password")
+    if isinstance(password, str) and password:
+        out["passwordHash"] = hash_password(password)
+    elif isinstance(profile.get("passwordHash"), str):
+        out["passwordHash"] = profile["passwordHash"]
+    return out
+
+
+def hash_stored_passwords(store: Store) -> int:
+    """Users stored by an older emulator kept ``passwordProfile.password`` in clear: hash them.
+    Run once when the Graph routes are built; returns how many users were rewritten."""
+    rewritten = 0
+    for doc in store.list(USERS):
+        profile = doc.body.get("passwordProfile")
+        if isinstance(profile, dict) and "password" in profile:
+            store.put(USERS, doc.key, {**doc.body, "passwordProfile": _hashed_profile(profile)})
+            rewritten += 1
+    return rewritten
+
+
 def update_user(store: Store, old: Doc, patch: Doc) -> Doc:
+    patch = dict(patch)
+    profile = patch.get("passwordProfile")
+    if isinstance(profile, dict):
+        if "password" in profile and not (isinstance(profile["password"], str) and profile["password"]):
+            raise bad_request("Invalid value specified for property 'passwordProfile' of resource 'User'.")
+        patch["passwordProfile"] = {**(old.get("passwordProfile") or {}), **_hashed_profile(profile)}
     user: Doc = _merge_complex(old, {k: v for k, v in patch.items() if k not in _READ_ONLY})
     upn = str(user.get("userPrincipalName", ""))
     for doc in store.list(USERS):

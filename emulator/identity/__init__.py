@@ -14,7 +14,8 @@ Routes (all on the emulator's HTTPS port, 127.0.0.1 only), issuer ``<base>/login
 Public API for other sub-apps (``__all__``; import these from ``emulator.identity``, nothing
 else): ``public_jwks(ctx)``, ``verify_token(ctx, token, audiences=..., tenant=..., issuers=...)``
 (raises ``emulator.tokens.TokenValidationError``), ``sign``, ``rotate_keys``,
-``retire_previous``, ``GRAPH_AUDIENCES``. The issuers are ``EmulatorContext.issuer`` (v2) and
+``retire_previous``, ``GRAPH_AUDIENCES``, ``hash_password`` (the stored form of a test user's
+password, ``passwords.py``). The issuers are ``EmulatorContext.issuer`` (v2) and
 ``EmulatorContext.v1_issuer``; reading a token unverified is ``emulator.tokens``.
 
 Runner contract (the runner that starts container apps as processes follows it):
@@ -48,6 +49,7 @@ from starlette.routing import BaseRoute, Route
 from emulator.context import EmulatorContext
 from emulator.identity import admin, authorize, discovery, msi, token
 from emulator.identity.keys import public_jwks, retire_previous, rotate_keys, sign, verify_token
+from emulator.identity.passwords import hash_password
 from emulator.identity.service import IdentityService
 from emulator.identity.settings import IdentitySettings
 from emulator.identity.wellknown import GRAPH_AUDIENCES
@@ -55,6 +57,7 @@ from emulator.identity.wellknown import GRAPH_AUDIENCES
 __all__ = [
     "GRAPH_AUDIENCES",
     "build_routes",
+    "hash_password",
     "public_jwks",
     "retire_previous",
     "rotate_keys",

@@ -11,8 +11,12 @@ later errors (``response_type``, PKCE, scopes, ``resource``, ``prompt=none``) go
 ``error``/``error_description``/``state``/``iss``.
 
 Then: with the headless switch on and a ``login_hint`` naming a test user, the user is signed
-in and consent is given without a page. Otherwise the sign-in page lists the directory's users
-(``graph/users``); after sign-in, a consent page appears unless the client is pre-authorised for
+in and consent is given without a page (a documented local switch, on by default, for the
+verifier and tests: ``PUT /_emulator/identity/settings {"headlessSignIn": false}`` turns it off).
+Otherwise the sign-in page lists the directory's users (``graph/users``) and asks for the
+password, checked against the stored scrypt hash (``passwords.py``; a wrong one re-renders the
+page with Entra's "Your account or password is incorrect."); after sign-in, a consent page
+appears unless the client is pre-authorised for
 the scopes, consent was already given, or an admin grant exists. Pending requests live in the
 store as transactions (``grants.TRANSACTIONS``) keyed by an unguessable id.
 """
@@ -23,12 +27,14 @@ import re
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from emulator.identity import grants, pages
 from emulator.identity.directory import App, User, match_redirect
 from emulator.identity.errors import EntraError, invalid_request
+from emulator.identity.passwords import check_password
 from emulator.identity.scopes import ScopeRequest, resolve
 from emulator.identity.service import IdentityService
 
@@ -278,6 +284,13 @@ async def signin_post(svc: IdentityService, request: Request) -> Response:
         return pages.error(tenant=txn["tid"], message="The application no longer exists.")
     if user is None:
         return _signin_page(svc, txn, txn_id, client, notice="Pick one of the listed accounts.")
+    password = form.get("password")
+    # Entra's words for a wrong password (AADSTS50126); the same for an account without one, and
+    # the hash is derived either way, so the answer and its time tell nothing about the account.
+    given = password if isinstance(password, str) else ""
+    # scrypt takes tens of milliseconds: off the event loop that serves every other request.
+    if not await anyio.to_thread.run_sync(check_password, user.password_hash, given):
+        return _signin_page(svc, txn, txn_id, client, notice="Your account or password is incorrect.")
     return _complete(svc, txn, client, user, txn_id=txn_id)
 
 

@@ -75,6 +75,7 @@ class User:
     upn: str
     display_name: str
     mail: str | None
+    password_hash: str | None = None  # passwordProfile.passwordHash (scrypt); never the password
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,6 +295,7 @@ class Directory:
                 upn=_str(doc.body.get("userPrincipalName")),
                 display_name=_str(doc.body.get("displayName")),
                 mail=doc.body.get("mail") if isinstance(doc.body.get("mail"), str) else None,
+                password_hash=_password_hash(doc.body),
             )
             for doc in self.store.list("graph/users")
             if doc.body.get("accountEnabled", True) is not False
@@ -370,6 +372,12 @@ def redirect_matches(registered: str, requested: str) -> bool:
         and not q.username
         and not q.password
     )
+
+
+def _password_hash(user: Mapping[str, Any]) -> str | None:
+    profile = user.get("passwordProfile")
+    value = profile.get("passwordHash") if isinstance(profile, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def match_redirect(app: App, requested: str) -> RedirectKind | None:

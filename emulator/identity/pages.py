@@ -1,4 +1,4 @@
-"""HTML pages of the identity service: sign-in (pick a test user), consent, error, form_post.
+"""HTML pages of the identity service: sign-in (a test user and their password), consent, error, form_post.
 
 Where it sits: the authorize endpoint renders these. Jinja with autoescaping; every page is
 sent with a strict Content-Security-Policy and ``X-Frame-Options: DENY`` (no clickjacking of
@@ -32,6 +32,10 @@ _SIGNIN = """{% extends "base" %}{% block body %}
 <h1>Sign in</h1><p>to continue to <b>{{ client_name }}</b></p>
 {% if notice %}<p class="err">{{ notice }}</p>{% endif %}
 {% if users %}<form method="post" action="{{ action }}"><input type="hidden" name="txn" value="{{ txn }}">
+<p><label>Password<br><input type="password" name="password" autocomplete="current-password"
+ style="width:100%;padding:8px;font-size:1em;box-sizing:border-box" required></label></p>
+<p class="muted">Then pick the account. Passwords: <code>verification.test_users[].password</code>
+in lab.yaml, else the generated ones in <code>.prmlab/test-users.json</code> next to it.</p>
 {% for u in users %}<button type="submit" name="user" value="{{ u.id }}"><b>{{ u.display_name }}</b><br>
 <span class="muted">{{ u.upn }}</span></button>{% endfor %}</form>
 {% else %}<p class="err">This directory has no test users. Add users to lab.yaml and reconcile.</p>{% endif %}

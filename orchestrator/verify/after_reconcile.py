@@ -75,11 +75,12 @@ async def run_for_lab(
 
     local = settings.kind == "local"
     if local and lab.verification.test_users:
-        from orchestrator.target import open_clients
-        from orchestrator.verify.users import ensure_test_users
+        from orchestrator.target import open_clients, state_dir
+        from orchestrator.verify.users import PASSWORDS_FILE, ensure_test_users
 
+        passwords = state_dir(lab) / PASSWORDS_FILE if lab.source is not None else None
         async with open_clients(settings) as clients:
-            await ensure_test_users(clients.graph, lab)
+            await ensure_test_users(clients.graph, lab, passwords_file=passwords)
     targets = settings.outputs()
     target = build_target(
         lab,

@@ -9,11 +9,19 @@ retry policy (``retry.call_with_retry``), as every provider call does: a throttl
 (429, 5xx, a dropped connection) is retried, honouring ``Retry-After``; the find-then-create step
 is idempotent, so a retry after a create whose answer was lost finds the user instead of making
 a second one. What still fails is one ``PrmlabError`` naming the user, never a traceback.
+
+The local sign-in page asks for the user's password (issue 17 item 11): it is the lab's
+``password`` when given; otherwise one is generated and, so that a person can sign in (VS Code,
+MCP Inspector), written to ``<state folder>/test-users.json`` (``PASSWORDS_FILE``, mode 0600,
+``{"<upn>": "<password>"}``). It is never printed or logged.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import secrets
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import anyio
@@ -28,19 +36,29 @@ if TYPE_CHECKING:
     from orchestrator.spec.models import Lab, TestUser
 
 
+PASSWORDS_FILE = "test-users.json"
+
+
 async def ensure_test_users(
-    graph: GraphServiceClient, lab: Lab, *, policy: RetryPolicy = DEFAULT_POLICY, sleep: Sleep | None = None
+    graph: GraphServiceClient,
+    lab: Lab,
+    *,
+    policy: RetryPolicy = DEFAULT_POLICY,
+    sleep: Sleep | None = None,
+    passwords_file: Path | None = None,
 ) -> int:
-    """Create the lab's missing test users; returns how many were created."""
+    """Create the lab's missing test users; returns how many were created. Generated passwords
+    are recorded in ``passwords_file`` (when given)."""
     created = 0
     for spec in lab.verification.test_users:
         resource = f"test user {spec.user_principal_name}"
 
         secret = [spec.password.get_secret_value()] if spec.password is not None else []
+        password = secret[0] if secret else secrets.token_urlsafe(18)
 
-        async def once(spec: TestUser = spec, resource: str = resource, secret: list[str] = secret) -> bool:
-            with translating(resource, secrets=secret):
-                return await _ensure_one(graph, spec)
+        async def once(spec: TestUser = spec, resource: str = resource, password: str = password) -> bool:
+            with translating(resource, secrets=[password]):
+                return await _ensure_one(graph, spec, password)
 
         try:
             made, _ = await call_with_retry(once, policy, sleep=sleep or anyio.sleep)
@@ -52,11 +70,31 @@ async def ensure_test_users(
             raise TargetError(
                 f"{resource}: could not be created in the local directory: {type(exc).__name__}: {exc}"
             ) from exc
+        if made and not secret and passwords_file is not None:
+            _record_password(passwords_file, spec.user_principal_name, password)
         created += made
     return created
 
 
-async def _ensure_one(graph: GraphServiceClient, spec: TestUser) -> bool:
+def _record_password(path: Path, upn: str, password: str) -> None:
+    """``{upn: password}`` merged into ``path``, written whole (0600) and renamed into place."""
+    try:
+        known = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        known = {}
+    if not isinstance(known, dict):
+        known = {}
+    known[upn] = password
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        json.dump(known, out, indent=2, sort_keys=True)
+        out.write("\n")
+    os.replace(tmp, path)
+
+
+async def _ensure_one(graph: GraphServiceClient, spec: TestUser, password: str) -> bool:
     from kiota_abstractions.base_request_configuration import RequestConfiguration
     from msgraph.generated.models.password_profile import PasswordProfile
     from msgraph.generated.models.user import User
@@ -69,7 +107,6 @@ async def _ensure_one(graph: GraphServiceClient, spec: TestUser) -> bool:
     found = await graph.users.get(request_configuration=RequestConfiguration(query_parameters=query))
     if found is not None and found.value:
         return False
-    password = spec.password.get_secret_value() if spec.password is not None else secrets.token_urlsafe(18)
     await graph.users.post(
         User(
             account_enabled=True,

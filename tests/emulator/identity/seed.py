@@ -7,7 +7,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from emulator.identity import wellknown
+from emulator.identity import hash_password, wellknown
 from emulator.store import Store
 
 API_OBJ = "a0000000-0000-0000-0000-00000000a001"
@@ -19,6 +19,10 @@ PREAUTH_OBJ = "d0000000-0000-0000-0000-00000000d001"
 PREAUTH_ID = "d3333333-3333-3333-3333-333333333333"
 ALICE = "e0000000-0000-0000-0000-0000000a11ce"
 BOB = "e0000000-0000-0000-0000-0000000000b0"
+# Sign-in page passwords; stored, as the Graph layer stores them, only as scrypt hashes.
+ALICE_PASSWORD = "alice-Pa55word"
+BOB_PASSWORD = "bob-Pa55word"
+_HASHES = {ALICE: hash_password(ALICE_PASSWORD), BOB: hash_password(BOB_PASSWORD)}
 MI_ID = (
     "/subscriptions/s1/resourcegroups/rg/providers/microsoft.managedidentity/userassignedidentities/mcp-mi"
 )
@@ -58,6 +62,7 @@ def seed(store: Store, issuer: str, *, resource: str = "https://gateway.example.
             "displayName": "Alice Example",
             "mail": "alice@lab.example",
             "jobTitle": "Engineer",
+            "passwordProfile": {"forceChangePasswordNextSignIn": False, "passwordHash": _HASHES[ALICE]},
         },
     )
     store.put(
@@ -68,6 +73,7 @@ def seed(store: Store, issuer: str, *, resource: str = "https://gateway.example.
             "userPrincipalName": "bob@lab.example",
             "displayName": "Bob <b>Example</b>",
             "mail": None,
+            "passwordProfile": {"forceChangePasswordNextSignIn": False, "passwordHash": _HASHES[BOB]},
         },
     )
     store.put(

@@ -129,7 +129,8 @@ async def test_interactive_sign_in_and_consent_pages(harness: Harness) -> None:
     txn = re.search(r'name="txn" value="([^"]+)"', page)
     assert txn is not None
     r = await harness.http.post(
-        harness.url("oauth2/v2.0/authorize/signin"), data={"txn": txn[1], "user": data.BOB}
+        harness.url("oauth2/v2.0/authorize/signin"),
+        data={"txn": txn[1], "user": data.BOB, "password": data.BOB_PASSWORD},
     )
     assert r.status_code == 200
     assert "Access the MCP server as you" in r.text
@@ -183,7 +184,8 @@ async def test_declining_consent_redirects_access_denied(harness: Harness) -> No
     txn = re.search(r'name="txn" value="([^"]+)"', r.text)
     assert txn is not None
     r = await harness.http.post(
-        harness.url("oauth2/v2.0/authorize/signin"), data={"txn": txn[1], "user": data.ALICE}
+        harness.url("oauth2/v2.0/authorize/signin"),
+        data={"txn": txn[1], "user": data.ALICE, "password": data.ALICE_PASSWORD},
     )
     txn2 = re.search(r'name="txn" value="([^"]+)"', r.text)
     assert txn2 is not None

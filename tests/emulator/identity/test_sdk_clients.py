@@ -365,7 +365,7 @@ async def test_the_lab_servers_own_obo_exchanger_and_consent_link(lab: Lab) -> N
             assert txn is not None
             page = await http.post(
                 f"/login/{lab.emu.tenant_id}/oauth2/v2.0/authorize/signin",
-                data={"txn": txn[1], "user": data.BOB},
+                data={"txn": txn[1], "user": data.BOB, "password": data.BOB_PASSWORD},
             )
             assert "User.Read" in page.text
             txn = re.search(r'name="txn" value="([^"]+)"', page.text)

@@ -4,6 +4,9 @@ clear ``TargetError``. Faults are scripted per call (no randomness); waits are r
 
 from __future__ import annotations
 
+import json
+import stat
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -20,10 +23,10 @@ pytestmark = pytest.mark.anyio
 UPN = "ada@lab.example"
 
 
-def _lab() -> Any:
+def _lab(password: str | None = "Correct-Horse-9", upn: str = UPN) -> Any:
     user = SimpleNamespace(
-        user_principal_name=UPN,
-        password=SecretStr("Correct-Horse-9"),
+        user_principal_name=upn,
+        password=SecretStr(password) if password is not None else None,
         display_name="Ada",
         mail=UPN,
         job_title=None,
@@ -83,3 +86,21 @@ async def test_retries_that_run_out_end_in_one_clear_error(make_emulator: Emulat
     assert message.startswith(f"test user {UPN}: could not be created in the local directory: still failing")
     assert "after 3 attempts" in message
     assert "Correct-Horse-9" not in message
+
+
+async def test_generated_passwords_are_kept_for_the_person_signing_in(
+    make_emulator: EmulatorFactory, tmp_path: Path
+) -> None:
+    """The sign-in page checks passwords (issue 17 item 11): a user without one in lab.yaml gets a
+    generated password, recorded privately so that a person can sign in with it."""
+    emu = make_emulator()
+    passwords = tmp_path / "state" / "test-users.json"
+    async with emu.graph_client() as graph:
+        assert await ensure_test_users(graph, _lab(None), passwords_file=passwords) == 1
+        assert await ensure_test_users(graph, _lab(None), passwords_file=passwords) == 0  # found
+        given = _lab("Lab-Given-Pa55", upn="grace@lab.example")
+        assert await ensure_test_users(graph, given, passwords_file=passwords) == 1
+    recorded = json.loads(passwords.read_text())
+    assert list(recorded) == [UPN]  # the lab's own password is not copied anywhere
+    assert len(recorded[UPN]) >= 20
+    assert stat.S_IMODE(passwords.stat().st_mode) == 0o600

@@ -109,7 +109,10 @@ class GraphRouter:
     def __init__(self, ctx: EmulatorContext, page_size: int) -> None:
         self.ctx = ctx
         self.page_size = page_size
-        self.visible_at: dict[str, float] = {}
+        # applications created while a replication delay was set -> when (monotonic); each stays
+        # hidden until the *current* delay has passed since then, so a test that sets the delay
+        # back to 0 sees it at once instead of waiting (issue 17 item 5: no timing in tests).
+        self.created_during_delay: dict[str, float] = {}
 
     # ------------------------------------------------------------------ plumbing
     async def endpoint(self, request: Request) -> Response:
@@ -150,11 +153,11 @@ class GraphRouter:
         return body
 
     def _visible(self, app_id: str) -> bool:
-        until = self.visible_at.get(app_id)
-        if until is None:
+        created = self.created_during_delay.get(app_id)
+        if created is None:
             return True
-        if time.monotonic() >= until:
-            del self.visible_at[app_id]
+        if time.monotonic() >= created + self.ctx.faults.replication_delay_s:
+            del self.created_during_delay[app_id]
             return True
         return False
 
@@ -201,7 +204,7 @@ class GraphRouter:
 
     def _docs(self, kind: str, parent: str | None = None) -> list[Stored]:
         docs = self.ctx.store.list(kind, parent=parent)
-        if kind == ent.APPS and self.visible_at:
+        if kind == ent.APPS and self.created_during_delay:
             docs = [d for d in docs if self._visible(d.key)]
         return docs
 
@@ -287,9 +290,8 @@ class GraphRouter:
         data = ent.clean_input(body, _ODATA_TYPES[collection])
         if collection == "applications":
             doc = ent.new_application(store, data, unique_name)
-            delay = self.ctx.faults.replication_delay_s
-            if delay > 0:
-                self.visible_at[doc["id"]] = time.monotonic() + delay
+            if self.ctx.faults.replication_delay_s > 0:
+                self.created_during_delay[doc["id"]] = time.monotonic()
         elif collection == "servicePrincipals":
             app_id = data.get("appId")
             if not isinstance(app_id, str) or not app_id:
@@ -385,7 +387,7 @@ class GraphRouter:
                     if str(sp.body.get("appId", "")).lower() == app_id:
                         soft_delete(ent.SPS, sp)
             soft_delete(kind, doc)
-        self.visible_at.pop(doc.key, None)
+        self.created_during_delay.pop(doc.key, None)
         for k, key in removed:
             await self._publish("delete", k, key)
 

@@ -60,22 +60,26 @@ async def wait_visible(
     fetch: Callable[[], Awaitable[T | None]],
     limit_s: float = REPLICATION_TIMEOUT_S,
     first_delay: float = 0.1,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
 ) -> T:
     """Poll ``fetch`` (None = not visible yet) with exponential backoff until it returns a value.
 
     Bounded by ``limit_s``; then a ``TemporaryError`` lets the executor retry the node later.
+    ``clock``/``sleep`` are injectable so that tests count polls without real time.
     """
     delay = first_delay
-    deadline = time.monotonic() + limit_s
+    deadline = clock() + limit_s
     while True:
         found = await fetch()
         if found is not None:
             return found
-        if time.monotonic() + delay > deadline:
+        if clock() + delay > deadline:
             raise TemporaryError(
                 what, f"not visible after {limit_s:.0f} s (directory replication)", delay=1.0
             )
-        await anyio.sleep(delay)
+        await sleep(delay)
         delay = min(delay * 2, 2.0)
 
 

@@ -26,15 +26,26 @@ async def test_returns_as_soon_as_the_object_is_visible() -> None:
 
 async def test_gives_up_with_a_temporary_error_after_the_limit() -> None:
     calls: list[int] = []
+    now = [0.0]
+    slept: list[float] = []
 
     async def never() -> str | None:
         calls.append(1)
         return None
 
+    async def sleep(seconds: float) -> None:  # time passes only when the code waits
+        slept.append(seconds)
+        now[0] += seconds
+
     with anyio.fail_after(5), pytest.raises(TemporaryError, match="replication") as caught:
-        await wait_visible("service_principal.x", never, limit_s=0.05, first_delay=0.001)
+        await wait_visible(
+            "service_principal.x", never, limit_s=30, first_delay=0.1, clock=lambda: now[0], sleep=sleep
+        )
     assert caught.value.resource == "service_principal.x"
-    assert 2 <= len(calls) < 20  # backoff: a handful of polls, not a busy loop
+    # backoff, doubling up to 2 s, never past the limit: a handful of polls, not a busy loop
+    assert slept == [0.1, 0.2, 0.4, 0.8, 1.6] + [2.0] * 13
+    assert sum(slept) <= 30 < sum(slept) + 2.0
+    assert len(calls) == len(slept) + 1
 
 
 async def test_graph_pages_follow_next_links() -> None:

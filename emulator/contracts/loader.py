@@ -182,11 +182,12 @@ def resource_type_of(path: str) -> str:
     """``Namespace/type[/child...]`` of an ARM path (after the last ``/providers/``), or ``""``.
 
     A resource group (``/subscriptions/{s}/resourcegroups/{rg}``, no ``/providers/``) is
-    ``Microsoft.Resources/resourceGroups``, as ARM names its type."""
+    ``Microsoft.Resources/resourceGroups``, as ARM names its type; so are the group list and
+    what is under a group without ``/providers/`` (``{rg}/resources``, ``{rg}/exportTemplate``)."""
     parts = [p for p in path.split("?", 1)[0].split("/") if p]
     lower = [p.lower() for p in parts]
     if "providers" not in lower:
-        if len(lower) in (3, 4) and lower[0] == "subscriptions" and lower[2] == "resourcegroups":
+        if len(lower) >= 3 and lower[0] == "subscriptions" and lower[2] == "resourcegroups":
             return "Microsoft.Resources/resourceGroups"
         return ""
     i = len(lower) - 1 - lower[::-1].index("providers")

@@ -132,6 +132,9 @@ def test_resource_groups_and_actions_find_their_operation() -> None:
     group = loader.operation("PUT", RG.replace("resourceGroups", "resourcegroups"), "2025-04-01")
     assert group is not None
     assert group.operation_id == "ResourceGroups_CreateOrUpdate"
+    listed = loader.operation("GET", f"{RG}/resources", "2025-04-01")  # under a group, no /providers/
+    assert listed is not None
+    assert listed.operation_id == "Resources_ListByResourceGroup"
     # an action is served by the file of its resource's type (registries), not a type of its own
     registry = f"{RG}/providers/Microsoft.ContainerRegistry/registries/cr1"
     run = loader.operation("POST", f"{registry}/scheduleRun", "2019-06-01-preview")

@@ -70,6 +70,19 @@ class Operation:
     def long_running(self) -> bool:
         return bool(self.node.get("x-ms-long-running-operation"))
 
+    def response_schema(self, status: int) -> Ref | None:
+        """The schema of the ``status`` response (``$ref`` followed), ``None`` when that status is
+        not documented or carries no body."""
+        schema = (self.node.get("responses", {}).get(str(status)) or {}).get("schema")
+        if not schema:
+            return None
+        if "$ref" not in schema:
+            return Ref(self.file, schema)
+        try:
+            return resolve(self.file, schema)
+        except ContractError:  # not vendored: the validator reports it unchecked
+            return Ref(self.file, schema, str(schema["$ref"]).partition("#")[2])
+
     def body_schema(self) -> Ref | None:
         """The schema of the request body (the ``in: body`` parameter), ``$ref`` followed."""
         for param in self.node.get("parameters", []):

@@ -152,6 +152,10 @@ def test_storage_operations_carry_their_documented_statuses() -> None:
     create = loader.operation("PUT", account, "2023-05-01")
     assert create is not None
     assert (create.operation_id, create.statuses) == ("StorageAccounts_Create", (200, 202))
+    answer = create.response_schema(200)
+    assert answer is not None
+    assert answer.name == "StorageAccount"
+    assert create.response_schema(202) is None  # accepted: no body
     table = loader.operation("PUT", f"{account}/tableServices/default/tables/t1", "2023-05-01")
     assert table is not None
     assert (table.operation_id, table.statuses) == ("Table_Create", (200,))

@@ -425,6 +425,8 @@ class ArmHandlers:
         if spec.delete_lro:
             op = lro.start(self.ctx, "noop", addr.kind, addr.key, 0)
             return json_response(202, None, lro.lro_headers(self.ctx, op, self.settings.retry_after_ms))
+        if spec.delete_answers_body:
+            return json_response(spec.delete_status, _present(spec, existing.body, query))
         return json_response(spec.delete_status)
 
     async def _action(

@@ -71,10 +71,35 @@ async def _prepare_registry(call: Call, base: Doc) -> Doc:
     _normalise_location(base)
     old = _old_props(call)
     props = base["properties"]
-    base.setdefault("sku", {"name": "Basic", "tier": "Basic"})
+    sent = base.get("sku")
+    sku: dict[str, Any] = sent if isinstance(sent, dict) else {"name": "Basic"}
+    base["sku"] = {**sku, "tier": sku.get("name", "Basic")}  # read-only: the tier of the SKU name
     props["loginServer"] = old.get("loginServer") or f"{call.addr.name.lower()}.azurecr.io"
-    props["creationDate"] = old.get("creationDate") or lro.iso(time.time())
+    now = lro.iso(time.time())
+    props["creationDate"] = old.get("creationDate") or now
+    # the spec's defaults (RegistryProperties) and what Azure answers for a registry that sets
+    # nothing (examples/RegistryCreate.json, RegistryGet.json)
     props.setdefault("adminUserEnabled", False)
+    props.setdefault("networkRuleSet", {"defaultAction": "Allow", "ipRules": []})
+    policies = dict(props.get("policies") or {})
+    policies.setdefault("quarantinePolicy", {"status": "disabled"})
+    policies.setdefault("trustPolicy", {"type": "Notary", "status": "disabled"})
+    policies.setdefault("retentionPolicy", {"days": 7, "status": "disabled"})
+    policies["retentionPolicy"] = {
+        **policies["retentionPolicy"],
+        "lastUpdatedTime": ((old.get("policies") or {}).get("retentionPolicy") or {}).get("lastUpdatedTime")
+        or now,
+    }
+    policies.setdefault("exportPolicy", {"status": "enabled"})
+    props["policies"] = policies
+    props.setdefault("encryption", {"status": "disabled"})
+    props["status"] = None
+    props.setdefault("dataEndpointEnabled", False)
+    props["dataEndpointHostNames"] = []
+    props["privateEndpointConnections"] = []
+    props.setdefault("publicNetworkAccess", "Enabled")
+    props.setdefault("networkRuleBypassOptions", "AzureServices")
+    props.setdefault("zoneRedundancy", "Disabled")
     props["provisioningState"] = "Succeeded"
     return base
 
@@ -86,8 +111,16 @@ async def _prepare_environment(call: Call, base: Doc) -> Doc:
     props["provisioningState"] = "Succeeded"
     props["defaultDomain"] = old.get("defaultDomain") or "127.0.0.1"
     props["staticIp"] = "127.0.0.1"
+    props["deploymentErrors"] = None  # read-only; Azure answers null (examples/ManagedEnvironments_Get.json)
+    props["eventStreamEndpoint"] = _event_stream(call)
     base["properties"] = props
     return base
+
+
+def _event_stream(call: Call) -> str:
+    """``eventStreamEndpoint`` (read-only): Azure names an endpoint of its region per resource;
+    the emulator names one of its own (not served: nothing reads it)."""
+    return f"{call.ctx.base_url}{call.addr.id}/eventstream"
 
 
 def _hide(body: Doc, path: tuple[str, ...], field: str) -> Doc:
@@ -162,6 +195,7 @@ async def _prepare_container_app(call: Call, base: Doc) -> Doc:
         old.get("customDomainVerificationId") or secrets.token_hex(32).upper()
     )
     props.setdefault("workloadProfileName", "Consumption")
+    props["eventStreamEndpoint"] = _event_stream(call)
     base["properties"] = props
     if "identity" in base:
         base["identity"] = managed_identity(
@@ -227,6 +261,8 @@ async def _prepare_workspace(call: Call, base: Doc) -> Doc:
     }
     props.setdefault("sku", {"name": "PerGB2018"})
     props.setdefault("retentionInDays", 30)
+    props.setdefault("publicNetworkAccessForIngestion", "Enabled")  # PublicNetworkAccessType default
+    props.setdefault("publicNetworkAccessForQuery", "Enabled")
     props["provisioningState"] = "Succeeded"
     base["properties"] = props
     return base
@@ -247,7 +283,18 @@ async def _prepare_component(call: Call, base: Doc) -> Doc:
     props = dict(base["properties"])
     key = old.get("InstrumentationKey") or str(uuid.uuid4())
     base.setdefault("kind", "web")
+    # ApplicationInsightsComponentProperties' defaults, and what Azure answers for a component
+    # that sets nothing else (examples/ComponentsCreate.json)
     props.setdefault("Application_Type", "web")
+    props.setdefault("Flow_Type", "Bluefield")
+    props.setdefault("Request_Source", "rest")
+    props.setdefault("IngestionMode", "LogAnalytics")
+    props.setdefault("publicNetworkAccessForIngestion", "Enabled")
+    props.setdefault("publicNetworkAccessForQuery", "Enabled")
+    props.setdefault("SamplingPercentage", 100.0)
+    props.setdefault("DisableIpMasking", False)
+    props["HockeyAppId"] = old.get("HockeyAppId", "")
+    props["HockeyAppToken"] = old.get("HockeyAppToken", "")
     props["ApplicationId"] = call.addr.name
     props["AppId"] = old.get("AppId") or str(uuid.uuid4())
     props["InstrumentationKey"] = key
@@ -303,7 +350,10 @@ def register_all() -> None:
     )
     register(
         TypeSpec(
-            ROLE_ASSIGNMENTS, "Microsoft.Authorization/roleAssignments", prepare=_prepare_role_assignment
+            ROLE_ASSIGNMENTS,
+            "Microsoft.Authorization/roleAssignments",
+            prepare=_prepare_role_assignment,
+            delete_answers_body=True,  # RoleAssignments_DeleteById: 200 with the deleted assignment
         )
     )
     register(

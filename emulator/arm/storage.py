@@ -117,9 +117,19 @@ async def _prepare_account(call: Call, base: Doc) -> Doc:
     )
     props["provisioningState"] = "Succeeded"
     props["creationTime"] = old.get("creationTime") or lro.iso(time.time())
-    props["primaryEndpoints"] = {
+    endpoints: dict[str, Any] = {
         service: service_endpoint(call.ctx.base_url, name.lower(), service) for service in _ENDPOINT_SERVICES
     }
+    # routingPreference.publish*Endpoints: Azure adds the routing-specific endpoint sets
+    # (examples/StorageAccountCreate.json: microsoft routing for every service, internet routing
+    # for web, dfs, blob and file); the emulator has one route, so the same URLs
+    preference = props.get("routingPreference")
+    routing: dict[str, Any] = preference if isinstance(preference, dict) else {}
+    if routing.get("publishMicrosoftEndpoints"):
+        endpoints["microsoftEndpoints"] = {s: endpoints[s] for s in _ENDPOINT_SERVICES}
+    if routing.get("publishInternetEndpoints"):
+        endpoints["internetEndpoints"] = {s: endpoints[s] for s in ("blob", "file", "dfs", "web")}
+    props["primaryEndpoints"] = endpoints
     props["primaryLocation"] = base["location"]
     props["statusOfPrimary"] = "available"
     base["properties"] = props
@@ -182,7 +192,14 @@ async def _prepare_table(call: Call, base: Doc) -> Doc:
         raise ArmError(400, *problem)
     name = call.existing.body.get("name", addr.name) if call.existing else addr.name
     base["name"] = name
-    base["properties"] = {"tableName": name}
+    props: Doc = {"tableName": name}
+    # stored access policies (TableProperties.signedIdentifiers): kept and answered as Azure does
+    # (examples/TableOperationPutOrPatchAcls.json); the emulated data plane signs no SAS, so
+    # nothing applies them
+    acl = (base.get("properties") or {}).get("signedIdentifiers")
+    if acl is not None:
+        props["signedIdentifiers"] = acl
+    base["properties"] = props
     return base
 
 

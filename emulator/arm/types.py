@@ -59,6 +59,7 @@ class TypeSpec:
     delete_status: int = 200  # answer when the resource existed (missing -> 204)
     delete_missing_404: bool = False  # deleting a missing resource is 404 (purge), not 204
     delete_lro: bool = False  # existing -> 202 + Azure-AsyncOperation (done at once)
+    delete_answers_body: bool = False  # the 200 answers the deleted resource (its spec's 200 schema)
     actions: Mapping[str, Action] = field(default_factory=dict)
     singleton: str | None = None  # the only name allowed (APIM ``policies/policy``)
     apim: bool = False  # APIM entity: APIM error texts

@@ -4,19 +4,21 @@ An example file (vendored under ``emulator/contracts/specs``, listed by
 ``emulator.contracts.loader.examples()``) holds the request parameters of one operation and the
 responses Azure documents for it. ``replay(emu, example)``:
 
-1. renames the example's subscription to the emulator's, and its resource group and APIM service
-   to names of its own (``Renamer``), in the path and in every ARM id of the bodies, so the
-   examples of one run never see each other;
+1. renames the example's subscription to the emulator's, and its resource group, APIM service and
+   storage account (names Azure keeps globally unique) to names of its own (``Renamer``), in the
+   path and in every ARM id of the bodies, so the examples of one run never see each other; a
+   path parameter that is an ARM id sent unencoded (``roleAssignmentId``) is renamed the same way;
 2. creates what must exist first: every parent of the target (``SEEDERS``: a minimal valid body
    per resource type), every resource an ARM id in the request body names (a pool's backends, a
    revision's source API, a user-assigned identity), whatever a ``REFERENCES`` hook finds (named
    values a policy uses as ``{{name}}``, an APIM-relative ``/loggers/x``) and, for a read, update,
    delete or action, the target itself (from the example's own response body, read-only
    properties stripped as the operation's schema marks them); for a list, every listed item;
-3. sends the request and compares: the status must be one the example documents, every header
-   the example shows (``ETag``; not the polling headers of a long-running operation, which a
-   synchronous answer does not carry) and every key of its response body for that status must be
-   in the emulator's answer (objects
+3. sends the request (its body is the example parameter named as the operation's body parameter:
+   ``parameters``, ``registry``, ``InsightProperties``...) and compares: the status must be one
+   the example documents, every header the example shows (``ETag``; not the polling headers of a
+   long-running operation, which a synchronous answer does not carry) and every key of its
+   response body for that status must be in the emulator's answer (objects
    recursively; list items matched by ``name``, else by position; lists are read to the end
    through ``nextLink``).
 
@@ -63,12 +65,17 @@ class Renamer:
     suffix: str
     groups: dict[str, str] = field(default_factory=dict)
     services: dict[str, str] = field(default_factory=dict)
+    accounts: dict[str, str] = field(default_factory=dict)
 
     def group(self, name: str) -> str:
         return self.groups.setdefault(name.lower(), f"ex{self.suffix}-{name}")
 
     def service(self, name: str) -> str:
         return self.services.setdefault(name.lower(), f"{name}-x{self.suffix}")
+
+    def account(self, name: str) -> str:
+        """Storage account names are global (as APIM services'): one per replay, a valid name."""
+        return self.accounts.setdefault(name.lower(), f"{name.lower()[:18]}x{self.suffix}")
 
     def arm_id(self, value: str) -> str:
         """The same id in this replay (``/subscriptions/{s}/resourceGroups/{rg}/...``)."""
@@ -82,6 +89,8 @@ class Renamer:
                 out[i + 1] = self.group(parts[i + 1])
             elif (seg == "service" and before == APIM) or seg == "deletedservices":
                 out[i + 1] = self.service(parts[i + 1])
+            elif seg == "storageaccounts" and before == "microsoft.storage":
+                out[i + 1] = self.account(parts[i + 1])
         return "/".join(out)
 
     def value(self, node: Any) -> Any:
@@ -107,6 +116,10 @@ def request_path(example: loader.Example, params: Doc, names: Renamer) -> str:
             return names.group(value)
         if key == "serviceName":
             return names.service(value)
+        if key == "accountName" and "/Microsoft.Storage/" in example.operation.template:
+            return names.account(value)
+        if value.lower().startswith("subscriptions/"):  # an ARM id sent unencoded (roleAssignmentId)
+            return quote(names.arm_id("/" + value).lstrip("/"), safe="/;=,")
         return quote(value, safe=";=,")
 
     return re.sub(r"\{([^}]+)\}", fill, example.operation.template)
@@ -121,6 +134,11 @@ _POLICY = "<policies><inbound /><backend><forward-request /></backend><outbound 
 
 def _named(path: str) -> str:
     return path.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _group_path(path: str) -> str:
+    """``/subscriptions/{s}/resourceGroups/{rg}`` of a resource path."""
+    return "/".join(path.split("/")[:5])
 
 
 # Resource type (lower-cased, ``Namespace/type[/child...]``) -> a minimal body that creates it.
@@ -152,6 +170,29 @@ SEEDERS: dict[str, Seeder] = {
     f"{APIM}/service/apis/policies": lambda p: {"properties": {"format": "xml", "value": _POLICY}},
     f"{APIM}/service/apis/operations/policies": lambda p: {"properties": {"format": "xml", "value": _POLICY}},
     "microsoft.managedidentity/userassignedidentities": lambda p: {"location": "westus"},
+    "microsoft.containerregistry/registries": lambda p: {"location": "westus", "sku": {"name": "Basic"}},
+    "microsoft.app/managedenvironments": lambda p: {"location": "westus", "properties": {}},
+    "microsoft.app/containerapps": lambda p: {
+        "location": "westus",
+        "properties": {
+            "managedEnvironmentId": f"{_group_path(p)}/providers/Microsoft.App/managedEnvironments/examples-env",
+            "template": {
+                "containers": [{"name": "app", "image": "mcr.microsoft.com/k8se/quickstart:latest"}]
+            },
+        },
+    },
+    "microsoft.operationalinsights/workspaces": lambda p: {"location": "westus"},
+    "microsoft.insights/components": lambda p: {
+        "location": "westus",
+        "kind": "web",
+        "properties": {"Application_Type": "web"},
+    },
+    "microsoft.storage/storageaccounts": lambda p: {
+        "location": "westus",
+        "kind": "StorageV2",
+        "sku": {"name": "Standard_LRS"},
+    },
+    "microsoft.storage/storageaccounts/tableservices/tables": lambda p: {},
 }
 # Resource types that cannot be created with a PUT: how a replay brings one into being.
 AsyncSeeder = Callable[["Replayer", str], Awaitable[None]]
@@ -179,6 +220,16 @@ ASYNC_SEEDERS: dict[str, AsyncSeeder] = {
 API_VERSIONS: dict[str, str] = {
     "microsoft.resources/resourcegroups": RG_API,
     "microsoft.managedidentity/userassignedidentities": "2023-01-31",
+    "microsoft.containerregistry/registries": "2023-07-01",
+    "microsoft.containerregistry/registries/runs": "2019-06-01-preview",
+    "microsoft.app/managedenvironments": "2024-03-01",
+    "microsoft.app/containerapps": "2024-03-01",
+    "microsoft.operationalinsights/workspaces": "2023-09-01",
+    "microsoft.insights/components": "2020-02-02",
+    "microsoft.storage/storageaccounts": "2023-05-01",
+    "microsoft.storage/storageaccounts/tableservices": "2023-05-01",
+    "microsoft.storage/storageaccounts/tableservices/tables": "2023-05-01",
+    "microsoft.authorization/roleassignments": "2022-04-01",
 }
 
 
@@ -364,6 +415,8 @@ class Replayer:
             for k, v in body.items()
             if k in ("location", "tags", "sku", "identity", "properties", "zones", "kind")
         }
+        if not isinstance(keep.get("tags", {}), dict):  # the Insights examples answer "tags": ""
+            keep.pop("tags")
         if schema is not None:
             keep = strip_read_only(schema, keep)
         await self.seed(path, keep, example.operation.api_version)
@@ -461,6 +514,15 @@ def missing_keys(expected: Any, actual: Any, schema: Ref | None = None, where: s
     return out
 
 
+def body_name(op: loader.Operation) -> str:
+    """The name of the operation's body parameter: the key of the request body among the
+    example's parameters (``parameters``, ``registry``, ``InsightProperties``, ``runRequest``...)."""
+    for param in op.node.get("parameters") or []:
+        if param.get("in") == "body" and param.get("name"):
+            return str(param["name"])
+    return "parameters"
+
+
 def response_schema(op: loader.Operation, status: int) -> Ref | None:
     node = (op.node.get("responses") or {}).get(str(status)) or {}
     schema = node.get("schema")
@@ -486,7 +548,7 @@ async def replay(emu: RunningEmulator, example: loader.Example, suffix: str) -> 
             for parent in ancestors(path) if not collection else [*ancestors(path + "/x")]:
                 if not await replayer.exists(parent):
                     await replayer.seed(parent)
-            body = params.get("parameters")
+            body = params.get(body_name(op))
             if isinstance(body, dict):
                 for ref in list(arm_ids(body)):
                     if resource_type(ref) in SEEDERS and not await replayer.exists(ref):
@@ -504,7 +566,10 @@ async def replay(emu: RunningEmulator, example: loader.Example, suffix: str) -> 
                     (
                         r.get("body")
                         for r in responses.values()
-                        if isinstance(r.get("body"), dict) and "id" in r["body"]
+                        if isinstance(r.get("body"), dict)
+                        and "id" in r["body"]
+                        # an action answers something else than its resource (a run, a URL)
+                        and (method != "POST" or str(r["body"]["id"]).lower() == target.lower())
                     ),
                     None,
                 )
@@ -517,8 +582,8 @@ async def replay(emu: RunningEmulator, example: loader.Example, suffix: str) -> 
             return outcome
         headers = {"If-Match": str(params["If-Match"])} if "If-Match" in params else {}
         kwargs: dict[str, Any] = {"params": {"api-version": op.api_version}, "headers": headers}
-        if "parameters" in params:
-            kwargs["content"] = json.dumps(params["parameters"])
+        if body_name(op) in params:
+            kwargs["content"] = json.dumps(params[body_name(op)])
             headers["Content-Type"] = "application/json"
         response = await client.request(method, path, **kwargs)
         outcome.status = response.status_code

@@ -8,13 +8,16 @@ it is lost on restart). Reads of ARM resources go through the config snapshot (`
 from __future__ import annotations
 
 import math
+import random
 import ssl
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 import httpx
 
 from emulator.context import EmulatorContext
@@ -69,6 +72,9 @@ class Services:
         self._counters: dict[str, tuple[float, int]] = {}
         self._openid: dict[str, OpenIdConfig] = {}
         self.traces: list[dict[str, Any]] = []
+        # retry's waits and their jitter: tests replace them (no real waiting, fixed draws)
+        self.sleep: Callable[[float], Awaitable[None]] = anyio.sleep
+        self.random = random.Random()
 
     # backends -------------------------------------------------------------------------------
     def backend_url(self, backend_id: str) -> str | None:

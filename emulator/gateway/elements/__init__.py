@@ -6,16 +6,19 @@ elements when imported here: ``flow`` (base, choose, set-variable, trace), ``mes
 (set-status, set-header, set-body, set-query-parameter, set-method, return-response,
 mock-response), ``routing`` (set-backend-service, rewrite-uri, forward-request, send-request),
 ``access`` (check-header, cors), ``limits`` (cache-*-value, rate-limit-by-key), ``identity``
-(validate-jwt, validate-azure-ad-token, authentication-managed-identity) and ``convert`` (jsonp).
+(validate-jwt, validate-azure-ad-token, authentication-managed-identity, authentication-basic),
+``convert`` (jsonp); ``refused`` names the elements of APIM's reference that cannot run here,
+with the reason. ``flow`` also has ``retry``; ``message`` has ``find-and-replace``.
 docs/policies.md lists every element and the attributes honoured here.
 """
 
 from __future__ import annotations
 
-from emulator.gateway.elements import access, convert, flow, identity, limits, message, routing
+from emulator.gateway.elements import access, convert, flow, identity, limits, message, refused, routing
 from emulator.gateway.elements.access import CorsStep
 from emulator.gateway.elements.core import (
     BUILDERS,
+    REFUSED,
     SECTIONS,
     Compiler,
     Runtime,
@@ -27,11 +30,12 @@ from emulator.gateway.elements.core import (
 )
 from emulator.gateway.elements.flow import BaseStep, ChooseStep
 
-FAMILIES = (flow, message, routing, access, limits, identity, convert)
+FAMILIES = (flow, message, routing, access, limits, identity, convert, refused)
 
 __all__ = [
     "BUILDERS",
     "FAMILIES",
+    "REFUSED",
     "SECTIONS",
     "BaseStep",
     "ChooseStep",

@@ -67,6 +67,7 @@ class Step:
     column = 0
     uses_request_body = False
     uses_response_body = False
+    forwards = False  # forward-request: a retry around it resends the (buffered) request body
 
     async def run(self, rt: Runtime) -> None:
         raise NotImplementedError
@@ -80,6 +81,9 @@ Builder = Callable[["Compiler", etree._Element], Step]
 ALL = frozenset({"inbound", "backend", "outbound", "on-error"})
 SECTIONS: dict[str, frozenset[str]] = {}
 BUILDERS: dict[str, Builder] = {}
+# elements of APIM's policy reference the local gateway cannot run, and why (``elements.refused``);
+# a family that implements one registers a builder, which takes precedence
+REFUSED: dict[str, str] = {}
 
 
 def element(name: str, sections: frozenset[str] = ALL) -> Callable[[Builder], Builder]:
@@ -220,10 +224,12 @@ class Compiler:
         if name == "include-fragment":
             return self.include(el)
         builder = BUILDERS.get(name)
+        if builder is None and name in REFUSED:
+            raise self.fail(el, f"The policy '{name}' cannot run in the local gateway: {REFUSED[name]}.")
         if builder is None:
             raise self.fail(
                 el,
-                f"Unknown policy '{name}' (or one the local gateway does not support; see docs/policies.md).",
+                f"Unknown policy '{name}': it is not in API Management's policy reference (docs/policies.md).",
             )
         if self.section != "*" and self.section not in SECTIONS[name]:
             raise self.fail(el, f"Policy is not allowed in this section ('{self.section}').")

@@ -1,4 +1,4 @@
-"""Policy elements, control flow: ``base``, ``choose``, ``set-variable``, ``trace``."""
+"""Policy elements, control flow: ``base``, ``choose``, ``retry``, ``set-variable``, ``trace``."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from emulator.gateway.elements.core import Compiler, Runtime, Step, body_flags, element, run_steps, tag
+from emulator.gateway.errors import PolicyFailure
 from emulator.gateway.values import Val
 
 
@@ -122,3 +123,135 @@ def _trace(c: Compiler, el: etree._Element) -> Step:
     step = TraceStep(el.get("source", ""), severity, message, metadata)
     body_flags(step, [message, *(v for _, v in metadata)])
     return step
+
+
+# ---- retry ------------------------------------------------------------------------------------
+# Learn, "Retry" policy (learn.microsoft.com/azure/api-management/retry-policy): the children run
+# once, then again while `condition` is true, at most `count` (1-50) more times. Waits: only
+# `interval` -> fixed; `interval` + `delta` -> linear, interval + (n - 1) * delta; `interval` +
+# `max-interval` + `delta` -> exponential, interval + (2^(n-1) - 1) * random(0.8 * delta,
+# 1.2 * delta), never above max-interval (Learn's example: 10, 20, 40, 80, then 100 s with
+# interval = delta = 10, max-interval = 100); `first-fast-retry` -> the first retry at once. A
+# failure inside the children (a forward-request that cannot reach the backend) is not retried:
+# it goes to on-error as any policy failure (Learn's second example sets ignore-error on
+# send-request for the condition to see a missing response).
+MAX_RETRIES = 50
+
+
+@dataclass(eq=False)
+class RetryStep(Step):
+    condition: Val
+    count: Val
+    interval: Val
+    max_interval: Val | None
+    delta: Val | None
+    first_fast: Val | None
+    children: list[Step]
+
+    def nested(self) -> list[list[Step]]:
+        return [self.children]
+
+    async def run(self, rt: Runtime) -> None:
+        ctx = rt.ctx
+        count = self.count.integer(ctx)
+        if not 1 <= count <= MAX_RETRIES:
+            raise PolicyFailure(
+                "retry", "InvalidRetryCount", f"The retry count {count} is not between 1 and 50."
+            )
+        interval = _seconds(self.interval, ctx, "interval")
+        delta = _seconds(self.delta, ctx, "delta") if self.delta is not None else None
+        cap = _seconds(self.max_interval, ctx, "max-interval") if self.max_interval is not None else None
+        first_fast = self.first_fast is not None and self.first_fast.boolean(ctx)
+        await run_steps(self.children, rt)
+        for attempt in range(1, count + 1):
+            if not self.condition.boolean(ctx):
+                return
+            wait = 0.0 if first_fast and attempt == 1 else _wait(attempt, interval, delta, cap, rt)
+            if wait > 0:
+                await rt.services.sleep(wait)
+            await run_steps(self.children, rt)
+
+
+def _seconds(value: Val, ctx: object, name: str) -> float:
+    raw = value.get(ctx)
+    try:
+        seconds = float(
+            raw if isinstance(raw, int | float) and not isinstance(raw, bool) else str(raw).strip()
+        )
+    except ValueError:
+        raise PolicyFailure(
+            "retry", "InvalidRetryInterval", f"'{name}' is not a number of seconds."
+        ) from None
+    if not 0 <= seconds <= 86_400:
+        raise PolicyFailure(
+            "retry", "InvalidRetryInterval", f"'{name}' must be a positive number of seconds."
+        )
+    return seconds
+
+
+def _wait(attempt: int, interval: float, delta: float | None, cap: float | None, rt: Runtime) -> float:
+    """The wait before retry number ``attempt`` (1-based), Learn's formulas."""
+    if delta is None:
+        wait = interval
+    elif cap is None:
+        wait = interval + (attempt - 1) * delta
+    else:
+        jitter = rt.services.random.uniform(delta * 0.8, delta * 1.2)
+        wait = interval + (2 ** min(attempt - 1, 30) - 1) * jitter
+    return min(wait, cap) if cap is not None else wait
+
+
+def forwards(steps: list[Step]) -> bool:
+    return any(s.forwards or any(forwards(list(inner)) for inner in s.nested()) for s in steps)
+
+
+@element("retry")
+def _retry(c: Compiler, el: etree._Element) -> Step:
+    c.attrs(
+        el,
+        ("condition", "count", "interval", "max-interval", "delta", "first-fast-retry"),
+        ("condition", "count", "interval"),
+    )
+    condition = c.req(el, "condition")
+    if condition.expr is None and str(condition.literal).strip().lower() not in ("true", "false"):
+        raise c.fail_at(el, "condition", "The 'condition' attribute must be a Boolean expression or literal.")
+    count = c.req(el, "count")
+    if count.expr is None:
+        number = c.number(el, "count")
+        if number is None or not 1 <= number <= MAX_RETRIES:
+            raise c.fail_at(
+                el, "count", f"The value '{el.get('count')}' of attribute 'count' must be between 1 and 50."
+            )
+    values = {name: c.val(el, name) for name in ("interval", "max-interval", "delta")}
+    for name, value in values.items():
+        if value is not None and value.expr is None and not _non_negative(str(value.literal)):
+            raise c.fail_at(
+                el,
+                name,
+                f"The value '{value.literal}' of attribute '{name}' must be a positive number of seconds.",
+            )
+    first_fast = c.val(el, "first-fast-retry")
+    if first_fast is not None and first_fast.expr is None:
+        c.flag(el, "first-fast-retry", False)
+    children = c.steps(el)
+    if not children:
+        raise c.fail(el, "'retry' must contain at least one policy.")
+    interval = values["interval"]
+    assert interval is not None
+    step = RetryStep(
+        condition, count, interval, values["max-interval"], values["delta"], first_fast, children
+    )
+    body_flags(
+        step, [condition, count, interval, values["max-interval"], values["delta"], first_fast], children
+    )
+    if forwards(children):
+        # the request is sent again on each attempt: keep its body (APIM: buffer-request-body)
+        step.uses_request_body = True
+    return step
+
+
+def _non_negative(text: str) -> bool:
+    try:
+        return 0 <= float(text.strip()) <= 86_400
+    except ValueError:
+        return False

@@ -250,3 +250,27 @@ def _managed_identity(c: Compiler, el: etree._Element) -> Step:
     )
     body_flags(step, [step.resource, step.client_id])
     return step
+
+
+@dataclass(eq=False)
+class BasicAuthStep(Step):
+    """``authentication-basic`` (Learn: "Sets the HTTP Authorization header to the value
+    corresponding to the credentials provided in the policy"): ``Basic base64(username:password)``."""
+
+    username: Val
+    password: Val
+
+    async def run(self, rt: Runtime) -> None:
+        import base64
+
+        raw = f"{self.username.text(rt.ctx)}:{self.password.text(rt.ctx)}".encode()
+        rt.ctx.Request.Headers.set("Authorization", ["Basic " + base64.b64encode(raw).decode("ascii")])
+
+
+@element("authentication-basic", frozenset({"inbound"}))
+def _authentication_basic(c: Compiler, el: etree._Element) -> Step:
+    c.attrs(el, ("username", "password"), ("username", "password"))
+    c.kids(el, ())
+    step = BasicAuthStep(c.req(el, "username"), c.req(el, "password"))
+    body_flags(step, [step.username, step.password])
+    return step

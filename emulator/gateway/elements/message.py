@@ -56,7 +56,7 @@ def _set_status(c: Compiler, el: etree._Element) -> Step:
     # Learn's set-status page calls both attributes required, yet APIM stores and runs policies
     # without 'reason' (deployed through ARM templates, Bicep and Terraform: e.g. the
     # azurerm_api_management_api_policy in pagopa's infrastructure returns <set-status code="401"
-    # />; Learn's own client-certificate walkthrough too): the status line then carries the
+    # />; a Bicep client-certificate sample too): the status line then carries the
     # standard reason phrase of the code. 'code' stays required.
     c.attrs(el, ("code", "reason"), ("code",))
     c.kids(el, ())
@@ -190,7 +190,7 @@ def _set_body(c: Compiler, el: etree._Element) -> Step:
     step = LiquidBodyStep(
         Val(text, None, "set-body", c.position(el)[0]), template=compiled, parse_date=parse_date
     )
-    step.uses_request_body = step.uses_response_body = True  # the template reads the body
+    _reads_body(c, step)  # the template reads the body
     return step
 
 
@@ -310,3 +310,49 @@ class SetMethodStep(Step):
 def _set_method(c: Compiler, el: etree._Element) -> Step:
     c.attrs(el, ())
     return SetMethodStep(c.text(el))
+
+
+@dataclass(eq=False)
+class FindAndReplaceStep(Step):
+    """``find-and-replace``: every occurrence of ``from`` in the body of the current message (the
+    request in inbound/backend, the response in outbound/on-error) becomes ``to`` (Learn:
+    find-and-replace policy; an empty ``to`` removes the text). Ordinal and case-sensitive, as
+    .NET's String.Replace; bytes that are not UTF-8 text are kept as they are."""
+
+    find: Val
+    replacement: Val
+
+    async def run(self, rt: Runtime) -> None:
+        ctx = rt.ctx
+        find, replacement = self.find.text(ctx), self.replacement.text(ctx)
+        if not find:
+            raise PolicyFailure(
+                "find-and-replace",
+                "ArgumentException",
+                "String cannot be of zero length. (Parameter 'oldValue')",
+            )
+        message = ctx.Request if rt.section in ("inbound", "backend") else ctx.Response
+        data = message.Body.content
+        if data is None:
+            return  # no body (a streamed one is buffered first: uses_*_body)
+        await rt.set_body("auto", data.replace(find.encode("utf-8"), replacement.encode("utf-8")))
+
+
+@element("find-and-replace")
+def _find_and_replace(c: Compiler, el: etree._Element) -> Step:
+    c.attrs(el, ("from", "to"), ("from", "to"))
+    c.kids(el, ())
+    find = c.req(el, "from")
+    if find.expr is None and not find.literal:
+        raise c.fail_at(el, "from", "The 'from' attribute cannot be empty: there is nothing to find.")
+    step = FindAndReplaceStep(find, c.req(el, "to"))
+    body_flags(step, [step.find, step.replacement])
+    _reads_body(c, step)  # it rewrites the body of its section's message
+    return step
+
+
+def _reads_body(c: Compiler, step: Step) -> None:
+    """The step reads the body of its section's message (both when the section is not known
+    yet: a fragment)."""
+    step.uses_request_body = c.section in ("inbound", "backend", "*")
+    step.uses_response_body = c.section in ("outbound", "on-error", "*")

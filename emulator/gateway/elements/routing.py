@@ -116,6 +116,7 @@ class ForwardStep(Step):
     buffer_response: bool
     follow_redirects: bool
     fail_on_error: bool
+    forwards = True
 
     async def run(self, rt: Runtime) -> None:
         await rt.forward(self.timeout, self.buffer_response, self.follow_redirects, self.fail_on_error)

@@ -193,8 +193,8 @@ async def test_set_status_without_reason_uses_the_standard_phrase(
     gateway: tuple[Lab, httpx.AsyncClient],
 ) -> None:
     lab, client = gateway
-    lab.policy(_policy(inbound='<return-response><set-status code="418" /></return-response>'), api="api")
+    lab.policy(_policy(inbound='<return-response><set-status code="429" /></return-response>'), api="api")
     r = await client.get("/api/items/1")
-    assert (r.status_code, r.reason_phrase) == (418, "I'm a teapot")
+    assert (r.status_code, r.reason_phrase) == (429, "Too Many Requests")
     with pytest.raises(PolicyRejectedError, match="'code' attribute is required"):
         lab.policy(_policy(inbound='<return-response><set-status reason="x" /></return-response>'), api="api")

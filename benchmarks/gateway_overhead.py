@@ -15,6 +15,8 @@ It prints, in one run: latency with one connection (p50/p99, direct vs through t
 and the p50 overhead), then throughput with ``--connections`` connections (requests/s, p50/p99).
 Every gateway response is checked (200 and the backend's body): a rejected token would not
 be counted as a success. Goal: <= 2 ms p50 overhead, >= 1500 requests/s through the gateway.
+``--policy retry-rate-limit`` runs the same measures with a ``rate-limit-by-key`` + ``retry``
+(around ``forward-request``) policy instead of the lab's.
 """
 
 from __future__ import annotations
@@ -84,7 +86,28 @@ def _context(state: Path) -> Any:
     )
 
 
-def seed(state: Path, gateway_port: int, backend_port: int) -> None:
+# ``--policy retry-rate-limit``: a rate-limit-by-key (a limit never reached: every request counts)
+# and a retry around forward-request (the backend answers 200: the condition is evaluated once,
+# nothing is re-sent). policy-ai-subs adds llm-token-limit to this run.
+RETRY_RATE_LIMIT = """<policies>
+  <inbound>
+    <base />
+    <rate-limit-by-key calls="100000000" renewal-period="3600" counter-key="@(context.Request.IpAddress)"
+        remaining-calls-variable-name="remaining" />
+  </inbound>
+  <backend>
+    <retry condition="@(context.Response.StatusCode &gt;= 500)" count="3" interval="1" delta="1"
+        max-interval="10" first-fast-retry="true">
+      <forward-request buffer-response="false" />
+    </retry>
+  </backend>
+  <outbound><base /></outbound>
+  <on-error><base /></on-error>
+</policies>"""
+POLICIES = ("lab", "retry-rate-limit")
+
+
+def seed(state: Path, gateway_port: int, backend_port: int, policy: str = "lab") -> None:
     """Store the service, API, operation and policy exactly as the ARM layer would."""
     from emulator.gateway.check import check_policy
     from emulator.gateway.config import (
@@ -135,14 +158,18 @@ def seed(state: Path, gateway_port: int, backend_port: int) -> None:
         {"name": "get", "properties": {"method": "GET", "urlTemplate": "/*"}},
         api,
     )
-    xml = render_policy(
-        "mcp-api-entra",
-        {
-            "tenant_id": NamedValueRef("McpTenantId"),
-            "audience": NamedValueRef("McpClientId"),
-            "scope": f"{CLIENT_ID}/user_impersonate",
-            "resource_metadata_url": f"{gateway}/.well-known/oauth-protected-resource/mcp",
-        },
+    xml = (
+        RETRY_RATE_LIMIT
+        if policy == "retry-rate-limit"
+        else render_policy(
+            "mcp-api-entra",
+            {
+                "tenant_id": NamedValueRef("McpTenantId"),
+                "audience": NamedValueRef("McpClientId"),
+                "scope": f"{CLIENT_ID}/user_impersonate",
+                "resource_metadata_url": f"{gateway}/.well-known/oauth-protected-resource/mcp",
+            },
+        )
     )
     stored = check_policy(xml, ["McpTenantId", "McpClientId"])
     store.put(
@@ -327,6 +354,9 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--limit", type=int, default=100_000)
     parser.add_argument("--latency-requests", type=int, default=2000)
+    parser.add_argument(
+        "--policy", choices=POLICIES, default="lab", help="the API's policy (default: the lab's)"
+    )
     args = parser.parse_args()
     if args.role == "backend":
         run_backend(args.port)
@@ -342,7 +372,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="prmlab-gw-bench-") as tmp:
         state = Path(tmp)
         backend_port, gateway_port = _free_port(), _free_port()
-        seed(state, gateway_port, backend_port)
+        seed(state, gateway_port, backend_port, args.policy)
         token_file = state / "token"
         token_file.write_text(mint_token(state))
         ca_file = str(state / "ca.pem")
@@ -369,7 +399,11 @@ def main() -> None:
                 except subprocess.TimeoutExpired:
                     os.killpg(proc.pid, signal.SIGKILL)
     cpus = os.cpu_count()
-    print(f"gateway overhead — policy: lab mcp-api-entra (2x validate-azure-ad-token), {cpus} CPUs, loopback")
+    described = {
+        "lab": "lab mcp-api-entra (2x validate-azure-ad-token)",
+        "retry-rate-limit": "rate-limit-by-key + retry around forward-request",
+    }[args.policy]
+    print(f"gateway overhead — policy: {described}, {cpus} CPUs, loopback")
     print(f"{'phase':<34}{'requests':>9}{'errors':>8}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}")
     rows = [
         ("latency, 1 connection, direct", lat_direct),

@@ -11,6 +11,11 @@ resources without private interfaces:
   ``parent`` = owning object id for nested collections (federated identity credentials).
 * Identity service and other internal state: ``kind`` = ``identity/<what>``, ``gateway/<what>``.
 
+Versions are one store-wide revision counter (kept in ``meta``), not a per-document count: a
+document deleted and re-created never gets a version it had before, so every cache keyed by
+(key, version) (the gateway's compiled policies and snapshots) and every ``If-Match`` stays right
+across a delete. A database written before the counter existed starts it at its largest version.
+
 Each write is its own transaction (WAL, ``synchronous=NORMAL``), so a ``kill -9`` loses at most
 the request that was in flight. Calls are synchronous and take well under a millisecond; sub-apps
 call them directly from async handlers.
@@ -47,7 +52,12 @@ CREATE TABLE IF NOT EXISTS docs (
     PRIMARY KEY (kind, key)
 );
 CREATE INDEX IF NOT EXISTS docs_parent ON docs (kind, parent);
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
+# Once per database (at creation, or at the first write to one made before the counter existed):
+# the counter starts at the largest version in it. Opening reads neither ``meta`` nor ``docs``
+# (damage is check_integrity's to report).
+_START_REVISION = "INSERT INTO meta (name, value) SELECT 'revision', COALESCE(MAX(version), 0) FROM docs"
 
 Doc = dict[str, Any]
 
@@ -76,6 +86,7 @@ def _create(path: Path) -> None:
     try:
         db.execute("PRAGMA journal_mode=WAL")
         db.executescript(_SCHEMA)
+        db.execute(_START_REVISION)
     finally:
         db.close()  # checkpoints the WAL into the file and removes -wal/-shm
     os.replace(tmp, path)
@@ -83,7 +94,7 @@ def _create(path: Path) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Stored:
-    """A document with its version (used as the ETag)."""
+    """A document with its version: the store-wide revision of its last write (used as the ETag)."""
 
     kind: str
     key: str
@@ -170,16 +181,23 @@ class Store:
         return Stored(kind, key, row[0], json.loads(row[1]), row[2])
 
     def put(self, kind: str, key: str, body: Doc, parent: str | None = None) -> Stored:
-        """Insert or replace; the version increases by one on every write."""
+        """Insert or replace; the version is the next store-wide revision (never reused, even
+        after a delete)."""
         text = json.dumps(body, separators=(",", ":"))
-        with self._lock:
-            row = self._db.execute(
-                "INSERT INTO docs (kind, key, parent, body, version) VALUES (?, ?, ?, ?, 1) "
+        with self.transaction():
+            bump = "UPDATE meta SET value = value + 1 WHERE name = 'revision' RETURNING value"
+            row = self._db.execute(bump).fetchone()
+            if row is None:
+                self._db.execute(_START_REVISION)
+                row = self._db.execute(bump).fetchone()
+            (revision,) = row
+            self._db.execute(
+                "INSERT INTO docs (kind, key, parent, body, version) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT (kind, key) DO UPDATE SET parent = excluded.parent, body = excluded.body, "
-                "version = docs.version + 1 RETURNING version",
-                (kind, key, parent, text),
-            ).fetchone()
-        return Stored(kind, key, parent, body, int(row[0]))
+                "version = excluded.version",
+                (kind, key, parent, text, revision),
+            )
+        return Stored(kind, key, parent, body, int(revision))
 
     def delete(self, kind: str, key: str) -> bool:
         with self._lock:

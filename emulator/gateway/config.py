@@ -6,6 +6,8 @@ an ARM write under the service is published (``invalidate``) and re-checked agai
 documents' versions at most once a second (writes that bypass the event bus). Compiled
 policy documents are cached by (document, version, named values, fragments), so a rebuild
 recompiles only what changed; composed pipelines are cached per operation in the snapshot.
+Versions are the store's revision of each write, never reused after a delete (``store.py``):
+a document deleted and re-created is a new key for both caches.
 """
 
 from __future__ import annotations

@@ -49,6 +49,42 @@ def test_transaction_rolls_back(tmp_path: Path) -> None:
     assert store.get("k", "a") is None
 
 
+def test_a_recreated_document_never_reuses_a_version(tmp_path: Path) -> None:
+    """Caches keyed by (key, version) - the gateway's compiled policies - and If-Match rely on a
+    version naming one write only: delete + re-create must not restart at 1 (issue 17, item 2)."""
+    db = tmp_path / "s.sqlite"
+    store = Store(db)
+    seen = {store.put("k", "a", {"x": 1}).version, store.put("k", "a", {"x": 2}).version}
+    assert store.delete("k", "a")
+    recreated = store.put("k", "a", {"x": 3})
+    assert recreated.version not in seen
+    assert recreated.version > max(seen)
+    other = store.put("k", "b", {"x": 1})
+    assert other.version > recreated.version  # one counter for the whole store
+    store.delete("k", "a")
+    store.delete("k", "b")
+    store.close()
+    reopened = Store(db)  # the counter is durable even when the newest documents are gone
+    assert reopened.put("k", "a", {"x": 4}).version > other.version
+
+
+def test_a_database_without_the_counter_continues_from_its_largest_version(tmp_path: Path) -> None:
+    import sqlite3
+
+    db = tmp_path / "old.sqlite"
+    raw = sqlite3.connect(db)
+    raw.execute(
+        "CREATE TABLE docs (kind TEXT NOT NULL, key TEXT NOT NULL, parent TEXT, body TEXT NOT NULL,"
+        " version INTEGER NOT NULL, PRIMARY KEY (kind, key))"
+    )
+    raw.execute("INSERT INTO docs VALUES ('k', 'a', NULL, '{}', 7)")
+    raw.commit()
+    raw.close()
+    store = Store(db)
+    assert store.put("k", "b", {}).version == 8
+    assert store.put("k", "a", {}).version == 9
+
+
 # ------------------------------------------------------------ damaged state (issue 17.19)
 
 

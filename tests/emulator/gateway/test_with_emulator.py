@@ -142,3 +142,34 @@ async def test_gateway_in_the_emulator_survives_a_restart(
                 headers={"Authorization": f"Bearer {user_token(emu, aud='x')}"},
             )
             assert wrong.status_code == 401
+
+
+async def test_a_policy_deleted_and_put_again_runs_the_new_one(emulator: RunningEmulator) -> None:
+    """Issue 17 item 2, as a user hits it through ARM: PUT an operation policy, DELETE it, PUT
+    another - the gateway kept running the first (the re-created document restarted at version
+    1 and the compiled-policy cache is keyed by version)."""
+
+    def answer(text: str) -> str:
+        return (
+            '<policies><inbound><return-response><set-status code="200" reason="OK" />'
+            f"<set-body>{text}</set-body></return-response></inbound><backend><base /></backend>"
+            "<outbound><base /></outbound><on-error><base /></on-error></policies>"
+        )
+
+    async with emulator.apim_client() as c:
+        group = await make_group(emulator)
+        svc = await make_service(c, group)
+        api = {"display_name": "a", "path": "a", "protocols": ["https"], "subscription_required": False}
+        await (await c.api.begin_create_or_update(group, svc.name, "a", api)).result()
+        await c.api_operation.create_or_update(
+            group, svc.name, "a", "get", {"display_name": "GET", "method": "GET", "url_template": "/x"}
+        )
+        trust = ssl.create_default_context(cafile=str(emulator.ca_file))
+        async with httpx.AsyncClient(verify=trust) as http:
+            for text in ("first", "second", "third"):
+                await c.api_operation_policy.create_or_update(
+                    group, svc.name, "a", "get", "policy", {"value": answer(text), "format": "rawxml"}
+                )
+                assert (await http.get(f"{svc.gateway_url}/a/x")).text == text
+                await c.api_operation_policy.delete(group, svc.name, "a", "get", "policy", if_match="*")
+        await (await c.api_management_service.begin_delete(group, svc.name)).result()

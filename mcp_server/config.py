@@ -20,6 +20,10 @@ DEFAULT_GRAPH = "https://graph.microsoft.com"
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 GRAPH_USER_READ = "https://graph.microsoft.com/User.Read"
 REQUIRED_SCOPE = "user_impersonate"
+# How long the server keeps an idle HTTP/1.1 connection open (uvicorn's ``timeout_keep_alive``,
+# its default made explicit): the gateway's pool must never reuse a connection it closed, and
+# the verifier's ``idle.burst`` check idles just longer than this.
+KEEP_ALIVE_S = 5
 
 
 class ConfigError(ValueError):

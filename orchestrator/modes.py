@@ -6,10 +6,12 @@ challenge and token checks) and which API is the authorization server (gateway m
 that verification finds them by role, and which check groups run, in order:
 
 * ``entra``   — Entra is the authorization server; clients are pre-registered. Suite: discovery,
-  the pre-registered ``client`` signing in at Entra, the ``forged`` token battery at the gateway,
-  the same battery around it (``bypass``).
+  the pre-registered ``client`` signing in at Entra, ``idle`` (a burst after the backend's
+  keep-alive expired, with the client's token), the ``forged`` token battery at the gateway, the
+  same battery around it (``bypass``).
 * ``gateway`` — API Management is the authorization server. Suite: discovery, the ``gateway``
-  checks (DCR/CIMD clients, refresh, the negative suite; ``verify.gateway_mode``), ``bypass``.
+  checks (DCR/CIMD clients, refresh, the negative suite; ``verify.gateway_mode``), ``idle`` (run
+  by the gateway checks: it needs a token the gateway issued), ``bypass``.
 """
 
 from __future__ import annotations
@@ -34,8 +36,10 @@ class AuthorizationMode:
         return group in self.checks
 
 
-ENTRA = AuthorizationMode("entra", "mcp-api-entra", None, ("discovery", "client", "forged", "bypass"))
-GATEWAY = AuthorizationMode("gateway", "gateway-mcp-api", "gateway-oauth", ("discovery", "gateway", "bypass"))
+ENTRA = AuthorizationMode("entra", "mcp-api-entra", None, ("discovery", "client", "idle", "forged", "bypass"))
+GATEWAY = AuthorizationMode(
+    "gateway", "gateway-mcp-api", "gateway-oauth", ("discovery", "gateway", "idle", "bypass")
+)
 MODES: Mapping[str, AuthorizationMode] = MappingProxyType({m.name: m for m in (ENTRA, GATEWAY)})
 
 

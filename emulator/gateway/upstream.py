@@ -6,23 +6,55 @@ detection). This client does only what forwarding needs: write a request (fixed-
 chunked body, streamed), read the status line and headers, then hand the body out as it
 arrives (Content-Length, chunked, or until close) so SSE streams through unbuffered. A
 connection returns to the pool only after its response body was read completely.
+
+A request never fails because of a stale pooled connection (issue 17, item 1: a backend such as
+uvicorn closes a keep-alive connection after 5 s idle; the pool used to hand it out, then retry
+on another pooled connection just as stale). Three layers:
+
+1. A pooled connection is checked before use: one idle longer than ``keepalive_expiry`` (below
+   the 5 s keep-alive of uvicorn/Node/Apache backends), or whose socket is readable while idle
+   (the peer's FIN, RST or TLS close_notify; or bytes nobody asked for, such as a 408), is
+   closed instead of reused.
+2. If a reused connection still breaks before a single byte of the response arrived (the
+   backend closed it while the request was on its way), the request is sent again once, on a
+   NEW connection - never on another pooled one - when that is safe: the body is replayable
+   (not a consumed stream) and the method is idempotent (RFC 9110 section 9.2.2: "A proxy MUST
+   NOT automatically retry non-idempotent requests"; Go's net/http transport draws the same
+   line in ``shouldRetryRequest``). APIM's own retry of a request body is opt-in
+   (``forward-request buffer-request-body``).
+3. A fresh connection that fails is an error (``UpstreamError``): the backend is really down.
 """
 
 from __future__ import annotations
 
 import contextlib
+import select
 import ssl
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import anyio
 import httpx
-from anyio.abc import ByteStream
+from anyio.abc import ByteStream, SocketAttribute
 from anyio.streams.buffered import BufferedByteReceiveStream
 
 MAX_HEAD = 64 * 1024
 MAX_IDLE_PER_HOST = 64
+# Below the idle keep-alive of the usual backends (uvicorn's ``timeout_keep_alive`` and Node's
+# ``keepAliveTimeout`` default to 5 s): the pool drops a connection before the backend would.
+KEEPALIVE_EXPIRY_S = 4.0
+# RFC 9110 section 9.2.2: the methods a request of which may be sent again automatically.
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+_TRANSPORT_ERRORS = (
+    anyio.EndOfStream,
+    anyio.BrokenResourceError,
+    anyio.ClosedResourceError,
+    OSError,
+    ssl.SSLError,
+    anyio.IncompleteRead,
+)
 _NO_BODY_STATUS = frozenset({204, 304})
 _SKIP_REQUEST_HEADERS = frozenset(
     {
@@ -50,6 +82,23 @@ class _Connection:
     stream: ByteStream
     reader: BufferedByteReceiveStream
     reused: bool = False
+    idle_since: float = 0.0
+
+    def reusable(self, now: float, expiry: float) -> bool:
+        """Whether this idle keep-alive connection can carry another request."""
+        if now - self.idle_since >= expiry or self.reader.buffer:
+            return False
+        sock = self.stream.extra(SocketAttribute.raw_socket, None)  # noqa: S610 - anyio typed attribute, not Django
+        if sock is None:
+            return True
+        # Between two exchanges an HTTP/1.1 server sends nothing: a readable socket means the
+        # backend closed (EOF, reset, TLS close_notify) or broke the protocol - never reuse it.
+        poller = select.poll()
+        try:
+            poller.register(sock, select.POLLIN | select.POLLPRI)
+            return not poller.poll(0)
+        except (OSError, ValueError):
+            return False
 
     async def close(self) -> None:
         with anyio.CancelScope(shield=True):
@@ -163,22 +212,33 @@ def _frame(headers: list[tuple[str, str]], status: int, method: str) -> tuple[in
 
 
 class UpstreamPool:
-    def __init__(self, ssl_context: ssl.SSLContext) -> None:
+    def __init__(self, ssl_context: ssl.SSLContext, keepalive_expiry: float = KEEPALIVE_EXPIRY_S) -> None:
         self.ssl_context = ssl_context
+        self.keepalive_expiry = keepalive_expiry
         self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
 
     async def release(self, conn: _Connection) -> None:
         idle = self._idle.setdefault(conn.key, [])
         if len(idle) < MAX_IDLE_PER_HOST:
             conn.reused = True
+            conn.idle_since = time.monotonic()
             idle.append(conn)
         else:
             await conn.close()
 
-    async def _connect(self, key: tuple[str, str, int]) -> _Connection:
+    async def _pooled(self, key: tuple[str, str, int]) -> _Connection | None:
+        """The most recently used idle connection that is still sound (the others are closed)."""
         idle = self._idle.get(key)
-        if idle:
-            return idle.pop()
+        now = time.monotonic()
+        while idle:
+            conn = idle.pop()
+            if conn.reusable(now, self.keepalive_expiry):
+                return conn
+            await conn.close()
+        return None
+
+    async def _connect(self, key: tuple[str, str, int]) -> _Connection:
+        """A NEW connection (TCP, then TLS for https)."""
         scheme, host, port = key
         try:
             stream: ByteStream = await anyio.connect_tcp(host, port)
@@ -233,8 +293,10 @@ class UpstreamPool:
         elif method in ("POST", "PUT", "PATCH"):
             lines.append("Content-Length: 0")
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", errors="replace")
-        for attempt in (0, 1):
-            conn = await self._connect(key)
+        replayable = not streaming and method.upper() in IDEMPOTENT_METHODS
+        conn = await self._pooled(key) or await self._connect(key)
+        while True:
+            received = False
             try:
                 await conn.stream.send(head + body if isinstance(body, bytes) else head)
                 if streaming:
@@ -251,21 +313,19 @@ class UpstreamPool:
                         await conn.stream.send(b"0\r\n\r\n")
                 while True:
                     raw = await conn.reader.receive_until(b"\r\n\r\n", MAX_HEAD)
+                    received = True
                     status, reason, resp_headers = _parse_head(raw)
                     if 100 <= status < 200 and status != 101:
                         continue
                     break
-            except (
-                anyio.EndOfStream,
-                anyio.BrokenResourceError,
-                anyio.ClosedResourceError,
-                OSError,
-                ssl.SSLError,
-                anyio.IncompleteRead,
-            ) as exc:
+            except _TRANSPORT_ERRORS as exc:
+                nothing_back = not received and not conn.reader.buffer
                 await conn.close()
-                if attempt == 0 and conn.reused and not streaming:
-                    continue  # a pooled keep-alive connection the backend had closed: retry fresh
+                if conn.reused and nothing_back and replayable:
+                    # the backend closed this keep-alive connection while the request was on its
+                    # way: send it again once, on a connection of its own (never another pooled one)
+                    conn = await self._connect(key)
+                    continue
                 raise UpstreamError(f"the backend closed the connection ({type(exc).__name__})") from exc
             except (anyio.DelimiterNotFound, ValueError) as exc:
                 await conn.close()
@@ -279,7 +339,6 @@ class UpstreamPool:
                 response._done = True
                 await response.aclose()
             return response
-        raise UpstreamError("unreachable")  # pragma: no cover
 
     async def aclose(self) -> None:
         conns = [c for idle in self._idle.values() for c in idle]

@@ -261,6 +261,6 @@ PolicyValue = Annotated[
 ]
 
 # Verification check groups (orchestrator.verify names its checks "<group>.<name>").
-CHECK_GROUPS = ("discovery", "client", "forged", "bypass", "gateway")
+CHECK_GROUPS = ("discovery", "client", "idle", "forged", "bypass", "gateway")
 
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE"]

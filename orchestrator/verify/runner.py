@@ -1,11 +1,13 @@
 """Runs the verification flow in order and gathers one ``Report``.
 
 The suite is the authorization mode's (``orchestrator.modes``). Entra mode: discovery, the real
-client (pre-registered, signs in at Entra), the forged-token battery at the gateway, and the
-same battery against the server reached directly. Gateway mode (APIM is the authorization
-server, ``gateway_mode``): discovery, the caller's gateway-mode checks (DCR/CIMD clients, the
-negative suite), and the bypass battery — the pre-registered Entra client and the Entra-token
-battery do not apply at a gateway that issues its own tokens.
+client (pre-registered, signs in at Entra), a burst after the backend's keep-alive expired
+(``idle.py``, with the client's token), the forged-token battery at the gateway, and the same
+battery against the server reached directly. Gateway mode (APIM is the authorization server,
+``gateway_mode``): discovery, the caller's gateway-mode checks (DCR/CIMD clients, the negative
+suite, the idle burst with a token the gateway issued), and the bypass battery — the
+pre-registered Entra client and the Entra-token battery do not apply at a gateway that issues
+its own tokens.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from orchestrator.verify.client_flow import check_client_flow
 from orchestrator.verify.discovery import check_discovery
 from orchestrator.verify.forged import check_forgeries, forgeries
 from orchestrator.verify.http import client, identity_origins, path_inserted_prm_url
+from orchestrator.verify.idle import NAME as IDLE_BURST
+from orchestrator.verify.idle import check_idle_burst
 from orchestrator.verify.model import CheckResult, Outcome, Report, VerifyTarget
 
 ExtraChecks = Callable[[], Awaitable[list[CheckResult]]]
@@ -28,6 +32,11 @@ ExtraChecks = Callable[[], Awaitable[list[CheckResult]]]
 def _matches(name: str, selector: str) -> bool:
     """``forged`` selects ``forged.expired``; ``client.sign_in`` selects itself (not ``client.sign_in_x``)."""
     return name == selector or name.startswith(f"{selector}.")
+
+
+def _wanted(target: VerifyTarget, name: str) -> bool:
+    """Whether a check that costs time (``idle.burst`` idles) is selected at all."""
+    return target.checks is None or any(_matches(name, s) for s in target.checks)
 
 
 def _selected(target: VerifyTarget, results: list[CheckResult]) -> list[CheckResult]:
@@ -75,6 +84,8 @@ async def run_verification(
         if mode.runs("client"):
             flow_results, token = await check_client_flow(target)
             results += flow_results
+            if mode.runs("idle") and _wanted(target, IDLE_BURST):
+                results.append(await check_idle_burst(http, target.mcp_url, token))
         if mode.runs("gateway"):
             if gateway_checks is None:
                 raise ValueError(f"authorization mode {mode.name} needs its gateway checks")

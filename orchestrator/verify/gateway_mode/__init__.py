@@ -12,7 +12,9 @@ Runs after reconcile (next to the discovery/client/forged checks) when ``authori
 * ``gateway.refresh`` — a refresh token works once and rotates;
 * ``gateway.reject.*`` — the negative suite: unregistered redirect URI, PKCE mismatch, code
   replay, state tampering, consent denied, missing CSRF token, refresh after revoke, a token
-  requested for another resource, and an Entra token (another issuer's) presented to the MCP API.
+  requested for another resource, and an Entra token (another issuer's) presented to the MCP API;
+* ``idle.burst`` — with a token the gateway issued, a burst after the backend's keep-alive
+  expired is answered like the warm-up (``verify/idle.py``).
 
 The headless "browser" (``ConsentBrowser``) keeps cookies, sends the Fetch-Metadata headers a
 browser sends, reads the consent form and submits it; Entra (the local identity service)

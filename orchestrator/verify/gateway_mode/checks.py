@@ -1,5 +1,7 @@
-"""The gateway-mode checks: metadata, the SDK clients (DCR, CIMD), refresh rotation and the
-negative suite; ``check_gateway_mode`` runs them in order and one failure never stops the others."""
+"""The gateway-mode checks: metadata, the SDK clients (DCR, CIMD), refresh rotation, the
+negative suite and ``idle.burst`` with a token the gateway issued (a burst after the backend's
+keep-alive expired is answered like the warm-up, ``verify/idle.py``); ``check_gateway_mode``
+runs them in order and one failure never stops the others."""
 
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ from orchestrator.verify.gateway_mode.client import GatewayClient, oauth_error
 from orchestrator.verify.gateway_mode.model import GatewayTarget, pkce_pair, query_of
 from orchestrator.verify.gateway_mode.sdk_flow import sdk_client_flow
 from orchestrator.verify.http import as_metadata_urls, client, path_inserted_prm_url
+from orchestrator.verify.idle import NAME as IDLE_BURST
+from orchestrator.verify.idle import check_idle_burst
 from orchestrator.verify.model import CheckResult, Outcome
 
 Check = Callable[[GatewayClient], Awaitable[CheckResult]]
@@ -281,7 +285,14 @@ async def check_gateway_mode(target: GatewayTarget) -> list[CheckResult]:
         for name, check in NEGATIVE_CHECKS:
             if _wanted(target, name):
                 results.append(await _guard(name, check(c)))
+        if _wanted(target, IDLE_BURST):
+            results.append(await _guard(IDLE_BURST, _idle_burst(c, http)))
     return results
+
+
+async def _idle_burst(c: GatewayClient, http: httpx.AsyncClient) -> CheckResult:
+    grant = await c.grant()
+    return await check_idle_burst(http, c.target.mcp_url, grant.access_token)
 
 
 async def _guard(name: str, step: Awaitable[Any]) -> Any:

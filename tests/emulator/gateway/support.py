@@ -3,7 +3,8 @@
 ``Lab`` writes an APIM service and its children into a temporary ``Store`` exactly as the ARM
 layer stores them (lower-cased ids as keys, parent ids, ARM GET JSON bodies), policies passed
 through ``check_policy`` as the ARM layer does. ``token`` signs with the identity service's
-keys; ``serve`` runs an ASGI app with uvicorn on 127.0.0.1 (optionally HTTPS).
+keys; ``serve`` runs an ASGI app with uvicorn on 127.0.0.1 (optionally HTTPS);
+``KeepAliveBackend`` is a raw keep-alive HTTP server whose idle connections the test closes.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from emulator.gateway.config import (
     ServiceConfig,
 )
 from emulator.gateway.services import Services
+from emulator.gateway.upstream import UpstreamPool
 from emulator.identity.keys import sign
 from emulator.ports import bind_listener
 from emulator.store import Store
@@ -256,3 +258,88 @@ async def serve(app: Any, *, ssl_ctx: EmulatorContext | None = None) -> AsyncIte
             server.should_exit = True
             with anyio.fail_after(10):
                 await done.wait()
+
+
+class KeepAliveBackend:
+    """A raw HTTP/1.1 keep-alive server whose connection closes the test decides, the way a
+    backend's keep-alive timeout closes them (uvicorn: ``timeout_keep_alive``, 5 s)."""
+
+    def __init__(self) -> None:
+        self.idle: set[Any] = set()
+        self.accepted = 0
+        self.requests: list[str] = []
+        self.drop_on_reused = False  # read a request on a reused connection, close without answering
+
+    async def handle(self, stream: Any) -> None:
+        from anyio.streams.buffered import BufferedByteReceiveStream
+
+        self.accepted += 1
+        reader = BufferedByteReceiveStream(stream)
+        served = 0
+        try:
+            while True:
+                self.idle.add(stream)
+                head = await reader.receive_until(b"\r\n\r\n", 65536)
+                self.idle.discard(stream)
+                lines = head.decode().split("\r\n")
+                length = next(
+                    (
+                        int(v)
+                        for k, _, v in (x.partition(": ") for x in lines[1:])
+                        if k.lower() == "content-length"
+                    ),
+                    0,
+                )
+                body = await reader.receive_exactly(length) if length else b""
+                self.requests.append(lines[0])
+                if self.drop_on_reused and served:
+                    await stream.aclose()
+                    return
+                reply = f"{lines[0]} {body.decode()}".encode()
+                await stream.send(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(reply), reply))
+                served += 1
+        except (
+            anyio.EndOfStream,
+            anyio.IncompleteRead,
+            anyio.BrokenResourceError,
+            anyio.ClosedResourceError,
+        ):
+            pass
+        finally:
+            self.idle.discard(stream)
+            await stream.aclose()
+
+    async def expire_idle(self) -> None:
+        """What the keep-alive timeout does: close every connection waiting for a request."""
+        for stream in list(self.idle):
+            await stream.aclose()
+
+
+async def until_closed_by_peer(pool: UpstreamPool) -> None:
+    """Wait (bounded) until every pooled socket has seen the backend's close."""
+    import select
+
+    from anyio.abc import SocketAttribute
+
+    poller = select.poll()  # the event loop owns the sockets: wait for them in a worker thread
+    socks = [c.stream.extra(SocketAttribute.raw_socket) for conns in pool._idle.values() for c in conns]
+    for sock in socks:
+        poller.register(sock, select.POLLIN)
+    with anyio.fail_after(10):
+        while len(await anyio.to_thread.run_sync(poller.poll, 10_000)) < len(socks):
+            pass
+
+
+@asynccontextmanager
+async def keepalive_backend() -> AsyncIterator[tuple[KeepAliveBackend, str]]:
+    """A ``KeepAliveBackend`` on 127.0.0.1; yields it and its base URL."""
+    backend = KeepAliveBackend()
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(listener.serve, backend.handle)
+        try:
+            yield backend, f"http://127.0.0.1:{port}"
+        finally:
+            tg.cancel_scope.cancel()
+    await listener.aclose()

@@ -13,7 +13,7 @@ import pytest
 
 from emulator.gateway.upstream import UpstreamError, UpstreamPool
 from emulator.ports import bind_listener
-from tests.emulator.gateway.support import serve
+from tests.emulator.gateway.support import KeepAliveBackend, keepalive_backend, serve, until_closed_by_peer
 
 pytestmark = pytest.mark.anyio
 
@@ -139,4 +139,88 @@ async def test_https_backend_trusting_the_emulator_ca(tmp_path: Any) -> None:
         with pytest.raises(UpstreamError):
             await untrusting.request("GET", f"https://127.0.0.1:{port}/tls", [], None)
         await untrusting.aclose()
+    await pool.aclose()
+
+
+@pytest.fixture
+async def keepalive() -> AsyncIterator[tuple[KeepAliveBackend, str]]:
+    async with keepalive_backend() as served:
+        yield served
+
+
+async def _burst(pool: UpstreamPool, method: str, url: str, n: int) -> list[bytes | UpstreamError]:
+    results: list[bytes | UpstreamError] = [b""] * n
+
+    async def one(i: int) -> None:
+        try:
+            results[i] = await (
+                await pool.request(method, f"{url}/{i}", [], b"b" if method == "POST" else None)
+            ).read()
+        except UpstreamError as exc:
+            results[i] = exc
+
+    async with anyio.create_task_group() as tg:
+        for i in range(n):
+            tg.start_soon(one, i)
+    return results
+
+
+@pytest.mark.parametrize("method", ["POST", "GET"])
+async def test_a_burst_after_the_backend_closed_idle_connections_never_fails(
+    keepalive: tuple[KeepAliveBackend, str], method: str
+) -> None:
+    """Issue 17 item 1: after the backend's keep-alive timeout, a burst through the gateway got
+    500s - the pool handed out connections the backend had closed, and retried once on
+    another, equally stale, pooled one. Now a closed pooled connection is never used."""
+    backend, url = keepalive
+    pool = UpstreamPool(ssl.create_default_context())
+    warm = await _burst(pool, method, url, 12)  # earlier traffic left more connections than the burst
+    assert all(isinstance(r, bytes) for r in warm)
+    assert sum(len(v) for v in pool._idle.values()) == 12
+    await backend.expire_idle()
+    await until_closed_by_peer(pool)
+    got = await _burst(pool, method, url, 6)
+    assert [r for r in got if isinstance(r, UpstreamError)] == []
+    assert sorted(r for r in got if isinstance(r, bytes)) == sorted(
+        f"{method} /{i} HTTP/1.1 {'b' if method == 'POST' else ''}".encode() for i in range(6)
+    )
+    await pool.aclose()
+
+
+async def test_idle_connections_expire_before_the_backends_keep_alive(
+    keepalive: tuple[KeepAliveBackend, str],
+) -> None:
+    backend, url = keepalive
+    reusing = UpstreamPool(ssl.create_default_context())
+    for _ in range(3):
+        await (await reusing.request("GET", url, [], None)).read()
+    assert backend.accepted == 1
+    expiring = UpstreamPool(ssl.create_default_context(), keepalive_expiry=0.0)
+    for _ in range(3):
+        await (await expiring.request("GET", url, [], None)).read()
+    assert backend.accepted == 4  # each request found its pooled connection expired
+    await reusing.aclose()
+    await expiring.aclose()
+
+
+async def test_a_connection_closed_in_flight_is_retried_on_a_new_one_when_safe(
+    keepalive: tuple[KeepAliveBackend, str],
+) -> None:
+    """The race the liveness check cannot see: the backend closes a reused connection just as
+    the request arrives. An idempotent request is sent again once, on a NEW connection (two
+    pooled connections both closing used to fail it); a POST is not (RFC 9110 9.2.2)."""
+    backend, url = keepalive
+    pool = UpstreamPool(ssl.create_default_context())
+    await _burst(pool, "GET", url, 2)  # two pooled connections
+    backend.drop_on_reused = True
+    accepted = backend.accepted
+    assert await (await pool.request("GET", f"{url}/again", [], None)).read() == b"GET /again HTTP/1.1 "
+    assert backend.accepted == accepted + 1  # the retry opened its own connection
+    assert backend.requests[-2:] == ["GET /again HTTP/1.1"] * 2
+    seen = len(backend.requests)
+    with pytest.raises(UpstreamError):
+        await pool.request("POST", f"{url}/once", [], b"x")
+    assert backend.requests[seen:] == ["POST /once HTTP/1.1"]  # never sent twice
+    with pytest.raises(UpstreamError):
+        await pool.request("PUT", f"{url}/stream", [], gen([b"a"]))  # a consumed stream cannot be replayed
     await pool.aclose()

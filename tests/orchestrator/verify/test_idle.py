@@ -1,0 +1,96 @@
+"""The verifier's ``idle.burst`` check against a real local gateway (uvicorn, the real upstream
+pool) in front of a keep-alive backend whose idle connections the test closes - the event a
+keep-alive timeout is - instead of sleeping."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from emulator.gateway.upstream import UpstreamPool
+from mcp_server.config import KEEP_ALIVE_S
+from orchestrator.verify.idle import BURST, IDLE_S, WARM, check_idle_burst
+from orchestrator.verify.model import Outcome
+from tests.emulator.gateway.support import (
+    KeepAliveBackend,
+    Lab,
+    keepalive_backend,
+    make_context,
+    serve,
+    until_closed_by_peer,
+)
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+async def gateway(tmp_path: Path) -> AsyncIterator[tuple[str, KeepAliveBackend, UpstreamPool]]:
+    async with keepalive_backend() as (backend, url):
+        lab = Lab(make_context(tmp_path))
+        lab.api("mcp", "mcp", url, api_type="mcp")
+        app, _, services = lab.app()
+        pool = UpstreamPool(ssl.create_default_context())
+        services.upstream = pool
+        async with serve(app) as port:
+            yield f"http://127.0.0.1:{port}/mcp", backend, pool
+        await pool.aclose()
+
+
+def test_the_idle_wait_is_tied_to_the_backends_keep_alive() -> None:
+    import inspect
+
+    import mcp_server.__main__ as server
+
+    assert "timeout_keep_alive=KEEP_ALIVE_S" in inspect.getsource(server.main)
+    assert KEEP_ALIVE_S < IDLE_S <= KEEP_ALIVE_S + 2  # longer than the keep-alive, and bounded
+    assert WARM >= 2 * BURST  # a stale connection for the first try and for a retry of each
+
+
+async def test_passes_through_a_gateway_that_never_reuses_a_closed_connection(
+    gateway: tuple[str, KeepAliveBackend, UpstreamPool],
+) -> None:
+    url, backend, pool = gateway
+
+    async def keep_alive_expires() -> None:
+        await backend.expire_idle()
+        await until_closed_by_peer(pool)
+
+    async with httpx.AsyncClient(timeout=10) as http:
+        result = await check_idle_burst(http, url, "token", wait_idle=keep_alive_expires)
+    assert result.outcome is Outcome.PASS, result.detail
+    assert len(backend.requests) == WARM + BURST
+
+
+async def test_fails_when_the_gateway_reuses_closed_connections(
+    gateway: tuple[str, KeepAliveBackend, UpstreamPool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check has teeth: with the pool's liveness check removed (the issue's gateway), the
+    burst meets the connections the backend closed and the check fails."""
+    from emulator.gateway import upstream
+
+    monkeypatch.setattr(upstream._Connection, "reusable", lambda self, now, expiry: True)
+    url, backend, pool = gateway
+
+    async def keep_alive_expires() -> None:
+        await backend.expire_idle()
+        await until_closed_by_peer(pool)
+
+    async with httpx.AsyncClient(timeout=10) as http:
+        result = await check_idle_burst(http, url, "token", wait_idle=keep_alive_expires)
+    assert result.outcome is Outcome.FAIL
+    assert "500" in result.detail
+
+
+async def test_skips_without_a_token() -> None:
+    async with httpx.AsyncClient() as http:
+        result = await check_idle_burst(http, "http://127.0.0.1:1/mcp", None)
+    assert result.outcome is Outcome.SKIP

@@ -4,7 +4,8 @@ Where it sits: the identity service verifies the tokens it issued (``emulator.id
 ``verify_token``); before that, a sub-app may need a token's header or claims to route or to
 answer with the right error (the Table service tells a malformed token from a rejected one).
 ``TokenValidationError`` is the one failure every token check raises, with a short ``reason``.
-Nothing here checks a signature: never trust what these return.
+Nothing here checks a signature: never trust what these return. ``is_numeric_date`` is the
+claim-type rule every verifier applies to ``exp``/``nbf``/``iat``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,12 @@ from __future__ import annotations
 from typing import Any
 
 import jwt
+
+
+def is_numeric_date(value: Any) -> bool:
+    """RFC 7519 section 2: a NumericDate is a JSON number (``true`` is not one, though Python
+    calls it an int; nor is a string of digits)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 class TokenValidationError(Exception):

@@ -245,20 +245,35 @@ class GatewayApp:
             if not msg.get("more_body"):
                 return
 
-    async def _respond(self, rt: Runtime, method: str, receive: Receive, send: Send) -> None:
+    @staticmethod
+    def _head(rt: Runtime, method: str) -> tuple[list[tuple[str, str]], bool, bool, bytes]:
+        """The response's header fields, whether its body streams, has no body, and the bytes."""
         response = rt.ctx.Response
-        if not 100 <= response.StatusCode <= 599:  # only reachable through a bug: never send it
-            await rt.close_backend()
-            rt.error_response(500, "Internal server error")
-            response = rt.ctx.Response
         pairs = response.Headers.pairs() + rt.cors_headers + rt.extra_response_headers
         streaming = rt.upstream is not None and response.Body.content is None
         no_body = method == "HEAD" or response.StatusCode in (204, 304) or 100 <= response.StatusCode < 200
+        data = b""
         if not streaming:
             data = b"" if no_body else (response.Body.content or b"")
             pairs = [(k, v) for k, v in pairs if k.lower() not in ("content-length", "transfer-encoding")]
             if not no_body:
                 pairs.append(("Content-Length", str(len(data))))
+        return pairs, streaming, no_body, data
+
+    async def _respond(self, rt: Runtime, method: str, receive: Receive, send: Send) -> None:
+        if not 100 <= rt.ctx.Response.StatusCode <= 599:  # only reachable through a bug: never send it
+            await rt.close_backend()
+            rt.error_response(500, "Internal server error")
+        pairs, streaming, no_body, data = self._head(rt, method)
+        if any(ch in k + v for k, v in pairs for ch in "\r\n\x00"):
+            # The last line of defence (RFC 9110 section 5.5: CR, LF, NUL are never valid in a
+            # field): a head that cannot be sent is a 500, never a connection dropped half-way.
+            await rt.close_backend()
+            rt.cors_headers.clear()
+            rt.extra_response_headers.clear()
+            rt.error_response(500, "Internal server error")
+            pairs, streaming, no_body, data = self._head(rt, method)
+        response = rt.ctx.Response
         raw = [
             (k.encode("latin-1", errors="replace"), v.encode("latin-1", errors="replace")) for k, v in pairs
         ]

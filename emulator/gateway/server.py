@@ -104,6 +104,11 @@ class GatewayManager:
             access_log=False,
             lifespan="off",
             server_header=False,
+            # context.Request.IpAddress is the caller's address (APIM keys rate-limit-by-key on
+            # it: "keyed by caller IP address", learn.microsoft.com/azure/api-management/
+            # rate-limit-by-key-policy); X-Forwarded-For/Forwarded are the client's to forge.
+            # uvicorn's default would rewrite the peer address from them for 127.0.0.1 callers.
+            proxy_headers=False,
             timeout_graceful_shutdown=2,
         )
         server = uvicorn.Server(uconfig)

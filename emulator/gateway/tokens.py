@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import jwt as pyjwt
 
 from emulator.gateway.expr.netlib import Jwt
-from emulator.tokens import TokenValidationError
+from emulator.tokens import TokenValidationError, is_numeric_date
 
 if TYPE_CHECKING:
     from emulator.gateway.elements.core import Runtime
@@ -109,6 +109,36 @@ async def validate(rules: TokenRules, rt: Runtime) -> tuple[dict[str, Any], Jwt]
     return claims, Jwt(header, claims)
 
 
+# The claims a token is judged by, and the JSON type each must have: RFC 7519 section 4.1 for
+# the registered ones (iss/sub StringOrURI, aud one or an array of them, exp/nbf/iat
+# NumericDate); for Entra tokens (validate-azure-ad-token) also tid, azp, appid and scp (a
+# space-separated string) and roles (an array of strings) - the access token claims reference,
+# https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference. A claim of
+# another type makes the token invalid (401): never a 500, never a pass.
+_STRING_CLAIMS = ("iss", "sub")
+_ENTRA_STRING_CLAIMS = ("tid", "azp", "appid", "scp")
+_DATE_CLAIMS = ("exp", "nbf", "iat")
+
+
+def _check_types(claims: dict[str, Any], *, entra: bool) -> None:
+    strings = _STRING_CLAIMS + (_ENTRA_STRING_CLAIMS if entra else ())
+    wrong = [c for c in strings if c in claims and not isinstance(claims[c], str)]
+    wrong += [c for c in _DATE_CLAIMS if c in claims and not is_numeric_date(claims[c])]
+    aud, roles = claims.get("aud"), claims.get("roles")
+    if "aud" in claims and not (
+        isinstance(aud, str) or (isinstance(aud, list) and aud and all(isinstance(a, str) for a in aud))
+    ):
+        wrong.append("aud")
+    if (
+        entra
+        and "roles" in claims
+        and not (isinstance(roles, list) and all(isinstance(r, str) for r in roles))
+    ):
+        wrong.append("roles")
+    if wrong:
+        raise TokenRejected("TokenNotValid", DEFAULT_MESSAGE)
+
+
 def _header(token: str) -> dict[str, Any]:
     """The JOSE header (cheap: PyJWT's own helper validates the base64 char by char)."""
     first = token.split(".", 1)[0]
@@ -132,6 +162,7 @@ def _aad(rules: TokenRules, rt: Runtime, token: str) -> dict[str, Any]:
         claims = verify_token(ectx, token, issuers=issuers)
     except TokenValidationError as exc:
         raise TokenRejected(_REASONS.get(exc.reason, "TokenNotValid"), DEFAULT_MESSAGE) from exc
+    _check_types(claims, entra=True)
     if claims.get("tid") not in (None, tenant):
         raise TokenRejected("TokenIssuerNotAllowed", DEFAULT_MESSAGE)
     auds = _aud_list(claims)
@@ -145,14 +176,16 @@ def _aad(rules: TokenRules, rt: Runtime, token: str) -> dict[str, Any]:
             raise TokenRejected("TokenAudienceNotAllowed", DEFAULT_MESSAGE)
     if rules.client_apps:
         allowed = {v.text(rt.ctx) for v in rules.client_apps}
-        if claims.get("azp", claims.get("appid")) not in allowed:
+        client = claims.get("azp", claims.get("appid"))
+        if not isinstance(client, str) or client not in allowed:
             raise TokenRejected("TokenClientApplicationNotAllowed", DEFAULT_MESSAGE)
     return claims
 
 
 def _aud_list(claims: dict[str, Any]) -> list[str]:
     aud = claims.get("aud")
-    return [str(a) for a in aud] if isinstance(aud, list) else ([str(aud)] if aud is not None else [])
+    auds = aud if isinstance(aud, list) else [aud]
+    return [a for a in auds if isinstance(a, str)]
 
 
 async def _generic(rules: TokenRules, rt: Runtime, token: str, header: dict[str, Any]) -> dict[str, Any]:
@@ -198,6 +231,7 @@ async def _generic(rules: TokenRules, rt: Runtime, token: str, header: dict[str,
             continue
     if claims is None:
         raise TokenRejected("TokenSignatureInvalid", DEFAULT_MESSAGE)
+    _check_types(claims, entra=False)
     issuers = [v.text(rt.ctx) for v in rules.issuers] or config_issuers
     if issuers and claims.get("iss") not in issuers:
         raise TokenRejected("TokenIssuerNotAllowed", DEFAULT_MESSAGE)

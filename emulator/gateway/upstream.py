@@ -362,8 +362,8 @@ def _parse_head(raw: bytes) -> tuple[int, str, list[tuple[str, str]]]:
         if not line:
             continue
         name, sep, value = line.partition(":")
-        if not sep or not name or name != name.strip():
-            raise ValueError("bad header line")
+        if not sep or not name or name != name.strip() or "\x00" in line:
+            raise ValueError("bad header line")  # RFC 9110 section 5.5: no NUL in a field
         headers.append((name, value.strip()))
     return status, reason, headers
 

@@ -43,7 +43,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from emulator.context import EmulatorContext
-from emulator.tokens import TokenValidationError, unverified_header
+from emulator.tokens import TokenValidationError, is_numeric_date, unverified_header
 
 KeyStatus = Literal["current", "previous", "retired"]
 
@@ -259,18 +259,26 @@ def verify_token(
             if len(ring.verified) > _VERIFIED_CACHE_SIZE:
                 ring.verified.popitem(last=False)
     expected = set(issuers) if issuers is not None else {ctx.issuer(tenant)}
-    if claims.get("iss") not in expected:
-        raise TokenValidationError("issuer", f"token issuer {claims.get('iss')!r} is not accepted")
+    iss = claims.get("iss")
+    # Claims of the wrong JSON type are a malformed token, never a crash (a list is unhashable)
+    # nor a pass: iss is a StringOrURI, exp/nbf NumericDates (RFC 7519 sections 4.1.1, 4.1.4,
+    # 4.1.5, 2) - a JSON number, not a string or a boolean.
+    if not isinstance(iss, str) or iss not in expected:
+        raise TokenValidationError("issuer", f"token issuer {iss!r} is not accepted")
     t = time.time() if now is None else now
     exp = claims.get("exp")
-    if not isinstance(exp, int | float) or t > exp + leeway_s:
+    if exp is not None and not is_numeric_date(exp):
+        raise TokenValidationError("malformed", "token exp is not a NumericDate")
+    if exp is None or t > exp + leeway_s:
         raise TokenValidationError("expired", "token has expired")
     nbf = claims.get("nbf")
-    if isinstance(nbf, int | float) and t + leeway_s < nbf:
+    if nbf is not None and not is_numeric_date(nbf):
+        raise TokenValidationError("malformed", "token nbf is not a NumericDate")
+    if nbf is not None and t + leeway_s < nbf:
         raise TokenValidationError("not_yet_valid", "token is not valid yet")
     if audiences is not None:
         aud = claims.get("aud")
         auds = aud if isinstance(aud, list) else [aud]
-        if not any(a in audiences for a in auds):
+        if not any(isinstance(a, str) and a in audiences for a in auds):
             raise TokenValidationError("audience", f"token audience {aud!r} is not accepted")
     return dict(claims)

@@ -89,7 +89,13 @@ class SetHeaderStep(Step):
             headers.remove(name)
             return
         values = [v.text(ctx) for v in self.values]
-        values = [v for v in values if not any(ch in v for ch in "\r\n")]
+        if any(ch in v for v in values for ch in "\r\n\x00"):
+            # RFC 9110 section 5.5: CR, LF and NUL are never valid in a field value (.NET's header
+            # validation throws on them): a policy failure (on-error, 500), never a header sent
+            # half-way or a dropped connection.
+            raise PolicyFailure(
+                "set-header", "InvalidHeaderValue", f"The value of header '{name}' contains CR, LF or NUL."
+            )
         existing = headers.get_values(name)
         if self.action == "skip" and existing is not None:
             return

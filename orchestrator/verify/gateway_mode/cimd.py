@@ -8,7 +8,7 @@ import ipaddress
 import json
 import ssl
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -55,8 +55,11 @@ def _leaf_certificate(ca_file: Path, ca_key_file: Path, folder: Path) -> tuple[P
 
 
 @asynccontextmanager
-async def serve_client_metadata(target: GatewayTarget, client_name: str) -> AsyncIterator[str]:
-    """Serve a Client ID Metadata Document on https://127.0.0.1:<port>/...; yields its URL (= client_id)."""
+async def serve_client_metadata(
+    target: GatewayTarget, client_name: str, document_for: Callable[[str], bytes] | None = None
+) -> AsyncIterator[str]:
+    """Serve a Client ID Metadata Document on https://127.0.0.1:<port>/...; yields its URL (=
+    client_id). ``document_for(url)`` replaces the document (tests serve broken ones)."""
     if target.ca_file is None or target.ca_key_file is None:
         raise RuntimeError("serving a client metadata document needs the lab's CA and its key")
     with tempfile.TemporaryDirectory(prefix="prmlab-cimd-") as tmp:
@@ -76,6 +79,8 @@ async def serve_client_metadata(target: GatewayTarget, client_name: str) -> Asyn
                 "token_endpoint_auth_method": "none",
             }
         ).encode()
+        if document_for is not None:
+            document = document_for(url)
 
         async def handle(stream: TLSStream) -> None:
             async with stream:

@@ -143,3 +143,62 @@ def test_mcp_api_maps_back_and_validates_the_entra_token() -> None:
         render_policy("gateway-mcp-api", {k: v for k, v in GATEWAY_MCP_API.items() if k != "backend_id"})
     )
     assert list(without.iter("set-backend-service")) == []
+
+
+def _cimd_filter(loopback: bool) -> object:
+    """The condition that decides whether /authorize fetches a client_id URL as a Client ID
+    Metadata Document, compiled by the local gateway (what it runs)."""
+    from emulator.gateway.expr import compile_expression
+
+    xml = render_policy("gateway-oauth", {**GATEWAY_OAUTH, "cimd_allow_loopback": loopback})
+    conditions = [
+        str(el.get("condition"))
+        for el in parse_policy(xml).iter("when")
+        if "gw-conf-cimd-loopback" in str(el.get("condition"))
+    ]
+    assert len(conditions) == 1
+    return compile_expression(conditions[0][1:])
+
+
+def _fetched(expression: object, client_id: str, loopback: bool) -> bool:
+    from emulator.gateway.expr.context import sample_context
+
+    ctx = sample_context(method="GET", url="https://gw.example/oauth/authorize", headers=[], body=b"")
+    ctx.Variables.set("gw-client-id", client_id)
+    ctx.Variables.set("gw-conf-cimd-loopback", loopback)
+    return bool(expression.evaluate(ctx))  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "0x7f000001", "0X7F000001", "0x7f.0.0.1", "0x7f.1", "127.1", "2130706433", "0177.0.0.1",
+        "127.0.0.2", "0.0.0.0", "0", "10.0.0.1", "169.254.169.254", "foo.localhost", "foo.localhost.", "printer.local", "svc.internal",
+        "metadata.google.internal", "metadata", "intranet", "a..b", ".example.com", "[::1]",
+        "[::ffff:127.0.0.1]", "[fd00::1]", "user@example.com", "example.com:99999",
+    ],
+)  # fmt: skip
+def test_cimd_urls_on_private_or_numeric_hosts_are_never_fetched(host: str) -> None:
+    """Issue 17 item 18: hosts are normalised (case, trailing dots) and every numeric form of an
+    IPv4 address (hex, octal, short, decimal: WHATWG URL "ends in a number") is refused, so
+    https://0x7f000001:... no longer gets through; IPv6 literals never match."""
+    for loopback in (False, True):
+        assert not _fetched(_cimd_filter(loopback), f"https://{host}/client.json", loopback), (host, loopback)
+
+
+def test_cimd_urls_on_public_names_are_fetched_and_loopback_only_when_allowed() -> None:
+    public, local = _cimd_filter(False), _cimd_filter(True)
+    for url in (
+        "https://app.example.com/client.json",
+        "https://APP.Example.com./c",
+        "https://a.b.example:8443/x",
+    ):
+        assert _fetched(public, url, False), url
+    for url in (
+        "https://127.0.0.1:8443/client.json",
+        "https://127.0.0.1./c",
+        "https://localhost:8443/c",
+        "https://LOCALHOST./c",
+    ):  # loopback in any spelling is loopback: refused unless cimd_allow_loopback
+        assert not _fetched(public, url, False), url
+        assert _fetched(local, url, True), url

@@ -104,3 +104,27 @@ async def test_without_the_limit_registrations_are_not_limited(emulator: Running
             (await http.post(f"{issuer}/register", json=REGISTRATION)).status_code for _ in range(BUDGET + 2)
         ]
     assert 429 not in codes
+
+
+async def test_forwarding_headers_do_not_change_the_callers_address(emulator: RunningEmulator) -> None:
+    """Issue 17 item 15: ``X-Forwarded-For`` set ``context.Request.IpAddress`` (uvicorn's proxy
+    headers trusted 127.0.0.1), so a new forged address per call bypassed the budget. APIM keys
+    the limit on the caller's address ("keyed by caller IP address", rate-limit-by-key policy
+    reference); forwarding headers are the client's to write."""
+    issuer = await _oauth_api(emulator, strip=False)
+    async with _client(emulator) as http:
+        codes = [
+            (
+                await http.post(
+                    f"{issuer}/register",
+                    json=REGISTRATION,
+                    headers={
+                        "X-Forwarded-For": f"203.0.113.{i}",
+                        "X-Real-IP": f"198.51.100.{i}",
+                        "Forwarded": f"for=192.0.2.{i}",
+                    },
+                )
+            ).status_code
+            for i in range(BUDGET + 1)
+        ]
+    assert codes == [503] * BUDGET + [429]

@@ -29,6 +29,7 @@ from orchestrator.providers.storage import STORAGE_ACCOUNT
 from orchestrator.render import NamedValueRef, render_policy
 from orchestrator.verify.gateway_mode import (
     ConsentBrowser,
+    GatewayClient,
     GatewayTarget,
     check_gateway_mode,
     consent_form,
@@ -38,6 +39,7 @@ from orchestrator.verify.gateway_mode import (
     s256,
     verify_gateway,
 )
+from orchestrator.verify.gateway_mode.cimd import serve_client_metadata
 from orchestrator.verify.model import Outcome
 from tests.orchestrator.emulator_lab import reconcile_on
 from tests.support.emulator import RunningEmulator, start_emulator
@@ -854,3 +856,331 @@ def test_registrations_survive_a_gateway_restart(lab: Lab) -> None:
     lab.emu = start_emulator(state_dir)
     assert _authorize_status(lab, client_id) == 200
     assert _authorize_status(lab, "mcp_" + "1" * 32) == 400
+
+
+# ------------------------------------------------------------------ hostile client input (issue 17)
+# Item 14: bad client input at /register and /authorize answered 500 or dropped the connection;
+# every case must be a 400 with an OAuth error (RFC 7591 section 3.2.2 at /register; RFC 6749's
+# invalid_request on the /authorize error page, which never redirects to an unverified URI).
+
+LOOPBACK_CB = "http://127.0.0.1:33418/callback"
+REDIRECT = LOOPBACK_CB
+DEEP = 3000
+
+
+def _meta(**fields: Any) -> bytes:
+    return json.dumps({"redirect_uris": [LOOPBACK_CB], **fields}).encode()
+
+
+def _nested(depth: int) -> bytes:
+    return b'{"redirect_uris": ["' + LOOPBACK_CB.encode() + b'"], "x": ' + b"[" * depth + b"]" * depth + b"}"
+
+
+BAD_REGISTRATIONS: list[tuple[str, bytes, str]] = [
+    ("malformed JSON", b'{"redirect_uris": ["http://127.0.0.1:9/cb"]', "invalid_client_metadata"),
+    ("text after the object", _meta() + b" x", "invalid_client_metadata"),
+    ("single quotes", b"{'redirect_uris': ['http://127.0.0.1:9/cb']}", "invalid_client_metadata"),
+    ("3,000-deep arrays", _nested(DEEP), "invalid_client_metadata"),
+    ("17 levels", _nested(16), "invalid_client_metadata"),
+    (
+        "a lone surrogate",
+        b'{"redirect_uris": ["http://127.0.0.1:9/cb"], "client_name": "\\ud800"}',
+        "invalid_client_metadata",
+    ),
+    (
+        "a raw control character",
+        b'{"redirect_uris": ["http://127.0.0.1:9/cb"], "client_name": "a\x01b"}',
+        "invalid_client_metadata",
+    ),
+    (
+        "an infinite number",
+        b'{"redirect_uris": ["http://127.0.0.1:9/cb"], "x": 1e999}',
+        "invalid_client_metadata",
+    ),
+    ("application_type object", _meta(application_type={"a": 1}), "invalid_client_metadata"),
+    ("application_type array", _meta(application_type=["native"]), "invalid_client_metadata"),
+    ("application_type number", _meta(application_type=1), "invalid_client_metadata"),
+    ("client_name object", _meta(client_name={"n": "x"}), "invalid_client_metadata"),
+    ("client_name array", _meta(client_name=["x"]), "invalid_client_metadata"),
+    ("client_name boolean", _meta(client_name=True), "invalid_client_metadata"),
+    ("auth method object", _meta(token_endpoint_auth_method={"m": "none"}), "invalid_client_metadata"),
+    ("auth method array", _meta(token_endpoint_auth_method=["none"]), "invalid_client_metadata"),
+    ("grant_types string", _meta(grant_types="authorization_code"), "invalid_client_metadata"),
+    ("grant_types object", _meta(grant_types={"g": "authorization_code"}), "invalid_client_metadata"),
+    ("grant_types nested", _meta(grant_types=[["authorization_code"]]), "invalid_client_metadata"),
+    ("grant_types number", _meta(grant_types=[1]), "invalid_client_metadata"),
+    ("response_types string", _meta(response_types="code"), "invalid_client_metadata"),
+    ("response_types token", _meta(response_types=["token"]), "invalid_client_metadata"),
+    ("scope array", _meta(scope=["a"]), "invalid_client_metadata"),
+    ("redirect_uris string", json.dumps({"redirect_uris": LOOPBACK_CB}).encode(), "invalid_redirect_uri"),
+    (
+        "redirect_uris object item",
+        json.dumps({"redirect_uris": [{"u": LOOPBACK_CB}]}).encode(),
+        "invalid_redirect_uri",
+    ),
+    (
+        "port 99999",
+        json.dumps({"redirect_uris": ["http://127.0.0.1:99999/cb"]}).encode(),
+        "invalid_redirect_uri",
+    ),
+    ("port 0", json.dumps({"redirect_uris": ["http://127.0.0.1:0/cb"]}).encode(), "invalid_redirect_uri"),
+    (
+        "https port 70000",
+        json.dumps({"redirect_uris": ["https://app.example:70000/cb"]}).encode(),
+        "invalid_redirect_uri",
+    ),
+    (
+        "NUL byte",
+        json.dumps({"redirect_uris": ["http://127.0.0.1:9/cb\u0000x"]}).encode(),
+        "invalid_redirect_uri",
+    ),
+    (
+        "CR LF",
+        json.dumps({"redirect_uris": ["https://app.example/cb\r\nX: y"]}).encode(),
+        "invalid_redirect_uri",
+    ),
+    ("space", json.dumps({"redirect_uris": ["https://app.example/c b"]}).encode(), "invalid_redirect_uri"),
+    (
+        "userinfo",
+        json.dumps({"redirect_uris": ["https://u@app.example/cb"]}).encode(),
+        "invalid_redirect_uri",
+    ),
+    (
+        "non-ASCII",
+        json.dumps({"redirect_uris": ["https://app.example/caf\u00e9"]}).encode(),
+        "invalid_redirect_uri",
+    ),
+]
+
+
+def test_register_answers_bad_input_with_an_oauth_error(lab: Lab) -> None:
+    register = f"{lab.target.issuer}/register"
+    wrong: list[str] = []
+    with lab.emu.sync_http() as http:
+        for label, body, error in BAD_REGISTRATIONS:
+            try:
+                resp = http.post(register, content=body, headers={"Content-Type": "application/json"})
+            except httpx.TransportError as exc:
+                wrong.append(f"{label}: connection broken ({type(exc).__name__})")
+                continue
+            got = (
+                resp.json().get("error")
+                if resp.headers.get("content-type", "").startswith("application/json")
+                else None
+            )
+            if (resp.status_code, got) != (400, error):
+                wrong.append(f"{label}: {resp.status_code} {resp.text[:120]!r}")
+        # the boundaries stay open: 16 levels, port 65535, a surrogate pair, exponent 2 digits
+        for label, body in (
+            ("16 levels", _nested(15)),
+            ("port 65535", json.dumps({"redirect_uris": ["http://127.0.0.1:65535/cb"]}).encode()),
+            ("emoji", b'{"redirect_uris": ["http://127.0.0.1:9/cb"], "client_name": "\\ud83d\\ude00 x"}'),
+            (
+                "numbers",
+                b'{"redirect_uris": ["http://127.0.0.1:9/cb"], "x": [-0.5e-10, 12345678901234567890, 1E99]}',
+            ),
+            ("nulls", _meta(client_name=None, scope=None, grant_types=None)),
+        ):
+            resp = http.post(register, content=body, headers={"Content-Type": "application/json"})
+            if resp.status_code != 201:
+                wrong.append(f"{label} refused: {resp.status_code} {resp.text[:120]!r}")
+    assert not wrong, "\n".join(wrong)
+
+
+def _store_registration(lab: Lab, scratch: Path, redirect_uris: list[str]) -> str:
+    """A registration written straight into the client store (as one stored before a rule
+    existed would be): /authorize must judge what it reads, not trust it."""
+    import uuid
+
+    client_id = "mcp_" + uuid.uuid4().hex
+    record = {"v": 1, "r": redirect_uris, "n": "stored", "t": "native", "iat": 0}
+    entity = {
+        "PartitionKey": "client",
+        "RowKey": client_id,
+        "Registration": json.dumps(record),
+        "ClientName": "stored",
+    }
+    with lab.emu.sync_http() as http:
+        put = http.post(lab.store_table_url, headers=_store_headers(lab, scratch), json=entity)
+    assert put.status_code in (201, 204), put.text
+    return client_id
+
+
+def _authorize(lab: Lab, client_id: str, redirect_uri: str, **params: str) -> httpx.Response:
+    _, challenge = pkce_pair()
+    query = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": redirect_uri,
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        "state": "s",
+        **params,
+    }
+    with lab.emu.sync_http() as http:
+        return http.get(f"{lab.target.issuer}/authorize", params=query)
+
+
+def _refused_page(resp: httpx.Response) -> bool:
+    return resp.status_code == 400 and "invalid_request" in resp.text and "location" not in resp.headers
+
+
+def test_authorize_refuses_stored_redirect_uris_it_cannot_use(lab: Lab, tmp_path: Path) -> None:
+    wrong: list[str] = []
+    for uri, params in (
+        ("http://127.0.0.1:99999/cb", {}),
+        ("http://127.0.0.1:99999/cb", {"code_challenge_method": "plain"}),  # the error redirect path
+        ("http://127.0.0.1:9/cb\u0000x", {}),
+        ("http://127.0.0.1:9/cb\u0000x", {"code_challenge_method": "plain"}),
+        ("https://app.example/cb\r\nSet-Cookie: x=y", {"response_type": "token"}),
+    ):
+        client_id = _store_registration(lab, tmp_path, [uri])
+        try:
+            resp = _authorize(lab, client_id, uri, **params)
+        except httpx.TransportError as exc:
+            wrong.append(f"{uri!r} {params}: connection broken ({type(exc).__name__})")
+            continue
+        if not _refused_page(resp):
+            wrong.append(f"{uri!r} {params}: {resp.status_code} {resp.text[:120]!r}")
+    # a loopback registration without a port: any port may be asked for (RFC 8252 section 7.3),
+    # but only a real one
+    client_id = _register(lab, redirect_uris=["http://127.0.0.1/cb"]).json()["client_id"]
+    assert _authorize(lab, client_id, "http://127.0.0.1:8080/cb").status_code == 200
+    for asked in ("http://127.0.0.1:99999/cb", "http://127.0.0.1:0/cb", "http://127.0.0.1:8080/cb\u0000"):
+        resp = _authorize(lab, client_id, asked, code_challenge_method="plain")
+        if not _refused_page(resp):
+            wrong.append(f"asked {asked!r}: {resp.status_code} {resp.text[:120]!r}")
+    assert not wrong, "\n".join(wrong)
+
+
+BAD_DOCUMENTS: list[tuple[str, Callable[[str], bytes]]] = [
+    ("malformed JSON", lambda url: b'{"client_id": "' + url.encode() + b'", "redirect_uris": ['),
+    (
+        "2,000-deep arrays",
+        lambda url: b'{"client_id": "' + url.encode() + b'", "x": ' + b"[" * 2000 + b"]" * 2000 + b"}",
+    ),
+    (
+        "client_id object",
+        lambda url: json.dumps({"client_id": {"u": url}, "redirect_uris": [REDIRECT]}).encode(),
+    ),
+    ("client_id array", lambda url: json.dumps({"client_id": [url], "redirect_uris": [REDIRECT]}).encode()),
+    ("redirect_uris string", lambda url: json.dumps({"client_id": url, "redirect_uris": REDIRECT}).encode()),
+    (
+        "grant_types string",
+        lambda url: json.dumps(
+            {"client_id": url, "redirect_uris": [REDIRECT], "grant_types": "authorization_code"}
+        ).encode(),
+    ),
+    (
+        "auth method object",
+        lambda url: json.dumps(
+            {"client_id": url, "redirect_uris": [REDIRECT], "token_endpoint_auth_method": {}}
+        ).encode(),
+    ),
+    (
+        "client_name array",
+        lambda url: json.dumps(
+            {"client_id": url, "redirect_uris": [REDIRECT], "client_name": ["x"]}
+        ).encode(),
+    ),
+    (
+        "port 99999",
+        lambda url: json.dumps(
+            {"client_id": url, "redirect_uris": ["http://127.0.0.1:99999/callback"]}
+        ).encode(),
+    ),
+    (
+        "NUL in a redirect",
+        lambda url: json.dumps({"client_id": url, "redirect_uris": [REDIRECT + "\u0000"]}).encode(),
+    ),
+]
+
+
+@pytest.mark.parametrize(("label", "document_for"), BAD_DOCUMENTS, ids=[b[0] for b in BAD_DOCUMENTS])
+def test_authorize_refuses_a_bad_client_metadata_document(
+    lab: Lab, label: str, document_for: Callable[[str], bytes]
+) -> None:
+    async def main() -> httpx.Response:
+        async with serve_client_metadata(lab.target, "bad", document_for) as url:
+            redirect = "http://127.0.0.1:99999/callback" if "99999" in label else REDIRECT
+            redirect += "\u0000" if "NUL" in label else ""
+            return await anyio.to_thread.run_sync(functools.partial(_authorize, lab, url, redirect))
+
+    try:
+        resp = anyio.run(main)
+    except httpx.TransportError as exc:
+        pytest.fail(f"{label}: connection broken ({type(exc).__name__})")
+    assert _refused_page(resp), (label, resp.status_code, resp.text[:200])
+
+
+def test_cimd_urls_naming_loopback_in_another_form_are_never_fetched(lab: Lab) -> None:
+    """Item 18: the CIMD host filter let https://0x7f000001:... through (the local gateway's
+    Uri.Host keeps the hex form; the filter compared text). Numeric hosts in any form other
+    than the literal 127.0.0.1 are refused before any request is made."""
+    import socket as socketlib
+
+    # Nobody accepts: a connection the gateway makes waits in the backlog (its TLS handshake
+    # times out, so a failure is slow, a pass is not) and is counted at the end.
+    listener = socketlib.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    try:
+        statuses = {
+            host: _authorize(lab, f"https://{host}:{port}/client.json", REDIRECT).status_code
+            for host in ("0x7f000001", "0x7F000001", "0x7f.0.0.1", "0x7f.1", "0x7f.0.0.0x1", "0177.0.0.01")
+        }
+        listener.setblocking(False)
+        accepted: list[str] = []
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except BlockingIOError:
+                break
+            accepted.append("connection")
+            conn.close()
+    finally:
+        listener.close()
+    assert accepted == [], f"the gateway fetched a metadata document from loopback: {statuses}"
+    assert set(statuses.values()) == {400}, statuses
+
+
+def test_the_bearer_scheme_is_case_insensitive(lab: Lab) -> None:
+    """Item 18: ``Authorization: bearer <token>`` was refused in gateway mode; the auth-scheme
+    is case-insensitive (RFC 7235 section 2.1; RFC 6750 section 2.1 uses it)."""
+    from orchestrator.verify.discovery import MCP_HEADERS
+    from orchestrator.verify.http import client
+
+    initialize = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "t", "version": "1"},
+        },
+    }
+
+    async def main() -> dict[str, int]:
+        async with client(lab.target.ca_file, timeout=30) as http:
+            c = GatewayClient(lab.target, http)
+            await c.register()
+            grant = await c.grant()
+            out: dict[str, int] = {}
+            for scheme in ("Bearer", "bearer", "BEARER", "bEaReR"):
+                resp = await http.post(
+                    lab.target.mcp_url,
+                    headers={**MCP_HEADERS, "Authorization": f"{scheme} {grant.access_token}"},
+                    content=json.dumps(initialize),
+                )
+                out[scheme] = resp.status_code
+            out["Basic"] = (
+                await http.post(
+                    lab.target.mcp_url,
+                    headers={**MCP_HEADERS, "Authorization": f"Basic {grant.access_token}"},
+                    content=json.dumps(initialize),
+                )
+            ).status_code
+            return out
+
+    statuses = anyio.run(main)
+    assert statuses == {"Bearer": 200, "bearer": 200, "BEARER": 200, "bEaReR": 200, "Basic": 401}, statuses

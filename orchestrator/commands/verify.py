@@ -43,7 +43,7 @@ def _known_groups(ctx: click.Context, param: click.Parameter, value: tuple[str, 
     "checks",
     multiple=True,
     callback=_known_groups,
-    help="Run only these checks or groups (discovery, client, forged, bypass, gateway); repeatable.",
+    help="Run only these checks or groups (discovery, client, idle, forged, bypass, gateway); repeatable.",
 )
 def command(lab_file: Path, output: str, token: str | None, checks: tuple[str, ...]) -> int:
     """Prove the deployed lab works: discovery, sign-in, tool call, forged tokens refused."""

@@ -71,16 +71,16 @@ def reconcile(folder: Path, lab_file: Path, *args: str) -> None:
 async def shots(lab_file: Path) -> tuple[str, Any, list[Shot]]:
     """The MCP URL, the CA file and the token mix: one valid token, every buildable forgery."""
     from orchestrator.engine import read_outputs
-    from orchestrator.spec.loader import load_lab
+    from orchestrator.labfile import load
     from orchestrator.target import TargetSettings
     from orchestrator.verify.after_reconcile import local_minter, wait_for_server
     from orchestrator.verify.forged import base_claims, forgeries
     from orchestrator.verify.http import client
     from orchestrator.verify.targeting import build_target
 
-    lab = load_lab(lab_file)
+    lab, graph = load(lab_file)
     settings = TargetSettings.for_lab(lab)
-    outputs = await read_outputs(lab, settings)
+    outputs = await read_outputs(lab, graph, settings)
     target = build_target(
         lab, outputs, settings.outputs(), local=True, ca_file=settings.ca_file, minter=local_minter(settings)
     )

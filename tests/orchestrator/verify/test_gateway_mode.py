@@ -1184,3 +1184,62 @@ def test_the_bearer_scheme_is_case_insensitive(lab: Lab) -> None:
 
     statuses = anyio.run(main)
     assert statuses == {"Bearer": 200, "bearer": 200, "BEARER": 200, "bEaReR": 200, "Basic": 401}, statuses
+
+
+GARBAGE_FORMS = [
+    b"",
+    b"=",
+    b"&&&",
+    b"grant_type",
+    b"grant_type=authorization_code&code=%zz&code_verifier=%",
+    b"grant_type=authorization_code&code=%00&redirect_uri=%0d%0a",
+    b"grant_type=refresh_token&refresh_token=x&refresh_token=y",
+    b"grant_type=%C3%28&client_id=%FF%FE",
+    b"grant_type=authorization_code&code=" + b"a" * 20000,
+    b'{"grant_type": "authorization_code"}',
+    b"txn=" + b"0" * 64 + b"&csrf=%00&decision=allow",
+    b"token=%00&token_type_hint=%0a",
+]
+
+
+def test_no_endpoint_answers_garbage_with_a_500(lab: Lab) -> None:
+    """Beyond the issue's cases: every endpoint of the authorization server, fed malformed forms,
+    JSON where a form is expected, broken percent-encoding and NUL/CR/LF, answers 4xx."""
+    issuer = lab.target.issuer
+    wrong: list[str] = []
+    with lab.emu.sync_http() as http:
+        for endpoint in ("token", "revoke", "consent"):
+            for body in GARBAGE_FORMS:
+                for ctype in ("application/x-www-form-urlencoded", "application/json", "text/plain"):
+                    try:
+                        resp = http.post(
+                            f"{issuer}/{endpoint}", content=body, headers={"Content-Type": ctype}
+                        )
+                    except httpx.TransportError as exc:
+                        wrong.append(
+                            f"/{endpoint} {body[:40]!r} {ctype}: connection broken ({type(exc).__name__})"
+                        )
+                        continue
+                    if resp.status_code >= 500:
+                        wrong.append(
+                            f"/{endpoint} {body[:40]!r} {ctype}: {resp.status_code} {resp.text[:100]!r}"
+                        )
+        for endpoint in ("authorize", "oauth-callback"):
+            for query in (
+                "",
+                "client_id=%00",
+                "client_id=%zz&redirect_uri=%",
+                "client_id=https://%5B::1%5D/x",
+                "client_id=https://a.example:99999/x",
+                "state=%00&code=%0d%0a",
+                "state=" + "f" * 64 + "&code=x&error=%00",
+                "client_id=mcp_" + "0" * 32 + "&redirect_uri=http://127.0.0.1:99999/cb",
+            ):
+                try:
+                    resp = http.get(f"{issuer}/{endpoint}?{query}")
+                except httpx.TransportError as exc:
+                    wrong.append(f"/{endpoint}?{query}: connection broken ({type(exc).__name__})")
+                    continue
+                if resp.status_code >= 500:
+                    wrong.append(f"/{endpoint}?{query}: {resp.status_code} {resp.text[:100]!r}")
+    assert not wrong, "\n".join(wrong)

@@ -240,7 +240,7 @@ def _drop_element(prefix: str) -> Callable[[str], str]:
 MUTATIONS: dict[str, tuple[str, Callable[[str], str]]] = {
     "gateway.reject.unregistered_redirect": (
         "oauth",
-        _cut("redirect.Length == 0 || !matched", "redirect.Length == 0"),
+        _cut("|| !matched) {", ") {"),
     ),
     "gateway.reject.pkce_mismatch": (
         "oauth",

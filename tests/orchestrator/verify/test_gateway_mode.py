@@ -1182,6 +1182,7 @@ def test_the_bearer_scheme_is_case_insensitive(lab: Lab) -> None:
             ).status_code
             return out
 
+    anyio.run(_wait_for_server, lab.emu, "lab-mcp-prm-oauth")  # a test before may restart the emulator
     statuses = anyio.run(main)
     assert statuses == {"Bearer": 200, "bearer": 200, "BEARER": 200, "bEaReR": 200, "Basic": 401}, statuses
 

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Literal, TextIO
 import anyio
 
 from orchestrator.apply import DEFAULT_PARALLELISM, ApplyResult, Recorder, apply_plan, result_from
-from orchestrator.errors import PrmlabError
+from orchestrator.errors import PrmlabError, TargetError
 from orchestrator.guard import inspect_deletes
 from orchestrator.lock import hold_lock
 from orchestrator.plan import NodeInput, Plan, build_destroy_plan, build_plan
@@ -166,6 +166,9 @@ async def read_all(
             group.start_soon(read_kind, kind)
     if len(errors) == 1:
         raise errors[0]
+    for error in errors:  # the target itself (no credential, ...): said once, not once per kind
+        if isinstance(error, TargetError):
+            raise error
     if errors:
         raise PrmlabError("reading the target failed:\n  " + "\n  ".join(e.message for e in errors))
     return found

@@ -11,7 +11,9 @@ two differ only here, in endpoints, credential and TLS trust.
 * ``local``: every client points at the emulator's base URL, authenticates with an offline
   credential (no network, no secret), and trusts the state folder's CA *explicitly* — never the
   process-global trust store.
-* ``azure``: public endpoints and ``azure.identity.aio.DefaultAzureCredential``.
+* ``azure``: the endpoints of the lab's cloud (``target.cloud``, ``orchestrator.clouds``) and
+  ``orchestrator.credentials.azure_credential``: ``DefaultAzureCredential`` signing in at the
+  cloud's authority, every token asked for the lab's tenant.
 
 Both ARM clients share one ``pacing.RatePacer`` (through ``pacing_policy.ArmPacingPolicy``):
 writes, reads and deletes are paced by ARM's remaining-requests headers, modelled on Azure's
@@ -32,16 +34,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from orchestrator import urls
+from orchestrator import clouds, urls
+from orchestrator.clouds import Cloud
 from orchestrator.errors import TargetError
 
 if TYPE_CHECKING:
     from orchestrator.spec.models import Lab
 
 STATE_DIR = ".prmlab"  # <folder of lab.yaml>/.prmlab: emulator, CA, lock, logs (git-ignored)
-ARM_SCOPE = "https://management.azure.com/.default"
-GRAPH_SCOPE = "https://graph.microsoft.com/.default"
-GRAPH_PUBLIC_BASE = "https://graph.microsoft.com/v1.0"
+ARM_SCOPE = clouds.CLOUDS[clouds.PUBLIC].arm_scope  # what the offline credential mints by default
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +64,10 @@ class TargetSettings:
     # documented numbers (``pacing.AZURE_ARM_BUCKETS``). ``arm_pacing=False`` sends unpaced.
     arm_buckets: Mapping[str, tuple[float, float]] | None = None
     arm_pacing: bool = True
+    # The cloud's endpoints; None = the emulator's (local, from ``base_url``) or the public cloud.
+    # An ``azure`` target with a local ``Cloud`` is the Azure code path pointed at the emulator
+    # (tests of the credential and the preflight).
+    cloud: Cloud | None = None
 
     @classmethod
     def for_lab(cls, lab: Lab) -> TargetSettings:
@@ -76,6 +81,7 @@ class TargetSettings:
                 tenant_id=str(target.tenant_id),
                 resource_group=target.resource_group,
                 location=target.location,
+                cloud=clouds.cloud(target.cloud),
             )
         from orchestrator.local import ensure_running
 
@@ -91,17 +97,26 @@ class TargetSettings:
             arm_buckets=info.arm_buckets or None,
         )
 
+    @property
+    def endpoints(self) -> Cloud:
+        """The cloud the clients talk to: ``cloud`` when set, else the emulator at ``base_url``
+        (local) or the public cloud (azure)."""
+        if self.cloud is not None:
+            return self.cloud
+        if self.kind == "local" and self.base_url is not None:
+            return Cloud.local(self.base_url)
+        return clouds.CLOUDS[clouds.PUBLIC]  # (a local target not started yet imitates it too)
+
     def outputs(self) -> dict[str, str | None]:
         """``target.*`` reference values (see ``orchestrator.spec.refs``): tenant, subscription,
         the identity provider's authority and v2 issuer, the Graph endpoint."""
-        local = self.kind == "local"
-        authority = urls.authority(self.base_url if local else None)
+        cloud = self.endpoints
         return {
             "tenant_id": self.tenant_id,
             "subscription_id": self.subscription_id,
-            "authority": authority,
-            "issuer": urls.issuer(authority, self.tenant_id),
-            "graph_endpoint": self.base_url if local else "https://graph.microsoft.com",
+            "authority": cloud.authority,
+            "issuer": urls.issuer(cloud.authority, self.tenant_id),
+            "graph_endpoint": cloud.graph,
         }
 
     def effective_polling_interval(self) -> float:
@@ -247,21 +262,19 @@ def _graph_client(settings: TargetSettings, credential: Any) -> Any:
             should_retry=settings.sdk_retries > 0,
         )
     }
-    if settings.kind == "local":
-        assert settings.base_url is not None
-        assert settings.ca_file is not None
-        host = httpx.URL(settings.base_url).host
+    cloud = settings.endpoints
+    host = httpx.URL(cloud.graph).host
+    if settings.ca_file is not None:  # the emulator (local, or the azure code path pointed at it)
         auth = AzureIdentityAuthenticationProvider(
-            credential, scopes=[GRAPH_SCOPE], allowed_hosts=sorted({host, "127.0.0.1", "localhost"})
+            credential, scopes=[cloud.graph_scope], allowed_hosts=sorted({host, "127.0.0.1", "localhost"})
         )
         http = httpx.AsyncClient(verify=_ssl_context(settings.ca_file), timeout=30.0)
-        base = f"{settings.base_url}/v1.0"
     else:
         auth = AzureIdentityAuthenticationProvider(
-            credential, scopes=[GRAPH_SCOPE], allowed_hosts=["graph.microsoft.com"]
+            credential, scopes=[cloud.graph_scope], allowed_hosts=[host]
         )
         http = httpx.AsyncClient(timeout=60.0)
-        base = GRAPH_PUBLIC_BASE
+    base = cloud.graph_v1
     # msgraph-core's AsyncGraphTransport does not close the transport it wraps (no ``aclose``):
     # keep the inner one and close it ourselves, or every connection leaks past the run.
     inner = http._transport
@@ -270,6 +283,16 @@ def _graph_client(settings: TargetSettings, credential: Any) -> Any:
     # On the adapter, not the httpx client: kiota joins paths itself (see EMULATOR-NOTES.md).
     adapter.base_url = base
     return GraphServiceClient(request_adapter=adapter), (http, inner)
+
+
+def make_credential(settings: TargetSettings) -> Any:
+    """The async token credential of ``settings``: the offline one locally, else the Azure chain
+    for the lab's tenant at the cloud's authority (``orchestrator.credentials``)."""
+    if settings.kind == "local":
+        return OfflineCredential(settings.tenant_id)
+    from orchestrator.credentials import azure_credential
+
+    return azure_credential(settings.tenant_id, settings.endpoints, ca_file=settings.ca_file)
 
 
 @asynccontextmanager
@@ -297,18 +320,14 @@ async def open_clients(settings: TargetSettings) -> AsyncIterator[Clients]:
         return {"custom_hook_policy": ArmPacingPolicy(pacer)} if pacer is not None else {}
 
     arm_kwargs["polling_interval"] = settings.effective_polling_interval()
-    credential: Any
-    if settings.kind == "local":
-        if settings.base_url is None or settings.ca_file is None:
-            raise TargetError("the local target needs the emulator's base URL and CA file")
+    if settings.kind == "local" and (settings.base_url is None or settings.ca_file is None):
+        raise TargetError("the local target needs the emulator's base URL and CA file")
+    cloud = settings.endpoints
+    arm_kwargs.update(base_url=cloud.resource_manager, credential_scopes=[cloud.arm_scope])
+    if settings.ca_file is not None:
         _ssl_context(settings.ca_file)  # fail early with a clear message
-        credential = OfflineCredential(settings.tenant_id)
-        arm_kwargs.update(base_url=settings.base_url, connection_verify=str(settings.ca_file))
-        arm_kwargs["retry_backoff_factor"] = 0.05
-    else:
-        from azure.identity.aio import DefaultAzureCredential
-
-        credential = DefaultAzureCredential()
+        arm_kwargs.update(connection_verify=str(settings.ca_file), retry_backoff_factor=0.05)
+    credential = make_credential(settings)
     async with AsyncExitStack() as stack:
         stack.push_async_callback(credential.close)
         apim = ApiManagementClient(credential, settings.subscription_id, **arm_kwargs, **paced())

@@ -1,5 +1,6 @@
 """The URLs a lab's parts must agree on (pure, stdlib only): an API on a gateway, its RFC 9728
-Protected Resource Metadata (PRM) URL, and the Entra authority and issuer of a target.
+Protected Resource Metadata (PRM) URL, and the Entra issuer of a tenant at an authority (the
+authority itself is the cloud's: ``orchestrator.clouds``).
 
 One home for this arithmetic: references (``spec.refs``: ``apim.apis.<k>.url``/``prm_url``,
 ``target.authority``/``issuer``), the API provider's outputs (``providers.apim_apis``), the
@@ -18,7 +19,6 @@ from __future__ import annotations
 from urllib.parse import urlsplit, urlunsplit
 
 WELL_KNOWN_PRM = "/.well-known/oauth-protected-resource"
-ENTRA_AUTHORITY = "https://login.microsoftonline.com"
 
 
 def api_url(gateway_url: str, path: str) -> str:
@@ -47,11 +47,6 @@ def protected_resource_metadata_url(resource: str) -> str:
 def api_prm_url(gateway_url: str, path: str) -> str:
     """The path-inserted PRM URL of the API at ``path`` on ``gateway_url``."""
     return protected_resource_metadata_url(api_url(gateway_url, path))
-
-
-def authority(base_url: str | None) -> str:
-    """The Entra authority: the local identity service (``<emulator>/login``) or the public one."""
-    return f"{base_url.rstrip('/')}/login" if base_url is not None else ENTRA_AUTHORITY
 
 
 def issuer(authority_url: str, tenant_id: str) -> str:

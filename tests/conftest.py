@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.support import azure_env
 from tests.support.emulator import EmulatorFactory, RunningEmulator, session_emulator
 
 # msgraph-sdk / kiota warn (DeprecationWarning) from class bodies at import time — every request
@@ -20,6 +22,8 @@ _SDK_IMPORT_WARNINGS = (
 def pytest_configure(config: pytest.Config) -> None:
     for line in _SDK_IMPORT_WARNINGS:
         config.addinivalue_line("filterwarnings", line)
+    # Azure credentials built by any test (or a CLI it runs) reach nothing beyond 127.0.0.1
+    azure_env.isolate(os.environ)
 
 
 @pytest.fixture(scope="session")

@@ -154,7 +154,13 @@ def circles(edges: dict[str, set[str]]) -> list[list[str]]:
 
 # Bottom first. A module belongs to the first entry that is its name or a package above it.
 ORCHESTRATOR_LAYERS: tuple[tuple[str, ...], ...] = (
-    ("orchestrator.errors", "orchestrator.urls", "orchestrator.resource", "orchestrator.kinds"),
+    (
+        "orchestrator.errors",
+        "orchestrator.urls",
+        "orchestrator.resource",
+        "orchestrator.kinds",
+        "orchestrator.clouds",
+    ),
     (
         "orchestrator.retry",
         "orchestrator.lock",
@@ -170,6 +176,7 @@ ORCHESTRATOR_LAYERS: tuple[tuple[str, ...], ...] = (
         "orchestrator.apply",
         "orchestrator.output",
         "orchestrator.target",
+        "orchestrator.credentials",
         "orchestrator.guard",
     ),
     ("orchestrator.providers",),

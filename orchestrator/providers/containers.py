@@ -135,7 +135,7 @@ class ContainerAppProvider(ArmResourceProvider):
     def build(self, address: str, spec: Server, resolved: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         registry = spec.registry.name if spec.registry is not None else None
         identity_id = _identity_id(self.ctx, spec.identity)
-        login_server = f"{registry.lower()}.azurecr.io" if registry else None
+        login_server = self.ctx.clients.settings.endpoints.login_server(registry) if registry else None
         image, source_dir = self._image(spec, login_server)
         env, secrets = _environment(spec, resolved)
         configuration: dict[str, Any] = {

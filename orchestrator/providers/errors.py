@@ -116,7 +116,9 @@ def translate(exc: BaseException, resource: str, *, replication: bool = False) -
     except ImportError:  # pragma: no cover - the SDK is a hard dependency
         return None
     if isinstance(exc, ClientAuthenticationError) and getattr(exc, "status_code", None) is None:
-        return TargetError(f"{resource}: cannot get a token for the target ({exc.message})")
+        from orchestrator.credentials import explain
+
+        return explain(exc)  # the target, not this resource: short, with the fix (az login)
     if isinstance(exc, HttpResponseError):
         error = getattr(exc, "error", None)
         code = getattr(error, "code", None)
@@ -154,7 +156,9 @@ def translate(exc: BaseException, resource: str, *, replication: bool = False) -
     except ImportError:  # pragma: no cover
         return None
     if isinstance(exc, CredentialUnavailableError):
-        return TargetError(f"no Azure credential is available ({exc.message}); run `az login`")
+        from orchestrator.credentials import explain
+
+        return explain(exc)
     return None
 
 

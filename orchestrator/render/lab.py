@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from orchestrator import urls
+from orchestrator import clouds, urls
 from orchestrator.errors import RenderError
 from orchestrator.render.policy import render_policy
 from orchestrator.render.values import NamedValueRef
@@ -142,7 +142,7 @@ def static_target_outputs(lab: Lab) -> dict[str, object]:
         return {
             "tenant_id": tenant,
             "subscription_id": str(target.subscription_id),
-            "issuer": urls.issuer(urls.authority(None), tenant),
+            "issuer": urls.issuer(clouds.cloud(target.cloud).authority, tenant),
         }
     return {}  # local: the emulator chooses tenant and subscription when it starts
 

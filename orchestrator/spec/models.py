@@ -56,6 +56,9 @@ Email = Annotated[str, pattern(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", "an e-mail address
 
 # ------------------------------------------------------------------ target
 
+# orchestrator.clouds.NAMES (tests/orchestrator/test_clouds.py checks that they agree)
+CloudName = Literal["AzureCloud", "AzureUSGovernment", "AzureChinaCloud"]
+
 
 class LocalTarget(Spec):
     """The local Azure emulator (the default): tenant and subscription come from the emulator."""
@@ -87,6 +90,10 @@ class AzureTarget(Spec):
     location: Annotated[
         str, pattern(r"^[a-z0-9]+$", "an Azure region name in lower case without spaces, e.g. ukwest")
     ] = Field(description="Azure region, e.g. ukwest")
+    cloud: CloudName = Field(
+        "AzureCloud",
+        description="The Azure cloud: ARM, Microsoft Graph, Entra sign-in and the APIM domain come from it",
+    )
 
 
 Target = Annotated[LocalTarget | AzureTarget, Field(discriminator="kind")]

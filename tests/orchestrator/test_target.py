@@ -9,8 +9,9 @@ from pathlib import Path
 import anyio
 import pytest
 
+from orchestrator import clouds
 from orchestrator.errors import TargetError
-from orchestrator.target import GRAPH_PUBLIC_BASE, OfflineCredential, TargetSettings, open_clients
+from orchestrator.target import OfflineCredential, TargetSettings, open_clients
 
 pytestmark = pytest.mark.anyio
 
@@ -67,8 +68,11 @@ async def test_azure_clients_use_public_endpoints() -> None:
     with anyio.fail_after(10):
         async with open_clients(settings) as clients:
             assert clients.apim._client._base_url.startswith("https://management.azure.com")
-            assert clients.graph.request_adapter.base_url == GRAPH_PUBLIC_BASE
-            assert type(clients.apim._config.credential).__name__ == "DefaultAzureCredential"
+            assert clients.graph.request_adapter.base_url == "https://graph.microsoft.com/v1.0"
+            credential = clients.apim._config.credential
+            assert type(credential).__name__ == "TenantCredential"
+            assert type(credential.inner).__name__ == "DefaultAzureCredential"
+            assert credential.tenant_id == TENANT
             assert clients.apim._config.polling_interval == 5.0
 
 
@@ -99,3 +103,29 @@ def emulator_ca(tmp_path: Path) -> Path:
     path = tmp_path / "ca.pem"
     path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return path
+
+
+@pytest.mark.parametrize("name", clouds.NAMES)
+async def test_azure_clients_use_the_lab_clouds_endpoints(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a service principal in the environment (nothing is sent: building clients makes no call)
+    monkeypatch.setenv("AZURE_TENANT_ID", TENANT)
+    monkeypatch.setenv("AZURE_CLIENT_ID", "22222222-2222-2222-2222-222222222222")
+    monkeypatch.setenv("AZURE_CLIENT_SECRET", "not-a-secret")
+    cloud = clouds.cloud(name)
+    settings = TargetSettings("azure", SUB, TENANT, "rg", "ukwest", cloud=cloud)
+    with anyio.fail_after(10):
+        async with open_clients(settings) as clients:
+            assert clients.apim._client._base_url == cloud.resource_manager
+            assert clients.resources._config.credential_scopes == [cloud.arm_scope]
+            assert clients.graph.request_adapter.base_url == f"{cloud.graph}/v1.0"
+            inner = clients.apim._config.credential.inner
+            # every credential of the chain signs in at the cloud's authority
+            environment = inner.credentials[0]
+            assert type(environment).__name__ == "EnvironmentCredential"
+            client = environment._credential._client
+            assert client._authority == cloud.authority
+            assert TENANT in client._additionally_allowed_tenants
+    outputs = settings.outputs()
+    assert outputs["authority"] == cloud.authority
+    assert outputs["issuer"] == f"{cloud.authority}/{TENANT}/v2.0"
+    assert outputs["graph_endpoint"] == cloud.graph

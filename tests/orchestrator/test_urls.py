@@ -8,7 +8,6 @@ import pytest
 from orchestrator.urls import (
     api_prm_url,
     api_url,
-    authority,
     issuer,
     protected_resource_metadata_url,
 )
@@ -51,7 +50,5 @@ def test_api_prm_url_is_the_path_inserted_url_of_the_api() -> None:
     assert api_prm_url("https://gw", "") == "https://gw/.well-known/oauth-protected-resource"
 
 
-def test_authority_and_issuer() -> None:
-    assert authority(None) == "https://login.microsoftonline.com"
-    assert authority("https://127.0.0.1:9/") == "https://127.0.0.1:9/login"
+def test_issuer() -> None:
     assert issuer("https://login.microsoftonline.com", "t") == "https://login.microsoftonline.com/t/v2.0"

@@ -46,3 +46,14 @@ def allocate_port(taken: Collection[int] = ()) -> int:
         if port not in taken:
             return port
     raise OSError("no free port found on 127.0.0.1")
+
+
+def is_free(port: int) -> bool:
+    """Whether 127.0.0.1:``port`` can be listened on now (nobody else holds it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((LOOPBACK, port))
+        except OSError:
+            return False
+    return True

@@ -6,8 +6,8 @@ Create is a long-running operation (``ArmSettings.apim_create_seconds``): 201 +
 port becomes ``properties.gatewayUrl`` (the gateway sub-app listens on it). Names are unique per
 subscription. Delete soft-deletes (``locations/{loc}/deletedservices/{name}``); re-creating the
 name fails with ``ServiceAlreadyExistsInSoftDeletedState`` until purged (``DELETE`` on the
-deleted service: a long-running operation of the same duration). ``managed_identity`` and
-``taken_ports`` serve the other tracked types too (``generic``). Answers carry what the service
+deleted service: a long-running operation of the same duration). ``managed_identity`` serves the
+other tracked types too (``generic``); ports come from ``local_ports``. Answers carry what the service
 examples carry: ``systemData`` (created/last modified by and when), the default ``customProperties``,
 the default proxy hostname next to custom ones, additional locations' read-only fields; delete
 answers 202 with the service (``targetProvisioningState: Deleting``), purge 202 with the deleted
@@ -25,8 +25,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from emulator import ports
-from emulator.arm import lro
+from emulator.arm import local_ports, lro
 from emulator.arm.crud import delete_tree, publish
 from emulator.arm.errors import ArmError, json_response, validation_error
 from emulator.arm.ids import ArmAddress
@@ -61,25 +60,6 @@ def location_slug(location: str) -> str:
 
 def deleted_service_id(subscription: str, location: str, name: str) -> str:
     return f"/subscriptions/{subscription}/providers/{NS}/locations/{location_slug(location)}/deletedservices/{name}"
-
-
-def taken_ports(ctx: EmulatorContext) -> set[int]:
-    taken: set[int] = set()
-    for kind, path in ((SERVICE, ("properties", "gatewayUrl")), ("microsoft.app/containerapps", ())):
-        for doc in ctx.store.list(kind):
-            if path:
-                url = str(doc.body.get("properties", {}).get("gatewayUrl") or "")
-            else:
-                url = str(
-                    ((doc.body.get("properties") or {}).get("configuration") or {})
-                    .get("ingress", {})
-                    .get("fqdn")
-                    or ""
-                )
-            tail = url.rsplit(":", 1)[-1]
-            if tail.isdigit():
-                taken.add(int(tail))
-    return taken
 
 
 def managed_identity(ctx: EmulatorContext, identity: Any, old: Any) -> Any:
@@ -123,7 +103,7 @@ async def _prepare_service(call: Call, base: Doc) -> Doc:
     now = lro.iso(time.time())
     if existing is None:
         _check_new_service(ctx, addr)
-        generated = _generated_properties(ctx, f"https://127.0.0.1:{ports.allocate_port(taken_ports(ctx))}")
+        generated = _generated_properties(ctx, f"https://127.0.0.1:{local_ports.port_for(ctx, addr.id)}")
         sent = {k: v for k, v in props.items() if k not in _SERVER_OWNED}
         props = {**generated, **sent}
         props["hostnameConfigurations"] = [

@@ -30,9 +30,8 @@ from typing import Any
 
 from starlette.responses import Response
 
-from emulator import ports
-from emulator.arm import lro
-from emulator.arm.apim_service import managed_identity, taken_ports
+from emulator.arm import local_ports, lro
+from emulator.arm.apim_service import managed_identity
 from emulator.arm.errors import ArmError, json_response
 from emulator.arm.ids import parse_address
 from emulator.arm.types import Call, Doc, TypeSpec, register
@@ -168,7 +167,7 @@ async def _prepare_container_app(call: Call, base: Doc) -> Doc:
     if isinstance(ingress, dict):
         fqdn = old_ingress.get("fqdn")
         if not fqdn:
-            fqdn = f"127.0.0.1:{ports.allocate_port(taken_ports(ctx))}"
+            fqdn = f"127.0.0.1:{local_ports.port_for(ctx, call.addr.id)}"
         ingress = {**ingress, "fqdn": fqdn}
         ingress.setdefault("external", False)
         ingress.setdefault("transport", "Auto")

@@ -28,7 +28,10 @@ Where it sits: registers one ``TypeSpec`` per APIM resource type with ``emulator
 * ``products``, ``subscriptions``, ``users``, ``groups``, ``certificates`` — stored with the
   required properties of their create contracts (apimproducts/apimsubscriptions/apimusers/
   apimgroups/apimcertificates.json, 2024-05-01); subscription keys are generated and, as in APIM,
-  never returned by GET (``POST .../listSecrets``). The gateway checks subscription keys.
+  never returned by GET (``POST .../listSecrets``; ``regeneratePrimaryKey`` /
+  ``regenerateSecondaryKey`` replace one). The gateway checks subscription keys.
+* links ``products/{p}/apis/{api}``, ``products/{p}/groups/{g}``, ``groups/{g}/users/{u}``: PUT
+  without a body adds an existing entity (404 otherwise) and answers its contract.
 * Azure's own children of a new service, created with it in every tier (Learn: "How to create and
   use groups" — the immutable system groups; the administrator user, id ``1``, with the publisher
   email; the ``master`` "Built-in all-access subscription"): groups ``administrators``,
@@ -53,7 +56,7 @@ from starlette.responses import Response
 
 from emulator.arm import lro
 from emulator.arm.apim_service import NS, properties_of, register_service, require_properties
-from emulator.arm.crud import delete_tree
+from emulator.arm.crud import delete_tree, publish
 from emulator.arm.errors import ArmError, apim_not_found, json_response, validation_error
 from emulator.arm.ids import ArmAddress
 from emulator.arm.types import Call, Doc, TypeSpec, register
@@ -68,6 +71,8 @@ BACKENDS = "microsoft.apimanagement/service/backends"
 COMPONENTS = "microsoft.insights/components"
 TAGS = "microsoft.apimanagement/service/tags"
 PRODUCTS = "microsoft.apimanagement/service/products"
+GROUPS = "microsoft.apimanagement/service/groups"
+USERS = "microsoft.apimanagement/service/users"
 CERTIFICATES = "microsoft.apimanagement/service/certificates"
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9._-]+$")
@@ -475,6 +480,10 @@ async def _prepare_product(call: Call, base: Doc) -> Doc:
     require_properties(props, "displayName")
     props.setdefault("state", "notPublished")
     props.setdefault("subscriptionRequired", True)
+    if props["subscriptionRequired"]:
+        # ProductContractProperties: approvalRequired "can be present only if subscriptionRequired
+        # ... has a value of true"; ApiManagementCreateProduct answers false when not sent
+        props.setdefault("approvalRequired", False)
     return base
 
 
@@ -503,6 +512,23 @@ async def _list_subscription_secrets(call: Call, stored: Stored) -> Response:
     return json_response(200, keys, {"ETag": stored.etag})
 
 
+def _regenerate(which: str) -> Any:
+    """``POST .../regeneratePrimaryKey`` / ``regenerateSecondaryKey``: a new key, 204 no content
+    (apimsubscriptions.json 2024-05-01, examples ApiManagementSubscriptionRegenerate*Key). The
+    gateway accepts the new key and refuses the old one from the next request on."""
+
+    async def action(call: Call, stored: Stored) -> Response:
+        body = {
+            **stored.body,
+            "properties": {**(stored.body.get("properties") or {}), which: secrets.token_hex(16)},
+        }
+        call.ctx.store.put(stored.kind, stored.key, body, parent=stored.parent)
+        await publish(call.ctx, "put", stored.kind, stored.key)
+        return json_response(204)
+
+    return action
+
+
 async def _prepare_user(call: Call, base: Doc) -> Doc:
     props = properties_of(base)
     _keep(props, call.existing, "email", "firstName", "lastName", "registrationDate")
@@ -511,6 +537,10 @@ async def _prepare_user(call: Call, base: Doc) -> Doc:
     props.setdefault("state", "active")
     props.setdefault("registrationDate", lro.iso(time.time()))
     props.setdefault("identities", [{"provider": "Basic", "id": props["email"]}])
+    # read-only "Collection of groups user is part of" (UserContractProperties): APIM answers []
+    # on create (ApiManagementCreateUser); membership is groups/{g}/users/{u}, which the gateway
+    # reads for context.User.Groups
+    props["groups"] = []
     return base
 
 
@@ -521,6 +551,24 @@ async def _prepare_group(call: Call, base: Doc) -> Doc:
     props["builtIn"] = bool(existing.get("builtIn", False))  # read-only
     props["type"] = existing.get("type") or props.get("type") or "custom"
     return base
+
+
+def _link(target_kind: str, what: str) -> Any:
+    """A link resource (``products/{p}/apis/{api}``, ``products/{p}/groups/{g}``,
+    ``groups/{g}/users/{u}``): PUT without a body adds an existing entity of the service and
+    answers that entity's contract (apimproducts.json / apimgroups.json 2024-05-01, examples
+    ApiManagementCreateProductApi, -ProductGroup, -GroupUser); 404 when it does not exist."""
+
+    async def prepare(call: Call, base: Doc) -> Doc:
+        target = call.ctx.store.get(
+            target_kind, f"{_service_key(call.addr)}/{what}s/{call.addr.name.lower()}"
+        )
+        if target is None:
+            raise apim_not_found()
+        base["properties"] = dict(target.body.get("properties") or {})
+        return base
+
+    return prepare
 
 
 async def _prepare_certificate(call: Call, base: Doc) -> Doc:
@@ -598,10 +646,17 @@ def register_all() -> None:
             "subscriptions",
             prepare=_prepare_subscription,
             present=_present_subscription,
-            actions={"listSecrets": _list_subscription_secrets},
+            actions={
+                "listSecrets": _list_subscription_secrets,
+                "regeneratePrimaryKey": _regenerate("primaryKey"),
+                "regenerateSecondaryKey": _regenerate("secondaryKey"),
+            },
         ),
         _child("users", "users", prepare=_prepare_user),
         _child("groups", "groups", prepare=_prepare_group),
+        _child("products/apis", "products/apis", prepare=_link(APIS, "api")),
+        _child("products/groups", "products/groups", prepare=_link(GROUPS, "group")),
+        _child("groups/users", "groups/users", prepare=_link(USERS, "user")),
         _child("certificates", "certificates", prepare=_prepare_certificate),
     ):
         register(spec)

@@ -150,7 +150,11 @@ SEEDERS: dict[str, Seeder] = {
         "properties": {"publisherEmail": "examples@contoso.com", "publisherName": "examples"},
     },
     f"{APIM}/service/apis": lambda p: {
-        "properties": {"displayName": _named(p).split(";")[0], "path": _named(p).split(";")[0]}
+        "properties": {
+            "displayName": _named(p).split(";")[0],
+            "path": _named(p).split(";")[0],
+            "serviceUrl": f"https://{_named(p).split(';')[0].lower()}.example.com",
+        }
     },
     f"{APIM}/service/apis/operations": lambda p: {
         "properties": {"displayName": _named(p), "method": "GET", "urlTemplate": f"/{_named(p)}"}
@@ -167,6 +171,14 @@ SEEDERS: dict[str, Seeder] = {
         "properties": {"loggerId": f"{service_path(p)}/loggers/examples-logger"}
     },
     f"{APIM}/service/policies": lambda p: {"properties": {"format": "xml", "value": _POLICY}},
+    f"{APIM}/service/products": lambda p: {"properties": {"displayName": _named(p)}},
+    f"{APIM}/service/groups": lambda p: {"properties": {"displayName": _named(p), "description": "example"}},
+    f"{APIM}/service/users": lambda p: {
+        "properties": {"email": f"{_named(p)}@contoso.com", "firstName": "example", "lastName": _named(p)}
+    },
+    f"{APIM}/service/subscriptions": lambda p: {
+        "properties": {"scope": f"{service_path(p)}/apis", "displayName": _named(p)}
+    },
     f"{APIM}/service/apis/policies": lambda p: {"properties": {"format": "xml", "value": _POLICY}},
     f"{APIM}/service/apis/operations/policies": lambda p: {"properties": {"format": "xml", "value": _POLICY}},
     "microsoft.managedidentity/userassignedidentities": lambda p: {"location": "westus"},
@@ -309,8 +321,15 @@ def _apim_implied(path: str) -> list[str]:
     return [m.group(1) + m.group(2)] if m else []
 
 
+def _apim_linked(path: str) -> list[str]:
+    """``products/{p}/apis/{a}``, ``products/{p}/groups/{g}``, ``groups/{g}/users/{u}`` link an
+    entity of the service that must exist first."""
+    m = re.match(r"^(.*)/(?:products|groups)/[^/]+/(apis|groups|users)/([^/]+)$", path, re.IGNORECASE)
+    return [f"{m.group(1)}/{m.group(2)}/{m.group(3)}"] if m and service_path(path) == m.group(1) else []
+
+
 # path -> resources that must exist before it although they are not its parents
-IMPLIED: list[Callable[[str], list[str]]] = [_apim_implied]
+IMPLIED: list[Callable[[str], list[str]]] = [_apim_implied, _apim_linked]
 
 
 def service_path(path: str) -> str:
@@ -548,6 +567,9 @@ async def replay(emu: RunningEmulator, example: loader.Example, suffix: str) -> 
             for parent in ancestors(path) if not collection else [*ancestors(path + "/x")]:
                 if not await replayer.exists(parent):
                     await replayer.seed(parent)
+            for implied in (p for hook in IMPLIED for p in hook(path)):
+                if not await replayer.exists(implied):
+                    await replayer.seed(implied)
             body = params.get(body_name(op))
             if isinstance(body, dict):
                 for ref in list(arm_ids(body)):

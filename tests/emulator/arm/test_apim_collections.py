@@ -56,3 +56,59 @@ async def test_a_new_service_holds_apims_own_children_and_hides_subscription_key
             group, svc, "partners", {"properties": {"displayName": "P", "builtIn": True}}
         )
         assert (mine.built_in, mine.type_properties_type) == (False, "custom")  # builtIn is read-only
+
+
+async def test_keys_are_regenerated_one_at_a_time(emulator: RunningEmulator) -> None:
+    async with emulator.apim_client() as c:
+        group = await make_group(emulator)
+        svc = (await make_service(c, group)).name
+        await c.subscription.create_or_update(
+            group, svc, "s", {"properties": {"scope": "/apis", "displayName": "S"}}
+        )
+        before = await c.subscription.list_secrets(group, svc, "s")
+        await c.subscription.regenerate_primary_key(group, svc, "s")
+        middle = await c.subscription.list_secrets(group, svc, "s")
+        assert middle.primary_key != before.primary_key
+        assert middle.secondary_key == before.secondary_key
+        await c.subscription.regenerate_secondary_key(group, svc, "s")
+        after = await c.subscription.list_secrets(group, svc, "s")
+        assert (after.primary_key, after.secondary_key != before.secondary_key) == (middle.primary_key, True)
+
+
+async def test_links_add_existing_entities_and_answer_their_contract(emulator: RunningEmulator) -> None:
+    async with emulator.apim_client() as c:
+        group = await make_group(emulator)
+        svc = (await make_service(c, group)).name
+        await c.product.create_or_update(group, svc, "gold", {"properties": {"displayName": "Gold"}})
+        await c.api.begin_create_or_update(
+            group,
+            svc,
+            "echo",
+            {"properties": {"displayName": "Echo", "path": "echo", "protocols": ["https"]}},
+        )
+        await c.user.create_or_update(
+            group,
+            svc,
+            "ada",
+            {"properties": {"email": "ada@example.com", "firstName": "Ada", "lastName": "L"}},
+        )
+        await c.group.create_or_update(group, svc, "partners", {"properties": {"displayName": "Partners"}})
+        api = await c.product_api.create_or_update(group, svc, "gold", "echo")
+        assert (api.display_name, api.path) == ("Echo", "echo")
+        assert [a.name async for a in c.product_api.list_by_product(group, svc, "gold")] == ["echo"]
+        linked = await c.product_group.create_or_update(group, svc, "gold", "partners")
+        assert linked.display_name == "Partners"
+        user = await c.group_user.create(group, svc, "partners", "ada")
+        assert user.email == "ada@example.com"
+        assert [u.name async for u in c.group_user.list(group, svc, "partners")] == ["ada"]
+        links: list[Callable[[], Awaitable[Any]]] = [
+            lambda: c.product_api.create_or_update(group, svc, "gold", "nope"),
+            lambda: c.product_group.create_or_update(group, svc, "gold", "nope"),
+            lambda: c.group_user.create(group, svc, "partners", "nope"),
+        ]
+        for missing in links:
+            with pytest.raises(HttpResponseError) as caught:
+                await missing()
+            assert caught.value.status_code == 404
+        await c.product_api.delete(group, svc, "gold", "echo")
+        assert [a.name async for a in c.product_api.list_by_product(group, svc, "gold")] == []

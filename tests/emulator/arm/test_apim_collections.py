@@ -83,8 +83,8 @@ async def test_links_add_existing_entities_and_answer_their_contract(emulator: R
         await c.api.begin_create_or_update(
             group,
             svc,
-            "echo",
-            {"properties": {"displayName": "Echo", "path": "echo", "protocols": ["https"]}},
+            "linked",
+            {"properties": {"displayName": "Linked", "path": "linked", "protocols": ["https"]}},
         )
         await c.user.create_or_update(
             group,
@@ -93,9 +93,9 @@ async def test_links_add_existing_entities_and_answer_their_contract(emulator: R
             {"properties": {"email": "ada@example.com", "firstName": "Ada", "lastName": "L"}},
         )
         await c.group.create_or_update(group, svc, "partners", {"properties": {"displayName": "Partners"}})
-        api = await c.product_api.create_or_update(group, svc, "gold", "echo")
-        assert (api.display_name, api.path) == ("Echo", "echo")
-        assert [a.name async for a in c.product_api.list_by_product(group, svc, "gold")] == ["echo"]
+        api = await c.product_api.create_or_update(group, svc, "gold", "linked")
+        assert (api.display_name, api.path) == ("Linked", "linked")
+        assert [a.name async for a in c.product_api.list_by_product(group, svc, "gold")] == ["linked"]
         linked = await c.product_group.create_or_update(group, svc, "gold", "partners")
         assert linked.display_name == "Partners"
         user = await c.group_user.create(group, svc, "partners", "ada")
@@ -110,5 +110,5 @@ async def test_links_add_existing_entities_and_answer_their_contract(emulator: R
             with pytest.raises(HttpResponseError) as caught:
                 await missing()
             assert caught.value.status_code == 404
-        await c.product_api.delete(group, svc, "gold", "echo")
+        await c.product_api.delete(group, svc, "gold", "linked")
         assert [a.name async for a in c.product_api.list_by_product(group, svc, "gold")] == []

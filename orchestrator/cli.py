@@ -5,12 +5,17 @@ so ``prmlab --help`` never pays for the Azure SDK imports. Every ``PrmlabError``
 printed as one clear message (no traceback) with its own exit code; Ctrl-C exits 130.
 
 Exit codes: 0 success; 1 failure (a resource, the target, verification); 2 lab.yaml is
-invalid — or, with ``reconcile --detailed-exitcode``, changes are pending; 130 interrupted.
+invalid or the command line is wrong; 130 interrupted. With ``--detailed-exitcode`` (Terraform's
+rule) 2 means changes and nothing else: an error that would exit 2 exits 1.
+
+JSON mode (``--output json`` or ``--json`` on the command line): stdout carries exactly one JSON
+document; a failure is a diagnostics document (``output.diagnostics``), not text on stderr.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import sys
 
@@ -26,6 +31,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "schema": ("orchestrator.commands.schema", "Write lab.schema.json (JSON Schema of lab.yaml)."),
     "reconcile": ("orchestrator.commands.reconcile", "Make the target match lab.yaml, then verify it."),
     "verify": ("orchestrator.commands.verify", "Prove the deployed lab works with a real MCP client."),
+    "output": ("orchestrator.commands.output", "Print the lab's outputs (MCP URL, PRM URL, client ids...)."),
     "local": ("orchestrator.commands.local", "Manage the local Azure emulator (start, stop, status, logs)."),
 }
 
@@ -77,25 +83,67 @@ def _library_logs_as_one_line() -> None:
     root.addHandler(handler)
 
 
+# Commands whose ``--output`` takes text|json (render's ``-o/--output`` is a folder).
+_JSON_OUTPUT_COMMANDS = frozenset({"reconcile", "verify", "validate", "output", "state", "graph"})
+
+
+def _command_name(args: list[str]) -> str:
+    return next((a for a in args if not a.startswith("-")), "")
+
+
+def _json_mode(args: list[str]) -> bool:
+    """Did the command line ask for JSON? Read from the arguments themselves, so that even a
+    usage error (an unknown option, a bad value) is answered with a JSON document."""
+    if _command_name(args) not in _JSON_OUTPUT_COMMANDS:
+        return False
+    json_mode = False  # the last of --json / --output X wins, as click decides
+    for arg, following in zip(args, [*args[1:], ""], strict=True):
+        if arg == "--json":
+            json_mode = True
+        elif arg.startswith("--output="):
+            json_mode = arg == "--output=json"
+        elif arg == "--output":
+            json_mode = following == "json"
+    return json_mode
+
+
+def _fail(args: list[str], code: int, kind: str, message: str, exc: PrmlabError | None = None) -> None:
+    """Report a failure (text on stderr, or the JSON document on stdout) and exit."""
+    if code == 2 and "--detailed-exitcode" in args:
+        code = 1  # 2 means "changes" and nothing else
+    if _json_mode(args):
+        from orchestrator.output.diagnostics import diagnostic, diagnostics_of, error_document
+
+        def clean(text: str) -> str:
+            return redact(printable(text, keep="\n"))
+
+        found = diagnostics_of(exc, clean) if exc is not None else [diagnostic(kind, clean(message))]
+        doc = error_document(_command_name(args), found, code)
+        click.echo(json.dumps(doc, indent=2))
+    else:
+        click.echo(message, err=True)
+    sys.exit(code)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     _library_logs_as_one_line()
+    args = list(sys.argv[1:] if argv is None else argv)
     try:
-        code = cli.main(args=argv, prog_name="prmlab", standalone_mode=False)
+        code = cli.main(args=args, prog_name="prmlab", standalone_mode=False)
     except PrmlabError as exc:
         # Server-sent text may hold control characters, or a URL with a code in it.
         message = redact(printable(exc.message, keep="\n"))
-        click.echo(f"Error: {message}" if exc.exit_code != 2 else message, err=True)
-        sys.exit(exc.exit_code)
+        _fail(args, exc.exit_code, "error", f"Error: {message}" if exc.exit_code != 2 else message, exc)
     except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
-        sys.exit(130)
+        _fail(args, 130, "interrupted", "Aborted.")
     except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
-        sys.exit(130)
+        _fail(args, 130, "interrupted", "Interrupted.")
     except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
+        if _json_mode(args):
+            _fail(args, exc.exit_code, "usage", exc.format_message())
+        exc.show()  # click's own text: usage line, hint, "Error: ..."
+        sys.exit(1 if exc.exit_code == 2 and "--detailed-exitcode" in args else exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     sys.exit(code if isinstance(code, int) else 0)

@@ -20,7 +20,9 @@ Flow (``prmlab reconcile`` calls ``reconcile(options, term)``):
 
 Exit codes: 0 success; 1 failure (a resource, the target, the lock, verification, a refused
 confirmation); 2 lab.yaml invalid. With ``--detailed-exitcode``: 0 no changes, 2 changes
-(pending with ``--dry-run``, applied otherwise), 1 failure. Ctrl-C: the partial summary is
+(pending with ``--dry-run``, applied otherwise), 1 failure (``cli.main`` turns an invalid lab's 2
+into 1). ``--output json``: one document on stdout (``output.json_doc``) embedding the
+verification report (``Verified``) and the lab's outputs (``output.lab_outputs``, via ``describe``). Ctrl-C: the partial summary is
 printed and the interruption propagates (exit 130).
 """
 
@@ -187,12 +189,47 @@ def _exit_code(plan: Plan, result: ApplyResult | None, options: ReconcileOptions
     return 0
 
 
+@dataclass(frozen=True, slots=True)
+class Verified:
+    """What the verification hook found: ``report`` (``verify.model.Report.as_json``) is embedded
+    in the JSON document."""
+
+    ok: bool
+    report: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Finish:
+    """What the JSON document embeds besides the plan and the result."""
+
+    verified: Verified | None = None
+    outputs: Mapping[str, Any] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.verified is None or self.verified.ok
+
+
 def _print_json(
-    term: Terminal, plan: Plan, result: ApplyResult | None, target: str, options: ReconcileOptions, code: int
+    term: Terminal,
+    plan: Plan,
+    result: ApplyResult | None,
+    target: str,
+    options: ReconcileOptions,
+    code: int,
+    finish: _Finish,
 ) -> None:
     from orchestrator.output.json_doc import document
 
-    doc = document(plan, result, target=target, dry_run=options.dry_run, exit_code=code)
+    doc = document(
+        plan,
+        result,
+        target=target,
+        dry_run=options.dry_run,
+        exit_code=code,
+        verification=finish.verified.report if finish.verified is not None else None,
+        outputs=finish.outputs,
+    )
     print(json.dumps(doc, indent=2), file=term.out, flush=True)
 
 
@@ -208,7 +245,29 @@ def _confirm(term: Terminal, plan: Plan, options: ReconcileOptions) -> bool:
     return term.confirm(f"Do you want to {what}? Only 'yes' will be accepted")
 
 
-AfterApply = Callable[[Mapping[str, Mapping[str, Any]]], Awaitable[bool]]
+# After a successful apply (or a plan without changes): verify the lab, given the outputs of
+# its nodes (address -> ``Actual.outputs``).
+AfterApply = Callable[[Mapping[str, Mapping[str, Any]]], Awaitable[bool | Verified]]
+# The lab's outputs (``output.lab_outputs``) from the outputs of its nodes.
+Describe = Callable[[Mapping[str, Mapping[str, Any]]], Mapping[str, Any]]
+
+
+async def _finish(
+    plan: Plan,
+    result: ApplyResult | None,
+    options: ReconcileOptions,
+    after_apply: AfterApply | None,
+    describe: Describe | None,
+) -> _Finish:
+    """Verify (unless it does not apply) and describe the lab once the target holds it."""
+    if options.dry_run or options.destroy or (result is not None and not result.ok):
+        return _Finish()
+    node_outputs = _outputs_of(plan, result)
+    verified: Verified | None = None
+    if after_apply is not None and options.verify:
+        found = await after_apply(node_outputs)
+        verified = found if isinstance(found, Verified) else Verified(found)
+    return _Finish(verified, describe(node_outputs) if describe is not None else None)
 
 
 async def execute(
@@ -222,6 +281,7 @@ async def execute(
     resolver: Resolver = direct_resolver,
     policy: RetryPolicy = DEFAULT_POLICY,
     after_apply: AfterApply | None = None,
+    describe: Describe | None = None,
 ) -> RunReport:
     """Read, plan, print, confirm, apply, summarise (and verify through ``after_apply``)."""
     from orchestrator.output.plan_text import render_plan
@@ -245,18 +305,16 @@ async def execute(
     if text:
         print(render_plan(plan, target=target), file=term.out, flush=True)
     if options.dry_run or not plan.has_changes:
-        verified = True
-        if not options.dry_run and not options.destroy and after_apply is not None and options.verify:
-            verified = await after_apply(_outputs_of(plan, None))
-        code = _exit_code(plan, None, options, verified)
+        finish = await _finish(plan, None, options, after_apply, describe)
+        code = _exit_code(plan, None, options, finish.ok)
         if not text:
-            _print_json(term, plan, None, target, options, code)
+            _print_json(term, plan, None, target, options, code, finish)
         return RunReport(plan, None, code, read_seconds, plan_seconds)
     if not await anyio.to_thread.run_sync(_confirm, term, plan, options):
         print("Apply cancelled: nothing was changed.", file=info, flush=True)
         code = 1
         if not text:
-            _print_json(term, plan, None, target, options, code)
+            _print_json(term, plan, None, target, options, code, _Finish())
         return RunReport(plan, None, code, read_seconds, plan_seconds)
     recorder = Recorder()
     progress = reporter(info, tty=term.rich and text, total=len(plan.changes))
@@ -276,12 +334,10 @@ async def execute(
         print(render_summary(partial), file=term.err, flush=True)
         raise
     print(render_summary(result), file=info, flush=True)
-    verified = True
-    if result.ok and not options.destroy and after_apply is not None and options.verify:
-        verified = await after_apply(_outputs_of(plan, result))
-    code = _exit_code(plan, result, options, verified)
+    finish = await _finish(plan, result, options, after_apply, describe)
+    code = _exit_code(plan, result, options, finish.ok)
     if not text:
-        _print_json(term, plan, result, target, options, code)
+        _print_json(term, plan, result, target, options, code, finish)
     return RunReport(plan, result, code, read_seconds, plan_seconds)
 
 
@@ -317,13 +373,14 @@ async def read_outputs(
 def _verification_hook(
     lab: Lab, settings: TargetSettings, term: Terminal, options: ReconcileOptions
 ) -> AfterApply:
-    """``orchestrator.verify.after_reconcile.verify(lab, outputs, settings, out) -> bool``."""
+    """``orchestrator.verify.after_reconcile.verify(lab, outputs, settings, out) -> Report``."""
     out = term.out if options.output == "text" else term.err
 
-    async def after_apply(outputs: Mapping[str, Mapping[str, Any]]) -> bool:
+    async def after_apply(outputs: Mapping[str, Mapping[str, Any]]) -> Verified:
         from orchestrator.verify.after_reconcile import verify
 
-        return await verify(lab, outputs, settings, out)
+        report = await verify(lab, outputs, settings, out)
+        return Verified(report.ok, report.as_json())
 
     return after_apply
 
@@ -345,6 +402,12 @@ def reconcile(options: ReconcileOptions, term: Terminal) -> int:
         resolver = spec_resolver(lab, settings.outputs())
         hook = _verification_hook(lab, settings, term, options) if options.verify else None
 
+        def describe(node_outputs: Mapping[str, Mapping[str, Any]]) -> Mapping[str, Any]:
+            from orchestrator.output.lab_outputs import lab_outputs
+
+            ca = settings.ca_file if settings.kind == "local" else None
+            return lab_outputs(lab, node_outputs, settings.outputs(), ca)
+
         async def main() -> int:
             from orchestrator.providers import providers_for
             from orchestrator.target import open_clients
@@ -360,6 +423,7 @@ def reconcile(options: ReconcileOptions, term: Terminal) -> int:
                     target=settings.kind,
                     resolver=resolver,
                     after_apply=hook,
+                    describe=describe,
                 )
                 return report.exit_code
 

@@ -22,3 +22,28 @@ def lab_file_option(help: str) -> Callable[[F], F]:
         show_default=True,
         help=help,
     )
+
+
+def output_option() -> Callable[[F], F]:
+    """``--output text|json`` (and ``--json``, its short form), passed as ``output``.
+
+    In JSON mode stdout carries exactly one JSON document, also when the command fails
+    (``cli.main`` reads the same flags from the command line to print the diagnostics)."""
+
+    def both(func: F) -> F:
+        func = click.option(
+            "--json",
+            "output",
+            flag_value="json",
+            help="Same as --output json.",
+        )(func)
+        return click.option(
+            "--output",
+            "output",
+            type=click.Choice(["text", "json"]),
+            default="text",
+            show_default=True,
+            help="json: one machine-readable document on stdout (docs/json-output.md).",
+        )(func)
+
+    return both

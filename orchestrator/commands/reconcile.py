@@ -6,8 +6,9 @@ terminal. Exit codes (also in the command's help):
 * 0 — success (with ``--detailed-exitcode``: success and no changes);
 * 1 — failure: a resource failed or was skipped, the target or the lock refused, verification
   failed, or the confirmation was declined;
-* 2 — lab.yaml is invalid; with ``--detailed-exitcode`` also: success with changes (pending for
-  ``--dry-run``, applied otherwise);
+* 2 — lab.yaml is invalid or the command line is wrong; with ``--detailed-exitcode`` 2 means
+  success with changes (pending for ``--dry-run``, applied otherwise) and nothing else: the
+  errors that would exit 2 exit 1 (``cli.main``);
 * 130 — interrupted (Ctrl-C); the next run converges from where this one stopped.
 """
 
@@ -29,6 +30,7 @@ Exit codes:
   0    success (with --detailed-exitcode: no changes)
   1    failure (a resource, the target, the lock, verification, declined)
   2    lab.yaml is invalid; with --detailed-exitcode: changes pending/applied
+       (and only that: an invalid lab then exits 1)
   130  interrupted (run again to converge)
 """
 
@@ -62,7 +64,7 @@ def _confirm(question: str) -> bool:
 @click.option(
     "--detailed-exitcode",
     is_flag=True,
-    help="Exit 0 when there are no changes, 2 when there are (pending or applied), 1 on failure.",
+    help="Exit 0 when there are no changes, 2 when there are (pending or applied), 1 on any failure.",
 )
 @click.option("--no-verify", is_flag=True, help="Skip the verification after apply.")
 def command(

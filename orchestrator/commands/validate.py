@@ -2,23 +2,32 @@
 
 Runs the whole load (``labfile.load``: YAML, models, references, policy variables, then the
 resource graph, which finds cycles); touches no target. Problems are raised as one
-``SpecError``, which ``cli.main`` prints as ``lab.yaml:LINE:COL: yaml.path: message`` lines.
+``SpecError``, which ``cli.main`` prints as ``lab.yaml:LINE:COL: yaml.path: message`` lines — or,
+with ``--output json``/``--json``, as a diagnostics document on stdout (``output.diagnostics``,
+like ``terraform validate -json``).
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
 
-from orchestrator.commands.options import lab_file_option
+from orchestrator.commands.options import lab_file_option, output_option
 
 
 @click.command(help="Check lab.yaml and report every problem at once (exit code 2 when invalid).")
 @lab_file_option("The lab to check.")
-def command(lab_file: Path) -> int:
+@output_option()
+def command(lab_file: Path, output: str) -> int:
     from orchestrator.labfile import load
 
     _, graph = load(lab_file)
-    click.echo(f"{lab_file}: OK ({len(graph)} resources)")
+    if output == "json":
+        from orchestrator.output.diagnostics import validate_document
+
+        click.echo(json.dumps(validate_document(len(graph)), indent=2))
+    else:
+        click.echo(f"{lab_file}: OK ({len(graph)} resources)")
     return 0

@@ -3,11 +3,14 @@
 Reads what the lab owns (``engine.read_outputs``: a reconcile's read step), derives the MCP
 URL, the app, the server URL and the test user, then runs ``orchestrator.verify``. Exit codes:
 0 no check failed and at least one passed, 1 a check failed, none ran, or the lab is not
-deployed, 2 lab.yaml is invalid or ``--check`` names an unknown group.
+deployed, 2 lab.yaml is invalid or ``--check`` names an unknown group. ``--output json``: one
+document (``output.json_doc.verify_document``; a failure before the checks ran is a diagnostics
+document, printed by ``cli``).
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -57,12 +60,19 @@ def command(lab_file: Path, output: str, token: str | None, checks: tuple[str, .
     lab, graph = load(lab_file)
     settings = TargetSettings.for_lab(lab)
 
-    async def main() -> bool:
+    async def main() -> int:
         outputs = await read_outputs(lab, graph, settings)
         report = await run_for_lab(
             lab, outputs, settings, token=token, checks=frozenset(checks) if checks else None
         )
-        write_report(report, sys.stdout, output)
-        return report.ok
+        code = 0 if report.ok else 1
+        if output == "json":
+            from orchestrator.output.json_doc import verify_document
 
-    return 0 if anyio.run(main) else 1
+            doc = verify_document(lab.name, settings.kind, report.as_json(), code)
+            sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        else:
+            write_report(report, sys.stdout, output)
+        return code
+
+    return anyio.run(main)

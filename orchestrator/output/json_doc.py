@@ -11,7 +11,13 @@ Shape (``format_version`` 1; ``JSON_SCHEMA`` below is the contract, tested)::
                        "counts": {status: int},
                        "resources": [{"address", "kind", "action", "status", "message",
                                       "attempts", "seconds"}]},
+     "verification": null | {"ok": bool, "checks": [{"name", "outcome", "detail"}]},
+     "outputs": null | {name: value},   # orchestrator.output.lab_outputs
      "exit_code": int}
+
+``verification`` is null when it did not run (dry run, --no-verify, destroy, a failed apply);
+``outputs`` is null for a dry run or a destroy. ``verify_document`` is ``prmlab verify --output
+json``. The schemas are documented in docs/json-output.md (``docs/schemas/``).
 
 Values: ``{"unknown": true}`` for a value known only after apply, ``{"sensitive": true}`` for a
 secret (its value never appears). Pure.
@@ -19,14 +25,25 @@ secret (its value never appears). Pure.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from orchestrator.apply import ApplyResult
+from orchestrator.output.format import FORMAT_VERSION
+from orchestrator.output.lab_outputs import DESCRIPTIONS
 from orchestrator.output.values import to_json
 from orchestrator.plan import Plan
 from orchestrator.resource import Action
 
-FORMAT_VERSION = 1
+__all__ = [
+    "FORMAT_VERSION",
+    "JSON_SCHEMA",
+    "OUTPUT_SCHEMA",
+    "VERIFY_SCHEMA",
+    "document",
+    "output_document",
+    "verify_document",
+]
 
 
 def plan_json(plan: Plan) -> dict[str, Any]:
@@ -85,7 +102,14 @@ def result_json(result: ApplyResult) -> dict[str, Any]:
 
 
 def document(
-    plan: Plan, result: ApplyResult | None, *, target: str, dry_run: bool, exit_code: int
+    plan: Plan,
+    result: ApplyResult | None,
+    *,
+    target: str,
+    dry_run: bool,
+    exit_code: int,
+    verification: Mapping[str, Any] | None = None,
+    outputs: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     return {
         "format_version": FORMAT_VERSION,
@@ -95,6 +119,31 @@ def document(
         "dry_run": dry_run,
         "plan": plan_json(plan),
         "result": None if result is None else result_json(result),
+        "verification": None if verification is None else dict(verification),
+        "outputs": None if outputs is None else to_json(dict(outputs)),
+        "exit_code": exit_code,
+    }
+
+
+def output_document(lab: str, target: str, outputs: Mapping[str, Any]) -> dict[str, Any]:
+    """``prmlab output --output json``: the outputs (``lab_outputs``), or the one named."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "command": "output",
+        "lab": lab,
+        "target": target,
+        "outputs": to_json(dict(outputs)),
+    }
+
+
+def verify_document(lab: str, target: str, verification: Mapping[str, Any], exit_code: int) -> dict[str, Any]:
+    """``prmlab verify --output json``: the verification (``Report.as_json``) as a document."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "command": "verify",
+        "lab": lab,
+        "target": target,
+        **verification,
         "exit_code": exit_code,
     }
 
@@ -111,11 +160,94 @@ _CHANGE = {
         "forces_replacement": {"type": "boolean"},
     },
 }
+_CHECKS = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["name", "outcome", "detail"],
+        "additionalProperties": False,
+        "properties": {
+            "name": {"type": "string", "description": "group.check, e.g. forged.wrong_audience"},
+            "outcome": {"enum": ["pass", "fail", "skip"]},
+            "detail": {"type": "string"},
+        },
+    },
+}
+_VERIFICATION = {
+    "type": "object",
+    "required": ["ok", "checks"],
+    "additionalProperties": False,
+    "properties": {
+        "ok": {"type": "boolean", "description": "no check failed and at least one passed"},
+        "checks": _CHECKS,
+    },
+}
+_URL_MAP = {"type": "object", "additionalProperties": {"type": ["string", "null"]}}
+_NULLABLE_STRING = {"type": ["string", "null"]}
+_SOME_OUTPUTS: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        name: {
+            **(
+                _URL_MAP
+                if name in ("mcp_urls", "prm_urls", "client_ids")
+                else {"type": ["object", "null"]}
+                if name == "vscode_mcp_json"
+                else _NULLABLE_STRING
+            ),
+            "description": text,
+        }
+        for name, text in DESCRIPTIONS.items()
+    },
+}
+OUTPUTS_SCHEMA: dict[str, Any] = {**_SOME_OUTPUTS, "required": list(DESCRIPTIONS)}
+OUTPUT_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "prmlab output --output json",
+    "type": "object",
+    "required": ["format_version", "command", "lab", "target", "outputs"],
+    "additionalProperties": False,
+    "properties": {
+        "format_version": {"const": FORMAT_VERSION},
+        "command": {"const": "output"},
+        "lab": {"type": "string"},
+        "target": {"type": "string"},
+        "outputs": {**_SOME_OUTPUTS, "minProperties": 1, "description": "every output, or the one named"},
+    },
+}
+VERIFY_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "prmlab verify --output json",
+    "type": "object",
+    "required": ["format_version", "command", "lab", "target", "ok", "checks", "exit_code"],
+    "additionalProperties": False,
+    "properties": {
+        "format_version": {"const": FORMAT_VERSION},
+        "command": {"const": "verify"},
+        "lab": {"type": "string"},
+        "target": {"type": "string"},
+        "ok": {"type": "boolean", "description": "no check failed and at least one passed"},
+        "checks": _CHECKS,
+        "exit_code": {"type": "integer"},
+    },
+}
 JSON_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "prmlab reconcile --output json",
     "type": "object",
-    "required": ["format_version", "lab", "target", "operation", "dry_run", "plan", "result", "exit_code"],
+    "required": [
+        "format_version",
+        "lab",
+        "target",
+        "operation",
+        "dry_run",
+        "plan",
+        "result",
+        "verification",
+        "outputs",
+        "exit_code",
+    ],
     "additionalProperties": False,
     "properties": {
         "format_version": {"const": FORMAT_VERSION},
@@ -124,6 +256,8 @@ JSON_SCHEMA: dict[str, Any] = {
         "operation": {"enum": ["reconcile", "destroy"]},
         "dry_run": {"type": "boolean"},
         "exit_code": {"type": "integer"},
+        "verification": {"oneOf": [{"type": "null"}, _VERIFICATION]},
+        "outputs": {"oneOf": [{"type": "null"}, OUTPUTS_SCHEMA]},
         "plan": {
             "type": "object",
             "required": ["has_changes", "counts", "resources"],

@@ -1,6 +1,6 @@
 """The verification step of ``prmlab reconcile`` and the body of ``prmlab verify``.
 
-``verify(lab, outputs, settings, out)`` is the hook the engine calls after an apply that
+``verify(lab, outputs, settings, out) -> Report`` is the hook the engine calls after an apply that
 succeeded (``outputs`` = node address -> ``Actual.outputs``); ``settings`` is the target's
 ``TargetSettings``. On the local target it first makes sure the test users exist, and gives the
 verifier a minter (the emulator's ``/_emulator/identity/mint``) for the forged-token battery.
@@ -116,7 +116,7 @@ def write_report(report: Report, out: TextIO, output: str = "text") -> None:
 
 async def verify(
     lab: Lab, outputs: Mapping[str, Mapping[str, Any]], settings: TargetSettings, out: TextIO
-) -> bool:
+) -> Report:
     from orchestrator.spec.refs import resolve
     from orchestrator.spec.values import Ref
     from orchestrator.verify.connect import connection_help
@@ -134,4 +134,4 @@ async def verify(
     out.write(
         connection_help(lab.name, str(url), settings.ca_file if settings.kind == "local" else None, client_id)
     )
-    return report.ok
+    return report

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import jsonschema
 import pytest
 
 from tests.support.credentials import OfflineCredential
@@ -50,6 +51,13 @@ def lab_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     prmlab(folder, "local", "stop")
 
 
+def documented_schema(name: str) -> dict[str, Any]:
+    from orchestrator.output.schemas import SCHEMA_DIR
+
+    loaded: dict[str, Any] = json.loads((SCHEMA_DIR / f"{name}.schema.json").read_text(encoding="utf-8"))
+    return loaded
+
+
 def verify_outcomes(folder: Path) -> tuple[int, dict[str, str]]:
     # every group but idle.burst (6 s of idling per run; the fresh-lab test runs it): these runs
     # are about the policy's token checks
@@ -57,6 +65,7 @@ def verify_outcomes(folder: Path) -> tuple[int, dict[str, str]]:
     proc = prmlab(folder, "verify", "--output", "json", *(arg for g in groups for arg in ("--check", g)))
     assert proc.stdout, proc.stderr
     report = json.loads(proc.stdout)
+    jsonschema.validate(report, documented_schema("verify"))
     return proc.returncode, {c["name"]: c["outcome"] for c in report["checks"]}
 
 
@@ -93,8 +102,23 @@ def test_fresh_lab_reconciles_and_verifies(lab_folder: Path) -> None:
     # the MCP URL and a VS Code mcp.json entry are printed for the user
     assert "MCP endpoint: https://127.0.0.1:" in proc.stdout
     assert '"servers"' in proc.stdout
-    again = prmlab(lab_folder, "reconcile", "--yes", "--detailed-exitcode", "--no-verify")
+    again = prmlab(lab_folder, "reconcile", "--yes", "--detailed-exitcode", "--no-verify", "--output", "json")
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
+    doc = json.loads(again.stdout)
+    jsonschema.validate(doc, documented_schema("reconcile"))
+    mcp_url = doc["outputs"]["mcp_url"]
+    assert f"MCP endpoint: {mcp_url}" in proc.stdout
+    # prmlab output reads the same values back from the target
+    one = prmlab(lab_folder, "output", "mcp_url")
+    assert (one.returncode, one.stdout) == (0, mcp_url + "\n"), one.stderr
+    listed = prmlab(lab_folder, "output")
+    assert f'prm_url              = "{doc["outputs"]["prm_url"]}"' in listed.stdout, listed.stdout
+    as_json = prmlab(lab_folder, "output", "--json")
+    outputs = json.loads(as_json.stdout)
+    jsonschema.validate(outputs, documented_schema("output"))
+    assert outputs["outputs"] == doc["outputs"]
+    assert outputs["outputs"]["prm_url"].endswith("/.well-known/oauth-protected-resource/mcp")
+    assert outputs["outputs"]["client_ids"]["mcp"]
 
 
 @pytest.mark.parametrize(

@@ -301,3 +301,60 @@ def test_read_failures_are_one_clear_error_not_an_exception_group() -> None:
 
     with pytest.raises(PermanentError, match="403 Forbidden: no read access"):
         anyio.run(main)
+
+
+def test_json_document_embeds_the_verification_and_the_outputs() -> None:
+    from orchestrator.engine import Verified
+    from orchestrator.output.lab_outputs import DESCRIPTIONS
+    from orchestrator.output.schemas import SCHEMA_DIR
+
+    documented = json.loads((SCHEMA_DIR / "reconcile.schema.json").read_text(encoding="utf-8"))
+    checks = {"ok": False, "checks": [{"name": "forged.none", "outcome": "fail", "detail": "200 OK"}]}
+
+    async def verify(outputs: Mapping[str, Mapping[str, Any]]) -> Verified:
+        return Verified(False, checks)
+
+    def describe(outputs: Mapping[str, Mapping[str, Any]]) -> Mapping[str, Any]:
+        values: dict[str, Any] = dict.fromkeys(DESCRIPTIONS)
+        return values | {
+            "mcp_urls": {},
+            "prm_urls": {},
+            "client_ids": {},
+            "mcp_url": outputs["app.mcp"]["id"],
+        }
+
+    def run_json(cloud: FakeCloud, **options: Any) -> dict[str, Any]:
+        term = Term()
+
+        async def main() -> RunReport:
+            return await execute(
+                LAB,
+                lab_nodes(),
+                providers(cloud, KINDS),
+                ReconcileOptions(output="json", yes=True, **options),
+                term.term,
+                after_apply=verify,
+                describe=describe,
+            )
+
+        report = anyio.run(main)
+        doc: dict[str, Any] = json.loads(term.out.getvalue())
+        jsonschema.validate(doc, documented)
+        assert doc["exit_code"] == report.exit_code
+        return doc
+
+    cloud = FakeCloud()
+    dry = run_json(cloud, dry_run=True)
+    assert dry["verification"] is None
+    assert dry["outputs"] is None
+    applied = run_json(cloud)
+    assert applied["verification"] == checks
+    assert applied["exit_code"] == 1  # the verification failed
+    assert applied["outputs"]["mcp_url"] == "app/mcp-app"
+    unchanged = run_json(cloud, verify=False)  # no changes: outputs still described, no verification
+    assert unchanged["verification"] is None
+    assert unchanged["outputs"]["mcp_url"] == "app/mcp-app"
+    assert unchanged["exit_code"] == 0
+    destroyed = run_json(cloud, destroy=True)
+    assert destroyed["outputs"] is None
+    assert destroyed["verification"] is None

@@ -32,6 +32,8 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "reconcile": ("orchestrator.commands.reconcile", "Make the target match lab.yaml, then verify it."),
     "verify": ("orchestrator.commands.verify", "Prove the deployed lab works with a real MCP client."),
     "output": ("orchestrator.commands.output", "Print the lab's outputs (MCP URL, PRM URL, client ids...)."),
+    "graph": ("orchestrator.commands.graph", "Draw the lab's dependency graph (DOT, Mermaid, JSON)."),
+    "state": ("orchestrator.commands.state", "List what the lab owns on its target, with ids."),
     "local": ("orchestrator.commands.local", "Manage the local Azure emulator (start, stop, status, logs)."),
 }
 
@@ -83,7 +85,7 @@ def _library_logs_as_one_line() -> None:
     root.addHandler(handler)
 
 
-# Commands whose ``--output`` takes text|json (render's ``-o/--output`` is a folder).
+# Commands whose ``--output`` (graph: ``--format``) takes json (render's ``-o/--output`` is a folder).
 _JSON_OUTPUT_COMMANDS = frozenset({"reconcile", "verify", "validate", "output", "state", "graph"})
 
 
@@ -100,9 +102,9 @@ def _json_mode(args: list[str]) -> bool:
     for arg, following in zip(args, [*args[1:], ""], strict=True):
         if arg == "--json":
             json_mode = True
-        elif arg.startswith("--output="):
-            json_mode = arg == "--output=json"
-        elif arg == "--output":
+        elif arg.startswith(("--output=", "--format=")):
+            json_mode = arg.endswith("=json")
+        elif arg in ("--output", "--format"):
             json_mode = following == "json"
     return json_mode
 

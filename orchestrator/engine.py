@@ -16,7 +16,7 @@ Flow (``prmlab reconcile`` calls ``reconcile(options, term)``):
 8. verification (``orchestrator.verify.after_reconcile.verify``) unless ``--no-verify``.
 
 ``execute`` (steps 4-8) takes providers as a parameter, so tests drive it with in-memory ones.
-``read_outputs`` is step 4 alone, for ``prmlab verify``.
+``read_state`` / ``read_outputs`` are step 4 alone, for ``prmlab state`` / ``verify`` and ``output``.
 
 Exit codes: 0 success; 1 failure (a resource, the target, the lock, verification, a refused
 confirmation); 2 lab.yaml invalid. With ``--detailed-exitcode``: 0 no changes, 2 changes
@@ -355,11 +355,9 @@ def _outputs_of(plan: Plan, result: ApplyResult | None) -> dict[str, Mapping[str
 # ------------------------------------------------------------------ the real target
 
 
-async def read_outputs(
-    lab: Lab, graph: ResourceGraph, settings: TargetSettings
-) -> dict[str, Mapping[str, Any]]:
-    """The outputs of everything ``lab`` owns on its target (graph address -> ``Actual.outputs``),
-    read as a reconcile's read step reads them (``prmlab verify`` starts from these)."""
+async def read_state(lab: Lab, graph: ResourceGraph, settings: TargetSettings) -> dict[str, Actual]:
+    """Everything ``lab`` owns on its target (address -> ``Actual``; same-named resources it does
+    not own are left out), read as a reconcile's read step reads it (``prmlab state``)."""
     from orchestrator.providers import providers_for
     from orchestrator.target import open_clients
 
@@ -367,7 +365,15 @@ async def read_outputs(
     async with open_clients(settings) as clients:
         providers = providers_for(clients, lab)
         actuals = await read_all(lab.name, nodes, providers, resolver=spec_resolver(lab, settings.outputs()))
-    return {address: actual.outputs for address, actual in actuals.items() if actual.owned}
+    return {address: actual for address, actual in actuals.items() if actual.owned}
+
+
+async def read_outputs(
+    lab: Lab, graph: ResourceGraph, settings: TargetSettings
+) -> dict[str, Mapping[str, Any]]:
+    """The outputs of everything ``lab`` owns on its target (graph address -> ``Actual.outputs``;
+    ``prmlab verify`` and ``prmlab output`` start from these)."""
+    return {address: actual.outputs for address, actual in (await read_state(lab, graph, settings)).items()}
 
 
 def _verification_hook(

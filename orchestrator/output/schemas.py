@@ -14,13 +14,17 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.output.diagnostics import DIAGNOSTICS_SCHEMA
+from orchestrator.output.graph_text import GRAPH_SCHEMA
 from orchestrator.output.json_doc import JSON_SCHEMA, OUTPUT_SCHEMA, VERIFY_SCHEMA
+from orchestrator.output.state_doc import STATE_SCHEMA
 
 SCHEMAS: Mapping[str, Mapping[str, Any]] = {
     "diagnostics": DIAGNOSTICS_SCHEMA,
     "reconcile": JSON_SCHEMA,
     "verify": VERIFY_SCHEMA,
     "output": OUTPUT_SCHEMA,
+    "state": STATE_SCHEMA,
+    "graph": GRAPH_SCHEMA,
 }
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "docs" / "schemas"

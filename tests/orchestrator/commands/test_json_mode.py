@@ -50,6 +50,9 @@ def bad_lab(tmp_path: Path) -> Path:
         ["verify", "--output", "json"],
         ["output", "--json"],
         ["output", "mcp_url", "--output", "json"],
+        ["state", "--json"],
+        ["graph", "--format", "json"],
+        ["graph", "--json"],
     ],
 )
 def test_an_invalid_lab_is_a_diagnostics_document_on_stdout(

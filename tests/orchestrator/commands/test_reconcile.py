@@ -56,6 +56,21 @@ def test_reconcile_cli_flow(lab_dir: Path) -> None:
     assert applied.returncode == 0, applied.stderr
     assert "Apply complete" in applied.stdout
 
+    # prmlab state: what the lab now owns, with ids, read back from the target
+    state = prmlab("state", "--json", cwd=lab_dir)
+    assert state.returncode == 0, state.stderr
+    listed = json.loads(state.stdout)
+    jsonschema.validate(listed, documented("state"))
+    by_address = {r["address"]: r for r in listed["resources"]}
+    assert by_address["apim_service.main"]["id"].startswith("/subscriptions/")
+    assert all(r["in_lab"] for r in listed["resources"])
+    text = prmlab("state", cwd=lab_dir)
+    assert f"{len(by_address)} resources owned by lab 'cli-lab'" in text.stdout
+    # prmlab output: the gateway is deployed (this lab has no API of type mcp)
+    outputs = prmlab("output", "gateway_url", cwd=lab_dir)
+    assert outputs.returncode == 0, outputs.stderr
+    assert outputs.stdout.startswith("https://127.0.0.1:")
+
     again = prmlab("reconcile", "--yes", "--no-verify", "--detailed-exitcode", cwd=lab_dir)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "No changes" in again.stdout
@@ -63,6 +78,13 @@ def test_reconcile_cli_flow(lab_dir: Path) -> None:
     destroyed = prmlab("reconcile", "--destroy", "--yes", "--detailed-exitcode", cwd=lab_dir)
     assert destroyed.returncode == 2, destroyed.stderr
     assert "deleted" in destroyed.stdout
+
+
+def documented(name: str) -> dict[str, object]:
+    from orchestrator.output.schemas import SCHEMA_DIR
+
+    loaded: dict[str, object] = json.loads((SCHEMA_DIR / f"{name}.schema.json").read_text(encoding="utf-8"))
+    return loaded
 
 
 def test_parallelism_must_be_positive(tmp_path: Path) -> None:

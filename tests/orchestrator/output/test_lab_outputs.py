@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -67,3 +68,15 @@ def test_an_api_not_created_yet_has_no_url() -> None:
     values = lab_outputs(lab, outputs, TARGETS)
     assert values["mcp_url"] is None
     assert values["gateway_url"] == GATEWAY
+
+
+def test_text_rendering_lists_every_output_or_one_value_bare() -> None:
+    from orchestrator.commands.output import render_text
+
+    lab, _ = load(ROOT / "lab.yaml")
+    values = lab_outputs(lab, node_outputs(ROOT / "lab.yaml"), TARGETS)
+    listed = render_text(values, None).splitlines()
+    assert listed[0] == f'mcp_url              = "{GATEWAY}/mcp"'
+    assert "ca_file              = null" in listed
+    assert render_text(values, "mcp_url") == f"{GATEWAY}/mcp"  # bare, for "$(prmlab output mcp_url)"
+    assert json.loads(render_text(values, "client_ids")) == {"mcp": "c-mcp"}

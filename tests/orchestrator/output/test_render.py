@@ -64,7 +64,7 @@ def test_plan_text_markers_and_diff() -> None:
     assert "(known after apply)" in text
     assert "~ value: (sensitive) -> (sensitive)" in text
     assert "  -/+ api.mcp" in text
-    assert "+    <cors />" in text  # the unified diff line of the policy
+    assert "+        <cors/>" in text  # the unified diff line of the policy (laid out by xmltext)
     assert "  - api.old" in text
     assert text.rstrip().endswith("Plan: 2 to create, 1 to update, 1 to replace, 1 to delete, 1 unchanged.")
 

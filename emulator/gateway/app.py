@@ -1,7 +1,8 @@
 """The ASGI app of one APIM service's gateway: route, run the pipeline, answer (streaming).
 
 Flow per request: match API + operation in the config snapshot (404 as APIM otherwise),
-subscription key check, build ``context``, buffer the request body only when a policy reads
+admission by subscription key or open product (``subscriptions``), build ``context`` (with
+``Subscription``/``User``/``Product``), buffer the request body only when a policy reads
 it (otherwise it streams to the backend), ``engine.execute``, then send ``context.Response``
 — a backend response still streaming is relayed chunk by chunk (SSE, chunked) and closed when
 the client goes away. A policy the gateway cannot compile answers 500 naming the construct
@@ -21,10 +22,25 @@ from emulator.gateway.config import Match, ServiceConfig, Snapshot
 from emulator.gateway.elements import CorsStep
 from emulator.gateway.engine import Runtime, execute, raw_chunks
 from emulator.gateway.errors import PolicyCompileError
-from emulator.gateway.expr.context import Api, Body, Context, Deployment, Headers, Operation, Request, Url
+from emulator.gateway.expr.context import (
+    Api,
+    Body,
+    Context,
+    Deployment,
+    Group,
+    Headers,
+    Operation,
+    Product,
+    Request,
+    Subscription,
+    Url,
+    User,
+    UserIdentity,
+)
 from emulator.gateway.expr.netlib import NetDict
 from emulator.gateway.policy import Pipeline
 from emulator.gateway.services import Services
+from emulator.gateway.subscriptions import Admission
 from emulator.gateway.upstream import UpstreamError, UpstreamReply
 
 Scope = MutableMapping[str, Any]
@@ -75,20 +91,16 @@ class GatewayApp:
             await _simple(send, 404, {"statusCode": 404, "message": "Resource not found"})
             return
         query = parse_qsl((scope.get("query_string") or b"").decode("latin-1"), keep_blank_values=True)
-        if (
-            preflight is None
-            and match.api.subscription_required
-            and not self._subscription_ok(headers, query, snapshot.subscription_keys, match.api.body)
-        ):
-            await _simple(
-                send,
-                401,
-                {
-                    "statusCode": 401,
-                    "message": "Access denied due to missing subscription key. Make sure to include subscription key when making requests to an API.",
-                },
+        admission = Admission()
+        if preflight is None:
+            admission = snapshot.directory.admit(
+                match.api.name,
+                match.api.subscription_required,
+                self._subscription_key(headers, query, match.api.body),
             )
-            return
+            if admission.refusal is not None:
+                await _simple(send, 401, {"statusCode": 401, "message": admission.refusal})
+                return
         try:
             pipeline = snapshot.pipeline(match) if preflight is None else preflight[1]
         except PolicyCompileError as exc:
@@ -109,6 +121,7 @@ class GatewayApp:
             return
         body, stream = request_body
         ctx = self._context(scope, method, path, query, headers, body, match)
+        self._admitted(ctx, admission, snapshot)
         rt = Runtime(
             ctx,
             self.services,
@@ -205,16 +218,42 @@ class GatewayApp:
         return target, Pipeline(cors, [], [], [], False, False)
 
     @staticmethod
-    def _subscription_ok(
-        headers: Headers, query: list[tuple[str, str]], keys: set[str], api_body: Any
-    ) -> bool:
+    def _subscription_key(headers: Headers, query: list[tuple[str, str]], api_body: Any) -> str | None:
+        """The key the request carries: the API's header, else (only when the header is absent)
+        its query parameter (Learn "Subscriptions in Azure API Management", "Use a subscription key")."""
         names = ((api_body.get("properties") or {}).get("subscriptionKeyParameterNames")) or {}
         header_name = names.get("header", "Ocp-Apim-Subscription-Key")
         query_name = names.get("query", "subscription-key")
-        given = headers.m_GetValueOrDefault(header_name, None) or next(
-            (v for k, v in query if k == query_name), None
-        )
-        return bool(given) and given in keys
+        if headers.m_ContainsKey(header_name):
+            return str(headers.m_GetValueOrDefault(header_name, "") or "")
+        return next((v for k, v in query if k == query_name), None)
+
+    @staticmethod
+    def _admitted(ctx: Context, admission: Admission, snapshot: Snapshot) -> None:
+        """``context.Subscription`` / ``User`` / ``Product`` of an admitted request (null when none)."""
+        sub, user, product = admission.subscription, admission.user, admission.product
+        if sub is not None:
+            ctx.Subscription = Subscription(
+                sub.id,
+                sub.name,
+                admission.key,
+                sub.primary_key,
+                sub.secondary_key,
+                sub.created,
+                sub.start,
+                sub.end,
+            )
+        if user is not None:
+            ctx.User = User(
+                user.id, user.email, user.first_name, user.last_name, user.note, user.registered,
+                [Group(g.id, g.name) for g in user.groups], [UserIdentity(i, p) for p, i in user.identities],
+            )  # fmt: skip
+        if product is not None:
+            apis = [Api(dict(a.body), a.name) for a in snapshot.apis if a.name.lower() in product.apis]
+            ctx.Product = Product(
+                product.id, product.name, product.published, product.approval_required,
+                product.subscription_required, product.limit, apis, [Group(g.id, g.name) for g in product.groups],
+            )  # fmt: skip
 
     @staticmethod
     async def _read_body(receive: Receive) -> bytes | None:

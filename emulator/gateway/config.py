@@ -1,7 +1,8 @@
 """The gateway's view of one APIM service, read from the store (ARM GET shapes).
 
 ``ServiceConfig.snapshot()`` returns an immutable ``Snapshot`` of the service's APIs,
-operations, policies, named values, backends, fragments and subscriptions; it is rebuilt when
+operations, policies, named values, backends, fragments and the ``subscriptions.Directory``
+(subscriptions, products, users, groups); it is rebuilt when
 an ARM write under the service is published (``invalidate``) and re-checked against the
 documents' versions at most once a second (writes that bypass the event bus). Compiled
 policy documents are cached by (document, version, named values, fragments), so a rebuild
@@ -18,8 +19,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from emulator.gateway import subscriptions
 from emulator.gateway.errors import PolicyCompileError
 from emulator.gateway.policy import Pipeline, PolicyDocument, compile_document, compose, default_global
+from emulator.gateway.subscriptions import Directory
 from emulator.store import Store, Stored
 
 P = "microsoft.apimanagement/service"
@@ -32,7 +35,6 @@ KIND_GLOBAL_POLICY = P + "/policies"
 KIND_NAMED_VALUE = P + "/namedvalues"
 KIND_BACKEND = P + "/backends"
 KIND_FRAGMENT = P + "/policyfragments"
-KIND_SUBSCRIPTION = P + "/subscriptions"
 RECHECK_S = 1.0
 
 
@@ -137,16 +139,9 @@ class Snapshot:
             _doc_name(d).lower(): str((d.body.get("properties") or {}).get("url") or "")
             for d in by_kind.get(KIND_BACKEND, [])
         }
-        self.subscription_keys = {
-            str(k)
-            for d in by_kind.get(KIND_SUBSCRIPTION, [])
-            if (d.body.get("properties") or {}).get("state", "active") == "active"
-            for k in (
-                (d.body.get("properties") or {}).get("primaryKey"),
-                (d.body.get("properties") or {}).get("secondaryKey"),
-            )
-            if k
-        }
+        self.directory = Directory.build(
+            (d for kind in subscriptions.KINDS for d in by_kind.get(kind, [])), service_key
+        )
         self.policies: dict[str, Stored] = {}
         for kind in (KIND_API_POLICY, KIND_OPERATION_POLICY, KIND_GLOBAL_POLICY):
             for d in by_kind.get(kind, []):

@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
 from emulator.gateway.expr import jsonmodel as jm
 from emulator.gateway.expr import netlib
-from emulator.gateway.expr.values import EvalError, NetObject, to_string
+from emulator.gateway.expr.values import EvalError, NetEnum, NetObject, to_string
 
 
 class Headers(netlib.NetDict):
@@ -330,6 +330,111 @@ class Operation(NetObject):
         self.UrlTemplate = template
 
 
+class Group(NetObject):
+    """IGroup (Learn "API Management policy expressions", context variables): Id, Name."""
+
+    NET_TYPE = "IGroup"
+    NET_PROPS = frozenset({"Id", "Name"})
+
+    def __init__(self, group_id: str, name: str) -> None:
+        self.Id = group_id
+        self.Name = name
+
+
+class UserIdentity(NetObject):
+    NET_TYPE = "IUserIdentity"
+    NET_PROPS = frozenset({"Id", "Provider"})
+
+    def __init__(self, identity_id: str, provider: str) -> None:
+        self.Id = identity_id
+        self.Provider = provider
+
+
+class User(NetObject):
+    """``context.User``: the owner of the request's subscription (null without one)."""
+
+    NET_TYPE = "IUser"
+    NET_PROPS = frozenset({"Email", "FirstName", "Groups", "Id", "Identities", "LastName", "Note", "RegistrationDate"})  # fmt: skip
+
+    def __init__(
+        self,
+        user_id: str,
+        email: str,
+        first: str,
+        last: str,
+        note: str | None,
+        registered: datetime | None,
+        groups: list[Group],
+        identities: list[UserIdentity],
+    ) -> None:
+        self.Id = user_id
+        self.Email = email
+        self.FirstName = first
+        self.LastName = last
+        self.Note = note
+        self.RegistrationDate = registered
+        self.Groups = groups
+        self.Identities = identities
+
+
+class Subscription(NetObject):
+    """``context.Subscription``: the subscription whose key the request carried (null without one).
+    ``Key`` is the key sent. Learn's table names the creation date ``CreatedDate`` (older versions
+    of the page: ``CreatedTime``); both answer it."""
+
+    NET_TYPE = "ISubscription"
+    NET_PROPS = frozenset({"CreatedDate", "CreatedTime", "EndDate", "Id", "Key", "Name", "PrimaryKey", "SecondaryKey", "StartDate"})  # fmt: skip
+
+    def __init__(
+        self,
+        sid: str,
+        name: str,
+        key: str,
+        primary: str,
+        secondary: str,
+        created: datetime | None,
+        start: datetime | None,
+        end: datetime | None,
+    ) -> None:
+        self.Id = sid
+        self.Name = name
+        self.Key = key
+        self.PrimaryKey = primary
+        self.SecondaryKey = secondary
+        self.CreatedDate = created
+        self.CreatedTime = created
+        self.StartDate = start
+        self.EndDate = end
+
+
+class Product(NetObject):
+    """``context.Product``: the product of a product-scoped subscription, or the open product the
+    request is handled in (null otherwise). ``State`` is the enum ``ProductState``."""
+
+    NET_TYPE = "IProduct"
+    NET_PROPS = frozenset({"Apis", "ApprovalRequired", "Groups", "Id", "Name", "State", "SubscriptionLimit", "SubscriptionRequired"})  # fmt: skip
+
+    def __init__(
+        self,
+        product_id: str,
+        name: str,
+        published: bool,
+        approval_required: bool,
+        subscription_required: bool,
+        limit: int | None,
+        apis: list[Api],
+        groups: list[Group],
+    ) -> None:
+        self.Id = product_id
+        self.Name = name
+        self.State = NetEnum("ProductState", "Published" if published else "NotPublished")
+        self.ApprovalRequired = approval_required
+        self.SubscriptionRequired = subscription_required
+        self.SubscriptionLimit = limit
+        self.Apis = apis
+        self.Groups = groups
+
+
 class Context(NetObject):
     NET_TYPE = "IProxyRequestContext"
     NET_PROPS = frozenset(
@@ -349,9 +454,9 @@ class Context(NetObject):
         self.Timestamp = netlib.now()
         self.Api = api
         self.Operation = operation
-        self.Subscription = None
-        self.User = None
-        self.Product = None
+        self.Subscription: Subscription | None = None
+        self.User: User | None = None
+        self.Product: Product | None = None
         self.Tracing = False
         self.traces: list[tuple[str, str]] = []
 

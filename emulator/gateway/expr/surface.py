@@ -35,6 +35,7 @@ CLASSES: tuple[type[NetObject], ...] = (
     # the context model
     cm.Headers, cm.Variables, cm.QueryDict, cm.Url, cm.Body, cm.Request, cm.Response, cm.LastError,
     cm.Gateway, cm.Deployment, cm.SubscriptionKeyNames, cm.Api, cm.Operation, cm.Context,
+    cm.Group, cm.UserIdentity, cm.User, cm.Subscription, cm.Product,
 )  # fmt: skip
 
 

@@ -33,10 +33,10 @@ from emulator.gateway.config import (
     KIND_OPERATION,
     KIND_OPERATION_POLICY,
     KIND_SERVICE,
-    KIND_SUBSCRIPTION,
     ServiceConfig,
 )
 from emulator.gateway.services import Services
+from emulator.gateway.subscriptions import KIND_SUBSCRIPTION
 from emulator.gateway.upstream import UpstreamPool
 from emulator.identity.keys import sign
 from emulator.ports import bind_listener

@@ -42,6 +42,8 @@ INFO_FILE = "emulator.json"
 PID_FILE = "emulator.pid"
 LOG_FILE = "emulator.log"
 REQUEST_LOG = "requests.jsonl"
+# custom metrics the local gateways emit (llm-emit-token-metric; emulator.gateway.services.METRICS_FILE)
+METRICS_LOG = "customMetrics.jsonl"
 EXIT_PORT_TAKEN = 3  # emulator.__main__.EXIT_PORT_TAKEN (not imported: keep this module light)
 EXIT_STATE_LOCKED = 4  # emulator.__main__.EXIT_STATE_LOCKED
 START_LOCK = "emulator.start.lock"

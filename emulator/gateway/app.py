@@ -115,6 +115,7 @@ class GatewayApp:
             )
             return
         self.services.backends = snapshot.backends
+        self.services.app_insights = snapshot.app_insights
         request_body = await self._request_body(headers, pipeline, receive)
         if request_body is None:
             await _simple(send, 413, {"statusCode": 413, "message": "Request entity too large"})
@@ -344,12 +345,17 @@ class GatewayApp:
 
     @staticmethod
     async def _relay(rt: Runtime, upstream: UpstreamReply, send: Send) -> None:
+        tap = rt.stream_usage  # AI-gateway policies read the usage as the stream passes
         try:
             async for chunk in raw_chunks(upstream):
                 if chunk:
+                    if tap is not None:
+                        tap.feed(chunk)
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b""})
         except (OSError, UpstreamError):
             pass  # the client went away, or the backend broke the stream: the response ends here
         finally:
             await rt.close_backend()
+            if tap is not None:
+                rt.report_usage(tap.result())

@@ -35,6 +35,7 @@ KIND_GLOBAL_POLICY = P + "/policies"
 KIND_NAMED_VALUE = P + "/namedvalues"
 KIND_BACKEND = P + "/backends"
 KIND_FRAGMENT = P + "/policyfragments"
+KIND_LOGGER = P + "/loggers"
 RECHECK_S = 1.0
 
 
@@ -139,6 +140,14 @@ class Snapshot:
             _doc_name(d).lower(): str((d.body.get("properties") or {}).get("url") or "")
             for d in by_kind.get(KIND_BACKEND, [])
         }
+        self.app_insights = next(
+            (
+                str((d.body.get("properties") or {}).get("resourceId") or d.key)
+                for d in sorted(by_kind.get(KIND_LOGGER, []), key=lambda d: d.key)
+                if (d.body.get("properties") or {}).get("loggerType") == "applicationInsights"
+            ),
+            "",
+        )
         self.directory = Directory.build(
             (d for kind in subscriptions.KINDS for d in by_kind.get(kind, [])), service_key
         )

@@ -10,7 +10,7 @@ reads the body or ``forward-request`` buffers it.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio
@@ -18,6 +18,7 @@ import anyio
 from emulator.gateway.elements.core import HOP_BY_HOP, Step, run_steps
 from emulator.gateway.errors import PolicyFailure, ReturnResponse
 from emulator.gateway.expr.context import Body, Context, Headers, LastError, Response
+from emulator.gateway.llm import StreamUsage, Usage, parse_request, usage_of_body
 from emulator.gateway.policy import Pipeline
 from emulator.gateway.services import Services
 from emulator.gateway.upstream import UpstreamError, UpstreamReply
@@ -64,8 +65,28 @@ class Runtime:
         self.preflight = False
         self.extra_response_headers: list[tuple[str, str]] = []
         self.error_set = False
+        # AI-gateway policies (``elements.ai``): told the backend's token usage once, when the
+        # buffered response arrives (before outbound) or when a streamed one has passed (``app``)
+        self.usage_watchers: list[Callable[[Usage], None]] = []
+        self.forwarded = False
+        self._llm_request: tuple[bool, int] | None = None
+        self._usage_reported = False
+        self.stream_usage: StreamUsage | None = None
 
     # ---- helpers the steps use --------------------------------------------------------------
+    def llm_request(self) -> tuple[bool, int]:
+        """``(streamed, estimated prompt tokens)`` of the request body (``llm.parse_request``)."""
+        if self._llm_request is None:
+            self._llm_request = parse_request(self.ctx.Request.Body.content)
+        return self._llm_request
+
+    def report_usage(self, usage: Usage | None) -> None:
+        if self._usage_reported or usage is None:
+            return
+        self._usage_reported = True
+        for watcher in self.usage_watchers:
+            watcher(usage)
+
     def headers_for(self, target: str) -> Headers:
         if self.section in ("inbound", "backend"):
             return self.ctx.Request.Headers
@@ -211,6 +232,7 @@ class Runtime:
                 f"Error occured while calling backend service: {exc}",
             ) from exc
         self.upstream = upstream
+        self.forwarded = True
         resp_headers = Headers([(k, v) for k, v in upstream.headers if k.lower() not in HOP_BY_HOP])
         self.ctx.Response = Response(upstream.status, upstream.reason, resp_headers, Body(None))
         if buffer_response:
@@ -231,8 +253,20 @@ async def execute(rt: Runtime) -> None:
         try:
             await _run(p.inbound, rt, "inbound")
             await _run(p.backend, rt, "backend")
-            if p.uses_response_body:
+            watching = bool(rt.usage_watchers) and rt.forwarded
+            if p.uses_response_body or (watching and not rt.llm_request()[0]):
                 await rt.buffer_response()
+            if watching and rt.upstream is None:  # the answer is buffered (a stream too, if a policy read it)
+                streamed, prompt = rt.llm_request()
+                content = rt.ctx.Response.Body.content or b""
+                if streamed:
+                    tap = StreamUsage(prompt)
+                    tap.feed(content)
+                    rt.report_usage(tap.result())
+                else:
+                    rt.report_usage(usage_of_body(content))
+            elif watching:
+                rt.stream_usage = StreamUsage(rt.llm_request()[1])  # fed by the relay (``app``)
             await _run(p.outbound, rt, "outbound")
         except PolicyFailure as failure:
             section = rt.section

@@ -1,13 +1,16 @@
 """Per-service state the policies use at request time: backends, the value cache, rate-limit
-counters, OpenID configurations, managed-identity tokens, and the outbound HTTP client.
+counters and token windows, OpenID configurations, managed-identity tokens, the outbound HTTP
+client, and the custom-metrics file (``<state>/customMetrics.jsonl``).
 
-One ``Services`` per APIM service gateway; everything in memory (like APIM's internal cache,
-it is lost on restart). Reads of ARM resources go through the config snapshot (``config``).
+One ``Services`` per APIM service gateway; everything but the metrics file in memory (like
+APIM's internal cache, it is lost on restart). Reads of ARM resources go through the config snapshot (``config``).
 """
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import random
 import ssl
 import time
@@ -26,6 +29,7 @@ from emulator.gateway.upstream import HttpxUpstream, Upstream
 
 MAX_CACHE = 10_000
 OPENID_TTL_S = 600.0
+METRICS_FILE = "customMetrics.jsonl"  # custom metrics of every service (llm-emit-token-metric)
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,10 @@ class Services:
         self.service_body: dict[str, Any] = {}
         self._cache: OrderedDict[str, tuple[float, Any]] = OrderedDict()
         self._counters: dict[str, tuple[float, int]] = {}
+        self._tokens: dict[str, tuple[float, int]] = {}
+        # the resource id of the service's Application Insights logger ("" without one), set per
+        # request from the config snapshot as ``backends`` is
+        self.app_insights = ""
         self._openid: dict[str, OpenIdConfig] = {}
         self.traces: list[dict[str, Any]] = []
         # retry's waits and their jitter: tests replace them (no real waiting, fixed draws)
@@ -114,6 +122,41 @@ class Services:
             self._counters.clear()
         self._counters[counter] = (start, used)
         return True, max(calls - used, 0), retry_after
+
+    # token windows (llm-token-limit) -------------------------------------------------------------
+    def tokens_used(self, counter: str, period_s: int) -> tuple[int, int]:
+        """Tokens counted in the counter's current fixed window (it starts at its first use) and
+        the seconds until it ends."""
+        now = time.monotonic()
+        start, used = self._tokens.get(counter, (now, 0))
+        if now - start >= period_s:
+            start, used = now, 0
+            self._tokens[counter] = (start, used)
+        return used, max(1, math.ceil(period_s - (now - start)))
+
+    def tokens_add(self, counter: str, period_s: int, tokens: int) -> None:
+        now = time.monotonic()
+        start, used = self._tokens.get(counter, (now, 0))
+        if now - start >= period_s:
+            start, used = now, 0
+        if len(self._tokens) > MAX_CACHE:
+            self._tokens.clear()
+        self._tokens[counter] = (start, max(0, used + tokens))
+
+    # custom metrics (llm-emit-token-metric) ------------------------------------------------------
+    def emit_metrics(self, records: list[dict[str, Any]]) -> None:
+        """Append to ``<state>/customMetrics.jsonl`` (0600), one line per metric value, as
+        Application Insights' ``customMetrics`` table has them (``name``, ``value``,
+        ``customDimensions``; ``namespace``; ``component`` = the Application Insights resource
+        of the service's logger). Written only when the service has an Application Insights
+        logger: APIM sends custom metrics nowhere without one (Learn's prerequisites)."""
+        if not self.app_insights:
+            return
+        path = self.emulator.state_dir / METRICS_FILE
+        lines = "".join(json.dumps({**r, "component": self.app_insights}) + "\n" for r in records)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "a", encoding="utf-8") as out:
+            out.write(lines)
 
     # OpenID configurations ------------------------------------------------------------------
     async def openid_config(self, url: str) -> OpenIdConfig:

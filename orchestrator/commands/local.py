@@ -68,18 +68,28 @@ def status(lab_file: Path) -> int:
     return 0 if current.state == "running" else 1
 
 
-@command.command(help="Print the emulator's log (or its request log).")
+@command.command(help="Print the emulator's log (or its request log, or the custom metrics).")
 @_LAB
 @click.option("-n", "--lines", type=int, default=50, show_default=True, help="How many lines.")
 @click.option("--follow", is_flag=True, help="Keep printing new lines until Ctrl-C.")
 @click.option("--requests", "request_log", is_flag=True, help="The JSON-lines request log instead.")
-def logs(lab_file: Path, lines: int, follow: bool, request_log: bool) -> int:
+@click.option(
+    "--metrics",
+    "metrics_log",
+    is_flag=True,
+    help="The custom metrics the local gateways sent to Application Insights (JSON lines, e.g. Total Tokens).",
+)
+def logs(lab_file: Path, lines: int, follow: bool, request_log: bool, metrics_log: bool) -> int:
     from orchestrator import local
     from orchestrator.target import state_dir_for
     from redaction import redact
 
     state_dir = state_dir_for(lab_file)
-    path = state_dir / (local.REQUEST_LOG if request_log else local.LOG_FILE)
+    if request_log and metrics_log:
+        click.echo("--requests and --metrics: choose one", err=True)
+        return 2
+    name = local.REQUEST_LOG if request_log else local.METRICS_LOG if metrics_log else local.LOG_FILE
+    path = state_dir / name
     if not path.exists():
         click.echo(f"no log yet at {path}", err=True)
         return 1

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from emulator.gateway.services import METRICS_FILE
 from orchestrator import local
 from orchestrator.cli import cli
 from orchestrator.errors import EmulatorError
@@ -189,3 +190,15 @@ def test_an_empty_database_is_not_silently_a_fresh_emulator(lab: Path) -> None:
     with pytest.raises(EmulatorError, match=r"is unusable: it is empty \(0 bytes\)"):
         local.start(state)
     assert db.read_bytes() == b""
+
+
+def test_logs_metrics_prints_the_custom_metrics_of_the_gateways(lab: Path) -> None:
+    state = state_dir_for(lab)
+    assert local.METRICS_LOG == METRICS_FILE  # the file the gateways write
+    assert _run("local", "logs", "--metrics", "-f", str(lab))[0] == 1  # none yet
+    state.mkdir(parents=True, exist_ok=True)
+    line = '{"name": "Total Tokens", "value": 30, "customDimensions": {"API ID": "llm"}}'
+    (state / local.METRICS_LOG).write_text(line + "\n")
+    code, out = _run("local", "logs", "--metrics", "-f", str(lab))
+    assert (code, out.strip()) == (0, line)
+    assert _run("local", "logs", "--metrics", "--requests", "-f", str(lab))[0] == 2

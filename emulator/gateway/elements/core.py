@@ -21,6 +21,7 @@ from emulator.gateway.values import Val, make_val
 
 if TYPE_CHECKING:
     from emulator.gateway.expr.context import Context, Headers
+    from emulator.gateway.llm import Usage
     from emulator.gateway.services import Services
 
 # hop-by-hop headers (RFC 9110 section 7.6.1): never passed on by forward-request or send-request
@@ -39,6 +40,9 @@ class Runtime(Protocol):
     preflight: bool
     cors_headers: list[tuple[str, str]]
     extra_response_headers: list[tuple[str, str]]
+    usage_watchers: list[Callable[[Usage], None]]
+
+    def llm_request(self) -> tuple[bool, int]: ...
 
     def headers_for(self, target: str) -> Headers: ...
 

@@ -14,7 +14,11 @@ from emulator.gateway.elements.core import REFUSED
 _SCHEMA = "it validates against the API's schema definitions (OpenAPI/WSDL/GraphQL), which the local gateway does not hold"
 _GRAPHQL = "it resolves GraphQL fields, and the local gateway does not serve GraphQL APIs"
 _DAPR = "it calls a Dapr sidecar, which exists only next to a self-hosted gateway"
-_AI = "the AI-gateway family (token limits and metrics, semantic cache, content safety) is not in the local gateway yet"
+_SEMANTIC = (
+    "semantic caching compares prompt embeddings (an embeddings backend) in an external Redis-compatible "
+    "vector cache, neither of which the local emulator has"
+)
+_SAFETY = "it sends the prompt to an Azure AI Content Safety resource, which the local emulator does not have"
 
 REASONS: dict[str, str] = {
     # authentication and authorization
@@ -75,16 +79,12 @@ REASONS: dict[str, str] = {
     "publish-event": _GRAPHQL,
     # policy control
     "wait": "waiting on parallel send-request / cache-lookup-value / choose children is not implemented",
-    # AI gateway (issue 20: owned by policy-ai-subs, who replace these with builders)
-    "llm-token-limit": _AI,
-    "azure-openai-token-limit": _AI,
-    "llm-emit-token-metric": _AI,
-    "azure-openai-emit-token-metric": _AI,
-    "llm-semantic-cache-lookup": _AI,
-    "llm-semantic-cache-store": _AI,
-    "azure-openai-semantic-cache-lookup": _AI,
-    "azure-openai-semantic-cache-store": _AI,
-    "llm-content-safety": _AI,
+    # AI gateway (token limits and token metrics run: ``elements.ai``)
+    "llm-semantic-cache-lookup": _SEMANTIC,
+    "llm-semantic-cache-store": _SEMANTIC,
+    "azure-openai-semantic-cache-lookup": _SEMANTIC,
+    "azure-openai-semantic-cache-store": _SEMANTIC,
+    "llm-content-safety": _SAFETY,
 }
 
 REFUSED.update(REASONS)

@@ -29,6 +29,7 @@ from emulator.gateway.config import (
     KIND_BACKEND,
     KIND_FRAGMENT,
     KIND_GLOBAL_POLICY,
+    KIND_LOGGER,
     KIND_NAMED_VALUE,
     KIND_OPERATION,
     KIND_OPERATION_POLICY,
@@ -120,6 +121,15 @@ class Lab:
             KIND_FRAGMENT,
             f"{SERVICE_ID}/policyFragments/{name}",
             {"name": name, "properties": {"value": stored, "format": "xml"}},
+            SERVICE_ID,
+        )
+
+    def logger(self, name: str, resource_id: str) -> None:
+        """An Application Insights logger (what llm-emit-token-metric needs)."""
+        self._put(
+            KIND_LOGGER,
+            f"{SERVICE_ID}/loggers/{name}",
+            {"name": name, "properties": {"loggerType": "applicationInsights", "resourceId": resource_id}},
             SERVICE_ID,
         )
 

@@ -64,8 +64,44 @@ def model_schema() -> Mapping[str, Any]:
     return Lab.model_json_schema()
 
 
+def _enum_values(node: Mapping[str, Any]) -> list[Any] | None:
+    """The allowed values of a property: its enum, its interpolable enum, its items' enum."""
+    for candidate in (node, *node.get("anyOf", ()), node.get("items") or {}):
+        if isinstance(candidate, Mapping):
+            if "enum" in candidate:
+                return list(candidate["enum"])
+            inner = candidate.get("items")
+            if isinstance(inner, Mapping) and "enum" in inner:
+                return list(inner["enum"])
+            for option in candidate.get("anyOf", ()):
+                if isinstance(option, Mapping) and "enum" in option:
+                    return list(option["enum"])
+    return None
+
+
+def _documented(model: str, properties: dict[str, Any]) -> None:
+    """Descriptions (``descriptions.DESCRIPTIONS`` where the model gave none), the allowed
+    values appended to an enum's, ``descriptions.EXAMPLES`` — the editor's hover docs."""
+    from orchestrator.spec.descriptions import DESCRIPTIONS, EXAMPLES
+
+    for name, prop in properties.items():
+        text = prop.get("description") or DESCRIPTIONS.get(model, {}).get(name)
+        values = _enum_values(prop)
+        if values is not None and len(values) > 1:
+            listed = ", ".join(str(v) for v in values)
+            text = f"{text} (one of: {listed})" if text else f"One of: {listed}"
+        if text:
+            prop["description"] = text
+        if name in EXAMPLES.get(model, {}):
+            prop["examples"] = EXAMPLES[model][name]
+
+
 @cache
 def lab_schema() -> Mapping[str, Any]:
-    """The JSON Schema of lab.yaml as written (before interpolation)."""
+    """The JSON Schema of lab.yaml as written (before interpolation), documented."""
     schema = _allow_interpolation(model_schema())
+    _documented("Lab", schema["properties"])
+    for name, definition in schema.get("$defs", {}).items():
+        if "properties" in definition:
+            _documented(name, definition["properties"])
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema, "title": "prmlab lab.yaml"}

@@ -127,11 +127,13 @@ async def read_all(
     resolver: Resolver = direct_resolver,
     parallelism: int = DEFAULT_PARALLELISM,
     policy: RetryPolicy = DEFAULT_POLICY,
+    on_read: Callable[[str, int], None] | None = None,
 ) -> dict[str, Actual]:
     """The actual state of everything the lab owns (and same-named unowned resources).
 
     Every provider is asked, also for kinds the spec no longer names, so that their owned
     leftovers can be pruned or destroyed. Providers run concurrently, bounded by ``parallelism``.
+    ``on_read(kind, found)`` is called as each kind has been read (the live progress line).
     """
     wanted: dict[str, dict[str, Desired | None]] = {kind: {} for kind in providers}
     for node in nodes:
@@ -161,6 +163,8 @@ async def read_all(
             if address in found:
                 errors.append(PrmlabError(f"internal error: two providers returned {address}"))
             found[address] = actual
+        if on_read is not None:
+            on_read(kind, len(actuals))
 
     errors: list[PrmlabError] = []
     async with anyio.create_task_group() as group:
@@ -285,15 +289,22 @@ async def execute(
 ) -> RunReport:
     """Read, plan, print, confirm, apply, summarise (and verify through ``after_apply``)."""
     from orchestrator.output.plan_text import render_plan
-    from orchestrator.output.progress import reporter
+    from orchestrator.output.progress import read_reporter, reporter
     from orchestrator.output.summary import render_summary
 
     text = options.output == "text"
     info = term.out if text else term.err
     started = time.monotonic()
-    actuals = await read_all(
-        lab_name, nodes, providers, resolver=resolver, parallelism=options.parallelism, policy=policy
-    )
+    with read_reporter(info, tty=term.rich and text, kinds=len(providers)) as reading:
+        actuals = await read_all(
+            lab_name,
+            nodes,
+            providers,
+            resolver=resolver,
+            parallelism=options.parallelism,
+            policy=policy,
+            on_read=reading.on_read,
+        )
     read_seconds = time.monotonic() - started
     cpu = time.process_time()
     if options.destroy:

@@ -97,11 +97,23 @@ class Plan:
     steps: tuple[Step, ...]  # display order; execution order comes from depends_on/after
 
     def counts(self) -> dict[Action, int]:
-        """Steps per action; a no-op counts only when the resource exists (destroy lists absent ones)."""
+        """Steps per action; a no-op counts only when the resource exists (destroy lists absent ones);
+        a late step folded into its resource's create is not counted (``folded``)."""
         counter = Counter(
-            step.action for step in self.steps if step.action is not Action.NOOP or step.actual is not None
+            step.action
+            for step in self.steps
+            if (step.action is not Action.NOOP or step.actual is not None) and not self.folded(step)
         )
         return {action: counter.get(action, 0) for action in Action}
+
+    def folded(self, step: Step) -> bool:
+        """A late step (``late_of``) whose resource is created or replaced by this plan: its
+        values show as ``(known after apply)`` on that create, not as an update of its own (the
+        executor still runs it after the create)."""
+        if step.late_of is None:
+            return False
+        owner = next((s for s in self.steps if s.address == step.late_of), None)
+        return owner is not None and owner.action in (Action.CREATE, Action.REPLACE)
 
     @property
     def has_changes(self) -> bool:

@@ -63,7 +63,12 @@ def command(lab_file: Path, output: str, token: str | None, checks: tuple[str, .
     async def main() -> int:
         outputs = await read_outputs(lab, graph, settings)
         report = await run_for_lab(
-            lab, outputs, settings, token=token, checks=frozenset(checks) if checks else None
+            lab,
+            outputs,
+            settings,
+            token=token,
+            checks=frozenset(checks) if checks else None,
+            progress=sys.stderr,  # the live lines; stdout is the report
         )
         code = 0 if report.ok else 1
         if output == "json":

@@ -160,6 +160,8 @@ def render_plan(plan: Plan, *, target: str = "") -> str:
         return f"No changes for lab {plan.lab!r}{where}: {detail}.\n{counts_line(plan)}\n"
     lines = [f"Lab {plan.lab!r}{where} — {operation} plan:", ""]
     for step in plan.changes:
+        if plan.folded(step):  # shown as (known after apply) on the create
+            continue
         lines.extend(render_step(step))
         lines.append("")
     lines.append(counts_line(plan))

@@ -1,13 +1,16 @@
-"""Live per-resource progress while the executor runs.
+"""Live progress: reading the target, then per resource while the executor runs.
 
-Flow: ``engine`` opens a reporter around ``apply.apply_plan`` and passes ``reporter.on_event``
-as the executor's event callback. On a terminal: a rich progress bar with one line printed per
+Flow: ``engine`` opens ``read_reporter`` around ``engine.read_all`` (``on_read`` per kind read:
+on a terminal a live line "reading the target: 7/20 kinds, 12 resources", otherwise one line
+when the read starts and one when it is done), then a reporter around ``apply.apply_plan`` and
+passes ``reporter.on_event`` as the executor's event callback. On a terminal: a rich progress bar with one line printed per
 finished resource (rich is imported lazily, only then). Otherwise: plain lines, one per event, so
 logs and CI output stay readable. Unchanged resources are not listed (the summary counts them).
 """
 
 from __future__ import annotations
 
+import time
 from types import TracebackType
 from typing import Any, TextIO
 
@@ -36,6 +39,8 @@ _MARK = {
 def event_line(event: ProgressEvent) -> str | None:
     """The plain-text line for one event (None when it is not worth a line)."""
     if event.kind is EventKind.STARTED:
+        if event.action is Action.NOOP:  # written only if its references changed: its end says
+            return None
         return f"  {event.address}: {_DOING[event.action]}…"
     if event.kind is EventKind.RETRYING:
         return f"  {event.address}: attempt {event.attempt} failed ({event.message}); retrying in {event.wait:.1f}s"
@@ -128,3 +133,52 @@ class RichProgress:
 
 def reporter(stream: TextIO, *, tty: bool, total: int) -> PlainProgress | RichProgress:
     return RichProgress(stream, total) if tty else PlainProgress(stream)
+
+
+class ReadProgress:
+    """The read step's progress: kinds read and resources found, as they come."""
+
+    def __init__(self, stream: TextIO, *, tty: bool, kinds: int) -> None:
+        self.stream = stream
+        self.tty = tty
+        self.kinds = kinds
+        self.done = 0
+        self.found = 0
+        self.started = time.monotonic()
+        self.status: Any = None
+
+    def _line(self) -> str:
+        return f"Reading the target: {self.done}/{self.kinds} kinds, {self.found} resources found"
+
+    def __enter__(self) -> ReadProgress:
+        if self.tty:
+            from rich.console import Console
+
+            self.status = Console(file=self.stream).status(self._line())
+            self.status.start()
+        else:
+            print(f"Reading the target ({self.kinds} kinds)…", file=self.stream, flush=True)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self.status is not None:
+            self.status.stop()
+        if exc_type is None:
+            seconds = time.monotonic() - self.started
+            print(
+                f"Read {self.found} resources ({self.kinds} kinds) in {seconds:.1f}s.",
+                file=self.stream,
+                flush=True,
+            )
+
+    def on_read(self, kind: str, found: int) -> None:
+        self.done += 1
+        self.found += found
+        if self.status is not None:
+            self.status.update(self._line())
+
+
+def read_reporter(stream: TextIO, *, tty: bool, kinds: int) -> ReadProgress:
+    return ReadProgress(stream, tty=tty, kinds=kinds)

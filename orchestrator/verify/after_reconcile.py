@@ -69,7 +69,9 @@ async def run_for_lab(
     *,
     token: str | None = None,
     checks: frozenset[str] | None = None,
+    progress: TextIO | None = None,
 ) -> Report:
+    """Verify ``lab``; with ``progress``, a line there as each check group starts."""
     from orchestrator.verify.runner import run_verification
     from orchestrator.verify.targeting import build_target
 
@@ -102,7 +104,13 @@ async def run_for_lab(
         async def gateway_checks() -> list[Any]:
             return list(await verify_gateway(lab, outputs, targets, settings.ca_file if local else None))
 
-    return await run_verification(target, mode, gateway_checks=gateway_checks)
+    def on_group(group: str) -> None:
+        if progress is not None:
+            print(f"  verifying {group}…", file=progress, flush=True)
+
+    if progress is not None:
+        print(f"Verifying the lab ({', '.join(mode.checks)})…", file=progress, flush=True)
+    return await run_verification(target, mode, gateway_checks=gateway_checks, on_group=on_group)
 
 
 def write_report(report: Report, out: TextIO, output: str = "text") -> None:
@@ -122,7 +130,7 @@ async def verify(
     from orchestrator.verify.connect import connection_help
     from orchestrator.verify.targeting import mcp_api_key, resource_app_key
 
-    report = await run_for_lab(lab, outputs, settings)
+    report = await run_for_lab(lab, outputs, settings, progress=out)
     write_report(report, out)
     targets = settings.outputs()
     url = resolve(Ref(ref=f"apim.apis.{mcp_api_key(lab)}.url"), lab, outputs, targets)

@@ -26,6 +26,7 @@ from mcp.shared.auth import (
     OAuthToken,
 )
 
+from orchestrator.errors import printable
 from orchestrator.verify.http import client as http_client
 from orchestrator.verify.http import identity_origins, sdk_client
 from orchestrator.verify.model import CheckResult, Outcome, VerifyTarget
@@ -160,6 +161,15 @@ def _compare_profile(got: Mapping[str, Any], expected: Mapping[str, str] | None)
     return [f"{k}: got {got.get(k)!r}, expected {v!r}" for k, v in expected.items() if got.get(k) != v]
 
 
+def server_label(info: Any) -> str:
+    """``server prmlab-mcp-server 1.2.0`` from the ``initialize`` answer's ``serverInfo``
+    (its title too when it has one), never the object's repr."""
+    name = printable(str(getattr(info, "name", "") or "?"))
+    version = printable(str(getattr(info, "version", "") or "?"))
+    title = getattr(info, "title", None)
+    return f"server {name} {version}" + (f" ({printable(str(title))})" if title else "")
+
+
 async def check_client_flow(target: VerifyTarget) -> tuple[list[CheckResult], str | None]:
     """Sign in with the real MCP client and call the tool; returns the results and the token."""
     client_info = OAuthClientInformationFull(
@@ -195,7 +205,7 @@ async def check_client_flow(target: VerifyTarget) -> tuple[list[CheckResult], st
             results.append(
                 CheckResult("client.sign_in", Outcome.PASS, "token obtained through the MCP OAuth flow")
             )
-            results.append(CheckResult("client.initialize", Outcome.PASS, f"server {client.server_info!r}"))
+            results.append(CheckResult("client.initialize", Outcome.PASS, server_label(client.server_info)))
             tools = await client.list_tools()
             names = [t.name for t in tools.tools]
             if "show_user_profile" not in names:

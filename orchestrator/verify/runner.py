@@ -73,22 +73,36 @@ async def _jwks(
 
 
 async def run_verification(
-    target: VerifyTarget, mode: AuthorizationMode = ENTRA, *, gateway_checks: ExtraChecks | None = None
+    target: VerifyTarget,
+    mode: AuthorizationMode = ENTRA,
+    *,
+    gateway_checks: ExtraChecks | None = None,
+    on_group: Callable[[str], None] | None = None,
 ) -> Report:
-    """Every check of ``mode``'s suite; ``gateway_checks`` runs the ``gateway`` group."""
+    """Every check of ``mode``'s suite; ``gateway_checks`` runs the ``gateway`` group;
+    ``on_group(name)`` is called as each group starts (the live progress lines)."""
+
+    def starting(group: str) -> None:
+        if on_group is not None:
+            on_group(group)
+
     results: list[CheckResult] = []
     async with client(target.ca_file, retry_origins=identity_origins(target)) as http:
+        starting("discovery")
         discovered_results, discovered = await check_discovery(http, target)
         results += discovered_results
         token: str | None = None
         if mode.runs("client"):
+            starting("client")
             flow_results, token = await check_client_flow(target)
             results += flow_results
             if mode.runs("idle") and _wanted(target, IDLE_BURST):
+                starting("idle")
                 results.append(await check_idle_burst(http, target.mcp_url, token))
         if mode.runs("gateway"):
             if gateway_checks is None:
                 raise ValueError(f"authorization mode {mode.name} needs its gateway checks")
+            starting("gateway")
             results += await gateway_checks()
         issuer = target.token_issuer or discovered.issuer or ""
         if not issuer:
@@ -99,11 +113,13 @@ async def run_verification(
         jwks = await _jwks(http, discovered.as_metadata if mode.runs("client") else None, issuer)
         cases = forgeries(target, issuer, token, jwks)
         if mode.runs("forged"):
+            starting("forged")
             results += await check_forgeries(
                 http, target.mcp_url, cases, resource_metadata=path_inserted_prm_url(target.mcp_url)
             )
         if target.server_url and mode.runs("bypass"):
             # Around the gateway: the server must refuse every token the gateway refuses, with
             # the same answer (401 invalid_token, 403 insufficient_scope): same claims rules.
+            starting("bypass")
             results += await check_forgeries(http, target.server_url, cases, group="bypass")
     return Report(tuple(_selected(target, results)))

@@ -102,6 +102,14 @@ def test_fresh_lab_reconciles_and_verifies(lab_folder: Path) -> None:
     # the MCP URL and a VS Code mcp.json entry are printed for the user
     assert "MCP endpoint: https://127.0.0.1:" in proc.stdout
     assert '"servers"' in proc.stdout
+    # progress while reading and verifying; the first plan has no phantom late update
+    assert "Reading the target (" in proc.stdout
+    assert "Plan: 26 to create, 0 to update," in proc.stdout, proc.stdout[:3000]
+    assert "#late" not in proc.stdout.split("Plan:")[0]
+    for group in ("discovery", "client", "idle", "forged", "bypass"):
+        assert f"  verifying {group}…" in proc.stdout
+    assert proc.stdout.count("updating…") <= 1, proc.stdout  # one real update at most: the late one
+    assert re.search(r"client\.initialize\s+server prmlab-mcp-server \S+", proc.stdout), proc.stdout
     again = prmlab(lab_folder, "reconcile", "--yes", "--detailed-exitcode", "--no-verify", "--output", "json")
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
     doc = json.loads(again.stdout)

@@ -154,3 +154,35 @@ def test_rich_progress_prints_finished_resources() -> None:
     assert "+ app.mcp: created" in text
     assert "! nv.key: failed: 403 Forbidden" in text
     assert "api.same" not in text
+
+
+def test_a_first_plan_shows_no_phantom_late_update() -> None:
+    """Issue 19: an empty target planned "26 to create, 1 to update" - the late step of a created
+    app was listed and counted as an update of its own. It is folded into the create, whose
+    late-bound value shows (known after apply); the executor still runs it."""
+    from tests.orchestrator.test_apply import plan_of
+
+    nodes = [
+        NodeInput(
+            "app.mcp",
+            "app",
+            (),
+            spec("mcp-app", redirect=FakeRef("srv.main.id", "/cb")),
+            deferred=("srv.main",),
+        ),
+        NodeInput("srv.main", "srv", ("app.mcp",), spec("server", client=FakeRef("app.mcp.id"))),
+    ]
+    plan, _ = plan_of(FakeCloud(), nodes, ["app", "srv"])
+    assert plan.step("app.mcp#late").late_of == "app.mcp"  # still planned, for the executor
+    text = render_plan(plan)
+    assert "#late" not in text
+    assert "+ redirect: (known after apply)" in text
+    assert text.rstrip().endswith("Plan: 2 to create, 0 to update, 0 to replace, 0 to delete, 0 unchanged.")
+
+
+def test_a_no_op_step_prints_no_start_line() -> None:
+    """Ten "updating…" lines for one real update: no-op steps (written only if their references
+    changed) announced a start each. Only their end says something, and only for a real write."""
+    start = ProgressEvent(EventKind.STARTED, "nv.plain", Action.NOOP)
+    assert event_line(start) is None
+    assert event_line(ProgressEvent(EventKind.STARTED, "nv.plain", Action.UPDATE)) == "  nv.plain: updating…"

@@ -165,6 +165,7 @@ ORCHESTRATOR_LAYERS: tuple[tuple[str, ...], ...] = (
         "orchestrator.retry",
         "orchestrator.lock",
         "orchestrator.local",
+        "orchestrator.logsources",
         "orchestrator.pacing",
         "orchestrator.pacing_policy",
         "orchestrator.pending",

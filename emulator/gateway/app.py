@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl
 
 import anyio
 
+from emulator.gateway.accesslog import MATCH_KEY
 from emulator.gateway.config import Match, ServiceConfig, Snapshot
 from emulator.gateway.elements import CorsStep
 from emulator.gateway.engine import Runtime, execute, raw_chunks
@@ -87,6 +88,10 @@ class GatewayApp:
         snapshot = self.config.snapshot()
         headers = Headers((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope.get("headers") or [])
         match, preflight = self._route(snapshot, path, method, headers)
+        matched = scope.get(MATCH_KEY)
+        if matched is not None and match is not None:  # for the access log (accesslog)
+            matched["api"] = match.api.name
+            matched["operation"] = match.operation.name if match.operation is not None else None
         if match is None:
             await _simple(send, 404, {"statusCode": 404, "message": "Resource not found"})
             return

@@ -16,6 +16,7 @@ import uvicorn
 from anyio.abc import TaskGroup
 
 from emulator.context import EmulatorContext, Event
+from emulator.gateway.accesslog import ACCESS_LOG, AccessLog, AccessLogMiddleware
 from emulator.gateway.app import GatewayApp
 from emulator.gateway.config import KIND_SERVICE, ServiceConfig
 from emulator.gateway.services import Services, make_client, outbound_ssl
@@ -50,6 +51,7 @@ class GatewayManager:
         self.running: dict[str, _Running] = {}
         self._tg: TaskGroup | None = None
         self.started = anyio.Event()
+        self.access_log = AccessLog(ctx.state_dir / ACCESS_LOG)  # every gateway's requests
 
     async def run(self) -> None:
         async with anyio.create_task_group() as tg:
@@ -64,6 +66,7 @@ class GatewayManager:
                 with anyio.CancelScope(shield=True):
                     for key in list(self.running):
                         await self.close(key)
+                    self.access_log.close()
 
     async def on_event(self, event: Event) -> None:
         if event.kind == KIND_SERVICE:
@@ -94,8 +97,9 @@ class GatewayManager:
         services = Services(self.ctx, key, make_client(ca), UpstreamPool(outbound_ssl(ca)))
         services.service_body = dict(body)
         app = GatewayApp(config, services, f"https://127.0.0.1:{port}")
+        service_name = key.rsplit("/", 1)[-1]
         uconfig = uvicorn.Config(
-            app,
+            AccessLogMiddleware(app, self.access_log, service_name),
             host="127.0.0.1",
             port=port,
             ssl_certfile=str(self.ctx.cert_file),

@@ -5,6 +5,7 @@ configuration after an emulator restart."""
 
 from __future__ import annotations
 
+import json
 import ssl
 import time
 from pathlib import Path
@@ -129,6 +130,19 @@ async def test_gateway_in_the_emulator_survives_a_restart(
                 f"{gateway}/mcp", content=b"{}", headers={"Authorization": f"Bearer {user_token(emu)}"}
             )
             assert (ok.status_code, ok.text) == (200, "backend saw a bearer token")
+            missing = await http.get(f"{gateway}/nowhere?code=secret-code")
+            assert missing.status_code == 404
+        # the access log (prmlab logs gateway): one line per request, the route it took, no query
+        lines = (state / "gateway.jsonl").read_text(encoding="utf-8")
+        assert "secret-code" not in lines
+        records = [json.loads(line) for line in lines.splitlines()]
+        assert [(r["method"], r["path"], r["status"], r["api"], r["operation"]) for r in records[-3:]] == [
+            ("POST", "/mcp", 401, "mcp", "post"),
+            ("POST", "/mcp", 200, "mcp", "post"),
+            ("GET", "/nowhere", 404, None, None),
+        ]
+        assert all(r["duration_ms"] >= 0 for r in records[-3:])
+        assert len({r["service"] for r in records}) == 1  # the one APIM service's name
         emu.stop()
         emu = make_emulator("--apim-create-seconds", "0.3", state_dir=state)
         async with httpx.AsyncClient(verify=trust) as http:

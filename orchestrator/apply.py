@@ -353,11 +353,7 @@ class _Run:
             return Status.CREATED, created.outputs, attempts, step.changes
         if step.action is Action.REPLACE:
             assert step.actual is not None
-            old = step.actual
-            _, deleting = await self.call(step, lambda: provider.delete(old))
-            created, attempts = await self.call(step, lambda: provider.create(desired))
-            self.actuals[step.address] = created
-            return Status.REPLACED, created.outputs, attempts + deleting, step.changes
+            return await self.replace(step, provider, desired, step.actual, step.changes)
         # UPDATE, or a NOOP whose inputs changed: diff again with the real values
         assert step.actual is not None
         current = step.actual
@@ -366,9 +362,23 @@ class _Run:
             changes = (*[c for c in step.changes if c.path == OWNERSHIP_FIELD], *changes)
         if not changes:
             return Status.UNCHANGED, current.outputs, 0, changes
+        if any(change.forces_replacement for change in changes):
+            # a value known only now (a replaced dependency's new id) cannot change in place
+            return await self.replace(step, provider, desired, current, changes)
         updated, attempts = await self.call(step, lambda: provider.update(desired, current))
         self.actuals[step.address] = updated
         return Status.UPDATED, updated.outputs, attempts, changes
+
+    async def replace(
+        self, step: Step, provider: Provider, desired: Desired, old: Actual, changes: tuple[FieldChange, ...]
+    ) -> tuple[Status, Mapping[str, Any], int, tuple[FieldChange, ...]]:
+        """Delete, then create; only create when the container's replacement took it away."""
+        deleting = 0
+        if step.replaced_with is None:
+            _, deleting = await self.call(step, lambda: provider.delete(old))
+        created, attempts = await self.call(step, lambda: provider.create(desired))
+        self.actuals[step.address] = created
+        return Status.REPLACED, created.outputs, attempts + deleting, changes
 
 
 def _done(

@@ -100,6 +100,7 @@ def nodes_from_graph(graph: ResourceGraph) -> list[NodeInput]:
             bool(getattr(node.spec, "adopt", False)),
             refs=tuple(ref for _, ref in node.refs),
             deferred=tuple(sorted(node.deferred)),
+            container=node.container,
         )
         for node in graph
     ]

@@ -11,6 +11,15 @@ Addresses are ``<kind>.<key>`` (``entra_app.mcp``, ``api.mcp``, ``named_value.Mc
 ``<kind>.<parent>.<key>`` for children (``operation.mcp.prm``, ``federated_credential.mcp.msiAsFic``),
 and ``<kind>.main`` for the lab's singletons (``apim_service.main``, ``resource_group.main``).
 
+Containment (``Node.container``): the node whose delete takes this one with it, so that a
+replacement of the container re-creates it too (``plan``: ``-/+`` "parent replaced"). A resource
+group holds the lab's ARM resources; an APIM service its loggers, diagnostics, named values,
+backends and APIs; an API its operations and policy; an operation its policy; a storage account
+its table; a registry or storage account the role assignments scoped to it (extension
+resources); an app registration its service principal and federated credentials (Graph deletes
+them with it); a container apps environment its container apps. The container is always a
+dependency too.
+
 Late binding: references in an Entra app's redirect URIs do not order the graph (the app is
 created first; the redirect URIs are set by an update once their providers exist — the
 server's URL is only known after the server, and the server needs the app's client id).
@@ -65,6 +74,7 @@ class Node:
     path: PathT = ()
     refs: tuple[tuple[PathT, Ref], ...] = ()
     deferred: frozenset[str] = frozenset()
+    container: str | None = None  # the node whose delete takes this one with it (module doc)
 
     @property
     def key(self) -> str:
@@ -130,10 +140,11 @@ class _Builder:
         needs: set[str] | None = None,
         skip: frozenset[str] = frozenset(),
         late: frozenset[str] = frozenset(),
+        container: str | None = None,
     ) -> str:
         address = f"{kind}.{key}"
         refs: tuple[tuple[PathT, Ref], ...] = tuple(walk_refs(spec, path, skip))
-        depends = set(needs or ())
+        depends = set(needs or ()) | ({container} if container else set())
         deferred: set[str] = set()
         for ref_path, ref in refs:
             provider = provider_node(ref)
@@ -146,7 +157,7 @@ class _Builder:
             else:
                 depends.add(provider)
         self.nodes[address] = Node(
-            address, kind, frozenset(depends), spec, path, refs, frozenset(deferred - depends)
+            address, kind, frozenset(depends), spec, path, refs, frozenset(deferred - depends), container
         )
         return address
 
@@ -165,7 +176,7 @@ def _build(lab: Lab) -> ResourceGraph:
     rg = b.add(Kind.RESOURCE_GROUP, "main", lab.target, ("target",))
     workspace, app_insights = _monitoring(b, lab, rg)
     for key, identity in lab.managed_identities.items():
-        b.add(Kind.MANAGED_IDENTITY, key, identity, ("managed_identities", key), {rg})
+        b.add(Kind.MANAGED_IDENTITY, key, identity, ("managed_identities", key), container=rg)
     _entra(b, lab)
     service = _apim_service(b, lab, rg, app_insights)
     _client_store(b, lab, rg, service)
@@ -180,12 +191,16 @@ def _monitoring(b: _Builder, lab: Lab, rg: str) -> tuple[str | None, str | None]
     workspace = app_insights = None
     if mon.log_analytics is not None:
         workspace = b.add(
-            Kind.LOG_ANALYTICS_WORKSPACE, "main", mon.log_analytics, ("monitoring", "log_analytics"), {rg}
+            Kind.LOG_ANALYTICS_WORKSPACE,
+            "main",
+            mon.log_analytics,
+            ("monitoring", "log_analytics"),
+            container=rg,
         )
     if mon.app_insights is not None:
         needs = {rg} | ({workspace} if workspace else set())
         app_insights = b.add(
-            Kind.APP_INSIGHTS, "main", mon.app_insights, ("monitoring", "app_insights"), needs
+            Kind.APP_INSIGHTS, "main", mon.app_insights, ("monitoring", "app_insights"), needs, container=rg
         )
     return workspace, app_insights
 
@@ -198,28 +213,32 @@ def _entra(b: _Builder, lab: Lab) -> None:
             Kind.ENTRA_APP, key, app, where, skip=frozenset({"federated_credentials"}), late=_DEFERRED_FIELDS
         )
         if app.service_principal:
-            b.add(Kind.SERVICE_PRINCIPAL, key, app, where, {app_node}, skip=frozenset(type(app).model_fields))
+            skip = frozenset(type(app).model_fields)
+            b.add(Kind.SERVICE_PRINCIPAL, key, app, where, skip=skip, container=app_node)
         for i, fic in enumerate(app.federated_credentials):
             b.add(
                 Kind.FEDERATED_CREDENTIAL,
                 f"{key}.{fic.name}",
                 fic,
                 (*where, "federated_credentials", i),
-                {app_node},
+                container=app_node,
             )
 
 
 def _apim_service(b: _Builder, lab: Lab, rg: str, app_insights: str | None) -> str:
     """The APIM service, its logger (on App Insights) and diagnostic; the service's address."""
     mon = lab.monitoring
-    service = b.add(Kind.APIM_SERVICE, "main", lab.apim.service, ("apim", "service"), {rg})
+    service = b.add(Kind.APIM_SERVICE, "main", lab.apim.service, ("apim", "service"), container=rg)
     logger = None
     if mon.apim_logger is not None:
         needs = {service} | ({app_insights} if app_insights else set())
-        logger = b.add(Kind.APIM_LOGGER, "main", mon.apim_logger, ("monitoring", "apim_logger"), needs)
+        logger = b.add(
+            Kind.APIM_LOGGER, "main", mon.apim_logger, ("monitoring", "apim_logger"), needs, container=service
+        )
     if mon.apim_diagnostic is not None:
         needs = {service} | ({logger} if logger else set())
-        b.add(Kind.APIM_DIAGNOSTIC, "main", mon.apim_diagnostic, ("monitoring", "apim_diagnostic"), needs)
+        where: PathT = ("monitoring", "apim_diagnostic")
+        b.add(Kind.APIM_DIAGNOSTIC, "main", mon.apim_diagnostic, where, needs, container=service)
     return service
 
 
@@ -229,10 +248,10 @@ def _client_store(b: _Builder, lab: Lab, rg: str, service: str) -> None:
     if store is None:
         return
     store_at: PathT = ("authorization", "client_store")
-    account = b.add(Kind.STORAGE_ACCOUNT, "client_store", store, store_at, {rg})
-    b.add(Kind.STORAGE_TABLE, "client_store", store, store_at, {account})
+    account = b.add(Kind.STORAGE_ACCOUNT, "client_store", store, store_at, container=rg)
+    b.add(Kind.STORAGE_TABLE, "client_store", store, store_at, container=account)
     grant = RoleAssignment("Storage Table Data Contributor", service, account)
-    b.add(Kind.ROLE_ASSIGNMENT, "apim-client-store", grant, store_at, {account, service})
+    b.add(Kind.ROLE_ASSIGNMENT, "apim-client-store", grant, store_at, {service}, container=account)
 
 
 def _apim_children(b: _Builder, lab: Lab, service: str) -> None:
@@ -240,23 +259,29 @@ def _apim_children(b: _Builder, lab: Lab, service: str) -> None:
     named values its variables name)."""
     apim = lab.apim
     for name, nv in apim.named_values.items():
-        needs = {service}
+        needs = set()
         if nv.key_vault is not None and nv.key_vault.identity is not None:
             needs.add(Kind.MANAGED_IDENTITY.at(nv.key_vault.identity))
-        b.add(Kind.NAMED_VALUE, name, nv, ("apim", "named_values", name), needs)
+        b.add(Kind.NAMED_VALUE, name, nv, ("apim", "named_values", name), needs, container=service)
     for key, backend in apim.backends.items():
-        b.add(Kind.BACKEND, key, backend, ("apim", "backends", key), {service})
+        b.add(Kind.BACKEND, key, backend, ("apim", "backends", key), container=service)
     for key, api in apim.apis.items():
         where = ("apim", "apis", key)
-        needs = {service} | ({Kind.BACKEND.at(api.backend)} if api.backend else set())
-        api_node = b.add(Kind.API, key, api, where, needs, skip=frozenset({"policy", "operations"}))
+        needs = {Kind.BACKEND.at(api.backend)} if api.backend else set()
+        skip = frozenset({"policy", "operations"})
+        api_node = b.add(Kind.API, key, api, where, needs, skip=skip, container=service)
         if api.policy is not None:
             tokens = {Kind.NAMED_VALUE.at(t) for t in _tokens(api.policy)}
-            b.add(Kind.API_POLICY, key, api.policy, (*where, "policy"), {api_node} | tokens)
+            b.add(Kind.API_POLICY, key, api.policy, (*where, "policy"), tokens, container=api_node)
         for op_key, op in api.operations.items():
             op_where = (*where, "operations", op_key)
             op_node = b.add(
-                Kind.OPERATION, f"{key}.{op_key}", op, op_where, {api_node}, skip=frozenset({"policy"})
+                Kind.OPERATION,
+                f"{key}.{op_key}",
+                op,
+                op_where,
+                skip=frozenset({"policy"}),
+                container=api_node,
             )
             if op.policy is not None:
                 tokens = {Kind.NAMED_VALUE.at(t) for t in _tokens(op.policy)}
@@ -265,7 +290,8 @@ def _apim_children(b: _Builder, lab: Lab, service: str) -> None:
                     f"{key}.{op_key}",
                     op.policy,
                     (*op_where, "policy"),
-                    {op_node} | tokens,
+                    tokens,
+                    container=op_node,
                 )
 
 
@@ -279,7 +305,9 @@ def _server(b: _Builder, lab: Lab, rg: str, workspace: str | None) -> None:
     if identity_node:
         needs.add(identity_node)
     if server.registry is not None:
-        registry = b.add(Kind.CONTAINER_REGISTRY, "main", server.registry, ("server", "registry"), {rg})
+        registry = b.add(
+            Kind.CONTAINER_REGISTRY, "main", server.registry, ("server", "registry"), container=rg
+        )
         needs.add(registry)
         if identity_node:
             grant = RoleAssignment("AcrPull", identity_node, registry)
@@ -289,17 +317,21 @@ def _server(b: _Builder, lab: Lab, rg: str, workspace: str | None) -> None:
                     "server-acr-pull",
                     grant,
                     ("server", "registry"),
-                    {registry, identity_node},
+                    {identity_node},
+                    container=registry,
                 )
             )
-    env_needs = {rg} | ({workspace} if workspace else set())
+    env_needs = {workspace} if workspace else set()
     environment = b.add(
-        Kind.CONTAINER_ENVIRONMENT, "main", server.environment, ("server", "environment"), env_needs
+        Kind.CONTAINER_ENVIRONMENT,
+        "main",
+        server.environment,
+        ("server", "environment"),
+        env_needs,
+        container=rg,
     )
-    needs.add(environment)
-    b.add(
-        Kind.CONTAINER_APP, "server", server, ("server",), needs, skip=frozenset({"registry", "environment"})
-    )
+    skip = frozenset({"registry", "environment"})
+    b.add(Kind.CONTAINER_APP, "server", server, ("server",), needs, skip=skip, container=environment)
 
 
 def _find_cycle(graph: ResourceGraph) -> list[str] | None:

@@ -39,6 +39,7 @@ async def inspect_deletes(
         for step in plan.steps
         if step.action in _DESTRUCTIVE
         and step.actual is not None
+        and step.replaced_with is None  # its container's delete is the one to inspect
         and isinstance(providers.get(step.kind), DeleteGuard)
     ]
     if not guarded:

@@ -9,6 +9,9 @@ Pure: only the providers' pure ``desired()`` and ``diff()`` are called; no I/O.
 Rules
 * every node: ``create`` (nothing there), ``update`` (field-level diff from the provider),
   ``replace`` (a changed field forces it), or ``no-op``;
+* a node whose container (``graph.Node.container``) is replaced is replaced with it
+  (``replaced_with``, reason "parent replaced"): the container's delete took it away, so apply
+  creates it again once the container exists — shown ``-/+``, never as unchanged;
 * owned resources the spec no longer names: ``delete`` (prune). They wait for every other change
   to *finish* (``after``), so that references move away before their target disappears, and
   are ordered among themselves by kind (children before parents);
@@ -56,6 +59,7 @@ class NodeInput:
     adopt: bool = False
     refs: tuple[Any, ...] | None = None  # the references in spec (None: found by walking spec)
     deferred: tuple[str, ...] = ()  # late-bound providers: set by a follow-up update, not an edge
+    container: str | None = None  # the node whose delete takes this one with it (``graph.Node``)
 
     @property
     def ref_source(self) -> Any:
@@ -84,6 +88,9 @@ class Step:
     # providers' ``delete_refusal`` before the plan is shown; apply fails the step without calling
     # the provider, so its dependants are skipped
     refused: str = ""
+    # a replacement caused by the container's (``NodeInput.container``): the container's delete
+    # takes this resource with it, so apply only creates it again, after the container
+    replaced_with: str | None = None
 
     @property
     def ref_source(self) -> Any:
@@ -132,6 +139,13 @@ class Plan:
             if step.address == address:
                 return step
         raise KeyError(address)
+
+
+def replacement_reason(forcing: Sequence[FieldChange]) -> str:
+    """Why a step is a replacement: the fields that force it (and why, when a provider says)."""
+    fields = ", ".join(change.path for change in forcing)
+    whys = "; ".join(change.why for change in forcing if change.why)
+    return f"{fields} cannot change in place" + (f": {whys}" if whys else "")
 
 
 def _noted(reason: str, actual: Actual) -> str:
@@ -244,8 +258,9 @@ def _plan_node(
     changes = provider.diff(desired, actual)
     if not actual.owned:
         changes = (FieldChange(OWNERSHIP_FIELD, "absent", f"prmlab-lab: {lab}"), *changes)
-    if any(change.forces_replacement for change in changes):
-        action, reason = Action.REPLACE, "a changed field forces replacement"
+    forcing = [change for change in changes if change.forces_replacement]
+    if forcing:
+        action, reason = Action.REPLACE, replacement_reason(forcing)
         known.pop(node.address, None)
     else:
         action = Action.UPDATE if changes else Action.NOOP
@@ -275,8 +290,18 @@ def build_plan(
         )
         if step is None:
             conflicts.append((node, actuals[node.address]))
-        else:
-            planned[node.address] = step
+            continue
+        container = planned.get(node.container) if node.container else None
+        if container is not None and container.action is Action.REPLACE and step.actual is not None:
+            # the container's delete takes this one along: re-created after it, whatever its diff
+            step = _replace_step(
+                step,
+                action=Action.REPLACE,
+                reason=f"parent replaced: {container.address}",
+                replaced_with=container.address,
+            )
+            known.pop(node.address, None)
+        planned[node.address] = step
     # Late-bound references: plan those nodes again now that every provider has been planned.
     late: list[Step] = []
     for node in ordered:
@@ -288,7 +313,9 @@ def build_plan(
         )
         assert step is not None
         if first.action is Action.CREATE or first.action is Action.REPLACE:
-            step = _replace_step(step, action=first.action, reason=first.reason)
+            step = _replace_step(
+                step, action=first.action, reason=first.reason, replaced_with=first.replaced_with
+            )
             known.pop(node.address, None)
         planned[node.address] = step
         assert step.desired is not None

@@ -114,6 +114,7 @@ class FieldChange:
     old: Any
     new: Any
     forces_replacement: bool = False
+    why: str = ""  # why the change forces replacement, when the field alone does not say it
 
 
 @dataclass(frozen=True, slots=True)

@@ -98,6 +98,8 @@ async def _prepare_service(call: Call, base: Doc) -> Doc:
     sku = base.get("sku") or (existing.body.get("sku") if existing else None)
     if not isinstance(sku, dict) or not sku.get("name"):
         raise validation_error("'sku.name' is required.", "sku")
+    if existing is not None:
+        _check_tier_change(str((existing.body.get("sku") or {}).get("name", "")), str(sku["name"]))
     base["sku"] = {"name": sku["name"], "capacity": int(sku.get("capacity", 1))}
     require_properties(props, "publisherEmail", "publisherName")
     now = lro.iso(time.time())
@@ -204,6 +206,33 @@ _KEPT_ON_UPDATE = (
     "targetProvisioningState",
     "publicIPAddresses",
 )
+
+
+# Which tier changes APIM makes in place (Learn, "Upgrade and scale an Azure API Management
+# instance", https://learn.microsoft.com/azure/api-management/upgrade-and-scale): "You can upgrade
+# and downgrade to and from classic tiers (Developer, Basic, Standard and Premium)" and "to and
+# from v2 tiers (Basic v2 and Standard v2)"; "Currently, you cannot upgrade from or downgrade to
+# the Consumption tier"; a classic instance does not become a v2 one ("API Management v2 tiers",
+# https://learn.microsoft.com/azure/api-management/v2-service-tiers-overview: the v2 tiers are for
+# newly created instances). The orchestrator plans such a change as a replacement
+# (``orchestrator.providers.apim_tiers``); this is the refusal of the in-place attempt.
+_CLASSIC_TIERS = frozenset({"developer", "basic", "standard", "premium"})
+_V2_IN_PLACE = frozenset({"basicv2", "standardv2"})
+
+
+def _check_tier_change(old: str, new: str) -> None:
+    a, b = old.lower(), new.lower()
+    if not a or a == b or {a, b} <= _CLASSIC_TIERS or {a, b} <= _V2_IN_PLACE:
+        return
+    # Azure's exact answer to this request is not published; 400 "NotSupported" is the code APIM
+    # answers for an operation its tier does not allow (e.g. migrateToStv2, Azure/azure-cli#26294)
+    raise ArmError(
+        400,
+        "NotSupported",
+        f"Changing the SKU of an existing service from '{old}' to '{new}' is not supported: the "
+        "classic tiers change among themselves, Basic v2 and Standard v2 between each other, "
+        "and the Consumption tier not at all. Create a new service in the new tier.",
+    )
 
 
 def _check_new_service(ctx: EmulatorContext, addr: ArmAddress) -> None:

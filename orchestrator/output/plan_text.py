@@ -16,7 +16,7 @@ from typing import Any
 from orchestrator.output.values import is_multiline, show
 from orchestrator.output.xmltext import normalised_xml
 from orchestrator.plan import Plan, Step
-from orchestrator.resource import Action, FieldChange
+from orchestrator.resource import UNKNOWN, Action, FieldChange
 
 INDENT = "      "
 _WIDTH = 100  # a created list longer than this is shown one element a line
@@ -94,6 +94,12 @@ def element_changes(old: Any, new: Any, path: str) -> list[str]:
 
 def _field_change(change: FieldChange) -> list[str]:
     forces = "  # forces replacement" if change.forces_replacement else ""
+    if change.why:
+        forces += f": {change.why}"
+    if change.new is UNKNOWN and is_multiline(change.old):
+        # nothing to compare yet: the new text is rendered once what it refers to exists
+        lines = len(str(change.old).splitlines())
+        return [f"{INDENT}~ {change.path}: ({lines} lines) -> {show(change.new)}{forces}"]
     if is_multiline(change.old) or is_multiline(change.new):
         return [
             f"{INDENT}~ {change.path}:{forces}",
@@ -140,7 +146,11 @@ def render_step(step: Step) -> list[str]:
         return [f"{head}  # REFUSED, will fail: {step.refused}"]
     if step.action is Action.DELETE:
         return [f"{head}  # {step.reason}"]
-    lines = [head + ("  # forces replacement" if step.action is Action.REPLACE else "")]
+    if step.replaced_with is not None:
+        note = f"  # {step.reason}"  # parent replaced: <container>
+    else:
+        note = "  # forces replacement" if step.action is Action.REPLACE else ""
+    lines = [head + note]
     for change in step.changes:
         lines.extend(_field_change(change))
     return lines

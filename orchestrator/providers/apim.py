@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from orchestrator.errors import PermanentError
 from orchestrator.kinds import Kind
 from orchestrator.providers.apim_children import foreign_children, refusal
+from orchestrator.providers.apim_tiers import replacement_reason
 from orchestrator.providers.arm import norm_location
 from orchestrator.providers.base import (
     OWNER_TAG,
@@ -122,7 +123,8 @@ class ApimServiceProvider:
         if actual.properties.get("@soft_deleted"):  # nothing to update: purge it, create it again
             return (FieldChange("(state)", "soft-deleted", "active", forces_replacement=True),)
         compare = {"location": same_location, "sku.name": same_sku}
-        return diff_owned(desired.properties, actual.properties, compare=compare, replace=("location",))
+        changes = diff_owned(desired.properties, actual.properties, compare=compare, replace=("location",))
+        return tuple(_tier_change(change) for change in changes)
 
     def _actual(self, res: Any, lab: str) -> tuple[Key, Actual]:
         body = wire(res)
@@ -276,6 +278,14 @@ class ApimServiceProvider:
         if pending is not None:
             pending.finish(PENDING_KIND, key)
         self.ctx.memo.clear()
+
+
+def _tier_change(change: FieldChange) -> FieldChange:
+    """A ``sku.name`` change Azure does not make in place forces replacement (``apim_tiers``)."""
+    if change.path != "sku.name" or not isinstance(change.old, str) or not isinstance(change.new, str):
+        return change
+    why = replacement_reason(change.old, change.new)
+    return dataclasses.replace(change, forces_replacement=True, why=why) if why else change
 
 
 def _readdress(actual: Actual, address: str) -> Actual:

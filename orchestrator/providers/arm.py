@@ -313,6 +313,7 @@ class ResourceGroupProvider:
         refused = await self.delete_refusal(actual)  # again: the group may have changed since the plan
         if refused:
             raise PermanentError(actual.address, refused)
+        await self._delete_services(actual.name)
 
         async def delete() -> None:
             poller = await resources.resource_groups.begin_delete(actual.name)
@@ -320,6 +321,29 @@ class ResourceGroupProvider:
 
         await delete_ignoring_missing(actual.address, delete)
         self.ctx.memo.clear()
+
+    async def _delete_services(self, group: str) -> None:
+        """The group's delete would soft-delete its APIM services and keep their names taken for
+        48 h, with no record that the lab deleted them (a replacement of the group could not
+        create them again): the lab's own services are deleted and purged first, as their
+        provider does (``ApimServiceProvider.delete``, recorded in ``orchestrator.pending``)."""
+        from orchestrator.providers.apim import ApimServiceProvider
+
+        resources = self.ctx.clients.resources
+        items = await collect(
+            f"resource group {group}", lambda: resources.resources.list_by_resource_group(group)
+        )
+        services = ApimServiceProvider(self.ctx)
+        for item in items:
+            if str(item.type).lower() == "microsoft.apimanagement/service" and arm_owned(
+                item.tags, self.ctx.lab
+            ):
+                props = {"@rg": group, "location": item.location}
+                await services.delete(
+                    Actual(
+                        Kind.APIM_SERVICE.at("main"), Kind.APIM_SERVICE, str(item.name), props, handle=item.id
+                    )
+                )
 
 
 def _bind(fn: Callable[[str], Any], arg: str) -> Callable[[], Any]:

@@ -43,6 +43,7 @@ def plan_for(case: dict[str, Any]) -> Plan:
             tuple(n.get("depends_on", ())),
             {"name": n["spec"]["name"], "props": _value(n["spec"]["props"])},
             n.get("adopt", False),
+            container=n.get("container"),
         )
         for n in case["nodes"]
     ]
@@ -80,6 +81,9 @@ def test_plan_case(case: dict[str, Any]) -> None:
         if "changes" in expected:
             got = [[c.path, shown(c.old), shown(c.new), c.forces_replacement] for c in step.changes]
             assert got == expected["changes"], address
+        for key in ("reason", "replaced_with"):
+            if key in expected:
+                assert getattr(step, key) == expected[key], address
         if "depends_on" in expected:
             assert list(step.depends_on) == expected["depends_on"], address
         if "after" in expected:

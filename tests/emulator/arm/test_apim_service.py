@@ -142,3 +142,48 @@ async def test_create_duration_is_configurable(make_emulator: EmulatorFactory) -
     async with emu.apim_client() as c:
         svc = await make_service(c, group)
     assert svc.provisioning_state == "Succeeded"
+
+
+async def test_tier_changes_in_place_only_where_azure_allows_them(emulator: RunningEmulator) -> None:
+    """Classic <-> classic and BasicV2 <-> StandardV2 change in place; classic <-> v2 and
+    Consumption are refused (Learn, upgrade-and-scale), and the service keeps its tier."""
+    group = await make_group(emulator)
+    async with emulator.apim_client() as c:
+        svc = await make_service(c, group)  # Developer
+        up = await (
+            await c.api_management_service.begin_update(
+                group, svc.name, {"sku": {"name": "Premium", "capacity": 1}}
+            )
+        ).result()
+        assert up.sku.name == "Premium"
+        for refused in ("BasicV2", "StandardV2", "Consumption"):
+            with pytest.raises(HttpResponseError) as err:
+                await c.api_management_service.begin_update(  # refused at once, before any LRO
+                    group, svc.name, {"sku": {"name": refused, "capacity": 1}}
+                )
+            assert err.value.status_code == 400
+            assert err.value.error is not None
+            assert err.value.error.code == "NotSupported"
+        assert (await c.api_management_service.get(group, svc.name)).sku.name == "Premium"
+        v2 = await c.api_management_service.begin_create_or_update(
+            group,
+            unique("apim-"),
+            {
+                "location": "West Europe",
+                "sku": {"name": "BasicV2", "capacity": 1},
+                "publisher_email": "a@b.c",
+                "publisher_name": "p",
+            },
+        )
+        v2svc = await v2.result()
+        std = await (
+            await c.api_management_service.begin_update(
+                group, v2svc.name, {"sku": {"name": "StandardV2", "capacity": 1}}
+            )
+        ).result()
+        assert std.sku.name == "StandardV2"
+        with pytest.raises(HttpResponseError) as err:
+            await c.api_management_service.begin_update(
+                group, v2svc.name, {"sku": {"name": "Developer", "capacity": 1}}
+            )
+        assert err.value.status_code == 400

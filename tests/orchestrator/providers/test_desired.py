@@ -398,3 +398,20 @@ def test_arm_enum_casing_is_not_drift(nodes: dict[str, Node], providers: dict[st
         assert provider.diff(desired, recased) == (), address
         changed = dataclasses.replace(actual, properties={**actual.properties, path: "Other"})
         assert [c.path for c in provider.diff(desired, changed)] == [path], address
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "replaced"), [("StandardV2", "BasicV2", False), ("Developer", "BasicV2", True)]
+)
+def test_a_tier_change_is_in_place_or_a_replacement_as_azure_allows(
+    nodes: dict[str, Node], providers: dict[str, Any], old: str, new: str, replaced: bool
+) -> None:
+    node = nodes["apim_service.main"]
+    provider = providers[node.kind]
+    desired = _desired(providers, node)
+    actual = _server_echo(provider, desired)
+    actual = dataclasses.replace(actual, properties={**actual.properties, "sku.name": old})
+    edited = dataclasses.replace(desired, properties={**desired.properties, "sku.name": new})
+    changes = provider.diff(edited, actual)
+    assert [(c.path, c.forces_replacement) for c in changes] == [("sku.name", replaced)]
+    assert ("classic and v2" in changes[0].why) is replaced

@@ -1,0 +1,160 @@
+"""Everyday edits converge in one reconcile (issue 18, Acceptance): each scenario starts from the
+verified default lab (the previous scenario's end state), edits lab.yaml as a user would, runs
+``prmlab reconcile --yes`` ONCE, and then: verification passed, the next plan is empty, and the
+resources the lab does not own are untouched.
+
+Each scenario's plan summary line and wall time go to ``$PRMLAB_SCENARIO_LOG`` when it is set
+(the figures quoted in the issue's note); no assertion depends on them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from tests.e2e.test_default_lab import ROOT, prmlab
+from tests.support.credentials import OfflineCredential
+
+pytestmark = pytest.mark.slow
+
+UNOWNED_GROUP = "rg-not-the-labs"
+UNOWNED_IDENTITY = "id-not-the-labs"
+IDENTITY_TYPE = "Microsoft.ManagedIdentity/userAssignedIdentities"
+IDENTITY_API = "2023-01-31"
+
+
+def _clients(folder: Path) -> tuple[dict[str, Any], Any]:
+    info = json.loads((folder / ".prmlab" / "emulator.json").read_text())
+    return info, OfflineCredential()
+
+
+async def _unowned(folder: Path, create: bool) -> dict[str, Any]:
+    """Create (or read back) a resource group and an identity in it that the lab does not own."""
+    from azure.mgmt.resource.resources.aio import ResourceManagementClient
+
+    info, credential = _clients(folder)
+    sub = info["subscription_id"]
+    rid = f"/subscriptions/{sub}/resourceGroups/{UNOWNED_GROUP}/providers/{IDENTITY_TYPE}/{UNOWNED_IDENTITY}"
+    async with ResourceManagementClient(
+        credential, sub, base_url=info["base_url"], connection_verify=info["ca_file"]
+    ) as arm:
+        if create:
+            await arm.resource_groups.create_or_update(
+                UNOWNED_GROUP, {"location": "ukwest", "tags": {"team": "x"}}
+            )
+            poller = await arm.resources.begin_create_or_update_by_id(
+                rid, {"location": "ukwest", "tags": {"team": "x"}}, api_version=IDENTITY_API
+            )
+            await poller.result()
+        group = await arm.resource_groups.get(UNOWNED_GROUP)
+        identity = await arm.resources.get_by_id(rid, api_version=IDENTITY_API)
+        return {
+            "group": (group.id, group.location, group.tags),
+            "identity": (identity.id, identity.tags, json.dumps(identity.properties, sort_keys=True)),
+        }
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    folder = tmp_path_factory.mktemp("edits")
+    shutil.copy(ROOT / "lab.yaml", folder / "lab.yaml")
+    shutil.copy(ROOT / "lab.schema.json", folder / "lab.schema.json")
+    os.symlink(ROOT / "mcp_server", folder / "mcp_server")
+    try:
+        first = prmlab(folder, "reconcile", "--yes")
+        assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+        assert "NOT verified" not in first.stdout
+        unowned = anyio.run(_unowned, folder, True)
+        yield {"folder": folder, "unowned": unowned, "endpoint": _endpoint(first.stdout)}
+    finally:
+        prmlab(folder, "reconcile", "--destroy", "--yes", "--no-verify")
+        prmlab(folder, "local", "stop")
+
+
+def _endpoint(stdout: str) -> str:
+    found = re.search(r"^MCP endpoint: (\S+)$", stdout, re.M)
+    assert found, stdout[-2000:]
+    return found.group(1)
+
+
+def _edit(folder: Path, change: Callable[[str], str]) -> None:
+    path = folder / "lab.yaml"
+    before = path.read_text()
+    after = change(before)
+    assert after != before, "the edit changed nothing"
+    path.write_text(after)
+
+
+def _record(name: str, plan_line: str, seconds: float) -> None:
+    log = os.environ.get("PRMLAB_SCENARIO_LOG")
+    if log:
+        with open(log, "a") as out:
+            out.write(f"{name}\t{plan_line}\t{seconds:.1f}s\n")
+
+
+def one_reconcile(lab: dict[str, Any], name: str) -> str:
+    """The scenario's one reconcile, then the three checks; its output."""
+    folder: Path = lab["folder"]
+    started = time.monotonic()
+    proc = prmlab(folder, "reconcile", "--yes")
+    seconds = time.monotonic() - started
+    out = proc.stdout
+    assert proc.returncode == 0, out[-4000:] + proc.stderr[-3000:]
+    assert "Traceback" not in out + proc.stderr
+    if not out.startswith("No changes"):
+        assert re.search(r"^Apply complete in .*, 0 failed, 0 skipped\.$", out, re.M), out[-3000:]
+    assert re.search(r"^verified: \d+ passed, 0 failed, 0 skipped$", out, re.M), out[-3000:]
+    plan_line = re.search(r"^Plan: .*$", out, re.M)
+    assert plan_line, out[:3000]
+    _record(name, plan_line.group(0), seconds)
+    again = prmlab(folder, "reconcile", "--dry-run", "--detailed-exitcode")
+    assert again.returncode == 0, again.stdout[-3000:]  # 0: the next plan is empty
+    assert anyio.run(_unowned, folder, False) == lab["unowned"]
+    return out
+
+
+def _steps(out: str) -> dict[str, str]:
+    """The plan's step heads: address -> the rest of the line."""
+    return {m.group(2): m.group(1) + m.group(3) for m in re.finditer(r"^  (\S+) (\S+)  (.*)$", out, re.M)}
+
+
+def test_change_location_replaces_the_group_and_recreates_every_child(lab: dict[str, Any]) -> None:
+    _edit(lab["folder"], lambda t: re.sub(r"(?m)^  location: ukwest$", "  location: westeurope", t, count=1))
+    out = one_reconcile(lab, "change location (replacement with children)")
+    steps = _steps(out)
+    assert steps["resource_group.main"].startswith("-/+")
+    for child, parent in [
+        ("apim_service.main", "resource_group.main"),
+        ("api.mcp", "apim_service.main"),
+        ("api_policy.mcp", "api.mcp"),
+        ("operation_policy.mcp.prm", "operation.mcp.prm"),
+        ("container_app.server", "container_environment.main"),
+    ]:
+        assert steps[child].startswith("-/+"), child
+        assert steps[child].endswith(f"# parent replaced: {parent}"), steps[child]
+    assert _endpoint(out) == lab["endpoint"]  # the gateway kept its local port
+
+
+def test_basicv2_to_developer_is_a_replacement_with_the_reason(lab: dict[str, Any]) -> None:
+    _edit(lab["folder"], lambda t: re.sub(r"(?m)^    sku: BasicV2$", "    sku: Developer", t, count=1))
+    out = one_reconcile(lab, "BasicV2 -> Developer")
+    assert _steps(out)["apim_service.main"].startswith("-/+")
+    assert '~ sku.name: "BasicV2" -> "Developer"  # forces replacement: Azure does not move a service' in out
+    assert _steps(out)["api_policy.mcp"].endswith("# parent replaced: api.mcp")
+    assert _endpoint(out) == lab["endpoint"]
+
+
+def test_emulator_restart_keeps_the_urls(lab: dict[str, Any]) -> None:
+    stop = prmlab(lab["folder"], "local", "stop")
+    assert stop.returncode == 0, stop.stdout + stop.stderr
+    out = one_reconcile(lab, "restart the emulator")
+    assert _endpoint(out) == lab["endpoint"]

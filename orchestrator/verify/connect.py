@@ -19,6 +19,7 @@ def connection_help(lab_name: str, mcp_url: str, ca_file: Path | None, client_id
             f"Clients without dynamic registration (MCP Inspector in entra mode): client id {client_id},"
             " redirect http://localhost:6274/oauth/callback"
         )
+    lines.append("Again later: prmlab output (mcp_url, prm_url, client_ids, vscode_mcp_json, ...)")
     if ca_file is not None:
         lines += [
             "The local lab's certificates are signed by its own CA; let VS Code / MCP Inspector (Node) trust it:",

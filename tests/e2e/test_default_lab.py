@@ -95,6 +95,10 @@ def edit_policy(folder: Path, edit: Any) -> None:
 
 
 def test_fresh_lab_reconciles_and_verifies(lab_folder: Path) -> None:
+    # nothing deployed yet: prmlab output says so (exit 1), as a document in JSON mode
+    early = prmlab(lab_folder, "output", "--json")
+    assert early.returncode == 1, early.stdout + early.stderr
+    assert "nothing on its local target" in json.loads(early.stdout)["diagnostics"][0]["message"]
     proc = prmlab(lab_folder, "reconcile", "--yes")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "verified:" in proc.stdout

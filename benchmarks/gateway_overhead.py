@@ -15,8 +15,8 @@ It prints, in one run: latency with one connection (p50/p99, direct vs through t
 and the p50 overhead), then throughput with ``--connections`` connections (requests/s, p50/p99).
 Every gateway response is checked (200 and the backend's body): a rejected token would not
 be counted as a success. Goal: <= 2 ms p50 overhead, >= 1500 requests/s through the gateway.
-``--policy retry-rate-limit`` runs the same measures with a ``rate-limit-by-key`` + ``retry``
-(around ``forward-request``) policy instead of the lab's.
+``--policy retry-rate-limit`` runs the same measures with a ``rate-limit-by-key`` +
+``llm-token-limit`` + ``retry`` (around ``forward-request``) policy instead of the lab's.
 """
 
 from __future__ import annotations
@@ -86,14 +86,17 @@ def _context(state: Path) -> Any:
     )
 
 
-# ``--policy retry-rate-limit``: a rate-limit-by-key (a limit never reached: every request counts)
+# ``--policy retry-rate-limit``: a rate-limit-by-key (a limit never reached: every request counts),
+# an llm-token-limit (a limit never reached: the answer is read for its usage, so it is buffered)
 # and a retry around forward-request (the backend answers 200: the condition is evaluated once,
-# nothing is re-sent). policy-ai-subs adds llm-token-limit to this run.
+# nothing is re-sent).
 RETRY_RATE_LIMIT = """<policies>
   <inbound>
     <base />
     <rate-limit-by-key calls="100000000" renewal-period="3600" counter-key="@(context.Request.IpAddress)"
         remaining-calls-variable-name="remaining" />
+    <llm-token-limit counter-key="@(context.Request.IpAddress)" tokens-per-minute="100000000"
+        estimate-prompt-tokens="false" remaining-tokens-variable-name="remainingTokens" />
   </inbound>
   <backend>
     <retry condition="@(context.Response.StatusCode &gt;= 500)" count="3" interval="1" delta="1"
@@ -401,7 +404,7 @@ def main() -> None:
     cpus = os.cpu_count()
     described = {
         "lab": "lab mcp-api-entra (2x validate-azure-ad-token)",
-        "retry-rate-limit": "rate-limit-by-key + retry around forward-request",
+        "retry-rate-limit": "rate-limit-by-key + llm-token-limit + retry around forward-request",
     }[args.policy]
     print(f"gateway overhead — policy: {described}, {cpus} CPUs, loopback")
     print(f"{'phase':<34}{'requests':>9}{'errors':>8}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}")

@@ -1,5 +1,6 @@
 """Policy elements over the gateway's shared state: the cache (``cache-store-value``,
-``cache-lookup-value``, ``cache-remove-value``) and ``rate-limit-by-key``.
+``cache-lookup-value``, ``cache-remove-value``), ``rate-limit-by-key`` and ``rate-limit`` (per
+subscription).
 
 Both live in ``services.Services`` (one per APIM service), so they outlive a request.
 """
@@ -153,3 +154,110 @@ def _rate_limit(c: Compiler, el: etree._Element) -> Step:
     )  # fmt: skip
     body_flags(step, [step.calls, step.period, step.key, step.condition])
     return step
+
+
+@dataclass(eq=False)
+class SubscriptionRateLimitStep(Step):
+    """``rate-limit``: calls per subscription (Learn rate-limit-policy.md), with independent
+    limits for the ``api`` / ``operation`` children the request matches; "only applied when an
+    API is accessed using a subscription key". Fixed windows, as rate-limit-by-key here."""
+
+    calls: int
+    period: int
+    children: tuple[
+        tuple[str, str, str, int, int], ...
+    ]  # (api name|id, operation name|id or "", by, calls, period)
+    names: dict[str, str]
+
+    async def run(self, rt: Runtime) -> None:
+        ctx = rt.ctx
+        subscription = ctx.Subscription
+        if subscription is None:
+            return
+        api_names = {str(ctx.Api.Id).lower(), str(ctx.Api.Name).lower()} if ctx.Api else set()
+        op_names = (
+            {str(ctx.Operation.Id).lower(), str(ctx.Operation.Name).lower()} if ctx.Operation else set()
+        )
+        windows = [(f"rate-limit|{subscription.Id}|{self.calls}|{self.period}", self.calls, self.period)]
+        for api, operation, by, calls, period in self.children:
+            if api.lower() not in api_names or (operation and operation.lower() not in op_names):
+                continue
+            windows.append(
+                (f"rate-limit|{subscription.Id}|{by}|{api}|{operation}|{calls}|{period}", calls, period)
+            )
+        checks = [
+            (rt.services.rate_check(c, calls, period, False), c, calls, period)
+            for c, calls, period in windows
+        ]
+        refused = next((r for r in checks if not r[0][0]), None)
+        if refused is not None:
+            await self._refuse(rt, refused[0][2])
+        remaining = self.calls
+        for _, counter, calls, period in checks:
+            _, left, _ = rt.services.rate_check(counter, calls, period, True)
+            if counter == windows[0][0]:
+                remaining = left
+        if self.names.get("remaining-calls-variable-name"):
+            ctx.Variables.set(self.names["remaining-calls-variable-name"], remaining)
+        if self.names.get("remaining-calls-header-name"):
+            rt.extra_response_headers.append((self.names["remaining-calls-header-name"], str(remaining)))
+        if self.names.get("total-calls-header-name"):
+            rt.extra_response_headers.append((self.names["total-calls-header-name"], str(self.calls)))
+
+    async def _refuse(self, rt: Runtime, retry_after: int) -> None:
+        ctx = rt.ctx
+        if self.names.get("retry-after-variable-name"):
+            ctx.Variables.set(self.names["retry-after-variable-name"], retry_after)
+        await rt.close_backend()
+        header = self.names.get("retry-after-header-name") or "Retry-After"
+        headers = Headers([(header, str(retry_after)), ("Content-Type", "application/json")])
+        message = f"Rate limit is exceeded. Try again in {retry_after} seconds."
+        body = Body(json.dumps({"statusCode": 429, "message": message}).encode())
+        ctx.Response = Response(429, "Too Many Requests", headers, body)
+        raise ReturnResponse()
+
+
+_NAMES = (
+    "retry-after-header-name", "retry-after-variable-name", "remaining-calls-header-name",
+    "remaining-calls-variable-name", "total-calls-header-name",
+)  # fmt: skip
+
+
+def _limits(c: Compiler, el: etree._Element) -> tuple[int, int]:
+    """``calls`` and ``renewal-period`` (literal; "Maximum allowed value: 300 seconds")."""
+    for name in ("calls", "renewal-period"):
+        if name not in el.attrib:
+            raise c.fail(el, f"'{name}' attribute is required.")
+    calls, period = c.number(el, "calls", 0) or 0, c.number(el, "renewal-period", 0) or 0
+    if calls < 0 or not 0 < period <= 300:
+        raise c.fail(el, "'calls' must not be negative and 'renewal-period' must be 1 to 300 seconds.")
+    return calls, period
+
+
+def _target(c: Compiler, el: etree._Element) -> tuple[str, str]:
+    """The API or operation a child names: ``id`` wins over ``name`` (Learn)."""
+    if el.get("id"):
+        return str(el.get("id")), "id"
+    if el.get("name"):
+        return str(el.get("name")), "name"
+    raise c.fail(el, "Either 'name' or 'id' must be specified.")
+
+
+@element("rate-limit", frozenset({"inbound"}))
+def _subscription_rate_limit(c: Compiler, el: etree._Element) -> Step:
+    c.attrs(el, ("calls", "renewal-period", *_NAMES))
+    calls, period = _limits(c, el)
+    children: list[tuple[str, str, str, int, int]] = []
+    for api in c.kids(el, ("api",)):
+        c.attrs(api, ("name", "id", "calls", "renewal-period"))
+        api_ref, by = _target(c, api)
+        api_calls, api_period = _limits(c, api)
+        children.append((api_ref, "", by, api_calls, api_period))
+        for op in c.kids(api, ("operation",)):
+            c.attrs(op, ("name", "id", "calls", "renewal-period"))
+            c.kids(op, ())
+            op_ref, op_by = _target(c, op)
+            op_calls, op_period = _limits(c, op)
+            children.append((api_ref, op_ref, f"{by}/{op_by}", op_calls, op_period))
+    names = {n: str(el.get(n)) for n in _NAMES if el.get(n)}
+    return SubscriptionRateLimitStep(calls, period, tuple(children), names)

@@ -35,10 +35,6 @@ REASONS: dict[str, str] = {
     ),
     "ip-filter": "caller IP filtering is not implemented by the local gateway (every caller is 127.0.0.1)",
     # rate limiting and quotas
-    "rate-limit": (
-        "per-subscription rate limits are not implemented by the local gateway "
-        '(rate-limit-by-key with counter-key="@(context.Subscription.Id)" is)'
-    ),
     "quota": "per-subscription call and bandwidth quotas are not implemented by the local gateway",
     "quota-by-key": "call and bandwidth quotas by key are not implemented by the local gateway",
     "limit-concurrency": "concurrency limits are not implemented by the local gateway",

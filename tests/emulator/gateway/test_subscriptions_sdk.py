@@ -184,3 +184,46 @@ async def test_state_changes_and_regenerated_keys_apply_to_the_next_request(apim
         assert (await apim.call("plain", new)).status_code == 200
         await c.subscription.update(apim.group, apim.service, "rotating", "*", {"state": "suspended"})
         assert (await apim.call("plain", new)).status_code == 401
+
+
+RATE_LIMIT = (
+    '<policies><inbound><base /><rate-limit calls="3" renewal-period="60" remaining-calls-header-name="x-left" '
+    'total-calls-header-name="x-total" retry-after-header-name="x-retry">'
+    '<api name="limited" calls="2" renewal-period="60"><operation name="other-op" calls="1" renewal-period="60" /></api>'
+    '</rate-limit><return-response><set-status code="200" /></return-response></inbound>'
+    "<backend><base /></backend><outbound><base /></outbound><on-error><base /></on-error></policies>"
+)
+
+
+async def test_rate_limit_counts_per_subscription_with_its_api_limits(apim: Apim) -> None:
+    """Learn rate-limit-policy.md: per subscription; the api/operation children are applied
+    independently; "only applied when an API is accessed using a subscription key"."""
+    async with apim.emu.apim_client() as c:
+        body = {
+            "display_name": "limited",
+            "path": "limited",
+            "protocols": ["https"],
+            "subscription_required": False,
+        }
+        await (await c.api.begin_create_or_update(apim.group, apim.service, "limited", body)).result()
+        await c.api_operation.create_or_update(
+            apim.group,
+            apim.service,
+            "limited",
+            "who",
+            {"display_name": "who", "method": "GET", "url_template": "/who"},
+        )
+        await c.api_policy.create_or_update(
+            apim.group, apim.service, "limited", "policy", {"value": RATE_LIMIT, "format": "rawxml"}
+        )
+    everything, _ = await apim.keys("all-apis")
+    master, _ = await apim.keys("master")
+    first = await apim.call("limited", everything)
+    assert (first.status_code, first.headers["x-left"], first.headers["x-total"]) == (200, "2", "3")
+    assert (await apim.call("limited", everything)).status_code == 200
+    third = await apim.call("limited", everything)  # the API's own limit (2) is reached before 3
+    assert third.status_code == 429
+    assert 1 <= int(third.headers["x-retry"]) <= 60
+    assert third.json()["message"].startswith("Rate limit is exceeded.")
+    assert (await apim.call("limited", master)).status_code == 200  # another subscription
+    assert [(await apim.call("limited")).status_code for _ in range(4)] == [200] * 4  # no key: not applied

@@ -6,7 +6,10 @@ Sources, all in the lab's state folder (``<lab dir>/.prmlab/``):
 * ``gateway``  — the gateways' access log, ``gateway.jsonl`` (``emulator.gateway.accesslog``: one
   JSON line per request: method, path, status, duration, the API and operation that matched),
   shown as one text line each;
-* ``emulator`` — the emulator's own log, ``emulator.log``.
+* ``emulator`` — the emulator's own log, ``emulator.log``;
+* ``metrics``  — the custom metrics the gateways sent to the service's Application Insights,
+  ``customMetrics.jsonl`` (``llm-emit-token-metric``: Total/Prompt/Completion Tokens with their
+  dimensions), one text line each.
 
 Noise is left out unless asked for (``--all``): the liveness probes the runner sends to the MCP
 server's ``/health`` every 10 s, and the readiness polls while it starts. Every line goes through
@@ -25,7 +28,8 @@ from typing import IO
 
 from redaction import redact
 
-SOURCES = ("server", "gateway", "emulator")
+SOURCES = ("server", "gateway", "emulator", "metrics")
+METRICS_LOG = "customMetrics.jsonl"  # emulator.gateway.services.METRICS_FILE (by name: no emulator import)
 GATEWAY_LOG = "gateway.jsonl"  # emulator.gateway.accesslog.ACCESS_LOG (by name: no emulator import)
 APPS_DIR = "apps"  # emulator.runner.supervisor.APPS_DIR
 EMULATOR_LOG = "emulator.log"  # orchestrator.local.LOG_FILE
@@ -51,6 +55,9 @@ def files(state_dir: Path, source: str | None) -> list[LogFile]:
         elif name == "gateway":
             path = state_dir / GATEWAY_LOG
             found += [LogFile("gateway", "gateway", path)] if path.exists() else []
+        elif name == "metrics":
+            path = state_dir / METRICS_LOG
+            found += [LogFile("metrics", "metrics", path)] if path.exists() else []
         else:
             path = state_dir / EMULATOR_LOG
             found += [LogFile("emulator", "emulator", path)] if path.exists() else []
@@ -81,10 +88,29 @@ def gateway_line(raw: str) -> str:
     )
 
 
+def metrics_line(raw: str) -> str:
+    """One custom metric as text: time, namespace, name = value, its dimensions."""
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        return raw
+    if not isinstance(record, dict):
+        return raw
+    dims = record.get("customDimensions") if isinstance(record.get("customDimensions"), dict) else {}
+    shown_dims = ", ".join(f"{k}={v}" for k, v in sorted(dims.items()))
+    estimated = " (estimated)" if record.get("estimated") else ""
+    return (
+        f"{record.get('timestamp', '?')} {record.get('namespace', '?')} {record.get('name', '?')} = "
+        f"{record.get('value', '?')}{estimated} [{shown_dims}]"
+    )
+
+
 def shown(log: LogFile, line: str, *, everything: bool) -> str | None:
     """The line as printed (None: noise left out)."""
     if log.source == "gateway":
         return redact(gateway_line(line))
+    if log.source == "metrics":
+        return redact(metrics_line(line))
     if not everything and is_noise(line):
         return None
     return redact(line)

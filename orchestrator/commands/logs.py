@@ -1,8 +1,9 @@
-"""``prmlab logs [server|gateway|emulator] [-f]``: the local lab's logs in one place.
+"""``prmlab logs [server|gateway|emulator|metrics] [-f]``: the local lab's logs in one place.
 
 The files and their formatting are ``orchestrator.logsources``: the MCP server's output, the
 gateways' access log (method, path, status, duration, the API and operation that matched), the
-emulator's log; health-check noise left out unless ``--all``. Without a source every log is
+emulator's log, the custom metrics the gateways emitted (llm-emit-token-metric); health-check
+noise left out unless ``--all``. Without a source every log is
 shown, each line prefixed with its source. ``-f`` follows (Ctrl-C stops: exit 130). Local
 target only: Azure's logs are in Log Analytics / ``az containerapp logs show``. Exit codes: 0;
 1 there is no log yet.
@@ -16,16 +17,19 @@ import click
 
 HELP = """Print the local lab's logs: the MCP server's output (server), the gateway's
 access log (gateway: method, path, status, duration, the API and operation that matched) and
-the emulator's log (emulator); every one without SOURCE. Health checks are left out unless --all.
+the emulator's log (emulator) and the custom metrics the gateways sent to Application Insights
+(metrics: e.g. Total Tokens of llm-emit-token-metric); every one without SOURCE. Health checks
+are left out unless --all.
 
 \b
 prmlab logs gateway -f        follow the gateway's requests
 prmlab logs server -n 200     the MCP server's last 200 lines
+prmlab logs metrics           the token metrics of the AI-gateway policies
 """
 
 
 @click.command("logs", help=HELP)
-@click.argument("source", required=False, type=click.Choice(["server", "gateway", "emulator"]))
+@click.argument("source", required=False, type=click.Choice(["server", "gateway", "emulator", "metrics"]))
 @click.option(
     "--file",
     "lab_file",

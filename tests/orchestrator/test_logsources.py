@@ -108,3 +108,26 @@ def test_follow_yields_appended_lines_of_every_log(lab: Path) -> None:
     assert (got[0][0].source, got[0][1]) == ("server", "server line")
     assert got[1][0].source == "gateway"
     assert "/later 401" in got[1][1]
+
+
+def test_metrics_are_one_line_per_value(lab: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from emulator.gateway.services import METRICS_FILE
+
+    assert logsources.METRICS_LOG == METRICS_FILE  # the file the gateways write
+    record = {
+        "timestamp": "2026-12-07T12:00:00Z",
+        "namespace": "prmlab",
+        "name": "Total Tokens",
+        "value": 30,
+        "estimated": True,
+        "customDimensions": {"API ID": "llm", "Subscription ID": "team-a"},
+        "component": "/subscriptions/0/resourceGroups/rg/providers/microsoft.insights/components/appi",
+    }
+    (state_dir_for(lab) / METRICS_FILE).write_text(json.dumps(record) + "\n", encoding="utf-8")
+    code, out, _ = run(["logs", "metrics", "--file", str(lab)], capsys)
+    assert (code, out.strip()) == (
+        0,
+        "2026-12-07T12:00:00Z prmlab Total Tokens = 30 (estimated) [API ID=llm, Subscription ID=team-a]",
+    )
+    code, out, _ = run(["logs", "-n", "1", "--file", str(lab)], capsys)
+    assert [line.split(" | ")[0] for line in out.splitlines()] == ["server", "gateway", "emulator", "metrics"]

@@ -96,7 +96,8 @@ def metrics_line(raw: str) -> str:
         return raw
     if not isinstance(record, dict):
         return raw
-    dims = record.get("customDimensions") if isinstance(record.get("customDimensions"), dict) else {}
+    raw_dims = record.get("customDimensions")
+    dims: dict[str, object] = raw_dims if isinstance(raw_dims, dict) else {}
     shown_dims = ", ".join(f"{k}={v}" for k, v in sorted(dims.items()))
     estimated = " (estimated)" if record.get("estimated") else ""
     return (

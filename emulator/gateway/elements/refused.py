@@ -35,7 +35,10 @@ REASONS: dict[str, str] = {
     ),
     "ip-filter": "caller IP filtering is not implemented by the local gateway (every caller is 127.0.0.1)",
     # rate limiting and quotas
-    "quota": "per-subscription call and bandwidth quotas are not implemented by the local gateway",
+    "quota": (
+        "it belongs in a product's policy (Learn quota-policy.md: policy scope 'product'), and the "
+        "local emulator does not store or run product-scoped policies"
+    ),
     "quota-by-key": "call and bandwidth quotas by key are not implemented by the local gateway",
     "limit-concurrency": "concurrency limits are not implemented by the local gateway",
     # content validation

@@ -16,7 +16,14 @@ NODE_STAMP := $(NODE_DIR)/node_modules/.installed
 HAVE_NODE := $(and $(shell command -v node 2>/dev/null),$(shell command -v npm 2>/dev/null))
 NODE_DEPS := $(if $(HAVE_NODE),$(NODE_STAMP))
 
-.PHONY: lab test lint typecheck unit venv clean destroy node-deps
+# The real browser of the MCP Inspector web UI test (tests/support/browser.py): Debian's chromium
+# and certutil (libnss3-tools, to make the browser trust the lab CA), installed with apt-get when
+# missing and we are root (CI is); otherwise the hint is printed and the test fails with it.
+# Playwright (a dev dependency) drives the system chromium: its own browser download cannot reach
+# its CDN here.
+HAVE_BROWSER = command -v chromium >/dev/null 2>&1 && command -v certutil >/dev/null 2>&1
+
+.PHONY: lab test lint typecheck unit venv clean destroy node-deps browser
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -31,6 +38,17 @@ $(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
 	touch $(NODE_STAMP)
 
 node-deps: $(NODE_DEPS)
+
+browser:
+	@if ! ( $(HAVE_BROWSER) ); then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium + libnss3-tools (apt-get) for the browser test"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      chromium libnss3-tools) >/dev/null 2>&1 || echo "apt-get could not install chromium libnss3-tools"; \
+	  else \
+	    echo "chromium/certutil missing: apt-get install -y chromium libnss3-tools (the browser test fails without them)"; \
+	  fi; \
+	fi
 
 ## Bring up the default lab on the local target and verify it.
 lab: $(STAMP)
@@ -47,7 +65,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy orchestrator emulator mcp_server redaction tests benchmarks
 
-unit: $(STAMP) $(NODE_DEPS)
+unit: $(STAMP) $(NODE_DEPS) browser
 	$(BIN)/python -m pytest -q
 
 ## Lint, type-check and run the whole test suite (this is what CI runs).

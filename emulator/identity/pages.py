@@ -70,6 +70,15 @@ _ENV = jinja2.Environment(
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
 
 
+# The sign-in and consent pages: no ``form-action``. Browsers apply it to every redirect that
+# follows a form submission (CSP Level 3 "form-action"; Chromium blocks the hop), and the answer
+# to these forms is a redirect chain this page cannot know the end of: Entra -> the client's
+# redirect URI (here the gateway's /oauth-callback) -> the gateway's own client's redirect URI.
+# With ``form-action 'self'`` Chromium stopped right after "sign in" (found by the real-browser
+# test, ``test_mcp_inspector_web_ui_in_a_real_browser``). Scripts stay off (default-src 'none').
+_FORM_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
+
+
 _TITLES = {"signin": "Sign in", "consent": "Permissions requested", "error": "Error", "form_post": "Working"}
 
 
@@ -88,10 +97,23 @@ def _page(name: str, status: int = 200, csp: str = _CSP, **values: object) -> HT
 
 
 def signin(
-    *, tenant: str, action: str, txn: str, client_name: str, users: Sequence[User], notice: str | None = None
+    *,
+    tenant: str,
+    action: str,
+    txn: str,
+    client_name: str,
+    users: Sequence[User],
+    notice: str | None = None,
 ) -> HTMLResponse:
     return _page(
-        "signin", tenant=tenant, action=action, txn=txn, client_name=client_name, users=users, notice=notice
+        "signin",
+        csp=_FORM_CSP,
+        tenant=tenant,
+        action=action,
+        txn=txn,
+        client_name=client_name,
+        users=users,
+        notice=notice,
     )
 
 
@@ -107,6 +129,7 @@ def consent(
 ) -> HTMLResponse:
     return _page(
         "consent",
+        csp=_FORM_CSP,
         tenant=tenant,
         action=action,
         txn=txn,

@@ -11,9 +11,11 @@ import functools
 import json
 import os
 import re
+import secrets
 import shutil
 import socket
 import subprocess
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from orchestrator.providers.base import stable_uuid
 from orchestrator.providers.containers import CONTAINER_APP
@@ -42,6 +45,7 @@ from orchestrator.verify.gateway_mode import (
 from orchestrator.verify.gateway_mode.cimd import serve_client_metadata
 from orchestrator.verify.model import Outcome
 from tests.orchestrator.emulator_lab import reconcile_on
+from tests.support import browser as browser_support
 from tests.support.emulator import RunningEmulator, start_emulator
 from tests.support.tokens import user_token
 
@@ -57,6 +61,7 @@ USER = {
     "mailNickname": "adele",
     "passwordProfile": {"password": "Prmlab-test-1234"},
 }
+PASSWORD = "Prmlab-test-1234"  # USER's, typed on the sign-in page by the browser test
 
 
 @dataclasses.dataclass
@@ -1244,3 +1249,118 @@ def test_no_endpoint_answers_garbage_with_a_500(lab: Lab) -> None:
                 if resp.status_code >= 500:
                     wrong.append(f"/{endpoint}?{query}: {resp.status_code} {resp.text[:100]!r}")
     assert not wrong, "\n".join(wrong)
+
+
+def _start_inspector_web(
+    command: list[str], home: Path, ca_file: Path
+) -> tuple[subprocess.Popen[str], str, list[str]]:
+    """MCP Inspector's web UI (its Node backend + the single-page app) on 127.0.0.1 with a fresh
+    API token; returns the process, the URL it prints (token included) and its output so far (a
+    thread keeps draining it). Its backend fetches the gateway and Entra for the browser app
+    (discovery, registration, token), so it trusts the lab CA through NODE_EXTRA_CA_CERTS."""
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "HOST": "127.0.0.1",
+        "CLIENT_PORT": str(_free_port()),
+        "MCP_SANDBOX_PORT": str(_free_port()),
+        "MCP_APP_ORIGIN_PORT": str(_free_port()),
+        "MCP_INSPECTOR_API_TOKEN": secrets.token_hex(16),
+        "MCP_INSPECTOR_SECRET_STORE": "memory",
+        "MCP_AUTO_OPEN_ENABLED": "false",  # the test opens the page in its own browser
+        "NODE_EXTRA_CA_CERTS": str(ca_file),
+    }
+    process = subprocess.Popen(
+        [*command, "--web"], cwd=home, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
+    lines: list[str] = []
+    found: list[str] = []
+    ready = threading.Event()
+
+    def drain() -> None:
+        assert process.stdout is not None
+        with process.stdout:
+            for line in process.stdout:  # until the process exits
+                lines.append(line)
+                match = re.search(r"(http://127\.0\.0\.1:\d+/?\?MCP_INSPECTOR_API_TOKEN=[0-9a-f]+)", line)
+                if match and not found:
+                    found.append(match.group(1))
+                    ready.set()
+        ready.set()
+
+    threading.Thread(target=drain, daemon=True).start()
+    if not ready.wait(timeout=60) or not found:
+        process.kill()
+        process.wait(timeout=30)
+        raise AssertionError("MCP Inspector's web UI did not start:\n" + "".join(lines))
+    return process, found[0], lines
+
+
+def test_mcp_inspector_web_ui_in_a_real_browser(lab: Lab, tmp_path: Path) -> None:
+    """MCP Inspector's web UI — the client the original lab tells users to use — in Debian's
+    Chromium (Playwright), clicked through as a person does: add the server (streamable-http,
+    the gateway's MCP URL), connect, the gateway's consent page, Entra's sign-in page, back in
+    Inspector (which lists the tools on connect: Inspector 2 has no "List Tools" button), open
+    ``show_user_profile``, execute it and read the user's name on the page. The browser trusts
+    the lab CA through its NSS database (no certificate error is ignored). The final page is
+    saved as ``inspector-web.png`` in the test artifacts folder (``.ci/run`` prints it). A
+    missing browser fails the test with the install hint; no fixed sleeps, only waits on what
+    the page shows (generous timeouts: two cores shared by the whole suite)."""
+    browser_support.chromium_path()  # fails with the install hint, before any work
+    found = _inspector_node()
+    if found is None:
+        pytest.fail("MCP Inspector or a Node >= 22.19 to run it is missing: run `make node-deps`")
+    command, _ = found
+    home = tmp_path / "home"
+    home.mkdir()
+    trusted = browser_support.trusting_home(tmp_path / "browser-home", lab.emu.ca_file)
+    inspector, url, log = _start_inspector_web(command, home, lab.emu.ca_file)
+    shot = browser_support.artifacts_dir() / "inspector-web.png"
+    try:
+        with browser_support.chromium(trusted) as browser:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(90_000)
+            expect.set_options(timeout=90_000)
+            try:
+                page.goto(url)
+                page.get_by_role("button", name="Add Servers").click()
+                page.get_by_role("menuitem", name="Add manually").click()
+                dialog = page.get_by_role("dialog")
+                dialog.get_by_label("Server ID").fill("prmlab")
+                dialog.get_by_label("Transport").click()
+                page.get_by_role("option", name="streamable-http").click()
+                dialog.get_by_label("URL").fill(lab.target.mcp_url)
+                dialog.get_by_role("button", name="Add", exact=True).click()
+                switch = page.get_by_role("switch", name='Connect or disconnect "prmlab"')
+                page.locator("label", has=switch).click()  # the switch's visible track
+                # The gateway's consent page (over TLS the browser trusts through the lab CA).
+                page.wait_for_url(f"{lab.target.issuer}/authorize?**")
+                query = dict(httpx.URL(page.url).params)
+                assert query["client_id"].startswith("mcp_")  # Inspector registered itself
+                assert (query["code_challenge_method"], query["resource"]) == ("S256", lab.target.mcp_url)
+                expect(page.get_by_role("heading")).to_have_text("Allow access to the MCP server?")
+                page.get_by_role("button", name="Allow").click()
+                # Entra's sign-in page: the password, then the account.
+                expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+                page.get_by_label("Password").fill(PASSWORD)
+                page.get_by_role("button", name=str(USER["displayName"])).click()
+                # Back in Inspector: connected, the tools listed.
+                page.wait_for_url(url.split("?")[0] + "**")
+                expect(page.get_by_text("Connected", exact=True)).to_be_visible()
+                page.get_by_text("Tools", exact=True).first.click()
+                expect(page.get_by_text("Tools (1)")).to_be_visible()
+                expect(page.get_by_text("TOOLS/LIST").first).to_be_visible()
+                page.get_by_role("button", name="show_user_profile").click()
+                page.get_by_role("button", name="Execute Tool").click()
+                expect(page.get_by_text("TOOLS/CALL").first).to_be_visible()
+                expect(page.get_by_role("heading", name="Results")).to_be_visible()
+                body = page.locator("body")  # the result's JSON, as the page shows it
+                expect(body).to_contain_text('"displayName": "Adele Vance"')
+                expect(body).to_contain_text('"mail": "adele@prmlab.local"')
+            finally:
+                page.screenshot(path=shot, full_page=True)
+    finally:
+        inspector.terminate()
+        inspector.wait(timeout=30)
+    assert shot.stat().st_size > 0
+    assert not [line for line in log if "TLS" in line or "certificate" in line.lower()], "".join(log)

@@ -5,6 +5,9 @@ names and that exists, one policy GET (``format=rawxml``) per policy node whose 
 nothing is read for resources that do not exist yet. APIs and operations carry the ownership mark
 in their ``description``; a policy belongs to its API's owner.
 
+A policy lab.yaml no longer names, on an API or operation it keeps, is read too (one GET per
+such API or operation) and pruned; an API that goes takes its policies with it.
+
 Policies are rendered from ``{template, variables}`` in ``desired`` (pure) and compared after
 canonicalisation (APIM re-indents and re-orders what it stores).
 """
@@ -422,10 +425,32 @@ class ApiPolicyProvider(_Base):
         loc = {k: v for k, v in p.items() if k.startswith("@") and k != "@gateway"}
         return self._key(desired), self._actual(res, loc, owned)
 
+    def _policyless(self) -> list[Desired]:
+        """Where lab.yaml has no policy: the spec's APIs (operations) without one. A policy read
+        there is the lab's (its parent is) and no node names it, so the plan prunes it."""
+        lab, service = self.ctx.lab_spec, service_of(self.ctx)
+        if lab is None or not isinstance(service, str):
+            return []
+        where: list[dict[str, Any]] = []
+        for api_key, api in lab.apim.apis.items():
+            if self.scoped_to_operation:
+                where += [
+                    {"@api": api_key, "@operation": k}
+                    for k, op in api.operations.items()
+                    if op.policy is None
+                ]
+            elif api.policy is None:
+                where.append({"@api": api_key})
+        return [
+            Desired("", self.kind, "policy", {"@rg": self.ctx.rg, "@service": service, **loc})
+            for loc in where
+        ]
+
     async def read(self, lab_name: str, addresses: Mapping[str, Desired | None]) -> Mapping[str, Actual]:
         todo = [
             d for d in addresses.values() if d is not None and isinstance(d.properties.get("@service"), str)
         ]
+        todo += self._policyless()
         # Parents' lists first (memoised, one call each), so the policy GETs below run in parallel.
         for desired in todo:
             p = desired.properties

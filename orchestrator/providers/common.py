@@ -6,7 +6,7 @@ collection once, turns each item into an ``Actual`` (keyed by a lower-cased ``(p
 key) and ``assign`` maps them onto the node addresses the engine asked about: a match keeps the
 node address, an owned item no node wants gets the synthetic address ``<kind>.<name>`` (prune),
 an unowned item no node wants is ignored. (Policies are all named ``policy``: their
-synthetic address is ``api_policy.<api>.policy``.)
+synthetic address is the graph's, ``api_policy.<api>`` / ``operation_policy.<api>.<operation>``.)
 """
 
 from __future__ import annotations
@@ -147,7 +147,12 @@ def synthetic_address(kind: str, actual: Actual) -> str:
     """The address of an owned resource no node names, shaped like the graph's addresses:
     ``<kind>.<name>``, or ``<kind>.<parent>.<name>`` for children (``operation.mcp.prm``)."""
     parents = [str(actual.properties[k]) for k in ("@app", "@api", "@operation") if actual.properties.get(k)]
+    if kind in _NAMED_BY_PARENT:  # one per parent, always named "policy"
+        return ".".join([kind, *parents])
     return ".".join([kind, *parents, actual.name])
+
+
+_NAMED_BY_PARENT = frozenset({"api_policy", "operation_policy"})
 
 
 async def collect(

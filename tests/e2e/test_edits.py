@@ -158,3 +158,42 @@ def test_emulator_restart_keeps_the_urls(lab: dict[str, Any]) -> None:
     assert stop.returncode == 0, stop.stdout + stop.stderr
     out = one_reconcile(lab, "restart the emulator")
     assert _endpoint(out) == lab["endpoint"]
+
+
+PRM_COPY = """    prm-copy:
+      display_name: PRM copy
+      type: http
+      path: prm-copy
+      protocols: [https]
+      subscription_required: false
+      policy: *prm_policy
+      operations:
+        get:
+          method: GET
+          url_template: /
+          display_name: PRM copy
+
+server:"""
+
+
+def test_removing_an_apis_policy_prunes_it_and_only_it(lab: dict[str, Any]) -> None:
+    folder: Path = lab["folder"]
+    # lab A: the default lab plus an API with an API-level policy (set up, verified)
+    _edit(folder, lambda t: t.replace("\nserver:", "\n" + PRM_COPY, 1))
+    setup = prmlab(folder, "reconcile", "--yes")
+    assert setup.returncode == 0, setup.stdout[-3000:] + setup.stderr[-2000:]
+    assert "+ api_policy.prm-copy" in setup.stdout
+    # lab B: the same API without its policy
+    _edit(
+        folder,
+        lambda t: t.replace(
+            "      policy: *prm_policy\n      operations:\n        get:", "      operations:\n        get:", 1
+        ),
+    )
+    out = one_reconcile(lab, "remove an API's policy")
+    changed = {a: s for a, s in _steps(out).items() if not s.startswith("=")}
+    assert list(changed) == ["api_policy.prm-copy"], changed
+    assert changed["api_policy.prm-copy"].startswith("-")
+    assert re.search(
+        r"^Plan: 0 to create, 0 to update, 0 to replace, 1 to delete, \d+ unchanged\.$", out, re.M
+    )

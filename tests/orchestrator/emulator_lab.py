@@ -33,6 +33,7 @@ def lab_text(
     extra_api: bool = True,
     apps: int = 0,
     extra_named_values: tuple[str, ...] = (),
+    prm_policy: bool = True,
 ) -> str:
     lines = [
         f"name: {name}",
@@ -89,16 +90,19 @@ def lab_text(
         "          method: GET",
         "          url_template: /.well-known/oauth-protected-resource",
         "          display_name: Protected Resource Metadata",
-        "          policy:",
-        "            template: prm",
-        "            variables:",
-        "              resource: {ref: apim.apis.mcp.url}",
-        "              authorization_servers:",
-        "                - {ref: target.issuer}",
-        "              scopes_supported:",
-        "                - api://x/user_impersonate",
-        f"              resource_name: {resource_name}",
     ]
+    if prm_policy:
+        lines += [
+            "          policy:",
+            "            template: prm",
+            "            variables:",
+            "              resource: {ref: apim.apis.mcp.url}",
+            "              authorization_servers:",
+            "                - {ref: target.issuer}",
+            "              scopes_supported:",
+            "                - api://x/user_impersonate",
+            f"              resource_name: {resource_name}",
+        ]
     if extra_api:
         lines += [
             "    extra:",

@@ -108,6 +108,28 @@ def test_removing_an_api_prunes_it_and_nothing_else(emulator: RunningEmulator, t
     assert owned_addresses(emulator, lab) == before - {"api.extra", "operation.extra.get"}
 
 
+def test_removing_a_policy_from_lab_yaml_prunes_it_and_nothing_else(
+    emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    lab = write_lab(tmp_path, lab_text("prune-policy"))
+    assert reconcile_on(emulator, lab)[0].exit_code == 0
+    before = owned_addresses(emulator, lab)
+    assert "operation_policy.mcp.prm" in before
+
+    write_lab(tmp_path, lab_text("prune-policy", prm_policy=False))
+    report, requests, _ = reconcile_on(emulator, lab)
+    assert report.exit_code == 0
+    assert [(s.address, s.action) for s in report.plan.changes] == [
+        ("operation_policy.mcp.prm", Action.DELETE)
+    ]
+    assert [(w["method"], w["resource"]) for w in writes(requests)] == [
+        ("DELETE", "microsoft.apimanagement/service/apis/operations/policies")
+    ]
+    assert owned_addresses(emulator, lab) == before - {"operation_policy.mcp.prm"}
+    again, _, _ = reconcile_on(emulator, lab)
+    assert not again.plan.has_changes
+
+
 def test_a_same_named_unowned_resource_is_refused(emulator: RunningEmulator, tmp_path: Path) -> None:
     lab = write_lab(tmp_path, lab_text("owner-lab"))
     assert reconcile_on(emulator, lab)[0].exit_code == 0

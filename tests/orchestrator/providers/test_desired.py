@@ -376,8 +376,9 @@ def test_synthetic_addresses_have_the_graph_shape() -> None:
     assert synthetic_address("operation", actual("op", service="svc", api="mcp")) == "operation.mcp.op"
     assert (
         synthetic_address("operation_policy", actual("policy", api="mcp", operation="op"))
-        == "operation_policy.mcp.op.policy"
+        == "operation_policy.mcp.op"
     )
+    assert synthetic_address("api_policy", actual("policy", service="svc", api="mcp")) == "api_policy.mcp"
     assert (
         synthetic_address("federated_credential", actual("fic", app="app-1"))
         == "federated_credential.app-1.fic"

@@ -13,7 +13,10 @@ Where it sits: registers one ``TypeSpec`` per APIM resource type with ``emulator
   ``displayName``) or an ``include-fragment`` of a missing fragment is refused with APIM's
   400 ``ValidationError`` envelope. GET echoes ``format`` (``rawxml`` / ``xml``).
 * ``apis`` — ``path`` unique per service (revisions of one API and versions of a version set
-  share it); ``type`` defaults to ``http`` (``mcp`` kept as sent); ``isOnline`` and
+  share it); ``type`` defaults to ``http``; ``type: mcp`` (with ``mcpProperties`` and
+  ``backendId``) only at the api-versions that have the MCP API (``serves_mcp``, evidence there),
+  refused elsewhere, and an MCP API does not exist for the others (GET 404, left out of lists,
+  DELETE finds nothing); ``isOnline`` and
   ``provisioningState`` answered; ``oAuth2`` / ``openid`` settings also in their list form.
   ``apis/{api};rev={n}`` is a revision: created without ``displayName`` from the API it revises
   (404 when that API does not exist). Writes to one API or its children never overlap
@@ -258,6 +261,50 @@ _REVISION_INHERITS = (
 )
 
 
+# The MCP API (``type: mcp``, ``mcpProperties``, ``backendId`` naming a backend; Learn, "Expose
+# and govern an existing MCP server") exists only in APIM's preview api-versions from
+# 2024-06-01-preview on. Evidence: the original lab (Azure-Samples/AI-Gateway labs/mcp-prm-oauth,
+# src/bicep/apim-mcp/mcp-api.bicep) and Azure-Samples/AI-Gateway modules/apim-streamable-mcp/api.bicep
+# deploy it as ``apis@2024-06-01-preview``; a field report in public code ("Exposing MCP Servers
+# Through Azure API Management Using Bicep") found ``type``, ``mcpProperties`` and ``backendId``
+# "invisible at API version 2024-05-01 (stable)", working at 2024-06-01-preview, 2024-10-01-preview
+# and 2025-03-01-preview, and "If you query the API with a stable version, you get
+# ResourceNotFound"; ApiManagement's TypeSpec source has ``ApiType.mcp`` / ``McpProperties``. The
+# published JSON specs (2024-05-01 included) list no ``mcp``: Azure's answer to ``type: mcp`` at
+# another api-version is not documented, so it is refused in APIM's ValidationError shape naming
+# the property.
+
+
+def serves_mcp(api_version: str) -> bool:
+    """Whether ``api-version`` has the MCP API: the previews from 2024-06-01-preview on."""
+    return api_version.endswith("-preview") and api_version[:10] >= "2024-06-01"
+
+
+def _is_mcp(props: Mapping[str, Any]) -> bool:
+    return str(props.get("type") or "").lower() == "mcp" or "mcpProperties" in props
+
+
+def _api_visible(body: Doc, query: Mapping[str, str]) -> bool:
+    """An MCP API does not exist for the api-versions without the MCP API (see ``serves_mcp``)."""
+    return not _is_mcp(body.get("properties") or {}) or serves_mcp(query.get("api-version", ""))
+
+
+def _check_mcp(call: Call, props: Mapping[str, Any]) -> None:
+    version = call.query.get("api-version", "")
+    if serves_mcp(version):
+        return
+    if str(props.get("type") or "").lower() == "mcp":
+        raise validation_error(
+            f"API type 'mcp' is not supported in api-version '{version}'; MCP APIs are available "
+            "from api-version 2024-06-01-preview.",
+            "type",
+        )
+    if "mcpProperties" in props:
+        raise validation_error(
+            f"Property 'mcpProperties' is not supported in api-version '{version}'.", "mcpProperties"
+        )
+
+
 def _base_api(name: str) -> str:
     """``echo-api;rev=3`` -> ``echo-api`` (an API and its revisions share a path)."""
     m = _REVISION.fullmatch(name)
@@ -315,6 +362,7 @@ async def _prepare_api(call: Call, base: Doc) -> Doc:
     _check_unique_path(call, props, path)
     if "type" not in props:
         props["type"] = props.get("apiType") or "http"
+    _check_mcp(call, props)
     props.setdefault("protocols", ["https"])
     props.setdefault("subscriptionRequired", True)
     props.setdefault("isCurrent", True)
@@ -619,7 +667,7 @@ def register_all() -> None:
         _child("tags", "tags", prepare=_prepare_tag),
         _child("policies", "policies", prepare=_prepare_policy, present=_present_policy, singleton="policy"),
         _child("policyFragments", "policyFragments", prepare=_prepare_fragment, present=_present_policy),
-        _child("apis", "apis", prepare=_prepare_api, delete=_delete_api, **api_child),
+        _child("apis", "apis", prepare=_prepare_api, delete=_delete_api, visible=_api_visible, **api_child),
         _child("apis/operations", "apis/operations", prepare=_prepare_operation, **api_child),
         _child(
             "apis/policies",

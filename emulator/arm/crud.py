@@ -63,6 +63,13 @@ def _present(spec: TypeSpec | None, body: Doc, query: Mapping[str, str]) -> Doc:
     return spec.present(body, query) if spec is not None and spec.present is not None else body
 
 
+def _visible(spec: TypeSpec, stored: Stored | None, query: Mapping[str, str]) -> Stored | None:
+    """``stored`` if it exists at the request's api-version (``TypeSpec.visible``), else ``None``."""
+    if stored is None or spec.visible is None or spec.visible(stored.body, query):
+        return stored
+    return None
+
+
 def etag_headers(stored: Stored) -> dict[str, str]:
     return {"ETag": stored.etag}
 
@@ -345,6 +352,8 @@ class ArmHandlers:
                 for d in docs:
                     await lro.settle(self.ctx, d.key)
                 docs = self.list_docs(addr, spec)
+            if spec.visible is not None:
+                docs = [d for d in docs if spec.visible(d.body, query)]
             if spec.list_filter is not None:
                 docs = spec.list_filter(docs, query)
             return self.list_response(request, docs, spec, query)
@@ -353,7 +362,7 @@ class ArmHandlers:
         if method in ("GET", "HEAD"):
             await _check_parents(self.ctx, addr, spec)
             await lro.settle(self.ctx, addr.key)
-            stored = self.ctx.store.get(addr.kind, addr.key)
+            stored = _visible(spec, self.ctx.store.get(addr.kind, addr.key), query)
             if stored is None:
                 raise _missing(addr, spec)
             if method == "HEAD":
@@ -371,7 +380,7 @@ class ArmHandlers:
         existing = ctx.store.get(addr.kind, addr.key)
         check_if_match(request, existing)
         if request.method == "DELETE":
-            return await self._delete(addr, spec, existing, query)
+            return await self._delete(addr, spec, _visible(spec, existing, query), query)
         operation = contract_of(request)
         body = checked_body(addr.namespace, operation, await read_json(request), apim=spec.apim)
         if request.method == "PATCH":

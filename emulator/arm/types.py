@@ -42,6 +42,9 @@ Present = Callable[[Doc, Mapping[str, str]], Doc]
 Action = Callable[[Call, Stored], Awaitable[Response]]
 # list_filter(docs, query) -> the docs a collection GET answers (``$filter`` support)
 ListFilter = Callable[[list[Stored], Mapping[str, str]], list[Stored]]
+# visible(body, query) -> whether the resource exists at the request's api-version (a resource
+# only some api-versions know: GET/HEAD 404, lists leave it out, DELETE finds nothing)
+Visible = Callable[[Doc, Mapping[str, str]], bool]
 # custom delete: returns the response (the resource exists)
 Delete = Callable[[Call, Stored], Awaitable[Response]]
 
@@ -68,6 +71,7 @@ class TypeSpec:
     check_parents: bool = True  # False for proxy paths such as ``locations/{loc}/...``
     list_kind: str | None = None  # a list-only alias of another kind (subscription-wide lists)
     list_filter: ListFilter | None = None  # applies the collection GET's ``$filter``
+    visible: Visible | None = None  # see ``Visible``
     # APIM entity collections: ``count`` (all pages) and ``nextLink`` on every page ("" on the
     # last), as their *Collection contracts define and the examples answer
     list_count: bool = False

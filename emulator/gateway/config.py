@@ -176,10 +176,11 @@ class Snapshot:
             if props.get("isCurrent") is False:
                 continue
             ops = tuple(sorted(ops_by_api.get(d.key, []), key=lambda o: o.specificity))
+            api_type = str(props.get("type") or "http").lower()
             apis.append(
                 ApiRoute(
-                    d.key, _doc_name(d), str(props.get("path") or "").strip("/"), d.body, str(props.get("type") or "http").lower(),
-                    str(props["serviceUrl"]) if props.get("serviceUrl") else None, bool(props.get("subscriptionRequired", True)), ops,
+                    d.key, _doc_name(d), str(props.get("path") or "").strip("/"), d.body, api_type,
+                    self._service_url(api_type, props), bool(props.get("subscriptionRequired", True)), ops,
                 )
             )  # fmt: skip
         self.apis = sorted(apis, key=lambda a: len(a.path), reverse=True)
@@ -188,6 +189,16 @@ class Snapshot:
         self._pipelines: dict[tuple[str, str], Pipeline | PolicyCompileError] = {}
         self._nv_fp = tuple(sorted(self.named_values.items()))
         self._frag_fp = tuple(sorted(self.fragments.items()))
+
+    def _service_url(self, api_type: str, props: dict[str, Any]) -> str | None:
+        """Where the API forwards: an MCP API to its ``backendId``'s ``url`` (APIM's MCP API has
+        no ``serviceUrl``; Learn, "Expose and govern an existing MCP server"), any other API to
+        its ``serviceUrl``. ``None``: no backend configured (a policy may still set one)."""
+        if api_type == "mcp":
+            backend = props.get("backendId")
+            url = self.backends.get(str(backend).lower()) if backend else None
+            return url or None
+        return str(props["serviceUrl"]) if props.get("serviceUrl") else None
 
     def match(self, path: str, method: str) -> Match | None:
         lower = path.lower()

@@ -1,9 +1,17 @@
 """Providers for APIM APIs, their operations, and API- / operation-level policies.
 
-Flow: one ``list_by_service`` for the APIs of a service, one ``list_by_api`` per API that the spec
-names and that exists, one policy GET (``format=rawxml``) per policy node whose parent exists —
-nothing is read for resources that do not exist yet. APIs and operations carry the ownership mark
-in their ``description``; a policy belongs to its API's owner.
+Flow: one list of the APIs of a service, one list of operations per API that the spec names and
+that exists, one policy GET (``format=rawxml``) per policy node whose parent exists — nothing is
+read for resources that do not exist yet. APIs and operations carry the ownership mark in their
+``description``; a policy belongs to its API's owner.
+
+The MCP API is APIM's ``type: mcp`` as the original lab deploys it (``MCP_API_VERSION``, body in
+``ApiProvider.desired``): it names its backend (``backendId``) instead of a ``serviceUrl``, and
+exists only for the api-versions that have it — not for 2024-05-01, the one version
+azure-mgmt-apimanagement 5.0.0 speaks. So the API lists are read as JSON at ``MCP_API_VERSION``
+(``arm_raw``: the SDK's models drop ``backendId``/``mcpProperties``), the MCP API is written through
+the SDK with that per-call ``api_version``, and its operations and policies are read and written at
+that version too (``@api_version``, a locator); every other API stays at the SDK's 2024-05-01.
 
 A policy lab.yaml no longer names, on an API or operation it keeps, is read too (one GET per
 such API or operation) and pruned; an API that goes takes its policies with it.
@@ -21,11 +29,13 @@ from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import TemporaryError
 from orchestrator.kinds import Kind
+from orchestrator.providers import arm_raw
 from orchestrator.providers.apim import service_names, service_of
 from orchestrator.providers.base import (
     description_owned,
     diff_owned,
     json_body,
+    unflatten,
     wire,
     with_mark,
     xml_equal,
@@ -48,6 +58,28 @@ from orchestrator.urls import api_prm_url, api_url
 
 if TYPE_CHECKING:
     from orchestrator.spec.models import Api, Operation, Policy
+
+
+# The MCP API's api-version: the original lab's (Azure-Samples/AI-Gateway labs/mcp-prm-oauth,
+# src/bicep/apim-mcp/mcp-api.bicep: ``apis@2024-06-01-preview``, deployed in Azure), also its
+# policy's; ``type: mcp`` does not exist at 2024-05-01 (see ``emulator.arm.apim.serves_mcp``).
+MCP_API_VERSION = "2024-06-01-preview"
+
+
+def api_version_for(api_type: Any) -> str | None:
+    """The api-version an API (and its operations and policies) is read and written at:
+    ``MCP_API_VERSION`` for an MCP API, ``None`` (the SDK's own) for any other."""
+    return MCP_API_VERSION if str(api_type or "").lower() == "mcp" else None
+
+
+def _sdk_version(api_version: Any) -> dict[str, Any]:
+    """The per-call ``api_version`` keyword of the generated operations, when not the SDK's own."""
+    return {"api_version": api_version} if isinstance(api_version, str) else {}
+
+
+def _raw(pipeline_response: Any, _deserialized: Any, _headers: Any) -> Any:
+    """``cls`` of a generated operation: the answer's JSON (the SDK's models drop MCP fields)."""
+    return pipeline_response.http_response.json()
 
 
 def api_urls(gateway_url: Any, path: Any) -> dict[str, Any]:
@@ -94,23 +126,39 @@ class _Base:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
-    async def apis(self, rg: str, service: str) -> list[Any]:
-        apim = self.ctx.clients.apim
+    def _service_path(self, rg: str, service: str) -> str:
+        sub = self.ctx.clients.subscription_id
+        return f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ApiManagement/service/{service}"
 
-        async def load() -> list[Any]:
-            return await collect(f"apis in {service}", lambda: apim.api.list_by_service(rg, service))
+    async def apis(self, rg: str, service: str) -> list[dict[str, Any]]:
+        """The service's APIs as JSON, listed at ``MCP_API_VERSION`` (MCP APIs do not exist for
+        the SDK's 2024-05-01)."""
+        apim = self.ctx.clients.apim
+        path = f"{self._service_path(rg, service)}/apis"
+
+        async def load() -> list[dict[str, Any]]:
+            return await collect(f"apis in {service}", lambda: arm_raw.list_json(apim, path, MCP_API_VERSION))
 
         return await self.ctx.memo.get(f"api:{rg}/{service}", load)
 
-    async def operations(self, rg: str, service: str, api: str) -> list[Any]:
+    async def operations(
+        self, rg: str, service: str, api: str, api_version: str | None = None
+    ) -> list[dict[str, Any]]:
+        """An API's operations as JSON, at the API's own api-version (``api_version_for``)."""
         apim = self.ctx.clients.apim
+        path = f"{self._service_path(rg, service)}/apis/{api}/operations"
+        version = api_version or str(apim._config.api_version)
 
-        async def load() -> list[Any]:
-            return await collect(
-                f"operations of {api}", lambda: apim.api_operation.list_by_api(rg, service, api)
-            )
+        async def load() -> list[dict[str, Any]]:
+            return await collect(f"operations of {api}", lambda: arm_raw.list_json(apim, path, version))
 
         return await self.ctx.memo.get(f"operation:{rg}/{service}/{api}".lower(), load)
+
+    def spec_api_version(self, api: str) -> str | None:
+        """The api-version of the lab's API ``api`` (``apim.apis.<api>.type``), pure."""
+        spec = self.ctx.lab_spec
+        model = spec.apim.apis.get(api) if spec is not None and spec.apim is not None else None
+        return api_version_for(model.type) if model is not None else None
 
     def _rg(self, addresses: Mapping[str, Desired | None]) -> str:
         rgs = {str(d.properties.get("@rg")) for d in addresses.values() if d is not None}
@@ -144,7 +192,16 @@ class ApiProvider(_Base):
             "properties.type": spec.type,
             "properties.description": with_mark(spec.description, self.ctx.lab),
         }
-        if spec.backend:
+        if spec.type == "mcp":
+            # APIM's MCP API as the original lab writes it (mcp-api.bicep): it names its backend
+            # (no serviceUrl), streamable HTTP transport, no OAuth/OpenID server settings, current.
+            props["@api_version"] = MCP_API_VERSION
+            props["properties.backendId"] = spec.backend
+            props["properties.mcpProperties.transportType"] = "streamable"
+            props["properties.authenticationSettings.oAuth2AuthenticationSettings"] = []
+            props["properties.authenticationSettings.openidAuthenticationSettings"] = []
+            props["properties.isCurrent"] = True
+        elif spec.backend:
             # The API forwards to a backend of the lab: its ``serviceUrl`` follows that backend's
             # URL (read when writing; compared with the backend as read, see ``diff``).
             props["@backend"] = spec.backend
@@ -159,8 +216,9 @@ class ApiProvider(_Base):
                 changes.append(FieldChange("properties.serviceUrl", have, backend_url))
         return tuple(sorted(changes, key=lambda c: c.path))
 
-    def actual_from(self, item: Any, rg: str, service: str, gateway: Any) -> Actual:
-        p = wire(item).get("properties") or {}
+    def actual_from(self, item: Mapping[str, Any], rg: str, service: str, gateway: Any) -> Actual:
+        p = item.get("properties") or {}
+        auth = p.get("authenticationSettings") or {}
         props = {
             "@rg": rg,
             "@service": service,
@@ -171,10 +229,23 @@ class ApiProvider(_Base):
             "properties.type": p.get("type") or "http",
             "properties.description": p.get("description"),
             "properties.serviceUrl": p.get("serviceUrl"),
+            "properties.backendId": p.get("backendId"),
+            "properties.mcpProperties.transportType": (p.get("mcpProperties") or {}).get("transportType"),
+            "properties.authenticationSettings.oAuth2AuthenticationSettings": auth.get(
+                "oAuth2AuthenticationSettings"
+            ),
+            "properties.authenticationSettings.openidAuthenticationSettings": auth.get(
+                "openidAuthenticationSettings"
+            ),
+            "properties.isCurrent": p.get("isCurrent"),
         }
+        version = api_version_for(p.get("type"))
+        if version is not None:
+            props["@api_version"] = version
         owned = description_owned(p.get("description"), self.ctx.lab)
-        outputs = {"name": item.name, **api_urls(gateway, p.get("path"))}
-        return Actual("", self.kind, str(item.name), props, outputs, owned, item.id)
+        name = str(item.get("name"))
+        outputs = {"name": name, **api_urls(gateway, p.get("path"))}
+        return Actual("", self.kind, name, props, outputs, owned, item.get("id"))
 
     async def read(self, lab_name: str, addresses: Mapping[str, Desired | None]) -> Mapping[str, Actual]:
         rg = self._rg(addresses)
@@ -182,7 +253,9 @@ class ApiProvider(_Base):
         for service in await service_names(self.ctx, addresses, lab_name):
             gateway = await self.gateway(service)
             for item in await self.apis(rg, service):
-                found.append((key_of(service, str(item.name)), self.actual_from(item, rg, service, gateway)))
+                found.append(
+                    (key_of(service, str(item["name"])), self.actual_from(item, rg, service, gateway))
+                )
         result = assign(self.kind, addresses, found, lambda d: key_of(str(d.properties["@service"]), d.name))
         # APIs bound to a backend: attach the backend's URL as read (one list, shared with the
         # backend provider through the memo) so that ``diff`` sees a stale ``serviceUrl``.
@@ -207,9 +280,7 @@ class ApiProvider(_Base):
     async def create(self, desired: Desired) -> Actual:
         rg, service = str_prop(desired.properties, "@rg"), str_prop(desired.properties, "@service")
         body: dict[str, Any] = {"properties": {}}
-        for path, value in desired.properties.items():
-            if path.startswith("properties."):
-                body["properties"][path.removeprefix("properties.")] = value
+        body.update(unflatten({k: v for k, v in desired.properties.items() if k.startswith("properties.")}))
         backend = desired.properties.get("@backend")
         if isinstance(backend, str):
             apim = self.ctx.clients.apim
@@ -220,7 +291,12 @@ class ApiProvider(_Base):
             body["properties"]["serviceUrl"] = url
         with translating(desired.address):
             poller = await self.ctx.clients.apim.api.begin_create_or_update(
-                rg, service, desired.name, json_body(body)
+                rg,
+                service,
+                desired.name,
+                json_body(body),
+                cls=_raw,
+                **_sdk_version(desired.properties.get("@api_version")),
             )
             res = await poller.result()
         self.ctx.memo.clear()
@@ -236,8 +312,12 @@ class ApiProvider(_Base):
         rg, service = str_prop(actual.properties, "@rg"), str_prop(actual.properties, "@service")
         api = self.ctx.clients.apim.api
 
+        version = _sdk_version(actual.properties.get("@api_version"))
+
         async def delete() -> None:
-            poller = await api.begin_delete(rg, service, actual.name, if_match="*", delete_revisions=True)
+            poller = await api.begin_delete(
+                rg, service, actual.name, if_match="*", delete_revisions=True, **version
+            )
             await poller.result()
 
         await delete_ignoring_missing(actual.address, delete)
@@ -266,13 +346,18 @@ class OperationProvider(_Base):
             "properties.templateParameters": params,
             "properties.description": with_mark(spec.description, self.ctx.lab),
         }
+        version = self.spec_api_version(keys[0])
+        if version is not None:
+            props["@api_version"] = version
         return Desired(address, self.kind, name, props)
 
     def diff(self, desired: Desired, actual: Actual) -> tuple[FieldChange, ...]:
         return diff_owned(desired.properties, actual.properties)
 
-    def actual_from(self, item: Any, rg: str, service: str, api: str) -> Actual:
-        p = wire(item).get("properties") or {}
+    def actual_from(
+        self, item: Mapping[str, Any], rg: str, service: str, api: str, api_version: str | None = None
+    ) -> Actual:
+        p = item.get("properties") or {}
         props = {
             "@rg": rg,
             "@service": service,
@@ -283,8 +368,10 @@ class OperationProvider(_Base):
             "properties.templateParameters": p.get("templateParameters") or [],
             "properties.description": p.get("description"),
         }
+        if api_version is not None:
+            props["@api_version"] = api_version
         owned = description_owned(p.get("description"), self.ctx.lab)
-        return Actual("", self.kind, str(item.name), props, {}, owned, item.id)
+        return Actual("", self.kind, str(item.get("name")), props, {}, owned, item.get("id"))
 
     async def read(self, lab_name: str, addresses: Mapping[str, Desired | None]) -> Mapping[str, Actual]:
         rg = self._rg(addresses)
@@ -296,15 +383,19 @@ class OperationProvider(_Base):
         found: list[tuple[Key, Actual]] = []
         for service in await service_names(self.ctx, addresses, lab_name):
             # Only APIs the spec keeps: a pruned API takes its operations with it.
-            apis = [
-                str(api.name)
+            apis = {
+                str(api["name"]): api_version_for((api.get("properties") or {}).get("type"))
                 for api in await self.apis(rg, service)
-                if (service.lower(), str(api.name).lower()) in wanted_apis
-            ]
-            lists = await gather(self.ctx, apis, lambda api, s=service: self.operations(rg, s, api))  # type: ignore[misc]
+                if (service.lower(), str(api["name"]).lower()) in wanted_apis
+            }
+            lists = await gather(
+                self.ctx,
+                list(apis),
+                lambda api, s=service, v=apis: self.operations(rg, s, api, v[api]),  # type: ignore[misc]
+            )
             for api_name, items in zip(apis, lists, strict=True):
                 for item in items:
-                    actual = self.actual_from(item, rg, service, api_name)
+                    actual = self.actual_from(item, rg, service, api_name, apis[api_name])
                     found.append((key_of(service, api_name, actual.name), actual))
         return assign(
             self.kind,
@@ -321,12 +412,14 @@ class OperationProvider(_Base):
                 k.removeprefix("properties."): v for k, v in p.items() if k.startswith("properties.")
             }
         }
+        version = p.get("@api_version")
         with translating(desired.address):
             res = await self.ctx.clients.apim.api_operation.create_or_update(
-                rg, service, api, desired.name, json_body(body)
+                rg, service, api, desired.name, json_body(body), cls=_raw, **_sdk_version(version)
             )
         self.ctx.memo.clear()
-        return dataclasses.replace(self.actual_from(res, rg, service, api), address=desired.address)
+        actual = self.actual_from(res, rg, service, api, version if isinstance(version, str) else None)
+        return dataclasses.replace(actual, address=desired.address)
 
     async def update(self, desired: Desired, actual: Actual) -> Actual:
         return await self.create(desired)
@@ -335,8 +428,9 @@ class OperationProvider(_Base):
         p = actual.properties
         rg, service, api = str_prop(p, "@rg"), str_prop(p, "@service"), str_prop(p, "@api")
         ops = self.ctx.clients.apim.api_operation
+        version = _sdk_version(p.get("@api_version"))
         await delete_ignoring_missing(
-            actual.address, lambda: ops.delete(rg, service, api, actual.name, if_match="*")
+            actual.address, lambda: ops.delete(rg, service, api, actual.name, if_match="*", **version)
         )
         self.ctx.memo.clear()
 
@@ -360,6 +454,9 @@ class ApiPolicyProvider(_Base):
         }
         if self.scoped_to_operation:
             props["@operation"] = keys[1]
+        version = self.spec_api_version(keys[0])
+        if version is not None:
+            props["@api_version"] = version
         return Desired(address, self.kind, "policy", props)
 
     def diff(self, desired: Desired, actual: Actual) -> tuple[FieldChange, ...]:
@@ -386,14 +483,19 @@ class ApiPolicyProvider(_Base):
 
     async def _parent_owned(self, rg: str, service: str, api: str, operation: str | None) -> bool | None:
         """None when the parent does not exist (nothing to read); else whether the lab owns it."""
-        apis = {str(a.name).lower(): a for a in await self.apis(rg, service)}
+        apis = {str(a["name"]).lower(): a for a in await self.apis(rg, service)}
         parent = apis.get(api.lower())
         if parent is None:
             return None
-        owned = description_owned((wire(parent).get("properties") or {}).get("description"), self.ctx.lab)
+        parent_props = parent.get("properties") or {}
+        owned = description_owned(parent_props.get("description"), self.ctx.lab)
         if operation is None:
             return owned
-        ops = {str(o.name).lower(): o for o in await self.operations(rg, service, str(parent.name))}
+        version = api_version_for(parent_props.get("type"))
+        ops = {
+            str(o["name"]).lower(): o
+            for o in await self.operations(rg, service, str(parent["name"]), version)
+        }
         op = ops.get(operation.lower())
         if op is None:
             return None
@@ -401,15 +503,19 @@ class ApiPolicyProvider(_Base):
             (wire(op).get("properties") or {}).get("description"), self.ctx.lab
         )
 
-    async def _get(self, rg: str, service: str, api: str, operation: str | None) -> Any:
+    async def _get(self, rg: str, service: str, api: str, operation: str | None, version: Any) -> Any:
         apim = self.ctx.clients.apim
+        kw = _sdk_version(version)
         if operation is None:
             return await get_or_none(
-                f"policy of {api}", lambda: apim.api_policy.get(rg, service, api, "policy", format="rawxml")
+                f"policy of {api}",
+                lambda: apim.api_policy.get(rg, service, api, "policy", format="rawxml", **kw),
             )
         return await get_or_none(
             f"policy of {api}/{operation}",
-            lambda: apim.api_operation_policy.get(rg, service, api, operation, "policy", format="rawxml"),
+            lambda: apim.api_operation_policy.get(
+                rg, service, api, operation, "policy", format="rawxml", **kw
+            ),
         )
 
     async def _read_one(self, desired: Desired) -> tuple[Key, Actual] | None:
@@ -419,7 +525,7 @@ class ApiPolicyProvider(_Base):
         owned = await self._parent_owned(rg, service, api, operation)
         if owned is None:
             return None  # the parent does not exist: neither does the policy, no call needed
-        res = await self._get(rg, service, api, operation)
+        res = await self._get(rg, service, api, operation, p.get("@api_version"))
         if res is None:
             return None
         loc = {k: v for k, v in p.items() if k.startswith("@") and k != "@gateway"}
@@ -463,14 +569,15 @@ class ApiPolicyProvider(_Base):
         rg, service, api = str_prop(p, "@rg"), str_prop(p, "@service"), str_prop(p, "@api")
         body = json_body({"properties": {"value": p["properties.value"], "format": "rawxml"}})
         apim = self.ctx.clients.apim
+        kw = _sdk_version(p.get("@api_version"))
         with translating(desired.address):
             if self.scoped_to_operation:
                 operation = str_prop(p, "@operation")
                 res = await apim.api_operation_policy.create_or_update(
-                    rg, service, api, operation, "policy", body
+                    rg, service, api, operation, "policy", body, **kw
                 )
             else:
-                res = await apim.api_policy.create_or_update(rg, service, api, "policy", body)
+                res = await apim.api_policy.create_or_update(rg, service, api, "policy", body, **kw)
         self.ctx.memo.clear()
         loc = {k: v for k, v in p.items() if k.startswith("@") and k != "@gateway"}
         actual = self._actual(res, loc, True)
@@ -487,15 +594,18 @@ class ApiPolicyProvider(_Base):
         p = actual.properties
         rg, service, api = str_prop(p, "@rg"), str_prop(p, "@service"), str_prop(p, "@api")
         apim = self.ctx.clients.apim
+        kw = _sdk_version(p.get("@api_version"))
         if self.scoped_to_operation:
             operation = str_prop(p, "@operation")
             await delete_ignoring_missing(
                 actual.address,
-                lambda: apim.api_operation_policy.delete(rg, service, api, operation, "policy", if_match="*"),
+                lambda: apim.api_operation_policy.delete(
+                    rg, service, api, operation, "policy", if_match="*", **kw
+                ),
             )
         else:
             await delete_ignoring_missing(
-                actual.address, lambda: apim.api_policy.delete(rg, service, api, "policy", if_match="*")
+                actual.address, lambda: apim.api_policy.delete(rg, service, api, "policy", if_match="*", **kw)
             )
         self.ctx.memo.clear()
 

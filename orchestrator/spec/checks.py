@@ -244,6 +244,12 @@ class _Checker:
         apim = _map(self.data.get("apim"))
         seen_paths: dict[str, str] = {}
         for key, api in _map(apim.get("apis")).items():
+            if _str(_map(api).get("type")) == "mcp" and _str(_map(api).get("backend")) is None:
+                # APIM's MCP API forwards to a backend it names (``backendId``); it has no serviceUrl
+                self.at(
+                    ("apim", "apis", key, "type"),
+                    "an MCP API forwards to a backend: set `backend` to an apim.backends key",
+                )
             path = _str(_map(api).get("path"))
             if path is not None:
                 norm = path.strip("/").lower()  # APIM paths are case-insensitive

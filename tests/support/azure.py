@@ -50,3 +50,48 @@ async def put_named_values(client: Any, group: str, service: str, values: dict[s
             group, service, name, {"display_name": name, "value": value}
         )
         await poller.result()
+
+
+MCP_API_VERSION = "2024-06-01-preview"  # orchestrator.providers.apim_apis.MCP_API_VERSION
+
+
+async def make_mcp_api(
+    client: Any,
+    group: str,
+    service: str,
+    name: str,
+    path: str,
+    backend_url: str = "https://127.0.0.1:9/unused",
+) -> Any:
+    """An MCP API as APIM serves it (``type: mcp`` exists only at its preview api-version): a
+    backend ``<name>-backend`` and the API naming it (``backendId``), as the original lab writes
+    them. Returns the API's JSON (the SDK's models drop ``backendId`` / ``mcpProperties``)."""
+    from orchestrator.providers.base import json_body
+
+    backend = f"{name}-backend"
+    await client.backend.create_or_update(group, service, backend, {"url": backend_url, "protocol": "http"})
+    body = {
+        "properties": {
+            "displayName": name,
+            "type": "mcp",
+            "path": path,
+            "protocols": ["https"],
+            "subscriptionRequired": False,
+            "backendId": backend,
+            "mcpProperties": {"transportType": "streamable"},
+            "authenticationSettings": {
+                "oAuth2AuthenticationSettings": [],
+                "openidAuthenticationSettings": [],
+            },
+            "isCurrent": True,
+        }
+    }
+    poller = await client.api.begin_create_or_update(
+        group,
+        service,
+        name,
+        json_body(body),
+        api_version=MCP_API_VERSION,
+        cls=lambda response, _model, _headers: response.http_response.json(),
+    )
+    return await poller.result()

@@ -76,8 +76,8 @@ async def test_apis_types_paths_and_delete_status(emulator: RunningEmulator) -> 
         group, svc = await _service(emulator, c)
         echo = await _api(c, group, svc)
         assert (echo.path, echo.api_type, echo.subscription_required) == ("echo", "http", True)
-        mcp = await _api(c, group, svc, "tools", "mcp", type="mcp", subscription_required=False)
-        assert mcp.api_type == "mcp"
+        tools = await _api(c, group, svc, "tools", "tools", type="websocket", subscription_required=False)
+        assert tools.api_type == "websocket"
         with pytest.raises(HttpResponseError, match="same path"):
             await _api(c, group, svc, "other", "echo")
         op = await c.api_operation.create_or_update(

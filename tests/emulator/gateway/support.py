@@ -149,7 +149,10 @@ class Lab:
         *,
         api_type: str = "http",
         subscription_required: bool = False,
+        backend_id: str | None = None,
     ) -> str:
+        """An API; an MCP API (``api_type="mcp"``) as APIM stores it: ``backendId`` +
+        ``mcpProperties``, no ``serviceUrl`` unless given."""
         props: dict[str, Any] = {
             "displayName": name,
             "path": path,
@@ -159,6 +162,10 @@ class Lab:
         }
         if service_url is not None:
             props["serviceUrl"] = service_url
+        if backend_id is not None:
+            props["backendId"] = backend_id
+        if api_type == "mcp":
+            props["mcpProperties"] = {"transportType": "streamable"}
         return self._put(
             KIND_API, f"{SERVICE_ID}/apis/{name}", {"name": name, "properties": props}, SERVICE_ID
         )

@@ -120,6 +120,23 @@ async def test_forward_default_pipeline(client: httpx.AsyncClient) -> None:
     assert resp.headers["x-backend"] == "yes"
 
 
+async def test_mcp_api_forwards_to_its_backend_id_not_service_url(
+    lab: Lab, client: httpx.AsyncClient
+) -> None:
+    """APIM's MCP API names a backend (``backendId``) and has no ``serviceUrl``: the gateway
+    forwards to the backend's ``url``, even when a ``serviceUrl`` is stored as well."""
+    lab.backend("mcp-backend", BACKEND + "/mcp")
+    lab.api("tools", "tools", BACKEND + "/not-this", api_type="mcp", backend_id="mcp-backend")
+    got = (await client.post("/tools", json={"jsonrpc": "2.0", "id": 1, "method": "ping"})).json()
+    assert got["path"] == "/mcp"
+    assert json.loads(got["body"])["method"] == "ping"
+    # a backend that does not exist: no backend configured, as APIM answers it (500, no forwarding)
+    lab.api("orphan", "orphan", api_type="mcp", backend_id="gone")
+    resp = await client.post("/orphan", json={})
+    assert resp.status_code == 500
+    assert "x-backend" not in resp.headers
+
+
 async def test_unknown_routes_are_404(client: httpx.AsyncClient) -> None:
     assert (await client.get("/nope")).status_code == 404
     assert (await client.delete("/api/items/7")).status_code == 404

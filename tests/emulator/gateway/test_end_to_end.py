@@ -95,7 +95,7 @@ async def running(tmp_path: Path) -> AsyncIterator[Running]:
                 "resource_name": "prmlab MCP server",
             },
         )
-        lab.api("mcp-tools", "mcp", f"http://127.0.0.1:{mcp_port}/mcp", api_type="mcp")
+        lab.api("mcp-tools", "mcp", api_type="mcp", backend_id="mcp-backend")
         lab.policy(api_policy, api="mcp-tools")
         lab.operation("mcp-tools", "prm", "GET", "/.well-known/oauth-protected-resource")
         lab.policy(prm, api="mcp-tools", operation="prm")

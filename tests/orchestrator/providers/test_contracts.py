@@ -85,7 +85,17 @@ class Report:
 
 # Writes whose operation is not vendored (yet), each with its reason. Anything else not covered
 # fails the test: a new request the engine sends comes with its contract.
-KNOWN_GAPS: dict[str, str] = {}
+_MCP_GAP = (
+    "the MCP API's api-version (orchestrator.providers.apim_apis.MCP_API_VERSION): the engine reads "
+    "and writes the MCP API's subtree there, as the deployed lab does; the 2024-06-01-preview files "
+    "(apimapis.json 212 kB, definitions.json, common-types v5) are not vendored, and their JSON "
+    "describes no type mcp anyway (the MCP API body is checked against the deployed lab: check_mcp_api)"
+)
+KNOWN_GAPS: dict[str, str] = {
+    f"{method} Microsoft.ApiManagement/service/{rtype}@2024-06-01-preview": _MCP_GAP
+    for method in ("GET", "PUT", "DELETE")
+    for rtype in ("apis", "apis/operations", "apis/policies", "apis/operations/policies")
+}
 
 
 def _text(body: Any) -> str | None:
@@ -128,6 +138,62 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> list[Sent]:
     return records
 
 
+# APIM's MCP API: the published JSON specs describe no ``type: mcp`` (not 2024-05-01, not the
+# 2024-06-01-preview files; the TypeSpec source has it), so its contract is the body of the lab
+# that deploys in Azure — Azure-Samples/AI-Gateway labs/mcp-prm-oauth, src/bicep/apim-mcp/mcp-api.bicep,
+# ``apis@2024-06-01-preview`` — property for property (``description``, an ApiEntityBaseContract
+# property of every version, carries our ownership mark).
+MCP_API_SOURCE = "Azure-Samples/AI-Gateway labs/mcp-prm-oauth src/bicep/apim-mcp/mcp-api.bicep"
+MCP_API_VERSION = "2024-06-01-preview"
+MCP_API_FIXED: dict[str, Any] = {
+    "type": "mcp",
+    "protocols": ["https"],
+    "mcpProperties": {"transportType": "streamable"},
+    "authenticationSettings": {"oAuth2AuthenticationSettings": [], "openidAuthenticationSettings": []},
+    "isCurrent": True,
+}
+MCP_API_TYPED: dict[str, type] = {
+    "displayName": str,
+    "path": str,
+    "backendId": str,
+    "subscriptionRequired": bool,
+}
+MCP_API_OPTIONAL = frozenset({"description"})
+
+
+def check_mcp_api(r: Sent, body: dict[str, Any]) -> list[str]:
+    """An MCP API write against the deployed lab's body (see ``MCP_API_SOURCE``)."""
+    where = f"{r.method} {r.path} (MCP API, {MCP_API_SOURCE})"
+    problems = []
+    if r.api_version != MCP_API_VERSION:
+        problems.append(f"{where}: api-version {r.api_version}: the MCP API exists at {MCP_API_VERSION}")
+    raw = body.get("properties")
+    props: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    known = set(MCP_API_FIXED) | set(MCP_API_TYPED) | MCP_API_OPTIONAL
+    for key in sorted(set(props) - known):
+        problems.append(f"{where}: properties.{key}: is not a property of the deployed lab's MCP API")
+    for key in sorted((set(MCP_API_FIXED) | set(MCP_API_TYPED)) - set(props)):
+        problems.append(f"{where}: properties.{key}: missing")
+    for key, value in MCP_API_FIXED.items():
+        if key in props and props[key] != value:
+            problems.append(f"{where}: properties.{key}: {props[key]!r}, the deployed lab sends {value!r}")
+    for key, kind in MCP_API_TYPED.items():
+        if key in props and not isinstance(props[key], kind):
+            problems.append(f"{where}: properties.{key}: not a {kind.__name__}")
+    return problems
+
+
+def _is_mcp_api_write(r: Sent, body: Any) -> bool:
+    parts = [p.lower() for p in r.path.split("/") if p]
+    return (
+        r.method == "PUT"
+        and len(parts) == 10
+        and (parts[5], parts[6], parts[8]) == ("microsoft.apimanagement", "service", "apis")
+        and isinstance(body, dict)
+        and str((body.get("properties") or {}).get("type", "")).lower() == "mcp"
+    )
+
+
 def check(requests: list[Sent]) -> Report:
     """Validate every ARM and Graph write against its contract."""
     report = Report(0, 0, [], Counter())
@@ -158,6 +224,10 @@ def _check_read(r: Sent, report: Report) -> None:
 
 
 def _check_arm(r: Sent, report: Report) -> None:
+    if r.body and _is_mcp_api_write(r, json.loads(r.body)):
+        report.validated += 1
+        report.problems += check_mcp_api(r, json.loads(r.body))
+        return
     operation = loader.operation(r.method, r.path, r.api_version)
     if operation is None:
         rtype = loader.resource_type_of(r.path) or "resourceGroups"
@@ -337,3 +407,35 @@ def check_answers(requests: list[Sent]) -> tuple[int, list[str]]:
             if p.kind != "read-only" and (operation.operation_id, p.path) not in EMULATOR_EXTRAS
         ]
     return checked, problems
+
+
+def test_the_mcp_api_is_checked_against_the_deployed_lab_body() -> None:
+    path = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ApiManagement/service/svc/apis/mcp"
+    body: dict[str, Any] = {
+        "properties": {
+            "displayName": "MCP tools",
+            "path": "mcp",
+            "subscriptionRequired": False,
+            "backendId": "mcp-backend",
+            "description": "[prmlab-lab:x]",
+            **MCP_API_FIXED,
+        }
+    }
+    url = f"https://127.0.0.1{path}?api-version={MCP_API_VERSION}"
+    report = check([Sent("PUT", url, json.dumps(body))])
+    assert (report.validated, report.problems) == (1, [])
+    # what the engine sent before: the SDK's 2024-05-01 with a serviceUrl and no backendId
+    old = {"properties": {**body["properties"], "serviceUrl": "https://app/mcp"}}
+    del old["properties"]["backendId"]
+    problems = check([Sent("PUT", url.replace(MCP_API_VERSION, "2024-05-01"), json.dumps(old))]).problems
+    assert [p.rsplit(": ", 2)[-2:] for p in problems] == [
+        ["api-version 2024-05-01", "the MCP API exists at 2024-06-01-preview"],
+        ["properties.serviceUrl", "is not a property of the deployed lab's MCP API"],
+        ["properties.backendId", "missing"],
+    ]
+    assert all(MCP_API_SOURCE in p and path in p for p in problems)
+    misspelled = {"properties": {**body["properties"], "mcpPropeties": {}}}
+    assert check([Sent("PUT", url, json.dumps(misspelled))]).problems == [
+        f"PUT {path} (MCP API, {MCP_API_SOURCE}): properties.mcpPropeties: "
+        "is not a property of the deployed lab's MCP API"
+    ]

@@ -153,26 +153,23 @@ def _server_echo(provider: Any, desired: Desired) -> Actual:
     if kind in ("api", "operation", "named_value", "backend", "apim_logger", "apim_diagnostic"):
         body = provider.body(desired) if hasattr(provider, "body") else unflatten(desired.properties)
         if kind in ("api", "operation"):
-            body = {
-                "properties": {
-                    k.removeprefix("properties."): v
-                    for k, v in desired.properties.items()
-                    if k.startswith("properties.")
-                }
-            }
+            body = unflatten({k: v for k, v in desired.properties.items() if k.startswith("properties.")})
         body = json.loads(json.dumps(body, default=lambda s: s.reveal()))
         props = body["properties"]
         if kind == "named_value" and props.get("secret"):
             props.pop("value", None)  # hidden on GET
         props.setdefault("isCurrent", True)  # server-filled
-        model = _apim_model(kind).deserialize(
-            {"id": f"/x/{desired.name}", "name": desired.name, "properties": props}
-        )
         rg, service = desired.properties["@rg"], desired.properties["@service"]
+        echoed = {"id": f"/x/{desired.name}", "name": desired.name, "properties": props}
+        # APIs and operations are read as JSON (``arm_raw``: the MCP API's fields are not in the
+        # SDK's models); the other kinds through the SDK's models
         if kind == "api":
-            return provider.actual_from(model, rg, service, GATEWAY)  # type: ignore[no-any-return]
+            return provider.actual_from(echoed, rg, service, GATEWAY)  # type: ignore[no-any-return]
         if kind == "operation":
-            return provider.actual_from(model, rg, service, desired.properties["@api"])  # type: ignore[no-any-return]
+            return provider.actual_from(  # type: ignore[no-any-return]
+                echoed, rg, service, desired.properties["@api"], desired.properties.get("@api_version")
+            )
+        model = _apim_model(kind).deserialize(echoed)
         if kind == "apim_diagnostic":
             provider._owned_loggers = {(service.lower(), "appinsights-logger")}
         return provider.actual_from(model, rg, service, "mcp-prm-oauth")  # type: ignore[no-any-return]
@@ -298,9 +295,7 @@ def test_unowned_same_named_resources_are_reported_unowned(
 ) -> None:
     from azure.mgmt.apimanagement import models as m
 
-    api = m.ApiContract.deserialize(
-        {"id": "/x/mcp", "name": "mcp", "properties": {"path": "mcp", "displayName": "theirs"}}
-    )
+    api = {"id": "/x/mcp", "name": "mcp", "properties": {"path": "mcp", "displayName": "theirs"}}
     assert not providers["api"].actual_from(api, "rg", "svc", GATEWAY).owned
     other_lab = m.NamedValueContract.deserialize(
         {"name": "McpClientId", "properties": {"tags": ["prmlab-lab-otherlab"]}}

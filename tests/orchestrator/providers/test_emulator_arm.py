@@ -287,7 +287,13 @@ async def test_adopting_adds_the_mark_and_keeps_foreign_tags(emulator: RunningEm
             assert adopted.properties["tags"] == {"team": "platform", "prmlab-lab": lab.name}
 
 
-async def test_api_forwards_to_its_backend_and_follows_it(emulator: RunningEmulator) -> None:
+async def test_mcp_api_is_written_and_read_as_azure_serves_it(emulator: RunningEmulator) -> None:
+    """The MCP API at the original lab's api-version with its body: ``backendId`` (no
+    ``serviceUrl``), streamable transport; read back at that version, a second run has nothing to
+    change, also when the server (the backend's URL) moves; a change out of band is repaired."""
+    from orchestrator.providers.apim_apis import MCP_API_VERSION
+    from orchestrator.providers.base import json_body
+
     lab = unique_lab()
     kinds = ("resource_group", "apim_service", "backend", "api")
     with anyio.fail_after(60):
@@ -295,31 +301,102 @@ async def test_api_forwards_to_its_backend_and_follows_it(emulator: RunningEmula
             providers = providers_for(clients, lab)
             conv = Converger(lab, providers, target_outputs(emulator), FAKE)
             created = await conv.converge(kinds)
-            assert created["api.mcp"].properties["properties.serviceUrl"] == FAKE["server.url"] + "/mcp"
-            assert created["api.mcp-prm-dynamic-discovery"].properties["properties.serviceUrl"] is None
+            mcp = created["api.mcp"].properties
+            assert mcp["properties.type"] == "mcp"
+            assert mcp["properties.backendId"] == "mcp-backend"
+            assert mcp["properties.serviceUrl"] is None
+            assert mcp["properties.mcpProperties.transportType"] == "streamable"
+            assert created["api.mcp-prm-dynamic-discovery"].properties["properties.type"] == "http"
 
-            # The server moves: the backend is updated and the API follows in the same run.
+            rg, service = lab.target.resource_group, lab.apim.service.name
+            async with emulator.http() as h:
+                url = (
+                    f"/subscriptions/{emulator.subscription_id}/resourceGroups/{rg}"
+                    f"/providers/Microsoft.ApiManagement/service/{service}/apis/mcp"
+                )
+                auth = {"Authorization": "Bearer x"}
+                stable = await h.get(url, params={"api-version": "2024-05-01"}, headers=auth)
+                assert stable.status_code == 404  # written at the preview, as the deployed lab
+                stored = (await h.get(url, params={"api-version": MCP_API_VERSION}, headers=auth)).json()
+            assert stored["properties"]["authenticationSettings"] == {
+                "oAuth2AuthenticationSettings": [],
+                "openidAuthenticationSettings": [],
+            }
+            assert stored["properties"]["isCurrent"] is True
+
+            # The server moves: the backend is updated; the MCP API names it, nothing to change.
             conv.fake["server.url"] = "https://127.0.0.1:10"
             backend_node = conv.graph["backend.mcp-backend"]
             await providers["backend"].update(conv.desired(backend_node), created[backend_node.address])
             apis = await conv.read(conv.nodes(("api",)))
-            assert apis["api.mcp"].properties["properties.serviceUrl"] == "https://127.0.0.1:10/mcp"
             assert providers["api"].diff(conv.desired(conv.graph["api.mcp"]), apis["api.mcp"]) == ()
 
             # Changed out of band: the diff shows it and an update puts it back.
-            await clients.apim.api.update(
-                lab.target.resource_group,
-                lab.apim.service.name,
+            await clients.apim.api.update(  # as JSON: the SDK's ApiUpdateContract has no backendId
+                rg,
+                service,
                 "mcp",
                 "*",
-                {"properties": {"serviceUrl": "https://x.example"}},
+                json_body({"properties": {"backendId": "elsewhere"}}),
+                api_version=MCP_API_VERSION,
             )
             providers = conv.providers = providers_for(clients, lab)  # a new run reads afresh
             apis = await conv.read(conv.nodes(("api",)))
             desired = conv.desired(conv.graph["api.mcp"])
             changes = providers["api"].diff(desired, apis["api.mcp"])
             assert [(c.path, c.old, c.new) for c in changes] == [
-                ("properties.serviceUrl", "https://x.example", "https://127.0.0.1:10/mcp")
+                ("properties.backendId", "elsewhere", "mcp-backend")
             ]
             fixed = await providers["api"].update(desired, apis["api.mcp"])
-            assert fixed.properties["properties.serviceUrl"] == "https://127.0.0.1:10/mcp"
+            assert fixed.properties["properties.backendId"] == "mcp-backend"
+
+
+async def test_an_mcp_api_written_the_old_way_gets_a_clean_one_time_update(emulator: RunningEmulator) -> None:
+    """Labs reconciled before the MCP API moved to its api-version hold ``type: mcp`` with a
+    ``serviceUrl`` and no ``backendId``/``mcpProperties``: the next plan updates exactly the MCP
+    fields, once; the run after that has nothing to change."""
+    from orchestrator.providers.apim_apis import MCP_API_VERSION
+
+    lab = unique_lab()
+    with anyio.fail_after(60):
+        async with local_clients(emulator, lab) as clients:
+            providers = providers_for(clients, lab)
+            conv = Converger(lab, providers, target_outputs(emulator), FAKE)
+            await conv.converge(("resource_group", "apim_service", "backend"))
+            rg, service = lab.target.resource_group, lab.apim.service.name
+            old_body = {
+                "properties": {
+                    "displayName": "MCP tools",
+                    "type": "mcp",
+                    "path": "mcp",
+                    "protocols": ["https"],
+                    "subscriptionRequired": False,
+                    "serviceUrl": FAKE["server.url"] + "/mcp",
+                    "description": f"[prmlab-lab:{lab.name}]",
+                }
+            }
+            async with emulator.http() as h:
+                url = (
+                    f"/subscriptions/{emulator.subscription_id}/resourceGroups/{rg}"
+                    f"/providers/Microsoft.ApiManagement/service/{service}/apis/mcp"
+                )
+                put = await h.put(
+                    url,
+                    params={"api-version": MCP_API_VERSION},
+                    headers={"Authorization": "Bearer x"},
+                    json=old_body,
+                )
+                assert put.status_code == 201, put.text
+            apis = await conv.read(conv.nodes(("api",)))
+            desired = conv.desired(conv.graph["api.mcp"])
+            changes = providers["api"].diff(desired, apis["api.mcp"])
+            # (absent authenticationSettings lists equal the empty lists the lab sends)
+            assert sorted(c.path for c in changes) == [
+                "properties.backendId",
+                "properties.mcpProperties.transportType",
+            ]
+            assert apis["api.mcp"].owned
+            await providers["api"].update(desired, apis["api.mcp"])
+            providers = conv.providers = providers_for(clients, lab)
+            apis = await conv.read(conv.nodes(("api",)))
+            assert providers["api"].diff(desired, apis["api.mcp"]) == ()

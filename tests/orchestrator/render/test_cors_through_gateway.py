@@ -15,7 +15,7 @@ import pytest
 from lxml import etree
 
 from orchestrator.render import NamedValueRef, render_policy
-from tests.support.azure import make_group, make_service, put_named_values
+from tests.support.azure import make_group, make_mcp_api, make_service, put_named_values
 from tests.support.emulator import RunningEmulator
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
@@ -69,14 +69,17 @@ async def _configure(emu: RunningEmulator, strip_cors: bool) -> tuple[str, list[
             ("meta", {"path": ".well-known/oauth-authorization-server"}, "oauth", "/oauth", metadata),
         ]
         for api, props, op, template, xml in apis:
-            body = {
-                "display_name": api,
-                "protocols": ["https"],
-                "service_url": "https://127.0.0.1:9/unused",
-                "subscription_required": False,
-                **props,
-            }
-            await (await c.api.begin_create_or_update(group, svc.name, api, body)).result()
+            if props.get("api_type") == "mcp":
+                await make_mcp_api(c, group, svc.name, api, props["path"])
+            else:
+                body = {
+                    "display_name": api,
+                    "protocols": ["https"],
+                    "service_url": "https://127.0.0.1:9/unused",
+                    "subscription_required": False,
+                    **props,
+                }
+                await (await c.api.begin_create_or_update(group, svc.name, api, body)).result()
             await c.api_operation.create_or_update(
                 group, svc.name, api, op, {"display_name": op, "method": "GET", "url_template": template}
             )

@@ -93,8 +93,15 @@ _MCP_GAP = (
 )
 KNOWN_GAPS: dict[str, str] = {
     f"{method} Microsoft.ApiManagement/service/{rtype}@2024-06-01-preview": _MCP_GAP
-    for method in ("GET", "PUT", "DELETE")
-    for rtype in ("apis", "apis/operations", "apis/policies", "apis/operations/policies")
+    for method, rtype in [
+        ("GET", "apis"),  # the lists: an MCP API does not exist for 2024-05-01
+        ("DELETE", "apis"),
+        *[
+            (method, rtype)
+            for method in ("GET", "PUT", "DELETE")
+            for rtype in ("apis/operations", "apis/policies", "apis/operations/policies")
+        ],
+    ]
 }
 
 

@@ -26,9 +26,6 @@ async def test_create_is_a_long_running_operation(emulator: RunningEmulator) -> 
                 "tags": {"prmlab-lab": "demo"},
             },
         )
-        # while the operation runs, the service is visible but not yet provisioned
-        early = await c.api_management_service.get(group, name)
-        assert early.provisioning_state == "Created"
         svc = await poller.result()
     assert svc.provisioning_state == "Succeeded"
     assert svc.tags == {"prmlab-lab": "demo"}
@@ -40,6 +37,29 @@ async def test_create_is_a_long_running_operation(emulator: RunningEmulator) -> 
     with emulator.sync_http() as h:
         info = h.get("/_emulator/info").json()
     assert int(svc.gateway_url.rsplit(":", 1)[1]) in info["ports"].values()
+
+
+async def test_a_service_being_created_is_visible_but_not_yet_provisioned(
+    make_emulator: EmulatorFactory,
+) -> None:
+    # An hour-long create: the GET lands while the operation runs, whatever the machine's load
+    # (the session emulator's 0.3 s window was missed under load).
+    emu = make_emulator("--apim-create-seconds", "3600")
+    group = await make_group(emu)
+    name = unique("apim-")
+    async with emu.apim_client() as c:
+        await c.api_management_service.begin_create_or_update(
+            group,
+            name,
+            {
+                "location": "West Europe",
+                "sku": {"name": "Developer", "capacity": 1},
+                "publisher_email": "a@b.c",
+                "publisher_name": "p",
+            },
+        )
+        early = await c.api_management_service.get(group, name)
+    assert early.provisioning_state == "Created"
 
 
 async def test_missing_service_and_group_are_404(emulator: RunningEmulator) -> None:

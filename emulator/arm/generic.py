@@ -30,7 +30,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from emulator.arm import local_ports, lro
+from emulator.arm import local_ports, lro, names
 from emulator.arm.apim_service import managed_identity
 from emulator.arm.errors import ArmError, json_response
 from emulator.arm.ids import parse_address
@@ -67,6 +67,9 @@ async def _prepare_identity(call: Call, base: Doc) -> Doc:
 
 
 async def _prepare_registry(call: Call, base: Doc) -> Doc:
+    if call.existing is None and names.registry_taken(call.ctx, call.addr.name, call.addr.key):
+        # global: <name>.azurecr.io (emulator.arm.names)
+        raise ArmError(409, "AlreadyInUse", names.registry_in_use_message(call.addr.name))
     _normalise_location(base)
     old = _old_props(call)
     props = base["properties"]

@@ -17,7 +17,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from emulator.arm import apim_service, lro
+from emulator.arm import apim_service, lro, names
 from emulator.arm.crud import (
     RG_KIND,
     ArmHandlers,
@@ -127,6 +127,8 @@ class ArmRouter:
             return self._list_resources(request, rg_key(parts[1], parts[3]))
         if n == 3 and lower[2] == "resources" and method == "GET":
             return self._list_resources(request, None)
+        if n == 5 and lower[2] == "providers" and lower[4] == "checknameavailability":
+            return await self._check_name(request, parts[1], parts[3])
         if n >= 3 and lower[2] == "providers" and n <= 5:
             if n == 3:
                 subscription = parts[1]
@@ -151,6 +153,26 @@ class ArmRouter:
         if addr is None:
             raise ArmError(404, "NotFound", f"No ARM route for {method} {path}.")
         return await self.crud.handle(addr, request)
+
+    async def _check_name(self, request: Request, subscription: str, namespace: str) -> Response:
+        """``checkNameAvailability`` of a global name (``emulator.arm.names``)."""
+        if request.method != "POST":
+            raise ArmError(405, "MethodNotAllowed", "checkNameAvailability is invoked with POST.")
+        if namespace.lower() not in names.NAMESPACES:
+            raise ArmError(
+                404,
+                "InvalidResourceType",
+                f"The resource type 'checkNameAvailability' could not be found in the namespace '{namespace}' "
+                "for api version in use.",
+            )
+        operation = contract_of(request)
+        body = checked_body(
+            namespace,
+            operation,
+            await read_json(request),
+            apim=namespace.lower() == "microsoft.apimanagement",
+        )
+        return json_response(200, names.check(self.ctx, subscription, namespace, body))
 
     def _subscription(self) -> dict[str, Any]:
         sid = self.ctx.subscription_id

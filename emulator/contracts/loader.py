@@ -192,7 +192,10 @@ class _Indexed:
 
 
 def resource_type_of(path: str) -> str:
-    """``Namespace/type[/child...]`` of an ARM path (after the last ``/providers/``), or ``""``.
+    """``Namespace/type[/child...]`` of an ARM path (after the last ``/providers/``), or ``""``;
+    a subscription's resource provider (``/subscriptions/{s}/providers/{namespace}``) is
+    ``Microsoft.Resources/providers``; a provider action at subscription scope
+    (``.../providers/Microsoft.Storage/checkNameAvailability``) is ``<namespace>/<action>``.
 
     A resource group (``/subscriptions/{s}/resourcegroups/{rg}``, no ``/providers/``) is
     ``Microsoft.Resources/resourceGroups``, as ARM names its type; so are the group list and
@@ -205,6 +208,8 @@ def resource_type_of(path: str) -> str:
         return ""
     i = len(lower) - 1 - lower[::-1].index("providers")
     rest = parts[i + 1 :]
+    if len(rest) == 1 and i == 2 and lower[0] == "subscriptions":
+        return "Microsoft.Resources/providers"  # /subscriptions/{s}/providers/{namespace} (Providers_Get)
     if len(rest) < 2:
         return ""
     return "/".join([rest[0], *rest[1::2]])

@@ -59,13 +59,15 @@ _POLLING_HEADERS = frozenset({"location", "azure-asyncoperation", "retry-after"}
 # ------------------------------------------------------------------------------------ naming
 @dataclass
 class Renamer:
-    """Maps the example's names to this replay's: subscription, resource groups, APIM services."""
+    """Maps the example's names to this replay's: subscription, resource groups, and the global
+    names (APIM services, storage accounts, container registries)."""
 
     subscription: str
     suffix: str
     groups: dict[str, str] = field(default_factory=dict)
     services: dict[str, str] = field(default_factory=dict)
     accounts: dict[str, str] = field(default_factory=dict)
+    registries: dict[str, str] = field(default_factory=dict)
 
     def group(self, name: str) -> str:
         return self.groups.setdefault(name.lower(), f"ex{self.suffix}-{name}")
@@ -76,6 +78,10 @@ class Renamer:
     def account(self, name: str) -> str:
         """Storage account names are global (as APIM services'): one per replay, a valid name."""
         return self.accounts.setdefault(name.lower(), f"{name.lower()[:18]}x{self.suffix}")
+
+    def registry(self, name: str) -> str:
+        """Registry names are global too (<name>.azurecr.io): one per replay, alphanumerics."""
+        return self.registries.setdefault(name.lower(), f"{name[:40]}x{self.suffix}")
 
     def arm_id(self, value: str) -> str:
         """The same id in this replay (``/subscriptions/{s}/resourceGroups/{rg}/...``)."""
@@ -91,6 +97,8 @@ class Renamer:
                 out[i + 1] = self.service(parts[i + 1])
             elif seg == "storageaccounts" and before == "microsoft.storage":
                 out[i + 1] = self.account(parts[i + 1])
+            elif seg == "registries" and before == "microsoft.containerregistry":
+                out[i + 1] = self.registry(parts[i + 1])
         return "/".join(out)
 
     def value(self, node: Any) -> Any:
@@ -118,6 +126,8 @@ def request_path(example: loader.Example, params: Doc, names: Renamer) -> str:
             return names.service(value)
         if key == "accountName" and "/Microsoft.Storage/" in example.operation.template:
             return names.account(value)
+        if key == "registryName":
+            return names.registry(value)
         if value.lower().startswith("subscriptions/"):  # an ARM id sent unencoded (roleAssignmentId)
             return quote(names.arm_id("/" + value).lstrip("/"), safe="/;=,")
         return quote(value, safe=";=,")

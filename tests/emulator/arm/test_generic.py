@@ -163,7 +163,7 @@ async def test_identity_registry_environment_and_container_app(emulator: Running
 async def test_role_assignments(emulator: RunningEmulator) -> None:
     group = await make_group(emulator)
     async with emulator.resource_client() as rc:
-        acr_id = rid(emulator, group, "Microsoft.ContainerRegistry/registries", "acr2")
+        acr_id = rid(emulator, group, "Microsoft.ContainerRegistry/registries", "acrtwo")
         await put(rc, acr_id, {"location": "westeurope", "sku": {"name": "Basic"}}, "2023-07-01")
         role = f"/subscriptions/{emulator.subscription_id}/providers/Microsoft.Authorization/roleDefinitions/7f951dda-4ed3-4680-a7ca-43fe172d538d"
         principal = str(uuid.uuid4())
@@ -255,7 +255,7 @@ async def test_provider_metadata_and_unknown_types(emulator: RunningEmulator) ->
         with pytest.raises(HttpResponseError, match="LocationRequired"):
             await put(
                 rc,
-                rid(emulator, group, "Microsoft.ManagedIdentity/userAssignedIdentities", "x"),
+                rid(emulator, group, "Microsoft.ManagedIdentity/userAssignedIdentities", "id-x"),
                 {},
                 "2023-01-31",
             )

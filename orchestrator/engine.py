@@ -10,7 +10,10 @@ Flow (``prmlab reconcile`` calls ``reconcile(options, term)``):
    ``Provider`` per kind;
 4. ``read_all``: every provider lists what the lab owns (plus same-named unowned resources),
    concurrently, bounded by the same limiter as apply;
-5. ``plan.build_plan`` / ``build_destroy_plan`` (pure), printed (text or JSON);
+   the lab's omitted global names are derived once the subscription is known (``labfile.complete``);
+5. ``plan.build_plan`` / ``build_destroy_plan`` (pure), then the read-only ``before_apply`` check
+   (``global_names.ensure_available``: every global name the plan creates is free, by
+   ``checkNameAvailability``, else a ``GlobalNameError`` before any write), printed (text or JSON);
 6. confirmation on a terminal unless ``--yes``; without a terminal and without ``--yes``: refused;
 7. ``apply.apply_plan`` with live progress, then the summary;
 8. verification (``orchestrator.verify.after_reconcile.verify``) unless ``--no-verify``.
@@ -28,6 +31,7 @@ printed and the interruption propagates (exit 130).
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -273,6 +277,8 @@ async def _finish(
         found = await after_apply(node_outputs)
         verified = found if isinstance(found, Verified) else Verified(found)
     return _Finish(verified, describe(node_outputs) if describe is not None else None)
+# read-only checks of a built plan before it is shown or applied (raises a PrmlabError to stop)
+BeforeApply = Callable[[Plan], Awaitable[None]]
 
 
 async def execute(
@@ -287,6 +293,7 @@ async def execute(
     policy: RetryPolicy = DEFAULT_POLICY,
     after_apply: AfterApply | None = None,
     describe: Describe | None = None,
+    before_apply: BeforeApply | None = None,
 ) -> RunReport:
     """Read, plan, print, confirm, apply, summarise (and verify through ``after_apply``)."""
     from orchestrator.output.plan_text import render_plan
@@ -314,6 +321,8 @@ async def execute(
         plan = build_plan(lab_name, nodes, providers, actuals, resolver)
     plan_seconds = time.process_time() - cpu
     plan = await inspect_deletes(plan, providers, parallelism=options.parallelism, policy=policy)
+    if before_apply is not None:  # read-only checks of the plan (global names), before any write
+        await before_apply(plan)
     if text:
         print(render_plan(plan, target=target), file=term.out, flush=True)
     if options.dry_run or not plan.has_changes:
@@ -405,11 +414,10 @@ def _verification_hook(
 
 def reconcile(options: ReconcileOptions, term: Terminal) -> int:
     """The whole ``prmlab reconcile``; returns the exit code (raises ``PrmlabError`` on failure)."""
-    from orchestrator.labfile import load
+    from orchestrator.labfile import complete, load
     from orchestrator.target import TargetSettings, state_dir
 
     lab, graph = load(options.lab_file)
-    nodes = nodes_from_graph(graph)
     command = (
         "prmlab reconcile"
         + (" --destroy" if options.destroy else "")
@@ -417,6 +425,8 @@ def reconcile(options: ReconcileOptions, term: Terminal) -> int:
     )
     with hold_lock(state_dir(lab), command=command):
         settings = TargetSettings.for_lab(lab)
+        lab, graph = complete(lab, settings.subscription_id)  # derived global names
+        nodes = nodes_from_graph(graph)
         resolver = spec_resolver(lab, settings.outputs())
         hook = _verification_hook(lab, settings, term, options) if options.verify else None
 
@@ -427,6 +437,7 @@ def reconcile(options: ReconcileOptions, term: Terminal) -> int:
             return lab_outputs(lab, node_outputs, settings.outputs(), ca)
 
         async def main() -> int:
+            from orchestrator.global_names import ensure_available
             from orchestrator.providers import providers_for
             from orchestrator.target import open_clients
 
@@ -442,6 +453,12 @@ def reconcile(options: ReconcileOptions, term: Terminal) -> int:
                     resolver=resolver,
                     after_apply=hook,
                     describe=describe,
+                    before_apply=functools.partial(
+                        ensure_available,
+                        lab=lab,
+                        resources=clients.resources,
+                        subscription_id=settings.subscription_id,
+                    ),
                 )
                 return report.exit_code
 

@@ -9,6 +9,7 @@ can print one clear sentence and choose the exit code without a traceback::
     ├── RenderError                  a policy template failed to render or is not well-formed XML
     ├── TargetError                  cannot reach / authenticate to the target
     │   └── EmulatorError            the local emulator could not start or died
+    ├── GlobalNameError              a global name the plan would create is taken (checked first)
     ├── ResourceError                one resource failed; names the resource and the cause
     │   ├── OwnershipError           a same-named resource exists that the lab does not own
     │   ├── PermanentError           retrying is useless (400, 403, 404 on a parent, ...)
@@ -101,6 +102,15 @@ class TargetError(PrmlabError):
 
 class EmulatorError(TargetError):
     """The local emulator could not be started, or is not answering."""
+
+
+class GlobalNameError(PrmlabError):
+    """A global name (APIM service, registry, storage account) the plan would create is taken or
+    refused by the provider's ``checkNameAvailability``: one line per name, before any write."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = tuple(lines)
 
 
 class ResourceError(PrmlabError):

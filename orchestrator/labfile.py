@@ -27,3 +27,14 @@ def load(path: Path, env: Mapping[str, str] | None = None) -> tuple[Lab, Resourc
 
     lab = load_lab(path, env, template_variables=variables_of)
     return lab, build_graph(lab)
+
+
+def complete(lab: Lab, subscription_id: str) -> tuple[Lab, ResourceGraph]:
+    """``lab`` with the global names it leaves out derived for ``subscription_id``
+    (``spec.defaults.with_global_names``), and its graph. Called once the target is known (the
+    local target's subscription is the emulator's), before anything is read or planned."""
+    from orchestrator.graph import build_graph
+    from orchestrator.spec.defaults import with_global_names
+
+    done = with_global_names(lab, subscription_id)
+    return done, build_graph(done)

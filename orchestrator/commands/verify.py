@@ -53,12 +53,13 @@ def command(lab_file: Path, output: str, token: str | None, checks: tuple[str, .
     import anyio
 
     from orchestrator.engine import read_outputs
-    from orchestrator.labfile import load
+    from orchestrator.labfile import complete, load
     from orchestrator.target import TargetSettings
     from orchestrator.verify.after_reconcile import run_for_lab, write_report
 
-    lab, graph = load(lab_file)
+    lab, _ = load(lab_file)
     settings = TargetSettings.for_lab(lab)
+    lab, graph = complete(lab, settings.subscription_id)
 
     async def main() -> int:
         outputs = await read_outputs(lab, graph, settings)

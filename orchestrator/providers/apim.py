@@ -47,6 +47,7 @@ from orchestrator.providers.common import (
     collect,
     delete_ignoring_missing,
     get_or_none,
+    global_name,
     key_of,
     str_prop,
 )
@@ -111,7 +112,7 @@ class ApimServiceProvider:
         }
         if lab:
             props["tags"] = arm_tags(lab)
-        return Desired(address, self.kind, spec.name, props)
+        return Desired(address, self.kind, global_name(spec.name, address), props)
 
     def diff(self, desired: Desired, actual: Actual) -> tuple[FieldChange, ...]:
         def same_location(want: Any, have: Any) -> bool:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 
+from orchestrator.errors import PrmlabError
 from orchestrator.pending import PendingDeletes
 from orchestrator.providers.base import ReadMemo
 from orchestrator.providers.errors import status_of, translating
@@ -66,7 +67,7 @@ class Context:
             clients,
             str(lab.name),
             pending=PendingDeletes(state_dir(lab)),
-            apim_service=str(lab.apim.service.name),
+            apim_service=lab.apim.service.name,
             resource_group=str(target.resource_group),
             location_name=str(target.location),
             lab_spec=lab,
@@ -201,3 +202,15 @@ def str_prop(props: Mapping[str, Any], key: str) -> str:
     if not isinstance(value, str) or not value:
         raise ValueError(f"desired property {key!r} is missing")
     return value
+
+
+def global_name(name: str | None, where: str) -> str:
+    """A global name (APIM service, registry, storage account) of a completed lab: lab.yaml's, or
+    the one ``labfile.complete`` derived once the target was known. ``None`` here is a bug of the
+    caller (a lab used before ``complete``), said as such rather than sent as ``None``."""
+    if name is None:
+        raise PrmlabError(
+            f"internal error: {where} has no name yet; the lab's global names are derived once its "
+            "target is known (orchestrator.labfile.complete)"
+        )
+    return name

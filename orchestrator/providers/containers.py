@@ -31,7 +31,7 @@ from orchestrator.providers.base import (
     digest_matches,
     secret_digest_tag,
 )
-from orchestrator.providers.common import Context
+from orchestrator.providers.common import Context, global_name
 from orchestrator.providers.identity import MANAGED_IDENTITY
 from orchestrator.resolve import contains_unknown, substitute
 from orchestrator.resource import UNKNOWN, Actual, Desired, FieldChange, Secret
@@ -72,7 +72,10 @@ class ContainerRegistryProvider(ArmResourceProvider):
     def build(
         self, address: str, spec: ContainerRegistry, resolved: Mapping[str, Any]
     ) -> tuple[str, dict[str, Any]]:
-        return spec.name, {"sku": {"name": spec.sku}, "properties": {"adminUserEnabled": False}}
+        return global_name(spec.name, address), {
+            "sku": {"name": spec.sku},
+            "properties": {"adminUserEnabled": False},
+        }
 
 
 class ContainerEnvironmentProvider(ArmResourceProvider):
@@ -133,7 +136,7 @@ class ContainerAppProvider(ArmResourceProvider):
         return self._archives[source]
 
     def build(self, address: str, spec: Server, resolved: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-        registry = spec.registry.name if spec.registry is not None else None
+        registry = global_name(spec.registry.name, address) if spec.registry is not None else None
         identity_id = _identity_id(self.ctx, spec.identity)
         login_server = self.ctx.clients.settings.endpoints.login_server(registry) if registry else None
         image, source_dir = self._image(spec, login_server)

@@ -8,7 +8,8 @@ Mapping (azure-core ``HttpResponseError``, kiota ``APIError``/``ODataError``, tr
 
     429                          -> TemporaryError(delay = retry-after-ms / Retry-After)
     5xx                          -> TemporaryError(delay from the same headers when present)
-    409 (APIM / ARM conflict)    -> TemporaryError, except a soft-deleted name (PermanentError)
+    409 (APIM / ARM conflict)    -> TemporaryError, except a soft-deleted name or a global name
+                                    taken by someone else (PermanentError: waiting frees neither)
     404 when ``replication``     -> TemporaryError (Entra: a just-created object is not visible yet)
     400 PrincipalNotFound        -> TemporaryError (ARM: a new identity is not replicated yet)
     401                          -> TargetError (credentials)
@@ -29,6 +30,10 @@ from orchestrator.errors import PermanentError, PrmlabError, TargetError, Tempor
 
 # ARM error codes for a name held by a soft-deleted APIM service: waiting will not help, a purge will.
 _SOFT_DELETED_CODES = frozenset({"ServiceAlreadyExistsInSoftDeletedState", "ServiceSoftDeleted"})
+# ARM error codes for a global name (DNS name) held elsewhere in Azure: retrying cannot free it.
+# Registries: AlreadyInUse "The registry DNS name X.azurecr.io is already in use" (Azure/azure-cli#13951);
+# storage: StorageAccountAlreadyTaken; API Management: ServiceAlreadyExists (emulator.arm.names).
+_NAME_TAKEN_CODES = frozenset({"AlreadyInUse", "StorageAccountAlreadyTaken", "ServiceAlreadyExists"})
 # 400s that mean "not replicated yet": a just-created identity is not visible to ARM for seconds.
 _REPLICATION_CODES = frozenset({"PrincipalNotFound"})
 
@@ -89,6 +94,11 @@ def classify(
     if status == 409:
         if code in _SOFT_DELETED_CODES:
             return PermanentError(resource, f"{detail} (purge the soft-deleted service or pick another name)")
+        if code in _NAME_TAKEN_CODES:
+            return PermanentError(
+                resource,
+                f"{detail} (the name is global and taken: choose another in lab.yaml, or leave it out)",
+            )
         return TemporaryError(resource, f"conflict ({detail})", delay=retry_delay(headers))
     if status == 400 and code in _REPLICATION_CODES:
         return TemporaryError(resource, f"not visible yet, directory replication ({detail})", delay=2.0)

@@ -32,7 +32,15 @@ from orchestrator.providers.base import (
     unflatten,
     wire,
 )
-from orchestrator.providers.common import Context, Key, assign, delete_ignoring_missing, get_or_none, key_of
+from orchestrator.providers.common import (
+    Context,
+    Key,
+    assign,
+    delete_ignoring_missing,
+    get_or_none,
+    global_name,
+    key_of,
+)
 from orchestrator.providers.containers import CONTAINER_REGISTRY
 from orchestrator.providers.errors import translating
 from orchestrator.providers.identity import MANAGED_IDENTITY
@@ -95,14 +103,15 @@ class RoleAssignmentProvider:
             name = str(identities[key].name) if key in identities else key
             return resource_id(sub, rg, MANAGED_IDENTITY.resource_type, name), MANAGED_IDENTITY.api_version
         if kind == Kind.CONTAINER_REGISTRY and lab is not None and lab.server and lab.server.registry:
-            registry = lab.server.registry.name
+            registry = global_name(lab.server.registry.name, address)
             return resource_id(
                 sub, rg, CONTAINER_REGISTRY.resource_type, registry
             ), CONTAINER_REGISTRY.api_version
         if kind == Kind.APIM_SERVICE and lab is not None:
-            return resource_id(sub, rg, "Microsoft.ApiManagement/service", lab.apim.service.name), APIM_API
+            service = global_name(lab.apim.service.name, address)
+            return resource_id(sub, rg, "Microsoft.ApiManagement/service", service), APIM_API
         if kind == Kind.STORAGE_ACCOUNT and lab is not None and lab.authorization.client_store is not None:
-            account = lab.authorization.client_store.storage_account
+            account = global_name(lab.authorization.client_store.storage_account, address)
             return resource_id(sub, rg, STORAGE_ACCOUNT.resource_type, account), STORAGE_ACCOUNT.api_version
         raise PermanentError(address, f"role assignments cannot name a {kind}")
 

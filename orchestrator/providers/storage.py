@@ -21,7 +21,15 @@ from typing import TYPE_CHECKING, Any
 from orchestrator.kinds import Kind
 from orchestrator.providers.arm import ArmKind, ArmResourceProvider, resource_id
 from orchestrator.providers.base import arm_owned, diff_owned, json_body, wire
-from orchestrator.providers.common import Context, Key, assign, delete_ignoring_missing, get_or_none, key_of
+from orchestrator.providers.common import (
+    Context,
+    Key,
+    assign,
+    delete_ignoring_missing,
+    get_or_none,
+    global_name,
+    key_of,
+)
 from orchestrator.providers.errors import translating
 from orchestrator.resource import Actual, Desired, FieldChange
 
@@ -49,7 +57,7 @@ class StorageAccountProvider(ArmResourceProvider):
     def build(
         self, address: str, spec: ClientStore, resolved: Mapping[str, Any]
     ) -> tuple[str, dict[str, Any]]:
-        return spec.storage_account, {
+        return global_name(spec.storage_account, address), {
             "kind": "StorageV2",
             "sku": {"name": spec.sku},
             "properties": {
@@ -71,7 +79,7 @@ class StorageTableProvider:
         return resource_id(self.ctx.subscription_id, self.ctx.rg, STORAGE_ACCOUNT.resource_type, account)
 
     def desired(self, address: str, spec: ClientStore, resolved: Mapping[str, Any]) -> Desired:
-        account = self._account_id(spec.storage_account)
+        account = self._account_id(global_name(spec.storage_account, address))
         table = spec.table  # the model's default: mcpclients
         props = {
             "@id": f"{account}/tableServices/default/tables/{table}",

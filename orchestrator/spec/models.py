@@ -17,6 +17,7 @@ from uuid import UUID
 
 from pydantic import Field, PrivateAttr, SecretStr, StringConstraints, model_validator
 
+from orchestrator.spec.naming import name_check, name_schema
 from orchestrator.spec.values import (
     CHECK_GROUPS,
     Bool,
@@ -44,19 +45,27 @@ if TYPE_CHECKING:
 # ------------------------------------------------------------------ names
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=256)]
-# Azure resource names (the strictest common subset: letters, digits, hyphens).
-AzureName = Annotated[
-    str,
-    pattern(
-        r"^[A-Za-z0-9][A-Za-z0-9-]{0,61}[A-Za-z0-9]$|^[A-Za-z0-9]$",
-        "letters, digits and hyphens, not starting or ending with a hyphen (at most 63)",
-    ),
-]
+# Azure resource names: each kind's rules as Azure states them (``orchestrator.spec.naming``).
+ResourceGroupName = Annotated[str, name_check("resource_group"), name_schema("resource_group")]
+IdentityName = Annotated[str, name_check("managed_identity"), name_schema("managed_identity")]
+WorkspaceName = Annotated[str, name_check("log_analytics_workspace"), name_schema("log_analytics_workspace")]
+ComponentName = Annotated[str, name_check("app_insights"), name_schema("app_insights")]
+ApimServiceName = Annotated[str, name_check("apim_service"), name_schema("apim_service")]
+ApiName = Annotated[str, name_check("apim_api"), name_schema("apim_api")]
+OperationName = Annotated[str, name_check("apim_operation"), name_schema("apim_operation")]
+BackendName = Annotated[str, name_check("apim_backend"), name_schema("apim_backend")]
+LoggerName = Annotated[str, name_check("apim_logger"), name_schema("apim_logger")]
+NamedValueName = Annotated[str, name_check("apim_named_value"), name_schema("apim_named_value")]
+RegistryName = Annotated[str, name_check("container_registry"), name_schema("container_registry")]
+EnvironmentName = Annotated[str, name_check("container_environment"), name_schema("container_environment")]
+ContainerAppName = Annotated[str, name_check("container_app"), name_schema("container_app")]
+StorageAccountName = Annotated[str, name_check("storage_account"), name_schema("storage_account")]
+TableName = Annotated[str, name_check("storage_table"), name_schema("storage_table")]
 Email = Annotated[str, pattern(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", "an e-mail address (name@domain.tld)")]
 
 # ------------------------------------------------------------------ target
 
-# orchestrator.clouds.NAMES (tests/orchestrator/test_clouds.py checks that they agree)
+# orchestrator.clouds.NAMES (tests/orchestrator/spec checks that they agree)
 CloudName = Literal["AzureCloud", "AzureUSGovernment", "AzureChinaCloud"]
 
 
@@ -64,13 +73,9 @@ class LocalTarget(Spec):
     """The local Azure emulator (the default): tenant and subscription come from the emulator."""
 
     kind: Literal["local"]
-    resource_group: Annotated[
-        str,
-        pattern(
-            r"^[-\w._()]{1,90}$",
-            "a resource group name: letters, digits, '-', '_', '.', '(', ')' (at most 90)",
-        ),
-    ] = Field("lab-mcp-prm-oauth", description="Resource group that holds the lab's ARM resources")
+    resource_group: ResourceGroupName = Field(
+        "lab-mcp-prm-oauth", description="Resource group that holds the lab's ARM resources"
+    )
     location: str = Field("local", description="Azure region name (informational locally)")
 
 
@@ -80,13 +85,7 @@ class AzureTarget(Spec):
     kind: Literal["azure"]
     subscription_id: UUID
     tenant_id: UUID
-    resource_group: Annotated[
-        str,
-        pattern(
-            r"^[-\w._()]{1,90}$",
-            "a resource group name: letters, digits, '-', '_', '.', '(', ')' (at most 90)",
-        ),
-    ]
+    resource_group: ResourceGroupName
     location: Annotated[
         str, pattern(r"^[a-z0-9]+$", "an Azure region name in lower case without spaces, e.g. ukwest")
     ] = Field(description="Azure region, e.g. ukwest")
@@ -103,13 +102,12 @@ class ClientStore(Spec):
     """Gateway mode: the durable store of dynamic client registrations, an Azure Table Storage
     table that API Management writes and reads with its system-assigned managed identity."""
 
-    storage_account: Annotated[
-        str,
-        pattern(r"^[a-z0-9]{3,24}$", "3-24 lower-case letters and digits (storage account names are global)"),
-    ] = Field(description="Storage account name (unique across Azure)")
-    table: Annotated[
-        str, pattern(r"^[A-Za-z][A-Za-z0-9]{2,62}$", "3-63 letters and digits, starting with a letter")
-    ] = Field("mcpclients", description="Table that holds one entity per registered client")
+    storage_account: StorageAccountName | None = Field(
+        None,
+        description="Storage account name, unique across Azure; omitted: derived from the subscription, "
+        "resource group and lab name (st<lab><13 characters>), shown in the plan",
+    )
+    table: TableName = Field("mcpclients", description="Table that holds one entity per registered client")
     sku: Literal["Standard_LRS", "Standard_ZRS", "Standard_GRS", "Standard_RAGRS"] = "Standard_LRS"
 
 
@@ -216,27 +214,27 @@ class Entra(Spec):
 class ManagedIdentity(Spec):
     """A user-assigned managed identity."""
 
-    name: AzureName
+    name: IdentityName
 
 
 # ------------------------------------------------------------------ monitoring
 
 
 class LogAnalytics(Spec):
-    name: AzureName
+    name: WorkspaceName
     sku: Literal["PerGB2018", "Free", "Standalone", "PerNode", "CapacityReservation"] = "PerGB2018"
     retention_days: Annotated[Int, Field(ge=30, le=730)] = 30
 
 
 class AppInsights(Spec):
-    name: AzureName
+    name: ComponentName
     application_type: Literal["web", "other"] = "web"
 
 
 class ApimLogger(Spec):
     """An APIM logger sending gateway telemetry to Application Insights."""
 
-    name: Key = "appinsights-logger"
+    name: LoggerName = "appinsights-logger"
 
 
 class ApimDiagnostic(Spec):
@@ -282,13 +280,11 @@ ApimSku = Literal[
 
 
 class ApimService(Spec):
-    name: Annotated[
-        str,
-        pattern(
-            r"^[A-Za-z][A-Za-z0-9-]{0,48}[A-Za-z0-9]$",
-            "2-50 letters, digits and hyphens, starting with a letter",
-        ),
-    ]
+    name: ApimServiceName | None = Field(
+        None,
+        description="The service name, unique across Azure (<name>.azure-api.net); omitted: derived from "
+        "the subscription, resource group and lab name (apim-<lab>-<13 characters>), shown in the plan",
+    )
     sku: ApimSku
     capacity: Annotated[Int, Field(ge=0, le=31)] = 1
     publisher_email: Email
@@ -365,14 +361,14 @@ class Api(Spec):
     subscription_required: Bool = False
     backend: Key | None = Field(None, description="apim.backends key the API forwards to")
     policy: Policy | None = None
-    operations: Mapping[Key, Operation] = Field(default_factory=dict)
+    operations: Mapping[OperationName, Operation] = Field(default_factory=dict)
 
 
 class Apim(Spec):
     service: ApimService
-    named_values: Mapping[Key, NamedValue] = Field(default_factory=dict)
-    backends: Mapping[Key, Backend] = Field(default_factory=dict)
-    apis: Mapping[Key, Api] = Field(default_factory=dict)
+    named_values: Mapping[NamedValueName, NamedValue] = Field(default_factory=dict)
+    backends: Mapping[BackendName, Backend] = Field(default_factory=dict)
+    apis: Mapping[ApiName, Api] = Field(default_factory=dict)
 
 
 # ------------------------------------------------------------------ server
@@ -384,18 +380,22 @@ class Scale(Spec):
 
 
 class ContainerRegistry(Spec):
-    name: Annotated[str, pattern(r"^[A-Za-z0-9]{5,50}$", "5-50 letters and digits")]
+    name: RegistryName | None = Field(
+        None,
+        description="Registry name, unique across Azure (<name>.azurecr.io); omitted: derived from the "
+        "subscription, resource group and lab name (cr<lab><13 characters>), shown in the plan",
+    )
     sku: Literal["Basic", "Standard", "Premium"] = "Basic"
 
 
 class ContainerEnvironment(Spec):
-    name: AzureName
+    name: EnvironmentName
 
 
 class Server(Spec):
     """The MCP server deployment (a container app; a local process on the local target)."""
 
-    name: AzureName
+    name: ContainerAppName
     source: str | None = Field(None, description="Folder with the server's code, relative to lab.yaml")
     image: str | None = Field(None, description="Container image reference (instead of source)")
     env: Mapping[
@@ -473,6 +473,10 @@ class Lab(Spec):
             return None
         mark = self._positions.value(tuple(path))
         return mark.line, mark.column
+
+    def written(self, *path: str | int) -> bool:
+        """Whether lab.yaml writes a value at ``path`` (False for a default or a derived name)."""
+        return self._positions is not None and tuple(path) in self._positions.values
 
     @property
     def source(self) -> Path | None:

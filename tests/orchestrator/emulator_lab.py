@@ -8,6 +8,7 @@ made (from ``requests.jsonl``).
 
 from __future__ import annotations
 
+import functools
 import io
 from pathlib import Path
 from typing import Any
@@ -145,12 +146,14 @@ def reconcile_on(
     emu: RunningEmulator, lab_file: Path, **options: Any
 ) -> tuple[RunReport, list[dict[str, Any]], str]:
     """One engine run (``--yes``, no verification unless given); returns (report, requests, output)."""
+    from orchestrator.global_names import ensure_available
     from orchestrator.graph import build_graph
     from orchestrator.providers import providers_for
+    from orchestrator.spec.defaults import with_global_names
     from orchestrator.spec.loader import load_lab
     from orchestrator.target import open_clients
 
-    lab = load_lab(lab_file)
+    lab = with_global_names(load_lab(lab_file), emu.subscription_id)  # as the engine does
     nodes = nodes_from_graph(build_graph(lab))
     settings = settings_for(emu, lab)
     options.setdefault("yes", True)
@@ -169,6 +172,12 @@ def reconcile_on(
                 term,
                 target="local",
                 resolver=spec_resolver(lab, settings.outputs()),
+                before_apply=functools.partial(
+                    ensure_available,
+                    lab=lab,
+                    resources=clients.resources,
+                    subscription_id=settings.subscription_id,
+                ),
             )
 
     before = len(emu.requests())
@@ -176,8 +185,17 @@ def reconcile_on(
     return report, emu.requests()[before:], out.getvalue()
 
 
+def _name_check(request: dict[str, Any]) -> bool:
+    """checkNameAvailability: a POST that reads (``orchestrator.global_names``)."""
+    return str(request.get("path", "")).lower().endswith("/checknameavailability")
+
+
 def writes(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [r for r in requests if r.get("api") in ("arm", "graph") and r.get("method") != "GET"]
+    return [
+        r
+        for r in requests
+        if r.get("api") in ("arm", "graph") and r.get("method") != "GET" and not _name_check(r)
+    ]
 
 
 def reads(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -39,7 +39,36 @@ def test_valid_lab_prints_ok_and_exits_0(tmp_path: Path, capsys: pytest.CaptureF
 def test_default_lab_is_valid(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _run(["validate", "-f", str(ROOT / "lab.yaml")], capsys)
     assert code == 0
-    assert out.endswith(": OK (26 resources)\n")
+    assert out.splitlines()[0].endswith(": OK (26 resources)")
+    assert out.splitlines()[1:] == [
+        "  apim.service.name: derived from the local emulator's subscription (shown in the plan)",
+        "  server.registry.name: derived from the local emulator's subscription (shown in the plan)",
+    ]
+
+
+def test_an_azure_lab_shows_its_derived_global_names(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from orchestrator.spec.naming import unique_string
+
+    sub, tenant = "6f1d7c0e-5a4b-4c3d-9e8f-102030405060", "11111111-1111-1111-1111-111111111111"
+    text = (
+        (ROOT / "lab.yaml")
+        .read_text(encoding="utf-8")
+        .replace(
+            "target:\n  kind: local\n",
+            f"target:\n  kind: azure\n  subscription_id: {sub}\n  tenant_id: {tenant}\n",
+            1,
+        )
+    )
+    lab = tmp_path / "lab.yaml"
+    lab.write_text(text, encoding="utf-8")
+    (tmp_path / "mcp_server").mkdir()
+    code, out, _ = _run(["validate", "-f", str(lab)], capsys)
+    uniq = unique_string(sub, "lab-mcp-prm-oauth", "mcp-prm-oauth")
+    assert code == 0, out
+    assert f"  apim.service.name: apim-mcp-prm-oauth-{uniq} (derived" in out
+    assert f"  server.registry.name: crmcpprmoauth{uniq} (derived" in out
 
 
 def test_invalid_lab_prints_every_issue_and_exits_2(

@@ -13,23 +13,26 @@ from typing import Any
 from orchestrator.graph import Node, build_graph
 from orchestrator.resource import Actual, Desired
 from orchestrator.spec import parse_lab
+from orchestrator.spec.defaults import with_global_names
 from orchestrator.spec.models import Lab
 from orchestrator.target import Clients, TargetSettings, open_clients
 from tests.support.emulator import RunningEmulator
 
 ROOT = Path(__file__).resolve().parents[3]
+TEST_SUBSCRIPTION = "00000000-0000-4000-8000-000000000516"
 
 
 def unique_lab(**env: str) -> Lab:
-    """The default lab with its own name, resource group and APIM name (tests share one emulator)."""
+    """The default lab with its own name, resource group and global names (tests share one emulator)."""
     suffix = uuid.uuid4().hex[:8]
     text = (ROOT / "lab.yaml").read_text()
     text = text.replace("name: mcp-prm-oauth\n", f"name: t{suffix}\n", 1)
     text = text.replace("resource_group: lab-mcp-prm-oauth", f"resource_group: rg-{suffix}", 1)
     text = text.replace("unique_name: mcp-prm-oauth-app", f"unique_name: app-{suffix}", 1)
-    lab, positions = parse_lab(text, env={"APIM_NAME": f"apim-{suffix}", **env}, base_dir=ROOT)
+    lab, positions = parse_lab(text, env=env, base_dir=ROOT)
     lab._positions = positions
-    return lab
+    # global names (APIM, registry) derived as the engine derives them: unique per test
+    return with_global_names(lab, TEST_SUBSCRIPTION)
 
 
 @asynccontextmanager

@@ -311,7 +311,7 @@ def _create_test_users(emu: RunningEmulator, lab_file: Path) -> None:
 
     lab = load_lab(lab_file)
 
-    async def main() -> None:
+    async def main() -> None:  # (test users: no global names involved)
         async with open_clients(settings_for(emu, lab)) as clients:
             await ensure_test_users(clients.graph, lab)
 

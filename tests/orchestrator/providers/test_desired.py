@@ -18,13 +18,16 @@ from orchestrator.providers.base import graph_mark, unflatten
 from orchestrator.resolve import contains_unknown
 from orchestrator.resource import UNKNOWN, Actual, Desired
 from orchestrator.spec import load_lab
+from orchestrator.spec.defaults import with_global_names
 from orchestrator.spec.models import Lab, NamedValue
 from orchestrator.target import Clients, TargetSettings
 
 ROOT = Path(__file__).resolve().parents[3]
 SUB = "00000000-0000-0000-0000-0000000000aa"
 TENANT = "11111111-1111-1111-1111-111111111111"
-GATEWAY = "https://apim-mcp-prm-oauth.azure-api.net"
+# the global names the engine derives for SUB (spec.defaults): apim-<lab>-<uniq>, st<lab><uniq>
+UNIQ = "wywzj6nqgr3cr"
+GATEWAY = f"https://apim-mcp-prm-oauth-{UNIQ}.azure-api.net"
 
 RESOLVED: dict[str, Any] = {
     "target.tenant_id": TENANT,
@@ -43,13 +46,13 @@ RESOLVED: dict[str, Any] = {
     # gateway mode (labs/gateway.yaml)
     "apim.service.principal_id": "55555555-5555-5555-5555-555555555555",
     "apim.apis.oauth.url": f"{GATEWAY}/oauth",
-    "authorization.client_store.table_url": "https://stmcpprmoauth.table.core.windows.net/mcpclients",
+    "authorization.client_store.table_url": f"https://stmcpprmoau{UNIQ}.table.core.windows.net/mcpclients",
 }
 
 
 @pytest.fixture(scope="module", params=["lab.yaml", "labs/gateway.yaml"])
 def lab(request: pytest.FixtureRequest) -> Lab:
-    return load_lab(ROOT / str(request.param), env={})
+    return with_global_names(load_lab(ROOT / str(request.param), env={}), SUB)
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +89,7 @@ def test_every_node_has_a_provider_and_a_desired_state(
 
 EXPECTED_NAMES = {
     "resource_group.main": "lab-mcp-prm-oauth",
-    "apim_service.main": "apim-mcp-prm-oauth",
+    "apim_service.main": f"apim-mcp-prm-oauth-{UNIQ}",
     "api.mcp": "mcp",
     "operation.mcp.prm": "prm",
     "api_policy.mcp": "policy",

@@ -25,7 +25,10 @@ def test_default_lab_validates() -> None:
     assert lab.name == "mcp-prm-oauth"
     assert lab.target.kind == "local"
     assert lab.authorization.mode == "entra"
-    assert lab.apim.service.name == "apim-mcp-prm-oauth"  # ${APIM_NAME:-...} default
+    assert lab.apim.service.name is None  # global: derived from subscription, group and lab
+    assert lab.server is not None
+    assert lab.server.registry is not None
+    assert lab.server.registry.name is None
     assert len(build_graph(lab)) == 26
 
 
@@ -47,7 +50,7 @@ def _raw_yaml(text: str) -> object:
 def test_the_schema_accepts_the_default_lab_as_written_with_its_interpolations() -> None:
     validator = Draft202012Validator(json.loads((ROOT / "lab.schema.json").read_text(encoding="utf-8")))
     text = (ROOT / "lab.yaml").read_text(encoding="utf-8")
-    assert "${APIM_NAME:-" in text
+    assert "${PUBLISHER_EMAIL:-" in text
     assert list(validator.iter_errors(_raw_yaml(text))) == []
 
 

@@ -30,6 +30,8 @@ from orchestrator.providers.containers import CONTAINER_APP
 from orchestrator.providers.rbac import ROLE_ASSIGNMENT_API
 from orchestrator.providers.storage import STORAGE_ACCOUNT
 from orchestrator.render import NamedValueRef, render_policy
+from orchestrator.spec import load_lab
+from orchestrator.spec.defaults import derived_names
 from orchestrator.verify.gateway_mode import (
     ConsentBrowser,
     GatewayClient,
@@ -44,7 +46,7 @@ from orchestrator.verify.gateway_mode import (
 )
 from orchestrator.verify.gateway_mode.cimd import serve_client_metadata
 from orchestrator.verify.model import Outcome
-from tests.orchestrator.emulator_lab import reconcile_on
+from tests.orchestrator.emulator_lab import reconcile_on, writes
 from tests.support import browser as browser_support
 from tests.support.emulator import RunningEmulator, start_emulator
 from tests.support.tokens import user_token
@@ -127,13 +129,14 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         _report, _, output = reconcile_on(emu, lab_file)
         assert "0 failed" in output, output
         rg = "lab-mcp-prm-oauth"
+        names = derived_names(load_lab(lab_file), emu.subscription_id)  # as the engine derived them
         service = (
             f"/subscriptions/{emu.subscription_id}/resourceGroups/{rg}"
-            "/providers/Microsoft.ApiManagement/service/apim-mcp-prm-oauth"
+            f"/providers/Microsoft.ApiManagement/service/{names['apim.service.name']}"
         )
         account = (
             f"/subscriptions/{emu.subscription_id}/resourceGroups/{rg}"
-            "/providers/Microsoft.Storage/storageAccounts/stmcpprmoauth"
+            f"/providers/Microsoft.Storage/storageAccounts/{names['authorization.client_store.storage_account']}"
         )
         with emu.sync_http() as http:
             assert http.post("/v1.0/users", headers=TOKEN, json=USER).status_code == 201
@@ -582,7 +585,7 @@ def test_dry_run_from_an_entra_lab_shows_exactly_the_switch(
         ("~", "operation_policy.mcp-prm-dynamic-discovery.mcp"),
     }
     assert "Plan: 15 to create, 4 to update, 0 to replace, 0 to delete" in plan
-    assert [r for r in requests if r.get("api") in ("arm", "graph") and r.get("method") != "GET"] == []
+    assert writes(requests) == []  # (checkNameAvailability of the new storage account: a read)
 
 
 def test_largest_registration_still_authorizes(lab: Lab) -> None:

@@ -277,6 +277,8 @@ async def _finish(
         found = await after_apply(node_outputs)
         verified = found if isinstance(found, Verified) else Verified(found)
     return _Finish(verified, describe(node_outputs) if describe is not None else None)
+
+
 # read-only checks of a built plan before it is shown or applied (raises a PrmlabError to stop)
 BeforeApply = Callable[[Plan], Awaitable[None]]
 

@@ -59,13 +59,14 @@ def command(name: str | None, lab_file: Path, output: str) -> int:
 
     from orchestrator.engine import read_outputs
     from orchestrator.errors import PrmlabError
-    from orchestrator.labfile import load
+    from orchestrator.labfile import complete, load
     from orchestrator.output.json_doc import output_document
     from orchestrator.output.lab_outputs import deployed, lab_outputs
     from orchestrator.target import TargetSettings
 
-    lab, graph = load(lab_file)
+    lab, _ = load(lab_file)
     settings = TargetSettings.for_lab(lab)
+    lab, graph = complete(lab, settings.subscription_id)  # the derived global names
     node_outputs = anyio.run(read_outputs, lab, graph, settings)
     values = lab_outputs(
         lab, node_outputs, settings.outputs(), settings.ca_file if settings.kind == "local" else None

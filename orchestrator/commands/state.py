@@ -25,12 +25,13 @@ def command(lab_file: Path, output: str) -> int:
     import anyio
 
     from orchestrator.engine import read_state
-    from orchestrator.labfile import load
+    from orchestrator.labfile import complete, load
     from orchestrator.output.state_doc import entries, state_document, state_text
     from orchestrator.target import TargetSettings
 
-    lab, graph = load(lab_file)
+    lab, _ = load(lab_file)
     settings = TargetSettings.for_lab(lab)
+    lab, graph = complete(lab, settings.subscription_id)  # the derived global names
     actuals = anyio.run(read_state, lab, graph, settings)
     found = entries(actuals, frozenset(n.address for n in graph))
     if output == "json":

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from orchestrator.kinds import Kind
 from orchestrator.resource import Provider
 
 if TYPE_CHECKING:
@@ -79,4 +80,7 @@ def providers_for(clients: Clients, lab: Lab | str) -> dict[str, Provider]:
             ContainerAppProvider,
         )
     ]
-    return {p.kind: p for p in providers}
+    by_kind = {p.kind: p for p in providers}
+    # a group's delete first deletes and purges the lab's APIM services (``ResourceGroupProvider``)
+    by_kind[Kind.RESOURCE_GROUP].before_delete = by_kind[Kind.APIM_SERVICE].delete_in_group
+    return by_kind

@@ -249,6 +249,23 @@ class ApimServiceProvider:
         rg = str(actual.properties.get("@rg") or self.ctx.rg)
         return refusal(await foreign_children(self.ctx, rg, actual.name))
 
+    async def delete_in_group(self, group: str) -> None:
+        """Before a resource group's delete: the group's delete would soft-delete its APIM
+        services and keep their names taken for 48 h, with no record that the lab deleted them
+        (a replacement of the group could not create them again); the lab's own services are
+        deleted and purged first, as ``delete`` does (recorded in ``orchestrator.pending``)."""
+        resources = self.ctx.clients.resources
+        items = await collect(
+            f"resource group {group}", lambda: resources.resources.list_by_resource_group(group)
+        )
+        for item in items:
+            if str(item.type).lower() == "microsoft.apimanagement/service" and arm_owned(
+                item.tags, self.ctx.lab
+            ):
+                props = {"@rg": group, "location": item.location}
+                address = Kind.APIM_SERVICE.at("main")
+                await self.delete(Actual(address, Kind.APIM_SERVICE, str(item.name), props, handle=item.id))
+
     async def delete(self, actual: Actual) -> None:
         """Delete (APIM soft-deletes), then purge: the name stays taken for 48 h otherwise. The
         intent is recorded first (``orchestrator.pending``), so a run interrupted between the two

@@ -13,7 +13,7 @@ fields (flat ``dotted.path -> value``), and which outputs a GET exposes.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -237,6 +237,9 @@ class ResourceGroupProvider:
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
+        # What must go before the group's delete, given the group's name (``providers_for`` sets
+        # it: ``ApimServiceProvider.delete_in_group``; no import of the APIM provider here).
+        self.before_delete: Callable[[str], Awaitable[None]] | None = None
 
     def desired(self, address: str, spec: Target, resolved: Mapping[str, Any]) -> Desired:
         props = {"location": spec.location, "tags": arm_tags(self.ctx.lab)}
@@ -313,7 +316,8 @@ class ResourceGroupProvider:
         refused = await self.delete_refusal(actual)  # again: the group may have changed since the plan
         if refused:
             raise PermanentError(actual.address, refused)
-        await self._delete_services(actual.name)
+        if self.before_delete is not None:
+            await self.before_delete(actual.name)
 
         async def delete() -> None:
             poller = await resources.resource_groups.begin_delete(actual.name)
@@ -321,29 +325,6 @@ class ResourceGroupProvider:
 
         await delete_ignoring_missing(actual.address, delete)
         self.ctx.memo.clear()
-
-    async def _delete_services(self, group: str) -> None:
-        """The group's delete would soft-delete its APIM services and keep their names taken for
-        48 h, with no record that the lab deleted them (a replacement of the group could not
-        create them again): the lab's own services are deleted and purged first, as their
-        provider does (``ApimServiceProvider.delete``, recorded in ``orchestrator.pending``)."""
-        from orchestrator.providers.apim import ApimServiceProvider
-
-        resources = self.ctx.clients.resources
-        items = await collect(
-            f"resource group {group}", lambda: resources.resources.list_by_resource_group(group)
-        )
-        services = ApimServiceProvider(self.ctx)
-        for item in items:
-            if str(item.type).lower() == "microsoft.apimanagement/service" and arm_owned(
-                item.tags, self.ctx.lab
-            ):
-                props = {"@rg": group, "location": item.location}
-                await services.delete(
-                    Actual(
-                        Kind.APIM_SERVICE.at("main"), Kind.APIM_SERVICE, str(item.name), props, handle=item.id
-                    )
-                )
 
 
 def _bind(fn: Callable[[str], Any], arg: str) -> Callable[[], Any]:

@@ -34,6 +34,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "output": ("orchestrator.commands.output", "Print the lab's outputs (MCP URL, PRM URL, client ids...)."),
     "graph": ("orchestrator.commands.graph", "Draw the lab's dependency graph (DOT, Mermaid, JSON)."),
     "state": ("orchestrator.commands.state", "List what the lab owns on its target, with ids."),
+    "doctor": ("orchestrator.commands.doctor", "Check the target first: sign-in, providers, rights, names."),
     "logs": (
         "orchestrator.commands.logs",
         "Print the local lab's logs: MCP server, gateway access log, emulator.",

@@ -11,6 +11,7 @@ Flow (``prmlab reconcile`` calls ``reconcile(options, term)``):
 4. ``read_all``: every provider lists what the lab owns (plus same-named unowned resources),
    concurrently, bounded by the same limiter as apply;
    the lab's omitted global names are derived once the subscription is known (``labfile.complete``);
+   on ``azure``, ``preflight.before_first_write`` (sign-in, providers, rights; read only);
 5. ``plan.build_plan`` / ``build_destroy_plan`` (pure), then the read-only ``before_apply`` check
    (``global_names.ensure_available``: every global name the plan creates is free, by
    ``checkNameAvailability``, else a ``GlobalNameError`` before any write), printed (text or JSON);
@@ -428,6 +429,10 @@ def reconcile(options: ReconcileOptions, term: Terminal) -> int:
     with hold_lock(state_dir(lab), command=command):
         settings = TargetSettings.for_lab(lab)
         lab, graph = complete(lab, settings.subscription_id)  # derived global names
+        if settings.kind == "azure" and not options.destroy:  # sign-in, providers, rights: read only
+            from orchestrator.preflight import before_first_write
+
+            anyio.run(before_first_write, lab, graph, settings)
         nodes = nodes_from_graph(graph)
         resolver = spec_resolver(lab, settings.outputs())
         hook = _verification_hook(lab, settings, term, options) if options.verify else None

@@ -10,6 +10,7 @@ can print one clear sentence and choose the exit code without a traceback::
     ├── TargetError                  cannot reach / authenticate to the target
     │   └── EmulatorError            the local emulator could not start or died
     ├── GlobalNameError              a global name the plan would create is taken (checked first)
+    ├── PreflightError               sign-in, resource providers or rights missing (checked first)
     ├── ResourceError                one resource failed; names the resource and the cause
     │   ├── OwnershipError           a same-named resource exists that the lab does not own
     │   ├── PermanentError           retrying is useless (400, 403, 404 on a parent, ...)
@@ -110,6 +111,15 @@ class GlobalNameError(PrmlabError):
 
     def __init__(self, lines: list[str]) -> None:
         super().__init__("\n".join(lines))
+        self.lines = tuple(lines)
+
+
+class PreflightError(PrmlabError):
+    """The read-only preflight found problems (sign-in, resource providers, rights): one line
+    each with its fix, before any write (``orchestrator.preflight``)."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("preflight:\n" + "\n".join(lines))
         self.lines = tuple(lines)
 
 

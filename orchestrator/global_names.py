@@ -13,7 +13,8 @@ name that is not is a ``GlobalNameError`` listing every such name at its lab.yam
 (or, for a derived name, where to write one), before any write. A name the lab already holds is
 never checked: its step is an update or a no-op, not a create.
 
-``checks_for`` and ``problem`` are pure; ``ensure_available`` does the calls (concurrently).
+``checks_for`` and ``problem`` are pure; ``ensure_available`` does the calls (concurrently);
+``ask`` is one call (``preflight`` asks about the names the lab would create).
 """
 
 from __future__ import annotations
@@ -107,7 +108,7 @@ def problem(lab: Lab, check: NameCheck, answer: Mapping[str, Any]) -> str | None
     return f"{where}: {'.'.join(provider.path)}: the {provider.what} name '{check.name}' is not available ({said}); {fix}"
 
 
-async def _ask(resources: Any, subscription_id: str, check: NameCheck) -> Mapping[str, Any]:
+async def ask(resources: Any, subscription_id: str, check: NameCheck) -> Mapping[str, Any]:
     from azure.core.exceptions import HttpResponseError
     from azure.core.rest import HttpRequest
     from azure.mgmt.core.exceptions import ARMErrorFormat
@@ -141,7 +142,7 @@ async def ensure_available(plan: Plan, lab: Lab, resources: Any, subscription_id
     answers: dict[int, Mapping[str, Any]] = {}
 
     async def one(i: int, check: NameCheck) -> None:
-        answers[i] = await _ask(resources, subscription_id, check)
+        answers[i] = await ask(resources, subscription_id, check)
 
     async with anyio.create_task_group() as tg:
         for i, check in enumerate(checks):

@@ -181,7 +181,7 @@ ORCHESTRATOR_LAYERS: tuple[tuple[str, ...], ...] = (
         "orchestrator.guard",
     ),
     ("orchestrator.providers",),
-    ("orchestrator.verify", "orchestrator.global_names"),
+    ("orchestrator.verify", "orchestrator.global_names", "orchestrator.preflight"),
     ("orchestrator.engine", "orchestrator.labfile"),
     ("orchestrator.commands", "orchestrator.cli", "orchestrator.__main__", "orchestrator"),
 )

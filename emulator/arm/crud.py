@@ -22,7 +22,7 @@ import anyio
 from starlette.requests import Request
 from starlette.responses import Response
 
-from emulator.arm import lro, name_rules, refusals
+from emulator.arm import authz, lro, name_rules, refusals
 from emulator.arm.errors import ArmError, apim_not_found, json_response, not_found
 from emulator.arm.ids import ArmAddress, parse_address
 from emulator.arm.settings import ArmSettings
@@ -381,6 +381,10 @@ class ArmHandlers:
         check_if_match(request, existing)
         if request.method == "DELETE":
             return await self._delete(addr, spec, _visible(spec, existing, query), query)
+        if request.method in ("PUT", "PATCH"):
+            missing = authz.unregistered(ctx, addr.subscription, addr.namespace)
+            if missing is not None:
+                raise missing
         if existing is None and request.method == "PUT":
             refused = name_rules.refusal(addr)  # a name Azure refuses (emulator.arm.name_rules)
             if refused is not None:

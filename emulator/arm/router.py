@@ -17,7 +17,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from emulator.arm import apim_service, lro, names
+from emulator.arm import apim_service, authz, lro, names
 from emulator.arm.crud import (
     RG_KIND,
     ArmHandlers,
@@ -125,6 +125,17 @@ class ArmRouter:
                     404, "ResourceGroupNotFound", f"Resource group '{parts[3]}' could not be found."
                 )
             return self._list_resources(request, rg_key(parts[1], parts[3]))
+        if (
+            n == 7
+            and lower[2] == "resourcegroups"
+            and lower[4:7]
+            == [
+                "providers",
+                "microsoft.authorization",
+                "permissions",
+            ]
+        ):
+            return self._permissions(request, parts[1], parts[3])
         if n == 3 and lower[2] == "resources" and method == "GET":
             return self._list_resources(request, None)
         if n == 5 and lower[2] == "providers" and lower[4] == "checknameavailability":
@@ -132,10 +143,19 @@ class ArmRouter:
         if n >= 3 and lower[2] == "providers" and n <= 5:
             if n == 3:
                 subscription = parts[1]
-                return json_response(200, {"value": [provider_doc(subscription, ns) for ns in API_VERSIONS]})
-            if n == 4 or (n == 5 and lower[4] == "register" and method == "POST"):
+                listed = [provider_doc(subscription, ns) or {} for ns in API_VERSIONS]
+                for entry in listed:
+                    entry["registrationState"] = authz.registration_state(
+                        ctx, subscription, entry["namespace"]
+                    )
+                return json_response(200, {"value": listed})
+            registering = n == 5 and lower[4] in ("register", "unregister") and method == "POST"
+            if registering and provider_doc(parts[1], parts[3]) is not None:  # Providers_(Un)register
+                authz.set_registered(ctx, parts[1], parts[3], lower[4] == "register")
+            if n == 4 or registering:
                 doc = provider_doc(parts[1], parts[3])
                 if doc is not None:
+                    doc["registrationState"] = authz.registration_state(ctx, parts[1], parts[3])
                     return json_response(200, doc)
                 if n == 4:
                     raise ArmError(
@@ -153,6 +173,16 @@ class ArmRouter:
         if addr is None:
             raise ArmError(404, "NotFound", f"No ARM route for {method} {path}.")
         return await self.crud.handle(addr, request)
+
+    def _permissions(self, request: Request, subscription: str, group: str) -> Response:
+        """``Permissions_ListForResourceGroup``: what the caller may do there (``emulator.arm.authz``)."""
+        if request.method != "GET":
+            raise ArmError(405, "MethodNotAllowed", "The permissions of a resource group are read with GET.")
+        key = rg_key(subscription, group)
+        if self.ctx.store.get(RG_KIND, key) is None:
+            raise ArmError(404, "ResourceGroupNotFound", f"Resource group '{group}' could not be found.")
+        oid = authz.caller_oid(request.headers.get("authorization", ""))
+        return json_response(200, authz.permissions(self.ctx, subscription, key, oid))
 
     async def _check_name(self, request: Request, subscription: str, namespace: str) -> Response:
         """``checkNameAvailability`` of a global name (``emulator.arm.names``)."""

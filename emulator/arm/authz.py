@@ -1,0 +1,145 @@
+"""What a caller may do, and which resource providers a subscription has registered.
+
+Where it sits: ``emulator.arm.router`` answers
+
+* ``GET /subscriptions/{s}/resourcegroups/{rg}/providers/Microsoft.Authorization/permissions``
+  (``Permissions_ListForResourceGroup``, ``authorization-RoleDefinitionsCalls.json`` 2022-04-01)
+  with ``permissions``: one ``Permission`` (actions, notActions, dataActions, notDataActions) per
+  role the caller holds at the subscription or the group, from the role assignments the store
+  holds for the token's ``oid``;
+* ``POST /subscriptions/{s}/providers/{namespace}/register`` and ``.../unregister``
+  (``Providers_Register`` / ``Providers_Unregister``) with ``set_registered``; the provider's
+  ``registrationState`` (``Providers_Get``) comes from ``registration_state``;
+
+and ``emulator.arm.crud`` refuses a write to a namespace the subscription has not registered
+with ``unregistered`` (409 ``MissingSubscriptionRegistration`` "The subscription is not
+registered to use namespace 'Microsoft.App'. See https://aka.ms/rps-not-found for how to register
+subscriptions.", ARM's answer, verbatim in e.g. Azure/azure-cli#11180 and the page it links).
+
+The emulator's subscription starts with every namespace it serves registered (tests unregister
+one to see the refusal). Its creator is ``OPERATOR``, the local target's signed-in user
+(``orchestrator.target.OfflineCredential.OPERATOR_OBJECT_ID``): as the account that creates a
+subscription, it holds Owner there without an assignment in the store. Anyone else holds what
+role assignments give it. The emulator does not enforce ARM's authorization on writes (a gap:
+this answer says what Azure would allow, the preflight reads it).
+
+Built-in roles (Learn, "Azure built-in roles",
+https://learn.microsoft.com/azure/role-based-access-control/built-in-roles): their ids and
+permissions below, the ones a lab's operator is told to hold.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping
+from typing import Any, Final
+
+from emulator.arm.errors import ArmError
+from emulator.context import EmulatorContext
+
+ROLE_ASSIGNMENTS = "microsoft.authorization/roleassignments"
+REGISTRATIONS = "emulator/providerregistrations"  # store kind: namespaces a subscription unregistered
+OPERATOR: Final = "00000000-0000-4000-8000-00000000a11c"
+
+_AUTHORIZATION_WRITES = ["Microsoft.Authorization/*/Delete", "Microsoft.Authorization/*/Write"]
+ROLES: Final[Mapping[str, Mapping[str, list[str]]]] = {
+    # Owner
+    "8e3af657-a8ff-443c-a75c-2fe8c4bcb635": {"actions": ["*"], "notActions": []},
+    # Contributor: everything but granting access
+    "b24988ac-6180-42a0-ab88-20f7382dd24c": {
+        "actions": ["*"],
+        "notActions": [*_AUTHORIZATION_WRITES, "Microsoft.Authorization/elevateAccess/Action"],
+    },
+    # Role Based Access Control Administrator
+    "f58310d9-a9f6-439a-9e8d-f62e7b41a168": {
+        "actions": [
+            "Microsoft.Authorization/roleAssignments/write",
+            "Microsoft.Authorization/roleAssignments/delete",
+            "*/read",
+            "Microsoft.Support/*",
+        ],
+        "notActions": [],
+    },
+    # User Access Administrator
+    "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9": {
+        "actions": ["*/read", "Microsoft.Authorization/*", "Microsoft.Support/*"],
+        "notActions": [],
+    },
+    # Reader
+    "acdd72a7-3385-48ef-bd42-f606fba81ae7": {"actions": ["*/read"], "notActions": []},
+}
+OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
+
+
+def caller_oid(authorization: str) -> str | None:
+    """The ``oid`` of the bearer token (read, not verified: authenticating is the router's job)."""
+    token = authorization.split(" ", 1)[1] if authorization.lower().startswith("bearer ") else ""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, binascii.Error):
+        return None
+    oid = claims.get("oid") if isinstance(claims, dict) else None
+    return oid if isinstance(oid, str) else None
+
+
+def _permission(role: str) -> dict[str, Any]:
+    spec = ROLES[role]
+    return {
+        "actions": list(spec["actions"]),
+        "notActions": list(spec["notActions"]),
+        "dataActions": [],
+        "notDataActions": [],
+    }
+
+
+def permissions(ctx: EmulatorContext, subscription: str, group_key: str, oid: str | None) -> dict[str, Any]:
+    """``PermissionGetResult`` of ``oid`` on the resource group ``group_key`` (lower-cased id)."""
+    roles: list[str] = []
+    if oid == OPERATOR:
+        roles.append(OWNER)
+    subscription_key = f"/subscriptions/{subscription}".lower()
+    for doc in ctx.store.list(ROLE_ASSIGNMENTS):
+        props = doc.body.get("properties") or {}
+        if oid is None or str(props.get("principalId", "")).lower() != oid.lower():
+            continue
+        scope = doc.key.split("/providers/microsoft.authorization/roleassignments/")[0]
+        if scope not in (subscription_key, group_key):
+            continue
+        role = str(props.get("roleDefinitionId", "")).rsplit("/", 1)[-1].lower()
+        if role in ROLES and role not in roles:
+            roles.append(role)
+    return {"value": [_permission(role) for role in roles]}
+
+
+def _key(subscription: str, namespace: str) -> str:
+    return f"/subscriptions/{subscription}/providers/{namespace}".lower()
+
+
+def registration_state(ctx: EmulatorContext, subscription: str, namespace: str) -> str:
+    doc = ctx.store.get(REGISTRATIONS, _key(subscription, namespace))
+    return "NotRegistered" if doc is not None else "Registered"
+
+
+def set_registered(ctx: EmulatorContext, subscription: str, namespace: str, registered: bool) -> None:
+    key = _key(subscription, namespace)
+    if registered:
+        ctx.store.delete(REGISTRATIONS, key)
+    else:
+        ctx.store.put(REGISTRATIONS, key, {"namespace": namespace})
+
+
+def unregistered(ctx: EmulatorContext, subscription: str, namespace: str) -> ArmError | None:
+    """ARM's refusal of a write to ``namespace`` when the subscription has not registered it."""
+    if registration_state(ctx, subscription, namespace) == "Registered":
+        return None
+    return ArmError(
+        409,
+        "MissingSubscriptionRegistration",
+        f"The subscription is not registered to use namespace '{namespace}'. See https://aka.ms/rps-not-found "
+        "for how to register subscriptions.",
+    )

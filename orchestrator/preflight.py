@@ -1,0 +1,292 @@
+"""Preflight: can this principal build this lab on this subscription? (read-only)
+
+Where it sits: ``prmlab doctor`` prints ``run``'s findings; ``engine.reconcile`` runs the same
+checks on an ``azure`` target right after the plan is built, before it is shown or anything
+written (with the global names of ``global_names``), and stops on the first problems found.
+Every check only reads:
+
+1. sign-in: a token for ARM from the lab's credential (``target.make_credential``: for Azure
+   ``DefaultAzureCredential`` asked for ``target.tenant_id``); none -> ``credentials.explain``
+   (a few lines, ``az login --tenant …``) and nothing else is checked; a token of another tenant
+   (``tid``) -> ``az login --tenant <lab's>``;
+2. resource providers: ``Providers_Get`` of each namespace the lab writes; not ``Registered`` ->
+   ``az provider register -n <namespace>`` (a new subscription has few registered; a write to
+   one not registered fails with 409 ``MissingSubscriptionRegistration``);
+3. Azure RBAC: ``Permissions_ListForResourceGroup`` (what the caller may do on the lab's resource
+   group: ``actions`` minus ``notActions`` per role, ``*`` matching any characters) must allow
+   the write of every resource type the lab creates and, when it assigns roles,
+   ``Microsoft.Authorization/roleAssignments/write`` (Contributor does not: Owner, User Access
+   Administrator or Role Based Access Control Administrator do). A group that does not exist yet
+   is said so (the rights on the subscription are not read: a gap);
+4. global names: each APIM service / registry / storage account name the lab would create that
+   is not already in its resource group, asked of ``checkNameAvailability``
+   (``global_names.problem``: a taken one at its lab.yaml line).
+
+Not checked (a gap, said by ``prmlab doctor``): Microsoft Graph rights to create applications and
+service principals (README, "Pointing the same lab at Azure", lists the directory roles).
+
+``allowed`` and the ``required_*`` functions are pure.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from orchestrator.kinds import Kind
+
+if TYPE_CHECKING:
+    from orchestrator.graph import ResourceGraph
+    from orchestrator.spec.models import Lab
+    from orchestrator.target import Clients, TargetSettings
+
+PROVIDERS_API: Final = "2025-04-01"  # Providers_Get (resources.json, vendored)
+PERMISSIONS_API: Final = "2022-04-01"  # Permissions_ListForResourceGroup (vendored)
+
+# What the lab writes, per kind: the ARM resource type whose write action it needs.
+WRITES: Final[Mapping[str, str]] = {
+    Kind.RESOURCE_GROUP: "Microsoft.Resources/subscriptions/resourceGroups",
+    Kind.LOG_ANALYTICS_WORKSPACE: "Microsoft.OperationalInsights/workspaces",
+    Kind.APP_INSIGHTS: "Microsoft.Insights/components",
+    Kind.MANAGED_IDENTITY: "Microsoft.ManagedIdentity/userAssignedIdentities",
+    Kind.APIM_SERVICE: "Microsoft.ApiManagement/service",
+    Kind.CONTAINER_REGISTRY: "Microsoft.ContainerRegistry/registries",
+    Kind.CONTAINER_ENVIRONMENT: "Microsoft.App/managedEnvironments",
+    Kind.CONTAINER_APP: "Microsoft.App/containerApps",
+    Kind.STORAGE_ACCOUNT: "Microsoft.Storage/storageAccounts",
+    Kind.ROLE_ASSIGNMENT: "Microsoft.Authorization/roleAssignments",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One check's answer: ``problem`` empty when it passed."""
+
+    check: str
+    detail: str
+    problem: str = ""
+    fix: str = ""
+
+    def line(self) -> str:
+        if not self.problem:
+            return f"ok    {self.check}: {self.detail}"
+        fix = f"  fix: {self.fix}" if self.fix else ""
+        return f"FAIL  {self.check}: {self.problem}{fix}"
+
+
+def _kinds(graph: ResourceGraph) -> list[str]:
+    return sorted({node.kind for node in graph})
+
+
+def required_namespaces(graph: ResourceGraph) -> list[str]:
+    """The resource providers whose types the lab writes (Microsoft.Resources and
+    Microsoft.Authorization are always registered)."""
+    found = {WRITES[kind].split("/", 1)[0] for kind in _kinds(graph) if kind in WRITES}
+    return sorted(found - {"Microsoft.Resources", "Microsoft.Authorization"})
+
+
+def required_actions(graph: ResourceGraph) -> list[str]:
+    return sorted({f"{WRITES[kind]}/write" for kind in _kinds(graph) if kind in WRITES})
+
+
+def _matches(pattern: str, action: str) -> bool:
+    regex = "^" + ".*".join(re.escape(part) for part in pattern.split("*")) + "$"
+    return re.match(regex, action, flags=re.IGNORECASE) is not None
+
+
+def allowed(permissions: Iterable[Mapping[str, Any]], action: str) -> bool:
+    """Whether one of the caller's roles (``Permission``) allows ``action``: in its ``actions``,
+    not in its ``notActions`` (Learn, "Understand Azure role definitions": notActions subtract
+    from the actions of the same role)."""
+    for permission in permissions:
+        if any(_matches(p, action) for p in permission.get("actions") or ()) and not any(
+            _matches(p, action) for p in permission.get("notActions") or ()
+        ):
+            return True
+    return False
+
+
+def token_tenant(token: str) -> str | None:
+    """The ``tid`` of an access token (read only: ARM validates it)."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, binascii.Error):
+        return None
+    tid = claims.get("tid") if isinstance(claims, dict) else None
+    return tid if isinstance(tid, str) else None
+
+
+# ----------------------------------------------------------------------------------- I/O
+
+
+async def _get(clients: Clients, path: str, api_version: str) -> tuple[int, Any]:
+    from azure.core.rest import HttpRequest
+
+    resources = clients.resources
+    client = resources._client  # the SDK's pipeline (auth, retries, TLS), as global_names
+    url = client.format_url(path, endpoint=str(resources._config.base_url).rstrip("/"))
+    response = await client._pipeline.run(HttpRequest("GET", url, params={"api-version": api_version}))
+    http = response.http_response
+    try:
+        body = http.json()
+    except ValueError:
+        body = None
+    return http.status_code, body
+
+
+async def sign_in(settings: TargetSettings) -> Finding:
+    from azure.core.exceptions import ClientAuthenticationError
+
+    from orchestrator.credentials import explain
+    from orchestrator.target import make_credential
+
+    credential = make_credential(settings)
+    try:
+        async with credential:
+            token = await credential.get_token(settings.endpoints.arm_scope)
+    except ClientAuthenticationError as exc:
+        error = explain(exc, settings.tenant_id)
+        first, *rest = error.message.splitlines()
+        return Finding("sign-in", "", first, " ".join(r.strip().removeprefix("fix: ") for r in rest))
+    tid = token_tenant(token.token)
+    if tid is not None and tid.lower() != settings.tenant_id.lower():
+        return Finding(
+            "sign-in",
+            "",
+            f"the credential signed in to tenant {tid}, the lab's is {settings.tenant_id}",
+            f"az login --tenant {settings.tenant_id}",
+        )
+    return Finding("sign-in", f"a token for tenant {settings.tenant_id}")
+
+
+async def providers(clients: Clients, graph: ResourceGraph) -> list[Finding]:
+    out: list[Finding] = []
+    sub = clients.subscription_id
+    for namespace in required_namespaces(graph):
+        status, body = await _get(clients, f"/subscriptions/{sub}/providers/{namespace}", PROVIDERS_API)
+        state = body.get("registrationState") if isinstance(body, dict) else None
+        if status == 200 and state == "Registered":
+            out.append(Finding("provider", f"{namespace} registered"))
+        else:
+            said = state or f"HTTP {status}"
+            out.append(
+                Finding(
+                    "provider",
+                    "",
+                    f"{namespace} is {said} on subscription {sub}",
+                    f"az provider register -n {namespace} --subscription {sub}",
+                )
+            )
+    return out
+
+
+async def rights(clients: Clients, graph: ResourceGraph) -> list[Finding]:
+    sub, rg = clients.subscription_id, clients.resource_group
+    path = f"/subscriptions/{sub}/resourcegroups/{rg}/providers/Microsoft.Authorization/permissions"
+    status, body = await _get(clients, path, PERMISSIONS_API)
+    if status == 404:
+        return [
+            Finding("rights", f"resource group {rg} does not exist yet (created by the lab; rights not read)")
+        ]
+    if status != 200 or not isinstance(body, dict):
+        return [Finding("rights", "", f"cannot read your permissions on resource group {rg} (HTTP {status})")]
+    permissions: Sequence[Mapping[str, Any]] = body.get("value") or []
+    missing = [action for action in required_actions(graph) if not allowed(permissions, action)]
+    if not missing:
+        return [Finding("rights", f"every write the lab makes is allowed on resource group {rg}")]
+    scope = f"/subscriptions/{sub}/resourceGroups/{rg}"
+    out = []
+    assigns = [a for a in missing if a.lower().startswith("microsoft.authorization/")]
+    writes = [a for a in missing if a not in assigns]
+    if writes:
+        out.append(
+            Finding(
+                "rights",
+                "",
+                f"not allowed on resource group {rg}: {', '.join(writes)}",
+                f"az role assignment create --assignee <you> --role Contributor --scope {scope}",
+            )
+        )
+    if assigns:
+        out.append(
+            Finding(
+                "rights",
+                "",
+                f"not allowed on resource group {rg}: {', '.join(assigns)} (the lab assigns roles)",
+                'az role assignment create --assignee <you> --role "Role Based Access Control Administrator" '
+                f"--scope {scope}",
+            )
+        )
+    return out
+
+
+async def names(clients: Clients, lab: Lab, graph: ResourceGraph) -> list[Finding]:
+    """The global names the lab would create (not already in its resource group)."""
+    from orchestrator.global_names import PROVIDERS, NameCheck, ask, problem
+    from orchestrator.providers.arm import resource_id
+
+    out: list[Finding] = []
+    sub, rg = clients.subscription_id, clients.resource_group
+    for node in graph:
+        if node.kind not in PROVIDERS:
+            continue
+        name = _global_name(lab, node.kind)
+        if name is None:
+            continue
+        type_ = WRITES[node.kind]
+        status, _ = await _get(clients, resource_id(sub, rg, type_, name), PROVIDERS[node.kind].api_version)
+        if status == 200:
+            out.append(Finding("name", f"{name} is this resource group's"))
+            continue
+        check = NameCheck(node.address, node.kind, name)
+        line = problem(lab, check, await ask(clients.resources, sub, check))
+        out.append(Finding("name", f"{name} is available") if line is None else Finding("name", "", line))
+    return out
+
+
+def _global_name(lab: Lab, kind: str) -> str | None:
+    if kind == Kind.APIM_SERVICE:
+        return lab.apim.service.name
+    if kind == Kind.CONTAINER_REGISTRY:
+        return lab.server.registry.name if lab.server and lab.server.registry else None
+    if kind == Kind.STORAGE_ACCOUNT:
+        store = lab.authorization.client_store
+        return store.storage_account if store else None
+    return None
+
+
+async def run(
+    lab: Lab, graph: ResourceGraph, settings: TargetSettings, *, check_names: bool = True
+) -> list[Finding]:
+    """Every check, in order (``lab`` completed: its global names derived); after a failed
+    sign-in, nothing else. ``check_names=False``: a reconcile, whose plan asks about the names
+    it creates (``global_names``)."""
+    from orchestrator.target import open_clients
+
+    signed_in = await sign_in(settings)
+    if signed_in.problem:
+        return [signed_in]
+    async with open_clients(settings) as clients:
+        found = [signed_in]
+        found += await providers(clients, graph)
+        found += await rights(clients, graph)
+        if check_names:
+            found += await names(clients, lab, graph)
+    return found
+
+
+async def before_first_write(lab: Lab, graph: ResourceGraph, settings: TargetSettings) -> None:
+    """``run`` as a reconcile's preflight: the problems as one ``PreflightError``."""
+    from orchestrator.errors import PreflightError
+
+    problems = [f.line() for f in await run(lab, graph, settings, check_names=False) if f.problem]
+    if problems:
+        raise PreflightError(problems)

@@ -1,0 +1,200 @@
+"""The preflight (``orchestrator.preflight``, ``prmlab doctor``): the rules (pure), and each check
+against the emulator's ARM, failing cases included: no credentials, another tenant, an
+unregistered provider, a missing role, a taken name. Nothing leaves 127.0.0.1."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from click.testing import CliRunner
+
+from emulator.arm.authz import ROLES
+from orchestrator import preflight
+from orchestrator.cli import cli
+from orchestrator.graph import build_graph
+from orchestrator.spec.models import Lab
+from orchestrator.target import OfflineCredential, TargetSettings
+from tests.orchestrator.providers.support import unique_lab
+from tests.support.azure import make_group, make_service
+from tests.support.emulator import RunningEmulator
+
+OWNER, CONTRIBUTOR = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635", "b24988ac-6180-42a0-ab88-20f7382dd24c"
+RBAC_ADMIN = "f58310d9-a9f6-439a-9e8d-f62e7b41a168"
+ASSIGN = "Microsoft.Authorization/roleAssignments/write"
+
+
+def _role(role: str) -> dict[str, Any]:
+    return dict(ROLES[role])
+
+
+def test_contributor_cannot_assign_roles_owner_and_rbac_administrator_can() -> None:
+    assert preflight.allowed([_role(CONTRIBUTOR)], "Microsoft.App/containerApps/write")
+    assert not preflight.allowed([_role(CONTRIBUTOR)], ASSIGN)
+    assert preflight.allowed([_role(OWNER)], ASSIGN)
+    assert preflight.allowed([_role(CONTRIBUTOR), _role(RBAC_ADMIN)], ASSIGN)
+    assert not preflight.allowed([_role(RBAC_ADMIN)], "Microsoft.App/containerApps/write")
+    assert not preflight.allowed([], "Microsoft.App/containerApps/write")
+
+
+def test_the_default_lab_needs_its_providers_and_the_right_to_assign_roles() -> None:
+    graph = build_graph(unique_lab())
+    assert preflight.required_namespaces(graph) == [
+        "Microsoft.ApiManagement",
+        "Microsoft.App",
+        "Microsoft.ContainerRegistry",
+        "Microsoft.Insights",
+        "Microsoft.ManagedIdentity",
+        "Microsoft.OperationalInsights",
+    ]
+    assert ASSIGN in preflight.required_actions(graph)
+
+
+def _settings(emu: RunningEmulator, lab: Lab) -> TargetSettings:
+    return TargetSettings(
+        kind="local",
+        subscription_id=emu.subscription_id,
+        tenant_id=emu.tenant_id,
+        resource_group=lab.target.resource_group,
+        location=lab.target.location,
+        base_url=emu.base_url,
+        ca_file=emu.ca_file,
+        sdk_retries=0,
+    )
+
+
+def _run(emu: RunningEmulator, lab: Lab) -> list[str]:
+    findings = anyio.run(preflight.run, lab, build_graph(lab), _settings(emu, lab))
+    return [f.line() for f in findings]
+
+
+def _failures(lines: list[str]) -> list[str]:
+    return [line for line in lines if line.startswith("FAIL")]
+
+
+def test_a_fresh_lab_on_the_emulator_passes(emulator: RunningEmulator) -> None:
+    lines = _run(emulator, unique_lab())
+    assert _failures(lines) == [], lines
+    assert any(line.startswith("ok    provider: Microsoft.App registered") for line in lines)
+    assert any("does not exist yet" in line for line in lines)
+
+
+def test_an_unregistered_provider_is_named_with_the_command_that_registers_it(
+    emulator: RunningEmulator,
+) -> None:
+    base = f"/subscriptions/{emulator.subscription_id}/providers/Microsoft.App"
+    with emulator.sync_http() as h:
+        h.post(f"{base}/unregister", params={"api-version": "2025-04-01"}, headers=emulator.arm_headers())
+        try:
+            failures = _failures(_run(emulator, unique_lab()))
+        finally:
+            h.post(f"{base}/register", params={"api-version": "2025-04-01"}, headers=emulator.arm_headers())
+    assert failures == [
+        f"FAIL  provider: Microsoft.App is NotRegistered on subscription {emulator.subscription_id}"
+        f"  fix: az provider register -n Microsoft.App --subscription {emulator.subscription_id}"
+    ]
+
+
+def test_a_principal_without_a_role_is_told_which_roles_it_lacks(
+    emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lab = unique_lab()
+    anyio.run(make_group, emulator, lab.target.resource_group)
+    someone = str(uuid.uuid4())
+    monkeypatch.setattr(OfflineCredential, "OPERATOR_OBJECT_ID", someone)  # not the subscription's Owner
+    failures = _failures(_run(emulator, lab))
+    assert len(failures) == 2, failures
+    assert "Microsoft.App/containerApps/write" in failures[0]
+    assert "--role Contributor" in failures[0]
+    assert ASSIGN in failures[1]
+    assert '"Role Based Access Control Administrator"' in failures[1]
+
+    # Contributor on the group: everything but assigning roles
+    scope = f"/subscriptions/{emulator.subscription_id}/resourceGroups/{lab.target.resource_group}"
+    body = {
+        "properties": {
+            "roleDefinitionId": f"/subscriptions/{emulator.subscription_id}/providers/Microsoft.Authorization/"
+            f"roleDefinitions/{CONTRIBUTOR}",
+            "principalId": someone,
+        }
+    }
+    with emulator.sync_http() as h:
+        created = h.put(
+            f"{scope}/providers/Microsoft.Authorization/roleAssignments/{uuid.uuid4()}",
+            params={"api-version": "2022-04-01"},
+            json=body,
+            headers=emulator.arm_headers(),
+        )
+        assert created.status_code in (200, 201), created.text
+    failures = _failures(_run(emulator, lab))
+    assert len(failures) == 1, failures
+    assert ASSIGN in failures[0]
+
+
+def test_a_taken_global_name_is_reported_at_its_line(emulator: RunningEmulator) -> None:
+    lab = unique_lab()
+    name = str(lab.apim.service.name)
+
+    async def hold() -> None:
+        group = await make_group(emulator)
+        async with emulator.apim_client() as client:
+            await make_service(client, group, name)
+
+    anyio.run(hold)
+    failures = _failures(_run(emulator, lab))
+    assert len(failures) == 1, failures
+    assert f"the API Management service name '{name}' is not available (AlreadyExists" in failures[0]
+
+
+def test_another_tenant_is_told_to_sign_in_to_the_labs(
+    emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lab = unique_lab()
+    monkeypatch.setattr("orchestrator.target.make_credential", lambda _s: OfflineCredential("other-tenant"))
+    finding = anyio.run(preflight.sign_in, _settings(emulator, lab))
+    assert (
+        finding.problem
+        == f"the credential signed in to tenant other-tenant, the lab's is {emulator.tenant_id}"
+    )
+    assert finding.fix == f"az login --tenant {emulator.tenant_id}"
+
+
+def test_doctor_without_credentials_is_a_few_lines_with_the_az_login_hint(tmp_path: Path) -> None:
+    tenant = "11111111-1111-1111-1111-111111111111"
+    lab_file = tmp_path / "lab.yaml"
+    root = Path(__file__).resolve().parents[2]
+    text = (root / "lab.yaml").read_text().replace("source: ./mcp_server", f"source: {root / 'mcp_server'}")
+    text = text.replace(
+        "target:\n  kind: local\n",
+        f"target:\n  kind: azure\n  subscription_id: 22222222-2222-2222-2222-222222222222\n  tenant_id: {tenant}\n",
+        1,
+    )
+    assert "kind: azure" in text
+    lab_file.write_text(text)
+    result = CliRunner().invoke(cli, ["doctor", "-f", str(lab_file)], standalone_mode=False)
+    lines = result.output.strip().splitlines()
+    assert result.return_value == 1, result.output  # prmlab's exit code (cli.main)
+    assert len(lines) <= 10, result.output
+    assert f"az login --tenant {tenant}" in result.output
+    assert lines[0].startswith("FAIL  sign-in: no Azure credential can sign in")
+
+
+def test_reconciles_preflight_stops_before_any_write(emulator: RunningEmulator) -> None:
+    from orchestrator.errors import PreflightError
+
+    lab = unique_lab()
+    base = f"/subscriptions/{emulator.subscription_id}/providers/Microsoft.ContainerRegistry"
+    before = len(emulator.requests())
+    with emulator.sync_http() as h:
+        h.post(f"{base}/unregister", params={"api-version": "2025-04-01"}, headers=emulator.arm_headers())
+        try:
+            with pytest.raises(PreflightError) as caught:
+                anyio.run(preflight.before_first_write, lab, build_graph(lab), _settings(emulator, lab))
+        finally:
+            h.post(f"{base}/register", params={"api-version": "2025-04-01"}, headers=emulator.arm_headers())
+    assert "az provider register -n Microsoft.ContainerRegistry" in caught.value.message
+    ours = [r for r in emulator.requests()[before:] if not str(r.get("path")).endswith("register")]
+    assert [r for r in ours if r.get("method") not in ("GET", "HEAD")] == []

@@ -91,12 +91,15 @@ def test_second_rotation_retires_the_older_previous(ctx: EmulatorContext) -> Non
     assert [k.status for k in keys.signing_keys(ctx)] == ["retired", "previous", "current"]
 
 
+# Times are offsets from the moment the test runs, never values computed at collection: a long
+# suite once ran this test more than 1,000 s after collection, when "nbf = collection + 1000" was
+# already in the past and the token valid.
 @pytest.mark.parametrize(
     ("over", "kwargs", "reason"),
     [
         ({"iss": "https://evil.example/v2.0"}, {}, "issuer"),
-        ({"exp": int(time.time()) - 1000}, {}, "expired"),
-        ({"nbf": int(time.time()) + 1000}, {}, "not_yet_valid"),
+        ({"exp": -1000}, {}, "expired"),
+        ({"nbf": +1000}, {}, "not_yet_valid"),
         ({}, {"audiences": ["other"]}, "audience"),
         ({}, {"tenant": "33333333-3333-3333-3333-333333333333"}, "issuer"),
     ],
@@ -104,7 +107,9 @@ def test_second_rotation_retires_the_older_previous(ctx: EmulatorContext) -> Non
 def test_claim_checks(
     ctx: EmulatorContext, over: dict[str, object], kwargs: dict[str, object], reason: str
 ) -> None:
-    token = keys.sign(ctx, _claims(ctx, **over))
+    now = int(time.time())
+    claims = {k: now + v if k in ("exp", "nbf") and isinstance(v, int) else v for k, v in over.items()}
+    token = keys.sign(ctx, _claims(ctx, **claims))
     with pytest.raises(TokenValidationError) as err:
         keys.verify_token(ctx, token, **kwargs)  # type: ignore[arg-type]
     assert err.value.reason == reason

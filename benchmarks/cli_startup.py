@@ -1,4 +1,4 @@
-"""Wall time of ``prmlab --help`` and ``prmlab validate`` (fresh processes, median of several runs).
+"""Wall time of ``prmlab --help``, ``validate`` and ``graph`` (fresh processes, median of several runs).
 
 Run: ``.venv/bin/python benchmarks/cli_startup.py [--runs N] [--lab lab.yaml]``. Each command is
 started as a new process (as a user would run it) so interpreter start-up and imports are
@@ -47,12 +47,15 @@ def main() -> None:
         ("python -c pass (floor)", [sys.executable, "-c", "pass"]),
         ("prmlab --help", [*prmlab, "--help"]),
         ("prmlab validate", [*prmlab, "validate", "-f", args.lab]),
+        ("prmlab validate --json", [*prmlab, "validate", "--json", "-f", args.lab]),
+        ("prmlab graph", [*prmlab, "graph", "-f", args.lab]),
+        ("prmlab graph --format mermaid", [*prmlab, "graph", "--format", "mermaid", "-f", args.lab]),
     ]
     measure(cases[1][1], 1, 0)  # warm the file cache
-    print(f"{'command':<26} {'median':>8} {'min':>8} {'max':>8}   ({args.runs} runs)")
+    print(f"{'command':<30} {'median':>8} {'min':>8} {'max':>8}   ({args.runs} runs)")
     for name, argv in cases:
         times = measure(argv, args.runs, 0)
-        print(f"{name:<26} {statistics.median(times):>7.3f}s {min(times):>7.3f}s {max(times):>7.3f}s")
+        print(f"{name:<30} {statistics.median(times):>7.3f}s {min(times):>7.3f}s {max(times):>7.3f}s")
 
 
 if __name__ == "__main__":

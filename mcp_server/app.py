@@ -32,6 +32,7 @@ from mcp_server.tls import ca_file, outbound_context
 from mcp_server.tool import CALLBACK_PATH, consent_url, show_user_profile
 
 SERVER_NAME = "prmlab-mcp-server"
+SERVER_VERSION = "0.1.0"  # serverInfo.version in the initialize answer (the verifier prints it)
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
@@ -62,6 +63,7 @@ def build_server(settings: Settings, deps: Dependencies) -> MCPServer[Any]:
     )
     server: MCPServer[Any] = MCPServer(
         SERVER_NAME,
+        version=SERVER_VERSION,
         instructions="Shows the signed-in user's Microsoft Graph profile.",
         token_verifier=deps.token_verifier,
         auth=auth,

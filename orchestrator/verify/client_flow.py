@@ -162,12 +162,14 @@ def _compare_profile(got: Mapping[str, Any], expected: Mapping[str, str] | None)
 
 
 def server_label(info: Any) -> str:
-    """``server prmlab-mcp-server 1.2.0`` from the ``initialize`` answer's ``serverInfo``
-    (its title too when it has one), never the object's repr."""
-    name = printable(str(getattr(info, "name", "") or "?"))
-    version = printable(str(getattr(info, "version", "") or "?"))
+    """``server prmlab-mcp-server 0.1.0`` from the ``initialize`` answer's ``serverInfo``
+    (its title too when it has one; "(no version)" when it sends an empty one), never the
+    object's repr."""
+    name = printable(str(getattr(info, "name", "") or "(no name)"))
+    version = getattr(info, "version", "")
     title = getattr(info, "title", None)
-    return f"server {name} {version}" + (f" ({printable(str(title))})" if title else "")
+    label = f"server {name}" + (f" {printable(str(version))}" if version else " (no version)")
+    return label + (f" ({printable(str(title))})" if title else "")
 
 
 async def check_client_flow(target: VerifyTarget) -> tuple[list[CheckResult], str | None]:

@@ -113,7 +113,7 @@ def test_fresh_lab_reconciles_and_verifies(lab_folder: Path) -> None:
     for group in ("discovery", "client", "idle", "forged", "bypass"):
         assert f"  verifying {group}…" in proc.stdout
     assert proc.stdout.count("updating…") <= 1, proc.stdout  # one real update at most: the late one
-    assert re.search(r"client\.initialize\s+server prmlab-mcp-server \S+", proc.stdout), proc.stdout
+    assert re.search(r"client\.initialize\s+server prmlab-mcp-server \d+\.\d+\.\d+", proc.stdout), proc.stdout
     again = prmlab(lab_folder, "reconcile", "--yes", "--detailed-exitcode", "--no-verify", "--output", "json")
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
     doc = json.loads(again.stdout)

@@ -17,3 +17,7 @@ def test_the_server_is_named_by_name_and_version() -> None:
 
 def test_control_characters_from_the_server_are_escaped() -> None:
     assert server_label(Implementation(name="evil\x1b[31m", version="1")) == "server evil\\x1b[31m 1"
+
+
+def test_a_server_without_a_version_says_so() -> None:
+    assert server_label(Implementation(name="s", version="")) == "server s (no version)"

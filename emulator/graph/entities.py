@@ -26,7 +26,12 @@ secret fields GET hides):
   (their Graph JSON with ``@odata.type`` and ``deletedDateTime``), restorable or purgeable
   through ``/directory/deletedItems`` for 30 days as in Entra.
 * ``graph/oauth2PermissionGrants`` — key ``id``; ``clientId`` / ``resourceId`` (service
-  principal ids), ``consentType`` (``AllPrincipals`` | ``Principal``), ``principalId``, ``scope``.
+  principal ids), ``consentType`` (``AllPrincipals`` | ``Principal``), ``principalId``, ``scope``
+  (``createdDateTime`` kept, hidden on GET: the replication delay counts from it).
+* ``graph/domains`` — key the domain name; Graph's ``domain`` (``isVerified``, ``isDefault``, …):
+  the tenant's verified domains (``domains``).
+
+Identifier URIs: Entra's verified-domain rule and its exemption (``domains.check_identifier_uris``).
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from emulator.graph import domains
 from emulator.graph.errors import GraphError, bad_request
 from emulator.identity import hash_password
 from emulator.store import Store
@@ -111,7 +117,7 @@ def _app_defaults() -> Doc:
         "isDeviceOnlyAuthSupported": None,
         "isFallbackPublicClient": None,
         "notes": None,
-        "publisherDomain": "prmlab.local",
+        "publisherDomain": domains.INITIAL_DOMAIN,
         "serviceManagementReference": None,
         "signInAudience": "AzureADMyOrg",
         "tags": [],
@@ -230,7 +236,9 @@ def new_application(store: Store, body: Doc, unique_name: str | None = None) -> 
     if unique_name is not None:
         app["uniqueName"] = unique_name
     app["passwordCredentials"] = []  # only addPassword creates secrets
+    app["publisherDomain"] = domains.default_domain(store)
     _validate_app(app)
+    domains.check_identifier_uris(app, None, domains.verified_domains(store))
     _check_app_unique(store, app)
     return app
 
@@ -247,6 +255,7 @@ def update_application(store: Store, old: Doc, patch: Doc) -> Doc:
     )
     _check_entitlements(old.get("appRoles") or [], app.get("appRoles") or [], "role")
     _validate_app(app)
+    domains.check_identifier_uris(app, old, domains.verified_domains(store))
     _check_app_unique(store, app)
     return app
 
@@ -511,6 +520,79 @@ def new_grant(store: Store, body: Doc) -> Doc:
         "scope": "",
         **{k: v for k, v in body.items() if k != "id"},
         "id": secrets.token_urlsafe(32),
+        # Not a property of oAuth2PermissionGrant: kept (hidden from GET, ``view_grant``) so that a
+        # new grant stays invisible for the replication delay, as a new application does.
+        "createdDateTime": now_iso(),
+    }
+
+
+def view_grant(grant: Mapping[str, Any]) -> Doc:
+    return {k: v for k, v in grant.items() if k != "createdDateTime"}
+
+
+def created_at(body: Mapping[str, Any]) -> float | None:
+    """``createdDateTime`` of a stored object as a POSIX time (None when absent or unreadable)."""
+    text = body.get("createdDateTime")
+    if not isinstance(text, str):
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+# ---------------------------------------------------------------------------- first-party principals
+
+
+# Microsoft's own tenant: the owner of first-party applications such as Microsoft Graph.
+MICROSOFT_TENANT = "f8cdef31-a31e-4b4a-93e4-5f571e91255a"
+# Delegated permissions of Graph that only an administrator may consent to (Learn, "Microsoft
+# Graph permissions reference": User.Read.All "Admin consent required: Yes").
+_ADMIN_ONLY = frozenset({"User.Read.All"})
+
+
+def graph_service_principal(tenant_id: str, app_id: str, scopes: Mapping[str, str]) -> Doc:
+    """Microsoft Graph's service principal, which exists in every tenant (a first-party app):
+    the resource (``resourceId``) of a grant of Graph permissions. Its object id differs per
+    tenant; here it is derived from the tenant id. ``scopes``: value -> permission id."""
+    return {
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"prmlab:{tenant_id}:sp:{app_id}")),
+        "deletedDateTime": None,
+        "accountEnabled": True,
+        "appDisplayName": "Microsoft Graph",
+        "appDescription": None,
+        "appId": app_id,
+        "appOwnerOrganizationId": MICROSOFT_TENANT,
+        "appRoleAssignmentRequired": False,
+        "createdDateTime": None,
+        "displayName": "Microsoft Graph",
+        "homepage": None,
+        "loginUrl": None,
+        "logoutUrl": None,
+        "notes": None,
+        "preferredSingleSignOnMode": None,
+        "replyUrls": [],
+        "servicePrincipalNames": [app_id, "https://graph.microsoft.com", "https://graph.microsoft.com/"],
+        "servicePrincipalType": "Application",
+        "signInAudience": "AzureADMultipleOrgs",
+        "tags": [],
+        "appRoles": [],
+        "oauth2PermissionScopes": [
+            {
+                "adminConsentDescription": f"Allows the app to use the {value} permission of Microsoft Graph.",
+                "adminConsentDisplayName": value,
+                "id": pid,
+                "isEnabled": True,
+                "type": "Admin" if value in _ADMIN_ONLY else "User",
+                "userConsentDescription": f"Allows the app to use the {value} permission of Microsoft Graph.",
+                "userConsentDisplayName": value,
+                "value": value,
+            }
+            for value, pid in scopes.items()
+        ],
+        "keyCredentials": [],
+        "passwordCredentials": [],
+        "info": None,
     }
 
 

@@ -7,7 +7,7 @@ path because alternate keys arrive percent-encoded (``applications(uniqueName='a
 Served: ``applications`` (+ ``(appId='..')`` / ``(uniqueName='..')``, upsert ``PATCH`` with
 ``Prefer: create-if-missing``, ``addPassword`` / ``removePassword``,
 ``federatedIdentityCredentials``), ``servicePrincipals`` (+ ``(appId='..')``), ``users``
-(by id or UPN), ``oauth2PermissionGrants``, ``me``. Lists take ``$filter``, ``$select``,
+(by id or UPN), ``oauth2PermissionGrants``, ``domains`` (read only), ``me``. Lists take ``$filter``, ``$select``,
 ``$top``, ``$count`` and page with ``@odata.nextLink``. Deleting an application, service
 principal or user soft-deletes it into ``/directory/deletedItems`` (list by type, get, purge
 with ``DELETE``, ``restore``); a soft-deleted application still holds its ``identifierUris``
@@ -15,7 +15,11 @@ and ``uniqueName`` until purged, as in Entra.
 
 Entra replication delay (fault ``replication_delay_s``): a new application is invisible to
 GET, to lists/``$filter``, to service principal creation and to federated credential
-creation for that many seconds, as a read from another Graph replica would be.
+creation for that many seconds, as a read from another Graph replica would be; a new
+``oauth2PermissionGrant`` likewise (and the token service does not honour it yet either).
+
+Every tenant starts with its initial domain (``domains``: the identifier-URI rules of
+``entities`` check against its verified domains) and Microsoft Graph's service principal.
 Deleting an application deletes its federated credentials and its service principal (its
 home-tenant service principal is removed with it, as Entra does).
 """
@@ -35,6 +39,7 @@ from starlette.responses import Response
 
 from emulator.context import EmulatorContext, Event
 from emulator.contracts import graph as contract
+from emulator.graph import domains
 from emulator.graph import entities as ent
 from emulator.graph.errors import (
     GraphError,
@@ -113,6 +118,24 @@ class GraphRouter:
         # hidden until the *current* delay has passed since then, so a test that sets the delay
         # back to 0 sees it at once instead of waiting (issue 17 item 5: no timing in tests).
         self.created_during_delay: dict[str, float] = {}
+        self._seed()
+
+    def _seed(self) -> None:
+        """What every tenant has before anyone writes: its initial domain and Microsoft Graph's
+        service principal (the ``resourceId`` of grants of Graph permissions)."""
+        from emulator.identity import GRAPH_APP_ID, GRAPH_DELEGATED_SCOPES
+
+        store = self.ctx.store
+        domains.ensure_initial_domain(store)
+        sp = ent.graph_service_principal(self.ctx.tenant_id, GRAPH_APP_ID, GRAPH_DELEGATED_SCOPES)
+        if store.get(ent.SPS, sp["id"]) is None:
+            store.put(ent.SPS, sp["id"], sp)
+
+    def _replicated(self, body: Mapping[str, Any]) -> bool:
+        """A grant younger than the replication delay is not visible yet (as a new app)."""
+        delay = self.ctx.faults.replication_delay_s
+        created = ent.created_at(body) if delay > 0 else None
+        return created is None or time.time() - created >= delay
 
     # ------------------------------------------------------------------ plumbing
     async def endpoint(self, request: Request) -> Response:
@@ -174,6 +197,8 @@ class GraphRouter:
         head, key_name, key_value = segs[0]
         if head == "me" and len(segs) == 1 and key_name is None and method == "GET":
             return self._me(request, auth[7:].strip())
+        if head == "domains" and method == "GET" and len(segs) <= 2:
+            return self._domains(request, segs)
         if head == "directory" and len(segs) >= 2 and segs[1][0] == "deletedItems":
             rest = segs[2:]
             if len(segs) >= 2 and segs[1][1] is not None:  # deletedItems('id')
@@ -206,7 +231,20 @@ class GraphRouter:
         docs = self.ctx.store.list(kind, parent=parent)
         if kind == ent.APPS and self.created_during_delay:
             docs = [d for d in docs if self._visible(d.key)]
+        if kind == ent.GRANTS:
+            docs = [d for d in docs if self._replicated(d.body)]
         return docs
+
+    def _domains(self, request: Request, segs: list[tuple[str, str | None, str | None]]) -> Response:
+        """``GET /domains`` and ``/domains/{name}`` (``domain`` resources; read only here)."""
+        docs = self.ctx.store.list(domains.DOMAINS)
+        if len(segs) == 1 and segs[0][1] is None:
+            return self._list(request, "domains", domains.DOMAINS, docs)
+        name = segs[0][2] if segs[0][1] is not None else segs[1][0]
+        doc = next((d for d in docs if d.key.lower() == str(name).lower()), None)
+        if doc is None:
+            raise not_found(str(name))
+        return self._entity(request, "domains", doc.body)
 
     def _find(self, kind: str, key_name: str, key_value: str, *, for_read: bool = True) -> Stored | None:
         store = self.ctx.store
@@ -230,6 +268,8 @@ class GraphRouter:
                 None,
             )
         if doc is not None and kind == ent.APPS and for_read and not self._visible(doc.key):
+            return None
+        if doc is not None and kind == ent.GRANTS and for_read and not self._replicated(doc.body):
             return None
         return doc
 
@@ -279,6 +319,8 @@ class GraphRouter:
             return ent.view_application(body)
         if kind == ent.USERS:
             return ent.view_user(body, selected)
+        if kind == ent.GRANTS:
+            return ent.view_grant(body)
         return dict(body)
 
     # ------------------------------------------------------------------ create / item

@@ -2,10 +2,10 @@
 
 Routes (all on the emulator's HTTPS port, 127.0.0.1 only), issuer ``<base>/login/<tenant>/v2.0``:
 
-* discovery — ``/login/<tenant>/v2.0/.well-known/openid-configuration`` and
-  ``…/oauth-authorization-server``; root path-inserted ``/.well-known/oauth-authorization-server
-  /login/<tenant>/v2.0`` and ``/.well-known/openid-configuration/login/<tenant>/v2.0``;
-  JWKS at ``/login/<tenant>/discovery/v2.0/keys`` (module ``discovery``);
+* discovery, exactly what Entra serves — ``/login/<tenant>/v2.0/.well-known/openid-configuration``
+  (v2) and ``/login/<tenant>/.well-known/openid-configuration`` (v1); JWKS at
+  ``/login/<tenant>/discovery/v2.0/keys`` and ``…/discovery/keys``; the RFC 8414 and path-inserted
+  forms Entra does not answer answer 404 (module ``discovery``);
 * ``/login/<tenant>/oauth2/v2.0/authorize`` (+ ``/signin``, ``/consent`` form posts) (``authorize``);
 * ``/login/<tenant>/oauth2/v2.0/token`` (``token``);
 * ``/msi/token`` — managed identity (``msi``);
@@ -15,7 +15,8 @@ Public API for other sub-apps (``__all__``; import these from ``emulator.identit
 else): ``public_jwks(ctx)``, ``verify_token(ctx, token, audiences=..., tenant=..., issuers=...)``
 (raises ``emulator.tokens.TokenValidationError``), ``sign``, ``rotate_keys``,
 ``retire_previous``, ``GRAPH_AUDIENCES``, ``hash_password`` (the stored form of a test user's
-password, ``passwords.py``). The issuers are ``EmulatorContext.issuer`` (v2) and
+password, ``passwords.py``), ``GRAPH_APP_ID`` and ``GRAPH_DELEGATED_SCOPES`` (Graph's service
+principal, which the Graph sub-app seeds). The issuers are ``EmulatorContext.issuer`` (v2) and
 ``EmulatorContext.v1_issuer``; reading a token unverified is ``emulator.tokens``.
 
 Runner contract (the runner that starts container apps as processes follows it):
@@ -52,10 +53,12 @@ from emulator.identity.keys import public_jwks, retire_previous, rotate_keys, si
 from emulator.identity.passwords import hash_password
 from emulator.identity.service import IdentityService
 from emulator.identity.settings import IdentitySettings
-from emulator.identity.wellknown import GRAPH_AUDIENCES
+from emulator.identity.wellknown import GRAPH_APP_ID, GRAPH_AUDIENCES, GRAPH_DELEGATED_SCOPES
 
 __all__ = [
+    "GRAPH_APP_ID",
     "GRAPH_AUDIENCES",
+    "GRAPH_DELEGATED_SCOPES",
     "build_routes",
     "hash_password",
     "public_jwks",
@@ -84,13 +87,25 @@ def build_routes(ctx: EmulatorContext, settings: IdentitySettings | None = None)
     def b(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         return _bind(svc, handler)
 
-    meta = b(discovery.metadata_route)
+    none = b(discovery.not_served)
     return [
-        Route("/login/{tenant}/v2.0/.well-known/openid-configuration", meta, methods=["GET"]),
-        Route("/login/{tenant}/v2.0/.well-known/oauth-authorization-server", meta, methods=["GET"]),
-        Route("/.well-known/oauth-authorization-server/login/{tenant}/v2.0", meta, methods=["GET"]),
-        Route("/.well-known/openid-configuration/login/{tenant}/v2.0", meta, methods=["GET"]),
+        Route(
+            "/login/{tenant}/v2.0/.well-known/openid-configuration",
+            b(discovery.metadata_route),
+            methods=["GET"],
+        ),
+        Route(
+            "/login/{tenant}/.well-known/openid-configuration",
+            b(discovery.v1_metadata_route),
+            methods=["GET"],
+        ),
+        # What Entra does not serve (no RFC 8414 document, no path-inserted OIDC): 404.
+        Route("/login/{tenant}/v2.0/.well-known/oauth-authorization-server", none, methods=["GET"]),
+        Route("/login/{tenant}/.well-known/oauth-authorization-server", none, methods=["GET"]),
+        Route("/.well-known/oauth-authorization-server/login/{rest:path}", none, methods=["GET"]),
+        Route("/.well-known/openid-configuration/login/{rest:path}", none, methods=["GET"]),
         Route("/login/{tenant}/discovery/v2.0/keys", b(discovery.jwks_route), methods=["GET"]),
+        Route("/login/{tenant}/discovery/keys", b(discovery.jwks_route), methods=["GET"]),
         Route("/login/{tenant}/oauth2/v2.0/authorize", b(authorize.authorize), methods=["GET", "POST"]),
         Route("/login/{tenant}/oauth2/v2.0/authorize/signin", b(authorize.signin_post), methods=["POST"]),
         Route("/login/{tenant}/oauth2/v2.0/authorize/consent", b(authorize.consent_post), methods=["POST"]),

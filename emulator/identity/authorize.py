@@ -1,14 +1,17 @@
 """``/login/{tenant}/oauth2/v2.0/authorize``: authorization code + PKCE, sign-in and consent pages.
 
 Where it sits: the browser (or a headless test client) arrives here from an OAuth client; the
-answer is a redirect back to the client's *registered* redirect URI carrying ``code``, ``state``
-and ``iss`` (RFC 9207), or an error.
+answer is a redirect back to the client's *registered* redirect URI carrying ``code`` and
+``state`` — as Entra's does: no RFC 9207 ``iss`` (Learn, "Microsoft identity platform and OAuth 2.0
+authorization code flow", https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow
+#successful-response: the parameters are ``code`` and ``state``; its discovery document has no
+``authorization_response_iss_parameter_supported`` either) — or an error.
 
 Order of checks, as Entra does it: tenant, ``client_id`` and ``redirect_uri`` are checked first
 and failures there render an error page — never a redirect (no open redirect). Only once the
 redirect URI is known to be registered (exactly, or any port for loopback per RFC 8252) do
 later errors (``response_type``, PKCE, scopes, ``resource``, ``prompt=none``) go back to it as
-``error``/``error_description``/``state``/``iss``.
+``error``/``error_description``/``state``.
 
 Then: with the headless switch on and a ``login_hint`` naming a test user, the user is signed
 in and consent is given without a page (a documented local switch, on by default, for the
@@ -42,14 +45,11 @@ _CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 _RESPONSE_MODES = ("query", "fragment", "form_post")
 
 
-def _redirect(
-    svc: IdentityService, txn: dict[str, Any], params: dict[str, str], *, tid: str | None = None
-) -> Response:
-    """Send ``params`` (+ state and iss) to the already validated redirect URI."""
+def _redirect(svc: IdentityService, txn: dict[str, Any], params: dict[str, str]) -> Response:
+    """Send ``params`` (+ state) to the already validated redirect URI (no ``iss``: Entra sends none)."""
     out = dict(params)
     if txn.get("state") is not None:
         out["state"] = txn["state"]
-    out["iss"] = svc.issuer(tid or txn["tid"])
     uri: str = txn["redirect_uri"]
     mode = txn.get("response_mode", "query")
     if mode == "form_post":

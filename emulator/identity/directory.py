@@ -205,9 +205,10 @@ def _created_at(body: Mapping[str, Any]) -> float | None:
 class Directory:
     """Lookups over the store; cheap enough to call per request (the store is SQLite in-process).
 
-    ``replication_delay`` (the emulator's fault setting) hides an application whose
-    ``createdDateTime`` is younger than that many seconds, as Entra's replication lag does: a
-    sign-in right after creating the app fails with AADSTS700016 until it has "replicated".
+    ``replication_delay`` (the emulator's fault setting) hides an application (and a permission
+    grant) whose ``createdDateTime`` is younger than that many seconds, as Entra's replication
+    lag does: a sign-in right after creating the app fails with AADSTS700016, an on-behalf-of
+    right after the grant with AADSTS65001, until it has "replicated".
     """
 
     def __init__(self, store: Store, replication_delay: Callable[[], float] = lambda: 0.0) -> None:
@@ -268,19 +269,31 @@ class Directory:
                 return _str(doc.body.get("id")) or doc.key
         return None
 
+    def service_principal_ids(self, app_id: str) -> set[str]:
+        return {
+            _str(doc.body.get("id")) or doc.key
+            for doc in self.store.list("graph/servicePrincipals")
+            if _str(doc.body.get("appId")).lower() == app_id.lower()
+        }
+
     def admin_granted_scopes(self, client_app_id: str, resource_app_id: str, user_id: str) -> frozenset[str]:
-        """Scopes granted by ``oauth2PermissionGrants`` (admin or per-user consent via Graph)."""
-        client_sp = self.service_principal_id(client_app_id)
-        resource_sp = self.service_principal_id(resource_app_id) or resource_app_id
-        if client_sp is None:
+        """Scopes granted by ``oauth2PermissionGrants`` (admin or per-user consent via Graph).
+
+        A grant younger than the replication delay does not count yet, as a new app is not
+        found yet: consent granted a moment ago still fails with AADSTS65001 for a while."""
+        client_sps = self.service_principal_ids(client_app_id)
+        resources = self.service_principal_ids(resource_app_id) | {resource_app_id}
+        if not client_sps:
             return frozenset()
+        delay = self.replication_delay()
+        now = time.time()
         granted: set[str] = set()
         for doc in self.store.list("graph/oauth2PermissionGrants"):
             body = doc.body
-            if _str(body.get("clientId")) != client_sp or _str(body.get("resourceId")) not in (
-                resource_sp,
-                resource_app_id,
-            ):
+            created = _created_at(body) if delay > 0 else None
+            if created is not None and now - created < delay:
+                continue
+            if _str(body.get("clientId")) not in client_sps or _str(body.get("resourceId")) not in resources:
                 continue
             if body.get("consentType") == "AllPrincipals" or _str(body.get("principalId")) == user_id:
                 granted.update(_str(body.get("scope")).split())

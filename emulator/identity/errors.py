@@ -91,12 +91,14 @@ def unauthorized_client(client_id: str, tenant: str) -> EntraError:
     )
 
 
-def consent_required(client_name: str, client_id: str, scopes: str) -> EntraError:
+def consent_required(client_name: str, client_id: str) -> EntraError:
+    """AADSTS65001 as Entra words it (the text Entra returns and MSAL's samples quote: "The user
+    or administrator has not consented to use the application with ID '{appId}' named
+    '{appName}'. Send an interactive authorization request for this user and resource.")."""
     return EntraError(
         "invalid_grant",
         65001,
         f"The user or administrator has not consented to use the application with ID '{client_id}' "
-        f"named '{client_name}'. Send an interactive authorization request for this user and "
-        f"resource ({scopes}).",
+        f"named '{client_name}'. Send an interactive authorization request for this user and resource.",
         suberror="consent_required",
     )

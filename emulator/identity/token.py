@@ -13,9 +13,9 @@ rendered in Entra's JSON shape.
 * ``client_credentials``: confidential client, ``<resource>/.default`` only.
 * ``urn:ietf:params:oauth:grant-type:jwt-bearer`` (on-behalf-of): confidential client (secret, or
   a managed-identity assertion accepted through a federated identity credential); the user's
-  token must be addressed to that client; consent for the downstream scopes must exist (or be
-  implied by the headless switch for scopes the app lists in ``requiredResourceAccess``), else
-  AADSTS65001 ``consent_required``.
+  token must be addressed to that client; consent for the downstream scopes must exist — an
+  admin grant, a grant for the user, or the user's own consent; grants younger than the
+  replication delay do not count yet — else AADSTS65001 ``consent_required``.
 """
 
 from __future__ import annotations
@@ -211,7 +211,7 @@ def _refresh_token(
         req = resolve(svc.directory, scope_param, form.get("resource"))
         missing = svc.missing_consent(auth.app, user, req)
         if missing:
-            raise consent_required(auth.app.display_name, auth.app.app_id, " ".join(missing))
+            raise consent_required(auth.app.display_name, auth.app.app_id)
         scopes = svc.effective_scopes(auth.app, user, req)
         source = {**body, "scope": scope_param, "resource": form.get("resource"), "granted": list(scopes)}
     else:
@@ -307,14 +307,16 @@ def _on_behalf_of(
         raise invalid_grant(50013, "Assertion is not a user (delegated) token; on-behalf-of needs one.")
     user = _user(svc, str(incoming.get("oid")))
     req = resolve(svc.directory, form.get("scope"), form.get("resource"))
+    # Consent is what Entra has on record — an admin grant (oauth2PermissionGrant, AllPrincipals),
+    # a grant for this user (Principal) or the user's own consent — never implied: listing the
+    # permission in requiredResourceAccess asks for it, it grants nothing (Learn, "Microsoft
+    # identity platform and OAuth 2.0 On-Behalf-Of flow", https://learn.microsoft.com/entra/
+    # identity-platform/v2-oauth2-on-behalf-of-flow#gaining-consent-for-the-middle-tier-application:
+    # combined consent, pre-authorized applications or admin consent). Without it: AADSTS65001.
+    # The headless sign-in switch consents at /authorize only, never here.
     missing = svc.missing_consent(client, user, req)
-    if missing and svc.settings.headless_sign_in:
-        declared = client.required_access.get(req.app.app_id, frozenset())
-        missing = tuple(v for v in missing if (s := req.app.scope(v)) is None or s.id not in declared)
     if missing:
-        raise consent_required(
-            client.display_name, client.app_id, " ".join(f"{req.prefix}/{m}" for m in missing)
-        )
+        raise consent_required(client.display_name, client.app_id)
     scopes = req.scopes if not req.default else tuple(sorted(set(svc.effective_scopes(client, user, req))))
     access, lifetime = svc.user_token(
         tid=tid, client_id=client.app_id, azpacr=auth.azpacr, user=user, req=req, scopes=scopes

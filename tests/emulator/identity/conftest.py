@@ -73,7 +73,7 @@ class Harness:
         assert r.status_code == 302, r.text
         q = query(r)
         assert q["state"] == "st-1"
-        assert q["iss"] == self.issuer
+        assert "iss" not in q  # Entra sends no RFC 9207 iss (Learn: code and state)
         return q["code"], verifier
 
     async def token(self, **form: str) -> httpx.Response:

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from emulator.identity import hash_password, wellknown
 from emulator.store import Store
@@ -37,6 +38,7 @@ CONTAINER_APP = "/subscriptions/s1/resourcegroups/rg/providers/microsoft.app/con
 PUBLIC_SECRET = "public-client-secret-value"
 API_SECRET = "api-secret-value"
 LOOPBACK_REDIRECT = "http://127.0.0.1/callback"
+GRAPH_SP = "sp-graph"  # Microsoft Graph's service principal in a tenant without the Graph sub-app
 WEB_REDIRECT = "https://web.example.test/signin-oidc"
 
 
@@ -149,6 +151,8 @@ def seed(store: Store, issuer: str, *, resource: str = "https://gateway.example.
     )
     for app_id, sp in ((API_ID, "sp-api"), (PUBLIC_ID, "sp-public"), (PREAUTH_ID, "sp-pre")):
         store.put("graph/servicePrincipals", sp, {"id": sp, "appId": app_id})
+    if graph_sp(store) is None:  # a running emulator's Graph already has Microsoft Graph's
+        store.put("graph/servicePrincipals", GRAPH_SP, {"id": GRAPH_SP, "appId": wellknown.GRAPH_APP_ID})
     for res_id, principal, client in ((MI_ID, MI_PRINCIPAL, MI_CLIENT), (MI2_ID, MI2_PRINCIPAL, MI2_CLIENT)):
         store.put(
             "microsoft.managedidentity/userassignedidentities",
@@ -177,3 +181,40 @@ def seed(store: Store, issuer: str, *, resource: str = "https://gateway.example.
         parent=CONTAINER_APP,
     )
     return Seeded(resource=resource, identity_header=header)
+
+
+def grant_graph_consent(
+    store: Store,
+    *,
+    scope: str = "User.Read",
+    principal: str | None = None,
+    created: datetime | None = None,
+    key: str = "grant-1",
+) -> None:
+    """An ``oauth2PermissionGrant`` of Graph ``scope`` to the MCP API app: for every user (admin
+    consent, ``AllPrincipals``) or, with ``principal``, for that user only. ``created`` (default:
+    an hour ago) is when it was made — a grant younger than the replication delay does not count."""
+    when = created or datetime.now(UTC) - timedelta(hours=1)
+    resource = graph_sp(store)
+    assert resource is not None, "seed() first"
+    store.put(
+        "graph/oauth2PermissionGrants",
+        key,
+        {
+            "id": key,
+            "clientId": "sp-api",
+            "consentType": "Principal" if principal else "AllPrincipals",
+            "principalId": principal,
+            "resourceId": resource,
+            "scope": scope,
+            "createdDateTime": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        },
+    )
+
+
+def graph_sp(store: Store) -> str | None:
+    """The id of Microsoft Graph's service principal in ``store`` (the emulator seeds its own)."""
+    for doc in store.list("graph/servicePrincipals"):
+        if str(doc.body.get("appId")) == wellknown.GRAPH_APP_ID:
+            return doc.key
+    return None

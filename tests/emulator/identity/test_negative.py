@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import httpx
 import pytest
 
@@ -101,7 +103,7 @@ async def test_loopback_redirect_any_port_but_not_other_hosts(harness: Harness) 
         ({"resource": "https://other.example/mcp"}, "invalid_target", 9010010),
     ],
 )
-async def test_bad_requests_redirect_an_entra_error_with_state_and_iss(
+async def test_bad_requests_redirect_an_entra_error_with_state(
     harness: Harness, over: dict[str, str], error: str, code: int
 ) -> None:
     r = await harness.authorize(**_auth_params(**over))
@@ -110,7 +112,7 @@ async def test_bad_requests_redirect_an_entra_error_with_state_and_iss(
     assert q["error"] == error
     assert q["error_description"].startswith(f"AADSTS{code}:")
     assert q["state"] == "st"
-    assert q["iss"] == harness.issuer
+    assert "iss" not in q  # Entra sends no RFC 9207 iss
     assert "code" not in q
 
 
@@ -386,6 +388,7 @@ async def test_expired_or_forged_assertion(harness: Harness) -> None:
 
 
 async def test_obo_refusals(harness: Harness) -> None:
+    data.grant_graph_consent(harness.ctx.store)
     user = await _user_token(harness)
     mine = await _mi(harness, wellknown.TOKEN_EXCHANGE_AUDIENCE, data.MI_CLIENT)
     # a user token addressed to someone else
@@ -408,29 +411,81 @@ async def test_obo_refusals(harness: Harness) -> None:
     assert r.json()["suberror"] == "consent_required"
 
 
-async def test_obo_without_headless_needs_recorded_consent(harness: Harness) -> None:
+CONSENT_65001 = (
+    "AADSTS65001: The user or administrator has not consented to use the application with ID "
+    f"'{data.API_ID}' named 'MCP API'. Send an interactive authorization request for this user and resource."
+)
+
+
+async def test_obo_without_consent_is_refused_65001(harness: Harness) -> None:
+    """Declaring Graph User.Read in requiredResourceAccess asks for it, it grants nothing; the
+    headless sign-in switch (on) does not consent for the middle tier either."""
+    assert harness.ctx.store.list("graph/oauth2PermissionGrants") == []
     user = await _user_token(harness)
-    await harness.http.put(f"{BASE}/_emulator/identity/settings", json={"headlessSignIn": False})
     mine = await _mi(harness, wellknown.TOKEN_EXCHANGE_AUDIENCE, data.MI_CLIENT)
     r = await _obo(harness, mine, user)
-    assert error_code(r) == 65001
-    assert r.json()["suberror"] == "consent_required"
-    # an admin grant through Graph's oauth2PermissionGrants is consent
-    harness.ctx.store.put(
-        "graph/servicePrincipals", "sp-graph", {"id": "sp-graph", "appId": wellknown.GRAPH_APP_ID}
-    )
-    harness.ctx.store.put(
-        "graph/oauth2PermissionGrants",
-        "g1",
-        {
-            "clientId": "sp-api",
-            "consentType": "AllPrincipals",
-            "resourceId": "sp-graph",
-            "scope": "User.Read",
-        },
-    )
+    assert r.status_code == 400
+    body = r.json()
+    assert body["error"] == "invalid_grant"
+    assert body["suberror"] == "consent_required"
+    assert body["error_codes"] == [65001]
+    assert body["error_description"].startswith(CONSENT_65001 + " Trace ID: ")
+
+
+async def test_obo_with_an_admin_grant_once_it_has_replicated(harness: Harness) -> None:
+    user = await _user_token(harness)
+    mine = await _mi(harness, wellknown.TOKEN_EXCHANGE_AUDIENCE, data.MI_CLIENT)
+    harness.ctx.faults.replication_delay_s = 30.0
+    # made just now: not replicated yet, still no consent
+    data.grant_graph_consent(harness.ctx.store, created=datetime.now(UTC))
+    assert error_code(await _obo(harness, mine, user)) == 65001
+    # made a minute ago: it counts
+    data.grant_graph_consent(harness.ctx.store, created=datetime.now(UTC) - timedelta(minutes=1))
     r = await _obo(harness, mine, user)
-    assert r.status_code == 200
+    assert r.status_code == 200, r.text
+    # a grant of another permission is not consent for this one
+    assert (await _obo(harness, mine, user, scope="https://graph.microsoft.com/Mail.Read")).json()[
+        "suberror"
+    ] == "consent_required"
+
+
+async def test_obo_with_a_grant_for_this_user_only(harness: Harness) -> None:
+    data.grant_graph_consent(harness.ctx.store, principal=data.BOB)
+    mine = await _mi(harness, wellknown.TOKEN_EXCHANGE_AUDIENCE, data.MI_CLIENT)
+    assert error_code(await _obo(harness, mine, await _user_token(harness))) == 65001  # Alice
+    code, verifier = await harness.code_for(login_hint="bob@lab.example")
+    bob = (
+        await harness.token(
+            grant_type="authorization_code",
+            client_id=data.PREAUTH_ID,
+            code=code,
+            redirect_uri=data.LOOPBACK_REDIRECT,
+            code_verifier=verifier,
+        )
+    ).json()["access_token"]
+    assert (await _obo(harness, mine, bob)).status_code == 200
+
+
+async def test_obo_after_the_users_own_consent(harness: Harness) -> None:
+    """The user consents for the middle tier (the consent link the MCP server hands out:
+    client = the API app, scope = Graph User.Read): then on-behalf-of works for that user."""
+    user = await _user_token(harness)
+    mine = await _mi(harness, wellknown.TOKEN_EXCHANGE_AUDIENCE, data.MI_CLIENT)
+    assert error_code(await _obo(harness, mine, user)) == 65001
+    _, challenge = data.pkce()
+    r = await harness.authorize(
+        client_id=data.API_ID,
+        response_type="code",
+        redirect_uri="https://server.example.test/auth/callback",
+        scope="openid https://graph.microsoft.com/User.Read",
+        state="c",
+        code_challenge=challenge,
+        code_challenge_method="S256",
+        login_hint="alice@lab.example",
+    )
+    assert r.status_code == 302, r.text
+    assert "code" in query(r)
+    assert (await _obo(harness, mine, user)).status_code == 200
 
 
 async def test_error_page_escapes_what_the_request_carried(harness: Harness) -> None:

@@ -160,6 +160,11 @@ def test_azure_identity_obo_with_managed_identity_client_assertion(
     for var in _MI_VARS:
         monkeypatch.delenv(var, raising=False)
     verify = str(lab.emu.ca_file)
+    store = Store(lab.emu.state_dir / DB_FILE)
+    try:  # Alice's own consent to Graph User.Read for the API app (a grant for her only)
+        data.grant_graph_consent(store, principal=data.ALICE, key="grant-alice")
+    finally:
+        store.close()
     mi = ManagedIdentityCredential(client_id=data.MI_CLIENT, connection_verify=verify)
     user_token = msal_user_token(lab)
 
@@ -342,15 +347,12 @@ async def test_the_lab_servers_own_obo_exchanger_and_consent_link(lab: Lab) -> N
     exchanger = AzureOboExchanger(settings, connection_verify=str(lab.emu.ca_file))
     async with httpx.AsyncClient(verify=lab.emu.ssl_context(), base_url=lab.emu.base_url) as http:
         try:
-            graph_token = await exchanger.exchange(bob_token)  # headless: declared access is implied
-            assert (
-                jwt.decode(graph_token, options={"verify_signature": False})["aud"] == wellknown.GRAPH_APP_ID
-            )
+            # Declaring User.Read grants nothing (nor does the headless switch): no consent yet.
+            with pytest.raises(ConsentRequiredError):
+                await exchanger.exchange(bob_token)
             (
                 await http.put("/_emulator/identity/settings", json={"headlessSignIn": False})
             ).raise_for_status()
-            with pytest.raises(ConsentRequiredError):
-                await exchanger.exchange(bob_token)
             # Bob follows the consent link: sign-in page, consent page, back to /auth/callback
             link = consent_url(settings, "https://server.example.test")
             if "code_challenge=" not in link:
@@ -377,7 +379,9 @@ async def test_the_lab_servers_own_obo_exchanger_and_consent_link(lab: Lab) -> N
             assert done.status_code == 302
             assert done.headers["location"].startswith("https://server.example.test/auth/callback?code=")
             graph_token = await exchanger.exchange(bob_token)
-            assert jwt.decode(graph_token, options={"verify_signature": False})["oid"] == data.BOB
+            claims = jwt.decode(graph_token, options={"verify_signature": False})
+            assert claims["oid"] == data.BOB
+            assert claims["aud"] == wellknown.GRAPH_APP_ID
         finally:
             await http.put("/_emulator/identity/settings", json={"headlessSignIn": True})
             await exchanger.close()

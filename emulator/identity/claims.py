@@ -2,7 +2,7 @@
 
 Where it sits: the token and MSI endpoints build claims here and sign them with ``keys.sign``.
 
-* v2 access tokens: ``aud`` (app id or identifier URI as requested; Graph's app id for Graph),
+* v2 access tokens: ``aud`` (the API's app id — always, for a v2 API; Graph's app id for Graph),
   ``iss`` = ``<base>/login/<tid>/v2.0``, ``tid``, ``oid``, ``sub`` (pairwise per user and client,
   as Entra's), ``scp`` (space separated) or ``roles``, ``azp``, ``azpacr``, ``preferred_username``,
   ``name``, ``idtyp``, ``uti``, ``ver: "2.0"``, ``iat``/``nbf``/``exp``.

@@ -10,10 +10,20 @@ Rules (Entra v2):
   asks for everything the client was granted on that resource.
 * One request, one resource (AADSTS28000); an unknown resource is AADSTS500011; an unknown or
   disabled scope is AADSTS70011.
-* The access token's ``aud`` is the app id, or the identifier URI when the scope was written
-  with it; for Graph it is Graph's app id.
-* ``resource`` (RFC 8707) is accepted only when it equals an identifier URI of the app owning the
-  requested scopes (AADSTS9010010 otherwise) — Entra's rule since 2026.
+* The access token's ``aud``: for an API that receives v2 tokens always its app id (Learn,
+  "Access token claims reference", https://learn.microsoft.com/entra/identity-platform/
+  access-token-claims-reference: "In v2.0 tokens, this value is always the client ID of the API.
+  In v1.0 tokens, it can be the client ID or the resource URI used in the request"); for a v1
+  API the identifier URI when the scope was written with it; for Graph Graph's app id.
+* ``resource`` (RFC 8707) next to ``scope``: accepted only when it names the very app that owns
+  the requested scopes — one of its identifier URIs as registered — else AADSTS9010010 "The
+  resource parameter provided in the request doesn't match with the requested scopes." (Entra's
+  enforcement since early 2026, reported by MCP client users: VS Code with PRM resource
+  ``https://<host>/mcp`` and scope ``api://<app-id>/user_impersonation`` is refused,
+  microsoft/vscode#321249; an app without the MCP URL among its identifier URIs is refused,
+  CyberDrain/CIPP#351; a bare scope (which means Graph) with the MCP URL as resource is refused,
+  anthropics/claude-ai-mcp#514). Also for OIDC-only requests (the resource names no scope's app).
+  Omitting ``resource`` is always fine: the v2 endpoint takes the resource from ``scope``.
 """
 
 from __future__ import annotations
@@ -103,6 +113,8 @@ def resolve(directory: Directory, scope_param: str | None, resource: str | None 
         )
     prefix = next(iter(prefixes))
     app, aud = resolved[prefix]
+    if app.token_version == 2:
+        aud = app.app_id
     names = [_split(s)[1] for s in others]
     default = ".default" in names
     if default and len(names) > 1:

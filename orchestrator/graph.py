@@ -4,7 +4,8 @@ Second step of a reconcile (after ``orchestrator.spec.load_lab``): every resourc
 is a ``Node``; edges come from references (``{ref: ...}``: the node depends on the node that
 provides the referenced output, see ``orchestrator.spec.refs``) and from structure (an API
 depends on its service and backend, an operation on its API, a policy on its API/operation and
-on the named values it uses, a federated credential and a service principal on their app, the
+on the named values it uses, a federated credential and a service principal on their app, an
+admin consent grant on the app's service principal, the
 server on its identity, environment and registry, ...).
 
 Addresses are ``<kind>.<key>`` (``entra_app.mcp``, ``api.mcp``, ``named_value.McpClientId``),
@@ -206,7 +207,8 @@ def _monitoring(b: _Builder, lab: Lab, rg: str) -> tuple[str | None, str | None]
 
 
 def _entra(b: _Builder, lab: Lab) -> None:
-    """App registrations (redirect URIs late-bound), their service principals and FICs."""
+    """App registrations (redirect URIs late-bound), their service principals, FICs and admin
+    consent grants (``permission_grant.<app>.<resource app id>``, on the service principal)."""
     for key, app in lab.entra.apps.items():
         where = ("entra", "apps", key)
         app_node = b.add(
@@ -214,7 +216,16 @@ def _entra(b: _Builder, lab: Lab) -> None:
         )
         if app.service_principal:
             skip = frozenset(type(app).model_fields)
-            b.add(Kind.SERVICE_PRINCIPAL, key, app, where, skip=skip, container=app_node)
+            sp_node = b.add(Kind.SERVICE_PRINCIPAL, key, app, where, skip=skip, container=app_node)
+            for i, access in enumerate(app.required_resource_access):
+                if access.admin_consent:
+                    b.add(
+                        Kind.PERMISSION_GRANT,
+                        f"{key}.{access.resource_app_id}",
+                        access,
+                        (*where, "required_resource_access", i),
+                        container=sp_node,
+                    )
         for i, fic in enumerate(app.federated_credentials):
             b.add(
                 Kind.FEDERATED_CREDENTIAL,

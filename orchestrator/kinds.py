@@ -20,6 +20,7 @@ class Kind(StrEnum):
     ENTRA_APP = "entra_app"
     SERVICE_PRINCIPAL = "service_principal"
     FEDERATED_CREDENTIAL = "federated_credential"
+    PERMISSION_GRANT = "permission_grant"
     APIM_SERVICE = "apim_service"
     APIM_LOGGER = "apim_logger"
     APIM_DIAGNOSTIC = "apim_diagnostic"

@@ -10,7 +10,8 @@ Modules: ``arm`` (generic ARM + resource group), ``identity``, ``monitoring``, `
 (+ ``acr_build``), ``storage`` (the gateway-mode client store), ``rbac`` (role assignments),
 ``apim`` (the service, the base of its children), ``apim_values`` (named values, backends),
 ``apim_logging`` (loggers, diagnostics), ``apim_apis`` (APIs, operations, policies), ``entra``
-(apps, Graph helpers), ``entra_principals`` (service principals, federated credentials); shared:
+(apps, Graph helpers), ``entra_principals`` (service principals, federated credentials),
+``entra_grants`` (admin consent: oauth2PermissionGrants); shared:
 ``base`` (pure helpers), ``common`` (context, matching, list/GET/delete helpers), ``errors``.
 """
 
@@ -46,6 +47,7 @@ def providers_for(clients: Clients, lab: Lab | str) -> dict[str, Provider]:
         ContainerRegistryProvider,
     )
     from orchestrator.providers.entra import EntraAppProvider
+    from orchestrator.providers.entra_grants import PermissionGrantProvider
     from orchestrator.providers.entra_principals import FederatedCredentialProvider, ServicePrincipalProvider
     from orchestrator.providers.identity import ManagedIdentityProvider
     from orchestrator.providers.monitoring import AppInsightsProvider, LogAnalyticsProvider
@@ -63,6 +65,7 @@ def providers_for(clients: Clients, lab: Lab | str) -> dict[str, Provider]:
             EntraAppProvider,
             ServicePrincipalProvider,
             FederatedCredentialProvider,
+            PermissionGrantProvider,
             ApimServiceProvider,
             LoggerProvider,
             DiagnosticProvider,

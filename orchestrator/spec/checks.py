@@ -343,6 +343,27 @@ class _Checker:
                         f"federated credential '{fic_name}' is defined twice",
                     )
                 fic_names.add((fic_name or "").lower())
+            self.check_admin_consent(where, app)
+
+    def check_admin_consent(self, where: PathT, app: dict[str, Any]) -> None:
+        """``admin_consent`` is a grant on the app's service principal, of delegated permissions,
+        one per API: it needs the service principal, some scopes, and one entry per API."""
+        consented: set[str] = set()
+        for i, access in enumerate(_list(app.get("required_resource_access"))):
+            access = _map(access)
+            if access.get("admin_consent") is not True:
+                continue
+            at = (*where, "required_resource_access", i, "admin_consent")
+            resource = str(access.get("resource_app_id", "")).lower()
+            if app.get("service_principal") is False:
+                self.at(
+                    at, "admin consent is granted to the app's service principal: set service_principal: true"
+                )
+            if not _list(access.get("scopes")):
+                self.at(at, "admin consent grants delegated permissions: list them under scopes")
+            if resource in consented:
+                self.at(at, f"admin consent for {resource} is already declared by this app")
+            consented.add(resource)
 
     def check_authorization(self) -> None:
         auth = _map(self.data.get("authorization"))

@@ -162,6 +162,15 @@ class RequiredResourceAccess(Spec):
     resource_app_id: UUID
     scopes: tuple[UUID, ...] = Field((), description="Delegated permission (scope) ids")
     app_roles: tuple[UUID, ...] = Field((), description="Application permission (app role) ids")
+    admin_consent: Bool = Field(
+        False,
+        description=(
+            "Grant the delegated permissions (scopes) for every user of the tenant: an "
+            "oauth2PermissionGrant (consentType AllPrincipals) on the app's service principal, "
+            "owned and deleted with the lab. Needs a role that may consent to delegated "
+            "permissions (least privileged: Cloud Application Administrator)"
+        ),
+    )
 
 
 class FederatedCredential(Spec):

@@ -1,4 +1,6 @@
-"""The real-client check: the ``mcp`` SDK's OAuth client signs a user in and calls the tool.
+"""The real-client check: the ``mcp`` SDK's OAuth client signs a user in and calls the tool —
+made spec-strict (``strict``): it refuses an authorization server that does not advertise PKCE
+S256, as the MCP specification requires of clients.
 
 On the local target the sign-in is headless: the authorization URL is fetched with the test
 user's ``login_hint`` (the local identity service signs that user in without a page) and the
@@ -30,6 +32,7 @@ from orchestrator.errors import printable
 from orchestrator.verify.http import client as http_client
 from orchestrator.verify.http import identity_origins, sdk_client
 from orchestrator.verify.model import CheckResult, Outcome, VerifyTarget
+from orchestrator.verify.strict import refuse_unless_pkce
 
 PROFILE_FIELDS = ("displayName", "mail", "id", "jobTitle", "department", "officeLocation")
 
@@ -184,6 +187,12 @@ async def check_client_flow(target: VerifyTarget) -> tuple[list[CheckResult], st
     browser: _HeadlessBrowser | _BrowserListener = (
         _BrowserListener(target) if target.interactive else _HeadlessBrowser(target)
     )
+
+    async def strict_redirect(url: str) -> None:
+        # A spec-strict client: no PKCE S256 in the discovered metadata, no sign-in (``strict``).
+        refuse_unless_pkce(provider.context.oauth_metadata)
+        await browser.redirect(url)
+
     provider = OAuthClientProvider(
         server_url=target.mcp_url,
         client_metadata=OAuthClientMetadata(
@@ -193,7 +202,7 @@ async def check_client_flow(target: VerifyTarget) -> tuple[list[CheckResult], st
             client_name="prmlab verify",
         ),
         storage=storage,
-        redirect_handler=browser.redirect,
+        redirect_handler=strict_redirect,
         callback_handler=browser.callback,
         validate_resource_url=strict_resource,
     )
@@ -204,8 +213,13 @@ async def check_client_flow(target: VerifyTarget) -> tuple[list[CheckResult], st
     try:
         async with http, Client(streamable_http_client(target.mcp_url, http_client=http)) as client:
             token = storage.tokens.access_token if storage.tokens else None
+            issuer = provider.context.oauth_metadata.issuer if provider.context.oauth_metadata else "?"
             results.append(
-                CheckResult("client.sign_in", Outcome.PASS, "token obtained through the MCP OAuth flow")
+                CheckResult(
+                    "client.sign_in",
+                    Outcome.PASS,
+                    f"token obtained through the MCP OAuth flow (spec-strict: PKCE S256 of {issuer})",
+                )
             )
             results.append(CheckResult("client.initialize", Outcome.PASS, server_label(client.server_info)))
             tools = await client.list_tools()

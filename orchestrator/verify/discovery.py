@@ -193,3 +193,46 @@ async def _check_as_metadata(
     if problems:
         return _fail("discovery.as_metadata", "; ".join(problems)), metadata
     return _ok("discovery.as_metadata", f"found at {tried[-1]}"), metadata
+
+
+# What an authorization server's metadata must agree on with Entra's own when it stands for Entra.
+_ENTRA_ENDPOINTS = ("authorization_endpoint", "token_endpoint", "jwks_uri")
+
+
+async def check_entra_metadata(
+    http: httpx.AsyncClient, entra_issuer: str, as_metadata: Mapping[str, Any] | None
+) -> CheckResult:
+    """``discovery.entra_metadata``: Entra (the token issuer) discovered the way an MCP client can —
+    the MCP spec's URLs in order: Entra answers only the appended OpenID configuration URL — with
+    its own issuer; and the metadata the PRM names (the gateway's, for spec-strict clients), when
+    it is not Entra's, sends clients to Entra's own endpoints."""
+    name = "discovery.entra_metadata"
+    tried: list[str] = []
+    entra: dict[str, Any] | None = None
+    for url in as_metadata_urls(entra_issuer):
+        got, body = await _get_json(http, url)
+        tried.append(f"{url} -> {got.status_code}")
+        if body is not None:
+            entra = body
+            break
+    if entra is None:
+        return _fail(name, "Entra's metadata not found: " + ", ".join(tried))
+    if entra.get("issuer") != entra_issuer:
+        return _fail(name, f"Entra's document names issuer {entra.get('issuer')!r}, not {entra_issuer!r}")
+    pkce = "S256" in (entra.get("code_challenge_methods_supported") or [])
+    facts = f"Entra found after {len(tried) - 1} refusal(s) ({'; '.join(tried)})"
+    facts += (
+        "; it advertises PKCE S256" if pkce else "; it does not advertise PKCE (strict clients refuse it)"
+    )
+    if as_metadata is None or as_metadata.get("issuer") == entra_issuer:
+        return _ok(name, facts)
+    drift = [
+        f"{key} {as_metadata.get(key)!r} is not Entra's {entra.get(key)!r}"
+        for key in _ENTRA_ENDPOINTS
+        if as_metadata.get(key) != entra.get(key)
+    ]
+    if drift:
+        return _fail(
+            name, f"the metadata of {as_metadata.get('issuer')} stands for Entra but " + "; ".join(drift)
+        )
+    return _ok(name, f"{facts}; {as_metadata.get('issuer')} sends clients to Entra's own endpoints")

@@ -19,7 +19,7 @@ import httpx
 
 from orchestrator.modes import ENTRA, AuthorizationMode
 from orchestrator.verify.client_flow import check_client_flow
-from orchestrator.verify.discovery import check_discovery
+from orchestrator.verify.discovery import check_discovery, check_entra_metadata
 from orchestrator.verify.forged import check_forgeries, forgeries
 from orchestrator.verify.http import client, identity_origins, path_inserted_prm_url
 from orchestrator.verify.idle import NAME as IDLE_BURST
@@ -91,6 +91,8 @@ async def run_verification(
         starting("discovery")
         discovered_results, discovered = await check_discovery(http, target)
         results += discovered_results
+        if mode.clients_sign_in_at_entra and target.token_issuer:
+            results.append(await check_entra_metadata(http, target.token_issuer, discovered.as_metadata))
         token: str | None = None
         if mode.runs("client"):
             starting("client")

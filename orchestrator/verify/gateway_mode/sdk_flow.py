@@ -19,6 +19,7 @@ from orchestrator.verify.gateway_mode.browser import ConsentBrowser
 from orchestrator.verify.gateway_mode.model import GatewayTarget, query_of
 from orchestrator.verify.http import ssl_context
 from orchestrator.verify.model import CheckResult, Outcome
+from orchestrator.verify.strict import refuse_unless_pkce
 
 
 async def sdk_client_flow(
@@ -32,6 +33,7 @@ async def sdk_client_flow(
 
         async def redirect(url: str) -> None:
             nonlocal result
+            refuse_unless_pkce(provider.context.oauth_metadata)  # a spec-strict client
             back = await browser.sign_in(url)
             params = query_of(back)
             if "error" in params:

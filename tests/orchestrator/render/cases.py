@@ -26,6 +26,13 @@ PRM: dict[str, object] = {
     "resource_name": "prmlab MCP server",
 }
 
+ENTRA_METADATA: dict[str, object] = {
+    "issuer": f"{GATEWAY}/entra",
+    "authority": "https://login.microsoftonline.com",
+    "tenant_id": TENANT_ID,
+    "scopes_supported": [f"{MCP_URL}/user_impersonate"],
+}
+
 # name of the golden file -> (template, variables)
 GOLDEN: dict[str, tuple[str, dict[str, object]]] = {
     "mcp-api-entra.xml": ("mcp-api-entra", MCP_API_ENTRA),
@@ -51,6 +58,11 @@ GOLDEN: dict[str, tuple[str, dict[str, object]]] = {
             "scopes_supported": [UNKNOWN],
             "resource_name": "prmlab MCP server",
         },
+    ),
+    "entra-metadata.xml": ("entra-metadata", ENTRA_METADATA),
+    "entra-metadata.dry-run.xml": (
+        "entra-metadata",
+        {**ENTRA_METADATA, "issuer": UNKNOWN, "tenant_id": UNKNOWN, "scopes_supported": [UNKNOWN]},
     ),
     "mcp-api-entra.dry-run.xml": (
         "mcp-api-entra",

@@ -123,7 +123,7 @@ class PermissionGrantProvider(GraphProvider):
                 f"{resource_sp.display_name or resource_sp.app_id} has no delegated permission "
                 f"(scope) with id {', '.join(unknown)}",
             )
-        return " ".join(by_id[i.lower()] for i in ids)
+        return " ".join(sorted(by_id[i.lower()] for i in ids))
 
     def _actual(self, grant: Any, unique: str, resource_sp: Any) -> Actual:
         props = {

@@ -171,6 +171,100 @@ def test_a_weakened_policy_is_caught_and_repaired(
     assert code == 0, repaired
 
 
+async def _edit_prm_policy(folder: Path, edit: Any) -> None:
+    """Edit the stored PRM document served at the path-inserted URL (the discovery API's operation)."""
+    from azure.mgmt.apimanagement.aio import ApiManagementClient
+
+    info = json.loads((folder / ".prmlab" / "emulator.json").read_text())
+    async with ApiManagementClient(
+        OfflineCredential(),
+        info["subscription_id"],
+        base_url=info["base_url"],
+        connection_verify=info["ca_file"],
+    ) as apim:
+        services = [s async for s in apim.api_management_service.list()]
+        service = services[0]
+        group = service.id.split("/")[4]
+        api, operation = "mcp-prm-dynamic-discovery", "mcp"
+        policy = await apim.api_operation_policy.get(
+            group, service.name, api, operation, "policy", format="rawxml"
+        )
+        changed = edit(policy.value)
+        assert changed != policy.value, "the edit changed nothing"
+        await apim.api_operation_policy.create_or_update(
+            group,
+            service.name,
+            api,
+            operation,
+            "policy",
+            {"value": changed, "format": "rawxml"},
+            if_match="*",
+        )
+
+
+async def _delete_admin_consent(folder: Path) -> int:
+    """Revoke the lab's admin consent out of band (as an administrator could): its grants' count."""
+    import ssl
+
+    import httpx
+
+    info = json.loads((folder / ".prmlab" / "emulator.json").read_text())
+    trust = ssl.create_default_context(cafile=info["ca_file"])
+    async with httpx.AsyncClient(
+        base_url=info["base_url"], verify=trust, headers={"Authorization": "Bearer x"}, timeout=10
+    ) as graph:
+        apps = (await graph.get("/v1.0/applications(uniqueName='mcp-prm-oauth-app')")).json()
+        sp = (await graph.get(f"/v1.0/servicePrincipals(appId='{apps['appId']}')")).json()
+        grants = (
+            await graph.get("/v1.0/oauth2PermissionGrants", params={"$filter": f"clientId eq '{sp['id']}'"})
+        ).json()["value"]
+        for grant in grants:
+            (await graph.delete(f"/v1.0/oauth2PermissionGrants/{grant['id']}")).raise_for_status()
+        return len(grants)
+
+
+def _repairs(folder: Path, address: str) -> None:
+    plan = prmlab(folder, "reconcile", "--dry-run", "--detailed-exitcode")
+    assert plan.returncode == 2, plan.stdout[-2000:]
+    assert address in plan.stdout
+    fix = prmlab(folder, "reconcile", "--yes")
+    assert fix.returncode == 0, fix.stdout[-3000:] + fix.stderr[-2000:]
+    code, repaired = verify_outcomes(folder)
+    assert code == 0, repaired
+
+
+def test_a_prm_naming_entra_itself_is_refused_by_the_spec_strict_client(lab_folder: Path) -> None:
+    """Entra's own metadata has no code_challenge_methods_supported: a PRM that sends clients
+    straight to Entra fails a spec-strict client, as it does in the field."""
+    code, before = verify_outcomes(lab_folder)
+    assert code == 0, before
+    anyio.run(
+        _edit_prm_policy,
+        lab_folder,
+        lambda xml: re.sub(r'"authorization_servers": \["[^"]*/entra", ', '"authorization_servers": [', xml),
+    )
+    code, after = verify_outcomes(lab_folder)
+    assert code == 1
+    assert after["discovery.as_metadata"] == "fail", after
+    assert after["client.sign_in"] == "fail", after
+    proc = prmlab(lab_folder, "verify", "--check", "client.sign_in")
+    assert "PKCE" in proc.stdout, proc.stdout[-2000:]
+    _repairs(lab_folder, "operation_policy.mcp-prm-dynamic-discovery.mcp")
+
+
+def test_without_admin_consent_the_tool_answers_with_a_consent_link(lab_folder: Path) -> None:
+    """On-behalf-of to Graph needs consent: with the lab's grant revoked the tool returns the
+    consent link (AADSTS65001), and the next reconcile grants it again."""
+    assert anyio.run(_delete_admin_consent, lab_folder) == 1
+    code, after = verify_outcomes(lab_folder)
+    assert code == 1
+    assert after["client.show_user_profile"] == "fail", after
+    assert {n for n, o in after.items() if o == "fail"} == {"client.show_user_profile"}
+    proc = prmlab(lab_folder, "verify", "--check", "client.show_user_profile")
+    assert "consent_url" in proc.stdout, proc.stdout[-2000:]
+    _repairs(lab_folder, "permission_grant.mcp.00000003-0000-0000-c000-000000000000")
+
+
 def _set_faults(folder: Path, **settings: Any) -> None:
     import ssl
 

@@ -31,6 +31,7 @@ def test_default_lab_nodes_and_kinds(default_graph: ResourceGraph) -> None:
     assert {n.kind for n in default_graph} | {n.kind for n in gateway} == set(Kind)
     assert not default_graph.of_kind("storage_account")  # the client store is gateway mode's
     assert sorted(n.address for n in default_graph.of_kind("operation")) == [
+        "operation.entra-metadata.entra",
         "operation.mcp-prm-dynamic-discovery.mcp",
         "operation.mcp.prm",
     ]
@@ -44,6 +45,7 @@ def test_default_lab_nodes_and_kinds(default_graph: ResourceGraph) -> None:
         ("apim_service.main", {"resource_group.main"}),
         ("entra_app.mcp", {"apim_service.main"}),  # identifier URI = the MCP API URL
         ("service_principal.mcp", {"entra_app.mcp"}),
+        ("permission_grant.mcp.00000003-0000-0000-c000-000000000000", {"service_principal.mcp"}),
         ("federated_credential.mcp.msiAsFic", {"entra_app.mcp", "managed_identity.mcp-server"}),
         ("named_value.McpClientId", {"apim_service.main", "entra_app.mcp"}),
         ("named_value.McpApiPath", {"apim_service.main"}),
@@ -149,6 +151,7 @@ def test_dependants(default_graph: ResourceGraph) -> None:
         "api_policy.mcp",
         "operation_policy.mcp.prm",
         "operation_policy.mcp-prm-dynamic-discovery.mcp",
+        "operation_policy.entra-metadata.entra",
     }
 
 

@@ -39,7 +39,7 @@ def test_valid_lab_prints_ok_and_exits_0(tmp_path: Path, capsys: pytest.CaptureF
 def test_default_lab_is_valid(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _run(["validate", "-f", str(ROOT / "lab.yaml")], capsys)
     assert code == 0
-    assert out.splitlines()[0].endswith(": OK (26 resources)")
+    assert out.splitlines()[0].endswith(": OK (30 resources)")
     assert out.splitlines()[1:] == [
         "  apim.service.name: derived from the local emulator's subscription (shown in the plan)",
         "  server.registry.name: derived from the local emulator's subscription (shown in the plan)",

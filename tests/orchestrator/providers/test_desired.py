@@ -122,7 +122,14 @@ def test_unresolved_references_stay_unknown(nodes: dict[str, Node], providers: d
 
 
 # Children whose owner is their parent's owner (no field to carry a mark of their own).
-INHERITED = {"federated_credential", "api_policy", "operation_policy", "apim_diagnostic", "storage_table"}
+INHERITED = {
+    "federated_credential",
+    "api_policy",
+    "operation_policy",
+    "apim_diagnostic",
+    "storage_table",
+    "permission_grant",  # a grant has no tags: its client service principal's owner owns it
+}
 MARKS = ('"prmlab-lab": "mcp-prm-oauth"', "prmlab-lab:mcp-prm-oauth", "prmlab-lab-mcp-prm-oauth")
 
 
@@ -208,6 +215,20 @@ def _server_echo(provider: Any, desired: Desired) -> Actual:
     if kind == "service_principal":
         sp = SimpleNamespace(id="spid", app_id="cid", tags=[graph_mark("mcp-prm-oauth")])
         return provider._actual(sp, desired.name)  # type: ignore[no-any-return]
+    if kind == "permission_grant":
+        p = desired.properties
+        scopes = {"e1fe6dd8-ba31-4d61-89e7-88639da4683d": "User.Read"}
+        resource = SimpleNamespace(
+            app_id=p["@resource_app_id"],
+            display_name="Microsoft Graph",
+            oauth2_permission_scopes=[SimpleNamespace(id=i, value=v) for i, v in scopes.items()],
+        )
+        grant = SimpleNamespace(
+            id="g",
+            consent_type="AllPrincipals",
+            scope=provider._values_of(resource, list(p["scopes"]), desired.address),
+        )
+        return provider._actual(grant, p["@app"], resource)  # type: ignore[no-any-return]
     if kind == "federated_credential":
         p = desired.properties
         fic = SimpleNamespace(

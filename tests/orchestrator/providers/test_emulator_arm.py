@@ -91,11 +91,11 @@ async def test_arm_kinds_create_read_update_prune_delete(emulator: RunningEmulat
             # Prune: with the discovery API gone from the spec its owned leftovers get synthetic addresses.
             kept = [n for n in nodes if n.kind == "api" and n.key != "mcp-prm-dynamic-discovery"]
             api_view = await providers["api"].read(lab.name, {n.address: conv.desired(n) for n in kept})
-            assert set(api_view) == {"api.mcp", "api.mcp-prm-dynamic-discovery"}
+            assert set(api_view) == {"api.mcp", "api.entra-metadata", "api.mcp-prm-dynamic-discovery"}
             assert api_view["api.mcp-prm-dynamic-discovery"].owned
             await providers["api"].delete(actual["api.mcp-prm-dynamic-discovery"])
             api_view = await providers["api"].read(lab.name, {n.address: conv.desired(n) for n in kept})
-            assert set(api_view) == {"api.mcp"}
+            assert set(api_view) == {"api.mcp", "api.entra-metadata"}
 
 
 async def test_same_named_unowned_resources_are_reported_not_owned(emulator: RunningEmulator) -> None:

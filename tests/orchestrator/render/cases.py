@@ -21,7 +21,7 @@ MCP_API_ENTRA: dict[str, object] = {
 
 PRM: dict[str, object] = {
     "resource": MCP_URL,
-    "authorization_servers": [f"https://login.microsoftonline.com/{TENANT_ID}/v2.0"],
+    "authorization_servers": [f"{GATEWAY}/entra", f"https://login.microsoftonline.com/{TENANT_ID}/v2.0"],
     "scopes_supported": [f"{MCP_URL}/user_impersonate"],
     "resource_name": "prmlab MCP server",
 }

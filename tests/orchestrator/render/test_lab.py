@@ -37,7 +37,11 @@ def lab() -> Lab:
 
 def _engine_resolver(lab: Lab) -> Resolver:
     outputs = {"apim_service.main": {"gateway_url": GATEWAY}, "entra_app.mcp": {"client_id": CLIENT_ID}}
-    target = {"tenant_id": TENANT_ID, "issuer": f"https://login.microsoftonline.com/{TENANT_ID}/v2.0"}
+    target = {
+        "tenant_id": TENANT_ID,
+        "issuer": f"https://login.microsoftonline.com/{TENANT_ID}/v2.0",
+        "authority": "https://login.microsoftonline.com",
+    }
     return lambda ref: spec_resolve(ref, lab, outputs, target)
 
 
@@ -175,9 +179,12 @@ def test_the_default_lab_renders_statically() -> None:
 
 def test_the_default_lab_resolved_renders_the_reviewed_golden_files() -> None:
     # lab.yaml + templates, with the values the engine would have after apply, give exactly the
-    # XML reviewed in golden/: the MCP API policy and both PRM operations (RFC 9728 paths).
+    # XML reviewed in golden/: the MCP API policy, both PRM operations (RFC 9728 paths) and the
+    # gateway's RFC 8414 metadata for Entra.
     lab = load_lab(DEFAULT_LAB)
     rendered = render_lab_policies(lab, _engine_resolver(lab))
+    metadata = rendered.pop("apim.apis.entra-metadata.operations.entra.policy")
+    assert metadata == (GOLDEN / "entra-metadata.xml").read_text(encoding="utf-8")
     prm_policies = [
         a for a in rendered if a.startswith("apim.apis.") and a.endswith(".policy") and ".operations." in a
     ]

@@ -34,7 +34,7 @@ def _changed_lines(before: str, after: str) -> list[tuple[str, str]]:
 def test_unknown_template() -> None:
     with pytest.raises(
         RenderError,
-        match=r"'nope' does not exist \(known templates: gateway-mcp-api, gateway-metadata, gateway-oauth, mcp-api-entra, prm",
+        match=r"'nope' does not exist \(known templates: entra-metadata, gateway-mcp-api, gateway-metadata, gateway-oauth, mcp-api-entra, prm",
     ):
         render_policy("nope", {})
 

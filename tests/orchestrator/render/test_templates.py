@@ -22,6 +22,7 @@ from tests.orchestrator.render.cases import GOLDEN, MCP_API_ENTRA, MCP_URL, PRM,
 
 def test_template_names() -> None:
     assert template_names() == [
+        "entra-metadata",
         "gateway-mcp-api",
         "gateway-metadata",
         "gateway-oauth",
@@ -153,6 +154,6 @@ def test_variables_of_an_unknown_template() -> None:
 
     with pytest.raises(
         RenderError,
-        match=r"'nope' does not exist \(known templates: gateway-mcp-api, gateway-metadata, gateway-oauth, mcp-api-entra, prm\)",
+        match=r"'nope' does not exist \(known templates: entra-metadata, gateway-mcp-api, gateway-metadata, gateway-oauth, mcp-api-entra, prm\)",
     ):
         template_variables("nope")

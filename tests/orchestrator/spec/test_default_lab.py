@@ -29,7 +29,7 @@ def test_default_lab_validates() -> None:
     assert lab.server is not None
     assert lab.server.registry is not None
     assert lab.server.registry.name is None
-    assert len(build_graph(lab)) == 26
+    assert len(build_graph(lab)) == 30
 
 
 def test_default_lab_starts_with_the_schema_comment() -> None:
@@ -90,7 +90,7 @@ def test_the_default_lab_on_azure_in_gateway_mode_validates_too(tmp_path: Path) 
     assert lab.target.kind == "azure"
     assert str(lab.target.tenant_id) == env["AZURE_TENANT_ID"]
     assert lab.authorization.mode == "gateway"
-    assert len(build_graph(lab)) == 26
+    assert len(build_graph(lab)) == 30
 
 
 def _properties(node: object, path: str = "") -> list[tuple[str, dict[str, object]]]:

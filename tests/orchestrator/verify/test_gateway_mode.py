@@ -583,8 +583,9 @@ def test_dry_run_from_an_entra_lab_shows_exactly_the_switch(
         ("~", "api_policy.mcp"),  # mcp-api-entra -> gateway-mcp-api
         ("~", "operation_policy.mcp.prm"),  # authorization_servers: the gateway's issuer
         ("~", "operation_policy.mcp-prm-dynamic-discovery.mcp"),
+        ("-", "api.entra-metadata"),  # the gateway's metadata for Entra: the gateway is the AS now
     }
-    assert "Plan: 15 to create, 4 to update, 0 to replace, 0 to delete" in plan
+    assert "Plan: 15 to create, 4 to update, 0 to replace, 1 to delete" in plan
     assert writes(requests) == []  # (checkNameAvailability of the new storage account: a read)
 
 

@@ -8,9 +8,10 @@ identity platform", https://learn.microsoft.com/entra/identity-platform/v2-proto
 "https://login.microsoftonline.com/{tenant}/v2.0/.well-known/openid-configuration"):
 
 * ``/login/<tenant>/v2.0/.well-known/openid-configuration`` — the v2 document, its fields in
-  Entra's order and nothing more (``_v2_document``, transcribed from a recorded answer of Entra:
-  Azure/azure-sdk-for-js ``sdk/digitaltwins/digital-twins-core/recordings`` nock fixtures,
-  ``GET /<tenant>/v2.0/.well-known/openid-configuration``). In particular **no**
+  Entra's order and nothing more (``metadata``, transcribed from answers of Entra recorded with
+  their headers in Azure/azure-sdk-for-js test recordings — nock fixtures of
+  ``GET /<tenant>/v2.0/.well-known/openid-configuration``, 2021-2023 — and the same fields users
+  quote from MSAL's logs, e.g. Azure/azure-cli#26362). In particular **no**
   ``code_challenge_methods_supported`` (Entra supports PKCE S256 and plain — Learn,
   "Microsoft identity platform and OAuth 2.0 authorization code flow" — but does not say so
   here), **no** ``grant_types_supported``, **no** ``authorization_response_iss_parameter_supported``
@@ -19,7 +20,8 @@ identity platform", https://learn.microsoft.com/entra/identity-platform/v2-proto
   ``Content-Type: application/json; charset=utf-8``, CORS open for ``GET, OPTIONS``.
 * ``/login/<tenant>/.well-known/openid-configuration`` — the v1 document (issuer
   ``https://sts.windows.net/<tid>/`` = ``ctx.v1_issuer``, v1 endpoints, ``/common/discovery/keys``),
-  transcribed from a recorded answer (AzureAD/MSIdentityTools tests, ``common`` v1 document).
+  transcribed from an answer of Entra's ``common`` v1 document kept in the tests of Microsoft's
+  MSIdentityTools PowerShell module (``Get-MsIdOpenIdProviderConfiguration``).
   The v1 protocol endpoints it names (``/oauth2/authorize``, ``/oauth2/token``) are not emulated.
 * JWKS at ``/login/<tenant>/discovery/v2.0/keys`` (v2) and ``/login/<tenant>/discovery/keys`` (v1).
 

@@ -234,6 +234,16 @@ async def check_client_flow(target: VerifyTarget) -> tuple[list[CheckResult], st
                 results.append(
                     CheckResult("client.show_user_profile", Outcome.FAIL, f"tool answered {called!r}")
                 )
+            elif profile.get("consent_required"):
+                # The server's on-behalf-of exchange was refused for want of consent (AADSTS65001).
+                results.append(
+                    CheckResult(
+                        "client.show_user_profile",
+                        Outcome.FAIL,
+                        "no consent to Microsoft Graph for the app (AADSTS65001): the tool answered "
+                        f"with a consent link, consent_url={profile.get('consent_url')}",
+                    )
+                )
             else:
                 wrong = _compare_profile(profile, target.expected_profile)
                 results.append(

@@ -210,7 +210,11 @@ async def check_entra_metadata(
     tried: list[str] = []
     entra: dict[str, Any] | None = None
     for url in as_metadata_urls(entra_issuer):
-        got, body = await _get_json(http, url)
+        try:
+            got, body = await _get_json(http, url)
+        except httpx.HTTPError as exc:  # no answer at all: a failed check, never a traceback
+            tried.append(f"{url} -> no answer ({type(exc).__name__}: {exc})")
+            return _fail(name, "Entra's metadata not found: " + ", ".join(tried))
         tried.append(f"{url} -> {got.status_code}")
         if body is not None:
             entra = body

@@ -108,7 +108,7 @@ def test_fresh_lab_reconciles_and_verifies(lab_folder: Path) -> None:
     assert '"servers"' in proc.stdout
     # progress while reading and verifying; the first plan has no phantom late update
     assert "Reading the target (" in proc.stdout
-    assert "Plan: 26 to create, 0 to update," in proc.stdout, proc.stdout[:3000]
+    assert "Plan: 30 to create, 0 to update," in proc.stdout, proc.stdout[:3000]
     assert "#late" not in proc.stdout.split("Plan:")[0]
     for group in ("discovery", "client", "idle", "forged", "bypass"):
         assert f"  verifying {group}…" in proc.stdout

@@ -82,3 +82,13 @@ async def test_entra_not_found_or_under_another_issuer_fails() -> None:
     async with _entra({f"{ENTRA}/.well-known/openid-configuration": other}) as http:
         renamed = await check_entra_metadata(http, ENTRA, FACADE)
     assert renamed.outcome is Outcome.FAIL
+
+
+async def test_entra_not_answering_is_a_failed_check_not_a_traceback() -> None:
+    def handle(request: httpx.Request) -> httpx.Response:
+        raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handle)) as http:
+        result = await check_entra_metadata(http, ENTRA, FACADE)
+    assert result.outcome is Outcome.FAIL
+    assert "no answer (RemoteProtocolError: Server disconnected" in result.detail

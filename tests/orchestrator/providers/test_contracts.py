@@ -39,7 +39,8 @@ import pytest
 from azure.core.pipeline.transport import AioHttpTransport
 
 from benchmarks.reconcile_scale import generate_lab
-from emulator.contracts import corrections, loader
+from emulator.arm.ids import parse_address
+from emulator.contracts import corrections, loader, versions
 from emulator.contracts import graph as graph_contract
 from emulator.contracts.schema import Rules, validate
 from tests.orchestrator.emulator_lab import reconcile_on, settings_for
@@ -301,6 +302,40 @@ def test_every_request_body_matches_the_contract_of_its_api_version(
     assert unexplained == {}, f"requests without a vendored contract: {unexplained}"
     assert answered > 0
     assert answer_problems == [], "\n".join(answer_problems)
+    unknown_versions = check_versions(sent)  # emulator/contracts/specs/api-versions.json
+    assert unknown_versions == [], "\n".join(unknown_versions)
+
+
+def check_versions(requests: list[Sent]) -> list[str]:
+    """Every ARM request's (resource type, api-version) is in ``api-versions.json``: the emulator
+    checks the version of every type the engine sends (an unknown type is not checked at all)."""
+    problems = set()
+    for r in requests:
+        if not r.path.startswith("/subscriptions") or "/operationStatuses/" in r.path:
+            continue
+        address = parse_address(r.path, r.method)  # as the emulator names it (an action: its resource)
+        rtype = address.type_name if address is not None else loader.resource_type_of(r.path)
+        if not rtype:
+            continue  # GET /subscriptions[/{id}]: tenant-level, no resource type
+        listed = versions.supported(rtype)
+        if listed is None:
+            problems.add(f"{rtype}: not in the table ({r.method} {r.path})")
+        elif r.api_version not in listed:
+            problems.add(f"{rtype}@{r.api_version}: not a version the table lists ({r.method} {r.path})")
+    return sorted(problems)
+
+
+def test_a_type_or_version_missing_from_the_table_fails() -> None:
+    base = "https://127.0.0.1/subscriptions/s/resourceGroups/rg/providers"
+    ok = f"{base}/Microsoft.ApiManagement/service/svc/apis/a?api-version=2024-05-01"
+    assert check_versions([Sent("PUT", ok, "{}")]) == []
+    old = f"{base}/Microsoft.ApiManagement/service/svc/apis/a?api-version=2015-01-01"
+    assert check_versions([Sent("PUT", old, "{}")]) == [
+        "Microsoft.ApiManagement/service/apis@2015-01-01: not a version the table lists "
+        "(PUT /subscriptions/s/resourceGroups/rg/providers/Microsoft.ApiManagement/service/svc/apis/a)"
+    ]
+    unknown = f"{base}/Microsoft.Web/sites/x?api-version=2023-01-01"
+    assert check_versions([Sent("GET", unknown, None)])[0].startswith("Microsoft.Web/sites: not in the table")
 
 
 def _create_test_users(emu: RunningEmulator, lab_file: Path) -> None:

@@ -337,7 +337,8 @@ def bench_emulator(lab: Any, nodes: list[NodeInput], args: argparse.Namespace, r
         f"\n[emulator through the Azure SDKs, {args.latency_ms} ms injected per ARM/Graph request, {len(nodes)} resources]"
     )
     throttling = args.arm_throttling == "on"
-    flags = () if throttling else ("--arm-throttling", "off")
+    # said both ways: tests.support.emulator.start_emulator turns throttling off unless told
+    flags = ("--arm-throttling", "on" if throttling else "off")
     print(
         f"ARM throttling: {'Azure numbers (reads 250 + 25/s, writes 200 + 10/s, deletes 200 + 10/s)' if throttling else 'off'}"
     )

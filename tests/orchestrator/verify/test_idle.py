@@ -36,7 +36,8 @@ def anyio_backend() -> str:
 async def gateway(tmp_path: Path) -> AsyncIterator[tuple[str, KeepAliveBackend, UpstreamPool]]:
     async with keepalive_backend() as (backend, url):
         lab = Lab(make_context(tmp_path))
-        lab.api("mcp", "mcp", url, api_type="mcp")
+        lab.backend("mcp-server", url)  # an MCP API forwards to its backendId, as APIM stores it
+        lab.api("mcp", "mcp", api_type="mcp", backend_id="mcp-server")
         app, _, services = lab.app()
         pool = UpstreamPool(ssl.create_default_context())
         services.upstream = pool

@@ -11,7 +11,36 @@ from tests.support.emulator import EmulatorFactory, RunningEmulator
 pytestmark = pytest.mark.anyio
 
 
-async def test_create_is_a_long_running_operation(emulator: RunningEmulator) -> None:
+async def test_create_is_a_long_running_operation(make_emulator: EmulatorFactory) -> None:
+    # A private emulator whose APIM create runs for an hour: "still provisioning right after the
+    # PUT" holds however slowly this machine runs (with the session emulator's 0.3 s a loaded
+    # machine took longer than that between the PUT and the GET, and the GET settled the create)
+    emu = make_emulator("--apim-create-seconds", "3600")
+    group = await make_group(emu)
+    name = unique("apim-")
+    async with emu.apim_client() as c:
+        poller = await c.api_management_service.begin_create_or_update(
+            group,
+            name,
+            {
+                "location": "West Europe",
+                "sku": {"name": "Developer", "capacity": 1},
+                "publisher_email": "a@b.c",
+                "publisher_name": "p",
+            },
+        )
+        assert not poller.done()
+        # while the operation runs, the service is visible but not yet provisioned
+        early = await c.api_management_service.get(group, name)
+        assert early.provisioning_state == "Created"
+        # and the operation the SDK polls (Azure-AsyncOperation) says so too
+        method = poller.polling_method()
+        await method.update_status()
+        assert method.status() == "InProgress"
+        assert not poller.done()
+
+
+async def test_a_finished_create_is_provisioned_with_its_gateway(emulator: RunningEmulator) -> None:
     group = await make_group(emulator)
     name = unique("apim-")
     async with emulator.apim_client() as c:

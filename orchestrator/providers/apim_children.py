@@ -10,7 +10,21 @@ backends, APIs, products, subscriptions, loggers, policy fragments, certificates
 An item is the lab's when it carries the lab's mark (named values: the APIM tag; backends, APIs,
 loggers: the ``[prmlab-lab:<lab>]`` description mark), or when APIM made it *for* a lab item (the
 ``Logger-Credentials--<id>`` named value that holds an owned logger's key). An item APIM itself
-creates with every service is nobody's content (``is_builtin``):
+creates with every service is nobody's content (``is_builtin``), and so is a logger credential
+APIM left behind (``is_logger_credential`` with no logger pointing at it):
+
+* a logger created with a literal key (``credentials: {instrumentationKey: "<key>"}``) gets its
+  key moved by APIM into a secret named value whose id APIM generates (24 hex digits) and whose
+  display name is ``Logger-Credentials--<that id>``; the logger answers ``{{Logger-Credentials--
+  <id>}}`` (Learn, "Integrate Azure API Management with Application Insights": "API Management
+  configures a logger resource"; the ids and their shape: Azure/apiops, docs/guides/
+  environment-overrides.md "Logger credentials with auto-generated named values", and the
+  ``Logger-Credentials--61d…2b`` of https://github.com/Azure/apiops/issues/163). APIM makes a new
+  one at every PUT of the logger and deletes none, not even with the logger
+  (https://github.com/Azure/azure-powershell/issues/12228). So one referenced by an owned logger
+  is the lab's, one referenced by another logger is that logger's owner's, and one no logger
+  references is APIM's leftover, not anybody's content: a destroy that deleted the lab's logger
+  first (or an earlier PUT of it) leaves exactly that, and it must not stop the service's delete;
 
 * groups with ``builtIn: true`` (administrators, developers, guests — Learn: "How to create and
   use groups in Azure API Management": immutable system groups, every tier);
@@ -96,6 +110,13 @@ def is_builtin(label: str, name: str, item: Mapping[str, Any]) -> bool:
     return False
 
 
+def is_logger_credential(name: str, item: Mapping[str, Any]) -> bool:
+    """True for a named value APIM made to hold a logger's key (module doc): secret, display name
+    ``Logger-Credentials--<its own id>``."""
+    props = _props(item)
+    return props.get("displayName") == f"Logger-Credentials--{name}" and props.get("secret") is True
+
+
 def _owned(label: str, item: Mapping[str, Any], lab: str, logger_credentials: frozenset[str]) -> bool:
     props = _props(item)
     if label == "named values":
@@ -107,12 +128,13 @@ def _owned(label: str, item: Mapping[str, Any], lab: str, logger_credentials: fr
     return False  # the lab creates no products, subscriptions, fragments, certificates, users, groups
 
 
-def _credential_names(loggers: list[Mapping[str, Any]], lab: str) -> frozenset[str]:
-    """Display names of the named values APIM made to hold the credentials of owned loggers."""
+def _credential_names(loggers: list[Mapping[str, Any]], lab: str | None) -> frozenset[str]:
+    """Display names of the named values APIM made to hold the credentials of the loggers owned
+    by ``lab`` (``None``: of every logger)."""
     names: set[str] = set()
     for item in loggers:
         props = _props(item)
-        if not description_owned(props.get("description"), lab):
+        if lab is not None and not description_owned(props.get("description"), lab):
             continue
         for value in (props.get("credentials") or {}).values():
             text = str(value)
@@ -137,6 +159,16 @@ async def foreign_children(ctx: Context, rg: str, service: str) -> dict[str, lis
         for collection in COLLECTIONS:
             tg.start_soon(load, collection)
     credentials = _credential_names(found["loggers"], ctx.lab)
+    referenced = _credential_names(found["loggers"], None)
+
+    def leftover(label: str, item: Mapping[str, Any]) -> bool:
+        name = str(item["name"])
+        return (
+            label == "named values"
+            and is_logger_credential(name, item)
+            and f"Logger-Credentials--{name}" not in referenced
+        )
+
     foreign: dict[str, list[str]] = {}
     for collection in COLLECTIONS:
         names = sorted(
@@ -144,6 +176,7 @@ async def foreign_children(ctx: Context, rg: str, service: str) -> dict[str, lis
             for item in found[collection.label]
             if not is_builtin(collection.label, str(item["name"]), item)
             and not _owned(collection.label, item, ctx.lab, credentials)
+            and not leftover(collection.label, item)
         )
         if names:
             foreign[collection.label] = names

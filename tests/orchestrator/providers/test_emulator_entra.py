@@ -124,10 +124,29 @@ async def test_service_principal_waits_for_replication(emulator: RunningEmulator
         async with local_clients(emulator, lab) as clients:
             providers = providers_for(clients, lab)
             conv = Converger(lab, providers, target_outputs(emulator), fake_outputs(lab))
-            emulator.set_faults(replication_delay_s=2.0)
+            # Replication lasts until the app has been seen missing: "invisible for a while" then
+            # holds however slowly the machine runs (a fixed 2 s delay could pass before the
+            # first read on a loaded machine, and no 404 was ever answered).
+            emulator.set_faults(replication_delay_s=3600.0)
             before = len(emulator.requests())
+
+            async def replicate_once_missed() -> None:
+                def missed() -> bool:
+                    return any(
+                        e["resource"] == "applications" and e["status"] == 404
+                        for e in emulator.requests()[before:]
+                    )
+
+                while True:  # another process's log: polled, bounded by fail_after
+                    if await anyio.to_thread.run_sync(missed):
+                        break
+                    await anyio.sleep(0.05)
+                await anyio.to_thread.run_sync(lambda: emulator.set_faults(replication_delay_s=0.0))
+
             try:
-                created = await conv.converge(ENTRA)
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(replicate_once_missed)
+                    created = await conv.converge(ENTRA)
             finally:
                 emulator.reset_faults()
             assert created["service_principal.mcp"].owned

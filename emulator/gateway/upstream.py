@@ -11,8 +11,9 @@ A request never fails because of a stale pooled connection (issue 17, item 1: a 
 uvicorn closes a keep-alive connection after 5 s idle; the pool used to hand it out, then retry
 on another pooled connection just as stale). Three layers:
 
-1. A pooled connection is checked before use: one idle longer than ``keepalive_expiry`` (below
-   the 5 s keep-alive of uvicorn/Node/Apache backends), or whose socket is readable while idle
+1. A pooled connection is checked before use: one whose last request was sent longer than
+   ``keepalive_expiry`` ago (below the 5 s keep-alive of uvicorn/Node/Apache backends; counted
+   from the request, an upper bound of the backend's idle time), or whose socket is readable while idle
    (the peer's FIN, RST or TLS close_notify; or bytes nobody asked for, such as a 408), is
    closed instead of reused.
 2. If a reused connection still breaks before a single byte of the response arrived (the
@@ -82,11 +83,18 @@ class _Connection:
     stream: ByteStream
     reader: BufferedByteReceiveStream
     reused: bool = False
-    idle_since: float = 0.0
+    # When the last request on this connection was sent. The backend's idle clock starts when it
+    # has sent its response, which is never before the request was sent, so ``now - sent_at``
+    # bounds the backend's idle time from above, however late this side read the response (a
+    # streamed body read at the pace of a slow client, a loaded machine). Counting from
+    # ``release`` instead (the end of reading) under-estimated it by that lag: a connection the
+    # backend had idled for 5 s looked 3 s idle, was reused just as uvicorn's keep-alive
+    # timer closed it, and a POST (never sent again: not idempotent) answered 500.
+    sent_at: float = 0.0
 
     def reusable(self, now: float, expiry: float) -> bool:
         """Whether this idle keep-alive connection can carry another request."""
-        if now - self.idle_since >= expiry or self.reader.buffer:
+        if now - self.sent_at >= expiry or self.reader.buffer:
             return False
         sock = self.stream.extra(SocketAttribute.raw_socket, None)  # noqa: S610 - anyio typed attribute, not Django
         if sock is None:
@@ -221,7 +229,6 @@ class UpstreamPool:
         idle = self._idle.setdefault(conn.key, [])
         if len(idle) < MAX_IDLE_PER_HOST:
             conn.reused = True
-            conn.idle_since = time.monotonic()
             idle.append(conn)
         else:
             await conn.close()
@@ -297,6 +304,7 @@ class UpstreamPool:
         conn = await self._pooled(key) or await self._connect(key)
         while True:
             received = False
+            conn.sent_at = time.monotonic()
             try:
                 await conn.stream.send(head + body if isinstance(body, bytes) else head)
                 if streaming:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
 from typing import Any
 
 import anyio
@@ -223,4 +224,31 @@ async def test_a_connection_closed_in_flight_is_retried_on_a_new_one_when_safe(
     assert backend.requests[seen:] == ["POST /once HTTP/1.1"]  # never sent twice
     with pytest.raises(UpstreamError):
         await pool.request("PUT", f"{url}/stream", [], gen([b"a"]))  # a consumed stream cannot be replayed
+    await pool.aclose()
+
+
+async def test_idle_time_counts_from_the_request_not_from_a_late_read(
+    keepalive: tuple[KeepAliveBackend, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The backend's keep-alive clock starts when it has sent its response; the gateway may read
+    that response much later (a streamed body read at a slow client's pace, a loaded machine).
+    The pool used to count idleness from the end of its reading: a connection the backend had
+    idled past its keep-alive looked fresh, was reused as the backend closed it, and a POST
+    (never sent twice) answered 500 - MCP Inspector's flow under load. Now it counts from when
+    the request was sent, an upper bound of the backend's idle time. The clock is the test's."""
+    from emulator.gateway import upstream
+
+    backend, url = keepalive
+    now = [1000.0]
+    monkeypatch.setattr(upstream, "time", SimpleNamespace(monotonic=lambda: now[0]))  # the pool's clock only
+    pool = UpstreamPool(ssl.create_default_context(), keepalive_expiry=4.0)
+    response = await pool.request("POST", f"{url}/first", [], b"x")  # sent at t = 1000
+    now[0] += 3.5  # the response is read 3.5 s later (the backend has idled since it sent it)
+    assert await response.read() == b"POST /first HTTP/1.1 x"
+    now[0] += 1.0  # 1 s after the read, 4.5 s after the backend answered: past the 4 s expiry
+    assert await (await pool.request("POST", f"{url}/second", [], b"y")).read() == b"POST /second HTTP/1.1 y"
+    assert backend.accepted == 2  # a new connection, never the one the backend was closing
+    now[0] += 1.0  # sent 1 s ago and read at once: well within the expiry, reused
+    assert await (await pool.request("POST", f"{url}/third", [], b"z")).read() == b"POST /third HTTP/1.1 z"
+    assert backend.accepted == 2
     await pool.aclose()

@@ -13,6 +13,15 @@ import socket
 from collections.abc import Collection
 
 LOOPBACK = "127.0.0.1"
+# How long the emulator's own listeners (main port, APIM gateways) keep an idle HTTP/1.1
+# connection open: Azure's front ends keep idle connections for minutes (Azure Load Balancer's
+# default TCP idle timeout is 4 minutes, learn.microsoft.com/azure/load-balancer/
+# load-balancer-tcp-idle-timeout), not uvicorn's default 5 s. Every client pool of the project
+# (httpx's 5 s, the gateway's outbound client, undici's 4 s) then drops an idle connection long
+# before the server could close it: a server closing an idle connection just as a client sends
+# on it ("Server disconnected without sending a response") cannot happen, whatever the load.
+# Backends (container apps) keep their own timeouts: the gateway's upstream pool handles those.
+SERVER_KEEP_ALIVE_S = 240
 
 
 class PortInUseError(OSError):

@@ -29,7 +29,7 @@ import emulator.runner
 from emulator.app import build_app
 from emulator.arm import ArmSettings, ThrottleSettings
 from emulator.context import EmulatorContext, Faults
-from emulator.ports import bind_listener
+from emulator.ports import SERVER_KEEP_ALIVE_S, bind_listener
 from emulator.reqlog import REQUEST_LOG, RequestLog
 from emulator.store import Store
 from emulator.tls import ensure_tls
@@ -140,6 +140,7 @@ async def serve(options: ServerOptions, sock: socket.socket | None = None) -> No
         lifespan="off",
         access_log=False,
         log_level="warning",
+        timeout_keep_alive=SERVER_KEEP_ALIVE_S,
         timeout_graceful_shutdown=3,
     )
     server = _Server(config)

@@ -10,6 +10,7 @@ reads the body or ``forward-request`` buffers it.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -22,6 +23,8 @@ from emulator.gateway.llm import StreamUsage, Usage, parse_request, usage_of_bod
 from emulator.gateway.policy import Pipeline
 from emulator.gateway.services import Services
 from emulator.gateway.upstream import UpstreamError, UpstreamReply
+
+log = logging.getLogger("emulator.gateway")
 
 MAX_BUFFER = 16 * 1024 * 1024
 
@@ -270,6 +273,17 @@ async def execute(rt: Runtime) -> None:
             await _run(p.outbound, rt, "outbound")
         except PolicyFailure as failure:
             section = rt.section
+            # APIM records the error in its diagnostics; here the emulator's log says what
+            # failed (the element, its reason and the underlying exception's type, never
+            # request data), so an unexpected 5xx can be explained after the fact
+            cause = failure.__cause__
+            log.warning(
+                "policy error in %s: %s %s%s",
+                section,
+                failure.source,
+                failure.reason,
+                f" ({type(cause).__name__}: {cause})" if cause is not None else "",
+            )
             await rt.close_backend()
             if not rt.error_set:
                 rt.error_response(500, "Internal server error")

@@ -21,6 +21,7 @@ from emulator.gateway.app import GatewayApp
 from emulator.gateway.config import KIND_SERVICE, ServiceConfig
 from emulator.gateway.services import Services, make_client, outbound_ssl
 from emulator.gateway.upstream import UpstreamPool
+from emulator.ports import SERVER_KEEP_ALIVE_S
 
 log = logging.getLogger("emulator.gateway")
 
@@ -113,6 +114,7 @@ class GatewayManager:
             # rate-limit-by-key-policy); X-Forwarded-For/Forwarded are the client's to forge.
             # uvicorn's default would rewrite the peer address from them for 127.0.0.1 callers.
             proxy_headers=False,
+            timeout_keep_alive=SERVER_KEEP_ALIVE_S,
             timeout_graceful_shutdown=2,
         )
         server = uvicorn.Server(uconfig)

@@ -25,7 +25,7 @@ import httpx
 
 from emulator.context import EmulatorContext
 from emulator.gateway.errors import PolicyFailure
-from emulator.gateway.upstream import HttpxUpstream, Upstream
+from emulator.gateway.upstream import KEEPALIVE_EXPIRY_S, HttpxUpstream, Upstream
 
 MAX_CACHE = 10_000
 OPENID_TTL_S = 600.0
@@ -48,9 +48,17 @@ def outbound_ssl(ca_file: str | None) -> ssl.SSLContext:
 
 
 def make_client(ca_file: str | None) -> httpx.AsyncClient:
-    """Outbound httpx client (send-request, OpenID configurations): HTTP/1.1, no env proxies."""
+    """Outbound httpx client (send-request, OpenID configurations): HTTP/1.1, no env proxies.
+
+    An idle pooled connection is dropped after ``KEEPALIVE_EXPIRY_S`` (as the upstream pool's):
+    below the 5 s keep-alive of the usual servers, so the pool never hands out a connection such
+    a server is about to close (with 30 s it relied on having seen the server's FIN, and a
+    send-request racing the server's close failed with "Server disconnected without sending a
+    response": a registration the store never saw, answered 503)."""
     context = outbound_ssl(ca_file)
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=100, keepalive_expiry=30)
+    limits = httpx.Limits(
+        max_connections=200, max_keepalive_connections=100, keepalive_expiry=KEEPALIVE_EXPIRY_S
+    )
     return httpx.AsyncClient(
         verify=context, limits=limits, trust_env=False, timeout=httpx.Timeout(300.0, read=None)
     )

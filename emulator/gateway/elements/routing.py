@@ -7,6 +7,7 @@ response); ``send-request`` is a self-contained call whose answer lands in a var
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import anyio
@@ -29,6 +30,8 @@ from emulator.gateway.errors import PolicyFailure
 from emulator.gateway.expr.context import Body, Headers, Response
 from emulator.gateway.expr.values import to_string
 from emulator.gateway.values import Val
+
+log = logging.getLogger("emulator.gateway")
 
 
 @dataclass(eq=False)
@@ -201,6 +204,8 @@ class SendRequestStep(Step):
                 data = await resp.aread()
         except (TimeoutError, httpx.HTTPError) as exc:
             if step.ignore_error:
+                # the policy goes on with a null response; the log keeps why (type, no request data)
+                log.warning("send-request failed, ignored (ignore-error): %s: %s", type(exc).__name__, exc)
                 ctx.Variables.set(step.var, None)
                 return
             raise PolicyFailure(

@@ -252,3 +252,24 @@ async def test_idle_time_counts_from_the_request_not_from_a_late_read(
     assert await (await pool.request("POST", f"{url}/third", [], b"z")).read() == b"POST /third HTTP/1.1 z"
     assert backend.accepted == 2
     await pool.aclose()
+
+
+async def test_every_pool_drops_idle_connections_before_the_server_would() -> None:
+    """The gateway's send-request client kept idle connections 30 s against the emulator's own
+    listeners' 5 s (uvicorn's default): under load a store write raced the server's close
+    ("Server disconnected without sending a response") and /register answered 503. The
+    emulator's listeners now keep idle connections far longer than any pool of the project."""
+    import httpx
+
+    from emulator.gateway.services import make_client
+    from emulator.gateway.upstream import KEEPALIVE_EXPIRY_S
+    from emulator.ports import SERVER_KEEP_ALIVE_S
+
+    client = make_client(None)
+    outbound = client._transport._pool._keepalive_expiry  # type: ignore[attr-defined]
+    await client.aclose()
+    assert outbound == KEEPALIVE_EXPIRY_S < 5  # below the usual servers' 5 s
+    async with httpx.AsyncClient() as plain:  # the tests' and the verifier's clients
+        default_httpx = plain._transport._pool._keepalive_expiry  # type: ignore[attr-defined]
+    undici_default = 4.0  # Node's fetch (MCP Inspector, the TypeScript SDK)
+    assert max(outbound, KEEPALIVE_EXPIRY_S, default_httpx, undici_default) * 10 < SERVER_KEEP_ALIVE_S

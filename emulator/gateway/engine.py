@@ -277,12 +277,15 @@ async def execute(rt: Runtime) -> None:
             # failed (the element, its reason and the underlying exception's type, never
             # request data), so an unexpected 5xx can be explained after the fact
             cause = failure.__cause__
+            # a transport error's text names the network failure; any other exception's text
+            # could carry request data (an expression's values), so only its type is logged
+            said = f": {cause}" if isinstance(cause, UpstreamError | OSError | TimeoutError) else ""
             log.warning(
                 "policy error in %s: %s %s%s",
                 section,
                 failure.source,
                 failure.reason,
-                f" ({type(cause).__name__}: {cause})" if cause is not None else "",
+                f" ({type(cause).__name__}{said})" if cause is not None else "",
             )
             await rt.close_backend()
             if not rt.error_set:

@@ -205,7 +205,10 @@ class SendRequestStep(Step):
         except (TimeoutError, httpx.HTTPError) as exc:
             if step.ignore_error:
                 # the policy goes on with a null response; the log keeps why (type, no request data)
-                log.warning("send-request failed, ignored (ignore-error): %s: %s", type(exc).__name__, exc)
+                # a transport error's text names the network failure; others (an invalid URL)
+                # could carry request data, so only their type is logged
+                said = str(exc) if isinstance(exc, httpx.TransportError | TimeoutError) else ""
+                log.warning("send-request failed, ignored (ignore-error): %s: %s", type(exc).__name__, said)
                 ctx.Variables.set(step.var, None)
                 return
             raise PolicyFailure(

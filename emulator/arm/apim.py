@@ -57,7 +57,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from emulator.arm import lro
+from emulator.arm import apim_tracing, lro
 from emulator.arm.apim_service import NS, properties_of, register_service, require_properties
 from emulator.arm.crud import delete_tree, publish
 from emulator.arm.errors import ArmError, apim_not_found, json_response, validation_error
@@ -706,5 +706,16 @@ def register_all() -> None:
         _child("products/groups", "products/groups", prepare=_link(GROUPS, "group")),
         _child("groups/users", "groups/users", prepare=_link(USERS, "user")),
         _child("certificates", "certificates", prepare=_prepare_certificate),
+        # request tracing (``apim_tracing``): the built-in managed gateway's debug actions
+        _child(
+            "gateways",
+            "gateways",
+            implicit=frozenset({"managed"}),
+            actions={
+                "listDebugCredentials": apim_tracing.list_debug_credentials,
+                "listTrace": apim_tracing.list_trace,
+                "invalidateDebugCredentials": apim_tracing.invalidate_debug_credentials,
+            },
+        ),
     ):
         register(spec)

@@ -459,6 +459,8 @@ class ArmHandlers:
             )
         await _check_parents(self.ctx, addr, spec)
         stored = self.ctx.store.get(addr.kind, addr.key)
+        if stored is None and addr.names and addr.names[-1].lower() in spec.implicit:
+            stored = Stored(addr.kind, addr.key, addr.parent_key, {"name": addr.names[-1]}, 0)
         if stored is None:
             raise _missing(addr, spec)
         body = checked_body(addr.namespace, contract_of(request), await read_json(request), apim=spec.apim)

@@ -64,6 +64,8 @@ class TypeSpec:
     delete_lro: bool = False  # existing -> 202 + Azure-AsyncOperation (done at once)
     delete_answers_body: bool = False  # the 200 answers the deleted resource (its spec's 200 schema)
     actions: Mapping[str, Action] = field(default_factory=dict)
+    # names that exist without a write (APIM's built-in ``managed`` gateway): their actions run
+    implicit: frozenset[str] = frozenset()
     singleton: str | None = None  # the only name allowed (APIM ``policies/policy``)
     apim: bool = False  # APIM entity: APIM error texts
     api_scoped: bool = False  # writes hold the per-API lock (409 PessimisticConcurrencyConflict)

@@ -4,7 +4,8 @@
 (``gateway.server``); each serves the APIs, operations and policies stored through ARM
 (``gateway.config``), running the policy pipeline (``policy``, ``elements``, ``engine``) with
 the C# expression subset (``gateway.expr``). ``check`` is the PUT-time gate the ARM layer
-calls: ``routes`` registers it as ``ctx.policy_checker``. The gateway serves nothing on the main
+calls: ``routes`` registers it as ``ctx.policy_checker``. Request tracing (``gateway.tracing``):
+ARM's ``gateways/managed/listDebugCredentials`` / ``listTrace`` use the names exported below. The gateway serves nothing on the main
 emulator port (``routes`` is empty).
 """
 
@@ -14,8 +15,21 @@ from starlette.routing import BaseRoute
 
 from emulator.context import EmulatorContext
 from emulator.gateway import check
+from emulator.gateway.tracing import MAX_LIFETIME_S as MAX_DEBUG_LIFETIME_S
+from emulator.gateway.tracing import invalidate as invalidate_debug_credentials
+from emulator.gateway.tracing import issue as issue_debug_credential
+from emulator.gateway.tracing import load as load_trace
+from emulator.gateway.tracing import parse_duration
 
-__all__ = ["routes", "run"]
+__all__ = [
+    "MAX_DEBUG_LIFETIME_S",
+    "invalidate_debug_credentials",
+    "issue_debug_credential",
+    "load_trace",
+    "parse_duration",
+    "routes",
+    "run",
+]
 
 
 def routes(ctx: EmulatorContext) -> list[BaseRoute]:

@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl
 
 import anyio
 
+from emulator.gateway import tracing
 from emulator.gateway.accesslog import MATCH_KEY
 from emulator.gateway.config import Match, ServiceConfig, Snapshot
 from emulator.gateway.elements import CorsStep
@@ -137,8 +138,22 @@ class GatewayApp:
             stream,
         )
         rt.preflight = preflight is not None
+        debug = headers.get_values(tracing.DEBUG_HEADER)
+        if debug and preflight is None:  # APIM request tracing (``tracing``): only with a valid credential
+            verdict = tracing.check(
+                self.services.emulator.store, self.services.service_key, debug[0], match.api.name
+            )
+            if verdict.trace:
+                operation = match.operation.name if match.operation is not None else ""
+                rt.recorder = tracing.Recorder(match.api.name, operation, method, path)
+            elif verdict.header is not None:
+                rt.extra_response_headers.append(verdict.header)
         try:
             await execute(rt)
+            if rt.recorder is not None:
+                document = rt.recorder.document(rt.ctx.Response.StatusCode, dict(headers.pairs()))
+                tracing.save(self.services.emulator.store, self.services.service_key, document)
+                rt.extra_response_headers.append(("Apim-Trace-Id", rt.recorder.trace_id))
             await self._respond(rt, method, receive, send)
         finally:
             await rt.close_backend()

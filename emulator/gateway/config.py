@@ -249,7 +249,7 @@ class Snapshot:
                 global_doc = self._document(self.service_key) or default_global()
                 api_doc = self._document(match.api.key)
                 op_doc = self._document(op_key) if op_key else None
-                cached = compose([global_doc, api_doc, op_doc])
+                cached = compose([global_doc, api_doc, op_doc], ("global", "api", "operation"))
             except PolicyCompileError as exc:
                 cached = exc
             self._pipelines[key] = cached

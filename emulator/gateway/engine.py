@@ -22,6 +22,7 @@ from emulator.gateway.expr.context import Body, Context, Headers, LastError, Res
 from emulator.gateway.llm import StreamUsage, Usage, parse_request, usage_of_body
 from emulator.gateway.policy import Pipeline
 from emulator.gateway.services import Services
+from emulator.gateway.tracing import Recorder
 from emulator.gateway.upstream import UpstreamError, UpstreamReply
 
 log = logging.getLogger("emulator.gateway")
@@ -62,6 +63,10 @@ class Runtime:
         self.request_stream = request_stream
         self.upstream: UpstreamReply | None = None
         self.section = "inbound"
+        # a traced request (``Apim-Debug-Authorization``): what each element did (``tracing``)
+        self.recorder: Recorder | None = None
+        self.trace_scope = "global"
+        self.trace_depth = 0
         self.cors_headers: list[tuple[str, str]] = []
         # a CORS preflight answered by the cors policy (APIM: OPTIONS + Origin +
         # Access-Control-Request-Method, not matched to an OPTIONS operation)

@@ -234,8 +234,10 @@ def compile_document(
     return compile_root(parsed.root, frags, positions=positions)
 
 
-def compose(documents: Sequence[PolicyDocument | None]) -> Pipeline:
-    """Effective pipeline; ``documents`` from the outermost scope (global) to the innermost."""
+def compose(documents: Sequence[PolicyDocument | None], scopes: Sequence[str] = ()) -> Pipeline:
+    """Effective pipeline; ``documents`` from the outermost scope (global) to the innermost.
+    ``scopes`` names them (``global``, ``api``, ``operation``): each top-level step is tagged with
+    the scope it comes from, which a request trace shows (``tracing``)."""
 
     def expand(section: str, index: int) -> list[Step]:
         if index < 0:
@@ -248,6 +250,8 @@ def compose(documents: Sequence[PolicyDocument | None]) -> Pipeline:
             return expand(section, index - 1)
         out: list[Step] = []
         for s in steps:
+            if index < len(scopes):
+                s.scope = scopes[index]  # a step belongs to one compiled document, one scope
             if isinstance(s, BaseStep):
                 out.extend(expand(section, index - 1))
             else:

@@ -72,6 +72,7 @@ class Step:
     uses_request_body = False
     uses_response_body = False
     forwards = False  # forward-request: a retry around it resends the (buffered) request body
+    scope = ""  # global | api | operation: set by ``policy.compose`` (request traces show it)
 
     async def run(self, rt: Runtime) -> None:
         raise NotImplementedError
@@ -292,13 +293,52 @@ def body_flags(step: Step, vals: Sequence[Val | None], children: Sequence[Step] 
 
 
 async def run_steps(steps: Sequence[Step], rt: Runtime) -> None:
+    recorder = getattr(rt, "recorder", None)
     for s in steps:
-        try:
-            await s.run(rt)
-        except (PolicyFailure, ReturnResponse):
-            raise
-        except Exception as exc:
-            # a gateway bug must become APIM's error flow (LastError, on-error, 500), never a crash
-            raise PolicyFailure(
-                s.name, "PolicyExecutionError", f"The policy failed ({type(exc).__name__})."
-            ) from exc
+        if recorder is None:
+            await _run_one(s, rt)
+        else:  # a traced request (``emulator.gateway.tracing``): the same run, each element recorded
+            await _run_traced(s, rt, recorder)
+
+
+async def _run_one(s: Step, rt: Runtime) -> None:
+    try:
+        await s.run(rt)
+    except (PolicyFailure, ReturnResponse):
+        raise
+    except Exception as exc:
+        # a gateway bug must become APIM's error flow (LastError, on-error, 500), never a crash
+        raise PolicyFailure(
+            s.name, "PolicyExecutionError", f"The policy failed ({type(exc).__name__})."
+        ) from exc
+
+
+def _variables(rt: Runtime) -> dict[str, Any]:
+    return dict(rt.ctx.Variables._items.values())
+
+
+def _changed(before: Mapping[str, Any], rt: Runtime) -> dict[str, Any]:
+    """The context variables an element set or changed."""
+    after = _variables(rt)
+    return {k: v for k, v in after.items() if k not in before or before[k] is not v}
+
+
+async def _run_traced(s: Step, rt: Runtime, recorder: Any) -> None:
+    """Run one element and record it: its scope (global/api/operation: ``policy.compose`` tags the
+    top-level steps; nested ones inherit), section, decision, the variables it set, its timing."""
+    outer_scope, outer_depth = getattr(rt, "trace_scope", "global"), getattr(rt, "trace_depth", 0)
+    scope = getattr(s, "scope", None) or outer_scope
+    before = _variables(rt)
+    entry = recorder.begin(scope=scope, section=rt.section, name=s.name, line=s.line, depth=outer_depth)
+    rt.trace_scope, rt.trace_depth = scope, outer_depth + 1  # type: ignore[attr-defined]
+    try:
+        await _run_one(s, rt)
+    except PolicyFailure as failure:
+        recorder.end(entry, recorder.refusal(failure.reason, failure.message), _changed(before, rt))
+        raise
+    except ReturnResponse:
+        recorder.end(entry, f"returned {rt.ctx.Response.StatusCode}", _changed(before, rt))
+        raise
+    finally:
+        rt.trace_scope, rt.trace_depth = outer_scope, outer_depth  # type: ignore[attr-defined]
+    recorder.end(entry, "ok", _changed(before, rt))

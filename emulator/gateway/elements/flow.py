@@ -31,10 +31,16 @@ class ChooseStep(Step):
     otherwise: list[Step]
 
     async def run(self, rt: Runtime) -> None:
-        for cond, steps in self.branches:
+        recorder = getattr(rt, "recorder", None)  # a traced request: say which branch ran
+        for index, (cond, steps) in enumerate(self.branches, 1):
             if cond.boolean(rt.ctx):
+                if recorder is not None:
+                    shown = cond.expr.source if cond.expr is not None else cond.literal
+                    recorder.note(f"when #{index} is true: {shown}")
                 await run_steps(steps, rt)
                 return
+        if recorder is not None:
+            recorder.note("no condition is true: otherwise" if self.otherwise else "no condition is true")
         await run_steps(self.otherwise, rt)
 
     def nested(self) -> list[list[Step]]:

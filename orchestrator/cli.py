@@ -35,6 +35,10 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "graph": ("orchestrator.commands.graph", "Draw the lab's dependency graph (DOT, Mermaid, JSON)."),
     "state": ("orchestrator.commands.state", "List what the lab owns on its target, with ids."),
     "doctor": ("orchestrator.commands.doctor", "Check the target first: sign-in, providers, rights, names."),
+    "trace": (
+        "orchestrator.commands.trace",
+        "Trace one request through the gateway: each policy element's decision.",
+    ),
     "logs": (
         "orchestrator.commands.logs",
         "Print the local lab's logs: MCP server, gateway access log, emulator.",
@@ -91,7 +95,7 @@ def _library_logs_as_one_line() -> None:
 
 
 # Commands whose ``--output`` (graph: ``--format``) takes json (render's ``-o/--output`` is a folder).
-_JSON_OUTPUT_COMMANDS = frozenset({"reconcile", "verify", "validate", "output", "state", "graph"})
+_JSON_OUTPUT_COMMANDS = frozenset({"reconcile", "verify", "validate", "output", "state", "graph", "trace"})
 
 
 def _command_name(args: list[str]) -> str:

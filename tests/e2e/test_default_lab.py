@@ -290,3 +290,80 @@ def test_transient_identity_errors_during_sign_in_are_retried(lab_folder: Path) 
         _set_faults(lab_folder, script=[], apis=["arm", "graph"])
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def _signed_user_token(folder: Path, **overrides: Any) -> str:
+    """A user token for the lab's MCP app, signed by the lab's local Entra (its keys in .prmlab)."""
+    import time
+
+    from emulator.identity.keys import sign
+    from orchestrator.local import ensure_running
+    from tests.emulator.gateway.support import make_context
+
+    info = ensure_running(folder / ".prmlab")
+    outputs = json.loads(prmlab(folder, "output", "--json").stdout)["outputs"]
+    ctx = make_context(folder / ".prmlab", info.base_url)
+    now = int(time.time())
+    claims = {
+        "aud": outputs["client_ids"]["mcp"],
+        "iss": ctx.issuer(str(info.tenant_id)),
+        "iat": now,
+        "nbf": now,
+        "exp": now + 600,
+        "tid": str(info.tenant_id),
+        "scp": "user_impersonate",
+        "sub": "trace-test",
+        "oid": "trace-test",
+    }
+    claims.update(overrides)
+    try:
+        return sign(ctx, claims)
+    finally:
+        ctx.store.close()
+
+
+def test_trace_names_the_element_and_reason_of_each_refusal(lab_folder: Path) -> None:
+    """Issue 19 item 7 acceptance: ``prmlab trace`` on the default lab (APIM's request tracing:
+    listDebugCredentials -> Apim-Debug-Authorization -> Apim-Trace-Id -> listTrace, through ARM)
+    shows why the gateway refused each of: no token, wrong audience, missing scope."""
+    none = prmlab(lab_folder, "trace", "POST", "/mcp")
+    assert none.returncode == 0, none.stdout + none.stderr
+    assert "POST https://127.0.0.1:" in none.stdout
+    assert "-> 401" in none.stdout
+    assert "[inbound] api scope" in none.stdout
+    assert 'when #1 is true: (!context.Request.Headers.ContainsKey("Authorization"))' in none.stdout
+    assert "return-response (line 6): returned 401" in none.stdout
+
+    wrong = _signed_user_token(lab_folder, aud="api://someone-else")
+    audience = prmlab(lab_folder, "trace", "POST", "/mcp", "--token", wrong)
+    assert audience.returncode == 0, audience.stdout + audience.stderr
+    assert "validate-azure-ad-token (line 14): refused — audience mismatch (TokenAudienceNotAllowed)" in (
+        audience.stdout
+    )
+    assert (
+        "refused by validate-azure-ad-token (api scope, inbound, line 14): audience mismatch"
+        in audience.stdout
+    )
+    assert "[on-error] api scope" in audience.stdout
+    assert wrong not in audience.stdout + audience.stderr  # the token is never printed
+
+    scopeless = _signed_user_token(lab_folder, scp="Mail.Read")
+    scope = prmlab(lab_folder, "trace", "POST", "/mcp", "--token", scopeless, "--output", "json")
+    assert scope.returncode == 0, scope.stdout + scope.stderr
+    doc = json.loads(scope.stdout)
+    assert (doc["command"], doc["request"]["status"]) == ("trace", 403)
+    refused = [e for e in doc["trace"]["traceEntries"] if e["decision"].startswith("refused")]
+    assert [(e["source"], e["scope"], e["section"]) for e in refused] == [
+        ("validate-azure-ad-token", "api", "inbound")
+    ]
+    assert "(TokenClaimValueNotAllowed)" in refused[0]["decision"]
+    assert "a required claim value is missing" in refused[0]["decision"]
+
+    good = prmlab(lab_folder, "trace", "POST", "/mcp", "--token", _signed_user_token(lab_folder))
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert "refused by" not in good.stdout
+    assert "forward-request" in good.stdout
+
+    unknown = prmlab(lab_folder, "trace", "--api", "nope", "GET", "/mcp")
+    assert unknown.returncode == 2
+    assert "unknown API 'nope'" in unknown.stderr + unknown.stdout

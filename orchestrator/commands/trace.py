@@ -55,7 +55,7 @@ def command(
     import anyio
 
     from orchestrator.errors import PrmlabError
-    from orchestrator.labfile import load
+    from orchestrator.labfile import complete, load
     from orchestrator.output.trace_text import trace_text
     from orchestrator.target import TargetSettings
     from orchestrator.tracing import trace_request
@@ -79,10 +79,14 @@ def command(
     elif api_key not in apis:
         raise click.UsageError(f"unknown API {api_key!r}: the lab's APIs are {', '.join(apis)}")
     settings = TargetSettings.for_lab(lab)
+    lab, _graph = complete(lab, settings.subscription_id)  # the derived global names
+    service = lab.apim.service.name
+    if service is None:  # complete() derives it; never reached
+        raise PrmlabError("the API Management service has no name")
     traced = anyio.run(
         trace_request,
         settings,
-        lab.apim.service.name,
+        service,
         api_key,
         method,
         target_path,

@@ -19,7 +19,6 @@ DEFAULT_GRAPH = "https://graph.microsoft.com"
 # locally the emulator's identity service issues tokens for this scope and its Graph accepts them.
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 GRAPH_USER_READ = "https://graph.microsoft.com/User.Read"
-REQUIRED_SCOPE = "user_impersonate"
 # How long the server keeps an idle HTTP/1.1 connection open (uvicorn's ``timeout_keep_alive``,
 # its default made explicit): the gateway's pool must never reuse a connection it closed, and
 # the verifier's ``idle.burst`` check idles just longer than this.
@@ -35,6 +34,9 @@ class Settings:
     tenant_id: str
     client_id: str
     managed_identity_client_id: str | None
+    # The scope a token must carry (``scp``): ``REQUIRED_SCOPE``, set by the lab's engine from the
+    # app registration's scope (no default: a renamed scope must reach the server).
+    required_scope: str
     host: str = "127.0.0.1"
     port: int = 8000
     authority_host: str = DEFAULT_AUTHORITY
@@ -50,7 +52,6 @@ class Settings:
     # (``$CONTAINER_APP_NAME.$CONTAINER_APP_ENV_DNS_SUFFIX``), else ``$CONTAINER_APP_HOSTNAME``
     # (the emulator's runner sets ``127.0.0.1:<port>``); empty means "derive from the request".
     public_base_url: str = ""
-    required_scope: str = REQUIRED_SCOPE
     log_level: str = "INFO"
 
     @property
@@ -114,7 +115,7 @@ class Settings:
             tls_key_file=Path(key) if key else None,
             extra_audiences=extra,
             public_base_url=public,
-            required_scope=env.get("REQUIRED_SCOPE", "").strip() or REQUIRED_SCOPE,
+            required_scope=required("REQUIRED_SCOPE"),
             log_level=(env.get("LOG_LEVEL", "").strip() or "INFO").upper(),
         )
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from orchestrator.errors import PermanentError
 from orchestrator.resource import UNKNOWN, Secret
+from orchestrator.spec.values import ref_parts
 
 # address -> that resource's outputs (``Actual.outputs``), or absent when not known yet.
 Outputs = Mapping[str, Mapping[str, Any]]
@@ -38,8 +39,8 @@ def is_ref(value: object) -> bool:
 
 def split_ref(ref: str) -> tuple[str, str]:
     """``"entra.apps.mcp.client_id"`` -> ``("entra.apps.mcp", "client_id")``."""
-    address, dot, output = ref.rpartition(".")
-    if not dot or not address or not output:
+    address, output = ref_parts(ref)
+    if not address or not output:
         raise ValueError(f"reference {ref!r} is not '<address>.<output>'")
     return address, output
 

@@ -35,10 +35,11 @@ from orchestrator.providers.common import Context, global_name
 from orchestrator.providers.identity import MANAGED_IDENTITY
 from orchestrator.resolve import contains_unknown, substitute
 from orchestrator.resource import UNKNOWN, Actual, Desired, FieldChange, Secret
-from orchestrator.spec.values import EnvVar
+from orchestrator.spec.refs import the_scope
+from orchestrator.spec.values import EnvVar, Ref
 
 if TYPE_CHECKING:
-    from orchestrator.spec.models import ContainerEnvironment, ContainerRegistry, Server
+    from orchestrator.spec.models import ContainerEnvironment, ContainerRegistry, Lab, Server
 
 SECRETS_TAG = "prmlab-secrets"
 
@@ -100,12 +101,36 @@ def _identity_id(ctx: Context, key: str | None) -> str | None:
     return resource_id(ctx.subscription_id, ctx.rg, MANAGED_IDENTITY.resource_type, name)
 
 
+REQUIRED_SCOPE_ENV = "REQUIRED_SCOPE"
+
+
+def required_scope(lab: Lab | None, spec: Server) -> str | None:
+    """The scope the MCP server requires in tokens, from the lab: the one the server's app
+    registration exposes (the app whose ``client_id`` the server's environment names; its
+    ``entra.apps.<k>.scope``). None when lab.yaml sets ``REQUIRED_SCOPE`` itself or names no app
+    with a scope. The engine puts it in the server's environment, so a renamed scope reaches the
+    server in the same reconcile as the app registration, the policies and the PRM."""
+    if lab is None or REQUIRED_SCOPE_ENV in spec.env:
+        return None
+    for item in spec.env.values():
+        value = item.value if isinstance(item, EnvVar) else item
+        if isinstance(value, Ref) and value.output == "client_id" and value.address.startswith("entra.apps."):
+            app = lab.entra.apps.get(value.address.split(".")[2])
+            if app is not None and app.scopes:
+                return the_scope(app)
+    return None
+
+
 def _environment(
-    spec: Server, resolved: Mapping[str, Any]
+    spec: Server, resolved: Mapping[str, Any], lab: Lab | None = None
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(container env, app secrets): a secret value goes into ``secrets`` and the env names it."""
+    """(container env, app secrets): a secret value goes into ``secrets`` and the env names it;
+    ``REQUIRED_SCOPE`` is set from the lab (``required_scope``)."""
     env: list[dict[str, Any]] = []
     secrets: list[dict[str, Any]] = []
+    scope = required_scope(lab, spec)
+    if scope is not None:
+        env.append({"name": REQUIRED_SCOPE_ENV, "value": scope})
     for env_name, item in spec.env.items():
         if isinstance(item, EnvVar):
             value = substitute(item.value, resolved)
@@ -140,7 +165,7 @@ class ContainerAppProvider(ArmResourceProvider):
         identity_id = _identity_id(self.ctx, spec.identity)
         login_server = self.ctx.clients.settings.endpoints.login_server(registry) if registry else None
         image, source_dir = self._image(spec, login_server)
-        env, secrets = _environment(spec, resolved)
+        env, secrets = _environment(spec, resolved, self.ctx.lab_spec)
         configuration: dict[str, Any] = {
             "ingress": {"external": True, "targetPort": spec.port, "transport": "auto"},
             "secrets": secrets,

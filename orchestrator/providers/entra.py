@@ -287,6 +287,53 @@ APP_COMPARE = {
 }
 
 
+def disable_first(actual: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The write that must come before ``desired`` when it removes or changes (value, type) an
+    enabled scope: the app as it is, those scopes disabled and no longer pre-authorized (pure;
+    None when nothing needs it). Graph refuses the direct change with 400
+    ``CannotDeleteOrUpdateEnabledEntitlement`` ("Permission (scope) cannot be deleted or updated
+    unless disabled first"). permissionScope resource type, isEnabled
+    (https://learn.microsoft.com/graph/api/resources/permissionscope): "To delete a permission,
+    this property must first be set to false. At that point, in a subsequent call, the permission
+    may be removed."""
+    old = [s for s in actual.get("api.oauth2PermissionScopes") or [] if isinstance(s, dict)]
+    new = {
+        str(s.get("id")): s for s in desired.get("api.oauth2PermissionScopes") or [] if isinstance(s, dict)
+    }
+    doomed = {
+        str(s.get("id"))
+        for s in old
+        if s.get("isEnabled", True)
+        and (
+            str(s.get("id")) not in new
+            or any(new[str(s.get("id"))].get(k) != s.get(k) for k in ("value", "type"))
+        )
+    }
+    if not doomed:
+        return None
+    pre = [
+        {
+            **p,
+            "delegatedPermissionIds": [
+                i for i in p.get("delegatedPermissionIds") or [] if str(i) not in doomed
+            ],
+        }
+        for p in actual.get("api.preAuthorizedApplications") or []
+        if isinstance(p, dict)
+    ]
+    return {
+        **{k: v for k, v in desired.items() if k.startswith("@")},
+        "displayName": actual.get("displayName"),
+        "signInAudience": actual.get("signInAudience"),
+        "tags": desired.get("tags") or actual.get("tags") or [],
+        "api.requestedAccessTokenVersion": actual.get("api.requestedAccessTokenVersion"),
+        "api.oauth2PermissionScopes": [
+            {**s, "isEnabled": False} if str(s.get("id")) in doomed else s for s in old
+        ],
+        "api.preAuthorizedApplications": [p for p in pre if p["delegatedPermissionIds"]],
+    }
+
+
 def application_model(props: Mapping[str, Any]) -> Any:
     """An msgraph ``Application`` body from the flat properties (every field the spec owns)."""
     from msgraph.generated.models.api_application import ApiApplication
@@ -432,6 +479,10 @@ class EntraAppProvider(GraphProvider):
         tags = [*(actual.properties.get("tags") or [])]
         tags += [t for t in desired.properties.get("tags") or [] if t not in tags]
         desired = dataclasses.replace(desired, properties={**desired.properties, "tags": tags})
+        disabling = disable_first(actual.properties, desired.properties)
+        if disabling is not None:
+            # Graph's sequence: an enabled scope is neither removed nor changed; disable it first
+            await self._upsert(dataclasses.replace(desired, properties=disabling))
         app, written = await self._upsert(desired)
         if app is not None:
             return dataclasses.replace(self._actual(app), address=desired.address, owned=True)

@@ -25,7 +25,7 @@ from typing import Any
 
 from orchestrator.errors import PrmlabError, SpecIssue
 from orchestrator.spec.refs import OUTPUTS, SECRET_OUTPUTS, pattern_of
-from orchestrator.spec.values import CHECK_GROUPS, REF_PATTERN
+from orchestrator.spec.values import CHECK_GROUPS, REF_PATTERN, ref_parts
 from orchestrator.spec.yamlsource import PathT, Positions, format_path
 
 _TEMPLATE_PARAM = re.compile(r"\{([^{}]*)\}")
@@ -81,6 +81,8 @@ class _Checker:
     templates_dir: Path
     template_variables: TemplateVariables | None = None
     issues: list[SpecIssue] = field(default_factory=list)
+    # apps exposing several enabled scopes -> their values (``entra.apps.<k>.scope`` is refused)
+    ambiguous_scope: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def at(self, path: PathT, message: str, *, key: bool = False) -> None:
         mark = self.positions.key(path) if key else self.positions.value(path)
@@ -96,9 +98,15 @@ class _Checker:
             outputs = ["client_id", "object_id"]
             if _list(_map(app).get("identifier_uris")):
                 outputs.append("identifier_uri")
-            if _list(_map(app).get("scopes")):
-                outputs.append("scope")
+            scopes = [_map(sc) for sc in _list(_map(app).get("scopes"))]
+            values = [str(sc.get("value")) for sc in scopes if sc.get("enabled", True) is not False]
+            if len(values) == 1 or (scopes and not values):
+                outputs.append("scope")  # several enabled: a reference names one (scopes.<value>)
+            elif values:
+                self.ambiguous_scope[f"entra.apps.{key}"] = tuple(values)
             table[f"entra.apps.{key}"] = tuple(outputs)
+            if scopes:
+                table[f"entra.apps.{key}.scopes"] = tuple(str(sc.get("value")) for sc in scopes)
         for key in _map(d.get("managed_identities")):
             table[f"managed_identities.{key}"] = OUTPUTS["managed_identities.*"]
         apim = _map(d.get("apim"))
@@ -122,8 +130,18 @@ class _Checker:
             if not re.match(REF_PATTERN, ref):
                 continue  # malformed: the model reports it
             where = (*path, "ref")
-            address, _, output = ref.rpartition(".")
-            if address not in table:
+            address, output = ref_parts(ref)
+            if output == "scope" and address in self.ambiguous_scope:
+                values = self.ambiguous_scope[address]
+                self.at(
+                    where,
+                    f"{address} exposes {len(values)} enabled scopes ({', '.join(values)}): 'scope' would "
+                    f"not say which; name one, e.g. {{ref: {address}.scopes.{values[0]}}}",
+                )
+            elif address.endswith(".scopes") and address in table and output not in table[address]:
+                app = address.removesuffix(".scopes")
+                self.at(where, f"{app} exposes no scope '{output}' (scopes: {', '.join(table[address])})")
+            elif address not in table:
                 self.at(where, _unknown_address(address, output, table))
             elif output not in table[address]:
                 self.at(where, _unknown_output(address, output))

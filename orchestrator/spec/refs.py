@@ -30,7 +30,8 @@ the emulator's ``<base>/login``), ``issuer`` = ``<authority>/<tenant>/v2.0``, ``
 the path is empty) and ``apim.apis.<k>.prm_url`` = its RFC 9728 path-inserted PRM URL (both
 from ``orchestrator.urls``); ``entra.apps.<k>.identifier_uri`` = the app's first
 identifier URI (resolved); ``entra.apps.<k>.scope`` = (identifier_uri, else client_id) + "/" +
-the first exposed scope's value; ``authorization.client_store.table_url`` = the storage account's
+the app's one enabled scope (``spec.checks`` refuses ``scope`` when the app exposes several: no
+silent "first"), ``entra.apps.<k>.scopes.<value>`` the same for the scope it names; ``authorization.client_store.table_url`` = the storage account's
 table endpoint + the table name (``https://<account>.table.core.windows.net/<table>``). A
 reference's ``suffix`` is appended after resolution.
 """
@@ -46,7 +47,7 @@ from orchestrator.spec.values import Ref
 from orchestrator.urls import api_prm_url, api_url
 
 if TYPE_CHECKING:
-    from orchestrator.spec.models import Lab
+    from orchestrator.spec.models import EntraApp, Lab
 
 # address pattern -> outputs. "*" stands for one map key.
 OUTPUTS: Mapping[str, tuple[str, ...]] = {
@@ -64,6 +65,13 @@ OUTPUTS: Mapping[str, tuple[str, ...]] = {
 SECRET_OUTPUTS = frozenset(
     {"monitoring.app_insights.connection_string", "monitoring.app_insights.instrumentation_key"}
 )
+
+
+def the_scope(app: EntraApp) -> str:
+    """The value ``entra.apps.<k>.scope`` stands for: the app's one enabled scope (the checks
+    refuse the reference when there are several; disabled ones are on their way out)."""
+    enabled = [s.value for s in app.scopes if s.enabled]
+    return (enabled or [s.value for s in app.scopes])[0]
 
 
 def pattern_of(address: str) -> str | None:
@@ -134,7 +142,7 @@ def _raw(ref: Ref, lab: Lab, outputs: Mapping[str, Mapping[str, Any]], target: M
             return UNKNOWN
         path = lab.apim.apis[parts[2]].path
         return api_prm_url(str(gateway), path) if out == "prm_url" else api_url(str(gateway), path)
-    if parts[:2] == ["entra", "apps"] and out in ("identifier_uri", "scope"):
+    if parts[:2] == ["entra", "apps"] and (out in ("identifier_uri", "scope") or parts[3:] == ["scopes"]):
         app = lab.entra.apps[parts[2]]
         node = outputs.get(Kind.ENTRA_APP.at(parts[2]), {})
         uri: Any = UNKNOWN
@@ -146,7 +154,9 @@ def _raw(ref: Ref, lab: Lab, outputs: Mapping[str, Mapping[str, Any]], target: M
         base = uri if app.identifier_uris else node.get("client_id", UNKNOWN)
         if base is UNKNOWN or base is None:
             return UNKNOWN
-        return f"{base}/{app.scopes[0].value}"
+        if parts[3:] == ["scopes"]:
+            return f"{base}/{out}"
+        return f"{base}/{the_scope(app)}"
     if ref.address == "server" and out == "url":
         node = outputs.get(Kind.CONTAINER_APP.at("server"), {})
         if node.get("url") is not None:

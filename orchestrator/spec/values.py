@@ -63,6 +63,17 @@ class Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
 
+def ref_parts(ref: str) -> tuple[str, str]:
+    """``"entra.apps.mcp.client_id"`` -> ``("entra.apps.mcp", "client_id")``; a scope named by
+    value keeps its dots: ``"entra.apps.mcp.scopes.mcp.access"`` ->
+    ``("entra.apps.mcp.scopes", "mcp.access")``."""
+    parts = ref.split(".")
+    if parts[:2] == ["entra", "apps"] and len(parts) > 4 and parts[3] == "scopes":
+        return ".".join(parts[:4]), ".".join(parts[4:])
+    address, _, output = ref.rpartition(".")
+    return address, output
+
+
 class Ref(Spec):
     """``{ref: "apim.apis.mcp.url", suffix: "/x"}``: the value of another resource's output."""
 
@@ -78,12 +89,12 @@ class Ref(Spec):
     @property
     def address(self) -> str:
         """The referenced resource, e.g. ``entra.apps.mcp``."""
-        return self.ref.rpartition(".")[0]
+        return ref_parts(self.ref)[0]
 
     @property
     def output(self) -> str:
         """The output of that resource, e.g. ``client_id``."""
-        return self.ref.rpartition(".")[2]
+        return ref_parts(self.ref)[1]
 
     def __str__(self) -> str:
         return f"{{ref: {self.ref}, suffix: {self.suffix}}}" if self.suffix else f"{{ref: {self.ref}}}"

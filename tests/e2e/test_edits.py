@@ -197,3 +197,53 @@ def test_removing_an_apis_policy_prunes_it_and_only_it(lab: dict[str, Any]) -> N
     assert re.search(
         r"^Plan: 0 to create, 0 to update, 0 to replace, 1 to delete, \d+ unchanged\.$", out, re.M
     )
+
+
+def test_renaming_the_scope_converges_in_one_reconcile(lab: dict[str, Any]) -> None:
+    """Entra's sequence (disable, then replace) by the engine; the policy, the PRM and the
+    server's REQUIRED_SCOPE follow the app registration in the same run."""
+
+    def rename(text: str) -> str:
+        text = text.replace("        - value: user_impersonate\n", "        - value: mcp.access\n", 1)
+        return text.replace("          scopes: [user_impersonate]\n", "          scopes: [mcp.access]\n", 1)
+
+    _edit(lab["folder"], rename)
+    out = one_reconcile(lab, "rename the scope")
+    steps = _steps(out)
+    for address in ("entra_app.mcp", "api_policy.mcp", "operation_policy.mcp.prm", "container_app.server"):
+        assert steps[address].startswith("~"), (address, steps)
+    # the client checks signed in with tokens carrying mcp.access: the server requires it now
+    # (its REQUIRED_SCOPE changed with the container app), or tools/list would be refused
+
+
+EXTRA_SCOPE = """        - value: extra
+          type: User
+          admin_consent_display_name: Extra
+          admin_consent_description: An extra scope.
+      # Clients that get the scope without a consent prompt: VS Code."""
+
+
+def test_removing_a_scope_converges_in_one_reconcile(lab: dict[str, Any]) -> None:
+    folder: Path = lab["folder"]
+    scope = re.search(r"(?m)^        - value: (\S+)$", (folder / "lab.yaml").read_text())
+    assert scope is not None
+    value = scope.group(1)
+
+    def two_scopes(text: str) -> str:  # lab A: a second scope; references name theirs
+        text = text.replace(
+            "      # Clients that get the scope without a consent prompt: VS Code.", EXTRA_SCOPE, 1
+        )
+        return text.replace("{ref: entra.apps.mcp.scope}", f"{{ref: entra.apps.mcp.scopes.{value}}}")
+
+    _edit(folder, two_scopes)
+    setup = prmlab(folder, "reconcile", "--yes")
+    assert setup.returncode == 0, setup.stdout[-3000:] + setup.stderr[-2000:]
+    assert "NOT verified" not in setup.stdout
+    _edit(
+        folder,
+        lambda t: t.replace(
+            EXTRA_SCOPE, "      # Clients that get the scope without a consent prompt: VS Code.", 1
+        ),
+    )
+    out = one_reconcile(lab, "remove a scope")
+    assert list(_steps(out)) == ["entra_app.mcp"], _steps(out)

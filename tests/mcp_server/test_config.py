@@ -6,7 +6,7 @@ import pytest
 
 from mcp_server.config import ConfigError, Settings
 
-BASE = {"AZURE_TENANT_ID": "t", "AZURE_CLIENT_ID": "c"}
+BASE = {"AZURE_TENANT_ID": "t", "AZURE_CLIENT_ID": "c", "REQUIRED_SCOPE": "user_impersonate"}
 
 
 def test_defaults_are_the_original_labs() -> None:
@@ -46,6 +46,7 @@ def test_local_overrides() -> None:
     [
         ({"AZURE_CLIENT_ID": "c"}, "AZURE_TENANT_ID"),
         ({"AZURE_TENANT_ID": "t"}, "AZURE_CLIENT_ID"),
+        ({"AZURE_TENANT_ID": "t", "AZURE_CLIENT_ID": "c"}, "REQUIRED_SCOPE"),  # no constant default
         ({**BASE, "PORT": "eighty"}, "PORT"),
         ({**BASE, "PORT": "70000"}, "PORT"),
         ({**BASE, "TLS_CERT_FILE": "/x"}, "TLS_KEY_FILE"),

@@ -27,6 +27,7 @@ def settings(**overrides: Any) -> Settings:
         "tenant_id": TENANT,
         "client_id": CLIENT_ID,
         "managed_identity_client_id": "mi-client",
+        "required_scope": "user_impersonate",
         "authority_host": AUTHORITY,
         "graph_endpoint": "https://graph.test.example",
         "public_base_url": "https://server.test.example",

@@ -35,6 +35,7 @@ def lab_text(
     apps: int = 0,
     extra_named_values: tuple[str, ...] = (),
     prm_policy: bool = True,
+    scopes: tuple[str, ...] = ("user_impersonate",),
 ) -> str:
     lines = [
         f"name: {name}",
@@ -52,10 +53,18 @@ def lab_text(
                 f"      display_name: {name} app {a}",
                 "      access_token_version: 2",
                 "      scopes:",
-                "        - value: user_impersonate",
-                "          type: User",
-                "          admin_consent_display_name: Access",
-                "          admin_consent_description: Access the API.",
+            ]
+            for value in scopes:
+                lines += [
+                    f"        - value: {value}",
+                    "          type: User",
+                    "          admin_consent_display_name: Access",
+                    "          admin_consent_description: Access the API.",
+                ]
+            lines += [
+                "      pre_authorized_clients:",
+                "        - app_id: aebc6443-996d-45c2-90f0-388ff96faa56",
+                f"          scopes: [{scopes[0]}]",
                 "      service_principal: true",
             ]
     lines += [

@@ -130,6 +130,36 @@ def test_removing_a_policy_from_lab_yaml_prunes_it_and_nothing_else(
     assert not again.plan.has_changes
 
 
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        (("user_impersonate",), ("mcp.access",)),  # rename
+        (("user_impersonate", "read"), ("read",)),  # remove one
+    ],
+    ids=["rename", "remove"],
+)
+def test_a_scope_change_converges_in_one_reconcile(
+    emulator: RunningEmulator, tmp_path: Path, before: tuple[str, ...], after: tuple[str, ...]
+) -> None:
+    """Graph refuses removing or changing an enabled scope (CannotDeleteOrUpdateEnabledEntitlement):
+    the engine disables it first, in the same reconcile; the kept scope keeps its id."""
+    name = f"scope-{after[0].replace('.', '-')}"
+    lab = write_lab(tmp_path, lab_text(name, apps=1, scopes=before))
+    assert reconcile_on(emulator, lab)[0].exit_code == 0
+    write_lab(tmp_path, lab_text(name, apps=1, scopes=after))
+    report, requests, _ = reconcile_on(emulator, lab)
+    assert report.exit_code == 0, report
+    app_writes = [w for w in writes(requests) if w["api"] == "graph" and w["method"] == "PATCH"]
+    assert len(app_writes) == 2  # disable, then the change
+    again, _, _ = reconcile_on(emulator, lab, dry_run=True)
+    assert not again.plan.has_changes
+    step = again.plan.step("entra_app.app0")
+    assert step.actual is not None
+    scopes = step.actual.properties["api.oauth2PermissionScopes"]
+    assert [s["value"] for s in scopes] == list(after)
+    assert all(s["isEnabled"] for s in scopes)
+
+
 def test_a_same_named_unowned_resource_is_refused(emulator: RunningEmulator, tmp_path: Path) -> None:
     lab = write_lab(tmp_path, lab_text("owner-lab"))
     assert reconcile_on(emulator, lab)[0].exit_code == 0

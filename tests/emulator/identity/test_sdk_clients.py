@@ -336,6 +336,7 @@ async def test_the_lab_servers_own_obo_exchanger_and_consent_link(lab: Lab) -> N
         tenant_id=lab.emu.tenant_id,
         client_id=data.API_ID,
         managed_identity_client_id=data.MI_CLIENT,
+        required_scope="user_impersonate",
         authority_host=f"{lab.emu.base_url}/login",
     )
     mp = pytest.MonkeyPatch()

@@ -79,6 +79,7 @@ async def test_container_app_lifecycle_through_arm(emulator: RunningEmulator) ->
                             "image": "acrlab.azurecr.io/mcp-server:1",
                             "env": [
                                 {"name": "AZURE_TENANT_ID", "value": emulator.tenant_id},
+                                {"name": "REQUIRED_SCOPE", "value": "user_impersonate"},
                                 {"name": "AZURE_CLIENT_ID", "secretRef": "client-id"},
                             ],
                         }

@@ -79,6 +79,7 @@ def _container_app(tenant: str, port: int) -> dict[str, Any]:
                         "image": "labacr.azurecr.io/mcp-server:e2e",
                         "env": [
                             {"name": "AZURE_TENANT_ID", "value": tenant},
+                            {"name": "REQUIRED_SCOPE", "value": "user_impersonate"},
                             {"name": "AZURE_CLIENT_ID", "value": data.API_ID},
                             {"name": "AZURE_MANAGED_IDENTITY_CLIENT_ID", "value": data.MI_CLIENT},
                         ],

@@ -435,3 +435,25 @@ def test_a_tier_change_is_in_place_or_a_replacement_as_azure_allows(
     changes = provider.diff(edited, actual)
     assert [(c.path, c.forces_replacement) for c in changes] == [("sku.name", replaced)]
     assert ("classic and v2" in changes[0].why) is replaced
+
+
+def test_the_servers_required_scope_comes_from_the_lab(
+    lab: Lab, nodes: dict[str, Node], providers: dict[str, Any]
+) -> None:
+    """REQUIRED_SCOPE is set from the app registration's scope (never the server's constant); a
+    renamed scope changes the container app's environment in the same plan."""
+    from orchestrator.providers.containers import required_scope
+
+    assert lab.server is not None
+    assert required_scope(lab, lab.server) == "user_impersonate"
+    desired = _desired(providers, nodes["container_app.server"])
+    env = {e["name"]: e.get("value") for e in desired.properties["properties.template.containers"][0]["env"]}
+    assert env["REQUIRED_SCOPE"] == "user_impersonate"
+    app = lab.entra.apps["mcp"]
+    renamed = app.model_copy(update={"scopes": (app.scopes[0].model_copy(update={"value": "mcp.access"}),)})
+    other = lab.model_copy(
+        update={"entra": lab.entra.model_copy(update={"apps": {**lab.entra.apps, "mcp": renamed}})}
+    )
+    assert required_scope(other, lab.server) == "mcp.access"
+    explicit = lab.server.model_copy(update={"env": {**lab.server.env, "REQUIRED_SCOPE": "x"}})
+    assert required_scope(lab, explicit) is None  # lab.yaml's own value goes through as written

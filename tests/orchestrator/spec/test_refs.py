@@ -23,7 +23,10 @@ entra:
     plain:
       unique_name: b
       display_name: B
-      scopes: [{value: read, admin_consent_display_name: X, admin_consent_description: Y}]
+      scopes:  # the first one is disabled (on its way out): `scope` is the enabled one
+        - {value: old, admin_consent_display_name: X, admin_consent_description: Y, enabled: false}
+        - {value: read, admin_consent_display_name: X, admin_consent_description: Y}
+        - {value: mcp.access, admin_consent_display_name: X, admin_consent_description: Y, enabled: false}
 monitoring:
   log_analytics: {name: log-t}
   app_insights: {name: appi-t}
@@ -66,6 +69,9 @@ def lab() -> Lab:
         ("entra.apps.with-uri.identifier_uri", "", "https://gw.example.net/mcp"),
         ("entra.apps.with-uri.scope", "", "https://gw.example.net/mcp/user_impersonate"),
         ("entra.apps.plain.scope", "", "11111111-2222-3333-4444-555555555555/read"),
+        ("entra.apps.plain.scopes.old", "", "11111111-2222-3333-4444-555555555555/old"),
+        ("entra.apps.plain.scopes.mcp.access", "", "11111111-2222-3333-4444-555555555555/mcp.access"),
+        ("entra.apps.with-uri.scopes.user_impersonate", "", "https://gw.example.net/mcp/user_impersonate"),
         ("entra.apps.plain.client_id", "", "11111111-2222-3333-4444-555555555555"),
         ("server.url", "/auth/callback", "https://srv.example.io/auth/callback"),
         ("server.fqdn", "", "srv.example.io"),

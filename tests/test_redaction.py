@@ -138,7 +138,7 @@ try:
 except SystemExit:
     pass
 """
-    env = {"AZURE_TENANT_ID": "t", "AZURE_CLIENT_ID": "c", "PATH": "/usr/bin:/bin"}
+    env = {"AZURE_TENANT_ID": "t", "AZURE_CLIENT_ID": "c", "REQUIRED_SCOPE": "s", "PATH": "/usr/bin:/bin"}
     result = subprocess.run(
         [sys.executable, "-c", probe],
         capture_output=True,

@@ -37,6 +37,7 @@ def container_app(
                         "env": [
                             {"name": "AZURE_TENANT_ID", "value": "t"},
                             {"name": "AZURE_CLIENT_ID", "value": "c"},
+                            {"name": "REQUIRED_SCOPE", "value": "user_impersonate"},
                             {"name": "SECRET_THING", "secretRef": "s1"},
                         ],
                         "resources": {"cpu": 0.5, "memory": "1Gi"},
@@ -82,7 +83,12 @@ def test_parse_resolves_secrets_port_and_identities() -> None:
     spec = parse_app(KEY, container_app())
     assert spec.port == 45678
     assert spec.name == "app1"
-    assert dict(spec.env) == {"AZURE_TENANT_ID": "t", "AZURE_CLIENT_ID": "c", "SECRET_THING": "hunter2"}
+    assert dict(spec.env) == {
+        "AZURE_TENANT_ID": "t",
+        "AZURE_CLIENT_ID": "c",
+        "REQUIRED_SCOPE": "user_impersonate",
+        "SECRET_THING": "hunter2",
+    }
     assert spec.identities == ((MI.lower(), "c-mi"),)
 
 

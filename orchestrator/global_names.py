@@ -69,6 +69,7 @@ class NameCheck:
     address: str
     kind: str
     name: str
+    location: str | None = None  # where the plan creates it (an APIM name soft-deleted there)
 
 
 def checks_for(plan: Plan) -> list[NameCheck]:
@@ -76,10 +77,15 @@ def checks_for(plan: Plan) -> list[NameCheck]:
     if plan.destroy:
         return []
     return [
-        NameCheck(step.address, step.kind, step.name)
+        NameCheck(step.address, step.kind, step.name, _location(step.desired))
         for step in plan.steps
         if step.action is Action.CREATE and step.kind in PROVIDERS
     ]
+
+
+def _location(desired: Any) -> str | None:
+    location = desired.properties.get("location") if desired is not None else None
+    return str(location) if location else None
 
 
 def _position(lab: Lab, path: tuple[str, ...]) -> tuple[str, bool]:
@@ -91,8 +97,9 @@ def _position(lab: Lab, path: tuple[str, ...]) -> tuple[str, bool]:
     return where, lab.written(*path)
 
 
-def problem(lab: Lab, check: NameCheck, answer: Mapping[str, Any]) -> str | None:
-    """The line to report for one answer of ``checkNameAvailability`` (None: the name is free)."""
+def problem(lab: Lab, check: NameCheck, answer: Mapping[str, Any], held: str | None = None) -> str | None:
+    """The line to report for one answer of ``checkNameAvailability`` (None: the name is free);
+    ``held``: what holds the name when the lab found out (a soft-deleted service)."""
     if answer.get("nameAvailable") is True:
         return None
     provider = PROVIDERS[check.kind]
@@ -100,7 +107,7 @@ def problem(lab: Lab, check: NameCheck, answer: Mapping[str, Any]) -> str | None
     reason = str(answer.get("reason") or "unavailable")
     message = str(answer.get("message") or "").strip()
     said = f"{reason}: {message}" if message else reason
-    fix = (
+    fix = held or (
         "choose another name there (the name is global: unique across Azure)"
         if written
         else f"the derived name is taken: write {'.'.join(provider.path)} in lab.yaml to choose one"
@@ -134,24 +141,63 @@ async def ask(resources: Any, subscription_id: str, check: NameCheck) -> Mapping
     return answer if isinstance(answer, dict) else {}
 
 
+async def soft_deleted(resources: Any, subscription_id: str, check: NameCheck) -> str | None:
+    """For an APIM name that is not available: the explanation when a soft-deleted service in the
+    plan's location holds it (``DeletedServices_GetByName``), else None. Azure's
+    ``checkNameAvailability`` answers such a name as "already in use", which alone would send the
+    user hunting for a live service."""
+    if check.kind != Kind.APIM_SERVICE or check.location is None:
+        return None
+    from azure.core.rest import HttpRequest
+
+    from orchestrator.providers.apim import soft_deleted_holder
+    from orchestrator.providers.errors import translating
+
+    client = resources._client
+    endpoint = str(resources._config.base_url).rstrip("/")
+    url = client.format_url(
+        f"/subscriptions/{subscription_id}/providers/Microsoft.ApiManagement/locations/{check.location}"
+        f"/deletedservices/{check.name}",
+        endpoint=endpoint,
+    )
+    request = HttpRequest("GET", url, params={"api-version": PROVIDERS[check.kind].api_version})
+    with translating(f"{check.address} (soft-deleted service)"):
+        response = await client._pipeline.run(request, stream=False)
+    if response.http_response.status_code != 200:
+        return None  # not soft-deleted here (404) or unknown: the availability answer stands
+    body = response.http_response.json()
+    props = body.get("properties") if isinstance(body, dict) else None
+    return soft_deleted_holder(check.name, check.location, props if isinstance(props, dict) else {})
+
+
 async def ensure_available(plan: Plan, lab: Lab, resources: Any, subscription_id: str) -> None:
     """Raise ``GlobalNameError`` when a global name ``plan`` creates is not available."""
     checks = checks_for(plan)
     if not checks:
         return
     answers: dict[int, Mapping[str, Any]] = {}
+    held: dict[int, str | None] = {}
 
     async def one(i: int, check: NameCheck) -> None:
         answers[i] = await ask(resources, subscription_id, check)
+        held[i] = (
+            None
+            if answers[i].get("nameAvailable") is True
+            else await soft_deleted(resources, subscription_id, check)
+        )
 
     async with anyio.create_task_group() as tg:
         for i, check in enumerate(checks):
             tg.start_soon(one, i, check)
-    lines = _lines(lab, checks, [answers[i] for i in range(len(checks))])
+    lines = _lines(
+        lab, checks, [answers[i] for i in range(len(checks))], [held[i] for i in range(len(checks))]
+    )
     if lines:
         raise GlobalNameError(lines)
 
 
-def _lines(lab: Lab, checks: Sequence[NameCheck], answers: Sequence[Mapping[str, Any]]) -> list[str]:
-    found = (problem(lab, check, answer) for check, answer in zip(checks, answers, strict=True))
+def _lines(
+    lab: Lab, checks: Sequence[NameCheck], answers: Sequence[Mapping[str, Any]], held: Sequence[str | None]
+) -> list[str]:
+    found = (problem(lab, c, a, h) for c, a, h in zip(checks, answers, held, strict=True))
     return [line for line in found if line is not None]

@@ -93,6 +93,23 @@ async def service_names(ctx: Context, addresses: Mapping[str, Desired | None], l
 PENDING_KIND = "apim_service"  # orchestrator.pending kind of a started service delete
 
 
+def soft_deleted_holder(name: str, location: str, props: Mapping[str, Any]) -> str:
+    """What holds an APIM name when a soft-deleted service does and this lab has no record of
+    deleting it (``DeletedServiceContract``'s properties, possibly empty), and the ways out:
+    prmlab purges only what it knows to be its own (Learn, "API Management soft-delete")."""
+    what = f"a soft-deleted API Management service named {name!r}"
+    if props:
+        what += (
+            f" (was {props.get('serviceId')}, deleted {props.get('deletionDate')}, purged by Azure at "
+            f"{props.get('scheduledPurgeDate')})"
+        )
+    return (
+        f"{what} holds the name, and this lab has no record of deleting it, so prmlab does not purge it. "
+        f"If it is yours: purge it (az apim deletedservice purge --service-name {name} --location {location}) "
+        "or restore it (create the service with properties.restore = true); else choose another name"
+    )
+
+
 class ApimServiceProvider:
     kind = Kind.APIM_SERVICE
 
@@ -224,22 +241,11 @@ class ApimServiceProvider:
 
     async def _name_held(self, desired: Desired) -> str:
         """Why the create failed, when a soft-deleted service holds the name and this lab has no
-        record of deleting it (else ``read`` would have planned its purge): what it is, and the
-        ways out — prmlab purges only what it knows to be its own."""
+        record of deleting it (else ``read`` would have planned its purge)."""
         name, location = desired.name, str(desired.properties.get("location"))
         deleted = await self._soft_deleted(name, location)
         props = wire(deleted).get("properties") or {} if deleted is not None else {}
-        what = f"a soft-deleted API Management service named {name!r}"
-        if props:
-            what += (
-                f" (was {props.get('serviceId')}, deleted {props.get('deletionDate')}, purged by Azure at "
-                f"{props.get('scheduledPurgeDate')})"
-            )
-        return (
-            f"{what} holds the name, and this lab has no record of deleting it, so prmlab does not purge it. "
-            f"If it is yours: purge it (az apim deletedservice purge --service-name {name} --location {location}) "
-            "or restore it (create the service with properties.restore = true); else choose another name"
-        )
+        return soft_deleted_holder(name, location, props)
 
     async def delete_refusal(self, actual: Actual) -> str | None:
         """Deleting the service deletes everything in it: refused while it holds anything the lab

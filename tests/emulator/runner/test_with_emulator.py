@@ -102,6 +102,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
             store, f"{first.base_url}/login/{first.tenant_id}/v2.0", resource="https://gw.example.test/mcp"
         )
         store.put(KIND, data.CONTAINER_APP, _container_app(first.tenant_id, app_port))
+        # On-behalf-of Graph needs consent on record (AADSTS65001 otherwise): Alice consented for
+        # herself; Bob did not, so he meets the consent link (test_missing_graph_consent_...).
+        data.grant_graph_consent(store, principal=data.ALICE)
     finally:
         store.close()
     emu = start_emulator(state, "--port", str(port))
@@ -208,15 +211,8 @@ async def test_server_refuses_direct_calls_without_a_valid_token(lab: Lab) -> No
 
 async def test_missing_graph_consent_returns_a_consent_url(lab: Lab) -> None:
     await _running(lab)
-    token = await anyio.to_thread.run_sync(_user_token, lab.emu)
-    async with lab.emu.http() as http:
-        off = await http.put("/_emulator/identity/settings", json={"headlessSignIn": False})
-        assert off.status_code == 200
-    try:
-        result = await _call_tool(lab, token)
-    finally:
-        async with lab.emu.http() as http:
-            await http.put("/_emulator/identity/settings", json={"headlessSignIn": True})
+    token = await anyio.to_thread.run_sync(_user_token, lab.emu, "bob@lab.example")  # no grant for Bob
+    result = await _call_tool(lab, token)
     assert not result.is_error, result
     payload = _payload(result)
     assert payload["consent_required"] is True

@@ -85,25 +85,9 @@ class Report:
 
 
 # Writes whose operation is not vendored (yet), each with its reason. Anything else not covered
-# fails the test: a new request the engine sends comes with its contract.
-_MCP_GAP = (
-    "the MCP API's api-version (orchestrator.providers.apim_apis.MCP_API_VERSION): the engine reads "
-    "and writes the MCP API's subtree there, as the deployed lab does; the 2024-06-01-preview files "
-    "(apimapis.json 212 kB, definitions.json, common-types v5) are not vendored, and their JSON "
-    "describes no type mcp anyway (the MCP API body is checked against the deployed lab: check_mcp_api)"
-)
-KNOWN_GAPS: dict[str, str] = {
-    f"{method} Microsoft.ApiManagement/service/{rtype}@2024-06-01-preview": _MCP_GAP
-    for method, rtype in [
-        ("GET", "apis"),  # the lists: an MCP API does not exist for 2024-05-01
-        ("DELETE", "apis"),
-        *[
-            (method, rtype)
-            for method in ("GET", "PUT", "DELETE")
-            for rtype in ("apis/operations", "apis/policies", "apis/operations/policies")
-        ],
-    ]
-}
+# fails the test: a new request the engine sends comes with its contract. Empty: the MCP API's
+# subtree at 2024-06-01-preview is vendored (emulator/contracts/specs/README.md).
+KNOWN_GAPS: dict[str, str] = {}
 
 
 def _text(body: Any) -> str | None:
@@ -150,7 +134,11 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> list[Sent]:
 # 2024-06-01-preview files; the TypeSpec source has it), so its contract is the body of the lab
 # that deploys in Azure — Azure-Samples/AI-Gateway labs/mcp-prm-oauth, src/bicep/apim-mcp/mcp-api.bicep,
 # ``apis@2024-06-01-preview`` — property for property (``description``, an ApiEntityBaseContract
-# property of every version, carries our ownership mark).
+# property of every version, carries our ownership mark); and the rest of the body against the
+# vendored 2024-06-01-preview JSON (strict), without the two properties that JSON lacks
+# (``MCP_ONLY``: neither ApiCreateOrUpdateProperties nor ApiContractProperties nor
+# ApiEntityBaseContract of preview/2024-06-01-preview/definitions.json has them; its ``ApiType``
+# enum lacks ``mcp`` but is ``modelAsString``, an open enum).
 MCP_API_SOURCE = "Azure-Samples/AI-Gateway labs/mcp-prm-oauth src/bicep/apim-mcp/mcp-api.bicep"
 MCP_API_VERSION = "2024-06-01-preview"
 MCP_API_FIXED: dict[str, Any] = {
@@ -167,6 +155,15 @@ MCP_API_TYPED: dict[str, type] = {
     "subscriptionRequired": bool,
 }
 MCP_API_OPTIONAL = frozenset({"description"})
+MCP_ONLY = ("backendId", "mcpProperties")
+
+
+def _without_mcp_only(api: Any) -> Any:
+    """An API body or answer without ``MCP_ONLY`` when it is an MCP API (else unchanged)."""
+    props = api.get("properties") if isinstance(api, dict) else None
+    if not isinstance(props, dict) or str(props.get("type", "")).lower() != "mcp":
+        return api
+    return {**api, "properties": {k: v for k, v in props.items() if k not in MCP_ONLY}}
 
 
 def check_mcp_api(r: Sent, body: dict[str, Any]) -> list[str]:
@@ -232,11 +229,17 @@ def _check_read(r: Sent, report: Report) -> None:
 
 
 def _check_arm(r: Sent, report: Report) -> None:
+    operation = loader.operation(r.method, r.path, r.api_version)
     if r.body and _is_mcp_api_write(r, json.loads(r.body)):
         report.validated += 1
         report.problems += check_mcp_api(r, json.loads(r.body))
+        schema = operation.body_schema() if operation is not None else None
+        if operation is not None and schema is not None:  # and the JSON of its api-version
+            result = validate(schema, _without_mcp_only(json.loads(r.body)), Rules.STRICT)
+            report.problems += [
+                f"{r.method} {r.path} ({operation.operation_id}): {p}" for p in result.problems
+            ]
         return
-    operation = loader.operation(r.method, r.path, r.api_version)
     if operation is None:
         rtype = loader.resource_type_of(r.path) or "resourceGroups"
         report.not_covered[f"{r.method} {rtype}@{r.api_version}"] += 1
@@ -445,7 +448,8 @@ EMULATOR_EXTRAS: dict[tuple[str, str], str] = {
 def check_answers(requests: list[Sent]) -> tuple[int, list[str]]:
     """Validate every ARM success answer against the response schema of its operation and status:
     what the emulator serves has Azure's shape (no property the schema lacks, types, enums,
-    required). Read-only properties are expected in answers; ``EMULATOR_EXTRAS`` are allowed."""
+    required). Read-only properties are expected in answers; ``EMULATOR_EXTRAS`` are allowed, and
+    an MCP API's ``MCP_ONLY`` properties (the JSON of its api-version lacks them)."""
     checked, problems = 0, []
     for r in requests:
         if not r.path.startswith("/subscriptions") or not r.answer or not 200 <= r.status < 300:
@@ -455,7 +459,10 @@ def check_answers(requests: list[Sent]) -> tuple[int, list[str]]:
         if operation is None or schema is None:
             continue
         checked += 1
-        result = validate(schema, json.loads(r.answer), Rules.STRICT)
+        answer = json.loads(r.answer)
+        if isinstance(answer, dict) and isinstance(answer.get("value"), list):  # a list of APIs
+            answer = {**answer, "value": [_without_mcp_only(item) for item in answer["value"]]}
+        result = validate(schema, _without_mcp_only(answer), Rules.STRICT)
         problems += [
             f"{r.method} {r.path} -> {r.status} ({operation.operation_id}): {p}"
             for p in result.problems
@@ -490,7 +497,34 @@ def test_the_mcp_api_is_checked_against_the_deployed_lab_body() -> None:
     ]
     assert all(MCP_API_SOURCE in p and path in p for p in problems)
     misspelled = {"properties": {**body["properties"], "mcpPropeties": {}}}
+    preview = "preview/2024-06-01-preview/definitions.json#/definitions/ApiCreateOrUpdateProperties"
     assert check([Sent("PUT", url, json.dumps(misspelled))]).problems == [
         f"PUT {path} (MCP API, {MCP_API_SOURCE}): properties.mcpPropeties: "
-        "is not a property of the deployed lab's MCP API"
+        "is not a property of the deployed lab's MCP API",
+        f"PUT {path} (Api_CreateOrUpdate): properties.mcpPropeties: is not a property of the schema "
+        f"[specification/apimanagement/resource-manager/Microsoft.ApiManagement/{preview}]",
+    ]
+
+
+def test_the_mcp_api_subtree_is_validated_at_its_preview_api_version() -> None:
+    """The MCP API's operations and policies are written at 2024-06-01-preview: checked against
+    that version's vendored JSON (they were KNOWN_GAPS until it was vendored)."""
+    api = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ApiManagement/service/svc/apis/mcp"
+    operation = {"properties": {"displayName": "d", "method": "GET", "urlTemplat": "/x"}}
+    policy = {"properties": {"value": "<policies/>", "format": "xml"}}
+    sent = [
+        Sent("PUT", f"https://h{api}/operations/op?api-version={MCP_API_VERSION}", json.dumps(operation)),
+        Sent("PUT", f"https://h{api}/policies/policy?api-version={MCP_API_VERSION}", json.dumps(policy)),
+        Sent("GET", f"https://h{api[: api.rindex('/')]}?api-version={MCP_API_VERSION}", None),
+    ]
+    report = check(sent)
+    assert (report.writes, report.validated, report.reads, report.reads_found) == (2, 2, 1, 1)
+    assert report.not_covered == Counter()
+    spec = (
+        "[specification/apimanagement/resource-manager/Microsoft.ApiManagement/preview/2024-06-01-preview/"
+        "definitions.json#/definitions/OperationContractProperties]"
+    )
+    assert sorted(p.split(": ", 1)[1] for p in report.problems) == [
+        f"properties.urlTemplat: is not a property of the schema {spec}",
+        f"properties.urlTemplate: is required {spec}",
     ]

@@ -39,6 +39,7 @@ from __future__ import annotations
 import copy
 import re
 import secrets
+import string
 import time
 import uuid
 from collections.abc import Mapping
@@ -203,6 +204,22 @@ def _check_app_unique(store: Store, app: Doc) -> None:
             )
 
 
+# permissionScope.value: "Must not exceed 120 characters in length. Allowed characters are : ! # $
+# % & ' ( ) * + , - . / : ; < = > ? @ [ ] ^ + _ ` { | } ~, as well as characters in the ranges 0-9,
+# A-Z and a-z. Any other character, including the space character, are not allowed. May not begin
+# with ." (https://learn.microsoft.com/graph/api/resources/permissionscope)
+_SCOPE_VALUE_CHARS = frozenset(string.ascii_letters + string.digits + ":!#$%&'()*+,-./;<=>?@[]^_`{|}~")
+
+
+def _scope_value_ok(value: object) -> bool:
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= 120
+        and not value.startswith(".")
+        and all(c in _SCOPE_VALUE_CHARS for c in value)
+    )
+
+
 def _validate_app(app: Doc) -> None:
     if not isinstance(app.get("displayName"), str) or not app["displayName"].strip():
         raise bad_request("Invalid value specified for property 'displayName' of resource 'Application'.")
@@ -219,6 +236,12 @@ def _validate_app(app: Doc) -> None:
             raise bad_request(
                 "Invalid value specified for property 'oauth2PermissionScopes' of resource 'Application'."
             )
+        if not _scope_value_ok(scope["value"]):
+            # Graph's exact answer to a value breaking this rule is not published; it names the
+            # property and its resource type for a bad 'type' ("Invalid value specified for
+            # property 'type' of resource 'PermissionScope'.", microsoftgraph/microsoft-graph-docs
+            # issue 9426), so the emulator answers the same shape for 'value'.
+            raise bad_request("Invalid value specified for property 'value' of resource 'PermissionScope'.")
     for role in app.get("appRoles") or []:
         if not isinstance(role, dict) or not role.get("id") or not role.get("allowedMemberTypes"):
             raise bad_request("Invalid value specified for property 'appRoles' of resource 'Application'.")

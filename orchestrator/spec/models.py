@@ -32,6 +32,7 @@ from orchestrator.spec.values import (
     PolicyValue,
     PublicClientUriOrRef,
     RedirectUriOrRef,
+    ScopeValue,
     Spec,
     StrOrRef,
     UrlOrRef,
@@ -129,9 +130,7 @@ class Authorization(Spec):
 class ExposedScope(Spec):
     """A delegated permission the app exposes (``oauth2PermissionScopes``)."""
 
-    value: Annotated[
-        str, pattern(r"^[A-Za-z0-9_.:-]{1,120}$", "a scope value without spaces, e.g. user_impersonate")
-    ]
+    value: ScopeValue
     type: Literal["User", "Admin"] = "User"
     admin_consent_display_name: Name
     admin_consent_description: Name

@@ -25,6 +25,7 @@ from pydantic import (
     Strict,
     StringConstraints,
     Tag,
+    WithJsonSchema,
     model_validator,
 )
 
@@ -38,7 +39,30 @@ def pattern(regex: str, words: str) -> StringConstraints:
     return StringConstraints(pattern=regex)
 
 
-REF_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9][A-Za-z0-9_-]*)+$"
+# A scope value (Graph permissionScope.value): "Must not exceed 120 characters in length.
+# Allowed characters are : ! # $ % & ' ( ) * + , - . / : ; < = > ? @ [ ] ^ + _ ` { | } ~, as well
+# as characters in the ranges 0-9, A-Z and a-z. Any other character, including the space
+# character, are not allowed. May not begin with ." (https://learn.microsoft.com/graph/api/resources/permissionscope).
+# The lab also refuses '/': a scope is requested as <identifier URI or client id>/<value>, and the
+# policies (render.filters.scope_claim) and the verifier take the value after the last '/'.
+SCOPE_VALUE_MAX = 120
+ENTRA_SCOPE_SYMBOLS = ":!#$%&'()*+,-./;<=>?@[]^_`{|}~"
+SCOPE_VALUE_SYMBOLS = ENTRA_SCOPE_SYMBOLS.replace("/", "")
+_KEY = r"[A-Za-z0-9][A-Za-z0-9_-]*"
+
+
+def _char_class(symbols: str) -> str:
+    """A class of letters, digits and ``symbols`` that Python's re, pydantic's Rust regex and
+    ECMAScript (lab.schema.json, unicode mode) read alike: only ``[ ] ^ - \\`` are escaped (an
+    escaped ``#``/``&``/``~`` is an error in ECMAScript's unicode mode; a doubled ``&``/``~``/``-``
+    would be a set operation in Rust, and each symbol appears once)."""
+    return "[A-Za-z0-9" + "".join("\\" + c if c in "[]^-\\" else c for c in symbols) + "]"
+
+
+_SCOPE_VALUE = _char_class(SCOPE_VALUE_SYMBOLS.replace(".", "")) + _char_class(SCOPE_VALUE_SYMBOLS) + "*"
+# `<address>.<output>`; a scope named by value (`entra.apps.<k>.scopes.<value>`) keeps its value
+# whole: dots, ':' and the other characters Entra allows in it.
+REF_PATTERN = rf"^(?:entra\.apps\.{_KEY}\.scopes\.{_SCOPE_VALUE}|[A-Za-z_][A-Za-z0-9_]*(?:\.{_KEY})+)$"
 KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$"
 PATTERN_HELP[REF_PATTERN] = "'<address>.<output>', e.g. 'entra.apps.mcp.client_id'"
 
@@ -138,6 +162,48 @@ def _url_checker(schemes: frozenset[str], *, loopback_http: bool = False, max_le
 
     return AfterValidator(check)
 
+
+_SCOPE_CHARS = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789" + ENTRA_SCOPE_SYMBOLS
+)
+_ENTRA_SCOPE_RULE = "(Entra's rule: https://learn.microsoft.com/graph/api/resources/permissionscope)"
+
+
+def _check_scope_value(value: str) -> str:
+    """Entra's rule for ``permissionScope.value`` (see ``ENTRA_SCOPE_SYMBOLS``), plus the lab's '/'."""
+    problems = []
+    if not value:
+        problems.append("a scope value cannot be empty")
+    if len(value) > SCOPE_VALUE_MAX:
+        problems.append(f"a scope value is {len(value)} characters long (at most {SCOPE_VALUE_MAX})")
+    bad = sorted({c for c in value if c not in _SCOPE_CHARS}, key=value.index)
+    if bad:
+        shown = ", ".join("a space" if c == " " else repr(c) for c in bad)
+        problems.append(
+            f"a scope value cannot contain {shown} (allowed: letters, digits and {ENTRA_SCOPE_SYMBOLS})"
+        )
+    if value.startswith("."):
+        problems.append("a scope value cannot start with '.'")
+    if problems:
+        raise ValueError(f"{'; '.join(problems)} {_ENTRA_SCOPE_RULE}")
+    if "/" in value:
+        raise ValueError(
+            "a scope value cannot contain '/' in this lab (Entra allows it): a scope is requested as "
+            "<identifier URI or client id>/<value>, and the lab's policies and checks take the value "
+            "after the last '/'"
+        )
+    return value
+
+
+# An exposed scope's value (``entra.apps.<k>.scopes[].value``); lab.schema.json carries the same
+# rule as a pattern for editors.
+ScopeValue = Annotated[
+    str,
+    AfterValidator(_check_scope_value),
+    WithJsonSchema(
+        {"type": "string", "pattern": rf"^(?!\.){_char_class(SCOPE_VALUE_SYMBOLS)}{{1,{SCOPE_VALUE_MAX}}}$"}
+    ),
+]
 
 HttpUrl = Annotated[str, _url_checker(frozenset({"http", "https"}))]
 HttpsUrl = Annotated[str, _url_checker(frozenset({"https"}))]

@@ -11,6 +11,7 @@ import pytest
 from msgraph.generated.models.api_application import ApiApplication
 from msgraph.generated.models.application import Application
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
+from msgraph.generated.models.permission_scope import PermissionScope
 
 from emulator.graph.domains import INITIAL_DOMAIN
 from emulator.server import DB_FILE
@@ -145,3 +146,41 @@ async def test_a_new_grant_is_invisible_for_the_replication_delay(emulator: Runn
         shown = (await h.get(f"/v1.0/oauth2PermissionGrants/{grant}")).json()
         assert shown["scope"] == "User.Read"
         assert "createdDateTime" not in shown
+
+
+@pytest.mark.parametrize("value", ["api:read", "a&b~c[]{x}|`=?@", "x" * 120])
+async def test_a_scope_value_entra_allows_is_accepted(emulator: RunningEmulator, value: str) -> None:
+    async with emulator.graph_client() as graph:
+        app = await graph.applications.post(_scoped_app(value))
+        assert app.api is not None
+        assert app.api.oauth2_permission_scopes is not None
+        assert [s.value for s in app.api.oauth2_permission_scopes] == [value]
+
+
+@pytest.mark.parametrize("value", [".read", "read all", "lé", 'a"b', "a\\b", "x" * 121])
+async def test_a_scope_value_entra_refuses_is_refused(emulator: RunningEmulator, value: str) -> None:
+    """Graph permissionScope.value: at most 120 of the listed characters, not starting with '.'."""
+    async with emulator.graph_client() as graph:
+        with pytest.raises(ODataError) as refused:
+            await graph.applications.post(_scoped_app(value))
+        assert refused.value.response_status_code == 400
+        assert refused.value.error is not None
+        assert refused.value.error.code == "Request_BadRequest"
+        assert refused.value.error.message == (
+            "Invalid value specified for property 'value' of resource 'PermissionScope'."
+        )
+
+
+def _scoped_app(value: str) -> Application:
+    scope = PermissionScope(
+        id=uuid.uuid4(),
+        value=value,
+        type="User",
+        is_enabled=True,
+        admin_consent_display_name="X",
+        admin_consent_description="Y",
+    )
+    return Application(
+        display_name=f"scope-{uuid.uuid4().hex[:6]}",
+        api=ApiApplication(requested_access_token_version=2, oauth2_permission_scopes=[scope]),
+    )

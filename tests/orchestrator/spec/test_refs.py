@@ -27,6 +27,8 @@ entra:
         - {value: old, admin_consent_display_name: X, admin_consent_description: Y, enabled: false}
         - {value: read, admin_consent_display_name: X, admin_consent_description: Y}
         - {value: mcp.access, admin_consent_display_name: X, admin_consent_description: Y, enabled: false}
+        - {value: "mcp:tools", admin_consent_display_name: X, admin_consent_description: Y, enabled: false}
+        - {value: "a&&b~~c--d[]{x}", admin_consent_display_name: X, admin_consent_description: Y, enabled: false}
 monitoring:
   log_analytics: {name: log-t}
   app_insights: {name: appi-t}
@@ -71,6 +73,13 @@ def lab() -> Lab:
         ("entra.apps.plain.scope", "", "11111111-2222-3333-4444-555555555555/read"),
         ("entra.apps.plain.scopes.old", "", "11111111-2222-3333-4444-555555555555/old"),
         ("entra.apps.plain.scopes.mcp.access", "", "11111111-2222-3333-4444-555555555555/mcp.access"),
+        # ':' and Entra's other symbols: the value is kept whole (it was refused by the ref grammar)
+        ("entra.apps.plain.scopes.mcp:tools", "", "11111111-2222-3333-4444-555555555555/mcp:tools"),
+        (
+            "entra.apps.plain.scopes.a&&b~~c--d[]{x}",
+            "",
+            "11111111-2222-3333-4444-555555555555/a&&b~~c--d[]{x}",
+        ),
         ("entra.apps.with-uri.scopes.user_impersonate", "", "https://gw.example.net/mcp/user_impersonate"),
         ("entra.apps.plain.client_id", "", "11111111-2222-3333-4444-555555555555"),
         ("server.url", "/auth/callback", "https://srv.example.io/auth/callback"),

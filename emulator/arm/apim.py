@@ -7,7 +7,7 @@ Where it sits: registers one ``TypeSpec`` per APIM resource type with ``emulator
 * ``namedValues`` — secret values are hidden on GET/list; ``POST .../listValue`` reveals them;
   ``provisioningState`` and, for a Key Vault reference, ``keyVault.lastStatus`` (no vault is
   emulated: the refresh is reported failed, never ``Success``).
-* policies (service, API, operation) and ``policyFragments`` — stored as the policy checker
+* policies (service, product, API, operation) and ``policyFragments`` — stored as the policy checker
   reformats them (``EmulatorContext.policy_checker``: the gateway registers its PUT-time gate;
   ARM does not import the gateway); a bad document or a ``{{name}}`` without a named value (matched on
   ``displayName``) or an ``include-fragment`` of a missing fragment is refused with APIM's
@@ -169,6 +169,17 @@ async def _list_value(call: Call, stored: Stored) -> Response:
 # ============================================================================ policies
 
 
+# the scope of a policy document, from its ARM type (Learn "Policies in Azure API Management",
+# Scopes: global, workspace, product, API, operation): elements limited to some scopes (quota:
+# product only) are refused elsewhere when the policy is stored
+_POLICY_SCOPES = {
+    ("policies",): "global",
+    ("products", "policies"): "product",
+    ("apis", "policies"): "api",
+    ("apis", "operations", "policies"): "operation",
+}
+
+
 def _fragment_ids(ctx: EmulatorContext, service_key: str) -> set[str]:
     return {str(d.body.get("name", "")).lower() for d in ctx.store.list(FRAGMENTS, parent=service_key)}
 
@@ -192,6 +203,7 @@ def _policy_value(call: Call, base: Doc, *, fragment: bool) -> str:
                 f"Policy fragment '{ref}' referenced by the policy does not exist.", "representation"
             )
     checker = call.ctx.policy_checker
+    scope = _POLICY_SCOPES.get(tuple(t.lower() for t in call.addr.types[1:]), "")
     if checker is None:  # never store a policy nobody checked
         raise ArmError(
             500, "InternalServerError", "The emulator has no policy checker (the gateway sub-app)."
@@ -199,7 +211,7 @@ def _policy_value(call: Call, base: Doc, *, fragment: bool) -> str:
     try:
         if fragment:
             return checker.check_fragment(value, names)
-        return checker.check_policy(value, names)
+        return checker.check_policy(value, names, scope)
     except PolicyRejectedError as exc:
         raise ArmError(
             400,
@@ -689,6 +701,13 @@ def register_all() -> None:
         _child("apis/tags", "apis/tags", prepare=_prepare_tag_link, **api_child),
         _child("apis/operations/tags", "apis/operations/tags", prepare=_prepare_tag_link, **api_child),
         _child("products", "products", prepare=_prepare_product),
+        _child(
+            "products/policies",
+            "products/policies",
+            prepare=_prepare_policy,
+            present=_present_policy,
+            singleton="policy",
+        ),
         _child(
             "subscriptions",
             "subscriptions",

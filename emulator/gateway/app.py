@@ -108,7 +108,8 @@ class GatewayApp:
                 await _simple(send, 401, {"statusCode": 401, "message": admission.refusal})
                 return
         try:
-            pipeline = snapshot.pipeline(match) if preflight is None else preflight[1]
+            product = admission.product.id if admission.product is not None else ""
+            pipeline = snapshot.pipeline(match, product) if preflight is None else preflight[1]
         except PolicyCompileError as exc:
             await _simple(
                 send,
@@ -148,15 +149,18 @@ class GatewayApp:
                 rt.recorder = tracing.Recorder(match.api.name, operation, method, path)
             elif verdict.header is not None:
                 rt.extra_response_headers.append(verdict.header)
+        sent = [0]  # response body bytes sent (quotas count bandwidth)
         try:
             await execute(rt)
             if rt.recorder is not None:
                 document = rt.recorder.document(rt.ctx.Response.StatusCode, dict(headers.pairs()))
                 tracing.save(self.services.emulator.store, self.services.service_key, document)
                 rt.extra_response_headers.append(("Apim-Trace-Id", rt.recorder.trace_id))
-            await self._respond(rt, method, receive, send)
+            await self._respond(rt, method, receive, send, sent)
         finally:
             await rt.close_backend()
+            for done in rt.completion:  # quotas count the call once it has been answered
+                done(sent[0])
 
     def _route(
         self, snapshot: Snapshot, path: str, method: str, headers: Headers
@@ -320,7 +324,8 @@ class GatewayApp:
                 pairs.append(("Content-Length", str(len(data))))
         return pairs, streaming, no_body, data
 
-    async def _respond(self, rt: Runtime, method: str, receive: Receive, send: Send) -> None:
+    async def _respond(self, rt: Runtime, method: str, receive: Receive, send: Send, sent: list[int]) -> None:
+        """Send ``context.Response`` (relaying a streamed body); ``sent[0]``: the body bytes sent."""
         if not 100 <= rt.ctx.Response.StatusCode <= 599:  # only reachable through a bug: never send it
             await rt.close_backend()
             rt.error_response(500, "Internal server error")
@@ -340,6 +345,7 @@ class GatewayApp:
         await send({"type": "http.response.start", "status": response.StatusCode, "headers": raw})
         if not streaming:
             await send({"type": "http.response.body", "body": data})
+            sent[0] = len(data)
             return
         upstream = rt.upstream
         assert upstream is not None
@@ -348,7 +354,7 @@ class GatewayApp:
             return
         sized = any(k.lower() == "content-length" for k, _ in pairs)
         if sized:  # a bounded body: relay it, no need to watch for the client leaving
-            await self._relay(rt, upstream, send)
+            await self._relay(rt, upstream, send, sent)
             return
         async with anyio.create_task_group() as tg:  # a stream (SSE, chunked): stop when the client leaves
 
@@ -360,11 +366,11 @@ class GatewayApp:
                         return
 
             tg.start_soon(watch_disconnect)
-            await self._relay(rt, upstream, send)
+            await self._relay(rt, upstream, send, sent)
             tg.cancel_scope.cancel()
 
     @staticmethod
-    async def _relay(rt: Runtime, upstream: UpstreamReply, send: Send) -> None:
+    async def _relay(rt: Runtime, upstream: UpstreamReply, send: Send, sent: list[int]) -> None:
         tap = rt.stream_usage  # AI-gateway policies read the usage as the stream passes
         try:
             async for chunk in raw_chunks(upstream):
@@ -372,6 +378,7 @@ class GatewayApp:
                     if tap is not None:
                         tap.feed(chunk)
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                    sent[0] += len(chunk)
             await send({"type": "http.response.body", "body": b""})
         except (OSError, UpstreamError):
             pass  # the client went away, or the backend broke the stream: the response ends here

@@ -82,9 +82,11 @@ def _prepared(
     return work, positions
 
 
-def _compile(root: etree._Element, positions: Mapping[etree._Element, TagSource], any_section: bool) -> None:
+def _compile(
+    root: etree._Element, positions: Mapping[etree._Element, TagSource], any_section: bool, scope: str = ""
+) -> None:
     try:
-        compile_root(root, None, any_section=any_section, positions=positions)
+        compile_root(root, None, any_section=any_section, positions=positions, scope=scope)
     except PolicyCompileError as exc:
         raise _refuse(exc) from exc
     except RecursionError as exc:  # bounded by MAX_DEPTH; a last resort, placed at the root
@@ -132,11 +134,13 @@ def _document(xml: str, root_tag: str) -> Parsed:
     return parsed
 
 
-def check_policy(xml: str, named_values: Collection[str]) -> str:
-    """Validate a policy document; return it as APIM stores it, or raise ``PolicyRejectedError``."""
+def check_policy(xml: str, named_values: Collection[str], scope: str = "") -> str:
+    """Validate a policy document; return it as APIM stores it, or raise ``PolicyRejectedError``.
+    ``scope`` (``global``, ``product``, ``api``, ``operation``; "" unknown) is where it is stored:
+    an element APIM allows only at some scopes is refused elsewhere (``Compiler.in_scope``)."""
     parsed = _document(xml, "policies")
     work, positions = _prepared(parsed, _resolver(named_values))
-    _compile(work, positions, any_section=False)
+    _compile(work, positions, any_section=False, scope=scope)
     return _reformat(parsed.root)
 
 

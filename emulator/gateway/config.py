@@ -1,12 +1,12 @@
 """The gateway's view of one APIM service, read from the store (ARM GET shapes).
 
 ``ServiceConfig.snapshot()`` returns an immutable ``Snapshot`` of the service's APIs,
-operations, policies, named values, backends, fragments and the ``subscriptions.Directory``
+operations, policies (global, product, API, operation), named values, backends, fragments and the ``subscriptions.Directory``
 (subscriptions, products, users, groups); it is rebuilt when
 an ARM write under the service is published (``invalidate``) and re-checked against the
 documents' versions at most once a second (writes that bypass the event bus). Compiled
 policy documents are cached by (document, version, named values, fragments), so a rebuild
-recompiles only what changed; composed pipelines are cached per operation in the snapshot.
+recompiles only what changed; composed pipelines are cached per operation and product in the snapshot.
 Versions are the store's revision of each write, never reused after a delete (``store.py``):
 a document deleted and re-created is a new key for both caches.
 """
@@ -32,6 +32,7 @@ KIND_OPERATION = P + "/apis/operations"
 KIND_API_POLICY = P + "/apis/policies"
 KIND_OPERATION_POLICY = P + "/apis/operations/policies"
 KIND_GLOBAL_POLICY = P + "/policies"
+KIND_PRODUCT_POLICY = P + "/products/policies"
 KIND_NAMED_VALUE = P + "/namedvalues"
 KIND_BACKEND = P + "/backends"
 KIND_FRAGMENT = P + "/policyfragments"
@@ -152,7 +153,7 @@ class Snapshot:
             (d for kind in subscriptions.KINDS for d in by_kind.get(kind, [])), service_key
         )
         self.policies: dict[str, Stored] = {}
-        for kind in (KIND_API_POLICY, KIND_OPERATION_POLICY, KIND_GLOBAL_POLICY):
+        for kind in (KIND_API_POLICY, KIND_OPERATION_POLICY, KIND_GLOBAL_POLICY, KIND_PRODUCT_POLICY):
             for d in by_kind.get(kind, []):
                 self.policies[d.parent or ""] = d
         ops_by_api: dict[str, list[OperationRoute]] = {}
@@ -186,7 +187,7 @@ class Snapshot:
         self.apis = sorted(apis, key=lambda a: len(a.path), reverse=True)
         self.service_key = service_key
         self._compiled = compiled
-        self._pipelines: dict[tuple[str, str], Pipeline | PolicyCompileError] = {}
+        self._pipelines: dict[tuple[str, str, str], Pipeline | PolicyCompileError] = {}
         self._nv_fp = tuple(sorted(self.named_values.items()))
         self._frag_fp = tuple(sorted(self.fragments.items()))
 
@@ -240,16 +241,26 @@ class Snapshot:
             raise hit
         return hit
 
-    def pipeline(self, match: Match) -> Pipeline:
+    def pipeline(self, match: Match, product: str = "") -> Pipeline:
+        """The effective pipeline of the request: the global, product, API and operation policies
+        in APIM's order (Learn "Policies in Azure API Management", "Scopes"). ``product``: the
+        id of the product the request is admitted in (a product subscription's key, or the open
+        product without a key: ``subscriptions.Admission.product``); "" for none (a key scoped
+        to an API, all APIs or the service), and then no product policy applies."""
         op_key = match.operation.key if match.operation else ""
-        key = (match.api.key, op_key)
+        key = (match.api.key, op_key, product.lower())
         cached = self._pipelines.get(key)
         if cached is None:
             try:
                 global_doc = self._document(self.service_key) or default_global()
+                product_doc = (
+                    self._document(f"{self.service_key}/products/{product.lower()}") if product else None
+                )
                 api_doc = self._document(match.api.key)
                 op_doc = self._document(op_key) if op_key else None
-                cached = compose([global_doc, api_doc, op_doc], ("global", "api", "operation"))
+                cached = compose(
+                    [global_doc, product_doc, api_doc, op_doc], ("global", "product", "api", "operation")
+                )
             except PolicyCompileError as exc:
                 cached = exc
             self._pipelines[key] = cached

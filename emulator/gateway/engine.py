@@ -76,6 +76,8 @@ class Runtime:
         # AI-gateway policies (``elements.ai``): told the backend's token usage once, when the
         # buffered response arrives (before outbound) or when a streamed one has passed (``app``)
         self.usage_watchers: list[Callable[[Usage], None]] = []
+        # quotas (``elements.quota``): told the response body's size once it has been sent (``app``)
+        self.completion: list[Callable[[int], None]] = []
         self.forwarded = False
         self._llm_request: tuple[bool, int] | None = None
         self._usage_reported = False

@@ -3,8 +3,9 @@
 ``compile_document`` parses a stored policy (``<policies>`` with ``inbound``/``backend``/
 ``outbound``/``on-error``), substitutes named values (``{{Name}}``, secrets included, in
 attribute values and text, as APIM does) and compiles every element (``elements``).
-``compose`` builds the effective pipeline of an operation from the global, API and
-operation documents, replacing each ``<base/>`` with the enclosing scope's section.
+``compose`` builds the effective pipeline of an operation from the global, product, API and
+operation documents (APIM's order; Learn "Policies in Azure API Management", "Scopes"),
+replacing each ``<base/>`` with the enclosing scope's section.
 """
 
 from __future__ import annotations
@@ -159,6 +160,7 @@ def compile_root(
     fragments: Mapping[str, etree._Element] | None,
     any_section: bool = False,
     positions: Mapping[etree._Element, TagSource] | None = None,
+    scope: str = "",
 ) -> PolicyDocument:
     where = Compiler(positions=positions)
     if root.tag != "policies":
@@ -180,6 +182,7 @@ def compile_root(
             raise where.fail(child, f"The attribute '{next(iter(child.attrib))!s}' is not valid on '{name}'.")
         compiler = Compiler(dict(fragments or {}), "*" if any_section else name, positions)
         compiler.skip_fragments = fragments is None
+        compiler.scope = scope
         steps = compiler.steps(child)
         bases = [s for s in steps if isinstance(s, BaseStep)]
         if len(bases) > 1:
@@ -236,7 +239,7 @@ def compile_document(
 
 def compose(documents: Sequence[PolicyDocument | None], scopes: Sequence[str] = ()) -> Pipeline:
     """Effective pipeline; ``documents`` from the outermost scope (global) to the innermost.
-    ``scopes`` names them (``global``, ``api``, ``operation``): each top-level step is tagged with
+    ``scopes`` names them (``global``, ``product``, ``api``, ``operation``): each top-level step is tagged with
     the scope it comes from, which a request trace shows (``tracing``)."""
 
     def expand(section: str, index: int) -> list[Step]:

@@ -83,6 +83,11 @@ class Services:
         self._cache: OrderedDict[str, tuple[float, Any]] = OrderedDict()
         self._counters: dict[str, tuple[float, int]] = {}
         self._tokens: dict[str, tuple[float, int]] = {}
+        # quota counters (``elements.quota``): counter -> (window number, calls, bytes); windows
+        # are anchored in calendar time (the subscription's start, ``first-period-start``), so
+        # they follow the wall clock, which tests replace
+        self._quotas: dict[str, tuple[int, int, int]] = {}
+        self.clock: Callable[[], float] = time.time
         # the resource id of the service's Application Insights logger ("" without one), set per
         # request from the config snapshot as ``backends`` is
         self.app_insights = ""
@@ -130,6 +135,31 @@ class Services:
             self._counters.clear()
         self._counters[counter] = (start, used)
         return True, max(calls - used, 0), retry_after
+
+    # quotas (quota, quota-by-key: fixed windows from an anchor; renewal period 0 = one window) ---
+    def _quota_window(self, anchor: float, period_s: int) -> tuple[int, int | None]:
+        """The number of the current window and the whole seconds until it ends (None: never)."""
+        now = self.clock()
+        if period_s <= 0:
+            return 0, None
+        number = math.floor((now - anchor) / period_s)
+        end = anchor + (number + 1) * period_s
+        return number, max(1, math.ceil(end - now))
+
+    def quota_used(self, counter: str, anchor: float, period_s: int) -> tuple[int, int, int | None]:
+        """Calls and bytes counted in the counter's current window, and the seconds left in it."""
+        number, left = self._quota_window(anchor, period_s)
+        window, calls, size = self._quotas.get(counter, (number, 0, 0))
+        return (calls, size, left) if window == number else (0, 0, left)
+
+    def quota_add(self, counter: str, anchor: float, period_s: int, calls: int, size: int) -> None:
+        number, _ = self._quota_window(anchor, period_s)
+        window, used_calls, used_size = self._quotas.get(counter, (number, 0, 0))
+        if window != number:
+            used_calls, used_size = 0, 0
+        if len(self._quotas) > MAX_CACHE:
+            self._quotas.clear()
+        self._quotas[counter] = (number, used_calls + calls, used_size + size)
 
     # token windows (llm-token-limit) -------------------------------------------------------------
     def tokens_used(self, counter: str, period_s: int) -> tuple[int, int]:

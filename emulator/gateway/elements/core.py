@@ -41,6 +41,9 @@ class Runtime(Protocol):
     cors_headers: list[tuple[str, str]]
     extra_response_headers: list[tuple[str, str]]
     usage_watchers: list[Callable[[Usage], None]]
+    # run once the response has been sent (quotas count calls and bandwidth then), with the
+    # bytes of the response body sent
+    completion: list[Callable[[int], None]]
 
     def llm_request(self) -> tuple[bool, int]: ...
 
@@ -72,7 +75,7 @@ class Step:
     uses_request_body = False
     uses_response_body = False
     forwards = False  # forward-request: a retry around it resends the (buffered) request body
-    scope = ""  # global | api | operation: set by ``policy.compose`` (request traces show it)
+    scope = ""  # global | product | api | operation: set by ``policy.compose`` (traces, LastError)
 
     async def run(self, rt: Runtime) -> None:
         raise NotImplementedError
@@ -113,6 +116,10 @@ class Compiler:
         self.section = section
         self.fragment_depth = 0
         self.skip_fragments = False  # PUT-time checks: fragments are checked when they are stored
+        # where the document is stored (global | product | api | operation); "" when unknown
+        # (a fragment, a document compiled to run): scope rules are checked only when known
+        self.scope = ""
+        self.seen: set[str] = set()  # elements allowed once per policy definition, already met
         # where each element sits in the document as written (``source``); lxml's line otherwise
         self.positions: Mapping[etree._Element, TagSource] = positions or {}
 
@@ -130,6 +137,14 @@ class Compiler:
             return Where(t.line, t.column)
         line, column = span.position(0)
         return Where(line, column, span)
+
+    def in_scope(self, el: etree._Element, scopes: Sequence[str]) -> None:
+        """Refuse an element stored at a scope its reference page does not list ("Policy
+        scopes" of each Learn page), in APIM's words (as quoted in MicrosoftDocs/azure-docs#17825:
+        "Error in element 'rate-limit' on line 4, column 10: Policy is not allowed in the
+        specified scope")."""
+        if self.scope and self.scope not in scopes:
+            raise self.fail(el, "Policy is not allowed in the specified scope")
 
     def fail(self, el: etree._Element, message: str) -> PolicyCompileError:
         line, column = self.position(el)

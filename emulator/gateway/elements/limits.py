@@ -245,6 +245,7 @@ def _target(c: Compiler, el: etree._Element) -> tuple[str, str]:
 
 @element("rate-limit", frozenset({"inbound"}))
 def _subscription_rate_limit(c: Compiler, el: etree._Element) -> Step:
+    c.in_scope(el, ("product", "api", "operation"))  # Learn rate-limit-policy.md, "Policy scopes"
     c.attrs(el, ("calls", "renewal-period", *_NAMES))
     calls, period = _limits(c, el)
     children: list[tuple[str, str, str, int, int]] = []

@@ -34,12 +34,7 @@ REASONS: dict[str, str] = {
         "the local gateway does not ask callers for TLS client certificates, so there is none to validate"
     ),
     "ip-filter": "caller IP filtering is not implemented by the local gateway (every caller is 127.0.0.1)",
-    # rate limiting and quotas
-    "quota": (
-        "it belongs in a product's policy (Learn quota-policy.md: policy scope 'product'), and the "
-        "local emulator does not store or run product-scoped policies"
-    ),
-    "quota-by-key": "call and bandwidth quotas by key are not implemented by the local gateway",
+    # rate limiting (quota, quota-by-key run: ``elements.quota``)
     "limit-concurrency": "concurrency limits are not implemented by the local gateway",
     # content validation
     "validate-content": _SCHEMA,

@@ -45,6 +45,7 @@ import anyio
 from orchestrator.apply import DEFAULT_PARALLELISM, ApplyResult, Recorder, apply_plan, result_from
 from orchestrator.errors import PrmlabError, TargetError
 from orchestrator.guard import inspect_deletes
+from orchestrator.kinds import Kind
 from orchestrator.lock import hold_lock
 from orchestrator.plan import NodeInput, Plan, build_destroy_plan, build_plan
 from orchestrator.resolve import Resolver, direct_resolver, resolve_refs
@@ -102,13 +103,26 @@ def nodes_from_graph(graph: ResourceGraph) -> list[NodeInput]:
             node.kind,
             tuple(sorted(node.depends_on)),
             node.spec,
-            bool(getattr(node.spec, "adopt", False)),
+            _adopts(node.kind, node.spec),
             refs=tuple(ref for _, ref in node.refs),
             deferred=tuple(sorted(node.deferred)),
             container=node.container,
+            adopt_setting=_ADOPT_SETTINGS.get(node.kind, "adopt: true"),
         )
         for node in graph
     ]
+
+
+# The lab.yaml setting that adopts a node of a kind, where it is not the node's own ``adopt``.
+_ADOPT_SETTINGS: dict[str, str] = {Kind.RESOURCE_GROUP: "target.adopt_resource_group: true"}
+
+
+def _adopts(kind: str, spec: Any) -> bool:
+    """The node may take over a same-named resource this lab did not create (its ``adopt``; the
+    resource group: ``target.adopt_resource_group``)."""
+    if kind == Kind.RESOURCE_GROUP:
+        return bool(getattr(spec, "adopt_resource_group", False))
+    return bool(getattr(spec, "adopt", False))
 
 
 def spec_resolver(lab: Lab, target_outputs: Mapping[str, Any]) -> Resolver:

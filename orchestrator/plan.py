@@ -15,9 +15,11 @@ Rules
 * owned resources the spec no longer names: ``delete`` (prune). They wait for every other change
   to *finish* (``after``), so that references move away before their target disappears, and
   are ordered among themselves by kind (children before parents);
-* a same-named resource without the lab's ownership mark: refused (``OwnershipError``) unless
-  the node says ``adopt``; adopting is an update that adds the mark;
-* destroy: every owned resource deleted in reverse dependency order; unowned ones left alone.
+* a same-named resource without the lab's ownership mark: refused (``OwnershipError``, naming
+  the node's ``adopt_setting``) unless the node says ``adopt``; adopting is an update that adds
+  the mark (reason "adopt: ...");
+* destroy: every owned resource deleted in reverse dependency order; unowned ones left alone,
+  and owned ones the lab never deletes (``Actual.keep``: an adopted resource group) too.
 
 Dependencies of a step (``depends_on``) must *succeed* before it runs; ``after`` only orders.
 """
@@ -60,10 +62,14 @@ class NodeInput:
     refs: tuple[Any, ...] | None = None  # the references in spec (None: found by walking spec)
     deferred: tuple[str, ...] = ()  # late-bound providers: set by a follow-up update, not an edge
     container: str | None = None  # the node whose delete takes this one with it (``graph.Node``)
+    adopt_setting: str = "adopt: true"  # the lab.yaml setting that sets ``adopt`` (named when refused)
 
     @property
     def ref_source(self) -> Any:
         return self.refs if self.refs is not None else self.spec
+
+
+ADOPT_REASON = "adopt: it exists and this lab did not create it"
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +202,7 @@ def _ownership_refusal(conflicts: list[tuple[NodeInput, Actual]], lab: str) -> O
     lines = [
         f"{node.address}: a {actual.kind} named {actual.name!r} already exists and is not owned by lab "
         f"{lab!r}"
+        + ("" if node.adopt_setting == "adopt: true" else f" (to adopt it: `{node.adopt_setting}`)")
         for node, actual in conflicts
     ]
     first = conflicts[0][0].address
@@ -265,6 +272,8 @@ def _plan_node(
     else:
         action = Action.UPDATE if changes else Action.NOOP
         reason = "differs from lab.yaml" if changes else "up to date"
+        if not actual.owned:
+            reason = ADOPT_REASON
         known[node.address] = actual.outputs
     return Step(
         node.address, node.kind, desired.name, action, changes=changes, actual=actual, reason=reason, **common
@@ -355,7 +364,7 @@ def build_plan(
             reason=_noted("owned by this lab but no longer in lab.yaml", actual),
         )
         for address, actual in sorted(actuals.items())
-        if address not in in_graph and actual.owned
+        if address not in in_graph and actual.owned and not actual.keep
     ]
     steps.extend(_order_synthetic_deletes(prunes, _kind_dependencies(ordered), changing))
     return Plan(lab=lab, destroy=False, steps=tuple(steps))
@@ -383,7 +392,7 @@ def build_destroy_plan(
                     node.address, node.kind, node.address, Action.NOOP, depends_on=depends_on, reason="absent"
                 )
             )
-        elif not actual.owned:
+        elif not actual.owned or actual.keep:
             steps.append(
                 Step(
                     node.address,
@@ -392,7 +401,9 @@ def build_destroy_plan(
                     Action.NOOP,
                     actual=actual,
                     depends_on=depends_on,
-                    reason="not owned by this lab: left alone",
+                    reason=f"{actual.keep}: left in place"
+                    if actual.keep
+                    else "not owned by this lab: left alone",
                 )
             )
         else:
@@ -419,7 +430,7 @@ def build_destroy_plan(
             reason=_noted("destroy (not in lab.yaml)", actual),
         )
         for address, actual in sorted(actuals.items())
-        if address not in in_graph and actual.owned
+        if address not in in_graph and actual.owned and not actual.keep
     ]
     leftovers = _order_synthetic_deletes(leftovers, kind_deps, ())
     # a graph node's delete of kind K waits for leftover deletes of kinds that depend on K

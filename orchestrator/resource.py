@@ -135,6 +135,9 @@ class Actual:
     owned: bool = True  # carries this lab's ownership mark
     handle: Any = None  # provider-private identifier (ARM id, Graph object id)
     note: str = ""  # a state the plan must tell (e.g. "soft-deleted: only its purge is left")
+    # why this lab never deletes the resource although it owns it (an adopted resource group:
+    # ``providers.arm.ResourceGroupProvider``); destroy leaves it, a delete or replacement is refused
+    keep: str = ""
 
 
 class Provider(Protocol):

@@ -15,7 +15,7 @@ from typing import Any
 
 from orchestrator.output.values import is_multiline, show
 from orchestrator.output.xmltext import normalised_xml
-from orchestrator.plan import Plan, Step
+from orchestrator.plan import ADOPT_REASON, Plan, Step
 from orchestrator.resource import UNKNOWN, Action, FieldChange
 
 INDENT = "      "
@@ -146,8 +146,8 @@ def render_step(step: Step) -> list[str]:
         return [f"{head}  # REFUSED, will fail: {step.refused}"]
     if step.action is Action.DELETE:
         return [f"{head}  # {step.reason}"]
-    if step.replaced_with is not None:
-        note = f"  # {step.reason}"  # parent replaced: <container>
+    if step.replaced_with is not None or step.reason == ADOPT_REASON:
+        note = f"  # {step.reason}"  # parent replaced: <container> / adopt: ...
     else:
         note = "  # forces replacement" if step.action is Action.REPLACE else ""
     lines = [head + note]
@@ -175,6 +175,11 @@ def render_plan(plan: Plan, *, target: str = "") -> str:
         lines.extend(render_step(step))
         lines.append("")
     lines.append(counts_line(plan))
+    for step in plan.steps:
+        if plan.destroy and step.actual is not None and step.actual.keep:
+            lines.append(
+                f"Left in place: {step.address} ({step.actual.kind} {step.name!r}): {step.actual.keep}."
+            )
     refused = plan.refused
     if refused:
         names = ", ".join(step.address for step in refused)

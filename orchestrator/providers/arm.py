@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from orchestrator.errors import PermanentError
 from orchestrator.kinds import Kind
 from orchestrator.providers.base import (
+    ADOPTED_TAG,
     OWNER_TAG,
     arm_owned,
     arm_tags,
@@ -231,7 +232,14 @@ class ArmResourceProvider:
 
 class ResourceGroupProvider:
     """The lab's resource group. Deleting it deletes what it holds, so a delete first checks
-    that every resource inside carries this lab's mark and refuses otherwise."""
+    that every resource inside carries this lab's mark and refuses otherwise.
+
+    Adopting (``target.adopt_resource_group``) a group that exists without the lab's mark adds
+    the mark and ``ADOPTED_TAG`` (the tags others set stay); from then on the lab owns it but
+    never deletes it (``Actual.keep``: destroy leaves it, a delete or replacement is refused) and
+    leaves its location alone (the lab's resources take ``target.location``). A group the lab
+    created is never marked adopted, whatever the flag says.
+    """
 
     kind = Kind.RESOURCE_GROUP
 
@@ -242,10 +250,29 @@ class ResourceGroupProvider:
         self.before_delete: Callable[[str], Awaitable[None]] | None = None
 
     def desired(self, address: str, spec: Target, resolved: Mapping[str, Any]) -> Desired:
-        props = {"location": spec.location, "tags": arm_tags(self.ctx.lab)}
+        props = {
+            "location": spec.location,
+            "tags": arm_tags(self.ctx.lab),
+            "@adopt": spec.adopt_resource_group,
+        }
         return Desired(address, self.kind, spec.resource_group, props)
 
+    def _adopting(self, desired: Desired, actual: Actual) -> bool:
+        return not actual.owned and bool(desired.properties.get("@adopt"))
+
+    def _written(self, desired: Desired, actual: Actual) -> dict[str, Any]:
+        """What an update writes: the tags others set kept, the lab's mark (and the adopted mark
+        when adopting); an adopted group's own location kept."""
+        tags = {**dict(actual.properties.get("tags") or {}), OWNER_TAG: self.ctx.lab}
+        if self._adopting(desired, actual):
+            tags[ADOPTED_TAG] = self.ctx.lab
+        adopted = self._adopting(desired, actual) or bool(actual.keep)
+        location = actual.properties.get("location") if adopted else desired.properties["location"]
+        return {**desired.properties, "location": location, "tags": tags}
+
     def diff(self, desired: Desired, actual: Actual) -> tuple[FieldChange, ...]:
+        if self._adopting(desired, actual) or actual.keep:
+            return diff_owned({"tags": self._written(desired, actual)["tags"]}, actual.properties)
         return diff_owned(
             desired.properties, actual.properties, compare={"location": _same_location}, replace=("location",)
         )
@@ -253,14 +280,19 @@ class ResourceGroupProvider:
     def _actual(self, group: Any) -> Actual:
         tags = dict(group.tags or {})
         props = {"location": group.location, "tags": tags}
+        owned = arm_owned(tags, self.ctx.lab)
+        adopted = owned and tags.get(ADOPTED_TAG) == self.ctx.lab
         return Actual(
             "",
             self.kind,
             str(group.name),
             props,
             {"name": group.name, "resource_id": group.id},
-            arm_owned(tags, self.ctx.lab),
+            owned,
             group.id,
+            keep=f"adopted by this lab (tag {ADOPTED_TAG}), not created by it: never deleted by it"
+            if adopted
+            else "",
         )
 
     async def read(self, lab_name: str, addresses: Mapping[str, Desired | None]) -> Mapping[str, Actual]:
@@ -283,8 +315,7 @@ class ResourceGroupProvider:
         return dataclasses.replace(self._actual(group), address=desired.address, owned=True)
 
     async def update(self, desired: Desired, actual: Actual) -> Actual:
-        tags = {**dict(actual.properties.get("tags") or {}), OWNER_TAG: self.ctx.lab}
-        merged = Desired(desired.address, desired.kind, desired.name, {**desired.properties, "tags": tags})
+        merged = Desired(desired.address, desired.kind, desired.name, self._written(desired, actual))
         return await self.create(merged)
 
     async def delete_refusal(self, actual: Actual) -> str | None:
@@ -293,6 +324,8 @@ class ResourceGroupProvider:
         does not own (``apim_children``)."""
         from orchestrator.providers.apim_children import describe, foreign_children
 
+        if actual.keep:
+            return f"not deleted: {actual.keep}"
         resources = self.ctx.clients.resources
         items = await collect(
             f"resource group {actual.name}", lambda: resources.resources.list_by_resource_group(actual.name)

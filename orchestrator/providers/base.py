@@ -25,6 +25,9 @@ from orchestrator.resolve import contains_unknown
 from orchestrator.resource import UNKNOWN, FieldChange, Secret
 
 OWNER_TAG = "prmlab-lab"
+# On a resource group the lab adopted (``target.adopt_resource_group``) rather than created: the
+# lab owns it from then on (``OWNER_TAG``) but never deletes it.
+ADOPTED_TAG = "prmlab-adopted"
 _NS = uuid.UUID("5d6c7e1c-7d2b-4b7e-9a55-1f0c2b9a7c31")  # namespace of prmlab's deterministic ids
 
 T = TypeVar("T")

@@ -22,12 +22,20 @@ DESCRIPTIONS: Mapping[str, Mapping[str, str]] = {
         "server": "The MCP server, deployed as a container app (locally: a process run by the emulator)",
         "verification": "What prmlab verify checks: its test users and which check groups run",
     },
-    "LocalTarget": {"kind": "local: the emulator started in <lab dir>/.prmlab/"},
+    "LocalTarget": {
+        "kind": "local: the emulator started in <lab dir>/.prmlab/",
+        "adopt_resource_group": "Take over resource_group when it exists and this lab did not create it: "
+        "it gets the lab's tags and holds the lab's resources, but is never deleted by the lab "
+        "(--destroy deletes only the lab's resources in it)",
+    },
     "AzureTarget": {
         "kind": "azure: a real subscription, signed in with DefaultAzureCredential (az login)",
         "subscription_id": "The subscription the lab's resources are created in",
         "tenant_id": "The Entra tenant of the app registrations and of every token",
-        "resource_group": "The resource group the lab creates and owns",
+        "resource_group": "The resource group the lab creates and owns (or adopts: adopt_resource_group)",
+        "adopt_resource_group": "Take over resource_group when it exists and this lab did not create it: "
+        "it gets the lab's tags and holds the lab's resources, but is never deleted by the lab "
+        "(--destroy deletes only the lab's resources in it)",
     },
     "ClientStore": {"sku": "The storage account's redundancy"},
     "ExposedScope": {

@@ -78,6 +78,7 @@ class LocalTarget(Spec):
         "lab-mcp-prm-oauth", description="Resource group that holds the lab's ARM resources"
     )
     location: str = Field("local", description="Azure region name (informational locally)")
+    adopt_resource_group: Bool = False
 
 
 class AzureTarget(Spec):
@@ -94,6 +95,7 @@ class AzureTarget(Spec):
         "AzureCloud",
         description="The Azure cloud: ARM, Microsoft Graph, Entra sign-in and the APIM domain come from it",
     )
+    adopt_resource_group: Bool = False
 
 
 Target = Annotated[LocalTarget | AzureTarget, Field(discriminator="kind")]

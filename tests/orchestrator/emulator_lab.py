@@ -36,6 +36,7 @@ def lab_text(
     extra_named_values: tuple[str, ...] = (),
     prm_policy: bool = True,
     scopes: tuple[str, ...] = ("user_impersonate",),
+    adopt_resource_group: bool = False,
 ) -> str:
     lines = [
         f"name: {name}",
@@ -44,6 +45,8 @@ def lab_text(
         f"  resource_group: rg-{name}",
         "  location: ukwest",
     ]
+    if adopt_resource_group:
+        lines.append("  adopt_resource_group: true")
     if apps:
         lines += ["entra:", "  apps:"]
         for a in range(apps):

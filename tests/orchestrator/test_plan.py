@@ -44,6 +44,7 @@ def plan_for(case: dict[str, Any]) -> Plan:
             {"name": n["spec"]["name"], "props": _value(n["spec"]["props"])},
             n.get("adopt", False),
             container=n.get("container"),
+            adopt_setting=n.get("adopt_setting", "adopt: true"),
         )
         for n in case["nodes"]
     ]
@@ -55,6 +56,7 @@ def plan_for(case: dict[str, Any]) -> Plan:
             _value(a["properties"]),
             a.get("outputs", {}),
             a.get("owned", True),
+            keep=a.get("keep", ""),
         )
         for a in case["actual"]
     }

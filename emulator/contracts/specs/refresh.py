@@ -1,6 +1,7 @@
 """Re-derive the vendored spec extracts from Azure/azure-rest-api-specs, or check them.
 
     python emulator/contracts/specs/refresh.py --check     # offline: every file's sha256 matches MANIFEST.json
+    python emulator/contracts/specs/refresh.py --dry-run   # online: fetch and extract, list what differs, write nothing
     python emulator/contracts/specs/refresh.py             # online: fetch each file at its commit, extract, write
 
 The online mode downloads ``https://raw.githubusercontent.com/Azure/azure-rest-api-specs/<commit>/<path>``
@@ -8,7 +9,10 @@ for every entry of MANIFEST.json, applies ``extract`` (below) with the entry's l
 definitions and parameters, writes the result and updates the sha256. A diff after a refresh at
 the same commits means a vendored file differs from upstream: the upstream file wins. To move
 to a newer commit, change the entry's ``commit`` and run it again. Examples
-(``kind: example``) are stored whole (re-serialised the same way).
+(``kind: example``) are stored whole (re-serialised the same way). ``--dry-run`` does the same
+fetch and extract but only lists the files whose vendored text differs from what upstream gives
+(exit 1 if any): the first check of transcribed files on a machine with network.
+tests/emulator/contracts/test_refresh.py runs the online path offline against a fake upstream.
 """
 
 from __future__ import annotations
@@ -281,6 +285,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--check", action="store_true", help="offline: verify every vendored file's sha256 and canonical form"
     )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="online: fetch and extract every file, list those that differ from the vendored ones, write nothing",
+    )
     args = parser.parse_args(argv)
     manifest = json.loads((HERE / "MANIFEST.json").read_text(encoding="utf-8"))
     bad = 0
@@ -304,11 +313,18 @@ def main(argv: list[str] | None = None) -> int:
                 upstream = json.loads(response.read())
             doc = upstream if entry["kind"] == "example" else extract(upstream, entry["extract"])
         text = serialise(doc)
+        if args.dry_run:
+            if not local.is_file() or local.read_text(encoding="utf-8") != text:
+                print(f"{entry['path']}: differs from upstream at {entry.get('commit', 'the installed SDK')}")
+                bad += 1
+            continue
         local.parent.mkdir(parents=True, exist_ok=True)
         local.write_text(text, encoding="utf-8")
         entry["sha256"] = hashlib.sha256(text.encode()).hexdigest()
-    if not args.check:
-        (HERE / "MANIFEST.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+    if not args.check and not args.dry_run:
+        (HERE / "MANIFEST.json").write_text(
+            json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
     return 1 if bad else 0
 
 

@@ -402,7 +402,10 @@ async def _prepare_api(call: Call, base: Doc) -> Doc:
 def _check_unique_path(call: Call, props: dict[str, Any], path: str) -> None:
     """``path`` is unique per service, except between an API and its revisions and between the
     versions of a version set (ApiManagementListApis: two APIs share ``api1``, one with
-    ``apiVersion: v1``)."""
+    ``apiVersion: v1``). The refusal is APIM's, verbatim (two spaces before "unless" included):
+    400 ValidationError, target ``path``, "Cannot create API '<id>' with the same Path '<path>' as
+    API '<other id>'  unless it's a part of the same version set" — quoted from production answers
+    in Azure/apiops#697 and #712 (api-version 2023-09-01-preview) and Azure/azure-powershell#11027."""
     service_key = _service_key(call.addr)
     base = _base_api(call.addr.name)
     version = str(props.get("apiVersion") or "")
@@ -413,8 +416,8 @@ def _check_unique_path(call: Call, props: dict[str, Any], path: str) -> None:
         same_path = str(other.get("path", "")).strip("/").lower() == path.lower()
         if same_path and str(other.get("apiVersion") or "") == version:
             raise validation_error(
-                f"Cannot create API '{call.addr.name}' with the same path '{path}' as API "
-                f"'{doc.body.get('name')}'. Path must be unique across all APIs.",
+                f"Cannot create API '{call.addr.name}' with the same Path '{path}' as API "
+                f"'{doc.body.get('name')}'  unless it's a part of the same version set",
                 "path",
             )
 

@@ -16,7 +16,11 @@ Mapping (azure-core ``HttpResponseError``, kiota ``APIError``/``ODataError``, tr
     other 4xx (400, 403, 404...) -> PermanentError("<code>: <message>")
     connection / timeout         -> TemporaryError
 
-Messages carry the Azure error code and message and the resource name, never a request body.
+Messages carry the Azure error code and message and the resource name, never a request body;
+and the error's ``details`` (``target: message`` each), where the cause often is: APIM answers
+every validation failure as "One or more fields contain incorrect values:" and names the property
+and the reason only in ``details`` (e.g. Azure/apiops#697: target ``path``, "Cannot create API ...
+with the same Path ..."); ARM's ``InvalidRequestContent`` and Graph's errors carry details too.
 """
 
 from __future__ import annotations
@@ -109,6 +113,24 @@ def classify(
     return PermanentError(resource, detail)
 
 
+def with_details(message: str | None, details: Any) -> str | None:
+    """``message`` followed by each of ``details`` as ``target: message`` (azure-core's
+    ``ODataV4Format.details``, kiota's ``MainError.details``); a detail that repeats the message
+    or says nothing is left out."""
+    parts: list[str] = []
+    for detail in details or ():
+        text = getattr(detail, "message", None)
+        if not text or text == message:
+            continue
+        target = getattr(detail, "target", None)
+        part = f"{target}: {text}" if target else str(text)
+        if part not in parts:
+            parts.append(part)
+    if not parts:
+        return message
+    return f"{message} {'; '.join(parts)}" if message else "; ".join(parts)
+
+
 def translate(exc: BaseException, resource: str, *, replication: bool = False) -> PrmlabError | None:
     """The ``orchestrator.errors`` equivalent of an SDK/transport exception, or None if foreign."""
     if isinstance(exc, PrmlabError):
@@ -132,7 +154,7 @@ def translate(exc: BaseException, resource: str, *, replication: bool = False) -
     if isinstance(exc, HttpResponseError):
         error = getattr(exc, "error", None)
         code = getattr(error, "code", None)
-        message = getattr(error, "message", None) or exc.reason
+        message = with_details(getattr(error, "message", None) or exc.reason, getattr(error, "details", None))
         headers = getattr(exc.response, "headers", None)
         status = exc.status_code
         if status is None:  # raised by the SDK's error map without a response
@@ -153,7 +175,7 @@ def translate(exc: BaseException, resource: str, *, replication: bool = False) -
     if isinstance(exc, APIError):
         main = getattr(exc, "error", None)
         code = getattr(main, "code", None)
-        message = getattr(main, "message", None) or exc.message
+        message = with_details(getattr(main, "message", None) or exc.message, getattr(main, "details", None))
         return classify(
             resource, exc.response_status_code, code, message, exc.response_headers, replication=replication
         )

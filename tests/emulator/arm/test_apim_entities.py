@@ -78,8 +78,18 @@ async def test_apis_types_paths_and_delete_status(emulator: RunningEmulator) -> 
         assert (echo.path, echo.api_type, echo.subscription_required) == ("echo", "http", True)
         tools = await _api(c, group, svc, "tools", "tools", type="websocket", subscription_required=False)
         assert tools.api_type == "websocket"
-        with pytest.raises(HttpResponseError, match="same path"):
+        with pytest.raises(HttpResponseError) as refused:
             await _api(c, group, svc, "other", "echo")
+        # APIM's words (Azure/apiops#697, #712; Azure/azure-powershell#11027)
+        assert refused.value.status_code == 400
+        assert refused.value.error is not None
+        assert refused.value.error.code == "ValidationError"
+        assert [(d.target, d.message) for d in refused.value.error.details] == [
+            (
+                "path",
+                "Cannot create API 'other' with the same Path 'echo' as API 'echo'  unless it's a part of the same version set",
+            )
+        ]
         op = await c.api_operation.create_or_update(
             group, svc, "echo", "get-root", {"display_name": "Get", "method": "get", "url_template": "/"}
         )

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError, ServiceRequestError
+from msgraph.generated.models.o_data_errors.error_details import ErrorDetails
 from msgraph.generated.models.o_data_errors.main_error import MainError
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 
@@ -89,11 +90,18 @@ class _Response:
 
 
 def _arm_error(
-    status: int, code: str, message: str, headers: dict[str, str] | None = None
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    details: list[dict[str, str]] | None = None,
 ) -> HttpResponseError:
     from azure.mgmt.core.exceptions import ARMErrorFormat
 
-    body = json.dumps({"error": {"code": code, "message": message}})
+    error: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        error["details"] = details
+    body = json.dumps({"error": error})
     return HttpResponseError(response=_Response(status, body, headers or {}), error_format=ARMErrorFormat)
 
 
@@ -109,6 +117,43 @@ def test_translate_azure_core_errors() -> None:
     assert isinstance(missing, PermanentError)
     unreachable = translate(ServiceRequestError("connection refused"), "api.mcp")
     assert isinstance(unreachable, TemporaryError)
+
+
+def test_the_cause_in_azure_error_details_is_reported() -> None:
+    """APIM names the property and the reason only in ``details`` (Azure/apiops#697)."""
+    same_path = (
+        "Cannot create API 'tools' with the same Path 'shared' as API 'other'  unless it's a part of "
+        "the same version set"
+    )
+    refused = translate(
+        _arm_error(
+            400,
+            "ValidationError",
+            "One or more fields contain incorrect values:",
+            details=[{"code": "ValidationError", "target": "path", "message": same_path}],
+        ),
+        "api.tools",
+    )
+    assert isinstance(refused, PermanentError)
+    assert refused.message == (
+        f"api.tools: HTTP 400 ValidationError: One or more fields contain incorrect values: path: {same_path}"
+    )
+    repeated = _arm_error(400, "BadRequest", "bad", details=[{"code": "BadRequest", "message": "bad"}])
+    assert translate(repeated, "x").message == "x: HTTP 400 BadRequest: bad"  # type: ignore[union-attr]
+    graph = ODataError(
+        error=MainError(
+            code="Request_BadRequest",
+            message="Invalid value.",
+            details=[ErrorDetails(code="x", target="signInAudience", message="Value must be one of ...")],
+        )
+    )
+    graph.response_status_code = 400
+    mapped = translate(graph, "entra_app.mcp")
+    assert mapped is not None
+    assert (
+        mapped.message
+        == "entra_app.mcp: HTTP 400 Request_BadRequest: Invalid value. signInAudience: Value must be one of ..."
+    )
 
 
 def _odata(status: int, code: str, headers: dict[str, str] | None = None) -> ODataError:

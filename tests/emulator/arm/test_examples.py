@@ -26,13 +26,16 @@ pytestmark = pytest.mark.anyio
 # example file name (without .json) -> why the emulator does not honour it
 EXCEPTIONS: dict[str, str] = {
     "ApiManagementCreateAILogger": (
-        "the 201 answer carries a resourceId the request does not send: APIM names the Application "
-        "Insights component that owns the instrumentation key, and so does the emulator "
-        "(emulator.arm.apim._component_of_key), but the example's key '11................a1' belongs "
-        "to no component and an emulated component's key cannot be chosen"
+        "example defect: its 201 body is not the answer to its request — the request sends "
+        "description 'adding a new logger' and instrumentationKey '11................a1' (a redacted "
+        "placeholder), the body answers description null and the key '{{5a.......2a}}'; and it carries "
+        "a resourceId the request does not send: APIM names the Application Insights component that "
+        "owns the key, and so does the emulator (emulator.arm.apim._component_of_key), but a "
+        "placeholder key belongs to no component (a component's InstrumentationKey is read-only in "
+        "components_API.json 2020-02-02, so no emulated component can be given it)"
     ),
     "ApiManagementUpdateApiOperation": (
-        "the example's 200 body is another operation (57d2ef278aa04f0ad01d6cdc, CancelOrder), not the "
+        "example defect: the example's 200 body is another operation (57d2ef278aa04f0ad01d6cdc, CancelOrder), not the "
         "result of its PATCH: the PATCH replaces 'responses' (JSON merge-patch, as ARM) with items "
         "that have no representations"
     ),
@@ -46,17 +49,18 @@ EXCEPTIONS: dict[str, str] = {
         "refuses it by name at PUT time (docs/policies.md, 'Not supported')",
     ),
     "ComponentsUpdate": (
-        "the example updates an existing component: its PUT carries location, kind and tags only, and "
-        "the 200 answers properties (WorkspaceResourceId, LinkedStorages) of a component the request "
-        "does not describe; the replay creates nothing first for a PUT"
+        "example defect: its 200 body carries properties.LinkedStorages, which the spec's "
+        "ApplicationInsightsComponentProperties (components_API.json 2020-02-02) does not have — an "
+        "emulator answering the contract cannot produce it; besides, the PUT carries location, kind and "
+        "tags only while the 200 answers WorkspaceResourceId of a component the example does not describe"
     ),
     "RegistriesScheduleRun": (
-        "the example's runRequest has no 'type', the discriminator RunRequest requires "
+        "example defect: the example's runRequest has no 'type', the discriminator RunRequest requires "
         "(containerregistry_build.json: required ['type']); the emulator refuses it as the contract "
         "says (400 InvalidRequestContent naming 'type')"
     ),
     "TableOperationList": (
-        "the listed tables' ids name resource group res3376 while the request lists account sto328 "
+        "example defect: the listed tables' ids name resource group res3376 while the request lists account sto328 "
         "of res9290: one storage account name in two groups, which Azure refuses (names are global)"
     ),
 }

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import anyio
+import jwt
 from mcp import Client
 from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
@@ -30,7 +31,7 @@ from mcp.shared.auth import (
 
 from orchestrator.errors import printable
 from orchestrator.verify.http import client as http_client
-from orchestrator.verify.http import identity_origins, sdk_client
+from orchestrator.verify.http import identity_origins, parse_bearer_challenge, sdk_client
 from orchestrator.verify.model import CheckResult, Outcome, VerifyTarget
 from orchestrator.verify.strict import refuse_unless_pkce
 
@@ -125,6 +126,54 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+class _Refusals:
+    """The MCP endpoint's answers refusing a token (401/403 to a request that carried one), with
+    their ``WWW-Authenticate`` challenge: what a failed flow names as its cause. The SDK's
+    message for them says only "Server returned an error response"."""
+
+    def __init__(self, mcp_url: str) -> None:
+        self.mcp_url = _bare(mcp_url)
+        self.last: tuple[int, dict[str, str], str] | None = None  # status, challenge, token's scp
+
+    async def __call__(self, response: Any) -> None:
+        request = response.request
+        bearer = str(request.headers.get("authorization", ""))
+        if response.status_code not in (401, 403) or not bearer.lower().startswith("bearer "):
+            return
+        if _bare(str(request.url)) != self.mcp_url:
+            return
+        challenge = parse_bearer_challenge(response.headers.get("www-authenticate")) or {}
+        try:
+            claims = jwt.decode(bearer[7:].strip(), options={"verify_signature": False})
+        except jwt.PyJWTError:
+            claims = {}
+        self.last = (response.status_code, challenge, str(claims.get("scp", "")))
+
+    def cause(self, lab_scope: str) -> str:
+        """``""`` when the endpoint refused no token; else what it said, against the lab's scope."""
+        if self.last is None:
+            return ""
+        status, challenge, scp = self.last
+        error = challenge.get("error", "no error code")
+        said = f"the MCP endpoint refused the token: {status} {printable(error)}"
+        if challenge.get("error_description"):
+            said += f" ({printable(challenge['error_description'])})"
+        if challenge.get("scope"):
+            said += f", scope={printable(challenge['scope'])!r}"
+        said += f"; the token carries scp {printable(scp)!r}" if scp else "; the token carries no scp"
+        if error == "insufficient_scope":
+            wanted = lab_scope.rsplit("/", 1)[-1]
+            said += (
+                f" (the lab's scope {wanted!r}, as its PRM advertises): the endpoint requires a scope "
+                "the lab does not grant (the server's REQUIRED_SCOPE, or the API's policy)"
+            )
+        return said
+
+
+def _bare(url: str) -> str:
+    return url.split("?", 1)[0].split("#", 1)[0].rstrip("/")
+
+
 def _code_result(query: str) -> AuthorizationCodeResult:
     params = {k: v[0] for k, v in parse_qs(query).items()}
     if "error" in params:
@@ -210,6 +259,8 @@ async def check_client_flow(target: VerifyTarget) -> tuple[list[CheckResult], st
         await storage.set_tokens(OAuthToken(access_token=target.token, token_type="Bearer"))
     results: list[CheckResult] = []
     http = sdk_client(target.ca_file, auth=provider, retry_origins=identity_origins(target))
+    refusals = _Refusals(target.mcp_url)
+    http.event_hooks = {**http.event_hooks, "response": [*http.event_hooks.get("response", []), refusals]}
     try:
         async with http, Client(streamable_http_client(target.mcp_url, http_client=http)) as client:
             token = storage.tokens.access_token if storage.tokens else None
@@ -257,6 +308,14 @@ async def check_client_flow(target: VerifyTarget) -> tuple[list[CheckResult], st
                 )
             return results, token
     except Exception as exc:  # the SDK raises many kinds; each is a failed check, reported by name
-        name = "client.sign_in" if not results else "client.session"
-        results.append(CheckResult(name, Outcome.FAIL, _describe(exc)))
+        cause = refusals.cause(target.scope)
+        if not results and storage.tokens is not None and cause:
+            # signed in: the endpoint refused the token it got (initialize)
+            results.append(
+                CheckResult("client.sign_in", Outcome.PASS, "token obtained through the MCP OAuth flow")
+            )
+            name = "client.initialize"
+        else:
+            name = "client.sign_in" if not results else "client.session"
+        results.append(CheckResult(name, Outcome.FAIL, _describe(exc) + (f": {cause}" if cause else "")))
         return results, storage.tokens.access_token if storage.tokens else None

@@ -32,6 +32,9 @@ SECRET_PARAMETERS = (
     "sig",
     "token",
     "subscription-key",
+    # APIM subscription keys as ARM answers them (listSecrets, a subscription's PUT body)
+    "primaryKey",
+    "secondaryKey",
 )
 SECRET_HEADERS = (
     "authorization",

@@ -304,6 +304,23 @@ def _apim_children(b: _Builder, lab: Lab, service: str) -> None:
                     tokens,
                     container=op_node,
                 )
+    _products(b, lab, service)
+
+
+def _products(b: _Builder, lab: Lab, service: str) -> None:
+    """Products (each needs the APIs it holds), their policies, and subscriptions (each needs its
+    product or API)."""
+    apim = lab.apim
+    for key, product in apim.products.items():
+        where = ("apim", "products", key)
+        needs = {Kind.API.at(api) for api in product.apis}
+        node = b.add(Kind.PRODUCT, key, product, where, needs, skip=frozenset({"policy"}), container=service)
+        if product.policy is not None:
+            tokens = {Kind.NAMED_VALUE.at(t) for t in _tokens(product.policy)}
+            b.add(Kind.PRODUCT_POLICY, key, product.policy, (*where, "policy"), tokens, container=node)
+    for key, sub in apim.subscriptions.items():
+        scope = Kind.PRODUCT.at(sub.product) if sub.product else Kind.API.at(str(sub.api))
+        b.add(Kind.SUBSCRIPTION, key, sub, ("apim", "subscriptions", key), {scope}, container=service)
 
 
 def _server(b: _Builder, lab: Lab, rg: str, workspace: str | None) -> None:

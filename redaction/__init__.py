@@ -8,7 +8,8 @@ carries a byte-identical copy (``mcp_server/redact.py``, held equal by
 
 - URL query and form parameters that carry credentials (``code``, ``access_token``, ``id_token``,
   ``refresh_token``, ``client_secret``, ``client_assertion``, ``code_verifier``, ``assertion``,
-  ``password``, ``state``, ``sig``, ``token``, ``subscription-key``; also URL-encoded, as inside
+  ``password``, ``state``, ``sig``, ``token``, ``subscription-key``, ``primaryKey``/``secondaryKey``
+  (APIM subscription keys); also URL-encoded, as inside
   an encoded ``redirect_uri``);
 - the same names as JSON or Python-repr members (``"access_token": "..."``);
 - credential headers (``Authorization``, ``Proxy-Authorization``, ``Cookie``, ``Set-Cookie``,
@@ -44,6 +45,9 @@ SECRET_PARAMETERS = (
     "sig",
     "token",
     "subscription-key",
+    # APIM subscription keys as ARM answers them (listSecrets, a subscription's PUT body)
+    "primaryKey",
+    "secondaryKey",
 )
 SECRET_HEADERS = (
     "authorization",

@@ -63,6 +63,12 @@ CASES: list[tuple[str, list[str], list[str]]] = [
         ["sv=2023", "se=2030"],
     ),
     (f"token refused, it was {JWT} (expired)", [JWT], ["token refused", "(expired)"]),
+    (  # ARM's listSecrets of an APIM subscription; the key header at the gateway
+        '{"primaryKey": "0a1b2c3d4e5f", "secondaryKey": "f5e4d3c2b1a0", "scope": "/products/p"} '
+        "Ocp-Apim-Subscription-Key: 9e8d7c6b5a4f",
+        ["0a1b2c3d4e5f", "f5e4d3c2b1a0", "9e8d7c6b5a4f"],
+        ['"scope": "/products/p"'],
+    ),
     # Left alone: no credential.
     (
         'WWW-Authenticate: Bearer error="invalid_token", resource_metadata="https://g/.well-known/x"',

@@ -9,7 +9,8 @@ that lets several kinds share one list call during a read phase.
 Modules: ``arm`` (generic ARM + resource group), ``identity``, ``monitoring``, ``containers``
 (+ ``acr_build``), ``storage`` (the gateway-mode client store), ``rbac`` (role assignments),
 ``apim`` (the service, the base of its children), ``apim_values`` (named values, backends),
-``apim_logging`` (loggers, diagnostics), ``apim_apis`` (APIs, operations, policies), ``entra``
+``apim_logging`` (loggers, diagnostics), ``apim_apis`` (APIs, operations, policies),
+``apim_products`` (products with their APIs, product policies, subscriptions), ``entra``
 (apps, Graph helpers), ``entra_principals`` (service principals, federated credentials),
 ``entra_grants`` (admin consent: oauth2PermissionGrants); shared:
 ``base`` (pure helpers), ``common`` (context, matching, list/GET/delete helpers), ``errors``.
@@ -38,6 +39,11 @@ def providers_for(clients: Clients, lab: Lab | str) -> dict[str, Provider]:
         OperationProvider,
     )
     from orchestrator.providers.apim_logging import DiagnosticProvider, LoggerProvider
+    from orchestrator.providers.apim_products import (
+        ProductPolicyProvider,
+        ProductProvider,
+        SubscriptionProvider,
+    )
     from orchestrator.providers.apim_values import BackendProvider, NamedValueProvider
     from orchestrator.providers.arm import ResourceGroupProvider
     from orchestrator.providers.common import Context
@@ -75,6 +81,9 @@ def providers_for(clients: Clients, lab: Lab | str) -> dict[str, Provider]:
             ApiPolicyProvider,
             OperationProvider,
             OperationPolicyProvider,
+            ProductProvider,
+            ProductPolicyProvider,
+            SubscriptionProvider,
             ContainerRegistryProvider,
             StorageAccountProvider,
             StorageTableProvider,

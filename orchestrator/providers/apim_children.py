@@ -8,7 +8,8 @@ group's delete asks it for every owned service in the group (``ResourceGroupProv
 Every collection a service holds is listed (one list call each, concurrently): named values,
 backends, APIs, products, subscriptions, loggers, policy fragments, certificates, users, groups.
 An item is the lab's when it carries the lab's mark (named values: the APIM tag; backends, APIs,
-loggers: the ``[prmlab-lab:<lab>]`` description mark), or when APIM made it *for* a lab item (the
+loggers, products: the ``[prmlab-lab:<lab>]`` description mark; subscriptions: that mark in the
+display name), or when APIM made it *for* a lab item (the
 ``Logger-Credentials--<id>`` named value that holds an owned logger's key). An item APIM itself
 creates with every service is nobody's content (``is_builtin``), and so is a logger credential
 APIM left behind (``is_logger_credential`` with no logger pointing at it):
@@ -123,9 +124,11 @@ def _owned(label: str, item: Mapping[str, Any], lab: str, logger_credentials: fr
         tags = props.get("tags") or []
         display = str(props.get("displayName") or "")
         return named_value_tag(lab) in tags or display in logger_credentials
-    if label in ("backends", "APIs", "loggers"):
+    if label in ("backends", "APIs", "loggers", "products"):
         return description_owned(props.get("description"), lab)
-    return False  # the lab creates no products, subscriptions, fragments, certificates, users, groups
+    if label == "subscriptions":  # no description: the mark is in the display name (``apim_products``)
+        return description_owned(props.get("displayName"), lab)
+    return False  # the lab creates no fragments, certificates, users, groups
 
 
 def _credential_names(loggers: list[Mapping[str, Any]], lab: str | None) -> frozenset[str]:

@@ -147,13 +147,17 @@ def assign(
 def synthetic_address(kind: str, actual: Actual) -> str:
     """The address of an owned resource no node names, shaped like the graph's addresses:
     ``<kind>.<name>``, or ``<kind>.<parent>.<name>`` for children (``operation.mcp.prm``)."""
-    parents = [str(actual.properties[k]) for k in ("@app", "@api", "@operation") if actual.properties.get(k)]
+    parents = [
+        str(actual.properties[k])
+        for k in ("@app", "@product", "@api", "@operation")
+        if actual.properties.get(k)
+    ]
     if kind in _NAMED_BY_PARENT:  # one per parent, always named "policy"
         return ".".join([kind, *parents])
     return ".".join([kind, *parents, actual.name])
 
 
-_NAMED_BY_PARENT = frozenset({"api_policy", "operation_policy"})
+_NAMED_BY_PARENT = frozenset({"api_policy", "operation_policy", "product_policy"})
 
 
 async def collect(

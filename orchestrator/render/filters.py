@@ -150,6 +150,23 @@ def nonempty(value: Any) -> Any:
     return value
 
 
+def whole_number(value: Any) -> Any:
+    """Require a whole number (an int, or digits): APIM's attributes that take no expression
+    (``quota calls``, ``renewal-period``)."""
+    _plain(value)
+    if is_unknown(value):
+        return value
+    if isinstance(value, NamedValueRef):
+        raise ValueRefusedError(
+            f"named value {value.token} cannot be used here: the attribute takes a literal number"
+        )
+    if isinstance(value, bool) or not (
+        (isinstance(value, int) and value >= 0) or (isinstance(value, str) and value.isdigit())
+    ):
+        raise ValueRefusedError(f"{value!r} is not a whole number")
+    return str(int(value))
+
+
 FILTERS = {
     "tojson": tojson,
     "qs": quoted_string,
@@ -158,4 +175,5 @@ FILTERS = {
     "scope_token": scope_token,
     "scope_claim": scope_claim,
     "nonempty": nonempty,
+    "whole_number": whole_number,
 }

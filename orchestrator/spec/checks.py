@@ -163,6 +163,33 @@ class _Checker:
                     ("apim", "apis", key, "backend"),
                     f"unknown backend '{backend}' (apim.backends defines: {_names(backends)})",
                 )
+        apis = _map(apim.get("apis"))
+        products = _map(apim.get("products"))
+        for key, product in products.items():
+            for i, api in enumerate(_list(_map(product).get("apis"))):
+                if _str(api) is not None and api not in apis:
+                    self.at(
+                        ("apim", "products", key, "apis", i),
+                        f"unknown API '{api}' (apim.apis defines: {_names(apis)})",
+                    )
+        for key, sub in _map(apim.get("subscriptions")).items():
+            product, api = _str(_map(sub).get("product")), _str(_map(sub).get("api"))
+            if (product is None) == (api is None):
+                self.at(
+                    ("apim", "subscriptions", key),
+                    "a subscription is for one product or one API: set either `product` or `api`",
+                    key=True,
+                )
+            if product is not None and product not in products:
+                self.at(
+                    ("apim", "subscriptions", key, "product"),
+                    f"unknown product '{product}' (apim.products defines: {_names(products)})",
+                )
+            if api is not None and api not in apis:
+                self.at(
+                    ("apim", "subscriptions", key, "api"),
+                    f"unknown API '{api}' (apim.apis defines: {_names(apis)})",
+                )
         server = _map(d.get("server"))
         identity = _str(server.get("identity"))
         if identity is not None and identity not in identities:
@@ -181,6 +208,10 @@ class _Checker:
     # ------------------------------------------------------------ policies
 
     def policies(self) -> Iterator[tuple[PathT, dict[str, Any]]]:
+        for key, product in _map(_map(self.data.get("apim")).get("products")).items():
+            policy = _map(product).get("policy")
+            if isinstance(policy, dict):
+                yield ("apim", "products", key, "policy"), policy
         for key, api in _map(_map(self.data.get("apim")).get("apis")).items():
             policy = _map(api).get("policy")
             if isinstance(policy, dict):

@@ -150,6 +150,22 @@ DESCRIPTIONS: Mapping[str, Mapping[str, str]] = {
         "named_values": "Named values by key: referenced in policies as {{Name}}",
         "backends": "Backends by key (an API's backend: key)",
         "apis": "APIs by key (referenced as apim.apis.<key>.url / .prm_url)",
+        "products": "Products by key: sets of APIs with their own policy and subscriptions",
+        "subscriptions": "Subscriptions by key: a pair of keys for one product or one API (the keys are APIM's, never printed)",
+    },
+    "Product": {
+        "display_name": "The product's display name",
+        "description": "Free text shown on the product",
+        "subscription_required": "Callers need a key of a subscription to the product (false: an open product)",
+        "published": "Product state: published (true) or notPublished (false)",
+        "apis": "apim.apis keys the product holds",
+        "policy": "The product's policy (rendered from a template): runs between the global and the APIs' policies",
+    },
+    "Subscription": {
+        "display_name": "The subscription's display name",
+        "product": "apim.products key the subscription is for",
+        "api": "apim.apis key the subscription is for (instead of a product)",
+        "active": "State: active (true) or suspended (false)",
     },
     "EnvVar": {
         "value": "The variable's value (or a {ref: ...})",

@@ -57,6 +57,8 @@ OperationName = Annotated[str, name_check("apim_operation"), name_schema("apim_o
 BackendName = Annotated[str, name_check("apim_backend"), name_schema("apim_backend")]
 LoggerName = Annotated[str, name_check("apim_logger"), name_schema("apim_logger")]
 NamedValueName = Annotated[str, name_check("apim_named_value"), name_schema("apim_named_value")]
+ProductName = Annotated[str, name_check("apim_product"), name_schema("apim_product")]
+SubscriptionName = Annotated[str, name_check("apim_subscription"), name_schema("apim_subscription")]
 RegistryName = Annotated[str, name_check("container_registry"), name_schema("container_registry")]
 EnvironmentName = Annotated[str, name_check("container_environment"), name_schema("container_environment")]
 ContainerAppName = Annotated[str, name_check("container_app"), name_schema("container_app")]
@@ -374,11 +376,37 @@ class Api(Spec):
     operations: Mapping[OperationName, Operation] = Field(default_factory=dict)
 
 
+class Product(Spec):
+    """An APIM product: a set of the lab's APIs offered together, with its own policy (the product
+    scope, between the global and the APIs' policies) and subscriptions."""
+
+    display_name: Name
+    description: str | None = None
+    subscription_required: Bool = Field(
+        True, description="Callers need a key of a subscription to the product (APIM's default)"
+    )
+    published: Bool = Field(True, description="Product state: published (true) or notPublished (false)")
+    apis: tuple[Key, ...] = Field((), description="apim.apis keys the product holds")
+    policy: Policy | None = None
+
+
+class Subscription(Spec):
+    """An APIM subscription: a pair of keys for one product or one API. The keys are APIM's
+    (generated, never in lab.yaml, never printed); ``prmlab verify`` reads them with listSecrets."""
+
+    display_name: Name
+    product: Key | None = Field(None, description="apim.products key the subscription is for")
+    api: Key | None = Field(None, description="apim.apis key the subscription is for (instead of a product)")
+    active: Bool = Field(True, description="State: active (true) or suspended (false)")
+
+
 class Apim(Spec):
     service: ApimService
     named_values: Mapping[NamedValueName, NamedValue] = Field(default_factory=dict)
     backends: Mapping[BackendName, Backend] = Field(default_factory=dict)
     apis: Mapping[ApiName, Api] = Field(default_factory=dict)
+    products: Mapping[ProductName, Product] = Field(default_factory=dict)
+    subscriptions: Mapping[SubscriptionName, Subscription] = Field(default_factory=dict)
 
 
 # ------------------------------------------------------------------ server

@@ -122,7 +122,8 @@ RULES: Final[dict[str, NameRule]] = {
         start=_LETTER, start_words="a letter", end=_ALNUM, end_words="a letter or digit",
     ),
     # Microsoft.ApiManagement service / apis, apis / operations, backends, loggers, properties
-    # (named values): 1-80; alphanumerics and hyphens; start with letter, end with alphanumeric.
+    # (named values), products, subscriptions: 1-80; alphanumerics and hyphens; start with letter,
+    # end with alphanumeric.
     **{
         kind: NameRule(
             what, "microsoftapimanagement", "service", 1, 80,
@@ -135,6 +136,8 @@ RULES: Final[dict[str, NameRule]] = {
             ("apim_backend", "an APIM backend name"),
             ("apim_logger", "an APIM logger name"),
             ("apim_named_value", "an APIM named value name"),
+            ("apim_product", "an APIM product name"),
+            ("apim_subscription", "an APIM subscription name"),
         )
     },
     # Microsoft.ContainerRegistry/registries: global, 5-50, alphanumerics.

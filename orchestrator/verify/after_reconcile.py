@@ -9,7 +9,8 @@ verifier a minter (the emulator's ``/_emulator/identity/mint``) for the forged-t
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, TextIO
 
 import anyio
@@ -104,13 +105,34 @@ async def run_for_lab(
         async def gateway_checks() -> list[Any]:
             return list(await verify_gateway(lab, outputs, targets, settings.ca_file if local else None))
 
+    subscription_checks = None
+    if lab.apim.subscriptions:
+        from orchestrator.target import open_clients
+        from orchestrator.verify.http import client
+        from orchestrator.verify.subscriptions import check_subscriptions
+
+        @asynccontextmanager
+        async def open_apim() -> AsyncIterator[Any]:
+            async with open_clients(settings) as clients:
+                yield clients.apim
+
+        async def subscription_checks() -> list[Any]:
+            async with client(target.ca_file) as http:
+                return list(await check_subscriptions(lab, outputs, open_apim, http))
+
     def on_group(group: str) -> None:
         if progress is not None:
             print(f"  verifying {group}…", file=progress, flush=True)
 
     if progress is not None:
         print(f"Verifying the lab ({', '.join(mode.checks)})…", file=progress, flush=True)
-    return await run_verification(target, mode, gateway_checks=gateway_checks, on_group=on_group)
+    return await run_verification(
+        target,
+        mode,
+        gateway_checks=gateway_checks,
+        on_group=on_group,
+        subscription_checks=subscription_checks,
+    )
 
 
 def write_report(report: Report, out: TextIO, output: str = "text") -> None:

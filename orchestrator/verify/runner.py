@@ -78,9 +78,12 @@ async def run_verification(
     *,
     gateway_checks: ExtraChecks | None = None,
     on_group: Callable[[str], None] | None = None,
+    subscription_checks: ExtraChecks | None = None,
 ) -> Report:
-    """Every check of ``mode``'s suite; ``gateway_checks`` runs the ``gateway`` group;
-    ``on_group(name)`` is called as each group starts (the live progress lines)."""
+    """Every check of ``mode``'s suite; ``gateway_checks`` runs the ``gateway`` group,
+    ``subscription_checks`` the ``subscriptions`` group (``subscriptions``: the lab's subscription
+    keys at the gateway), last; ``on_group(name)`` is called as each group starts (the live
+    progress lines)."""
 
     def starting(group: str) -> None:
         if on_group is not None:
@@ -124,4 +127,7 @@ async def run_verification(
             # the same answer (401 invalid_token, 403 insufficient_scope): same claims rules.
             starting("bypass")
             results += await check_forgeries(http, target.server_url, cases, group="bypass")
+        if subscription_checks is not None and _wanted(target, "subscriptions"):
+            starting("subscriptions")
+            results += await subscription_checks()
     return Report(tuple(_selected(target, results)))

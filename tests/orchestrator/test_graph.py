@@ -21,6 +21,10 @@ apim:
 """
 
 
+# the shipped labs have no products: their kinds are built by test_products_make_their_nodes
+PRODUCT_KINDS = {Kind.PRODUCT, Kind.PRODUCT_POLICY, Kind.SUBSCRIPTION}
+
+
 @pytest.fixture(scope="module")
 def default_graph() -> ResourceGraph:
     return build_graph(load_lab(ROOT / "lab.yaml", env={}))
@@ -28,7 +32,7 @@ def default_graph() -> ResourceGraph:
 
 def test_default_lab_nodes_and_kinds(default_graph: ResourceGraph) -> None:
     gateway = build_graph(load_lab(ROOT / "labs" / "gateway.yaml", env={}))
-    assert {n.kind for n in default_graph} | {n.kind for n in gateway} == set(Kind)
+    assert {n.kind for n in default_graph} | {n.kind for n in gateway} == set(Kind) - PRODUCT_KINDS
     assert not default_graph.of_kind("storage_account")  # the client store is gateway mode's
     assert sorted(n.address for n in default_graph.of_kind("operation")) == [
         "operation.entra-metadata.entra",
@@ -224,3 +228,31 @@ def test_gateway_lab_client_store_nodes() -> None:
     # the OAuth policy reads the table URL: it waits for the table
     assert "storage_table.client_store" in graph["api_policy.oauth"].depends_on
     assert not any(n.address.startswith("named_value.GatewayAuthKey") for n in graph)
+
+
+def test_products_make_their_nodes() -> None:
+    text = (
+        BASE
+        + """  named_values:
+    Limit: {value: "10"}
+  apis:
+    orders: {display_name: Orders, path: orders, subscription_required: true}
+    stock: {display_name: Stock, path: stock, subscription_required: true}
+  products:
+    gold:
+      display_name: Gold
+      apis: [orders, stock]
+      policy: {template: product-quota, variables: {calls: 10, renewal_period: 60}}
+  subscriptions:
+    buyer: {display_name: Buyer, product: gold}
+    stock-only: {display_name: Stock only, api: stock}
+"""
+    )
+    graph = build_graph(parse_lab(text, env={})[0])
+    assert {n.kind for n in graph} >= PRODUCT_KINDS
+    assert graph["product.gold"].depends_on == {"apim_service.main", "api.orders", "api.stock"}
+    assert graph["product_policy.gold"].depends_on == {"product.gold"}
+    assert graph["subscription.buyer"].depends_on == {"apim_service.main", "product.gold"}
+    assert graph["subscription.stock-only"].depends_on == {"apim_service.main", "api.stock"}
+    order = graph.topological_order()
+    assert order.index("api.orders") < order.index("product.gold") < order.index("subscription.buyer")

@@ -70,6 +70,18 @@ GOLDEN: dict[str, tuple[str, dict[str, object]]] = {
     ),
 }
 
+# A product's policy (apim.products.<k>.policy): the quota per subscription, with and without the
+# optional rate limit; a value known only after apply stays a placeholder in a dry run.
+GOLDEN.update(
+    {
+        "product-quota.xml": ("product-quota", {"calls": 10000, "renewal_period": 3600}),
+        "product-quota.rate.xml": (
+            "product-quota",
+            {"calls": "10000", "renewal_period": 0, "rate_calls": 20, "rate_period": 90},
+        ),
+    }
+)
+
 # The gateway-mode templates (authorization mode `gateway`) keep their cases in their own module.
 from tests.orchestrator.render.gateway_cases import GATEWAY_GOLDEN  # noqa: E402
 

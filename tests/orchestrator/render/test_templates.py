@@ -28,6 +28,7 @@ def test_template_names() -> None:
         "gateway-oauth",
         "mcp-api-entra",
         "prm",
+        "product-quota",
     ]
 
 
@@ -154,6 +155,6 @@ def test_variables_of_an_unknown_template() -> None:
 
     with pytest.raises(
         RenderError,
-        match=r"'nope' does not exist \(known templates: entra-metadata, gateway-mcp-api, gateway-metadata, gateway-oauth, mcp-api-entra, prm\)",
+        match=r"'nope' does not exist \(known templates: entra-metadata, gateway-mcp-api, gateway-metadata, gateway-oauth, mcp-api-entra, prm, product-quota\)",
     ):
         template_variables("nope")

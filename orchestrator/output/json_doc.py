@@ -11,7 +11,7 @@ Shape (``format_version`` 1; ``JSON_SCHEMA`` below is the contract, tested)::
                        "counts": {status: int},
                        "resources": [{"address", "kind", "action", "status", "message",
                                       "attempts", "seconds"}]},
-     "verification": null | {"ok": bool, "checks": [{"name", "outcome", "detail"}]},
+     "verification": null | {"ok": bool, "checks": [{"name", "outcome", "detail", "api"?}]},
      "outputs": null | {name: value},   # orchestrator.output.lab_outputs
      "exit_code": int}
 
@@ -170,6 +170,10 @@ _CHECKS = {
             "name": {"type": "string", "description": "group.check, e.g. forged.wrong_audience"},
             "outcome": {"enum": ["pass", "fail", "skip"]},
             "detail": {"type": "string"},
+            "api": {
+                "type": "string",
+                "description": "the MCP API (lab.yaml key) checked; present when the lab has several",
+            },
         },
     },
 }

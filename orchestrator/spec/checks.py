@@ -299,6 +299,9 @@ class _Checker:
                     ("apim", "apis", key, "type"),
                     "an MCP API forwards to a backend: set `backend` to an apim.backends key",
                 )
+            app = _map(api).get("app")
+            if isinstance(app, str) and app not in _map(_map(self.data.get("entra")).get("apps")):
+                self.at(("apim", "apis", key, "app"), f"app '{app}' is not an entra.apps key")
             path = _str(_map(api).get("path"))
             if path is not None:
                 norm = path.strip("/").lower()  # APIM paths are case-insensitive

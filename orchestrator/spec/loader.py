@@ -1,7 +1,8 @@
 """``load_lab``: lab.yaml -> a validated ``Lab``, or a ``SpecError`` listing every problem.
 
 The front door of the spec. Flow: read the file; parse YAML keeping marks and interpolating
-``${VAR}`` (``yamlsource``); validate the models (``models``; errors located by ``issues``);
+``${VAR}`` (``yamlsource``); derive what every MCP API needs and lab.yaml leaves out (its
+policy, its PRM at both RFC 9728 URLs: ``mcp_apis``); validate the models (``models``; errors located by ``issues``);
 check cross-resource rules on the raw data (``checks``; a policy's variables against its
 template when the caller passes the renderer's lookup). All issues of all steps that could run
 are raised together, sorted by position. Pure apart from reading lab.yaml and looking for
@@ -25,6 +26,7 @@ from pydantic import ValidationError
 from orchestrator.errors import SpecError, SpecIssue
 from orchestrator.spec.checks import TemplateVariables, check
 from orchestrator.spec.issues import issues_from
+from orchestrator.spec.mcp_apis import complete as complete_mcp_apis
 from orchestrator.spec.models import Lab
 from orchestrator.spec.schema import model_schema
 from orchestrator.spec.yamlsource import Positions, read_yaml
@@ -72,6 +74,9 @@ def parse_lab(
         raise SpecError(
             [SpecIssue(file, mark.line, mark.column, "", "a lab must be a mapping of keys to values")]
         )
+    # Every MCP API's policy and PRM operations that lab.yaml leaves out (spec.mcp_apis)
+    data, derived = complete_mcp_apis(data, positions)
+    issues += derived
     lab: Lab | None = None
     try:
         lab = Lab.model_validate(data)

@@ -372,6 +372,11 @@ class Api(Spec):
     protocols: tuple[Literal["https", "http"], ...] = ("https",)
     subscription_required: Bool = False
     backend: Key | None = Field(None, description="apim.backends key the API forwards to")
+    app: Key | None = Field(
+        None,
+        description="type mcp: the entra.apps key whose tokens the API accepts (left out: the app "
+        "whose identifier_uris name the API's URL, else the one app exposing scopes)",
+    )
     policy: Policy | None = None
     operations: Mapping[OperationName, Operation] = Field(default_factory=dict)
 

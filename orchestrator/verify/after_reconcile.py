@@ -2,7 +2,9 @@
 
 ``verify(lab, outputs, settings, out) -> Report`` is the hook the engine calls after an apply that
 succeeded (``outputs`` = node address -> ``Actual.outputs``); ``settings`` is the target's
-``TargetSettings``. On the local target it first makes sure the test users exist, and gives the
+``TargetSettings``. Every MCP API of the lab is verified in turn (``targeting.mcp_api_keys``);
+in a lab with several, each result names its API (``CheckResult.api``) and the table groups them.
+On the local target it first makes sure the test users exist, and gives the
 verifier a minter (the emulator's ``/_emulator/identity/mint``) for the forged-token battery.
 """
 
@@ -11,13 +13,14 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TextIO
 
 import anyio
 import httpx
 
 from orchestrator.modes import mode_of
-from orchestrator.verify.model import Report, TokenMinter
+from orchestrator.verify.model import CheckResult, Report, TokenMinter
 
 if TYPE_CHECKING:
     from orchestrator.spec.models import Lab
@@ -74,7 +77,7 @@ async def run_for_lab(
 ) -> Report:
     """Verify ``lab``; with ``progress``, a line there as each check group starts."""
     from orchestrator.verify.runner import run_verification
-    from orchestrator.verify.targeting import build_target
+    from orchestrator.verify.targeting import build_target, mcp_api_keys
 
     local = settings.kind == "local"
     if local and lab.verification.test_users:
@@ -85,18 +88,23 @@ async def run_for_lab(
         async with open_clients(settings) as clients:
             await ensure_test_users(clients.graph, lab, passwords_file=passwords)
     targets = settings.outputs()
-    target = build_target(
-        lab,
-        outputs,
-        targets,
-        local=local,
-        ca_file=settings.ca_file if local else None,
-        minter=local_minter(settings) if local else None,
-        token=token,
-        checks=checks,
-    )
-    if target.server_url:
-        await wait_for_server(target.server_url.removesuffix("/mcp"), target.ca_file)
+    keys = mcp_api_keys(lab)
+    verify_targets = [
+        build_target(
+            lab,
+            outputs,
+            targets,
+            local=local,
+            ca_file=settings.ca_file if local else None,
+            minter=local_minter(settings) if local else None,
+            token=token,
+            checks=checks,
+            api=key,
+        )
+        for key in keys
+    ]
+    for server_url in dict.fromkeys(t.server_url for t in verify_targets if t.server_url):
+        await wait_for_server(server_url.removesuffix("/mcp"), verify_targets[0].ca_file)
     mode = mode_of(lab)
     gateway_checks = None
     if mode.runs("gateway"):
@@ -117,22 +125,33 @@ async def run_for_lab(
                 yield clients.apim
 
         async def subscription_checks() -> list[Any]:
-            async with client(target.ca_file) as http:
+            async with client(verify_targets[0].ca_file) as http:
                 return list(await check_subscriptions(lab, outputs, open_apim, http))
+
+    several = len(keys) > 1
 
     def on_group(group: str) -> None:
         if progress is not None:
-            print(f"  verifying {group}…", file=progress, flush=True)
+            print(f"  verifying {group}{f' of {api}' if several else ''}…", file=progress, flush=True)
 
     if progress is not None:
         print(f"Verifying the lab ({', '.join(mode.checks)})…", file=progress, flush=True)
-    return await run_verification(
-        target,
-        mode,
-        gateway_checks=gateway_checks,
-        on_group=on_group,
-        subscription_checks=subscription_checks,
-    )
+    results: list[CheckResult] = []
+    for api, target in zip(keys, verify_targets, strict=True):
+        # The lab-wide groups (gateway mode's gateway group: the authorization server, its
+        # clients and the idle burst; the APIM subscriptions) run once, with the first MCP API;
+        # every API gets the rest.
+        first = api == keys[0]
+        api_mode = mode if first else replace(mode, checks=tuple(c for c in mode.checks if c != "gateway"))
+        report = await run_verification(
+            target,
+            api_mode,
+            gateway_checks=gateway_checks if first else None,
+            on_group=on_group,
+            subscription_checks=subscription_checks if first else None,
+        )
+        results += [replace(r, api=api) if several else r for r in report.results]
+    return Report(tuple(results))
 
 
 def write_report(report: Report, out: TextIO, output: str = "text") -> None:

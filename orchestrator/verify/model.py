@@ -32,6 +32,7 @@ class VerifyTarget:
     interactive: bool = False  # azure target: open a browser for sign-in
     checks: frozenset[str] | None = None  # run only these (prefix match); None = all
     token_issuer: str | None = None  # issuer of the tokens the server accepts (Entra's), if not the PRM's
+    api: str | None = None  # the lab.yaml key of the MCP API verified
 
 
 class Outcome(StrEnum):
@@ -45,6 +46,7 @@ class CheckResult:
     name: str
     outcome: Outcome
     detail: str = ""
+    api: str | None = None  # the MCP API (lab.yaml key) the check ran against, in a lab with several
 
     @property
     def passed(self) -> bool:
@@ -61,9 +63,10 @@ class Report:
         return any(r.outcome is Outcome.PASS for r in self.results) and all(r.passed for r in self.results)
 
     def as_json(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "checks": [
-                {"name": r.name, "outcome": r.outcome.value, "detail": r.detail} for r in self.results
-            ],
-        }
+        checks: list[dict[str, Any]] = []
+        for r in self.results:
+            check: dict[str, Any] = {"name": r.name, "outcome": r.outcome.value, "detail": r.detail}
+            if r.api is not None:
+                check["api"] = r.api
+            checks.append(check)
+        return {"ok": self.ok, "checks": checks}

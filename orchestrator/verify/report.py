@@ -10,10 +10,16 @@ _MARK = {Outcome.PASS: "PASS", Outcome.FAIL: "FAIL", Outcome.SKIP: "skip"}
 
 
 def write_text(report: Report, out: TextIO) -> None:
+    """One line per check; in a lab with several MCP APIs, grouped under a heading per API."""
     width = max((len(r.name) for r in report.results), default=10)
     out.write("\nVerification\n")
+    api: str | None = None
     for r in report.results:
-        out.write(f"  {_MARK[r.outcome]}  {r.name.ljust(width)}  {r.detail}\n")
+        if r.api is not None and r.api != api:
+            api = r.api
+            out.write(f"  MCP API {api}\n")
+        indent = "    " if r.api is not None else "  "
+        out.write(f"{indent}{_MARK[r.outcome]}  {r.name.ljust(width)}  {r.detail}\n")
     counts = {o: sum(1 for r in report.results if r.outcome is o) for o in Outcome}
     verdict = "verified" if report.ok else "NOT verified"
     if not counts[Outcome.PASS] and not counts[Outcome.FAIL]:

@@ -1,9 +1,12 @@
-"""From a lab and the outputs of its resources to a ``VerifyTarget`` (pure, no I/O).
+"""From a lab and the outputs of its resources to one ``VerifyTarget`` per MCP API (pure, no I/O).
 
-Which API is "the MCP endpoint": the first API of type ``mcp``. Which app is the resource:
-the first app registration that exposes a scope. The client that signs in: the app's first
-pre-authorized client (VS Code in the default lab, a first-party client in Entra and in the
-local identity service), so no consent prompt stands in the way of a headless check.
+Every API of type ``mcp`` is verified (``mcp_api_keys``, in lab.yaml order; the first is "the MCP
+endpoint" of ``prmlab output``). Which app is its resource: the API's ``app`` (written by
+``spec.mcp_apis`` when lab.yaml leaves it out), else the first app registration that exposes a
+scope. The server reached directly (the ``bypass`` battery): the URL of the API's backend when it
+is a lab server's URL. The client that signs in: the app's first pre-authorized client (VS Code in
+the default lab, a first-party client in Entra and in the local identity service), so no consent
+prompt stands in the way of a headless check.
 """
 
 from __future__ import annotations
@@ -35,18 +38,44 @@ def _value(
     return str(value)
 
 
+def mcp_api_keys(lab: Lab) -> tuple[str, ...]:
+    """Every API of type ``mcp``, in lab.yaml order (at least one)."""
+    keys = tuple(str(k) for k, api in lab.apim.apis.items() if api.type == "mcp")
+    if not keys:
+        raise VerificationError("cannot verify: lab.yaml declares no API of type mcp")
+    return keys
+
+
 def mcp_api_key(lab: Lab) -> str:
-    for key, api in lab.apim.apis.items() if lab.apim is not None else ():
-        if api.type == "mcp":
-            return str(key)
-    raise VerificationError("cannot verify: lab.yaml declares no API of type mcp")
+    """The lab's first MCP API: "the MCP endpoint"."""
+    return mcp_api_keys(lab)[0]
 
 
-def resource_app_key(lab: Lab) -> str:
+def resource_app_key(lab: Lab, api: str | None = None) -> str:
+    """The app registration whose tokens ``api`` (default: the first MCP API) accepts."""
+    named = lab.apim.apis[api if api is not None else mcp_api_key(lab)].app
+    if named is not None and named in lab.entra.apps:
+        return str(named)
     for key, app in lab.entra.apps.items():
         if app.scopes:
             return str(key)
     raise VerificationError("cannot verify: no app registration in lab.yaml exposes a scope")
+
+
+def _server_url(
+    lab: Lab, api: str, outputs: Mapping[str, Mapping[str, Any]], target_outputs: Mapping[str, Any]
+) -> str | None:
+    """The MCP endpoint of the lab's server behind ``api`` (its backend's URL), if it is one."""
+    backend_key = lab.apim.apis[api].backend
+    backend = lab.apim.backends.get(backend_key) if backend_key is not None else None
+    if backend is None or not isinstance(backend.url, Ref):
+        return None
+    if backend.url.address != "server" or lab.server is None or "container_app.server" not in outputs:
+        return None
+    value = resolve(backend.url, lab, outputs, target_outputs)
+    if value is UNKNOWN or value is None:
+        return None
+    return str(value)
 
 
 def build_target(
@@ -59,14 +88,14 @@ def build_target(
     minter: TokenMinter | None = None,
     token: str | None = None,
     checks: frozenset[str] | None = None,
+    api: str | None = None,
 ) -> VerifyTarget:
-    api = mcp_api_key(lab)
-    app_key = resource_app_key(lab)
+    """The target of MCP API ``api`` (default: the first)."""
+    api = api if api is not None else mcp_api_key(lab)
+    app_key = resource_app_key(lab, api)
     app = lab.entra.apps[app_key]
     client_id = str(app.pre_authorized_clients[0].app_id) if app.pre_authorized_clients else VSCODE_CLIENT_ID
-    server_url: str | None = None
-    if lab.server is not None and "container_app.server" in outputs:
-        server_url = _value(lab, outputs, target_outputs, "server.url").rstrip("/") + "/mcp"
+    server_url = _server_url(lab, api, outputs, target_outputs)
     user = lab.verification.test_users[0] if local and lab.verification.test_users else None
     profile: dict[str, str] | None = None
     if user is not None:
@@ -95,4 +124,5 @@ def build_target(
         interactive=not local and token is None,
         checks=checks if checks is not None else (frozenset(configured) if configured else None),
         token_issuer=str(target_outputs["issuer"]),
+        api=api,
     )

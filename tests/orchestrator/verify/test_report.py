@@ -49,3 +49,26 @@ def test_a_selector_matching_nothing_fails_the_run() -> None:
 def test_a_check_name_selects_itself_not_its_longer_namesakes() -> None:
     selected = _selected(_target(frozenset({"client.sign_in"})), RESULTS)
     assert [r.name for r in selected] == ["client.sign_in"]
+
+
+def test_several_mcp_apis_are_grouped_per_api_in_text_and_named_in_json() -> None:
+    report = Report(
+        (
+            CheckResult("discovery.prm", Outcome.PASS, "a", api="mcp"),
+            CheckResult("forged.expired", Outcome.PASS, "b", api="mcp"),
+            CheckResult("discovery.prm", Outcome.FAIL, "c", api="mcp2"),
+        )
+    )
+    out = io.StringIO()
+    write_text(report, out)
+    assert out.getvalue().splitlines()[1:6] == [
+        "Verification",
+        "  MCP API mcp",
+        "    PASS  discovery.prm   a",
+        "    PASS  forged.expired  b",
+        "  MCP API mcp2",
+    ]
+    assert "    FAIL  discovery.prm   c" in out.getvalue()
+    assert [c.get("api") for c in report.as_json()["checks"]] == ["mcp", "mcp", "mcp2"]
+    # one API: names and table as before
+    assert "api" not in Report((CheckResult("discovery.prm", Outcome.PASS),)).as_json()["checks"][0]

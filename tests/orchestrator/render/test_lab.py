@@ -48,6 +48,8 @@ def _engine_resolver(lab: Lab) -> Resolver:
 def test_policies_are_found_with_their_addresses(lab: Lab) -> None:
     assert [p.address for p in lab_policies(lab)] == [
         "apim.apis.mcp.policy",
+        # the PRM under the MCP API, which entra.yaml leaves out: derived (spec.mcp_apis)
+        "apim.apis.mcp.operations.prm.policy",
         "apim.apis.prm.operations.mcp.policy",
     ]
 
@@ -104,7 +106,8 @@ def test_a_secret_reference_is_refused_with_the_policy_address(lab: Lab) -> None
 
     with pytest.raises(RenderError) as info:
         render_lab_policies(lab, leaky)
-    assert info.value.message.startswith("apim.apis.prm.operations.mcp.policy: policy template 'prm': ")
+    # the first PRM document rendered: the derived one under the MCP API
+    assert info.value.message.startswith("apim.apis.mcp.operations.prm.policy: policy template 'prm': ")
     assert "'authorization_servers[0]' is a secret" in info.value.message
     assert "s3cr3t" not in info.value.message
 
@@ -122,7 +125,7 @@ def test_render_command_prints_every_policy_with_a_header() -> None:
         "known after apply: identifier_uri, resource_metadata_url, scope -->\n<policies>\n"
     )
     assert "\n\n<!-- apim.apis.prm.operations.mcp.policy (template prm); known after apply: " in out
-    assert out.count("<policies>") == 2
+    assert out.count("<policies>") == 3  # + the derived PRM under the MCP API
 
 
 def test_render_command_writes_one_file_per_policy(tmp_path: Path) -> None:
@@ -132,7 +135,11 @@ def test_render_command_writes_one_file_per_policy(tmp_path: Path) -> None:
     )
     assert result.exception is None, result.output
     files = sorted(p.name for p in out.iterdir())
-    assert files == ["apim.apis.mcp.policy.xml", "apim.apis.prm.operations.mcp.policy.xml"]
+    assert files == [
+        "apim.apis.mcp.operations.prm.policy.xml",
+        "apim.apis.mcp.policy.xml",
+        "apim.apis.prm.operations.mcp.policy.xml",
+    ]
     for name in files:
         assert parse_policy((out / name).read_text(encoding="utf-8")).tag == "policies"
 

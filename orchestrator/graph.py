@@ -324,7 +324,8 @@ def _products(b: _Builder, lab: Lab, service: str) -> None:
 
 
 def _server(b: _Builder, lab: Lab, rg: str, workspace: str | None) -> None:
-    """The MCP server: registry (+ AcrPull for its identity), environment, container app."""
+    """The MCP server: registry (+ AcrPull for its identity), environment, container app; then
+    every more server of ``servers`` in the same environment."""
     server = lab.server
     if server is None:
         return
@@ -332,6 +333,7 @@ def _server(b: _Builder, lab: Lab, rg: str, workspace: str | None) -> None:
     identity_node = Kind.MANAGED_IDENTITY.at(server.identity) if server.identity else None
     if identity_node:
         needs.add(identity_node)
+    registry: str | None = None
     if server.registry is not None:
         registry = b.add(
             Kind.CONTAINER_REGISTRY, "main", server.registry, ("server", "registry"), container=rg
@@ -360,6 +362,29 @@ def _server(b: _Builder, lab: Lab, rg: str, workspace: str | None) -> None:
     )
     skip = frozenset({"registry", "environment"})
     b.add(Kind.CONTAINER_APP, "server", server, ("server",), needs, skip=skip, container=environment)
+    # More servers (``servers.<key>``): same environment and registry (spec.servers); an AcrPull
+    # grant for each identity that has none yet.
+    granted = {server.identity} if server.registry is not None else set()
+    for key, other in lab.servers.items():
+        other_needs = {rg}
+        if other.identity:
+            other_identity = Kind.MANAGED_IDENTITY.at(other.identity)
+            other_needs.add(other_identity)
+            if registry is not None and other.identity not in granted:
+                granted.add(other.identity)
+                other_needs.add(
+                    b.add(
+                        Kind.ROLE_ASSIGNMENT,
+                        f"{key}-acr-pull",
+                        RoleAssignment("AcrPull", other_identity, registry),
+                        ("servers", key, "registry"),
+                        {other_identity},
+                        container=registry,
+                    )
+                )
+        if registry is not None:
+            other_needs.add(registry)
+        b.add(Kind.CONTAINER_APP, key, other, ("servers", key), other_needs, skip=skip, container=environment)
 
 
 def _find_cycle(graph: ResourceGraph) -> list[str] | None:

@@ -118,6 +118,8 @@ class _Checker:
             table[f"apim.backends.{key}"] = OUTPUTS["apim.backends.*"]
         if isinstance(d.get("server"), dict):
             table["server"] = OUTPUTS["server"]
+        for key in _map(d.get("servers")):
+            table[f"servers.{key}"] = OUTPUTS["servers.*"]
         if isinstance(_map(d.get("monitoring")).get("app_insights"), dict):
             table["monitoring.app_insights"] = OUTPUTS["monitoring.app_insights"]
         if isinstance(_map(d.get("authorization")).get("client_store"), dict):
@@ -190,13 +192,13 @@ class _Checker:
                     ("apim", "subscriptions", key, "api"),
                     f"unknown API '{api}' (apim.apis defines: {_names(apis)})",
                 )
-        server = _map(d.get("server"))
-        identity = _str(server.get("identity"))
-        if identity is not None and identity not in identities:
-            self.at(
-                ("server", "identity"),
-                f"unknown managed identity '{identity}' (managed_identities defines: {_names(identities)})",
-            )
+        for where, server in self.servers():
+            identity = _str(server.get("identity"))
+            if identity is not None and identity not in identities:
+                self.at(
+                    (*where, "identity"),
+                    f"unknown managed identity '{identity}' (managed_identities defines: {_names(identities)})",
+                )
         for name, nv in named_values.items():
             kv_identity = _str(_map(_map(nv).get("key_vault")).get("identity"))
             if kv_identity is not None and kv_identity not in identities:
@@ -429,7 +431,17 @@ class _Checker:
 
     # ------------------------------------------------------------ server, monitoring, verification
 
-    def check_allocation(self, server: dict[str, Any]) -> None:
+    def servers(self) -> list[tuple[PathT, dict[str, Any]]]:
+        """(YAML path, raw mapping) of ``server`` and of every entry of ``servers``."""
+        found: list[tuple[PathT, dict[str, Any]]] = []
+        if isinstance(self.data.get("server"), dict):
+            found.append((("server",), self.data["server"]))
+        found += [
+            (("servers", k), v) for k, v in _map(self.data.get("servers")).items() if isinstance(v, dict)
+        ]
+        return found
+
+    def check_allocation(self, server: dict[str, Any], where: PathT = ("server",)) -> None:
         """cpu and memory must be one of Container Apps' allowed combinations (consumption
         workload profile): 0.25 to 4.0 vCPU in steps of 0.25, memory exactly twice the vCPU
         in Gi (https://learn.microsoft.com/azure/container-apps/containers#allocations)."""
@@ -442,7 +454,7 @@ class _Checker:
         vcpu = Decimal(str(cpu))
         if not (Decimal("0.25") <= vcpu <= 4 and vcpu % Decimal("0.25") == 0):
             self.at(
-                ("server", "cpu"),
+                (*where, "cpu"),
                 f"cpu {cpu} is not a Container Apps allocation: 0.25 to 4.0 in steps of 0.25 "
                 "(with memory twice as many Gi)",
             )
@@ -450,39 +462,69 @@ class _Checker:
         wanted = vcpu * 2
         if Decimal(match.group(1)) != wanted:
             self.at(
-                ("server", "memory"),
+                (*where, "memory"),
                 f"memory {memory} does not go with cpu {cpu}: Container Apps allocates {wanted.normalize()}Gi "
                 f"to {vcpu.normalize()} vCPU (memory is twice the vCPU, from 0.25/0.5Gi to 4.0/8.0Gi)",
             )
 
     def check_server(self) -> None:
-        server = self.data.get("server")
-        if not isinstance(server, dict):
-            return
+        for where, server in self.servers():
+            self.check_one_server(where, server)
+        first = self.data.get("server")
+        extra = _map(self.data.get("servers"))
+        if extra and not isinstance(first, dict):
+            self.at(("servers",), "more servers run beside `server`: declare `server` first", key=True)
+        names: dict[str, PathT] = {}
+        for where, server in self.servers():
+            name = _str(server.get("name"))
+            if name is not None and name.lower() in names:
+                self.at(
+                    (*where, "name"),
+                    f"container app name '{name}' is already used by {format_path(names[name.lower()])}",
+                )
+            elif name is not None:
+                names[name.lower()] = where
+        for key, server in extra.items():
+            if key == "server":
+                self.at(("servers", key), "'server' is the key of `server` itself: choose another", key=True)
+            if not isinstance(server, dict) or not isinstance(first, dict):
+                continue
+            for part in ("environment", "registry"):
+                # One environment (container_environment.main) and one registry per lab: the
+                # derived copy (spec.servers) is equal; a different one is refused.
+                if server.get(part) != first.get(part):
+                    self.at(
+                        ("servers", key, part),
+                        f"every server of a lab runs in one {part}: leave `{part}` out here "
+                        f"(it is server's) or make it equal to server.{part}",
+                        key=True,
+                    )
+
+    def check_one_server(self, where: PathT, server: dict[str, Any]) -> None:
         source, image = server.get("source"), server.get("image")
         if (source is None) == (image is None):
-            self.at(("server",), "the server needs exactly one of 'source' (a folder) or 'image'", key=True)
+            self.at(where, "the server needs exactly one of 'source' (a folder) or 'image'", key=True)
         kind = _kind_of(self.base_dir / source) if isinstance(source, str) else "dir"
         if kind is None or kind in ("file", "other"):
             self.at(
-                ("server", "source"),
+                (*where, "source"),
                 f"folder '{source}' does not exist (relative to the folder of lab.yaml)"
                 if kind is None
                 else f"'{source}' is not a folder (relative to the folder of lab.yaml)",
             )
         elif kind != "dir":
-            self.at(("server", "source"), f"the folder {kind}")
-        self.check_allocation(server)
+            self.at((*where, "source"), f"the folder {kind}")
+        self.check_allocation(server, where)
         scale = _map(server.get("scale"))
         low, high = scale.get("min_replicas", 1), scale.get("max_replicas", 3)
         if isinstance(low, int) and isinstance(high, int) and low > high:
             self.at(
-                ("server", "scale", "min_replicas"),
+                (*where, "scale", "min_replicas"),
                 f"min_replicas ({low}) is greater than max_replicas ({high})",
             )
         if isinstance(server.get("registry"), dict) and server.get("identity") is None:
             self.at(
-                ("server", "registry"), "pulling from a registry needs 'identity' (granted AcrPull)", key=True
+                (*where, "registry"), "pulling from a registry needs 'identity' (granted AcrPull)", key=True
             )
 
     def check_monitoring(self) -> None:

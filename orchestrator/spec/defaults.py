@@ -49,7 +49,15 @@ def with_global_names(lab: Lab, subscription_id: str) -> Lab:
             update={"storage_account": names["authorization.client_store.storage_account"]}
         )
         authorization = authorization.model_copy(update={"client_store": store})
-    done = lab.model_copy(update={"apim": apim, "server": server, "authorization": authorization})
+    servers = {
+        key: other.model_copy(update={"registry": server.registry})
+        if server is not None and other.registry is not None and other.registry.name is None
+        else other
+        for key, other in lab.servers.items()
+    }  # one registry per lab (spec.servers): its derived name too
+    done = lab.model_copy(
+        update={"apim": apim, "server": server, "servers": servers, "authorization": authorization}
+    )
     done._source = lab._source
     done._positions = lab._positions
     return done

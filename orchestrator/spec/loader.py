@@ -2,7 +2,8 @@
 
 The front door of the spec. Flow: read the file; parse YAML keeping marks and interpolating
 ``${VAR}`` (``yamlsource``); derive what every MCP API needs and lab.yaml leaves out (its
-policy, its PRM at both RFC 9728 URLs: ``mcp_apis``); validate the models (``models``; errors located by ``issues``);
+policy, its PRM at both RFC 9728 URLs: ``mcp_apis``; the environment and registry more
+servers share: ``servers``); validate the models (``models``; errors located by ``issues``);
 check cross-resource rules on the raw data (``checks``; a policy's variables against its
 template when the caller passes the renderer's lookup). All issues of all steps that could run
 are raised together, sorted by position. Pure apart from reading lab.yaml and looking for
@@ -29,6 +30,7 @@ from orchestrator.spec.issues import issues_from
 from orchestrator.spec.mcp_apis import complete as complete_mcp_apis
 from orchestrator.spec.models import Lab
 from orchestrator.spec.schema import model_schema
+from orchestrator.spec.servers import complete as complete_servers
 from orchestrator.spec.yamlsource import Positions, read_yaml
 
 # The 200-API benchmark lab is 200 KB; a hand-written lab is about 10 KB.
@@ -77,6 +79,7 @@ def parse_lab(
     # Every MCP API's policy and PRM operations that lab.yaml leaves out (spec.mcp_apis)
     data, derived = complete_mcp_apis(data, positions)
     issues += derived
+    data = complete_servers(data)  # more servers share server's environment and registry
     lab: Lab | None = None
     try:
         lab = Lab.model_validate(data)

@@ -502,6 +502,12 @@ class Lab(Spec):
     monitoring: Monitoring = Monitoring()
     apim: Apim
     server: Server | None = None
+    servers: Mapping[Key, Server] = Field(
+        default_factory=dict,
+        description="More MCP servers, by key (container_app.<key>; referenced as servers.<key>.url): "
+        "they run in server's environment and pull from its registry (left out, environment and "
+        "registry are server's)",
+    )
     verification: Verification = Verification()
 
     _source: Path | None = PrivateAttr(None)

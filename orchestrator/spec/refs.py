@@ -18,6 +18,7 @@ address                            outputs                                      
 ``apim.apis.<key>``                url, prm_url                                    ``apim_service.main``
 ``apim.backends.<key>``            url                                             ``backend.<key>``
 ``server``                         url, fqdn                                       ``container_app.server``
+``servers.<key>``                  url, fqdn                                       ``container_app.<key>``
 ``monitoring.app_insights``        connection_string, instrumentation_key (secret) ``app_insights.main``
 ``authorization.client_store``     table_url, account_id                           ``storage_table.client_store``
 =================================  ==============================================  ============================
@@ -58,6 +59,7 @@ OUTPUTS: Mapping[str, tuple[str, ...]] = {
     "apim.apis.*": ("url", "prm_url"),
     "apim.backends.*": ("url",),
     "server": ("url", "fqdn"),
+    "servers.*": ("url", "fqdn"),
     "monitoring.app_insights": ("connection_string", "instrumentation_key"),
     "authorization.client_store": ("table_url", "account_id"),
 }
@@ -103,6 +105,8 @@ def provider_node(ref: Ref) -> str | None:
         return Kind.BACKEND.at(parts[2])
     if address == "server":
         return Kind.CONTAINER_APP.at("server")
+    if parts[0] == "servers":
+        return Kind.CONTAINER_APP.at(parts[1])
     if address == "monitoring.app_insights":
         return Kind.APP_INSIGHTS.at("main")
     if address == "authorization.client_store":
@@ -157,8 +161,8 @@ def _raw(ref: Ref, lab: Lab, outputs: Mapping[str, Mapping[str, Any]], target: M
         if parts[3:] == ["scopes"]:
             return f"{base}/{out}"
         return f"{base}/{the_scope(app)}"
-    if ref.address == "server" and out == "url":
-        node = outputs.get(Kind.CONTAINER_APP.at("server"), {})
+    if (ref.address == "server" or parts[0] == "servers") and out == "url":
+        node = outputs.get(provider_node(ref) or "", {})
         if node.get("url") is not None:
             return node["url"]
         fqdn = node.get("fqdn")

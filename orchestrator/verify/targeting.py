@@ -70,7 +70,14 @@ def _server_url(
     backend = lab.apim.backends.get(backend_key) if backend_key is not None else None
     if backend is None or not isinstance(backend.url, Ref):
         return None
-    if backend.url.address != "server" or lab.server is None or "container_app.server" not in outputs:
+    address = backend.url.address
+    if address == "server" and lab.server is not None:
+        node = "container_app.server"
+    elif address.startswith("servers.") and address.split(".")[1] in lab.servers:
+        node = f"container_app.{address.split('.')[1]}"
+    else:
+        return None
+    if node not in outputs:
         return None
     value = resolve(backend.url, lab, outputs, target_outputs)
     if value is UNKNOWN or value is None:

@@ -247,3 +247,157 @@ def test_removing_a_scope_converges_in_one_reconcile(lab: dict[str, Any]) -> Non
     )
     out = one_reconcile(lab, "remove a scope")
     assert list(_steps(out)) == ["entra_app.mcp"], _steps(out)
+
+
+SECOND_MCP_API = """    mcp2:
+      display_name: MCP tools 2
+      type: mcp
+      path: mcp2
+      backend: mcp-backend
+
+    # RFC 9728 discovery"""
+MCP2_IDENTIFIER_URI = "        - {ref: apim.apis.mcp.url}\n        - {ref: apim.apis.mcp2.url}\n"
+MCP2_ADDRESSES = (
+    "api.mcp2",
+    "api_policy.mcp2",
+    "operation.mcp2.prm",
+    "operation_policy.mcp2.prm",
+    "operation.mcp-prm-dynamic-discovery.mcp2",
+    "operation_policy.mcp-prm-dynamic-discovery.mcp2",
+)
+
+
+def _verified_apis(out: str) -> dict[str, int]:
+    """MCP API heading of the verification table -> how many checks passed under it."""
+    counts: dict[str, int] = {}
+    api = None
+    for line in out[out.index("\nVerification\n") :].splitlines():
+        if heading := re.match(r"^  MCP API (\S+)$", line):
+            api = heading.group(1)
+            counts[api] = 0
+        elif api is not None and line.startswith("    PASS  "):
+            counts[api] += 1
+    return counts
+
+
+def test_adding_a_second_mcp_api_makes_it_a_protected_resource(lab: dict[str, Any]) -> None:
+    """Only the API itself in lab.yaml (and its URL among the app's identifier URIs): its policy
+    and its PRM at both RFC 9728 URLs come with it, and verification covers it."""
+
+    def add(text: str) -> str:
+        text = text.replace("    # RFC 9728 discovery", SECOND_MCP_API, 1)
+        return text.replace("        - {ref: apim.apis.mcp.url}\n", MCP2_IDENTIFIER_URI, 1)
+
+    _edit(lab["folder"], add)
+    out = one_reconcile(lab, "add a second MCP API")
+    steps = _steps(out)
+    for address in MCP2_ADDRESSES:
+        assert steps[address].startswith("+"), (address, steps)
+    assert steps["entra_app.mcp"].startswith("~")  # the identifier URI
+    counts = _verified_apis(out)
+    assert list(counts) == ["mcp", "mcp2"], counts
+    assert counts["mcp"] == counts["mcp2"] > 0  # the whole suite for each (discovery at both URLs)
+
+
+def test_removing_an_mcp_api_prunes_it_with_its_prm(lab: dict[str, Any]) -> None:
+    folder: Path = lab["folder"]
+    if "    mcp2:\n" not in (folder / "lab.yaml").read_text():  # run alone: lab A first
+        test_adding_a_second_mcp_api_makes_it_a_protected_resource(lab)
+
+    def remove(text: str) -> str:
+        text = text.replace(SECOND_MCP_API, "    # RFC 9728 discovery", 1)
+        return text.replace(MCP2_IDENTIFIER_URI, "        - {ref: apim.apis.mcp.url}\n", 1)
+
+    _edit(folder, remove)
+    out = one_reconcile(lab, "remove an MCP API")
+    steps = {a: s for a, s in _steps(out).items() if not s.startswith("=")}
+    assert steps["api.mcp2"].startswith("-")
+    assert steps["operation.mcp-prm-dynamic-discovery.mcp2"].startswith("-")  # the path-inserted PRM
+    assert set(steps) <= {*MCP2_ADDRESSES, "entra_app.mcp"}, steps
+    assert not _verified_apis(out)  # one MCP API again: no per-API headings
+
+
+SECOND_SERVER = {
+    "# User-assigned managed identities": """    mcp2:
+      unique_name: mcp-prm-oauth-app-two
+      display_name: MCP PRM OAuth lab - server two
+      access_token_version: 2
+      identifier_uris:
+        - {ref: apim.apis.mcp2.url}
+      scopes:
+        - value: user_impersonate
+          type: User
+          admin_consent_display_name: Access MCP server two
+          admin_consent_description: Allows the app to call MCP server two as the signed-in user.
+      pre_authorized_clients:
+        - app_id: aebc6443-996d-45c2-90f0-388ff96faa56
+          scopes: [user_impersonate]
+      spa:
+        redirect_uris:
+          - {ref: servers.second.url, suffix: /auth/callback}
+      required_resource_access:
+        - resource_app_id: 00000003-0000-0000-c000-000000000000
+          scopes: [e1fe6dd8-ba31-4d61-89e7-88639da4683d]
+          admin_consent: true
+      federated_credentials:
+        - name: msiAsFic
+          issuer: {ref: target.issuer}
+          subject: {ref: managed_identities.mcp-server.principal_id}
+          audiences: [api://AzureADTokenExchange]
+
+""",
+    "  apis:\n": """    mcp2-backend:
+      url: {ref: servers.second.url, suffix: /mcp}
+
+""",
+    "    # RFC 9728 discovery": """    mcp2:
+      display_name: MCP server two
+      type: mcp
+      path: mcp2
+      backend: mcp2-backend
+
+""",
+    "# How `prmlab verify`": """servers:
+  second:
+    name: mcp-server-two
+    source: ./mcp_server
+    identity: mcp-server
+    env:
+      AZURE_TENANT_ID: {ref: target.tenant_id}
+      AZURE_CLIENT_ID: {ref: entra.apps.mcp2.client_id}
+      AZURE_MANAGED_IDENTITY_CLIENT_ID: {ref: managed_identities.mcp-server.client_id}
+      AZURE_AUTHORITY_HOST: {ref: target.authority}
+      GRAPH_ENDPOINT: {ref: target.graph_endpoint}
+      AZURE_CLIENT_AUDIENCES: {ref: entra.apps.mcp2.identifier_uri}
+
+""",
+}
+
+
+def test_adding_a_second_mcp_server_with_its_own_app_and_api(lab: dict[str, Any]) -> None:
+    """A second server (servers.second), its app registration, its backend and its MCP API (type,
+    path, backend only): one reconcile, and verification covers both APIs, each bypass battery
+    against its own server."""
+
+    def add(text: str) -> str:
+        for anchor, block in SECOND_SERVER.items():
+            assert anchor in text, anchor
+            text = text.replace(anchor, block + anchor, 1)
+        return text
+
+    _edit(lab["folder"], add)
+    out = one_reconcile(lab, "add a second MCP server")
+    steps = _steps(out)
+    for address in (
+        "container_app.second",
+        "entra_app.mcp2",
+        "service_principal.mcp2",
+        "federated_credential.mcp2.msiAsFic",
+        "backend.mcp2-backend",
+        *MCP2_ADDRESSES,
+    ):
+        assert steps[address].startswith("+"), (address, steps)
+    assert not any(s.startswith(("-", "~")) for a, s in steps.items() if a.startswith("container_app.server"))
+    counts = _verified_apis(out)
+    assert list(counts) == ["mcp", "mcp2"], counts
+    assert counts["mcp"] == counts["mcp2"] > 0

@@ -256,3 +256,46 @@ def test_products_make_their_nodes() -> None:
     assert graph["subscription.stock-only"].depends_on == {"apim_service.main", "api.stock"}
     order = graph.topological_order()
     assert order.index("api.orders") < order.index("product.gold") < order.index("subscription.buyer")
+
+
+def test_two_servers_share_the_environment_and_registry() -> None:
+    """labs/two-servers.yaml: a second container app in the one environment, pulling from the one
+    registry with the same identity (one AcrPull); each MCP API with its derived PRM operations."""
+    graph = build_graph(load_lab(ROOT / "labs" / "two-servers.yaml", env={}))
+    apps = {n.address: n for n in graph.of_kind("container_app")}
+    assert sorted(apps) == ["container_app.second", "container_app.server"]
+    assert apps["container_app.second"].container == "container_environment.main"
+    assert {
+        "container_registry.main",
+        "managed_identity.mcp-server",
+        "role_assignment.server-acr-pull",
+    } & set(apps["container_app.second"].depends_on) == {
+        "container_registry.main",
+        "managed_identity.mcp-server",
+    }
+    assert [n.address for n in graph.of_kind("role_assignment")] == ["role_assignment.server-acr-pull"]
+    assert "container_app.second" in graph["backend.mcp2-backend"].depends_on
+    assert "container_app.second" in graph["entra_app.mcp2"].deferred  # its redirect URI binds late
+    assert sorted(n.address for n in graph.of_kind("operation")) == [
+        "operation.entra-metadata.entra",
+        "operation.mcp-prm-dynamic-discovery.mcp",
+        "operation.mcp-prm-dynamic-discovery.mcp2",
+        "operation.mcp.prm",
+        "operation.mcp2.prm",
+    ]
+    assert {n.address for n in graph.of_kind("api_policy")} == {"api_policy.mcp", "api_policy.mcp2"}
+
+
+def test_a_second_servers_own_identity_gets_its_own_acr_pull(tmp_path: Path) -> None:
+    text = (ROOT / "labs" / "two-servers.yaml").read_text()
+    text = text.replace(
+        "    identity: mcp-server\n    env:\n      AZURE_TENANT_ID",
+        "    identity: two\n    env:\n      AZURE_TENANT_ID",
+        1,
+    )
+    text = text.replace("managed_identities:\n", "managed_identities:\n  two:\n    name: id-two\n", 1)
+    lab, _ = parse_lab(text, base_dir=ROOT / "labs")
+    graph = build_graph(lab)
+    grant = graph["role_assignment.second-acr-pull"]
+    assert grant.container == "container_registry.main"
+    assert "role_assignment.second-acr-pull" in graph["container_app.second"].depends_on

@@ -1,0 +1,120 @@
+"""labs/two-servers.yaml end to end (issue 18 item 1): two MCP servers behind two MCP APIs, one
+app registration each, the APIs written as type, path, backend and app only. One reconcile from
+nothing verifies both APIs (the whole suite each, grouped per API: discovery at both RFC 9728 URLs,
+the client signing in for each app, forged tokens at each API and at each server directly); the
+next plan is empty; each server accepts only its own app's tokens (the gateway forwards them, so
+the bypass battery of the other API would not notice a server that took both)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+
+from tests.e2e.test_default_lab import ROOT, prmlab
+from tests.e2e.test_edits import _clients, _verified_apis
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+
+
+@pytest.fixture(scope="module")
+def two_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    folder = tmp_path_factory.mktemp("two-servers")
+    (folder / "labs").mkdir()
+    shutil.copy(ROOT / "labs" / "two-servers.yaml", folder / "labs" / "two-servers.yaml")
+    shutil.copy(ROOT / "lab.schema.json", folder / "lab.schema.json")
+    os.symlink(ROOT / "mcp_server", folder / "mcp_server")
+    try:
+        first = prmlab(folder, "reconcile", "-f", "labs/two-servers.yaml", "--yes")
+        yield {"folder": folder, "out": first.stdout, "err": first.stderr, "rc": first.returncode}
+    finally:
+        prmlab(folder, "reconcile", "-f", "labs/two-servers.yaml", "--destroy", "--yes", "--no-verify")
+        prmlab(folder, "local", "stop", "-f", "labs/two-servers.yaml")
+
+
+def test_two_servers_verify_end_to_end_and_converge(two_servers: dict[str, Any]) -> None:
+    out = two_servers["out"]
+    assert two_servers["rc"] == 0, out[-4000:] + two_servers["err"][-3000:]
+    assert re.search(r"^Apply complete in .*, 0 failed, 0 skipped\.$", out, re.M), out[-3000:]
+    assert re.search(r"^verified: \d+ passed, 0 failed, 0 skipped$", out, re.M), out[-3000:]
+    counts = _verified_apis(out)
+    assert list(counts) == ["mcp", "mcp2"], counts
+    assert counts["mcp"] == counts["mcp2"] > 0
+    for address in ("container_app.server", "container_app.second", "entra_app.mcp2", "operation.mcp2.prm"):
+        assert re.search(rf"^  \+ {re.escape(address)} ", out, re.M), address
+    assert re.search(r"^  \+ operation\.mcp-prm-dynamic-discovery\.mcp2 ", out, re.M)
+    again = prmlab(
+        two_servers["folder"], "reconcile", "-f", "labs/two-servers.yaml", "--dry-run", "--detailed-exitcode"
+    )
+    assert again.returncode == 0, again.stdout[-3000:]  # the next plan is empty
+
+
+async def _fqdns(folder: Path, ids: dict[str, str]) -> dict[str, str]:
+    """Container app address -> its ingress fqdn (127.0.0.1:<port> locally), read from ARM."""
+    from azure.mgmt.resource.resources.aio import ResourceManagementClient
+
+    info, credential = _clients(folder / "labs")
+    async with ResourceManagementClient(
+        credential, info["subscription_id"], base_url=info["base_url"], connection_verify=info["ca_file"]
+    ) as arm:
+        found = {}
+        for address, rid in ids.items():
+            app = await arm.resources.get_by_id(rid, api_version="2024-03-01")
+            found[address] = str(app.properties["configuration"]["ingress"]["fqdn"])
+        return found
+
+
+def test_each_server_accepts_only_its_own_apps_tokens(two_servers: dict[str, Any]) -> None:
+    """A valid token for app mcp (signed with the identity service's real key, as the forged
+    battery's are) is taken by server one and refused by server two: not its audience."""
+    folder: Path = two_servers["folder"]
+    info = json.loads((folder / "labs" / ".prmlab" / "emulator.json").read_text())
+    shown = prmlab(folder, "output", "-f", "labs/two-servers.yaml", "--json")
+    assert shown.returncode == 0, shown.stderr
+    outputs = json.loads(shown.stdout)["outputs"]
+    state = prmlab(folder, "state", "-f", "labs/two-servers.yaml", "--json")
+    assert state.returncode == 0, state.stderr
+    ids = {
+        r["address"]: r["id"]
+        for r in json.loads(state.stdout)["resources"]
+        if r["address"] in ("container_app.server", "container_app.second")
+    }
+    fqdns = anyio.run(_fqdns, folder, ids)
+    assert set(fqdns) == {"container_app.server", "container_app.second"}, fqdns
+    claims = {
+        "aud": outputs["client_ids"]["mcp"],
+        "iss": outputs["authorization_server"],
+        "tid": outputs["tenant_id"],
+        "scp": "user_impersonate",
+        "oid": "00000000-0000-0000-0000-0000000000aa",
+        "sub": "prmlab-test",
+        "azp": "aebc6443-996d-45c2-90f0-388ff96faa56",
+        "ver": "2.0",
+        "iat": int(time.time()) - 60,
+        "nbf": int(time.time()) - 60,
+        "exp": int(time.time()) + 3600,
+    }
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+    answers = {}
+    with httpx.Client(verify=info["ca_file"], timeout=30) as http:
+        minted = http.post(f"{info['base_url']}/_emulator/identity/mint", json={"claims": claims})
+        minted.raise_for_status()
+        headers = {
+            "Authorization": f"Bearer {minted.json()['token']}",
+            "Accept": "application/json, text/event-stream",
+        }
+        for address, fqdn in fqdns.items():
+            resp = http.post(f"https://{fqdn}/mcp", json=body, headers=headers)
+            answers[address] = (resp.status_code, resp.headers.get("www-authenticate", ""))
+    assert answers["container_app.second"][0] == 401, answers
+    assert "invalid_token" in answers["container_app.second"][1], answers
+    assert answers["container_app.server"][0] != 401, answers  # the same token is good at server one

@@ -20,6 +20,7 @@ import anyio
 import httpx
 import pytest
 
+from orchestrator.verify.http import ssl_context
 from tests.e2e.test_default_lab import ROOT, prmlab
 from tests.e2e.test_edits import _clients, _verified_apis
 
@@ -105,7 +106,7 @@ def test_each_server_accepts_only_its_own_apps_tokens(two_servers: dict[str, Any
     }
     body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
     answers = {}
-    with httpx.Client(verify=info["ca_file"], timeout=30) as http:
+    with httpx.Client(verify=ssl_context(Path(info["ca_file"])), timeout=30) as http:
         minted = http.post(f"{info['base_url']}/_emulator/identity/mint", json={"claims": claims})
         minted.raise_for_status()
         headers = {

@@ -11,16 +11,23 @@ gateway`` reads the file. ``GatewayApp`` puts what it matched into the request s
 ``api``/``operation`` are null when nothing matched (APIM's 404) or the API has no operation for
 the request. ``status`` is null when the client went away before the answer started. Never
 written: query strings, headers, bodies (codes, tokens, keys); the path goes through
-``redaction.redact``. File: ``<state>/gateway.jsonl`` (the emulator's umask makes it 0600).
+``redaction.redact``. File: ``<state>/gateway.jsonl`` (0600).
+
+Cost (issue 20, gateway throughput): the line is formatted by hand (one ``json.dumps`` with
+``separators`` built a new encoder per request: 16 µs, the largest single cost this layer added)
+and appended with one ``os.write`` on an ``O_APPEND`` descriptor - as durable as the
+line-buffered text file it replaces (a ``kill -9`` loses nothing), without its encoding layer.
 """
 
 from __future__ import annotations
 
-import json
+import functools
+import os
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from json.encoder import encode_basestring_ascii
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from redaction import redact
 
@@ -34,22 +41,52 @@ Send = Callable[[Message], Awaitable[None]]
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
+def _text(value: str | None) -> str:
+    """A JSON string (ASCII, as ``json.dumps`` writes it) or ``null``."""
+    return "null" if value is None else encode_basestring_ascii(value)
+
+
+@functools.lru_cache(maxsize=1024)
+def _path(path: str) -> str:
+    """The redacted path as JSON (a gateway sees the same few paths again and again)."""
+    return encode_basestring_ascii(redact(path))
+
+
 class AccessLog:
-    """Appends one JSON line per request; line-buffered so a ``kill -9`` loses nothing."""
+    """Appends one JSON line per request, each with its own ``write``: a ``kill -9`` loses nothing."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._file: IO[str] | None = None
+        self._fd: int | None = None
 
-    def write(self, record: dict[str, Any]) -> None:
-        if self._file is None:
-            self._file = self.path.open("a", buffering=1, encoding="utf-8")
-        self._file.write(json.dumps(record, separators=(",", ":")) + "\n")
+    def write(
+        self,
+        *,
+        ts: float,
+        service: str,
+        method: str,
+        path: str,
+        status: int | None,
+        duration_ms: float,
+        api: str | None,
+        operation: str | None,
+    ) -> None:
+        """One line (``path`` is redacted here)."""
+        line = (
+            f'{{"ts":{ts:.3f},"service":{_text(service)},"method":{_text(method)},'
+            f'"path":{_path(path)},"status":{"null" if status is None else int(status)},'
+            f'"duration_ms":{duration_ms:.1f},"api":{_text(api)},"operation":{_text(operation)}}}\n'
+        )
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        data = line.encode("ascii")
+        while data:  # a regular file takes it at once; a short write is finished, never dropped
+            data = data[os.write(self._fd, data) :]
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 class AccessLogMiddleware:
@@ -77,14 +114,12 @@ class AccessLogMiddleware:
             await self.app(scope, receive, sending)
         finally:
             self.log.write(
-                {
-                    "ts": round(time.time(), 3),
-                    "service": self.service,
-                    "method": scope.get("method", ""),
-                    "path": redact(scope.get("path") or "/"),
-                    "status": status,
-                    "duration_ms": round((time.monotonic() - started) * 1000, 1),
-                    "api": matched["api"],
-                    "operation": matched["operation"],
-                }
+                ts=time.time(),
+                service=self.service,
+                method=scope.get("method", ""),
+                path=scope.get("path") or "/",
+                status=status,
+                duration_ms=(time.monotonic() - started) * 1000,
+                api=matched["api"],
+                operation=matched["operation"],
             )

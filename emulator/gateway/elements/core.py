@@ -309,11 +309,20 @@ def body_flags(step: Step, vals: Sequence[Val | None], children: Sequence[Step] 
 
 async def run_steps(steps: Sequence[Step], rt: Runtime) -> None:
     recorder = getattr(rt, "recorder", None)
-    for s in steps:
-        if recorder is None:
-            await _run_one(s, rt)
-        else:  # a traced request (``emulator.gateway.tracing``): the same run, each element recorded
+    if recorder is not None:
+        # a traced request (``emulator.gateway.tracing``): the same run, each element recorded
+        for s in steps:
             await _run_traced(s, rt, recorder)
+        return
+    for s in steps:  # ``_run_one`` inlined: one coroutine less per element of every request
+        try:
+            await s.run(rt)
+        except (PolicyFailure, ReturnResponse):
+            raise
+        except Exception as exc:
+            raise PolicyFailure(
+                s.name, "PolicyExecutionError", f"The policy failed ({type(exc).__name__})."
+            ) from exc
 
 
 async def _run_one(s: Step, rt: Runtime) -> None:

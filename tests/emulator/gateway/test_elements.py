@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import jwt as pyjwt
 import pytest
@@ -411,6 +412,31 @@ async def test_backend_unreachable_and_fail_on_error_status(lab: Lab) -> None:
         resp = await c.get("/down")
         assert resp.status_code == 500
         assert resp.headers["x-reason"] == "BackendConnectionFailure"
+
+
+async def test_forward_request_timeout_is_a_504_with_reason_timeout(lab: Lab) -> None:
+    """forward-request's timeout: the backend never answers; APIM answers 504 and the error flow
+    sees LastError.Reason "Timeout" (the deadline is a cancel scope: issue 20 made it cheaper)."""
+    never = anyio.Event()
+
+    async def silent_backend(scope: Any, receive: Any, send: Any) -> None:
+        await never.wait()  # cancelled by the gateway's deadline
+
+    lab.api("slow", "slow", "http://backend.test")
+    lab.operation("slow", "get", "GET", "/")
+    lab.policy(
+        P(
+            backend='<forward-request timeout-ms="50" />',
+            on_error='<set-header name="X-Reason" exists-action="override"><value>@(context.LastError.Reason)</value></set-header>',
+        ),
+        api="slow",
+    )
+    app, _, _ = lab.app(silent_backend)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://gw.test") as c:
+        with anyio.fail_after(30):
+            resp = await c.get("/slow")
+    assert resp.status_code == 504
+    assert resp.headers["x-reason"] == "Timeout"
 
 
 # ---- access control ------------------------------------------------------------------------

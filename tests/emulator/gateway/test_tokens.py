@@ -140,8 +140,9 @@ async def test_validate_azure_ad_token_refuses_claims_of_the_wrong_type(
         await client.get("/aad/", headers={"Authorization": f"Bearer {token(lab.ctx)}"})
     ).status_code == 200
     forged = _entra(lab, **{claim: _fill(value, lab.ctx.issuer(TENANT))})
-    resp = await client.get("/aad/", headers={"Authorization": f"Bearer {forged}"})
-    assert resp.status_code == 401, (claim, value, resp.status_code, resp.headers.get("x-reason"))
+    for _ in range(2):  # a refused token is refused again (only well-typed tokens are remembered)
+        resp = await client.get("/aad/", headers={"Authorization": f"Bearer {forged}"})
+        assert resp.status_code == 401, (claim, value, resp.status_code, resp.headers.get("x-reason"))
 
 
 def _hs(**overrides: Any) -> str:

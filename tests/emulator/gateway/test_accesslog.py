@@ -27,7 +27,8 @@ def test_a_line_is_json_and_on_disk_before_close(tmp_path: Path) -> None:
         status=None, duration_ms=2.46, api=None, operation="op\n",
     )  # fmt: skip
     text = (tmp_path / "gateway.jsonl").read_text(encoding="ascii")  # before close: nothing buffered
-    assert text.endswith("\n") and text.count("\n") == 1
+    assert text.endswith("\n")
+    assert text.count("\n") == 1
     assert json.loads(text) == {
         "ts": 1764337000.123, "service": 'svc "x"\\', "method": "GET", "path": "/caf\u00e9/\u2028",
         "status": None, "duration_ms": 2.5, "api": None, "operation": "op\n",

@@ -25,6 +25,7 @@ import anyio
 from emulator.arm import ArmSettings, ThrottleSettings
 from emulator.context import Faults
 from emulator.ports import PortInUseError, bind_listener
+from emulator.rbac import DEFAULT_PROPAGATION_S
 from emulator.server import PORT_FILE, ServerOptions, serve
 from emulator.statedir import PRIVATE_UMASK, make_private
 from emulator.store import StateError
@@ -47,6 +48,13 @@ def parse_args(argv: list[str] | None = None) -> ServerOptions:
     p.add_argument("--throttle-rate", type=float, default=0.0, help="fault: share of calls answered 429")
     p.add_argument("--error-rate", type=float, default=0.0, help="fault: share of calls answered 500/503")
     p.add_argument("--replication-delay", type=float, default=0.0, help="fault: Graph replication delay (s)")
+    p.add_argument(
+        "--rbac-propagation-seconds",
+        type=float,
+        default=DEFAULT_PROPAGATION_S,
+        help="how long a new role assignment takes to take effect on the data planes (Azure: up to "
+        f"10 minutes); default {DEFAULT_PROPAGATION_S:g}",
+    )
     p.add_argument("--seed", type=int, default=None, help="fault: random seed (deterministic faults)")
     p.add_argument(
         "--arm-throttling",
@@ -61,6 +69,8 @@ def parse_args(argv: list[str] | None = None) -> ServerOptions:
         help="multiply Azure's bucket sizes and refill rates (tests)",
     )
     a = p.parse_args(argv)
+    if a.rbac_propagation_seconds < 0:
+        p.error("--rbac-propagation-seconds must be >= 0")
     if a.page_size < 1:
         p.error("--page-size must be >= 1")
     for name in ("throttle_rate", "error_rate"):
@@ -86,6 +96,7 @@ def parse_args(argv: list[str] | None = None) -> ServerOptions:
             throttle_rate=a.throttle_rate,
             error_rate=a.error_rate,
             replication_delay_s=a.replication_delay,
+            rbac_propagation_s=a.rbac_propagation_seconds,
             seed=a.seed,
         ),
         throttling=throttling,

@@ -57,6 +57,9 @@ class Faults:
     throttle_rate: float = 0.0  # share of ARM/Graph calls answered 429
     error_rate: float = 0.0  # share answered 500/503
     replication_delay_s: float = 0.0  # a new Graph application stays invisible this long
+    # a new role assignment takes effect on the data planes this long after its createdOn
+    # (emulator.rbac; ``python -m emulator`` defaults to emulator.rbac.DEFAULT_PROPAGATION_S)
+    rbac_propagation_s: float = 0.0
     seed: int | None = None
 
 

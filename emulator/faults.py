@@ -4,7 +4,8 @@ Where it sits: an ASGI middleware between the request log and the sub-apps of th
 Settings live in ``ctx.faults`` (``emulator.context.Faults``) plus two knobs kept here
 (``apis``: which APIs the faults hit, default ARM and Graph; ``retry_after_ms``: the delay a
 429 asks for). They are switched per run with ``/_emulator/faults`` (``admin``) or the
-``python -m emulator`` flags. Graph's replication delay is read by ``emulator.graph`` itself.
+``python -m emulator`` flags. Graph's replication delay is read by ``emulator.graph`` itself, the
+role assignments' propagation delay (``rbac_propagation_s``) by ``emulator.rbac``.
 
 Deterministic: every decision draws from one ``random.Random(seed)``, re-seeded each time the
 settings are changed, so a given seed and call sequence always fault the same calls. ``script``
@@ -72,6 +73,7 @@ class FaultInjector:
             "throttle_rate": f.throttle_rate,
             "error_rate": f.error_rate,
             "replication_delay_s": f.replication_delay_s,
+            "rbac_propagation_s": f.rbac_propagation_s,
             "seed": f.seed,
             "apis": sorted(self.apis),
             "retry_after_ms": self.retry_after_ms,
@@ -86,7 +88,7 @@ class FaultInjector:
         if unknown:
             raise FaultConfigError(f"unknown fault settings: {', '.join(sorted(unknown))}")
         new = {**self.as_json(), **data}
-        for name in ("latency_ms", "replication_delay_s", "retry_after_ms"):
+        for name in ("latency_ms", "replication_delay_s", "rbac_propagation_s", "retry_after_ms"):
             value = new[name]
             if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
                 raise FaultConfigError(f"{name} must be a number >= 0")
@@ -117,6 +119,7 @@ class FaultInjector:
         f.throttle_rate = float(new["throttle_rate"])
         f.error_rate = float(new["error_rate"])
         f.replication_delay_s = float(new["replication_delay_s"])
+        f.rbac_propagation_s = float(new["rbac_propagation_s"])
         f.seed = seed
         self.apis = frozenset(apis)
         self.retry_after_ms = int(new["retry_after_ms"])

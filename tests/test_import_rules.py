@@ -270,7 +270,7 @@ def test_orchestrator_has_no_import_circles() -> None:
 EMULATOR_SUB_APPS = ("arm", "graph", "identity", "gateway", "runner", "storage")
 EMULATOR_GROUND = (
     "emulator.store", "emulator.context", "emulator.ports", "emulator.tokens", "emulator.storage_names",
-    "emulator.contracts",
+    "emulator.contracts", "emulator.rbac",
 )  # fmt: skip
 EMULATOR_TOP = (
     "emulator", "emulator.__main__", "emulator.app", "emulator.server", "emulator.admin", "emulator.faults",

@@ -6,7 +6,8 @@ Application Insights components; ``emulator.arm.crud`` runs the shared flow. Eac
 in what Azure generates and keeps it across updates:
 
 * identities: ``principalId``, ``clientId``, ``tenantId``;
-* container apps: a free 127.0.0.1 port as ``configuration.ingress.fqdn`` = ``127.0.0.1:<port>``
+* container apps: the image pull from a registry of the store (``image_pull``: the registry
+  identity's pull role, in effect), a free 127.0.0.1 port as ``configuration.ingress.fqdn`` = ``127.0.0.1:<port>``
   and ``latestRevisionFqdn`` (the runner listens there), a revision name per template change,
   ``identity`` ids filled from the identities; secret values hidden on GET;
 * role assignments: the name must be a GUID; the same principal/role/scope twice is 409
@@ -30,7 +31,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from emulator.arm import local_ports, lro, names
+from emulator.arm import image_pull, local_ports, lro, names
 from emulator.arm.apim_service import managed_identity
 from emulator.arm.errors import ArmError, json_response
 from emulator.arm.ids import parse_address
@@ -203,6 +204,10 @@ async def _prepare_container_app(call: Call, base: Doc) -> Doc:
         base["identity"] = managed_identity(
             ctx, base["identity"], call.existing.body.get("identity") if call.existing else None
         )
+    # the new revision pulls its images: the registry identity's pull role must be in effect
+    refused = image_pull.refusal(ctx, props, base.get("identity"))
+    if refused is not None:
+        raise refused
     return base
 
 

@@ -19,7 +19,12 @@ entity (so a refused caller learns nothing about what exists). In order, as Azur
 5. RBAC: the token's ``oid`` must hold, at the subscription, the resource group, the account or
    the table (case-insensitive prefix of the table's ARM id), Storage Table Data Contributor
    (read + write) or Storage Table Data Reader (read) -> else 403
-   ``AuthorizationPermissionMismatch``. Owner / Contributor grant no data access.
+   ``AuthorizationPermissionMismatch``. Owner / Contributor grant no data access. A new
+   assignment counts only once it has propagated (``emulator.rbac``, ``rbac_propagation_s``):
+   before, the caller gets the same 403 — what Azure answers while an assignment has not taken
+   effect (Learn, "Assign an Azure role for access to table data",
+   https://learn.microsoft.com/azure/storage/tables/assign-azure-role-data-access: role
+   assignments can take up to 10 minutes to take effect).
 
 Tokens are never logged or echoed.
 """
@@ -30,12 +35,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from emulator import rbac
 from emulator.context import EmulatorContext
 from emulator.identity import verify_token
 from emulator.storage.errors import TableError
 from emulator.tokens import TokenValidationError, unverified_claims
 
-ROLE_ASSIGNMENTS = "microsoft.authorization/roleassignments"
 TABLE_DATA_CONTRIBUTOR = "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3"
 TABLE_DATA_READER = "76199698-9eea-4c19-bc75-cec21354c6b6"
 _READ_ROLES = frozenset({TABLE_DATA_CONTRIBUTOR, TABLE_DATA_READER})
@@ -124,23 +129,12 @@ def authenticate(
     return Caller(oid, claims)
 
 
-def _in_scope(target: str, scope: str) -> bool:
-    scope = scope.rstrip("/").lower()
-    return target == scope or target.startswith(scope + "/")
-
-
 def authorize(ctx: EmulatorContext, caller: Caller, target_key: str, *, write: bool) -> None:
-    """``target_key``: the lower-cased ARM id of the table (or of the account for service calls)."""
-    roles = _WRITE_ROLES if write else _READ_ROLES
-    for doc in ctx.store.list(ROLE_ASSIGNMENTS):
-        props = doc.body.get("properties") or {}
-        if props.get("principalId") != caller.principal_id:
-            continue
-        role = str(props.get("roleDefinitionId", "")).rstrip("/").rsplit("/", 1)[-1].lower()
-        if role in roles and _in_scope(target_key, str(props.get("scope") or doc.parent or "")):
-            return
-    raise TableError(
-        403,
-        "AuthorizationPermissionMismatch",
-        "This request is not authorized to perform this operation using this permission.",
-    )
+    """``target_key``: the lower-cased ARM id of the table (or of the account for service calls).
+    Only assignments in effect count (``emulator.rbac``: a new one propagates first)."""
+    if not rbac.holds(ctx, caller.principal_id, target_key, _WRITE_ROLES if write else _READ_ROLES):
+        raise TableError(
+            403,
+            "AuthorizationPermissionMismatch",
+            "This request is not authorized to perform this operation using this permission.",
+        )

@@ -19,7 +19,10 @@ at teardown) are registered in ``tests/conftest.py``. Emulators started here run
 throttling unless their flags say ``--arm-throttling on`` (``python -m emulator`` and ``prmlab
 local start`` throttle with Azure's numbers by default): a test that reads ARM with raw HTTP
 calls must not depend on how many requests the steps before it spent. The end-to-end tests
-(``tests/e2e``, the real CLI) run with Azure's buckets and the engine's pacing.
+(``tests/e2e``, the real CLI) run with Azure's buckets and the engine's pacing. Likewise a role
+assignment takes effect at once here (``--rbac-propagation-seconds 0`` unless the flags say
+otherwise; ``emulator.rbac``): a test of propagation sets ``rbac_propagation_s`` itself; the
+end-to-end tests run with the emulator's default delay.
 """
 
 from __future__ import annotations
@@ -154,6 +157,7 @@ class RunningEmulator:
             throttle_rate=0,
             error_rate=0,
             replication_delay_s=0,
+            rbac_propagation_s=0,
             seed=None,
             apis=["arm", "graph"],
             script=[],
@@ -216,6 +220,8 @@ def start_emulator(state_dir: Path, *flags: str) -> RunningEmulator:
     state_dir.mkdir(parents=True, exist_ok=True)
     if "--arm-throttling" not in flags:
         flags = (*flags, "--arm-throttling", "off")
+    if "--rbac-propagation-seconds" not in flags:
+        flags = (*flags, "--rbac-propagation-seconds", "0")
     log = (state_dir / "emulator.log").open("ab")
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(

@@ -130,3 +130,25 @@ async def test_reader_reads_and_wider_scopes(emulator: RunningEmulator, tmp_path
         token = signed_token(emulator, tmp_path, oid=writer, aud=aud)
         async with table_client(emulator, lab, token) as tc:
             assert (await tc.get_entity("p", "r"))["V"] == 3
+
+
+async def test_a_new_role_assignment_takes_effect_after_propagation(
+    emulator: RunningEmulator, tmp_path: Path, group: str
+) -> None:
+    """Azure applies a role assignment after a delay (emulator.rbac): before it has propagated,
+    the data plane answers 403 AuthorizationPermissionMismatch as if there were none. The delay is
+    an hour here and the test ends it (no timing)."""
+    lab = await make_lab(emulator, group=group)
+    principal = str(uuid.uuid4())
+    emulator.set_faults(rbac_propagation_s=3600)
+    try:
+        await grant(emulator, lab.account_id, principal)
+        async with table_client(emulator, lab, apim_token(emulator, tmp_path, principal)) as tc:
+            with pytest.raises(HttpResponseError, match="AuthorizationPermissionMismatch") as info:
+                await tc.create_entity({"PartitionKey": "p", "RowKey": "early"})
+            assert info.value.status_code == 403
+            emulator.set_faults(rbac_propagation_s=0)  # propagated
+            await tc.create_entity({"PartitionKey": "p", "RowKey": "late"})
+            assert (await tc.get_entity("p", "late"))["RowKey"] == "late"
+    finally:
+        emulator.set_faults(rbac_propagation_s=0)

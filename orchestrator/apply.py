@@ -6,7 +6,8 @@ Flow: ``engine`` prints the plan, gets confirmation, then ``await apply_plan(pla
   steps it needs are finished, then runs; a ``CapacityLimiter`` bounds the provider calls in
   flight (``--parallelism``). A slot is held only during a call, never while backing off.
 * Every provider write is wrapped in ``retry.call_with_retry`` (``TemporaryError`` honoured with
-  backoff and the server's delay).
+  backoff and the server's delay; a ``NotInEffectError`` — a role assignment not in effect yet —
+  is probed again and reported as ``WAITING`` for what it needs, while the other branches go on).
 * A step whose ``depends_on`` did not succeed is ``skipped``; independent branches go on.
   ``after`` dependencies only order (a prune waits for the other changes to finish, whatever
   their result).
@@ -31,7 +32,7 @@ from typing import Any, TypeVar
 
 import anyio
 
-from orchestrator.errors import PermanentError, PrmlabError, ResourceError, TemporaryError
+from orchestrator.errors import NotInEffectError, PermanentError, PrmlabError, ResourceError, TemporaryError
 from orchestrator.plan import OWNERSHIP_FIELD, Plan, Step
 from orchestrator.resolve import Resolver, contains_unknown, direct_resolver, resolve_refs
 from orchestrator.resource import Action, Actual, Desired, FieldChange, Provider
@@ -73,6 +74,7 @@ class Outcome:
 class EventKind(StrEnum):
     STARTED = "started"
     RETRYING = "retrying"
+    WAITING = "waiting"  # probing for a change to take effect (NotInEffectError): message = what
     FINISHED = "finished"
 
 
@@ -197,14 +199,15 @@ class _Run:
                 return await fn()
 
         def on_retry(attempt: int, wait: float, error: TemporaryError) -> None:
+            waiting = isinstance(error, NotInEffectError)
             self.emit(
                 ProgressEvent(
-                    EventKind.RETRYING,
+                    EventKind.WAITING if waiting else EventKind.RETRYING,
                     step.address,
                     step.action,
                     attempt=attempt,
                     wait=wait,
-                    message=error.cause,
+                    message=error.waiting_for if isinstance(error, NotInEffectError) else error.cause,
                 )
             )
 

@@ -15,6 +15,7 @@ can print one clear sentence and choose the exit code without a traceback::
     │   ├── OwnershipError           a same-named resource exists that the lab does not own
     │   ├── PermanentError           retrying is useless (400, 403, 404 on a parent, ...)
     │   └── TemporaryError           retry may help (429, 5xx, 409 conflict, replication)
+    │       └── NotInEffectError     accepted, not in effect yet (RBAC propagation): probed again
     ├── LockError                    another reconcile of this lab holds the lock
     └── VerificationError            one or more verification checks failed
 
@@ -146,6 +147,18 @@ class TemporaryError(ResourceError):
     def __init__(self, resource: str, message: str, delay: float | None = None) -> None:
         super().__init__(resource, message)
         self.delay = delay
+
+
+class NotInEffectError(TemporaryError):
+    """A change the target accepted has not taken effect yet (a role assignment propagating):
+    the operation that needs it is probed again (``retry``: bounded by ``limit`` seconds from the
+    first refusal, waits growing with the time already waited), and the progress says what it
+    waits for (``waiting_for``)."""
+
+    def __init__(self, resource: str, message: str, waiting_for: str, limit: float) -> None:
+        super().__init__(resource, message)
+        self.waiting_for = waiting_for
+        self.limit = limit
 
 
 class LockError(PrmlabError):

@@ -3,7 +3,9 @@
 Flow: ``apply`` wraps every provider write (and ``engine`` every read) in ``call_with_retry``.
 Providers translate throttling (429 with ``Retry-After`` / ``retry-after-ms``), 5xx, APIM 409
 conflicts and Entra replication lag into ``TemporaryError(delay=...)``; everything else they
-raise is final. This module decides how long to wait and when to give up — it never inspects
+raise is final. A ``NotInEffectError`` (a role assignment not in effect yet) is probed again on its
+own budget: ``probe_wait`` intervals, up to its ``limit`` from its first occurrence, whatever the
+policy's attempts and deadline. This module decides how long to wait and when to give up — it never inspects
 HTTP itself.
 
 The clock, the sleep and the random source are injected so tests run without real sleeping.
@@ -19,7 +21,7 @@ from typing import TypeVar
 
 import anyio
 
-from orchestrator.errors import TemporaryError
+from orchestrator.errors import NotInEffectError, TemporaryError
 
 T = TypeVar("T")
 
@@ -61,6 +63,23 @@ class RetryPolicy:
 DEFAULT_POLICY = RetryPolicy()
 
 
+# Azure RBAC: "Role assignment changes can take up to 10 minutes to take effect" (Learn,
+# "Troubleshoot Azure RBAC", https://learn.microsoft.com/azure/role-based-access-control/troubleshooting):
+# how long an operation that needs a new role assignment is probed before the wait gives up.
+RBAC_PROPAGATION_LIMIT_S = 600.0
+PROBE_MIN_S = 0.25
+PROBE_MAX_S = 15.0
+
+
+def probe_wait(waited: float) -> float:
+    """The wait before probing again for a change to take effect, after ``waited`` seconds of
+    waiting: a quarter of the time waited, within [PROBE_MIN_S, PROBE_MAX_S] — a short effect is
+    seen within a quarter of its delay (2 s locally: at most ~0.5 s late), a long one (Azure
+    RBAC: minutes) costs a probe every 15 s, not hundreds of requests. No jitter: the probed
+    operation is the caller's own, nobody else's herd."""
+    return min(PROBE_MAX_S, max(PROBE_MIN_S, waited / 4))
+
+
 class RetriesExhaustedError(TemporaryError):
     """A temporary error that kept happening: reported as the node's failure."""
 
@@ -82,14 +101,33 @@ async def call_with_retry(
     """
     started = clock()
     attempt = 0
+    waiting_since: float | None = None  # first NotInEffectError of the current wait
+    effect_waits = 0.0  # time spent waiting for effects: not counted against policy.deadline
+    probes = 0  # attempts refused with NotInEffectError: not counted against policy.max_attempts
     while True:
         attempt += 1
         try:
             return await fn(), attempt
+        except NotInEffectError as exc:
+            now = clock()
+            waiting_since = now if waiting_since is None else waiting_since
+            waited = now - waiting_since
+            wait = probe_wait(waited)
+            if waited + wait > exc.limit:
+                raise RetriesExhaustedError(
+                    exc.resource,
+                    f"gave up after {waited:.0f}s (limit {exc.limit:.0f}s) waiting for {exc.waiting_for}: {exc.cause}",
+                ) from exc
+            if on_retry is not None:
+                on_retry(attempt, wait, exc)
+            await sleep(wait)
+            effect_waits += wait
+            probes += 1
         except TemporaryError as exc:
-            wait = policy.wait_for(attempt, exc, rand())
-            elapsed = clock() - started
-            if attempt >= policy.max_attempts or elapsed + wait > policy.deadline:
+            waiting_since = None
+            wait = policy.wait_for(attempt - probes, exc, rand())
+            elapsed = clock() - started - effect_waits
+            if attempt - probes >= policy.max_attempts or elapsed + wait > policy.deadline:
                 raise RetriesExhaustedError(
                     exc.resource,
                     f"still failing after {attempt} attempt{'s' if attempt > 1 else ''} "

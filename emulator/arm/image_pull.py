@@ -71,18 +71,22 @@ def _principal(ctx: EmulatorContext, identity: str, app_identity: Mapping[str, A
 
 def _unauthorized(container: str, image: str, server: str) -> ArmError:
     repo = image[len(server) + 1 :].split("@", 1)[0].rsplit(":", 1)[0]
-    token_url = f"https://{server}/oauth2/token?scope=repository%3A{quote(repo, safe='')}%3Apull&service={server}"
+    token_url = (
+        f"https://{server}/oauth2/token?scope=repository%3A{quote(repo, safe='')}%3Apull&service={server}"
+    )
     return ArmError(
         400,
         "InvalidParameterValueInContainerTemplate",
         "The following field(s) are either invalid or missing. "
         f"Field 'template.containers.{container}.image' is invalid with details: "
-        f"'Invalid value: \"{image}\": GET {token_url}: UNAUTHORIZED: authentication required, "
+        f'\'Invalid value: "{image}": GET {token_url}: UNAUTHORIZED: authentication required, '
         "visit https://aka.ms/acr/authorization for more information.';.",
     )
 
 
-def refusal(ctx: EmulatorContext, properties: Mapping[str, Any], identity: Mapping[str, Any] | None) -> ArmError | None:
+def refusal(
+    ctx: EmulatorContext, properties: Mapping[str, Any], identity: Mapping[str, Any] | None
+) -> ArmError | None:
     """The 400 of the first container whose image its registry identity may not pull yet."""
     config = properties.get("configuration") or {}
     registries = config.get("registries") if isinstance(config, Mapping) else None

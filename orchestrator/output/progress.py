@@ -42,6 +42,10 @@ def event_line(event: ProgressEvent) -> str | None:
         if event.action is Action.NOOP:  # written only if its references changed: its end says
             return None
         return f"  {event.address}: {_DOING[event.action]}…"
+    if event.kind is EventKind.WAITING:
+        if event.attempt & (event.attempt - 1):  # the 1st, 2nd, 4th, 8th... probe: not every one
+            return None
+        return f"  {event.address}: waiting for {event.message}; probing again in {event.wait:.1f}s"
     if event.kind is EventKind.RETRYING:
         return f"  {event.address}: attempt {event.attempt} failed ({event.message}); retrying in {event.wait:.1f}s"
     outcome = event.outcome

@@ -12,6 +12,8 @@ Mapping (azure-core ``HttpResponseError``, kiota ``APIError``/``ODataError``, tr
                                     taken by someone else (PermanentError: waiting frees neither)
     404 when ``replication``     -> TemporaryError (Entra: a just-created object is not visible yet)
     400 PrincipalNotFound        -> TemporaryError (ARM: a new identity is not replicated yet)
+    400 InvalidParameterValueInContainerTemplate with ACR's UNAUTHORIZED
+                                 -> NotInEffectError (the registry identity's AcrPull is propagating)
     401                          -> TargetError (credentials)
     other 4xx (400, 403, 404...) -> PermanentError("<code>: <message>")
     connection / timeout         -> TemporaryError
@@ -30,7 +32,8 @@ from contextlib import contextmanager
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from orchestrator.errors import PermanentError, PrmlabError, TargetError, TemporaryError
+from orchestrator.errors import NotInEffectError, PermanentError, PrmlabError, TargetError, TemporaryError
+from orchestrator.retry import RBAC_PROPAGATION_LIMIT_S
 
 # ARM error codes for a name held by a soft-deleted APIM service: waiting will not help, a purge will.
 _SOFT_DELETED_CODES = frozenset({"ServiceAlreadyExistsInSoftDeletedState", "ServiceSoftDeleted"})
@@ -38,6 +41,14 @@ _SOFT_DELETED_CODES = frozenset({"ServiceAlreadyExistsInSoftDeletedState", "Serv
 # Registries: AlreadyInUse "The registry DNS name X.azurecr.io is already in use" (Azure/azure-cli#13951);
 # storage: StorageAccountAlreadyTaken; API Management: ServiceAlreadyExists (emulator.arm.names).
 _NAME_TAKEN_CODES = frozenset({"AlreadyInUse", "StorageAccountAlreadyTaken", "ServiceAlreadyExists"})
+# Container Apps refuses a revision whose image its registry identity may not pull yet with ACR's
+# token refusal inside a 400 (emulator/arm/image_pull.py cites the wording).
+_PULL_REFUSED_CODE = "InvalidParameterValueInContainerTemplate"
+_PULL_REFUSED_TEXT = "UNAUTHORIZED: authentication required"
+PULL_WAITS_FOR = (
+    "the container app's registry identity to be allowed to pull (its AcrPull role assignment "
+    "taking effect: Azure RBAC propagation)"
+)
 # 400s that mean "not replicated yet": a just-created identity is not visible to ARM for seconds.
 _REPLICATION_CODES = frozenset({"PrincipalNotFound"})
 
@@ -104,6 +115,9 @@ def classify(
                 f"{detail} (the name is global and taken: choose another in lab.yaml, or leave it out)",
             )
         return TemporaryError(resource, f"conflict ({detail})", delay=retry_delay(headers))
+    if status == 400 and code == _PULL_REFUSED_CODE and _PULL_REFUSED_TEXT in (message or ""):
+        # bounded by Azure's documented propagation time (orchestrator.retry.RBAC_PROPAGATION_LIMIT_S)
+        return NotInEffectError(resource, detail, PULL_WAITS_FOR, RBAC_PROPAGATION_LIMIT_S)
     if status == 400 and code in _REPLICATION_CODES:
         return TemporaryError(resource, f"not visible yet, directory replication ({detail})", delay=2.0)
     if status == 404 and replication:

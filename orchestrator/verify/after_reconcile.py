@@ -110,8 +110,13 @@ async def run_for_lab(
     if mode.runs("gateway"):
         from orchestrator.verify.gateway_mode import verify_gateway
 
+        def say(line: str) -> None:
+            if progress is not None:
+                print(line, file=progress, flush=True)
+
         async def gateway_checks() -> list[Any]:
-            return list(await verify_gateway(lab, outputs, targets, settings.ca_file if local else None))
+            ca_file = settings.ca_file if local else None
+            return list(await verify_gateway(lab, outputs, targets, ca_file, progress=say))
 
     subscription_checks = None
     if lab.apim.subscriptions:

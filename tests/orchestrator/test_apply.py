@@ -15,7 +15,7 @@ from orchestrator.apply import (
     apply_plan,
     result_from,
 )
-from orchestrator.errors import PermanentError, TemporaryError
+from orchestrator.errors import NotInEffectError, PermanentError, TemporaryError
 from orchestrator.plan import NodeInput, Plan, build_destroy_plan, build_plan
 from orchestrator.resource import Actual
 from orchestrator.retry import RetryPolicy
@@ -142,6 +142,30 @@ def test_retries_honour_the_server_delay_without_real_sleeping() -> None:
     retries = [e for e in events if e.kind is EventKind.RETRYING]
     assert [(e.address, e.attempt, e.wait) for e in retries] == [("nv.other", 1, 12.0), ("nv.other", 2, 1.0)]
     assert "429 throttled" in retries[0].message
+
+
+def test_a_write_waiting_for_an_effect_reports_what_it_waits_for_while_others_go_on() -> None:
+    cloud = FakeCloud()
+    cloud.faults[("create", "nv.other")] = [
+        NotInEffectError("nv.other", "400 pull refused", "AcrPull to take effect", 600.0) for _ in range(3)
+    ]
+    slept: list[float] = []
+    events: list[ProgressEvent] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    plan, provs = plan_of(cloud, chain_lab(), KINDS)
+    result = anyio.run(
+        lambda: run(plan, provs, sleep=fake_sleep, policy=RetryPolicy(max_attempts=2), on_event=events.append)
+    )
+    by = {o.address: o for o in result.outcomes}
+    assert by["nv.other"].status is Status.CREATED  # 3 probes refused, beyond max_attempts=2
+    assert by["nv.other"].attempts == 4
+    waits = [e for e in events if e.kind is EventKind.WAITING]
+    assert [(e.address, e.message) for e in waits] == [("nv.other", "AcrPull to take effect")] * 3
+    assert not [e for e in events if e.kind is EventKind.RETRYING]
+    assert all(o.status.ok for o in result.outcomes)
 
 
 def test_retries_exhausted_fail_the_node() -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Awaitable, Callable
 
 import anyio
 import pytest
 
-from orchestrator.errors import PermanentError, TemporaryError
-from orchestrator.retry import RetriesExhaustedError, RetryPolicy, call_with_retry
+from orchestrator.errors import NotInEffectError, PermanentError, TemporaryError
+from orchestrator.retry import RetriesExhaustedError, RetryPolicy, call_with_retry, probe_wait
 
 
 class FakeTime:
@@ -124,3 +125,55 @@ def test_gives_up_when_the_deadline_would_pass() -> None:
         anyio.run(main)
     assert t.sleeps == [40.0, 40.0]  # a third wait would end at 120 s > 100 s
     assert len(calls) == 3
+
+
+def _not_in_effect(limit: float = 600.0) -> NotInEffectError:
+    return NotInEffectError("container_app.server", "400 pull refused", "AcrPull to take effect", limit)
+
+
+def test_a_change_not_in_effect_is_probed_on_its_own_budget() -> None:
+    """Probes wait a quarter of the time waited (at least 0.25 s), beyond the policy's attempts;
+    a temporary error afterwards still has the policy's attempts and deadline."""
+    t = FakeTime()
+    _, fn = flaky([_not_in_effect() for _ in range(12)] + [TemporaryError("a", "503")])
+    waits: list[tuple[int, float, str]] = []
+
+    async def main() -> tuple[str, int]:
+        return await call_with_retry(
+            fn,
+            RetryPolicy(max_attempts=3, deadline=10.0),
+            sleep=t.sleep,
+            clock=t.clock,
+            rand=lambda: 0.0,
+            on_retry=lambda n, w, e: waits.append((n, w, type(e).__name__)),
+        )
+
+    assert anyio.run(main) == ("ok", 14)
+    probes = t.sleeps[:12]
+    assert probes[:2] == [0.25, 0.25]
+    assert all(later >= earlier for earlier, later in itertools.pairwise(probes))
+    for i, wait in enumerate(probes):
+        assert wait == pytest.approx(probe_wait(sum(probes[:i])))
+    assert t.sleeps[12] == 0.5  # the 503: first backoff step of the policy, not the 13th
+    assert [w[2] for w in waits] == ["NotInEffectError"] * 12 + ["TemporaryError"]
+
+
+def test_probe_wait_is_a_quarter_of_the_wait_within_bounds() -> None:
+    assert probe_wait(0.0) == 0.25
+    assert probe_wait(2.0) == 0.5
+    assert probe_wait(40.0) == 10.0
+    assert probe_wait(600.0) == 15.0
+
+
+def test_a_change_never_in_effect_gives_up_at_its_limit_naming_what_it_waited_for() -> None:
+    t = FakeTime()
+    _, fn = flaky([_not_in_effect(limit=60.0) for _ in range(1000)])
+
+    async def main() -> None:
+        await call_with_retry(fn, sleep=t.sleep, clock=t.clock)
+
+    with pytest.raises(RetriesExhaustedError) as info:
+        anyio.run(main)
+    assert sum(t.sleeps) <= 60.0
+    assert sum(t.sleeps) + probe_wait(sum(t.sleeps)) > 60.0
+    assert "(limit 60s) waiting for AcrPull to take effect: 400 pull refused" in info.value.message

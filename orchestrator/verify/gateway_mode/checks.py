@@ -16,6 +16,7 @@ from orchestrator.verify.gateway_mode.cimd import serve_client_metadata
 from orchestrator.verify.gateway_mode.client import GatewayClient, oauth_error
 from orchestrator.verify.gateway_mode.model import GatewayTarget, pkce_pair, query_of
 from orchestrator.verify.gateway_mode.sdk_flow import sdk_client_flow
+from orchestrator.verify.gateway_mode.store_wait import Progress, register_when_stored
 from orchestrator.verify.http import as_metadata_urls, client, path_inserted_prm_url
 from orchestrator.verify.idle import NAME as IDLE_BURST
 from orchestrator.verify.idle import check_idle_burst
@@ -262,12 +263,17 @@ def _wanted(target: GatewayTarget, name: str) -> bool:
     return target.checks is None or any(name.startswith(prefix) for prefix in target.checks)
 
 
-async def check_gateway_mode(target: GatewayTarget) -> list[CheckResult]:
-    """Every gateway-mode check, in order; one failure never stops the others."""
+async def check_gateway_mode(target: GatewayTarget, progress: Progress | None = None) -> list[CheckResult]:
+    """Every gateway-mode check, in order; one failure never stops the others. The negative
+    suite's client registers first, waiting (bounded, reported on ``progress``) until APIM's
+    role on the client store is in effect (``store_wait``), so that no check registering a client
+    meets Azure's RBAC propagation."""
     results: list[CheckResult] = []
     async with client(target.ca_file, timeout=30.0) as http:
         if _wanted(target, "gateway.metadata"):
             results.append(await _guard("gateway.metadata", check_metadata(target, http)))
+        c = GatewayClient(target, http)
+        registered = await _guard("gateway.reject", register_when_stored(c, progress))
         if _wanted(target, "gateway.dcr_client"):
             results.append((await sdk_client_flow(target, "dcr"))[0])
         if _wanted(target, "gateway.cimd_client"):
@@ -278,8 +284,6 @@ async def check_gateway_mode(target: GatewayTarget) -> list[CheckResult]:
             else:
                 async with serve_client_metadata(target, "prmlab verify (cimd)") as url:
                     results.append((await sdk_client_flow(target, "cimd", client_metadata_url=url))[0])
-        c = GatewayClient(target, http)
-        registered = await _guard("gateway.reject", c.register())
         if isinstance(registered, CheckResult):
             return [*results, registered]
         for name, check in NEGATIVE_CHECKS:

@@ -33,7 +33,10 @@ class GatewayClient:
         self.client_id = ""
 
     async def register(self) -> None:
-        resp = await self.http.post(
+        self.accept_registration(await self.post_registration())
+
+    async def post_registration(self) -> httpx.Response:
+        return await self.http.post(
             self.target.issuer + "/register",
             json={
                 "redirect_uris": [self.target.redirect_uri],
@@ -43,6 +46,8 @@ class GatewayClient:
                 "grant_types": ["authorization_code", "refresh_token"],
             },
         )
+
+    def accept_registration(self, resp: httpx.Response) -> None:
         if resp.status_code != 201:
             raise RuntimeError(f"registration answered {resp.status_code}")
         self.client_id = str(resp.json()["client_id"])

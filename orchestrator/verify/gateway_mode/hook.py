@@ -12,6 +12,7 @@ from orchestrator.modes import mode_of
 from orchestrator.verify.gateway_mode.checks import check_gateway_mode
 from orchestrator.verify.gateway_mode.client import entra_user_token
 from orchestrator.verify.gateway_mode.model import GatewayTarget
+from orchestrator.verify.gateway_mode.store_wait import Progress
 from orchestrator.verify.model import CheckResult
 
 if TYPE_CHECKING:
@@ -73,6 +74,7 @@ async def verify_gateway(
     outputs: Mapping[str, Mapping[str, Any]],
     target_outputs: Mapping[str, Any],
     ca_file: Path | None,
+    progress: Progress | None = None,
 ) -> list[CheckResult]:
     """Every gateway-mode check of a reconciled lab (``[]`` when the lab is not in gateway mode).
     On the local target the foreign-token check gets a real Entra token for the app (VS Code
@@ -84,4 +86,4 @@ async def verify_gateway(
         entra = f"{target_outputs['authority']}/{target_outputs['tenant_id']}/oauth2/v2.0"
         foreign = await entra_user_token(entra, target.scope, target.login_hint, ca_file)
         target = dataclasses.replace(target, foreign_token=foreign)
-    return await check_gateway_mode(target)
+    return await check_gateway_mode(target, progress)

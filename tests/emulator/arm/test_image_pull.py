@@ -43,7 +43,7 @@ async def test_pull_needs_the_identity_role_in_effect(emulator: RunningEmulator)
             server = f"{registry}.azurecr.io"
             image = f"{server}/team/mcp-server:1"
             app_id = rid(emulator, group, "Microsoft.App/containerApps", "puller")
-            app = {
+            app: dict[str, Any] = {
                 "location": "westeurope",
                 "identity": {"type": "UserAssigned", "userAssignedIdentities": {identity_id: {}}},
                 "properties": {
@@ -75,7 +75,12 @@ async def test_pull_needs_the_identity_role_in_effect(emulator: RunningEmulator)
                     "principalType": "ServicePrincipal",
                 }
             }
-            await put(rc, f"{registry_id}/providers/Microsoft.Authorization/roleAssignments/{uuid.uuid4()}", grant, "2022-04-01")
+            await put(
+                rc,
+                f"{registry_id}/providers/Microsoft.Authorization/roleAssignments/{uuid.uuid4()}",
+                grant,
+                "2022-04-01",
+            )
             with pytest.raises(HttpResponseError, match="InvalidParameterValueInContainerTemplate"):
                 await put(rc, app_id, app, "2024-03-01")
             # propagated: the pull works, the app is created
@@ -84,19 +89,33 @@ async def test_pull_needs_the_identity_role_in_effect(emulator: RunningEmulator)
             assert created.properties["provisioningState"] == "Succeeded"
             # another principal's grant does not count; an image of a registry the emulator does
             # not hold is not checked
-            other = {**app, "properties": {**app["properties"], "configuration": {"registries": [{"server": server, "identity": "system"}]}}}
+            other = {
+                **app,
+                "properties": {
+                    **app["properties"],
+                    "configuration": {"registries": [{"server": server, "identity": "system"}]},
+                },
+            }
             other["identity"] = {"type": "SystemAssigned"}
             with pytest.raises(HttpResponseError, match="InvalidParameterValueInContainerTemplate"):
-                await put(rc, rid(emulator, group, "Microsoft.App/containerApps", "other"), other, "2024-03-01")
+                await put(
+                    rc, rid(emulator, group, "Microsoft.App/containerApps", "other"), other, "2024-03-01"
+                )
             elsewhere = {
                 **app,
                 "properties": {
                     **app["properties"],
-                    "configuration": {"registries": [{"server": "elsewhere.azurecr.io", "identity": identity_id}]},
-                    "template": {"containers": [{"name": "mcp", "image": "elsewhere.azurecr.io/mcp-server:1"}]},
+                    "configuration": {
+                        "registries": [{"server": "elsewhere.azurecr.io", "identity": identity_id}]
+                    },
+                    "template": {
+                        "containers": [{"name": "mcp", "image": "elsewhere.azurecr.io/mcp-server:1"}]
+                    },
                 },
             }
-            await put(rc, rid(emulator, group, "Microsoft.App/containerApps", "elsewhere"), elsewhere, "2024-03-01")
+            await put(
+                rc, rid(emulator, group, "Microsoft.App/containerApps", "elsewhere"), elsewhere, "2024-03-01"
+            )
     finally:
         emulator.set_faults(rbac_propagation_s=0)
         async with emulator.resource_client() as rc:

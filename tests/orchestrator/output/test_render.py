@@ -186,3 +186,25 @@ def test_a_no_op_step_prints_no_start_line() -> None:
     start = ProgressEvent(EventKind.STARTED, "nv.plain", Action.NOOP)
     assert event_line(start) is None
     assert event_line(ProgressEvent(EventKind.STARTED, "nv.plain", Action.UPDATE)) == "  nv.plain: updating…"
+
+
+def test_a_wait_for_an_effect_says_what_it_waits_for_without_a_line_per_probe() -> None:
+    lines = [
+        event_line(
+            ProgressEvent(
+                EventKind.WAITING,
+                "container_app.server",
+                Action.CREATE,
+                attempt=n,
+                wait=0.25,
+                message="the registry identity's AcrPull to take effect",
+            )
+        )
+        for n in range(1, 10)
+    ]
+    shown = [line for line in lines if line is not None]
+    assert len(shown) == 4  # probes 1, 2, 4, 8
+    assert shown[0] == (
+        "  container_app.server: waiting for the registry identity's AcrPull to take effect; "
+        "probing again in 0.2s"
+    )

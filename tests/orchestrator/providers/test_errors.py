@@ -12,8 +12,14 @@ from msgraph.generated.models.o_data_errors.error_details import ErrorDetails
 from msgraph.generated.models.o_data_errors.main_error import MainError
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 
-from orchestrator.errors import PermanentError, PrmlabError, TargetError, TemporaryError
-from orchestrator.providers.errors import classify, retry_delay, translate, translating
+from orchestrator.errors import NotInEffectError, PermanentError, PrmlabError, TargetError, TemporaryError
+from orchestrator.providers.errors import (
+    classify,
+    retry_delay,
+    translate,
+    translating,
+)
+from orchestrator.retry import RBAC_PROPAGATION_LIMIT_S
 
 CASES: list[tuple[str, int, str, dict[str, str], dict[str, Any], type[PrmlabError], float | None]] = [
     ("429 retry-after-ms", 429, "TooManyRequests", {"retry-after-ms": "1500"}, {}, TemporaryError, 1.5),
@@ -200,3 +206,21 @@ def test_a_secret_echoed_by_the_target_is_redacted() -> None:
     assert "s3cret-value" not in str(caught.value)
     assert "s3cret-value" not in caught.value.cause
     assert "(sensitive)" in caught.value.message
+
+
+def test_an_image_pull_refused_by_the_registry_waits_for_the_role_to_take_effect() -> None:
+    """Container Apps' 400 carrying ACR's UNAUTHORIZED (emulator/arm/image_pull.py): the
+    identity's AcrPull is propagating -> probed again (bounded by Learn's 10 minutes); any other
+    InvalidParameterValueInContainerTemplate stays permanent."""
+    pulled = (
+        "The following field(s) are either invalid or missing. Field 'template.containers.s.image' is "
+        'invalid with details: \'Invalid value: "cr.azurecr.io/mcp-server:1": GET https://cr.azurecr.io/'
+        "oauth2/token?scope=repository%3Amcp-server%3Apull&service=cr.azurecr.io: UNAUTHORIZED: "
+        "authentication required, visit https://aka.ms/acr/authorization for more information.';."
+    )
+    error = classify("container_app.server", 400, "InvalidParameterValueInContainerTemplate", pulled, {})
+    assert isinstance(error, NotInEffectError)
+    assert error.limit == RBAC_PROPAGATION_LIMIT_S == 600.0
+    assert "AcrPull" in error.waiting_for
+    other = classify("container_app.server", 400, "InvalidParameterValueInContainerTemplate", "cpu", {})
+    assert type(other) is PermanentError

@@ -480,6 +480,55 @@ def test_registration_fails_closed_without_the_store_role(lab: Lab) -> None:
     assert _register(lab).status_code == 201
 
 
+def test_verification_waits_for_the_store_role_to_take_effect(lab: Lab) -> None:
+    """A new role assignment takes effect after Azure's propagation delay (emulator.rbac): the
+    gateway cannot store registrations yet (503), and the verifier probes the registration until
+    it can, saying what it waits for (store_wait). The delay is an hour; the test ends it once the
+    verifier reported its wait, so nothing depends on timing."""
+    from orchestrator.verify.gateway_mode.client import GatewayClient
+    from orchestrator.verify.gateway_mode.store_wait import STORE_WAITS_FOR, register_when_stored
+
+    rid = _role_assignment_id(lab)
+    lines: list[str] = []
+    with lab.emu.sync_http() as http:
+        url = _arm(lab.emu, rid, f"api-version={ROLE_ASSIGNMENT_API}")
+        saved = http.get(url, headers=TOKEN).json()
+        lab.emu.set_faults(rbac_propagation_s=3600)
+        try:
+            assert http.delete(url, headers=TOKEN).status_code in (200, 204)
+            keep = ("roleDefinitionId", "principalId", "description")
+            put = http.put(url, headers=TOKEN, json={"properties": {k: saved["properties"][k] for k in keep}})
+            assert put.status_code in (200, 201), put.text
+            assert _register(lab).status_code == 503  # assigned, not in effect
+
+            async def main() -> GatewayClient:
+                waiting = anyio.Event()
+
+                def progress(line: str) -> None:
+                    lines.append(line)
+                    waiting.set()
+
+                async def propagate_once_waited() -> None:
+                    await waiting.wait()
+                    await anyio.to_thread.run_sync(lambda: lab.emu.set_faults(rbac_propagation_s=0))
+
+                async with lab.emu.http() as client_http:
+                    c = GatewayClient(lab.target, client_http)
+                    with anyio.fail_after(60):
+                        async with anyio.create_task_group() as tg:
+                            tg.start_soon(propagate_once_waited)
+                            await register_when_stored(c, progress)
+                return c
+
+            registered = anyio.run(main)
+        finally:
+            lab.emu.set_faults(rbac_propagation_s=0)
+    assert registered.client_id.startswith("mcp_")
+    assert lines[0].startswith(f"  waiting for {STORE_WAITS_FOR}; probing the registration again in ")
+    assert "Storage Table Data Contributor" in lines[0]
+    assert lines[-1].startswith("  client store writable after ")
+
+
 def _role_assignment_id(lab: Lab) -> str:
     name = stable_uuid("mcp-prm-oauth", "role_assignment.apim-client-store")  # prmlab's naming
     return f"{lab.store_account}/providers/Microsoft.Authorization/roleAssignments/{name}"

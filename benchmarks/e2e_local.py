@@ -11,11 +11,15 @@ empty), then times, as a user would run them:
 Run: ``.venv/bin/python benchmarks/e2e_local.py [LAB]`` (default ``lab.yaml``; e.g.
 ``labs/gateway.yaml`` for gateway mode, whose verification adds the gateway's own suite). The
 lab is copied to the same relative place in the temporary folder, so its ``../mcp_server``-style
-paths still resolve. Prints seconds; exit 1 if a step failed.
+paths still resolve. The emulator runs with its defaults, the RBAC propagation delay included
+(``--rbac-propagation-seconds``, 2 s: a role assignment takes effect on the data planes that
+long after it was made); the waits the engine reported for it are printed under their step.
+Prints seconds; exit 1 if a step failed.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -23,6 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 PRMLAB = [sys.executable, "-m", "orchestrator"]
@@ -37,7 +42,61 @@ def run(step: str, args: list[str], cwd: Path) -> float:
     if proc.returncode != 0:
         sys.stdout.write(proc.stdout[-4000:] + proc.stderr[-4000:])
         raise SystemExit(1)
+    # Waits for a role assignment to take effect (the emulator's RBAC propagation delay, 2 s by
+    # default: emulator.rbac), as the progress reported them.
+    for line in (proc.stdout + proc.stderr).splitlines():
+        if "waiting for" in line or "writable after" in line:
+            print(f"{'':<36}{line.strip()[:150]}")
     return elapsed
+
+
+def _log(path: Path) -> list[dict[str, Any]]:
+    try:
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    except (OSError, ValueError):
+        return []
+
+
+def propagation_slack(state: Path) -> None:
+    """How much room the RBAC propagation delay had, from the request logs of the first run:
+    each role assignment's creation to the first call that needed it (the container app's PUT
+    for AcrPull; the gateway's first client registration for the client store's role), and the
+    refusals met meanwhile (400 pull refused / 503 registration not stored)."""
+    arm = _log(state / "requests.jsonl")
+    gateway = _log(state / "gateway.jsonl")
+
+    def created(marker: str) -> float | None:
+        for e in arm:
+            path = str(e.get("path", "")).lower()
+            if (
+                e.get("method") == "PUT"
+                and marker in path
+                and "roleassignments" in path
+                and e["status"] < 300
+            ):
+                return float(e["ts"])
+        return None
+
+    pull = created("/microsoft.containerregistry/registries/")
+    apps = [
+        e
+        for e in arm
+        if e.get("method") == "PUT" and "/microsoft.app/containerapps/" in str(e.get("path", "")).lower()
+    ]
+    if pull is not None and apps:
+        refused = sum(1 for e in apps if e["status"] == 400)
+        print(
+            f"{'':<36}AcrPull granted -> first container app PUT: {float(apps[0]['ts']) - pull:.2f} s; pull refused {refused}x"
+        )
+    store = created("/microsoft.storage/storageaccounts/")
+    registers = [
+        e for e in gateway if e.get("method") == "POST" and str(e.get("path", "")).endswith("/register")
+    ]
+    if store is not None and registers:
+        refused = sum(1 for e in registers if e["status"] == 503)
+        print(
+            f"{'':<36}store role granted -> first registration: {float(registers[0]['ts']) - store:.2f} s; not stored {refused}x"
+        )
 
 
 def main() -> None:
@@ -52,6 +111,7 @@ def main() -> None:
         print(f"lab: {target}")
         file = ["-f", str(target)]
         run("reconcile from empty (+verify)", ["reconcile", *file, "--yes"], folder)
+        propagation_slack(target.parent / ".prmlab")
         run("reconcile again (no-op, +verify)", ["reconcile", *file, "--yes"], folder)
         run("reconcile --destroy", ["reconcile", *file, "--destroy", "--yes"], folder)
     finally:

@@ -26,12 +26,19 @@ row of each namespace; where the provider's REST spec states a pattern (registri
   resource name, 400 ``InvalidResourceName`` "Resource name X is invalid. ..." (the form ARM
   answers, e.g. F5Networks/f5-azure-arm-templates#110) with the type's rule in words.
 
-Not refused here: API Management entities (APIs, operations, backends, loggers, named values).
-Learn's row says 1-80 alphanumerics and hyphens starting with a letter, but Azure's own examples
-create APIs and named values with ids such as ``5600b57e7e8880006a040001`` (starting with a digit;
-``apimapis.json`` ``ApiManagementCreateApiPolicy``), and the REST spec's path parameters allow
-more; the emulator accepts what Azure's examples show accepted. ``prmlab validate`` keeps Learn's
-stricter rule (``orchestrator.spec.naming``): a name it accepts is accepted by both.
+API Management entities: the REST spec's path parameters, the rule the service enforces on the
+wire (``apimanagement.json`` ``parameters``, 2024-05-01, Azure/azure-rest-api-specs
+``specification/apimanagement/resource-manager/Microsoft.ApiManagement/stable/2024-05-01/
+apimanagement.json``): ``namedValueId`` at most 256 characters matching ``^[^*#&+:<>?]+$``;
+``apiId`` (``ApiIdRevParameter``, the one the API PUT takes) 1-256 with the same pattern;
+``backendId`` and ``operationId`` 1-80. Refused as APIM refuses its own validation failures: 400
+``ValidationError`` "One or more fields contain incorrect values:" with a ``details`` entry whose
+``target`` is the parameter (the envelope of ``emulator.arm.refusals``; the per-field sentence is
+not published, so it states the spec's rule). Learn's row for these ("1-80 alphanumerics and
+hyphens, start with a letter") is stricter than the spec and than Azure's own examples (API and
+named value ids such as ``5600b57e7e8880006a040001``, starting with a digit, in
+``ApiManagementCreateApiPolicy``): the emulator keeps the spec's rule, ``prmlab validate`` the
+stricter Learn one (``orchestrator.spec.naming``), so a name validate accepts Azure accepts.
 """
 
 from __future__ import annotations
@@ -74,6 +81,28 @@ _GENERIC: Final[dict[str, _Rule]] = {
 }
 
 
+_APIM_CHARS = re.compile(r"[^*#&+:<>?]+")
+# kind -> (path parameter, min length, max length, character rule?)
+_APIM: Final[dict[str, tuple[str, int, int, bool]]] = {
+    "microsoft.apimanagement/service/namedvalues": ("namedValueId", 1, 256, True),
+    "microsoft.apimanagement/service/apis": ("apiId", 1, 256, True),
+    "microsoft.apimanagement/service/backends": ("backendId", 1, 80, False),
+    "microsoft.apimanagement/service/apis/operations": ("operationId", 1, 80, False),
+}
+
+
+def _apim_refusal(rule: tuple[str, int, int, bool], name: str) -> ArmError | None:
+    param, low, high, chars = rule
+    if not low <= len(name) <= high:
+        problem = f"'{param}' must be between {low} and {high} characters long; '{name[:300]}' has {len(name)}."
+    elif chars and _APIM_CHARS.fullmatch(name) is None:
+        problem = f"'{param}' must not contain any of the characters * # & + : < > ?; '{name}' does."
+    else:
+        return None
+    details = [{"code": "ValidationError", "target": param, "message": problem}]
+    return ArmError(400, "ValidationError", "One or more fields contain incorrect values:", details)
+
+
 def _fits(rule: _Rule, name: str) -> bool:
     return rule.min_len <= len(name) <= rule.max_len and rule.pattern.fullmatch(name) is not None
 
@@ -109,6 +138,9 @@ def refusal(addr: ArmAddress) -> ArmError | None:
             "Workspace name must start and end with an alphanumeric character, and may contain only "
             "alphanumeric and hyphen characters.",
         )
+    apim = _APIM.get(kind)
+    if apim is not None:
+        return _apim_refusal(apim, name)
     rule = _GENERIC.get(kind)
     if rule is None or _fits(rule, name):
         return None

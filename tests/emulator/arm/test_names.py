@@ -116,3 +116,63 @@ async def test_check_name_availability_refuses_what_its_contract_refuses(emulato
             other, params={"api-version": "2024-03-01"}, json={"name": "x"}, headers=emulator.arm_headers()
         )
         assert unknown.status_code == 404, unknown.text
+
+
+async def test_apim_entity_names_follow_the_rest_spec(emulator: RunningEmulator) -> None:
+    """Named values, APIs, backends and operations: the path parameters' rules of
+    apimanagement.json (2024-05-01) -> 400 ValidationError naming the parameter; names the spec
+    allows (a digit first, as Azure's own examples) are created."""
+    from urllib.parse import quote
+
+    from tests.support.azure import make_service
+
+    group = await make_group(emulator)
+    async with emulator.apim_client() as client:
+        service = (await make_service(client, group)).name
+    base = (
+        f"/subscriptions/{emulator.subscription_id}/resourceGroups/{group}"
+        f"/providers/Microsoft.ApiManagement/service/{service}"
+    )
+    api = {
+        "properties": {
+            "displayName": "a",
+            "path": "a",
+            "protocols": ["https"],
+            "serviceUrl": "https://x.example",
+        }
+    }
+    cases = [
+        ("namedValues", "nv:colon", "namedValueId", {"properties": {"displayName": "nv", "value": "v"}}),
+        ("namedValues", "n" * 257, "namedValueId", {"properties": {"displayName": "nv", "value": "v"}}),
+        ("apis", "api*star", "apiId", api),
+        ("apis", "api+plus", "apiId", api),
+        ("backends", "b" * 81, "backendId", {"properties": {"url": "https://x.example", "protocol": "http"}}),
+    ]
+    async with emulator.http() as h:
+
+        async def put(path: str, body: Any) -> Any:
+            return await h.put(
+                base + path, params={"api-version": "2024-05-01"}, json=body, headers=emulator.arm_headers()
+            )
+
+        for collection, name, param, body in cases:
+            response = await put(f"/{collection}/{quote(name, safe='')}", body)
+            assert response.status_code == 400, (name, response.text)
+            error = response.json()["error"]
+            assert (error["code"], error["message"]) == (
+                "ValidationError",
+                "One or more fields contain incorrect values:",
+            )
+            assert error["details"][0]["target"] == param
+        ok = await put("/apis/5600b57e7e8880006a040001", api)  # Azure's example id: a digit first
+        assert ok.status_code in (200, 201), ok.text
+        operation = {"properties": {"displayName": "op", "method": "GET", "urlTemplate": "/x"}}
+        long_op = await put(f"/apis/5600b57e7e8880006a040001/operations/{'o' * 81}", operation)
+        assert long_op.status_code == 400, long_op.text
+        assert long_op.json()["error"]["details"][0]["target"] == "operationId"
+        ok = await put(f"/apis/5600b57e7e8880006a040001/operations/{'o' * 80}", operation)
+        assert ok.status_code in (200, 201), ok.text
+        ok = await put(
+            "/namedValues/5600b57e7e8880006a040002", {"properties": {"displayName": "nv2", "value": "v"}}
+        )
+        assert ok.status_code in (200, 201), ok.text

@@ -22,8 +22,19 @@ Every check only reads:
    is not already in its resource group, asked of ``checkNameAvailability``
    (``global_names.problem``: a taken one at its lab.yaml line).
 
-Not checked (a gap, said by ``prmlab doctor``): Microsoft Graph rights to create applications and
-service principals (README, "Pointing the same lab at Azure", lists the directory roles).
+5. Microsoft Graph rights (``graph_rights``, pure, over the claims of a Graph token from the same
+   credential): a service principal needs the application permission ``Application.ReadWrite.
+   OwnedBy`` (or ``.All``) to create the lab's applications, and ``DelegatedPermissionGrant.
+   ReadWrite.All`` when the lab grants admin consent; a user's directory roles are the ``wids``
+   claim (Learn, "Access token claims reference": the tenant-wide roles assigned to the user, as
+   role template ids, "Microsoft Entra built-in roles"): creating applications needs none while
+   the tenant lets users register applications (the default, which a token cannot show: said,
+   not failed) or Application Developer / Application Administrator / Cloud Application
+   Administrator / Global Administrator; the lab's admin consent (``admin_consent: true``) needs
+   Cloud Application Administrator, Application Administrator, Privileged Role Administrator or
+   Global Administrator (Learn, "Grant tenant-wide admin consent to an application"). A user token
+   without ``wids`` is said, not failed (the roles cannot be read from it). Locally the check
+   reads the same claims; the emulator's Graph enforces no directory roles.
 
 ``allowed`` and the ``required_*`` functions are pure.
 """
@@ -44,6 +55,27 @@ if TYPE_CHECKING:
     from orchestrator.graph import ResourceGraph
     from orchestrator.spec.models import Lab
     from orchestrator.target import Clients, TargetSettings
+
+# Microsoft Entra built-in role template ids (Learn, "Microsoft Entra built-in roles",
+# https://learn.microsoft.com/entra/identity/role-based-access-control/permissions-reference)
+GLOBAL_ADMINISTRATOR: Final = "62e90394-69f5-4237-9190-012177145e10"
+APPLICATION_ADMINISTRATOR: Final = "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3"
+CLOUD_APPLICATION_ADMINISTRATOR: Final = "158c047a-c907-4556-b7ef-446551a6b5f7"
+APPLICATION_DEVELOPER: Final = "cf1c38e5-3621-4004-a7cb-879624dced7c"
+PRIVILEGED_ROLE_ADMINISTRATOR: Final = "e8611ab8-c189-46e8-94e1-60213ab1f814"
+_CREATE_APPS_ROLES: Final = frozenset(
+    {GLOBAL_ADMINISTRATOR, APPLICATION_ADMINISTRATOR, CLOUD_APPLICATION_ADMINISTRATOR, APPLICATION_DEVELOPER}
+)
+_CONSENT_ROLES: Final = frozenset(
+    {
+        GLOBAL_ADMINISTRATOR,
+        APPLICATION_ADMINISTRATOR,
+        CLOUD_APPLICATION_ADMINISTRATOR,
+        PRIVILEGED_ROLE_ADMINISTRATOR,
+    }
+)
+_CREATE_APPS_PERMISSIONS: Final = frozenset({"Application.ReadWrite.OwnedBy", "Application.ReadWrite.All"})
+_GRANT_PERMISSION: Final = "DelegatedPermissionGrant.ReadWrite.All"
 
 PROVIDERS_API: Final = "2025-04-01"  # Providers_Get (resources.json, vendored)
 PERMISSIONS_API: Final = "2022-04-01"  # Permissions_ListForResourceGroup (vendored)
@@ -111,17 +143,108 @@ def allowed(permissions: Iterable[Mapping[str, Any]], action: str) -> bool:
     return False
 
 
-def token_tenant(token: str) -> str | None:
-    """The ``tid`` of an access token (read only: ARM validates it)."""
+def token_claims(token: str) -> dict[str, Any]:
+    """The claims of an access token, read without verifying (the API it is for verifies it)."""
     parts = token.split(".")
     if len(parts) != 3:
-        return None
+        return {}
     try:
         claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
     except (ValueError, binascii.Error):
-        return None
-    tid = claims.get("tid") if isinstance(claims, dict) else None
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+def token_tenant(token: str) -> str | None:
+    """The ``tid`` of an access token (read only: ARM validates it)."""
+    tid = token_claims(token).get("tid")
     return tid if isinstance(tid, str) else None
+
+
+def needs_graph(lab: Lab) -> tuple[bool, bool]:
+    """(creates applications, grants admin consent) for ``lab``."""
+    apps = list(lab.entra.apps.values())
+    consent = any(r.admin_consent for app in apps for r in app.required_resource_access)
+    return bool(apps), consent
+
+
+def graph_rights(claims: Mapping[str, Any], creates_apps: bool, grants_consent: bool) -> list[Finding]:
+    """What the Graph token's principal may do against what the lab does (module docstring, 5)."""
+    if not creates_apps and not grants_consent:
+        return []
+    roles = claims.get("roles")
+    app_roles = {str(r) for r in roles} if isinstance(roles, list) else set()
+    if claims.get("idtyp") == "app" or (app_roles and not claims.get("scp")):
+        out = []
+        if creates_apps:
+            if app_roles & _CREATE_APPS_PERMISSIONS:
+                out.append(Finding("graph", "the service principal may create applications"))
+            else:
+                out.append(
+                    Finding(
+                        "graph",
+                        "",
+                        "the service principal lacks the Microsoft Graph application permission "
+                        "Application.ReadWrite.OwnedBy (or Application.ReadWrite.All)",
+                        "an admin grants it with admin consent (Entra admin center > App registrations > "
+                        "API permissions)",
+                    )
+                )
+        if grants_consent:
+            if _GRANT_PERMISSION in app_roles:
+                out.append(Finding("graph", "the service principal may grant admin consent"))
+            else:
+                out.append(
+                    Finding(
+                        "graph",
+                        "",
+                        f"the service principal lacks the Microsoft Graph application permission {_GRANT_PERMISSION} "
+                        "(the lab grants admin consent: required_resource_access[*].admin_consent)",
+                        "an admin grants it, or set admin_consent: false in lab.yaml",
+                    )
+                )
+        return out
+    wids = claims.get("wids")
+    if not isinstance(wids, list):
+        return [
+            Finding(
+                "graph",
+                "your directory roles are not in the token (no wids claim): creating applications needs "
+                "'Users can register applications' or Application Developer"
+                + (
+                    "; the lab's admin consent needs Cloud Application Administrator"
+                    if grants_consent
+                    else ""
+                ),
+            )
+        ]
+    held = {str(w).lower() for w in wids}
+    out = []
+    if creates_apps:
+        if held & _CREATE_APPS_ROLES:
+            out.append(Finding("graph", "your directory role may create applications"))
+        else:
+            out.append(
+                Finding(
+                    "graph",
+                    "no directory role that creates applications: works while the tenant lets users "
+                    "register applications (the default; else Application Developer)",
+                )
+            )
+    if grants_consent:
+        if held & _CONSENT_ROLES:
+            out.append(Finding("graph", "your directory role may grant admin consent"))
+        else:
+            out.append(
+                Finding(
+                    "graph",
+                    "",
+                    "no directory role that may grant tenant-wide admin consent (the lab grants it: "
+                    "required_resource_access[*].admin_consent)",
+                    "ask for Cloud Application Administrator (least privileged), or set admin_consent: false",
+                )
+            )
+    return out
 
 
 # ----------------------------------------------------------------------------------- I/O
@@ -165,6 +288,28 @@ async def sign_in(settings: TargetSettings) -> Finding:
             f"az login --tenant {settings.tenant_id}",
         )
     return Finding("sign-in", f"a token for tenant {settings.tenant_id}")
+
+
+async def graph_access(lab: Lab, settings: TargetSettings) -> list[Finding]:
+    """``graph_rights`` over a Microsoft Graph token of the lab's credential."""
+    from azure.core.exceptions import ClientAuthenticationError
+
+    from orchestrator.target import make_credential
+
+    creates_apps, grants_consent = needs_graph(lab)
+    if not creates_apps and not grants_consent:
+        return []
+    try:
+        async with make_credential(settings) as credential:
+            token = await credential.get_token(settings.endpoints.graph_scope)
+    except ClientAuthenticationError as exc:
+        first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        return [
+            Finding(
+                "graph", "", f"no Microsoft Graph token: {first}", f"az login --tenant {settings.tenant_id}"
+            )
+        ]
+    return graph_rights(token_claims(token.token), creates_apps, grants_consent)
 
 
 async def providers(clients: Clients, graph: ResourceGraph) -> list[Finding]:
@@ -278,6 +423,7 @@ async def run(
         found = [signed_in]
         found += await providers(clients, graph)
         found += await rights(clients, graph)
+        found += await graph_access(lab, settings)
         if check_names:
             found += await names(clients, lab, graph)
     return found

@@ -1,8 +1,9 @@
 """``prmlab doctor``: can you build this lab on its target? (read-only, ``orchestrator.preflight``)
 
 Prints one line per check: ``ok    <check>: …`` or ``FAIL  <check>: <problem>  fix: <command>``
-(sign-in and tenant, resource providers registered, your rights on the resource group, the
-global names available), then what it does not check. Exit codes: 0 every check passed; 1 a
+(sign-in and tenant, resource providers registered, your rights on the resource group, your
+Microsoft Graph rights for the lab's applications and admin consent, the global names
+available), then what it does not check. Exit codes: 0 every check passed; 1 a
 problem (or the target failed); 2 lab.yaml is invalid. Reconcile runs the same checks on an
 ``azure`` target before its first write.
 """
@@ -16,8 +17,8 @@ import click
 from orchestrator.commands.options import lab_file_option
 
 NOT_CHECKED = (
-    "not checked: Microsoft Graph rights to create app registrations and service principals "
-    "(README, 'Pointing the same lab at Azure': the directory roles)"
+    "not checked: the tenant's 'Users can register applications' setting (no token shows it), "
+    "rights on the subscription when the resource group does not exist yet"
 )
 
 

@@ -4,6 +4,8 @@ unregistered provider, a missing role, a taken name. Nothing leaves 127.0.0.1.""
 
 from __future__ import annotations
 
+import base64
+import json
 import uuid
 from pathlib import Path
 from typing import Any
@@ -198,3 +200,99 @@ def test_reconciles_preflight_stops_before_any_write(emulator: RunningEmulator) 
     assert "az provider register -n Microsoft.ContainerRegistry" in caught.value.message
     ours = [r for r in emulator.requests()[before:] if not str(r.get("path")).endswith("register")]
     assert [r for r in ours if r.get("method") not in ("GET", "HEAD")] == []
+
+
+# ----------------------------------------------------------------------- Microsoft Graph rights
+
+_USER = {"scp": "Application.ReadWrite.All", "idtyp": "user"}
+
+
+@pytest.mark.parametrize(
+    ("claims", "apps", "consent", "failures", "said"),
+    [
+        # a user with Cloud Application Administrator: both
+        (
+            {**_USER, "wids": [preflight.CLOUD_APPLICATION_ADMINISTRATOR]},
+            True,
+            True,
+            0,
+            "may grant admin consent",
+        ),
+        # Application Developer creates apps, cannot grant admin consent
+        (
+            {**_USER, "wids": [preflight.APPLICATION_DEVELOPER]},
+            True,
+            True,
+            1,
+            "Cloud Application Administrator",
+        ),
+        # no role: apps only while users may register them (said, not failed); no consent
+        ({**_USER, "wids": ["b79fbf4d-3ef9-4689-8143-76b194e85509"]}, True, False, 0, "the default"),
+        ({**_USER, "wids": []}, True, True, 1, "admin_consent: false"),
+        # a token without wids: said, not failed
+        (_USER, True, True, 0, "no wids claim"),
+        # a service principal: application permissions in roles
+        (
+            {"idtyp": "app", "roles": ["Application.ReadWrite.OwnedBy"]},
+            True,
+            False,
+            0,
+            "may create applications",
+        ),
+        (
+            {"idtyp": "app", "roles": ["Application.ReadWrite.OwnedBy"]},
+            True,
+            True,
+            1,
+            "DelegatedPermissionGrant",
+        ),
+        ({"idtyp": "app", "roles": ["User.Read.All"]}, True, False, 1, "Application.ReadWrite.OwnedBy"),
+        ({"idtyp": "app"}, False, False, 0, ""),  # a lab without Entra apps asks nothing
+    ],
+)
+def test_graph_rights_from_the_token(
+    claims: dict[str, Any], apps: bool, consent: bool, failures: int, said: str
+) -> None:
+    findings = preflight.graph_rights(claims, apps, consent)
+    assert len([f for f in findings if f.problem]) == failures, findings
+    assert said in " ".join(f.line() for f in findings)
+    if not apps and not consent:
+        assert findings == []
+
+
+class _ClaimsCredential:
+    """A credential whose Graph token carries ``claims`` (unsigned: preflight only reads it)."""
+
+    def __init__(self, claims: dict[str, Any]) -> None:
+        self.claims = claims
+        self.scopes: list[str] = []
+
+    async def get_token(self, *scopes: str, **_kw: Any) -> Any:
+        from azure.core.credentials import AccessToken
+
+        self.scopes.extend(scopes)
+        body = base64.urlsafe_b64encode(json.dumps(self.claims).encode()).rstrip(b"=").decode()
+        return AccessToken(f"e30.{body}.", 0)
+
+    async def __aenter__(self) -> _ClaimsCredential:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        return None
+
+
+def test_doctor_reads_the_graph_token_of_the_labs_credential(
+    emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default lab creates an app and grants admin consent: a user without a consenting
+    directory role is told which role to ask for; the token asked is Graph's."""
+    lab = unique_lab()
+    credential = _ClaimsCredential({**_USER, "wids": [preflight.APPLICATION_DEVELOPER]})
+    monkeypatch.setattr("orchestrator.target.make_credential", lambda _s: credential)
+    findings = anyio.run(preflight.graph_access, lab, _settings(emulator, lab))
+    assert credential.scopes == [_settings(emulator, lab).endpoints.graph_scope]
+    assert [f.line() for f in findings if f.problem] == [
+        "FAIL  graph: no directory role that may grant tenant-wide admin consent (the lab grants it: "
+        "required_resource_access[*].admin_consent)  fix: ask for Cloud Application Administrator "
+        "(least privileged), or set admin_consent: false"
+    ]

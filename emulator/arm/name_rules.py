@@ -94,7 +94,9 @@ _APIM: Final[dict[str, tuple[str, int, int, bool]]] = {
 def _apim_refusal(rule: tuple[str, int, int, bool], name: str) -> ArmError | None:
     param, low, high, chars = rule
     if not low <= len(name) <= high:
-        problem = f"'{param}' must be between {low} and {high} characters long; '{name[:300]}' has {len(name)}."
+        problem = (
+            f"'{param}' must be between {low} and {high} characters long; '{name[:300]}' has {len(name)}."
+        )
     elif chars and _APIM_CHARS.fullmatch(name) is None:
         problem = f"'{param}' must not contain any of the characters * # & + : < > ?; '{name}' does."
     else:

@@ -89,12 +89,18 @@ async def test_client_id_and_identifier_uri_audiences(
     assert (await _post(client, SIGNER.token(aud=audience))).status_code == 200
 
 
-now = int(time.time())
+def now() -> int:
+    """The moment a forgery is built (when its test runs), never the moment of collection: a
+    suite that ran the test an hour after collecting it would otherwise send a "not yet valid"
+    token whose nbf had passed (the defect test_keys had)."""
+    return int(time.time())
+
+
 FORGERIES: dict[str, Callable[[], str | None]] = {
     "none": lambda: None,
     "garbage": lambda: "not-a-jwt",
-    "expired": lambda: SIGNER.token(iat=now - 7200, nbf=now - 7200, exp=now - 3600),
-    "not_yet_valid": lambda: SIGNER.token(nbf=now + 3600, exp=now + 7200),
+    "expired": lambda: SIGNER.token(iat=now() - 7200, nbf=now() - 7200, exp=now() - 3600),
+    "not_yet_valid": lambda: SIGNER.token(nbf=now() + 3600, exp=now() + 7200),
     "wrong_audience": lambda: SIGNER.token(aud="00000003-0000-0000-c000-000000000000"),
     "wrong_issuer": lambda: SIGNER.token(iss="https://evil.example/v2.0"),
     "wrong_tenant": lambda: SIGNER.token(iss=ISSUER.replace(TENANT, "99999999-0000-0000-0000-000000000000")),
@@ -106,13 +112,13 @@ FORGERIES: dict[str, Callable[[], str | None]] = {
     "unknown_kid": lambda: SIGNER.token(kid="no-such-key"),
     "no_exp": lambda: SIGNER.token(exp=None),
     # Accepted before issue 17 (item 17) although the gateway refuses them:
-    "exp_as_string": lambda: SIGNER.token(exp=str(now + 3600)),
+    "exp_as_string": lambda: SIGNER.token(exp=str(now() + 3600)),
     "mismatched_tid": lambda: SIGNER.token(tid="99999999-0000-0000-0000-000000000000"),
     "api_client_id_audience": lambda: SIGNER.token(aud=f"api://{CLIENT_ID}"),
     # The same family: claims of the wrong type, or missing.
     "exp_as_bool": lambda: SIGNER.token(exp=True),
-    "nbf_as_string": lambda: SIGNER.token(nbf=str(now)),
-    "iat_as_string": lambda: SIGNER.token(iat=str(now)),
+    "nbf_as_string": lambda: SIGNER.token(nbf=str(now())),
+    "iat_as_string": lambda: SIGNER.token(iat=str(now())),
     "iss_as_list": lambda: SIGNER.token(iss=[ISSUER]),
     "aud_as_number": lambda: SIGNER.token(aud=42),
     "no_tid": lambda: SIGNER.token(tid=None),

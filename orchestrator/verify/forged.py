@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 import httpx
 import jwt
 from cryptography.hazmat.primitives import hashes, hmac, serialization
@@ -53,6 +54,21 @@ class Forgery:
     name: str
     expect: int  # 401 or 403
     build: Callable[[], Awaitable[str | None]]  # None: cannot be built here (skipped)
+
+
+def _once(build: Callable[[], Awaitable[str | None]]) -> Callable[[], Awaitable[str | None]]:
+    """``build``, run at most once: the gateway and the server reached around it (``bypass``)
+    get the very same forged token (one mint, one RSA key for ``unknown_kid``, not two)."""
+    made: list[str | None] = []
+    lock = anyio.Lock()  # the two batteries may ask at the same time
+
+    async def built() -> str | None:
+        async with lock:
+            if not made:
+                made.append(await build())
+        return made[0]
+
+    return built
 
 
 def base_claims(target: VerifyTarget, issuer: str) -> dict[str, Any]:
@@ -99,7 +115,7 @@ def forgeries(
 
         return build
 
-    return [
+    cases = [
         Forgery("none", 401, const(None)),
         Forgery("garbage", 401, const("not-a-jwt")),
         Forgery("expired", 401, minted(exp=now - 600, iat=now - 4000, nbf=now - 4000)),
@@ -138,6 +154,7 @@ def forgeries(
             ),
         ),
     ]
+    return [Forgery(case.name, case.expect, _once(case.build)) for case in cases]
 
 
 def _signature_forgeries(

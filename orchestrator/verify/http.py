@@ -15,6 +15,7 @@ MCP SDK gets ``IdentityUnavailableError`` (the sign-in check reports it as one s
 
 from __future__ import annotations
 
+import functools
 import re
 import ssl
 from collections.abc import Awaitable, Callable, Collection, Iterable
@@ -33,10 +34,22 @@ _PARAM = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))')
 
 
 def ssl_context(ca_file: Path | None) -> ssl.SSLContext:
-    """System trust plus the lab's CA (local target) — never trust-everything."""
+    """System trust plus the lab's CA (local target) — never trust-everything.
+
+    One context per CA file (as it is on disk: a regenerated CA gets a new one), shared by every
+    client of the run: loading the system's trust store costs tens of milliseconds, and the
+    forged-token battery alone builds a client per minted token."""
+    if ca_file is None:
+        return _context(None, None)
+    stat = Path(ca_file).stat()
+    return _context(str(ca_file), (stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=8)
+def _context(ca_file: str | None, _version: tuple[int, int] | None) -> ssl.SSLContext:
     ctx = ssl.create_default_context()
     if ca_file is not None:
-        ctx.load_verify_locations(cafile=str(ca_file))
+        ctx.load_verify_locations(cafile=ca_file)
     return ctx
 
 

@@ -22,6 +22,12 @@ LOOPBACK = "127.0.0.1"
 # on it ("Server disconnected without sending a response") cannot happen, whatever the load.
 # Backends (container apps) keep their own timeouts: the gateway's upstream pool handles those.
 SERVER_KEEP_ALIVE_S = 240
+# How long a local container app (the MCP server) keeps an idle connection: the runner sets it
+# (``HTTP_KEEP_ALIVE_S``) and ``emulator.json`` publishes it, so that the verifier's ``idle.burst``
+# check idles just past it (3 s instead of 6 s behind uvicorn's default 5 s), still longer than
+# the backend's keep-alive, which is what the check needs. The gateway's upstream pool drops
+# idle connections well before (``gateway.upstream.KEEPALIVE_EXPIRY_S``, a second less at least).
+APP_KEEP_ALIVE_S = 2
 
 
 class PortInUseError(OSError):

@@ -29,7 +29,7 @@ import emulator.runner
 from emulator.app import build_app
 from emulator.arm import ArmSettings, ThrottleSettings
 from emulator.context import EmulatorContext, Faults
-from emulator.ports import SERVER_KEEP_ALIVE_S, bind_listener
+from emulator.ports import APP_KEEP_ALIVE_S, SERVER_KEEP_ALIVE_S, bind_listener
 from emulator.reqlog import REQUEST_LOG, RequestLog
 from emulator.store import Store
 from emulator.tls import ensure_tls
@@ -171,6 +171,8 @@ async def serve(options: ServerOptions, sock: socket.socket | None = None) -> No
                         "subscription_id": subscription_id,
                         # as started; ``/_emulator/throttling`` answers what is in force now
                         "arm_throttling": options.throttling.as_json(),
+                        # the idle keep-alive its container apps get (the verifier idles past it)
+                        "app_keep_alive_s": APP_KEEP_ALIVE_S,
                     },
                 )
                 (state_dir / PORT_FILE).write_text(f"{port}\n")

@@ -13,7 +13,7 @@ import sys
 import uvicorn
 
 from mcp_server.app import build_app, production_dependencies
-from mcp_server.config import KEEP_ALIVE_S, ConfigError, Settings
+from mcp_server.config import ConfigError, Settings
 from mcp_server.redact import redact_stdio
 
 
@@ -43,7 +43,7 @@ def main() -> int:
         proxy_headers=False,
         server_header=False,
         lifespan="on",
-        timeout_keep_alive=KEEP_ALIVE_S,
+        timeout_keep_alive=settings.keep_alive_s,
         # Open streams (SSE GETs) must not hold a SIGTERM up: the runner waits only a few seconds.
         timeout_graceful_shutdown=3,
     )

@@ -20,8 +20,10 @@ DEFAULT_GRAPH = "https://graph.microsoft.com"
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 GRAPH_USER_READ = "https://graph.microsoft.com/User.Read"
 # How long the server keeps an idle HTTP/1.1 connection open (uvicorn's ``timeout_keep_alive``,
-# its default made explicit): the gateway's pool must never reuse a connection it closed, and
-# the verifier's ``idle.burst`` check idles just longer than this.
+# its default made explicit; ``HTTP_KEEP_ALIVE_S`` overrides it: the local target's runner sets
+# a shorter one, ``emulator.ports.APP_KEEP_ALIVE_S``): the gateway's pool must never reuse a
+# connection the server closed, and the verifier's ``idle.burst`` check idles just longer than
+# the server's keep-alive (this default on Azure, the local target's own value locally).
 KEEP_ALIVE_S = 5
 
 
@@ -53,6 +55,7 @@ class Settings:
     # (the emulator's runner sets ``127.0.0.1:<port>``); empty means "derive from the request".
     public_base_url: str = ""
     log_level: str = "INFO"
+    keep_alive_s: int = KEEP_ALIVE_S  # idle keep-alive of HTTP/1.1 connections (HTTP_KEEP_ALIVE_S)
 
     @property
     def issuer(self) -> str:
@@ -81,6 +84,16 @@ class Settings:
             raise ConfigError(f"PORT must be a number, got {port_text!r}") from None
         if not 0 < port < 65536:
             raise ConfigError(f"PORT must be between 1 and 65535, got {port}")
+
+        keep_alive_text = env.get("HTTP_KEEP_ALIVE_S", "").strip() or str(KEEP_ALIVE_S)
+        try:
+            keep_alive = int(keep_alive_text)
+        except ValueError:
+            raise ConfigError(
+                f"HTTP_KEEP_ALIVE_S must be a whole number of seconds, got {keep_alive_text!r}"
+            ) from None
+        if not 0 < keep_alive <= 300:
+            raise ConfigError(f"HTTP_KEEP_ALIVE_S must be between 1 and 300 seconds, got {keep_alive}")
 
         cert = env.get("TLS_CERT_FILE", "").strip()
         key = env.get("TLS_KEY_FILE", "").strip()
@@ -117,6 +130,7 @@ class Settings:
             public_base_url=public,
             required_scope=required("REQUIRED_SCOPE"),
             log_level=(env.get("LOG_LEVEL", "").strip() or "INFO").upper(),
+            keep_alive_s=keep_alive,
         )
 
 

@@ -65,6 +65,15 @@ class EmulatorInfo:
     # ARM's token buckets as the emulator was started with them: op type -> (size, refill/s);
     # empty when its throttling is off (the reconcile's pacer models these, see target.py)
     arm_buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # the idle keep-alive of its container apps (None: an emulator that does not say)
+    app_keep_alive_s: float | None = None
+
+
+def _positive(value: object) -> float | None:
+    """A positive number of seconds from ``emulator.json``, else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        return None
+    return float(value)
 
 
 def _arm_buckets(data: object) -> dict[str, tuple[float, float]]:
@@ -187,6 +196,7 @@ def read_info(state_dir: Path) -> EmulatorInfo | None:
             subscription_id=str(data["subscription_id"]),
             state_dir=state_dir,
             arm_buckets=_arm_buckets(data.get("arm_throttling")),
+            app_keep_alive_s=_positive(data.get("app_keep_alive_s")),
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None

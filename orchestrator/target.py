@@ -68,6 +68,9 @@ class TargetSettings:
     # An ``azure`` target with a local ``Cloud`` is the Azure code path pointed at the emulator
     # (tests of the credential and the preflight).
     cloud: Cloud | None = None
+    # How long the lab's backends (container apps) keep an idle connection, when the target says
+    # (the emulator's runner sets it); None: the MCP server's default (``mcp_server.config``).
+    backend_keep_alive_s: float | None = None
 
     @classmethod
     def for_lab(cls, lab: Lab, *, while_starting: Callable[[], None] | None = None) -> TargetSettings:
@@ -96,6 +99,7 @@ class TargetSettings:
             base_url=str(info.base_url).rstrip("/"),
             ca_file=Path(info.ca_file),
             arm_buckets=info.arm_buckets or None,
+            backend_keep_alive_s=info.app_keep_alive_s,
         )
 
     @property

@@ -12,7 +12,7 @@ uvicorn closes a keep-alive connection after 5 s idle; the pool used to hand it 
 on another pooled connection just as stale). Three layers:
 
 1. A pooled connection is checked before use: one whose last request was sent longer than
-   ``keepalive_expiry`` ago (below the 5 s keep-alive of uvicorn/Node/Apache backends; counted
+   ``keepalive_expiry`` ago (below the keep-alive of uvicorn/Node/Apache backends; counted
    from the request, an upper bound of the backend's idle time), or whose socket is readable while idle
    (the peer's FIN, RST or TLS close_notify; or bytes nobody asked for, such as a 408), is
    closed instead of reused.
@@ -45,8 +45,9 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 MAX_HEAD = 64 * 1024
 MAX_IDLE_PER_HOST = 64
 # Below the idle keep-alive of the usual backends (uvicorn's ``timeout_keep_alive`` and Node's
-# ``keepAliveTimeout`` default to 5 s): the pool drops a connection before the backend would.
-KEEPALIVE_EXPIRY_S = 4.0
+# ``keepAliveTimeout`` default to 5 s) and of the local target's apps (``ports.APP_KEEP_ALIVE_S``,
+# 2 s), by a second at least: the pool drops a connection before the backend would.
+KEEPALIVE_EXPIRY_S = 1.0
 # RFC 9110 section 9.2.2: the methods a request of which may be sent again automatically.
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 _TRANSPORT_ERRORS = (

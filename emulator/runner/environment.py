@@ -12,7 +12,9 @@ later ones winning:
    ``SSL_CERT_FILE``/``REQUESTS_CA_BUNDLE`` (system CAs + the lab CA), the managed-identity
    endpoint ``IDENTITY_ENDPOINT`` + ``IDENTITY_HEADER`` (App Service / Container Apps
    protocol, which azure-identity's ``ManagedIdentityCredential`` speaks), and
-   ``CONTAINER_APP_NAME``/``CONTAINER_APP_HOSTNAME`` as Azure Container Apps sets them.
+   ``CONTAINER_APP_NAME``/``CONTAINER_APP_HOSTNAME`` as Azure Container Apps sets them, and
+   ``HTTP_KEEP_ALIVE_S`` (``ports.APP_KEEP_ALIVE_S``: the app's idle keep-alive, which the
+   verifier's idle check waits out).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from emulator.ports import APP_KEEP_ALIVE_S
 from emulator.runner.spec import AppSpec
 
 _INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "VIRTUAL_ENV", "SYSTEMROOT")
@@ -66,6 +69,7 @@ def process_env(
             "IDENTITY_HEADER": identity_header,
             "CONTAINER_APP_NAME": spec.name,
             "CONTAINER_APP_HOSTNAME": f"127.0.0.1:{spec.port}",
+            "HTTP_KEEP_ALIVE_S": str(APP_KEEP_ALIVE_S),
             "PYTHONUNBUFFERED": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
         }

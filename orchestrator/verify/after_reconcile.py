@@ -100,6 +100,7 @@ async def run_for_lab(
             token=token,
             checks=checks,
             api=key,
+            backend_keep_alive_s=settings.backend_keep_alive_s,
         )
         for key in keys
     ]
@@ -116,7 +117,16 @@ async def run_for_lab(
 
         async def gateway_checks() -> list[Any]:
             ca_file = settings.ca_file if local else None
-            return list(await verify_gateway(lab, outputs, targets, ca_file, progress=say))
+            return list(
+                await verify_gateway(
+                    lab,
+                    outputs,
+                    targets,
+                    ca_file,
+                    progress=say,
+                    backend_keep_alive_s=settings.backend_keep_alive_s,
+                )
+            )
 
     subscription_checks = None
     if lab.apim.subscriptions:

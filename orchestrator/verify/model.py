@@ -33,6 +33,7 @@ class VerifyTarget:
     checks: frozenset[str] | None = None  # run only these (prefix match); None = all
     token_issuer: str | None = None  # issuer of the tokens the server accepts (Entra's), if not the PRM's
     api: str | None = None  # the lab.yaml key of the MCP API verified
+    backend_keep_alive_s: float | None = None  # the MCP server's idle keep-alive; None: its default
 
 
 class Outcome(StrEnum):

@@ -8,6 +8,14 @@ battery against the server reached directly. Gateway mode (APIM is the authoriza
 suite, the idle burst with a token the gateway issued), and the bypass battery — the
 pre-registered Entra client and the Entra-token battery do not apply at a gateway that issues
 its own tokens.
+
+Once the token is known, the groups that follow are independent of one another and run at the
+same time (one anyio task group): the idle burst spends most of its time waiting for the
+backend's keep-alive to expire, while the batteries send requests the gateway refuses itself
+(a refused token never reaches the backend, so its pooled connections stay idle) or go to the
+server around the gateway. Results are reported in the suite's order whatever finished first.
+The ``subscriptions`` group runs after them, alone: its admitted requests reach the backend.
+A group not selected (``--check`` / ``verification.checks``) does not run at all.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import anyio
 import httpx
 
 from orchestrator.modes import ENTRA, AuthorizationMode
@@ -37,6 +46,36 @@ def _matches(name: str, selector: str) -> bool:
 def _wanted(target: VerifyTarget, name: str) -> bool:
     """Whether a check that costs time (``idle.burst`` idles) is selected at all."""
     return target.checks is None or any(_matches(name, s) for s in target.checks)
+
+
+def _group_wanted(target: VerifyTarget, group: str) -> bool:
+    """Whether any check of ``group`` is selected (``forged.expired`` selects ``forged``)."""
+    return target.checks is None or any(s.split(".")[0] == group for s in target.checks)
+
+
+Job = Callable[[], Awaitable[list[CheckResult]]]
+
+
+async def _at_once(jobs: list[Job]) -> list[CheckResult]:
+    """Run ``jobs`` concurrently; their results in the order of ``jobs``. A job that raises does
+    not cancel the others; the first such exception (in that order) is raised once all ended."""
+    outcomes: list[list[CheckResult] | Exception] = [[] for _ in jobs]
+
+    async def one(i: int, job: Job) -> None:
+        try:
+            outcomes[i] = await job()
+        except Exception as exc:  # re-raised below, as itself (not wrapped in a group)
+            outcomes[i] = exc
+
+    async with anyio.create_task_group() as tg:
+        for i, job in enumerate(jobs):
+            tg.start_soon(one, i, job)
+    results: list[CheckResult] = []
+    for outcome in outcomes:
+        if isinstance(outcome, Exception):
+            raise outcome
+        results += outcome
+    return results
 
 
 def _selected(target: VerifyTarget, results: list[CheckResult]) -> list[CheckResult]:
@@ -101,32 +140,60 @@ async def run_verification(
             starting("client")
             flow_results, token = await check_client_flow(target)
             results += flow_results
-            if mode.runs("idle") and _wanted(target, IDLE_BURST):
-                starting("idle")
-                results.append(await check_idle_burst(http, target.mcp_url, token))
+        jobs: list[Job] = []
+        if mode.runs("client") and mode.runs("idle") and _wanted(target, IDLE_BURST):
+            starting("idle")
+
+            async def idle() -> list[CheckResult]:
+                return [
+                    await check_idle_burst(
+                        http, target.mcp_url, token, keep_alive_s=target.backend_keep_alive_s
+                    )
+                ]
+
+            jobs.append(idle)
         if mode.runs("gateway"):
             if gateway_checks is None:
                 raise ValueError(f"authorization mode {mode.name} needs its gateway checks")
             starting("gateway")
-            results += await gateway_checks()
-        issuer = target.token_issuer or discovered.issuer or ""
-        if not issuer:
-            results.append(
-                CheckResult("forged", Outcome.FAIL, "no issuer discovered: cannot build the battery")
-            )
-            return Report(tuple(_selected(target, results)))
-        jwks = await _jwks(http, discovered.as_metadata if mode.runs("client") else None, issuer)
-        cases = forgeries(target, issuer, token, jwks)
-        if mode.runs("forged"):
-            starting("forged")
-            results += await check_forgeries(
-                http, target.mcp_url, cases, resource_metadata=path_inserted_prm_url(target.mcp_url)
-            )
-        if target.server_url and mode.runs("bypass"):
-            # Around the gateway: the server must refuse every token the gateway refuses, with
-            # the same answer (401 invalid_token, 403 insufficient_scope): same claims rules.
-            starting("bypass")
-            results += await check_forgeries(http, target.server_url, cases, group="bypass")
+            jobs.append(gateway_checks)
+        batteries = [
+            group
+            for group in ("forged", "bypass")
+            if mode.runs(group) and _group_wanted(target, group) and (group == "forged" or target.server_url)
+        ]
+        if batteries:
+            issuer = target.token_issuer or discovered.issuer or ""
+            if not issuer:
+                results += await _at_once(jobs)
+                results.append(
+                    CheckResult("forged", Outcome.FAIL, "no issuer discovered: cannot build the battery")
+                )
+                return Report(tuple(_selected(target, results)))
+            jwks = await _jwks(http, discovered.as_metadata if mode.runs("client") else None, issuer)
+            cases = forgeries(target, issuer, token, jwks)
+            if "forged" in batteries:
+                starting("forged")
+
+                async def forged() -> list[CheckResult]:
+                    return await check_forgeries(
+                        http, target.mcp_url, cases, resource_metadata=path_inserted_prm_url(target.mcp_url)
+                    )
+
+                jobs.append(forged)
+            if "bypass" in batteries and target.server_url:
+                # Around the gateway: the server must refuse every token the gateway refuses,
+                # with the same answer (401 invalid_token, 403 insufficient_scope): same rules.
+                starting("bypass")
+                server_url = target.server_url
+
+                async def bypass() -> list[CheckResult]:
+                    return await check_forgeries(http, server_url, cases, group="bypass")
+
+                jobs.append(bypass)
+        results += await _at_once(jobs)
+        # After the concurrent groups, alone: a request admitted with a subscription key reaches
+        # the backend through the gateway's pool, which idle.burst needs left idle.
         if subscription_checks is not None and _wanted(target, "subscriptions"):
             starting("subscriptions")
             results += await subscription_checks()

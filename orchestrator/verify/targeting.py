@@ -96,6 +96,7 @@ def build_target(
     token: str | None = None,
     checks: frozenset[str] | None = None,
     api: str | None = None,
+    backend_keep_alive_s: float | None = None,
 ) -> VerifyTarget:
     """The target of MCP API ``api`` (default: the first)."""
     api = api if api is not None else mcp_api_key(lab)
@@ -132,4 +133,5 @@ def build_target(
         checks=checks if checks is not None else (frozenset(configured) if configured else None),
         token_issuer=str(target_outputs["issuer"]),
         api=api,
+        backend_keep_alive_s=backend_keep_alive_s,
     )

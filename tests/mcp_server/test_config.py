@@ -17,6 +17,7 @@ def test_defaults_are_the_original_labs() -> None:
     assert s.audiences == ("c",)  # v2 tokens carry the client id; the gateway accepts no more
     assert s.managed_identity_client_id is None
     assert s.tls_cert_file is None
+    assert s.keep_alive_s == 5  # uvicorn's default, made explicit
 
 
 def test_local_overrides() -> None:
@@ -31,8 +32,10 @@ def test_local_overrides() -> None:
             "TLS_KEY_FILE": "/x/key.pem",
             "CONTAINER_APP_HOSTNAME": "127.0.0.1:9123",
             "AZURE_CLIENT_AUDIENCES": "https://gw/mcp, ",
+            "HTTP_KEEP_ALIVE_S": "2",
         }
     )
+    assert s.keep_alive_s == 2
     assert s.issuer == "https://127.0.0.1:4443/login/t/v2.0"
     assert s.port == 9123
     assert s.tls_cert_file == Path("/x/cert.pem")
@@ -52,6 +55,8 @@ def test_local_overrides() -> None:
         ({**BASE, "TLS_CERT_FILE": "/x"}, "TLS_KEY_FILE"),
         ({**BASE, "AZURE_AUTHORITY_HOST": "http://login"}, "AZURE_AUTHORITY_HOST"),
         ({**BASE, "GRAPH_ENDPOINT": "http://graph"}, "GRAPH_ENDPOINT"),
+        ({**BASE, "HTTP_KEEP_ALIVE_S": "2.5"}, "HTTP_KEEP_ALIVE_S"),
+        ({**BASE, "HTTP_KEEP_ALIVE_S": "0"}, "HTTP_KEEP_ALIVE_S"),
     ],
 )
 def test_bad_configuration_names_the_variable(env: dict[str, str], needle: str) -> None:

@@ -296,7 +296,9 @@ async def check_gateway_mode(target: GatewayTarget, progress: Progress | None = 
 
 async def _idle_burst(c: GatewayClient, http: httpx.AsyncClient) -> CheckResult:
     grant = await c.grant()
-    return await check_idle_burst(http, c.target.mcp_url, grant.access_token)
+    return await check_idle_burst(
+        http, c.target.mcp_url, grant.access_token, keep_alive_s=c.target.backend_keep_alive_s
+    )
 
 
 async def _guard(name: str, step: Awaitable[Any]) -> Any:

@@ -75,6 +75,8 @@ async def verify_gateway(
     target_outputs: Mapping[str, Any],
     ca_file: Path | None,
     progress: Progress | None = None,
+    *,
+    backend_keep_alive_s: float | None = None,
 ) -> list[CheckResult]:
     """Every gateway-mode check of a reconciled lab (``[]`` when the lab is not in gateway mode).
     On the local target the foreign-token check gets a real Entra token for the app (VS Code
@@ -82,6 +84,7 @@ async def verify_gateway(
     target = gateway_target_for(lab, outputs, target_outputs, ca_file)
     if target is None:
         return []
+    target = dataclasses.replace(target, backend_keep_alive_s=backend_keep_alive_s)
     if ca_file is not None:
         entra = f"{target_outputs['authority']}/{target_outputs['tenant_id']}/oauth2/v2.0"
         foreign = await entra_user_token(entra, target.scope, target.login_hint, ca_file)

@@ -32,6 +32,7 @@ class GatewayTarget:
     # Another issuer's valid token for the MCP app (e.g. Entra's own): the MCP API must refuse it.
     foreign_token: str | None = None
     checks: frozenset[str] | None = None  # run only these (prefix match); None = all
+    backend_keep_alive_s: float | None = None  # the MCP server's idle keep-alive; None: its default
 
 
 def pkce_pair() -> tuple[str, str]:

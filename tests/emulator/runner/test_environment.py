@@ -39,6 +39,7 @@ def test_the_local_target_owns_host_port_tls_and_endpoints() -> None:
     assert env["IDENTITY_ENDPOINT"] == "https://127.0.0.1:4443/msi/token"
     assert env["IDENTITY_HEADER"] == "secret-1"
     assert env["CONTAINER_APP_HOSTNAME"] == "127.0.0.1:45678"
+    assert env["HTTP_KEEP_ALIVE_S"] == "2"  # ports.APP_KEEP_ALIVE_S: the verifier idles past it
     # The container's own env comes through; the emulator's unrelated environment does not.
     assert env["AZURE_TENANT_ID"] == "t"
     assert env["SECRET_THING"] == "hunter2"

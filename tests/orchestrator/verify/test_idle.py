@@ -13,7 +13,7 @@ import pytest
 
 from emulator.gateway.upstream import UpstreamPool
 from mcp_server.config import KEEP_ALIVE_S
-from orchestrator.verify.idle import BURST, IDLE_S, WARM, check_idle_burst
+from orchestrator.verify.idle import BURST, IDLE_S, WARM, check_idle_burst, idle_seconds
 from orchestrator.verify.model import Outcome
 from tests.emulator.gateway.support import (
     KeepAliveBackend,
@@ -50,9 +50,20 @@ def test_the_idle_wait_is_tied_to_the_backends_keep_alive() -> None:
     import inspect
 
     import mcp_server.__main__ as server
+    from emulator.gateway.upstream import KEEPALIVE_EXPIRY_S
+    from emulator.ports import APP_KEEP_ALIVE_S
+    from mcp_server.config import Settings
 
-    assert "timeout_keep_alive=KEEP_ALIVE_S" in inspect.getsource(server.main)
-    assert KEEP_ALIVE_S < IDLE_S <= KEEP_ALIVE_S + 2  # longer than the keep-alive, and bounded
+    assert "timeout_keep_alive=settings.keep_alive_s" in inspect.getsource(server.main)
+    base = {"AZURE_TENANT_ID": "t", "AZURE_CLIENT_ID": "c", "REQUIRED_SCOPE": "s"}
+    assert Settings.from_env(base).keep_alive_s == KEEP_ALIVE_S  # Azure: the server's default
+    local = Settings.from_env({**base, "HTTP_KEEP_ALIVE_S": str(APP_KEEP_ALIVE_S)})  # as the runner sets
+    for keep_alive, server_keeps in ((None, KEEP_ALIVE_S), (APP_KEEP_ALIVE_S, local.keep_alive_s)):
+        # longer than the keep-alive the server really has, and bounded
+        assert server_keeps < idle_seconds(keep_alive) <= server_keeps + 2
+    assert idle_seconds(None) == IDLE_S
+    # the gateway's pool gives a connection up a second at least before the local apps close it
+    assert KEEPALIVE_EXPIRY_S + 1 <= APP_KEEP_ALIVE_S < KEEP_ALIVE_S
     assert WARM >= 2 * BURST  # a stale connection for the first try and for a retry of each
 
 

@@ -14,7 +14,9 @@ lab is copied to the same relative place in the temporary folder, so its ``../mc
 paths still resolve. The emulator runs with its defaults, the RBAC propagation delay included
 (``--rbac-propagation-seconds``, 2 s: a role assignment takes effect on the data planes that
 long after it was made); the waits the engine reported for it are printed under their step.
-Prints seconds; exit 1 if a step failed.
+Prints seconds per step, each step's phases (``PHASES``: start-up, read + plan, apply, before
+the checks, checks) and the load average before and after (a busy machine's figures are not
+the lab's); exit 1 if a step failed.
 """
 
 from __future__ import annotations
@@ -33,21 +35,57 @@ ROOT = Path(__file__).resolve().parent.parent
 PRMLAB = [sys.executable, "-m", "orchestrator"]
 
 
+# Where a run's time goes, from the moments its progress lines appear (in this order):
+# start-up (the CLI, the emulator's start when it was not running), reading the target and
+# planning, the apply, the steps before the checks (test users, the MCP server's health), the
+# checks.
+PHASES = (
+    ("start-up", "Reading the target"),
+    ("read + plan", "Plan:"),
+    ("apply", "Apply complete"),
+    ("before the checks", "Verifying the lab"),
+    ("checks", "verified:"),
+)
+
+
 def run(step: str, args: list[str], cwd: Path) -> float:
     started = time.perf_counter()
-    proc = subprocess.run([*PRMLAB, *args], cwd=cwd, capture_output=True, text=True, check=False)
+    seen: dict[str, float] = {}
+    lines: list[str] = []
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with subprocess.Popen(
+        [*PRMLAB, *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    ) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # stamped as it arrives: the phases below
+            lines.append(line)
+            for _, marker in PHASES:
+                if marker not in seen and marker in line:
+                    seen[marker] = time.perf_counter() - started
     elapsed = time.perf_counter() - started
     status = "ok" if proc.returncode == 0 else f"FAILED (exit {proc.returncode})"
     print(f"{step:<34} {elapsed:7.2f} s  {status}")
     if proc.returncode != 0:
-        sys.stdout.write(proc.stdout[-4000:] + proc.stderr[-4000:])
+        sys.stdout.write("".join(lines)[-8000:])
         raise SystemExit(1)
+    last = 0.0
+    parts = []
+    for name, marker in PHASES:
+        if marker in seen:
+            parts.append(f"{name} {seen[marker] - last:.2f}")
+            last = seen[marker]
+    print(f"{'':<36}{' | '.join(parts)} s")
     # Waits for a role assignment to take effect (the emulator's RBAC propagation delay, 2 s by
     # default: emulator.rbac), as the progress reported them.
-    for line in (proc.stdout + proc.stderr).splitlines():
+    for line in lines:
         if "waiting for" in line or "writable after" in line:
             print(f"{'':<36}{line.strip()[:150]}")
     return elapsed
+
+
+def load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f} ({os.cpu_count()} CPUs)"
 
 
 def _log(path: Path) -> list[dict[str, Any]]:
@@ -109,11 +147,13 @@ def main() -> None:
         shutil.copy(ROOT / "lab.schema.json", folder / "lab.schema.json")
         os.symlink(ROOT / "mcp_server", folder / "mcp_server")
         print(f"lab: {target}")
+        print(f"before: {load()}")
         file = ["-f", str(target)]
         run("reconcile from empty (+verify)", ["reconcile", *file, "--yes"], folder)
         propagation_slack(target.parent / ".prmlab")
         run("reconcile again (no-op, +verify)", ["reconcile", *file, "--yes"], folder)
         run("reconcile --destroy", ["reconcile", *file, "--destroy", "--yes"], folder)
+        print(f"after: {load()}")
     finally:
         subprocess.run(
             [*PRMLAB, "local", "stop", *["-f", str(target)]], cwd=folder, capture_output=True, check=False

@@ -300,11 +300,15 @@ async def execute(rt: Runtime) -> None:
             await rt.close_backend()
             if not rt.error_set:
                 rt.error_response(500, "Internal server error")
-            rt.ctx.LastError = LastError(failure.source, failure.reason, failure.message, "", section)
+            rt.ctx.LastError = LastError(
+                failure.source, failure.reason, failure.message, failure.scope, section
+            )
             try:
                 await _run(p.on_error, rt, "on-error")
             except PolicyFailure as second:
-                rt.ctx.LastError = LastError(second.source, second.reason, second.message, "", "on-error")
+                rt.ctx.LastError = LastError(
+                    second.source, second.reason, second.message, second.scope, "on-error"
+                )
                 await rt.close_backend()
                 rt.error_response(500, "Internal server error")
     except ReturnResponse:

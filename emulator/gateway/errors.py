@@ -34,6 +34,9 @@ class PolicyFailure(Exception):  # noqa: N818 - APIM's term: a policy failure, h
         self.reason = reason
         self.message = message
         self.policy_id = policy_id
+        # the scope of the policy that failed (global | product | api | operation: Learn's
+        # LastError.Scope), set on the way out by the top-level step it happened in
+        self.scope = ""
 
 
 class ReturnResponse(Exception):  # noqa: N818 - control flow, not an error

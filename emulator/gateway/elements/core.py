@@ -317,7 +317,11 @@ async def run_steps(steps: Sequence[Step], rt: Runtime) -> None:
     for s in steps:  # ``_run_one`` inlined: one coroutine less per element of every request
         try:
             await s.run(rt)
-        except (PolicyFailure, ReturnResponse):
+        except PolicyFailure as failure:
+            if not failure.scope:  # nested steps have no scope: the top-level one names it
+                failure.scope = s.scope
+            raise
+        except ReturnResponse:
             raise
         except Exception as exc:
             raise PolicyFailure(
@@ -328,7 +332,11 @@ async def run_steps(steps: Sequence[Step], rt: Runtime) -> None:
 async def _run_one(s: Step, rt: Runtime) -> None:
     try:
         await s.run(rt)
-    except (PolicyFailure, ReturnResponse):
+    except PolicyFailure as failure:
+        if not failure.scope:  # nested steps have no scope: the top-level one names it
+            failure.scope = s.scope
+        raise
+    except ReturnResponse:
         raise
     except Exception as exc:
         # a gateway bug must become APIM's error flow (LastError, on-error, 500), never a crash

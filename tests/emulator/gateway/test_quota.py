@@ -204,14 +204,15 @@ async def test_quota_applies_only_with_a_subscription_key(gw: Gateway) -> None:
 async def test_quota_exceeded_runs_on_error_with_last_error(gw: Gateway) -> None:
     on_error = (
         '<base /><set-header name="x-error" exists-action="override">'
-        '<value>@(context.LastError.Source + "|" + context.LastError.Reason + "|" + context.LastError.Section)</value>'
+        '<value>@(context.LastError.Source + "|" + context.LastError.Reason + "|" + context.LastError.Section'
+        ' + "|" + context.LastError.Scope)</value>'
         "</set-header>"
     )
     gw.product("gold", ("orders",))
     gw.product_policy("gold", _doc('<base /><quota calls="0" renewal-period="3600" />', on_error=on_error))
     key = gw.subscription("one", f"{SERVICE_ID}/products/gold")
     r = await gw.get("/orders/list", key)
-    assert (r.status_code, r.headers["x-error"]) == (403, "quota|QuotaExceeded|inbound")
+    assert (r.status_code, r.headers["x-error"]) == (403, "quota|QuotaExceeded|inbound|product")
     assert r.headers["Retry-After"] == "3600"  # hour-long windows from 07:00: the one from 08:00
 
 
@@ -342,3 +343,21 @@ def test_timespan_is_dotnet_text() -> None:
     assert [timespan(s) for s in (0, 59, 3600, 86_399, 86_400 * 20 + 35_935)] == [
         "00:00:00", "00:00:59", "01:00:00", "23:59:59", "20.09:58:55",
     ]  # fmt: skip
+
+
+async def test_last_error_names_the_scope_of_the_failing_policy(gw: Gateway) -> None:
+    """Learn's LastError.Scope ("global", "product", "api", or "operation"): a failure nested in
+    the API's ``choose`` is the API scope's, seen by the global on-error."""
+    on_error = (
+        '<base /><set-header name="x-scope" exists-action="override">'
+        '<value>@(context.LastError.Scope + "|" + context.LastError.Source)</value></set-header>'
+    )
+    gw.lab.policy(_doc("<base />", on_error=on_error))
+    nested = (
+        '<base /><choose><when condition="@(true)">'
+        '<quota-by-key calls="0" renewal-period="0" counter-key="k" /></when></choose>'
+    )
+    gw.lab.policy(_doc(nested, on_error="<base />"), api="stock")
+    gw.lab.api("stock", "stock", "http://backend.test", subscription_required=False)
+    r = await gw.client.get("/stock/list")
+    assert (r.status_code, r.headers["x-scope"]) == (403, "api|quota")

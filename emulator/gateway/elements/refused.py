@@ -54,7 +54,6 @@ REASONS: dict[str, str] = {
         "cache-store-value are"
     ),
     # transformation
-    "json-to-xml": "APIM's JSON-to-XML conversion rules are not reproduced by the local gateway",
     "xml-to-json": "APIM's XML-to-JSON conversion rules are not reproduced by the local gateway",
     "xsl-transform": "XSL transformations are not run by the local gateway",
     "redirect-content-urls": "rewriting backend links in bodies is not implemented by the local gateway",

@@ -39,15 +39,6 @@ EXCEPTIONS: dict[str, str] = {
         "result of its PATCH: the PATCH replaces 'responses' (JSON merge-patch, as ARM) with items "
         "that have no representations"
     ),
-    **dict.fromkeys(
-        (
-            "ApiManagementCreatePolicyFragment",
-            "ApiManagementGetPolicyFragment",
-            "ApiManagementListPolicyFragments",
-        ),
-        "the fragment uses json-to-xml, which the local gateway does not run; the policy gate "
-        "refuses it by name at PUT time (docs/policies.md, 'Not supported')",
-    ),
     "ComponentsUpdate": (
         "example defect: its 200 body carries properties.LinkedStorages, which the spec's "
         "ApplicationInsightsComponentProperties (components_API.json 2020-02-02) does not have — an "

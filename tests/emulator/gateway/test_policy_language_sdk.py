@@ -238,3 +238,21 @@ async def test_refusals_name_the_line_and_column_as_written(apim: Apim) -> None:
     )
     assert "Error in element 'get-authorization-context' on line 4, column 1:" in message
     assert "credential manager" in message
+
+
+async def test_json_to_xml(apim: Apim) -> None:
+    await apim.put(
+        _inbound(
+            outbound='<json-to-xml apply="content-type-json" consider-accept-header="true" parse-date="false" />'
+        )
+    )
+    unasked = await apim.call(content=b"", headers={"Accept": "application/json"})
+    assert json.loads(unasked.text)["note"] == "the notebook"  # Accept asks for JSON: left as JSON
+    r = await apim.call(content=b"x", headers={"Accept": "application/xml"})
+    assert r.headers["content-type"] == "application/xml"
+    assert r.text.startswith("<Document>")  # the backend's JSON has several top-level properties
+    assert "<body>x</body>" in r.text
+    assert "<note>the notebook</note>" in r.text
+    message = await apim.refused(_inbound('<json-to-xml apply="never" />'))
+    assert "Error in element 'json-to-xml' on line 4, column 21:" in message  # the attribute's value
+    assert "The value 'never' of attribute 'apply' is not valid" in message

@@ -10,8 +10,9 @@ verifier a minter (the emulator's ``/_emulator/identity/mint``) for the forged-t
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TextIO
@@ -66,6 +67,25 @@ async def wait_for_server(server_url: str, ca_file: Any, limit_s: float = 60.0) 
             ) from None
 
 
+async def _all_of(jobs: list[Callable[[], Awaitable[None]]]) -> None:
+    """Run ``jobs`` at once; the first failure (in the order of ``jobs``) is raised as itself,
+    once all have ended (a ``TargetError`` stays one sentence, not an exception group)."""
+    failures: list[Exception | None] = [None] * len(jobs)
+
+    async def one(i: int) -> None:
+        try:
+            await jobs[i]()
+        except Exception as exc:  # raised below, unwrapped
+            failures[i] = exc
+
+    async with anyio.create_task_group() as tg:
+        for i in range(len(jobs)):
+            tg.start_soon(one, i)
+    for failure in failures:
+        if failure is not None:
+            raise failure
+
+
 async def run_for_lab(
     lab: Lab,
     outputs: Mapping[str, Mapping[str, Any]],
@@ -80,13 +100,18 @@ async def run_for_lab(
     from orchestrator.verify.targeting import build_target, mcp_api_keys
 
     local = settings.kind == "local"
+    ready: list[Callable[[], Awaitable[None]]] = []  # what must be true before the checks
     if local and lab.verification.test_users:
         from orchestrator.target import open_clients, state_dir
         from orchestrator.verify.users import PASSWORDS_FILE, ensure_test_users
 
         passwords = state_dir(lab) / PASSWORDS_FILE if lab.source is not None else None
-        async with open_clients(settings) as clients:
-            await ensure_test_users(clients.graph, lab, passwords_file=passwords)
+
+        async def users() -> None:
+            async with open_clients(settings) as clients:
+                await ensure_test_users(clients.graph, lab, passwords_file=passwords)
+
+        ready.append(users)
     targets = settings.outputs()
     keys = mcp_api_keys(lab)
     verify_targets = [
@@ -105,7 +130,11 @@ async def run_for_lab(
         for key in keys
     ]
     for server_url in dict.fromkeys(t.server_url for t in verify_targets if t.server_url):
-        await wait_for_server(server_url.removesuffix("/mcp"), verify_targets[0].ca_file)
+        ready.append(
+            functools.partial(wait_for_server, server_url.removesuffix("/mcp"), verify_targets[0].ca_file)
+        )
+    # the test users are written while the servers start (both wait on other processes)
+    await _all_of(ready)
     mode = mode_of(lab)
     gateway_checks = None
     if mode.runs("gateway"):

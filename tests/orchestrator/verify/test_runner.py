@@ -180,3 +180,26 @@ async def test_subscriptions_run_alone_once_the_concurrent_groups_ended(fakes: F
 
 def _select(*checks: str) -> VerifyTarget:
     return replace(TARGET, checks=frozenset(checks))
+
+
+async def test_the_steps_before_the_checks_run_at_once_and_fail_as_themselves() -> None:
+    """Test users are written while the servers start (``after_reconcile._all_of``); a failure is
+    raised as itself (a ``TargetError`` stays one sentence), once every step ended."""
+    from orchestrator.errors import TargetError
+    from orchestrator.verify.after_reconcile import _all_of
+
+    users_started = anyio.Event()
+    ended: list[str] = []
+
+    async def users() -> None:
+        users_started.set()
+        ended.append("users")
+        raise TargetError("test user adele@prmlab.local: could not be created")
+
+    async def server() -> None:
+        await users_started.wait()  # only ends if the users step runs meanwhile
+        ended.append("server")
+
+    with anyio.fail_after(10), pytest.raises(TargetError, match="could not be created"):
+        await _all_of([server, users])
+    assert sorted(ended) == ["server", "users"]

@@ -441,10 +441,7 @@ def reconcile(options: ReconcileOptions, term: Terminal) -> int:
         + (" --dry-run" if options.dry_run else "")
     )
     with hold_lock(state_dir(lab), command=command):
-        from orchestrator.warmup import for_command
-
-        applies = not options.dry_run and not options.destroy
-        settings = TargetSettings.for_lab(lab, while_starting=for_command(verify=applies and options.verify))
+        settings = TargetSettings.for_lab(lab)
         lab, graph = complete(lab, settings.subscription_id)  # derived global names
         if settings.kind == "azure" and not options.destroy:  # sign-in, providers, rights: read only
             from orchestrator.preflight import before_first_write

@@ -28,7 +28,7 @@ import base64
 import json
 import ssl
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,10 +73,9 @@ class TargetSettings:
     backend_keep_alive_s: float | None = None
 
     @classmethod
-    def for_lab(cls, lab: Lab, *, while_starting: Callable[[], None] | None = None) -> TargetSettings:
+    def for_lab(cls, lab: Lab) -> TargetSettings:
         """The settings of ``lab``'s target; on the local target the emulator of the lab's state
-        folder is started if needed (``orchestrator.local.ensure_running``; ``while_starting``
-        runs meanwhile, if it has to start)."""
+        folder is started if needed (``orchestrator.local.ensure_running``)."""
         target = lab.target
         if target.kind == "azure":
             return cls(
@@ -89,7 +88,7 @@ class TargetSettings:
             )
         from orchestrator.local import ensure_running
 
-        info = ensure_running(state_dir(lab), while_starting)
+        info = ensure_running(state_dir(lab))
         return cls(
             kind="local",
             subscription_id=str(info.subscription_id),

@@ -56,10 +56,9 @@ def command(lab_file: Path, output: str, token: str | None, checks: tuple[str, .
     from orchestrator.labfile import complete, load
     from orchestrator.target import TargetSettings
     from orchestrator.verify.after_reconcile import run_for_lab, write_report
-    from orchestrator.warmup import for_command
 
     lab, _ = load(lab_file)
-    settings = TargetSettings.for_lab(lab, while_starting=for_command(verify=True))
+    settings = TargetSettings.for_lab(lab)
     lab, graph = complete(lab, settings.subscription_id)
 
     async def main() -> int:

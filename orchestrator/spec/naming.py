@@ -78,8 +78,16 @@ class NameRule:
             core = f"{first}{body}{{{middle_min},{middle_max}}}{last}"
             if single is not None:
                 core = f"(?:{single}|{core})"
-        tail = f"(?<![{re.escape(self.no_trailing)}])" if self.no_trailing else ""
+        tail = f"(?<![{_class_escape(self.no_trailing)}])" if self.no_trailing else ""
         return f"^{head}{core}{tail}$"
+
+
+def _class_escape(chars: str) -> str:
+    """``chars`` as members of a regex character class, valid in Python and in ECMAScript's ``u``
+    mode (VS Code's YAML extension compiles the schema's patterns so): only the characters that
+    mean something inside a class are escaped - ``re.escape`` also escapes a space, and ``\\ `` is
+    an invalid escape under ``u``."""
+    return "".join(f"\\{c}" if c in "\\]^-[" else c for c in chars)
 
 
 _ALNUM = "A-Za-z0-9"

@@ -83,7 +83,7 @@ def test_invalid_lab_prints_every_issue_and_exits_2(
         f"{lab}:4:32: apim.service.sku: 'Gold' is not supported: must be one of 'Consumption', "
         "'Developer', 'Basic', 'Standard', 'Premium', 'BasicV2', 'StandardV2' or 'PremiumV2'",
         f"{lab}:5:1: colour: unknown key 'colour' (allowed: apim, authorization, entra, managed_identities, "
-        "monitoring, name, server, target, verification)",
+        "monitoring, name, server, servers, target, verification)",
     ]
 
 

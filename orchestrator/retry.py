@@ -6,7 +6,8 @@ conflicts and Entra replication lag into ``TemporaryError(delay=...)``; everythi
 raise is final. A ``NotInEffectError`` (a role assignment not in effect yet) is probed again on its
 own budget: ``probe_wait`` intervals, up to its ``limit`` from its first occurrence, whatever the
 policy's attempts and deadline. This module decides how long to wait and when to give up — it never inspects
-HTTP itself.
+HTTP itself; ``retry_delay`` is the one reading of a server's delay hint from response headers
+(providers, the verifier's transport and the local credential use it).
 
 The clock, the sleep and the random source are injected so tests run without real sleeping.
 """
@@ -15,9 +16,10 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from email.utils import parsedate_to_datetime
+from typing import Any, TypeVar
 
 import anyio
 
@@ -78,6 +80,40 @@ def probe_wait(waited: float) -> float:
     RBAC: minutes) costs a probe every 15 s, not hundreds of requests. No jitter: the probed
     operation is the caller's own, nobody else's herd."""
     return min(PROBE_MAX_S, max(PROBE_MIN_S, waited / 4))
+
+
+def retry_delay(headers: Mapping[str, str] | Any | None) -> float | None:
+    """Seconds to wait from ``retry-after-ms`` / ``x-ms-retry-after-ms`` / ``Retry-After``."""
+    if headers is None:
+        return None
+
+    def get(name: str) -> str | None:
+        value = headers.get(name)
+        if value is None:
+            value = headers.get(name.lower())
+        return None if value is None else str(value)
+
+    for name in ("retry-after-ms", "x-ms-retry-after-ms"):
+        raw = get(name)
+        if raw is not None:
+            try:
+                return max(0.0, float(raw) / 1000.0)
+            except ValueError:
+                pass
+    raw = get("Retry-After")
+    if raw is None:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        pass
+    try:
+        import datetime as _dt
+
+        when = parsedate_to_datetime(raw)
+        return max(0.0, (when - _dt.datetime.now(tz=_dt.UTC)).total_seconds())
+    except (TypeError, ValueError):
+        return None
 
 
 class RetriesExhaustedError(TemporaryError):

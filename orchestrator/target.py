@@ -8,9 +8,10 @@ needed), read ``settings.outputs()`` for the ``target.*`` references, then
 (``orchestrator.providers.providers_for``). Providers never know which target they talk to: the
 two differ only here, in endpoints, credential and TLS trust.
 
-* ``local``: every client points at the emulator's base URL, authenticates with an offline
-  credential (no network, no secret), and trusts the state folder's CA *explicitly* — never the
-  process-global trust store.
+* ``local``: every client points at the emulator's base URL, authenticates as the emulator's
+  local operator (``local_credential.LocalCredential``: real tokens from the local identity
+  service, which ARM and Graph verify), and trusts the state folder's CA *explicitly* — never
+  the process-global trust store.
 * ``azure``: the endpoints of the lab's cloud (``target.cloud``, ``orchestrator.clouds``) and
   ``orchestrator.credentials.azure_credential``: ``DefaultAzureCredential`` signing in at the
   cloud's authority, every token asked for the lab's tenant.
@@ -24,10 +25,7 @@ The Azure SDK imports are lazy (inside ``open_clients``) so that ``prmlab --help
 
 from __future__ import annotations
 
-import base64
-import json
 import ssl
-import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -166,49 +164,6 @@ class Clients:
         return self.settings.location
 
 
-class OfflineCredential:
-    """An async token credential for the local target: mints an unsigned token offline.
-
-    The emulator accepts any bearer token; this one still says who is calling (tenant, object
-    id) and for which audience, so request logs are readable. It holds no secret.
-    """
-
-    OPERATOR_OBJECT_ID = "00000000-0000-4000-8000-00000000a11c"
-
-    def __init__(self, tenant_id: str) -> None:
-        self._tenant_id = tenant_id
-
-    def _mint(self, scope: str, expires_on: int) -> str:
-        def b64(obj: dict[str, Any]) -> str:
-            raw = json.dumps(obj, separators=(",", ":")).encode()
-            return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-        audience = scope.removesuffix("/.default")
-        claims = {"aud": audience, "tid": self._tenant_id, "oid": self.OPERATOR_OBJECT_ID, "exp": expires_on}
-        return f"{b64({'alg': 'none', 'typ': 'JWT'})}.{b64(claims)}."
-
-    async def get_token(self, *scopes: str, **_kwargs: Any) -> Any:
-        from azure.core.credentials import AccessToken
-
-        expires_on = int(time.time()) + 3600
-        return AccessToken(self._mint(scopes[0] if scopes else ARM_SCOPE, expires_on), expires_on)
-
-    async def get_token_info(self, *scopes: str, options: Any = None) -> Any:
-        from azure.core.credentials import AccessTokenInfo
-
-        expires_on = int(time.time()) + 3600
-        return AccessTokenInfo(self._mint(scopes[0] if scopes else ARM_SCOPE, expires_on), expires_on)
-
-    async def close(self) -> None:
-        return None
-
-    async def __aenter__(self) -> OfflineCredential:
-        return self
-
-    async def __aexit__(self, *_exc: object) -> None:
-        return None
-
-
 def _ssl_context(ca_file: Path) -> ssl.SSLContext:
     if not ca_file.is_file():
         raise TargetError(f"the emulator's CA file {ca_file} does not exist; is the emulator running?")
@@ -290,10 +245,15 @@ def _graph_client(settings: TargetSettings, credential: Any) -> Any:
 
 
 def make_credential(settings: TargetSettings) -> Any:
-    """The async token credential of ``settings``: the offline one locally, else the Azure chain
-    for the lab's tenant at the cloud's authority (``orchestrator.credentials``)."""
+    """The async token credential of ``settings``: the emulator's local operator locally
+    (``local_credential``), else the Azure chain for the lab's tenant at the cloud's authority
+    (``orchestrator.credentials``)."""
     if settings.kind == "local":
-        return OfflineCredential(settings.tenant_id)
+        from orchestrator.local_credential import LocalCredential
+
+        assert settings.base_url is not None
+        assert settings.ca_file is not None
+        return LocalCredential(settings.base_url, settings.tenant_id, settings.ca_file)
     from orchestrator.credentials import azure_credential
 
     return azure_credential(settings.tenant_id, settings.endpoints, ca_file=settings.ca_file)

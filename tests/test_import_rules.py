@@ -178,6 +178,7 @@ ORCHESTRATOR_LAYERS: tuple[tuple[str, ...], ...] = (
         "orchestrator.output",
         "orchestrator.target",
         "orchestrator.credentials",
+        "orchestrator.local_credential",
         "orchestrator.guard",
     ),
     ("orchestrator.providers",),

@@ -17,10 +17,11 @@ registered to use namespace 'Microsoft.App'. See https://aka.ms/rps-not-found fo
 subscriptions.", ARM's answer, verbatim in e.g. Azure/azure-cli#11180 and the page it links).
 
 The emulator's subscription starts with every namespace it serves registered (tests unregister
-one to see the refusal). Its creator is ``OPERATOR``, the local target's signed-in user
-(``orchestrator.target.OfflineCredential.OPERATOR_OBJECT_ID``): as the account that creates a
-subscription, it holds Owner there without an assignment in the store. Anyone else holds what
-role assignments give it. The emulator does not enforce ARM's authorization on writes (a gap:
+one to see the refusal). Its creator is ``OPERATOR``, the local operator's service principal
+(``emulator.identity.OPERATOR``: the ``oid`` of the tokens prmlab gets as the local operator,
+``orchestrator.local_credential.LocalCredential``): as the account that creates a subscription,
+it holds Owner there without an assignment in the store. Anyone else holds what role assignments
+give it. The emulator does not enforce ARM's authorization on writes (a gap:
 this answer says what Azure would allow, the preflight reads it).
 
 Built-in roles (Learn, "Azure built-in roles",
@@ -38,10 +39,10 @@ from typing import Any, Final
 
 from emulator.arm.errors import ArmError
 from emulator.context import EmulatorContext
+from emulator.identity import OPERATOR
 
 ROLE_ASSIGNMENTS = "microsoft.authorization/roleassignments"
 REGISTRATIONS = "emulator/providerregistrations"  # store kind: namespaces a subscription unregistered
-OPERATOR: Final = "00000000-0000-4000-8000-00000000a11c"
 
 _AUTHORIZATION_WRITES = ["Microsoft.Authorization/*/Delete", "Microsoft.Authorization/*/Write"]
 ROLES: Final[Mapping[str, Mapping[str, list[str]]]] = {

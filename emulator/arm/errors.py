@@ -16,13 +16,19 @@ from starlette.responses import Response
 
 class ArmError(Exception):
     def __init__(
-        self, status: int, code: str, message: str, details: Sequence[Mapping[str, Any]] | None = None
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: Sequence[Mapping[str, Any]] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status = status
         self.code = code
         self.message = message
         self.details = list(details) if details is not None else None
+        self.headers = dict(headers or {})  # e.g. WWW-Authenticate on a 401
 
     def body(self) -> dict[str, Any]:
         error: dict[str, Any] = {"code": self.code, "message": self.message}
@@ -42,7 +48,7 @@ def json_response(status: int, body: Any = None, headers: Mapping[str, str] | No
 
 
 def error_response(exc: ArmError) -> Response:
-    return json_response(exc.status, exc.body())
+    return json_response(exc.status, exc.body(), exc.headers)
 
 
 def not_found(type_name: str, name: str, resource_group: str | None = None) -> ArmError:

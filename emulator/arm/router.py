@@ -4,8 +4,8 @@ Where it sits: mounted by ``emulator.arm.routes``. Handles here what is not a ty
 (subscriptions, resource groups — whose delete is a long-running operation that deletes, and
 for APIM soft-deletes, everything they hold — ``resources`` lists with ``$filter``, provider
 metadata, operation status) and hands every ``/providers/{ns}/{type}/...`` path to
-``emulator.arm.crud``. Every call needs ``api-version`` and a ``Bearer`` Authorization header
-(its value is not checked: the local target uses an offline credential).
+``emulator.arm.crud``. Every call needs ``api-version`` and a valid ARM bearer token, checked
+first as ARM checks it (``emulator.arm.auth``).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from emulator.arm import apim_service, authz, lro, names
+from emulator.arm.auth import authenticate
 from emulator.arm.crud import (
     RG_KIND,
     ArmHandlers,
@@ -89,13 +90,7 @@ class ArmRouter:
             )
 
     async def _dispatch(self, request: Request) -> Response:
-        auth = request.headers.get("authorization", "")
-        if not auth.lower().startswith("bearer ") or not auth[7:].strip():
-            raise ArmError(
-                401,
-                "AuthenticationFailed",
-                "Authentication failed. The 'Authorization' header is missing or is not a Bearer token.",
-            )
+        authenticate(self.ctx, request.headers.get("authorization"))  # ArmError 401 (arm.auth)
         raw = request.scope.get("raw_path") or request.url.path.encode()
         path = raw.decode("latin-1").split("?", 1)[0]
         parts = split_path(path)

@@ -1,6 +1,7 @@
 """The Microsoft Graph v1.0 endpoint: one route for ``/v1.0/...`` that dispatches on the raw path.
 
-Where it sits: mounted by ``emulator.graph.routes``. Entity rules live in
+Where it sits: mounted by ``emulator.graph.routes``. Every call needs a valid Graph bearer token,
+checked first as Graph checks it (``emulator.graph.auth``). Entity rules live in
 ``emulator.graph.entities``; OData options in ``emulator.graph.odata``. Routes on the *raw*
 path because alternate keys arrive percent-encoded (``applications(uniqueName='a%20b')``).
 
@@ -41,6 +42,7 @@ from emulator.context import EmulatorContext, Event
 from emulator.contracts import graph as contract
 from emulator.graph import domains
 from emulator.graph import entities as ent
+from emulator.graph.auth import GraphAuthError, authenticate
 from emulator.graph.errors import (
     GraphError,
     bad_request,
@@ -51,7 +53,6 @@ from emulator.graph.errors import (
 )
 from emulator.graph.odata import FilterError, compile_filter, select
 from emulator.store import Stored
-from emulator.tokens import TokenValidationError
 
 log = logging.getLogger("emulator.graph")
 _SEGMENT = re.compile(r"^([A-Za-z0-9_.]+)(?:\((.*)\))?$", re.DOTALL)
@@ -141,6 +142,8 @@ class GraphRouter:
     async def endpoint(self, request: Request) -> Response:
         try:
             return await self._dispatch(request)
+        except GraphAuthError as exc:
+            return error_response(request, exc, {"WWW-Authenticate": exc.challenge})
         except GraphError as exc:
             return error_response(request, exc)
         except Exception:  # a bug here must still answer in Graph's envelope (and be logged)
@@ -186,9 +189,7 @@ class GraphRouter:
 
     # ------------------------------------------------------------------ dispatch
     async def _dispatch(self, request: Request) -> Response:
-        auth = request.headers.get("authorization", "")
-        if not auth.lower().startswith("bearer ") or not auth[7:].strip():
-            raise GraphError(401, "InvalidAuthenticationToken", "Access token is empty.")
+        claims = authenticate(self.ctx, request.headers.get("authorization"))  # 401 (graph.auth)
         raw = request.scope.get("raw_path") or request.url.path.encode()
         segs = _segments(raw.decode("latin-1").split("?", 1)[0])
         if not segs:
@@ -196,7 +197,7 @@ class GraphRouter:
         method = request.method
         head, key_name, key_value = segs[0]
         if head == "me" and len(segs) == 1 and key_name is None and method == "GET":
-            return self._me(request, auth[7:].strip())
+            return self._me(request, claims)
         if head == "domains" and method == "GET" and len(segs) <= 2:
             return self._domains(request, segs)
         if head == "directory" and len(segs) >= 2 and segs[1][0] == "deletedItems":
@@ -551,24 +552,8 @@ class GraphRouter:
         raise GraphError(405, "Request_BadRequest", f"{method} is not supported here.")
 
     # ------------------------------------------------------------------ /me
-    def _me(self, request: Request, token: str) -> Response:
-        from emulator.identity import GRAPH_AUDIENCES, verify_token
-
+    def _me(self, request: Request, claims: Mapping[str, Any]) -> Response:
         ctx = self.ctx
-        try:
-            claims = verify_token(
-                ctx,
-                token,
-                audiences=GRAPH_AUDIENCES,
-                issuers={ctx.issuer(), ctx.v1_issuer()},
-            )
-        except TokenValidationError as exc:
-            message = {
-                "expired": "Lifetime validation failed, the token is expired.",
-                "audience": "Access token validation failure. Invalid audience.",
-                "issuer": "Access token validation failure. Invalid issuer.",
-            }.get(exc.reason, "Access token validation failure.")
-            raise GraphError(401, "InvalidAuthenticationToken", message) from exc
         scopes = {s.lower() for s in str(claims.get("scp") or "").split()}
         if not scopes or claims.get("idtyp") == "app":
             raise GraphError(

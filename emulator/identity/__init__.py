@@ -14,9 +14,11 @@ Routes (all on the emulator's HTTPS port, 127.0.0.1 only), issuer ``<base>/login
 Public API for other sub-apps (``__all__``; import these from ``emulator.identity``, nothing
 else): ``public_jwks(ctx)``, ``verify_token(ctx, token, audiences=..., tenant=..., issuers=...)``
 (raises ``emulator.tokens.TokenValidationError``), ``sign``, ``rotate_keys``,
-``retire_previous``, ``GRAPH_AUDIENCES``, ``hash_password`` (the stored form of a test user's
-password, ``passwords.py``), ``GRAPH_APP_ID`` and ``GRAPH_DELEGATED_SCOPES`` (Graph's service
-principal, which the Graph sub-app seeds). The issuers are ``EmulatorContext.issuer`` (v2) and
+``retire_previous``, ``GRAPH_AUDIENCES``, ``ARM_AUDIENCES``, ``hash_password`` (the stored form of
+a test user's password, ``passwords.py``), ``GRAPH_APP_ID`` and ``GRAPH_DELEGATED_SCOPES`` (Graph's
+service principal, which the Graph sub-app seeds), ``operator_client_id(ctx)`` and ``OPERATOR``
+(the local operator, ``operator``: the confidential client prmlab signs in as, and its service
+principal's object id). The issuers are ``EmulatorContext.issuer`` (v2) and
 ``EmulatorContext.v1_issuer``; reading a token unverified is ``emulator.tokens``.
 
 Runner contract (the runner that starts container apps as processes follows it):
@@ -50,17 +52,26 @@ from starlette.routing import BaseRoute, Route
 from emulator.context import EmulatorContext
 from emulator.identity import admin, authorize, discovery, msi, token
 from emulator.identity.keys import public_jwks, retire_previous, rotate_keys, sign, verify_token
+from emulator.identity.operator import OPERATOR, ensure_operator, operator_client_id
 from emulator.identity.passwords import hash_password
 from emulator.identity.service import IdentityService
 from emulator.identity.settings import IdentitySettings
-from emulator.identity.wellknown import GRAPH_APP_ID, GRAPH_AUDIENCES, GRAPH_DELEGATED_SCOPES
+from emulator.identity.wellknown import (
+    ARM_AUDIENCES,
+    GRAPH_APP_ID,
+    GRAPH_AUDIENCES,
+    GRAPH_DELEGATED_SCOPES,
+)
 
 __all__ = [
+    "ARM_AUDIENCES",
     "GRAPH_APP_ID",
     "GRAPH_AUDIENCES",
     "GRAPH_DELEGATED_SCOPES",
+    "OPERATOR",
     "build_routes",
     "hash_password",
+    "operator_client_id",
     "public_jwks",
     "retire_previous",
     "rotate_keys",
@@ -83,6 +94,7 @@ def _bind(svc: IdentityService, handler: Handler) -> Callable[[Request], Awaitab
 def build_routes(ctx: EmulatorContext, settings: IdentitySettings | None = None) -> list[BaseRoute]:
     """The identity routes over one ``IdentityService`` (tests pass their own settings/clock)."""
     svc = IdentityService(ctx, settings)
+    ensure_operator(ctx)
 
     def b(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         return _bind(svc, handler)

@@ -8,7 +8,9 @@ every emulator route): inspect, rotate and retire signing keys; switch headless 
 * ``POST /_emulator/identity/mint`` ``{"claims": {...}}`` -> ``{"token": jwt}`` — signs arbitrary
   claims with the current key. It exists so the verifier can forge tokens that only the issuer
   could sign (expired, wrong audience, missing scope...) and prove the gateway refuses them; it is
-  served by the local emulator only, never by anything that speaks for Azure.
+  served by the local emulator only, never by anything that speaks for Azure. A token signed here
+  passes every check of ARM, Graph and the gateway, so only the local operator may ask:
+  ``Authorization: Bearer <operator's ARM token>`` (``operator``), else 401.
 """
 
 from __future__ import annotations
@@ -20,7 +22,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from emulator.identity import keys
+from emulator.identity.operator import operator_client_id
 from emulator.identity.service import IdentityService
+from emulator.identity.wellknown import ARM_AUDIENCES
+from emulator.tokens import TokenValidationError
 
 
 def _keys(svc: IdentityService) -> list[dict[str, Any]]:
@@ -56,7 +61,27 @@ async def settings(svc: IdentityService, request: Request) -> Response:
     return JSONResponse({"headlessSignIn": svc.settings.headless_sign_in})
 
 
+def _is_operator(svc: IdentityService, request: Request) -> bool:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    operator = operator_client_id(svc.ctx)
+    if scheme.lower() != "bearer" or not token.strip() or operator is None:
+        return False
+    try:
+        claims = keys.verify_token(
+            svc.ctx, token.strip(), audiences=ARM_AUDIENCES, issuers=[svc.ctx.issuer(), svc.ctx.v1_issuer()]
+        )
+    except TokenValidationError:
+        return False
+    return claims.get("azp") == operator
+
+
 async def mint(svc: IdentityService, request: Request) -> Response:
+    if not _is_operator(svc, request):
+        return JSONResponse(
+            {"error": {"code": "Unauthorized", "message": "Minting needs the local operator's ARM token."}},
+            status_code=401,
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
     try:
         body = json.loads(await request.body())
     except ValueError:

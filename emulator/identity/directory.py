@@ -129,7 +129,28 @@ _VSCODE = App(
     secret_plain=(),
     first_party=True,
 )
-FIRST_PARTY: Mapping[str, App] = {GRAPH_APP.app_id: GRAPH_APP, _VSCODE.app_id: _VSCODE}
+# Azure Resource Manager: a resource (no scopes of its own here; clients ask for ``.default``).
+ARM_APP = App(
+    object_id=wellknown.ARM_APP_ID,
+    app_id=wellknown.ARM_APP_ID,
+    display_name="Windows Azure Service Management API",
+    identifier_uris=wellknown.ARM_AUDIENCES,
+    scopes=(),
+    roles=(),
+    preauthorized={},
+    redirect_uris={},
+    required_access={},
+    token_version=2,
+    secret_digests=(),
+    secret_plain=(),
+    first_party=True,
+)
+FIRST_PARTY: Mapping[str, App] = {
+    GRAPH_APP.app_id: GRAPH_APP,
+    _VSCODE.app_id: _VSCODE,
+    ARM_APP.app_id: ARM_APP,
+}
+OPERATOR_KIND = "identity/operator"  # the local operator (``emulator.identity.operator``)
 
 
 def _str(value: Any) -> str:
@@ -228,11 +249,37 @@ class Directory:
             out.append(_app_from_graph(doc.body))
         return out
 
+    def operator(self) -> App | None:
+        """The local operator (``emulator.identity.operator``): a confidential client of this
+        directory that is not a Graph application (it is how prmlab signs in, as ``az login`` is)."""
+        doc = self.store.get(OPERATOR_KIND, "operator")
+        if doc is None:
+            return None
+        body = doc.body
+        return App(
+            object_id=_str(body.get("appId")),
+            app_id=_str(body.get("appId")),
+            display_name="prmlab local operator",
+            identifier_uris=(),
+            scopes=(),
+            roles=(),
+            preauthorized={},
+            redirect_uris={},
+            required_access={},
+            token_version=2,
+            secret_digests=(_str(body.get("secretDigest")),),
+            secret_plain=(),
+            first_party=True,
+        )
+
     def app_by_client_id(self, client_id: str) -> App | None:
         wanted = client_id.lower()
         for app in self.applications():
             if app.app_id == wanted:
                 return app
+        operator = self.operator()
+        if operator is not None and operator.app_id.lower() == wanted:
+            return operator
         return FIRST_PARTY.get(wanted)
 
     def app_by_identifier(self, identifier: str) -> tuple[App, str] | None:
@@ -244,6 +291,11 @@ class Directory:
         wanted = identifier.lower()
         if wanted in (u.lower() for u in GRAPH_APP.identifier_uris) or wanted == GRAPH_APP.app_id:
             return GRAPH_APP, GRAPH_APP.app_id
+        if wanted == ARM_APP.app_id:
+            return ARM_APP, ARM_APP.identifier_uris[0]
+        for uri in ARM_APP.identifier_uris:  # the audience is the URI as asked, with its slash
+            if uri.rstrip("/").lower() == wanted.rstrip("/"):
+                return ARM_APP, uri.rstrip("/") + "/"
         for app in self.applications():
             if app.app_id == wanted:
                 return app, app.app_id
@@ -264,6 +316,9 @@ class Directory:
         ]
 
     def service_principal_id(self, app_id: str) -> str | None:
+        operator = self.store.get(OPERATOR_KIND, "operator")
+        if operator is not None and _str(operator.body.get("appId")).lower() == app_id.lower():
+            return _str(operator.body.get("servicePrincipalId"))
         for doc in self.store.list("graph/servicePrincipals"):
             if _str(doc.body.get("appId")).lower() == app_id.lower():
                 return _str(doc.body.get("id")) or doc.key

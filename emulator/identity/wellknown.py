@@ -14,6 +14,18 @@ GRAPH_RESOURCE = "https://graph.microsoft.com"
 # The identity service issues Graph tokens with aud = GRAPH_APP_ID; verifiers accept both forms.
 GRAPH_AUDIENCES: tuple[str, ...] = (GRAPH_APP_ID, GRAPH_RESOURCE, GRAPH_RESOURCE + "/")
 
+# Azure Resource Manager ("Windows Azure Service Management API"), a first-party resource. ARM
+# accepts exactly these audiences (its 401 InvalidAuthenticationTokenAudience lists them:
+# "It should exactly match with one of the allowed audiences 'https://management.core.windows.net/',
+# 'https://management.core.windows.net','https://management.azure.com/','https://management.azure.com'").
+ARM_APP_ID = "797f4846-ba00-4fd7-ba43-dac1f8f63013"
+ARM_AUDIENCES: tuple[str, ...] = (
+    "https://management.azure.com/",
+    "https://management.azure.com",
+    "https://management.core.windows.net/",
+    "https://management.core.windows.net",
+)
+
 # The audience of managed-identity tokens used as federated credentials (client assertions).
 TOKEN_EXCHANGE_AUDIENCE = "api://AzureADTokenExchange"
 

@@ -218,3 +218,19 @@ def global_name(name: str | None, where: str) -> str:
             "target is known (orchestrator.labfile.complete)"
         )
     return name
+
+
+def keyed(graph: Any, method: str, key: str) -> Any:
+    """``graph.<method>(key)`` — an msgraph alternate-key request builder
+    (``applications_with_unique_name``, ``service_principals_with_app_id``…) — built on a private
+    copy of the client's path parameters.
+
+    msgraph-sdk's generated builders write the key into the client's own ``path_parameters`` dict
+    and keep a reference to it, so two such builders alive at once (concurrent provider calls that
+    await a token between building and sending) send *both* requests to the key written last.
+    """
+    import copy
+
+    clone = copy.copy(graph)
+    clone.path_parameters = dict(graph.path_parameters)
+    return getattr(clone, method)(key)

@@ -40,6 +40,7 @@ from orchestrator.providers.common import (
     gather,
     get_or_none,
     key_of,
+    keyed,
 )
 from orchestrator.providers.errors import translating
 from orchestrator.resolve import contains_unknown, substitute
@@ -142,7 +143,7 @@ class GraphProvider:
         return await self.ctx.memo.get("graph-apps", load)
 
     async def app_by_unique_name(self, unique_name: str) -> Any | None:
-        builder = self.graph.applications_with_unique_name(unique_name)
+        builder = keyed(self.graph, "applications_with_unique_name", unique_name)
         return await get_or_none(f"entra app {unique_name}", builder.get)
 
     async def visible_app(self, unique_name: str, address: str) -> Any:
@@ -462,7 +463,7 @@ class EntraAppProvider(GraphProvider):
         config: Any = RequestConfiguration()
         # The SDK has no option for the upsert header: set it on the request configuration.
         config.headers.add("Prefer", "create-if-missing")
-        builder = self.graph.applications_with_unique_name(desired.name)
+        builder = keyed(self.graph, "applications_with_unique_name", desired.name)
         with translating(desired.address):
             app = await builder.patch(application_model(props), request_configuration=config)
         self.ctx.memo.clear()

@@ -25,6 +25,7 @@ from orchestrator.providers.common import (
     gather,
     get_or_none,
     key_of,
+    keyed,
 )
 from orchestrator.providers.entra import (
     GraphProvider,
@@ -96,7 +97,7 @@ class ServicePrincipalProvider(GraphProvider):
             app_id = by_unique.get(desired.name.lower())
             if app_id is None:
                 continue  # the app does not exist (or is not ours): nothing to look for
-            builder = self.graph.service_principals_with_app_id(app_id)
+            builder = keyed(self.graph, "service_principals_with_app_id", app_id)
             other = await get_or_none(desired.address, builder.get)
             if other is not None:
                 found.append((key_of(desired.name), self._actual(other, desired.name)))
@@ -106,7 +107,7 @@ class ServicePrincipalProvider(GraphProvider):
         from msgraph.generated.models.service_principal import ServicePrincipal
 
         app = await self.visible_app(desired.name, desired.address)
-        by_app_id = self.graph.service_principals_with_app_id(str(app.app_id))
+        by_app_id = keyed(self.graph, "service_principals_with_app_id", str(app.app_id))
         # Idempotent: a retry after a lost response finds the principal it created.
         existing = await get_or_none(desired.address, by_app_id.get)
         if existing is not None:

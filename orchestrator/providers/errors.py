@@ -27,13 +27,14 @@ with the same Path ..."); ARM's ``InvalidRequestContent`` and Graph's errors car
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 from orchestrator.errors import NotInEffectError, PermanentError, PrmlabError, TargetError, TemporaryError
-from orchestrator.retry import RBAC_PROPAGATION_LIMIT_S
+from orchestrator.retry import RBAC_PROPAGATION_LIMIT_S, retry_delay
+
+__all__ = ["classify", "redact", "redact_text", "retry_delay", "status_of", "translate", "translating"]
 
 # ARM error codes for a name held by a soft-deleted APIM service: waiting will not help, a purge will.
 _SOFT_DELETED_CODES = frozenset({"ServiceAlreadyExistsInSoftDeletedState", "ServiceSoftDeleted"})
@@ -51,40 +52,6 @@ PULL_WAITS_FOR = (
 )
 # 400s that mean "not replicated yet": a just-created identity is not visible to ARM for seconds.
 _REPLICATION_CODES = frozenset({"PrincipalNotFound"})
-
-
-def retry_delay(headers: Mapping[str, str] | Any | None) -> float | None:
-    """Seconds to wait from ``retry-after-ms`` / ``x-ms-retry-after-ms`` / ``Retry-After``."""
-    if headers is None:
-        return None
-
-    def get(name: str) -> str | None:
-        value = headers.get(name)
-        if value is None:
-            value = headers.get(name.lower())
-        return None if value is None else str(value)
-
-    for name in ("retry-after-ms", "x-ms-retry-after-ms"):
-        raw = get(name)
-        if raw is not None:
-            try:
-                return max(0.0, float(raw) / 1000.0)
-            except ValueError:
-                pass
-    raw = get("Retry-After")
-    if raw is None:
-        return None
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        pass
-    try:
-        import datetime as _dt
-
-        when = parsedate_to_datetime(raw)
-        return max(0.0, (when - _dt.datetime.now(tz=_dt.UTC)).total_seconds())
-    except (TypeError, ValueError):
-        return None
 
 
 def classify(

@@ -29,12 +29,22 @@ if TYPE_CHECKING:
 
 
 def local_minter(settings: TargetSettings) -> TokenMinter:
+    """Forged tokens signed with the local issuer's real key (``/_emulator/identity/mint``, which
+    only the local operator may call: its ARM token goes along)."""
+    from orchestrator.local_credential import LocalCredential
     from orchestrator.verify.http import ssl_context
 
+    assert settings.base_url is not None
+    assert settings.ca_file is not None
+    operator = LocalCredential(settings.base_url, settings.tenant_id, settings.ca_file)
+
     async def mint(header: Mapping[str, Any], claims: Mapping[str, Any]) -> str:
+        token = await operator.get_token("https://management.azure.com/.default")
         async with httpx.AsyncClient(verify=ssl_context(settings.ca_file), timeout=10) as http:
             resp = await http.post(
-                f"{settings.base_url}/_emulator/identity/mint", json={"claims": dict(claims)}
+                f"{settings.base_url}/_emulator/identity/mint",
+                json={"claims": dict(claims)},
+                headers={"Authorization": f"Bearer {token.token}"},
             )
             resp.raise_for_status()
             return str(resp.json()["token"])

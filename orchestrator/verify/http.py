@@ -27,8 +27,7 @@ import httpx
 import httpx2
 
 from orchestrator.errors import TemporaryError
-from orchestrator.providers.errors import retry_delay
-from orchestrator.retry import RetriesExhaustedError, RetryPolicy, Sleep, call_with_retry
+from orchestrator.retry import RetriesExhaustedError, RetryPolicy, Sleep, call_with_retry, retry_delay
 
 _PARAM = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))')
 

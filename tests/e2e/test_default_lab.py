@@ -22,7 +22,7 @@ import anyio
 import jsonschema
 import pytest
 
-from tests.support.credentials import OfflineCredential
+from tests.support.credentials import operator_credential
 
 ROOT = Path(__file__).resolve().parents[2]
 # Each test runs several CLI processes (a reconcile from empty, verifications with a sign-in);
@@ -77,7 +77,7 @@ async def _edit_mcp_policy(folder: Path, edit: Any) -> None:
 
     info = json.loads((folder / ".prmlab" / "emulator.json").read_text())
     async with ApiManagementClient(
-        OfflineCredential(),
+        operator_credential(info["base_url"], info["tenant_id"], Path(info["ca_file"])),
         info["subscription_id"],
         base_url=info["base_url"],
         connection_verify=info["ca_file"],
@@ -282,7 +282,8 @@ def _set_faults(folder: Path, **settings: Any) -> None:
 
 def test_transient_identity_errors_during_sign_in_are_retried(lab_folder: Path) -> None:
     """Issue 17.6: the identity service throttles (429 + Retry-After) and fails (500/503) the
-    verifier's first calls — discovery, the sign-in, the token exchange: all retried, verified."""
+    first calls of ``prmlab verify`` — the operator's own sign-in (17.10), discovery, the user's
+    sign-in, the token exchange: all retried, verified."""
     outcomes = ["throttle", "error500", "error503", "throttle", "error500", "pass", "error500", "pass"]
     _set_faults(lab_folder, script=[*outcomes, "throttle", "pass", "error503"], apis=["identity"])
     try:

@@ -13,6 +13,7 @@ from emulator.context import EmulatorContext
 from emulator.reqlog import RequestLog
 from emulator.server import _guarded
 from emulator.store import Store
+from tests.support.tokens import arm_bearer
 
 pytestmark = pytest.mark.anyio
 
@@ -44,9 +45,7 @@ async def test_failed_sub_app_is_reported_as_degraded(tmp_path: Path) -> None:
             assert health["status"] == "degraded"
             assert health["failed"] == {"gateway": "RuntimeError: cannot bind"}
             # ARM keeps serving
-            r = await c.get(
-                "/subscriptions/sub", params={"api-version": "1"}, headers={"Authorization": "Bearer x"}
-            )
+            r = await c.get("/subscriptions/sub", params={"api-version": "1"}, headers=arm_bearer(ctx))
             assert r.status_code == 200
     finally:
         log.close()

@@ -13,6 +13,7 @@ from emulator.arm.settings import ArmSettings
 from emulator.context import EmulatorContext, Event
 from emulator.reqlog import RequestLog
 from emulator.store import Store
+from tests.support.tokens import arm_bearer, graph_bearer
 
 pytestmark = pytest.mark.anyio
 
@@ -43,7 +44,7 @@ async def test_writes_and_cascades_publish_events(tmp_path: Path) -> None:
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=parts.app),
             base_url="https://127.0.0.1:1",
-            headers={"Authorization": "Bearer x"},
+            headers=arm_bearer(ctx),
         ) as c:
             q = {"api-version": "2024-03-01"}
             assert (await c.put(rg, params=q, json={"location": "westeurope"})).status_code == 201
@@ -59,7 +60,7 @@ async def test_writes_and_cascades_publish_events(tmp_path: Path) -> None:
             assert created.status_code == 201
             assert created.json()["properties"]["configuration"]["ingress"]["fqdn"].startswith("127.0.0.1:")
             assert Event("put", "microsoft.app/containerapps", app_id.lower()) in events
-            graph = await c.post("/v1.0/applications", json={"displayName": "a"})
+            graph = await c.post("/v1.0/applications", json={"displayName": "a"}, headers=graph_bearer(ctx))
             assert Event("put", "graph/applications", graph.json()["id"]) in events
             events.clear()
             assert (await c.delete(rg, params=q)).status_code == 202

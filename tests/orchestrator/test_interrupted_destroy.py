@@ -27,6 +27,7 @@ import httpx
 import pytest
 
 from tests.orchestrator.emulator_lab import lab_text, write_lab
+from tests.support.credentials import operator_token
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,7 +54,7 @@ class Emulator:
         self.base = str(info["base_url"])
         self.sub = str(info["subscription_id"])
         self.trust = ssl.create_default_context(cafile=info["ca_file"])
-        self.headers = {"Authorization": "Bearer offline-emulator-token"}
+        self.token = operator_token(self.base, str(info["tenant_id"]), Path(info["ca_file"]))
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.base, verify=self.trust, timeout=10)
@@ -67,7 +68,7 @@ class Emulator:
 
     def arm(self, path: str) -> httpx.Response:
         with self.client() as http:
-            return http.get(f"{path}?{API}", headers=self.headers)
+            return http.get(f"{path}?{API}", headers={"Authorization": f"Bearer {self.token}"})
 
     def deleted(self, name: str) -> httpx.Response:
         return self.arm(

@@ -1,18 +1,61 @@
-"""Credentials for driving the real Azure SDKs against the local emulator without Entra.
+"""Credentials for driving the real Azure SDKs (and raw calls) against the local emulator.
 
-``OfflineCredential`` hands out a constant opaque token (the emulator's ARM and Graph require a
-``Bearer`` header but, except for Graph ``/me``, do not validate it); ``StaticTokenCredential``
-hands out a given real token (one the emulator's identity service issued, for ``/me``).
-Both implement azure-core's async ``get_token`` protocol (what the ARM SDK and kiota call).
+The emulated ARM and Graph accept only tokens their identity service issued, so the suite signs
+in as the emulator's local operator, exactly as prmlab does (``orchestrator.local_credential``:
+the client-credentials grant with the secret the emulator wrote to ``<state>/operator.json``):
+
+* ``operator_credential(base_url, tenant_id, ca_file)`` — the async azure-core credential (what
+  the ARM SDK and kiota call);
+* ``operator_token(base_url, tenant_id, ca_file, scope)`` — one access token, synchronously,
+  for raw calls (``Authorization: Bearer …``);
+* ``StaticTokenCredential`` hands out a given real token (a user's, for Graph ``/me``).
 """
 
 from __future__ import annotations
 
+import json
+import ssl
 import time
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import httpx
 from azure.core.credentials import AccessToken
+
+from orchestrator.local_credential import OPERATOR_FILE, LocalCredential
+
+ARM_SCOPE = "https://management.azure.com/.default"
+GRAPH_SCOPE = "https://graph.microsoft.com/.default"
+_CACHE: dict[tuple[str, str, str], tuple[str, float]] = {}
+
+
+def operator_credential(base_url: str, tenant_id: str, ca_file: Path) -> LocalCredential:
+    return LocalCredential(base_url, tenant_id, ca_file)
+
+
+def operator_token(base_url: str, tenant_id: str, ca_file: Path, scope: str = ARM_SCOPE) -> str:
+    """An access token of the local operator for ``scope`` (cached while valid)."""
+    operator = json.loads((Path(ca_file).parent / OPERATOR_FILE).read_text())
+    key = (base_url, str(operator["client_id"]), scope)
+    cached = _CACHE.get(key)
+    if cached is not None and cached[1] > time.time() + 300:
+        return cached[0]
+    trust = ssl.create_default_context(cafile=str(ca_file))
+    with httpx.Client(verify=trust, timeout=30) as http:
+        resp = http.post(
+            f"{base_url}/login/{tenant_id}/oauth2/v2.0/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": operator["client_id"],
+                "client_secret": operator["client_secret"],
+                "scope": scope,
+            },
+        )
+    resp.raise_for_status()
+    body = resp.json()
+    _CACHE[key] = (str(body["access_token"]), time.time() + int(body["expires_in"]))
+    return str(body["access_token"])
 
 
 class StaticTokenCredential:
@@ -35,8 +78,3 @@ class StaticTokenCredential:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         return None
-
-
-class OfflineCredential(StaticTokenCredential):
-    def __init__(self) -> None:
-        super().__init__("offline-emulator-token")

@@ -43,11 +43,9 @@ from typing import Any
 import httpx
 
 from emulator.reqlog import REQUEST_LOG, read_log
-from tests.support.credentials import OfflineCredential
+from tests.support.credentials import ARM_SCOPE, GRAPH_SCOPE, operator_credential, operator_token
 
 START_TIMEOUT_S = 30.0
-ARM_SCOPE = "https://management.azure.com/.default"
-GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 
 
 @dataclass
@@ -74,8 +72,20 @@ class RunningEmulator:
         return httpx.AsyncClient(base_url=self.base_url, verify=self.ssl_context(), **kwargs)
 
     def arm_headers(self) -> dict[str, str]:
-        """Headers of a raw ARM/Graph call made as the test operator."""
-        return {"Authorization": "Bearer offline-emulator-token"}
+        """Headers of a raw ARM call made as the local operator (a real token of the emulator)."""
+        return {
+            "Authorization": f"Bearer {operator_token(self.base_url, self.tenant_id, self.ca_file, ARM_SCOPE)}"
+        }
+
+    def graph_headers(self) -> dict[str, str]:
+        """Headers of a raw Graph call made as the local operator."""
+        return {
+            "Authorization": f"Bearer {operator_token(self.base_url, self.tenant_id, self.ca_file, GRAPH_SCOPE)}"
+        }
+
+    def credential(self) -> Any:
+        """The local operator as an azure-core async credential (what prmlab uses)."""
+        return operator_credential(self.base_url, self.tenant_id, self.ca_file)
 
     def sync_http(self) -> httpx.Client:
         return httpx.Client(base_url=self.base_url, verify=self.ssl_context(), timeout=10)
@@ -87,7 +97,7 @@ class RunningEmulator:
         kwargs.setdefault("polling_interval", 0.05)
         kwargs.setdefault("retry_backoff_factor", 0.01)
         return ApiManagementClient(
-            credential or OfflineCredential(),
+            credential or self.credential(),
             self.subscription_id,
             base_url=self.base_url,
             connection_verify=str(self.ca_file),
@@ -100,7 +110,7 @@ class RunningEmulator:
         kwargs.setdefault("polling_interval", 0.05)
         kwargs.setdefault("retry_backoff_factor", 0.01)
         return ResourceManagementClient(
-            credential or OfflineCredential(),
+            credential or self.credential(),
             self.subscription_id,
             base_url=self.base_url,
             connection_verify=str(self.ca_file),
@@ -122,7 +132,7 @@ class RunningEmulator:
         from msgraph_core import GraphClientFactory
 
         auth = AzureIdentityAuthenticationProvider(
-            credential or OfflineCredential(),
+            credential or self.credential(),
             scopes=[GRAPH_SCOPE],
             allowed_hosts=allowed_hosts if allowed_hosts is not None else ["127.0.0.1", "localhost"],
         )

@@ -570,7 +570,7 @@ async def replay(emu: RunningEmulator, example: loader.Example, suffix: str) -> 
     path = request_path(example, params, names)
     method = op.method.upper()
     outcome = Outcome(example.name, 0, documented)
-    async with emu.http(headers={"Authorization": "Bearer example"}, timeout=30) as client:
+    async with emu.http(headers=emu.arm_headers(), timeout=30) as client:
         replayer = Replayer(emu, client)
         try:
             collection = "value" in (responses.get(200, {}).get("body") or {}) and method == "GET"

@@ -1,4 +1,5 @@
-"""Tokens signed with a running emulator's identity keys (for Graph ``/me`` tests).
+"""Tokens signed with the emulator's identity keys (for Graph ``/me`` tests, and ``arm_bearer`` for
+tests that run sub-apps in-process, without a running emulator to sign in to).
 
 Builds an ``EmulatorContext`` over the emulator's state folder (its own scratch store) and
 signs with ``emulator.identity.keys.sign`` — the same key the identity service uses, so the
@@ -8,6 +9,7 @@ emulator accepts the token exactly as one it issued.
 from __future__ import annotations
 
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -52,3 +54,28 @@ def user_token(emu: RunningEmulator, scratch: Path, oid: str, scopes: str = "Use
         return keys.sign(ctx, claims)
     finally:
         ctx.store.close()
+
+
+def arm_bearer(ctx: EmulatorContext, **claims: Any) -> dict[str, str]:
+    """``Authorization`` header with an app token for ARM signed by ``ctx``'s identity service, as
+    its token endpoint would issue it (the ARM check still verifies it fully)."""
+    now = int(time.time())
+    body = {
+        "aud": "https://management.azure.com/",
+        "iss": ctx.issuer(),
+        "iat": now,
+        "nbf": now,
+        "exp": now + 3600,
+        "tid": ctx.tenant_id,
+        "oid": str(uuid.uuid4()),
+        "azp": str(uuid.uuid4()),
+        "idtyp": "app",
+        "ver": "2.0",
+        **claims,
+    }
+    return {"Authorization": f"Bearer {keys.sign(ctx, body)}"}
+
+
+def graph_bearer(ctx: EmulatorContext, **claims: Any) -> dict[str, str]:
+    """The same for Microsoft Graph (``aud`` = Graph's app id)."""
+    return arm_bearer(ctx, aud=GRAPH_APP_ID, **claims)

@@ -25,9 +25,7 @@ async def _svc_path(emu: RunningEmulator) -> str:
 
 async def _put(emu: RunningEmulator, path: str, version: str, body: dict[str, Any]) -> Any:
     async with emu.http() as h:
-        return await h.put(
-            path, params={"api-version": version}, json=body, headers={"Authorization": "Bearer x"}
-        )
+        return await h.put(path, params={"api-version": version}, json=body, headers=emu.arm_headers())
 
 
 async def test_an_api_version_the_type_does_not_have_is_refused_as_arm_does(
@@ -128,7 +126,7 @@ async def test_read_only_properties_are_ignored_on_a_write(emulator: RunningEmul
 
 async def _get(emu: RunningEmulator, path: str, version: str = "2024-05-01") -> Any:
     async with emu.http() as h:
-        return await h.get(path, params={"api-version": version}, headers={"Authorization": "Bearer x"})
+        return await h.get(path, params={"api-version": version}, headers=emu.arm_headers())
 
 
 @pytest.mark.parametrize(

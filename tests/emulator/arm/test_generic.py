@@ -267,13 +267,13 @@ async def test_arm_requires_a_bearer_token_and_api_version(emulator: RunningEmul
         r = await h.get(path, params={"api-version": "2024-03-01"})
         assert r.status_code == 401
         assert r.json()["error"]["code"] == "AuthenticationFailed"
-        r = await h.get(path, headers={"Authorization": "Bearer x"})
+        r = await h.get(path, headers=emulator.arm_headers())
         assert r.status_code == 400
         assert r.json()["error"]["code"] == "MissingApiVersionParameter"
         r = await h.get(
             "/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups",
             params={"api-version": "1"},
-            headers={"Authorization": "Bearer x"},
+            headers=emulator.arm_headers(),
         )
         assert r.status_code == 404
         assert r.json()["error"]["code"] == "SubscriptionNotFound"

@@ -14,6 +14,7 @@ from emulator.context import EmulatorContext
 from emulator.gateway import check
 from emulator.reqlog import RequestLog
 from emulator.store import Store
+from tests.support.tokens import arm_bearer
 
 pytestmark = pytest.mark.anyio
 
@@ -43,7 +44,7 @@ async def test_policies_pass_the_registered_gate(tmp_path: Path) -> None:
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=parts.app),
             base_url="https://127.0.0.1:1",
-            headers={"Authorization": "Bearer x"},
+            headers=arm_bearer(ctx),
         ) as c:
             assert (
                 await c.put(RG, params={"api-version": "2024-03-01"}, json={"location": "westeurope"})

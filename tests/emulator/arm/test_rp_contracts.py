@@ -14,7 +14,6 @@ from tests.support.emulator import RunningEmulator
 
 pytestmark = pytest.mark.anyio
 
-AUTH = {"Authorization": "Bearer x"}
 ACCOUNT_BODY = {
     "location": "westeurope",
     "kind": "StorageV2",
@@ -30,14 +29,14 @@ def _rg(emu: RunningEmulator, group: str) -> str:
 async def _send(
     h: httpx.AsyncClient, method: str, path: str, version: str, body: dict[str, Any] | None = None
 ) -> httpx.Response:
-    return await h.request(method, path, params={"api-version": version}, json=body, headers=AUTH)
+    return await h.request(method, path, params={"api-version": version}, json=body)
 
 
 async def test_storage_writes_answer_the_documented_statuses_and_table_service_default_is_served(
     emulator: RunningEmulator,
 ) -> None:
     account = f"{_rg(emulator, await make_group(emulator))}/providers/Microsoft.Storage/storageAccounts/{unique('st')}"
-    async with emulator.http() as h:
+    async with emulator.http(headers=emulator.arm_headers()) as h:
         created = await _send(h, "PUT", account, "2023-05-01", ACCOUNT_BODY)
         # StorageAccounts_Create documents 200 and 202 (storage.json 2023-05-01), never 201
         assert created.status_code == 202
@@ -69,7 +68,7 @@ async def test_storage_writes_answer_the_documented_statuses_and_table_service_d
 
 async def test_storage_refuses_bodies_as_the_storage_provider_words_it(emulator: RunningEmulator) -> None:
     group = _rg(emulator, await make_group(emulator))
-    async with emulator.http() as h:
+    async with emulator.http(headers=emulator.arm_headers()) as h:
         account = f"{group}/providers/Microsoft.Storage/storageAccounts/{unique('st')}"
         no_kind = {k: v for k, v in ACCOUNT_BODY.items() if k != "kind"}
         response = await _send(h, "PUT", account, "2023-05-01", no_kind)
@@ -97,7 +96,7 @@ async def test_other_providers_refuse_with_arms_generic_deserialization_error(
     emulator: RunningEmulator,
 ) -> None:
     group = _rg(emulator, await make_group(emulator))
-    async with emulator.http() as h:
+    async with emulator.http(headers=emulator.arm_headers()) as h:
         identity = f"{group}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id1"
         response = await _send(h, "PUT", identity, "2023-01-31", {"location": "westeurope", "tags": ["a"]})
         assert response.status_code == 400
@@ -120,7 +119,7 @@ async def test_other_providers_refuse_with_arms_generic_deserialization_error(
 async def test_api_versions_are_checked_for_every_vendored_type(emulator: RunningEmulator) -> None:
     name = await make_group(emulator)
     group = _rg(emulator, name)
-    async with emulator.http() as h:
+    async with emulator.http(headers=emulator.arm_headers()) as h:
         response = await _send(h, "PUT", group, "2019-01-01", {"location": "westeurope"})
         assert response.status_code == 400
         error = response.json()["error"]
@@ -148,6 +147,6 @@ async def test_a_component_create_answers_200_as_its_only_documented_status(
     group = _rg(emulator, await make_group(emulator))
     component = f"{group}/providers/Microsoft.Insights/components/appi1"
     body = {"location": "westeurope", "kind": "web", "properties": {"Application_Type": "web"}}
-    async with emulator.http() as h:
+    async with emulator.http(headers=emulator.arm_headers()) as h:
         # Components_CreateOrUpdate documents 200 only (components_API.json 2020-02-02)
         assert (await _send(h, "PUT", component, "2020-02-02", body)).status_code == 200

@@ -230,7 +230,7 @@ def test_emulator_throttles_with_azure_bucket_size(make_emulator: EmulatorFactor
         emu.set_throttling(writes={"size": 200, "refill": 0.001})
         url = f"/subscriptions/{emu.subscription_id}/resourcegroups/rg-throttle"
         params = {"api-version": "2025-04-01"}
-        auth = {"Authorization": token("operator")}
+        auth = emu.arm_headers()  # a real token: the operator's
         seen = []
         for _ in range(200):
             r = c.put(url, params=params, headers=auth, json={"location": "westeurope"})

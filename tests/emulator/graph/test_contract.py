@@ -10,7 +10,6 @@ import pytest
 from tests.support.emulator import RunningEmulator
 
 pytestmark = pytest.mark.anyio
-AUTH = {"Authorization": "Bearer x"}
 
 
 def _refusal(response: Any) -> tuple[int, str, str]:
@@ -19,7 +18,7 @@ def _refusal(response: Any) -> tuple[int, str, str]:
 
 
 async def test_application_bodies_are_checked_against_the_schema(emulator: RunningEmulator) -> None:
-    async with emulator.http(headers=AUTH) as h:
+    async with emulator.http(headers=emulator.graph_headers()) as h:
         misspelled = await h.post("/v1.0/applications", json={"displayName": "a", "identifierUri": ["x"]})
         assert _refusal(misspelled) == (
             400,
@@ -55,7 +54,7 @@ async def test_application_bodies_are_checked_against_the_schema(emulator: Runni
 async def test_federated_credentials_service_principals_and_users_are_checked(
     emulator: RunningEmulator,
 ) -> None:
-    async with emulator.http(headers=AUTH) as h:
+    async with emulator.http(headers=emulator.graph_headers()) as h:
         app = (await h.post("/v1.0/applications", json={"displayName": "fic"})).json()
         fics = f"/v1.0/applications/{app['id']}/federatedIdentityCredentials"
         no_issuer = {"name": "fic-one", "subject": "s", "audiences": ["api://AzureADTokenExchange"]}

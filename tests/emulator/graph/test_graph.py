@@ -250,7 +250,7 @@ async def test_missing_bearer_token_is_401(emulator: RunningEmulator) -> None:
 
 
 async def test_odata_type_and_bad_filters(emulator: RunningEmulator) -> None:
-    async with emulator.http(headers={"Authorization": "Bearer x"}) as h:
+    async with emulator.http(headers=emulator.graph_headers()) as h:
         ok = await h.post(
             "/v1.0/applications", json={"@odata.type": "#microsoft.graph.application", "displayName": "typed"}
         )
@@ -273,7 +273,7 @@ async def test_odata_type_and_bad_filters(emulator: RunningEmulator) -> None:
 
 
 async def test_passwords_and_permission_grants(emulator: RunningEmulator) -> None:
-    async with emulator.http(headers={"Authorization": "Bearer x"}) as h:
+    async with emulator.http(headers=emulator.graph_headers()) as h:
         app = (await h.post("/v1.0/applications", json={"displayName": "confidential"})).json()
         added = await h.post(
             f"/v1.0/applications/{app['id']}/addPassword", json={"passwordCredential": {"displayName": "ci"}}

@@ -9,10 +9,11 @@ import re
 import jwt
 import pytest
 
-from emulator.identity import keys, wellknown
+from emulator.identity import keys, operator_client_id, wellknown
 from emulator.tokens import TokenValidationError
 from tests.emulator.identity import seed as data
 from tests.emulator.identity.conftest import BASE, TENANT, Harness, query
+from tests.support.tokens import arm_bearer
 
 pytestmark = pytest.mark.anyio
 
@@ -469,7 +470,13 @@ async def test_replication_delay_hides_a_new_application(harness: Harness) -> No
 
 async def test_mint_signs_arbitrary_claims_with_the_current_key(harness: Harness) -> None:
     claims = {"aud": "x", "iss": harness.issuer, "exp": 1, "scp": "nothing"}
-    r = await harness.http.post(f"{BASE}/_emulator/identity/mint", json={"claims": claims})
+    url = f"{BASE}/_emulator/identity/mint"
+    # only the local operator may mint (a minted token passes every check): anyone else gets 401
+    assert (await harness.http.post(url, json={"claims": claims})).status_code == 401
+    stranger = arm_bearer(harness.ctx)  # a valid ARM token, but not the operator's
+    assert (await harness.http.post(url, json={"claims": claims}, headers=stranger)).status_code == 401
+    operator = arm_bearer(harness.ctx, azp=operator_client_id(harness.ctx))
+    r = await harness.http.post(url, json={"claims": claims}, headers=operator)
     token = r.json()["token"]
     assert jwt.decode(token, options={"verify_signature": False}) == claims
     assert jwt.get_unverified_header(token)["kid"] == keys.current_key(harness.ctx).kid
@@ -477,5 +484,5 @@ async def test_mint_signs_arbitrary_claims_with_the_current_key(harness: Harness
     with pytest.raises(TokenValidationError) as info:
         keys.verify_token(harness.ctx, token, audiences=["x"])
     assert info.value.reason == "expired"
-    bad = await harness.http.post(f"{BASE}/_emulator/identity/mint", json={"claims": "no"})
+    bad = await harness.http.post(url, json={"claims": "no"}, headers=operator)
     assert bad.status_code == 400

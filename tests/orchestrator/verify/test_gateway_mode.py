@@ -52,7 +52,6 @@ from tests.support.emulator import RunningEmulator, start_emulator
 from tests.support.tokens import user_token
 
 ROOT = Path(__file__).resolve().parents[3]
-TOKEN = {"Authorization": "Bearer offline-emulator-token"}
 API_VERSION = "api-version=2024-05-01"
 USER = {
     "userPrincipalName": "adele@prmlab.local",
@@ -87,7 +86,7 @@ def _put_policy(lab: Lab, api: str, xml: str) -> None:
     with lab.emu.sync_http() as http:
         resp = http.put(
             _arm(lab.emu, f"{lab.service}/apis/{api}/policies/policy"),
-            headers=TOKEN,
+            headers=lab.emu.arm_headers(),
             json={"properties": {"value": xml, "format": "rawxml"}},
         )
     assert resp.status_code in (200, 201), resp.text
@@ -102,7 +101,7 @@ async def _wait_for_server(emu: RunningEmulator, rg: str) -> None:
     async with emu.http(timeout=5) as http:
         with anyio.fail_after(30):
             while True:
-                apps = (await http.get(url, headers=TOKEN)).json().get("value") or []
+                apps = (await http.get(url, headers=emu.arm_headers())).json().get("value") or []
                 fqdn = apps[0]["properties"]["configuration"]["ingress"]["fqdn"] if apps else None
                 if fqdn:
                     try:
@@ -139,10 +138,14 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
             f"/providers/Microsoft.Storage/storageAccounts/{names['authorization.client_store.storage_account']}"
         )
         with emu.sync_http() as http:
-            assert http.post("/v1.0/users", headers=TOKEN, json=USER).status_code == 201
-            gateway = http.get(_arm(emu, service), headers=TOKEN).json()["properties"]["gatewayUrl"]
+            assert http.post("/v1.0/users", headers=emu.graph_headers(), json=USER).status_code == 201
+            gateway = http.get(_arm(emu, service), headers=emu.arm_headers()).json()["properties"][
+                "gatewayUrl"
+            ]
             account_url = _arm(emu, account, f"api-version={STORAGE_ACCOUNT.api_version}")
-            endpoints = http.get(account_url, headers=TOKEN).json()["properties"]["primaryEndpoints"]
+            endpoints = http.get(account_url, headers=emu.arm_headers()).json()["properties"][
+                "primaryEndpoints"
+            ]
         table_url = endpoints["table"].rstrip("/") + "/mcpclients"
         anyio.run(_wait_for_server, emu, rg)
         mcp_url, issuer = f"{gateway}/mcp", f"{gateway}/oauth"
@@ -366,7 +369,7 @@ def test_registration_rules(lab: Lab) -> None:
 
 def _apim_principal(lab: Lab) -> str:
     with lab.emu.sync_http() as http:
-        service = http.get(_arm(lab.emu, lab.service), headers=TOKEN).json()
+        service = http.get(_arm(lab.emu, lab.service), headers=lab.emu.arm_headers()).json()
     return str(service["identity"]["principalId"])
 
 
@@ -459,14 +462,14 @@ def test_registration_fails_closed_without_the_store_role(lab: Lab) -> None:
     rid = _role_assignment_id(lab)
     with lab.emu.sync_http() as http:
         url = _arm(lab.emu, rid, f"api-version={ROLE_ASSIGNMENT_API}")
-        saved = http.get(url, headers=TOKEN).json()
-        assert http.delete(url, headers=TOKEN).status_code in (200, 204)
+        saved = http.get(url, headers=lab.emu.arm_headers()).json()
+        assert http.delete(url, headers=lab.emu.arm_headers()).status_code in (200, 204)
         try:
             resp = _register(lab)
         finally:
             put = http.put(
                 url,
-                headers=TOKEN,
+                headers=lab.emu.arm_headers(),
                 json={
                     "properties": {
                         k: saved["properties"][k] for k in ("roleDefinitionId", "principalId", "description")

@@ -25,6 +25,15 @@ raises the 401 as ``ClientAuthenticationError``):
   wrong issuer '<iss>'. It must match the tenant '<issuer>' associated with this subscription.
   Please use the authority (URL) '<authority>' to get the token. …".
 
+Sources: Microsoft identity platform, "Access tokens" > "Validate tokens" (signature against the
+tenant's published keys, ``iss``, ``aud``, ``nbf``/``exp``):
+https://learn.microsoft.com/en-us/entra/identity-platform/access-tokens#validate-tokens ; ARM's
+codes and wordings as the service answers them, e.g. ``InvalidAuthenticationTokenAudience`` with
+the four allowed audiences (https://github.com/Microsoft/azure-tools-for-java/issues/2675,
+https://learn.microsoft.com/en-us/answers/questions/880300/receiving-invalidauthenticationtokenaudience-error.html),
+``ExpiredAuthenticationToken`` (https://github.com/Azure/azure-sdk-for-java/issues/33112); the
+challenge is what ``azure.mgmt.core.policies.ARMChallengeAuthenticationPolicy`` parses.
+
 Who obtains such tokens: the local operator (client credentials; ``emulator.identity.operator``),
 managed identities, signed-in users. Role-based authorization of the management plane is not
 emulated: a valid ARM token of this tenant may call every operation.

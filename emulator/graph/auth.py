@@ -11,7 +11,10 @@ authorization_uri="<authority>/common/oauth2/authorize", client_id="00000003-000
 (the emulator's authority instead of login.microsoftonline.com). Messages as Graph words them:
 "Access token is empty.", "Lifetime validation failed, the token is expired.", "Access token
 validation failure. Invalid audience.", "… Invalid issuer.", else "Access token validation
-failure.". Per-permission authorization (app roles, delegated scopes) is not emulated except for
+failure." (Microsoft Graph, "Microsoft Graph error responses and resource types":
+``InvalidAuthenticationToken`` is 401 "Access token is missing or invalid",
+https://learn.microsoft.com/en-us/graph/errors ; the wordings as Graph answers them, e.g.
+https://devopsaitoolkit.com/blog/teams-error-401-invalid-authentication-token/). Per-permission authorization (app roles, delegated scopes) is not emulated except for
 ``/me``, which needs a delegated token with a user scope.
 """
 

@@ -22,7 +22,7 @@ import anyio
 import pytest
 
 from tests.e2e.test_default_lab import ROOT, prmlab
-from tests.support.credentials import OfflineCredential
+from tests.support.credentials import operator_credential
 
 pytestmark = pytest.mark.slow
 
@@ -34,7 +34,8 @@ IDENTITY_API = "2023-01-31"
 
 def _clients(folder: Path) -> tuple[dict[str, Any], Any]:
     info = json.loads((folder / ".prmlab" / "emulator.json").read_text())
-    return info, OfflineCredential()
+    # ARM validates tokens (issue 17 item 10): the emulator's local operator signs in
+    return info, operator_credential(info["base_url"], info["tenant_id"], Path(info["ca_file"]))
 
 
 async def _unowned(folder: Path, create: bool) -> dict[str, Any]:

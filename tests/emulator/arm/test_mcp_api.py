@@ -21,7 +21,6 @@ pytestmark = pytest.mark.anyio
 
 PREVIEW = "2024-06-01-preview"
 STABLE = "2024-05-01"
-AUTH = {"Authorization": "Bearer x"}
 
 
 def lab_body(backend: str) -> dict[str, Any]:
@@ -74,6 +73,7 @@ async def test_mcp_api_at_the_preview_and_invisible_at_stable(emulator: RunningE
         assert refused.value.error is not None
         assert refused.value.error.code == "ValidationError"
         assert [d.target for d in refused.value.error.details] == ["type"]
+    AUTH = emulator.arm_headers()  # noqa: N806 - ARM validates tokens (issue 17 item 10)
     async with emulator.http() as h:
         url = f"{base}/apis/mcp"
         r = await h.put(url, params={"api-version": STABLE}, headers=AUTH, json=lab_body("mcp-backend"))

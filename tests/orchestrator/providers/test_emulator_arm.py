@@ -314,7 +314,7 @@ async def test_mcp_api_is_written_and_read_as_azure_serves_it(emulator: RunningE
                     f"/subscriptions/{emulator.subscription_id}/resourceGroups/{rg}"
                     f"/providers/Microsoft.ApiManagement/service/{service}/apis/mcp"
                 )
-                auth = {"Authorization": "Bearer x"}
+                auth = emulator.arm_headers()  # ARM validates tokens (issue 17 item 10)
                 stable = await h.get(url, params={"api-version": "2024-05-01"}, headers=auth)
                 assert stable.status_code == 404  # written at the preview, as the deployed lab
                 stored = (await h.get(url, params={"api-version": MCP_API_VERSION}, headers=auth)).json()
@@ -383,7 +383,7 @@ async def test_an_mcp_api_written_the_old_way_gets_a_clean_one_time_update(emula
                 put = await h.put(
                     url,
                     params={"api-version": MCP_API_VERSION},
-                    headers={"Authorization": "Bearer x"},
+                    headers=emulator.arm_headers(),
                     json=old_body,
                 )
                 assert put.status_code == 201, put.text

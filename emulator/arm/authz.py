@@ -6,7 +6,7 @@ Where it sits: ``emulator.arm.router`` answers
   (``Permissions_ListForResourceGroup``, ``authorization-RoleDefinitionsCalls.json`` 2022-04-01)
   with ``permissions``: one ``Permission`` (actions, notActions, dataActions, notDataActions) per
   role the caller holds at the subscription or the group, from the role assignments the store
-  holds for the token's ``oid``;
+  holds for the ``oid`` of its token (verified first: ``emulator.arm.auth``);
 * ``POST /subscriptions/{s}/providers/{namespace}/register`` and ``.../unregister``
   (``Providers_Register`` / ``Providers_Unregister``) with ``set_registered``; the provider's
   ``registrationState`` (``Providers_Get``) comes from ``registration_state``;
@@ -31,15 +31,12 @@ permissions below, the ones a lab's operator is told to hold.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Mapping
 from typing import Any, Final
 
 from emulator.arm.errors import ArmError
 from emulator.context import EmulatorContext
-from emulator.identity import OPERATOR
+from emulator.identity import OPERATOR as OPERATOR  # re-exported: the subscription's Owner
 
 ROLE_ASSIGNMENTS = "microsoft.authorization/roleassignments"
 REGISTRATIONS = "emulator/providerregistrations"  # store kind: namespaces a subscription unregistered
@@ -72,20 +69,6 @@ ROLES: Final[Mapping[str, Mapping[str, list[str]]]] = {
     "acdd72a7-3385-48ef-bd42-f606fba81ae7": {"actions": ["*/read"], "notActions": []},
 }
 OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
-
-
-def caller_oid(authorization: str) -> str | None:
-    """The ``oid`` of the bearer token (read, not verified: authenticating is the router's job)."""
-    token = authorization.split(" ", 1)[1] if authorization.lower().startswith("bearer ") else ""
-    parts = token.split(".")
-    if len(parts) != 3:
-        return None
-    try:
-        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
-    except (ValueError, binascii.Error):
-        return None
-    oid = claims.get("oid") if isinstance(claims, dict) else None
-    return oid if isinstance(oid, str) else None
 
 
 def _permission(role: str) -> dict[str, Any]:

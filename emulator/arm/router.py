@@ -90,7 +90,7 @@ class ArmRouter:
             )
 
     async def _dispatch(self, request: Request) -> Response:
-        authenticate(self.ctx, request.headers.get("authorization"))  # ArmError 401 (arm.auth)
+        claims = authenticate(self.ctx, request.headers.get("authorization"))  # ArmError 401 (arm.auth)
         raw = request.scope.get("raw_path") or request.url.path.encode()
         path = raw.decode("latin-1").split("?", 1)[0]
         parts = split_path(path)
@@ -130,7 +130,8 @@ class ArmRouter:
                 "permissions",
             ]
         ):
-            return self._permissions(request, parts[1], parts[3])
+            oid = claims.get("oid")
+            return self._permissions(request, parts[1], parts[3], oid if isinstance(oid, str) else None)
         if n == 3 and lower[2] == "resources" and method == "GET":
             return self._list_resources(request, None)
         if n == 5 and lower[2] == "providers" and lower[4] == "checknameavailability":
@@ -169,14 +170,14 @@ class ArmRouter:
             raise ArmError(404, "NotFound", f"No ARM route for {method} {path}.")
         return await self.crud.handle(addr, request)
 
-    def _permissions(self, request: Request, subscription: str, group: str) -> Response:
-        """``Permissions_ListForResourceGroup``: what the caller may do there (``emulator.arm.authz``)."""
+    def _permissions(self, request: Request, subscription: str, group: str, oid: str | None) -> Response:
+        """``Permissions_ListForResourceGroup``: what the caller (``oid`` of its verified token) may
+        do there (``emulator.arm.authz``)."""
         if request.method != "GET":
             raise ArmError(405, "MethodNotAllowed", "The permissions of a resource group are read with GET.")
         key = rg_key(subscription, group)
         if self.ctx.store.get(RG_KIND, key) is None:
             raise ArmError(404, "ResourceGroupNotFound", f"Resource group '{group}' could not be found.")
-        oid = authz.caller_oid(request.headers.get("authorization", ""))
         return json_response(200, authz.permissions(self.ctx, subscription, key, oid))
 
     async def _check_name(self, request: Request, subscription: str, namespace: str) -> Response:

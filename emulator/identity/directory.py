@@ -130,6 +130,9 @@ _VSCODE = App(
     first_party=True,
 )
 # Azure Resource Manager: a resource (no scopes of its own here; clients ask for ``.default``).
+# A v1 API: its tokens carry the resource URI as requested as ``aud`` (Learn, "Access token claims
+# reference": "In v1.0 tokens, it can be the client ID or the resource URI used in the request"),
+# and ARM accepts only its four URI forms, never its app id (``wellknown.ARM_AUDIENCES``).
 ARM_APP = App(
     object_id=wellknown.ARM_APP_ID,
     app_id=wellknown.ARM_APP_ID,
@@ -140,7 +143,7 @@ ARM_APP = App(
     preauthorized={},
     redirect_uris={},
     required_access={},
-    token_version=2,
+    token_version=1,
     secret_digests=(),
     secret_plain=(),
     first_party=True,

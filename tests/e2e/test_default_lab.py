@@ -22,7 +22,7 @@ import anyio
 import jsonschema
 import pytest
 
-from tests.support.credentials import operator_credential
+from tests.support.credentials import GRAPH_SCOPE, operator_credential, operator_token
 
 ROOT = Path(__file__).resolve().parents[2]
 # Each test runs several CLI processes (a reconcile from empty, verifications with a sign-in);
@@ -181,7 +181,7 @@ async def _edit_prm_policy(folder: Path, edit: Any) -> None:
 
     info = json.loads((folder / ".prmlab" / "emulator.json").read_text())
     async with ApiManagementClient(
-        OfflineCredential(),
+        operator_credential(info["base_url"], info["tenant_id"], Path(info["ca_file"])),
         info["subscription_id"],
         base_url=info["base_url"],
         connection_verify=info["ca_file"],
@@ -214,8 +214,10 @@ async def _delete_admin_consent(folder: Path) -> int:
 
     info = json.loads((folder / ".prmlab" / "emulator.json").read_text())
     trust = ssl.create_default_context(cafile=info["ca_file"])
+    # Graph validates tokens (issue 17 item 10): the administrator is the emulator's local operator
+    token = operator_token(info["base_url"], info["tenant_id"], Path(info["ca_file"]), GRAPH_SCOPE)
     async with httpx.AsyncClient(
-        base_url=info["base_url"], verify=trust, headers={"Authorization": "Bearer x"}, timeout=10
+        base_url=info["base_url"], verify=trust, headers={"Authorization": f"Bearer {token}"}, timeout=10
     ) as graph:
         apps = (await graph.get("/v1.0/applications(uniqueName='mcp-prm-oauth-app')")).json()
         sp = (await graph.get(f"/v1.0/servicePrincipals(appId='{apps['appId']}')")).json()

@@ -4,8 +4,7 @@ unregistered provider, a missing role, a taken name. Nothing leaves 127.0.0.1.""
 
 from __future__ import annotations
 
-import base64
-import json
+import dataclasses
 import uuid
 from pathlib import Path
 from typing import Any
@@ -19,10 +18,12 @@ from orchestrator import preflight
 from orchestrator.cli import cli
 from orchestrator.graph import build_graph
 from orchestrator.spec.models import Lab
-from orchestrator.target import OfflineCredential, TargetSettings
+from orchestrator.target import TargetSettings
 from tests.orchestrator.providers.support import unique_lab
 from tests.support.azure import make_group, make_service
+from tests.support.credentials import StaticTokenCredential
 from tests.support.emulator import RunningEmulator
+from tests.support.tokens import arm_bearer, context_for, graph_bearer
 
 OWNER, CONTRIBUTOR = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635", "b24988ac-6180-42a0-ab88-20f7382dd24c"
 RBAC_ADMIN = "f58310d9-a9f6-439a-9e8d-f62e7b41a168"
@@ -77,6 +78,19 @@ def _failures(lines: list[str]) -> list[str]:
     return [line for line in lines if line.startswith("FAIL")]
 
 
+def _signed_in_as(
+    emu: RunningEmulator, scratch: Path, monkeypatch: pytest.MonkeyPatch, **claims: Any
+) -> None:
+    """prmlab's credential hands out a real ARM token of the emulator's identity service (signed
+    with its key, so ARM accepts it) with ``claims``: another principal, another tenant."""
+    ctx = context_for(emu, scratch)
+    try:
+        token = arm_bearer(ctx, **claims)["Authorization"].removeprefix("Bearer ")
+    finally:
+        ctx.store.close()
+    monkeypatch.setattr("orchestrator.target.make_credential", lambda _s: StaticTokenCredential(token))
+
+
 def test_a_fresh_lab_on_the_emulator_passes(emulator: RunningEmulator) -> None:
     lines = _run(emulator, unique_lab())
     assert _failures(lines) == [], lines
@@ -101,12 +115,12 @@ def test_an_unregistered_provider_is_named_with_the_command_that_registers_it(
 
 
 def test_a_principal_without_a_role_is_told_which_roles_it_lacks(
-    emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch
+    emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     lab = unique_lab()
     anyio.run(make_group, emulator, lab.target.resource_group)
     someone = str(uuid.uuid4())
-    monkeypatch.setattr(OfflineCredential, "OPERATOR_OBJECT_ID", someone)  # not the subscription's Owner
+    _signed_in_as(emulator, tmp_path, monkeypatch, oid=someone)  # not the subscription's Owner
     failures = _failures(_run(emulator, lab))
     assert len(failures) == 2, failures
     assert "Microsoft.App/containerApps/write" in failures[0]
@@ -152,16 +166,27 @@ def test_a_taken_global_name_is_reported_at_its_line(emulator: RunningEmulator) 
 
 
 def test_another_tenant_is_told_to_sign_in_to_the_labs(
-    emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch
+    emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     lab = unique_lab()
-    monkeypatch.setattr("orchestrator.target.make_credential", lambda _s: OfflineCredential("other-tenant"))
+    other = str(uuid.uuid4())
+    ctx = context_for(emulator, tmp_path)
+    issuer = ctx.issuer(other)
+    ctx.store.close()
+    _signed_in_as(emulator, tmp_path, monkeypatch, tid=other, iss=issuer)
     finding = anyio.run(preflight.sign_in, _settings(emulator, lab))
-    assert (
-        finding.problem
-        == f"the credential signed in to tenant other-tenant, the lab's is {emulator.tenant_id}"
-    )
+    assert finding.problem == f"the credential signed in to tenant {other}, the lab's is {emulator.tenant_id}"
     assert finding.fix == f"az login --tenant {emulator.tenant_id}"
+
+
+def test_a_tenant_the_identity_service_does_not_know_is_a_sign_in_failure(emulator: RunningEmulator) -> None:
+    # the real local credential asks the emulator's token endpoint of another tenant: AADSTS90002
+    other = str(uuid.uuid4())
+    settings = dataclasses.replace(_settings(emulator, unique_lab()), tenant_id=other)
+    finding = anyio.run(preflight.sign_in, settings)
+    assert finding.problem.startswith(f"cannot sign in to the lab's tenant {other}: "), finding
+    assert "AADSTS90002" in finding.problem
+    assert finding.fix.startswith(f"az login --tenant {other}")
 
 
 def test_doctor_without_credentials_is_a_few_lines_with_the_az_login_hint(tmp_path: Path) -> None:
@@ -199,7 +224,10 @@ def test_reconciles_preflight_stops_before_any_write(emulator: RunningEmulator) 
             h.post(f"{base}/register", params={"api-version": "2025-04-01"}, headers=emulator.arm_headers())
     assert "az provider register -n Microsoft.ContainerRegistry" in caught.value.message
     ours = [r for r in emulator.requests()[before:] if not str(r.get("path")).endswith("register")]
-    assert [r for r in ours if r.get("method") not in ("GET", "HEAD")] == []
+    # signing in (the identity service's token endpoint) is no write to the subscription
+    writes = [r for r in ours if r.get("method") not in ("GET", "HEAD") and r.get("api") != "identity"]
+    assert writes == []
+    assert any(r.get("api") == "arm" for r in ours)  # the preflight did ask ARM
 
 
 # ----------------------------------------------------------------------- Microsoft Graph rights
@@ -261,18 +289,18 @@ def test_graph_rights_from_the_token(
 
 
 class _ClaimsCredential:
-    """A credential whose Graph token carries ``claims`` (unsigned: preflight only reads it)."""
+    """A credential whose Graph token carries ``claims``: a real token of the emulator's identity
+    service (signed with its key), though the preflight only reads it."""
 
-    def __init__(self, claims: dict[str, Any]) -> None:
-        self.claims = claims
+    def __init__(self, token: str) -> None:
+        self.token = token
         self.scopes: list[str] = []
 
     async def get_token(self, *scopes: str, **_kw: Any) -> Any:
         from azure.core.credentials import AccessToken
 
         self.scopes.extend(scopes)
-        body = base64.urlsafe_b64encode(json.dumps(self.claims).encode()).rstrip(b"=").decode()
-        return AccessToken(f"e30.{body}.", 0)
+        return AccessToken(self.token, 0)
 
     async def __aenter__(self) -> _ClaimsCredential:
         return self
@@ -282,12 +310,17 @@ class _ClaimsCredential:
 
 
 def test_doctor_reads_the_graph_token_of_the_labs_credential(
-    emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch
+    emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """The default lab creates an app and grants admin consent: a user without a consenting
     directory role is told which role to ask for; the token asked is Graph's."""
     lab = unique_lab()
-    credential = _ClaimsCredential({**_USER, "wids": [preflight.APPLICATION_DEVELOPER]})
+    ctx = context_for(emulator, tmp_path)
+    try:
+        header = graph_bearer(ctx, **_USER, wids=[preflight.APPLICATION_DEVELOPER])
+    finally:
+        ctx.store.close()
+    credential = _ClaimsCredential(header["Authorization"].removeprefix("Bearer "))
     monkeypatch.setattr("orchestrator.target.make_credential", lambda _s: credential)
     findings = anyio.run(preflight.graph_access, lab, _settings(emulator, lab))
     assert credential.scopes == [_settings(emulator, lab).endpoints.graph_scope]

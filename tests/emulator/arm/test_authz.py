@@ -4,49 +4,55 @@ provider registration (Providers_Register / _Unregister / _Get, MissingSubscript
 
 from __future__ import annotations
 
-import base64
-import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from emulator.arm import authz
-from orchestrator.target import OfflineCredential
+from emulator.tokens import unverified_claims
 from tests.support.azure import make_group
 from tests.support.emulator import RunningEmulator
+from tests.support.tokens import arm_bearer, context_for
 
 pytestmark = pytest.mark.anyio
 
 CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
 
 
-def bearer(oid: str) -> dict[str, str]:
-    def b64(obj: dict[str, Any]) -> str:
-        return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
-
-    claims = {"aud": "https://management.azure.com", "oid": oid, "tid": "t", "exp": 9999999999}
-    return {"Authorization": f"Bearer {b64({'alg': 'none'})}.{b64(claims)}."}
-
-
-def test_the_operator_is_the_local_targets_signed_in_user() -> None:
-    assert authz.OPERATOR == OfflineCredential.OPERATOR_OBJECT_ID
+def bearer(emu: RunningEmulator, scratch: Path, oid: str) -> dict[str, str]:
+    """A real ARM token of the emulator's identity service for the principal ``oid``."""
+    ctx = context_for(emu, scratch)
+    try:
+        return arm_bearer(ctx, oid=oid)
+    finally:
+        ctx.store.close()
 
 
-async def _permissions(emu: RunningEmulator, group: str, oid: str) -> list[dict[str, Any]]:
+def test_the_operator_is_the_principal_prmlab_signs_in_as(emulator: RunningEmulator) -> None:
+    # the oid of the local operator's real token (what prmlab and the suite sign in as)
+    token = emulator.arm_headers()["Authorization"].removeprefix("Bearer ")
+    assert unverified_claims(token)["oid"] == authz.OPERATOR
+
+
+async def _permissions(emu: RunningEmulator, group: str, headers: dict[str, str]) -> list[dict[str, Any]]:
     path = f"/subscriptions/{emu.subscription_id}/resourcegroups/{group}/providers/Microsoft.Authorization/permissions"
     async with emu.http() as h:
-        response = await h.get(path, params={"api-version": "2022-04-01"}, headers=bearer(oid))
+        response = await h.get(path, params={"api-version": "2022-04-01"}, headers=headers)
     assert response.status_code == 200, response.text
     value: list[dict[str, Any]] = response.json()["value"]
     return value
 
 
-async def test_permissions_follow_the_callers_role_assignments(emulator: RunningEmulator) -> None:
+async def test_permissions_follow_the_callers_role_assignments(
+    emulator: RunningEmulator, tmp_path: Path
+) -> None:
     group = await make_group(emulator)
-    assert [p["actions"] for p in await _permissions(emulator, group, authz.OPERATOR)] == [["*"]]  # Owner
+    owner = await _permissions(emulator, group, emulator.arm_headers())  # the local operator
+    assert [p["actions"] for p in owner] == [["*"]]  # Owner
     someone = str(uuid.uuid4())
-    assert await _permissions(emulator, group, someone) == []  # no role
+    assert await _permissions(emulator, group, bearer(emulator, tmp_path, someone)) == []  # no role
     scope = f"/subscriptions/{emulator.subscription_id}/resourceGroups/{group}"
     body = {
         "properties": {
@@ -63,7 +69,7 @@ async def test_permissions_follow_the_callers_role_assignments(emulator: Running
             headers=emulator.arm_headers(),
         )
     assert created.status_code in (200, 201), created.text
-    [contributor] = await _permissions(emulator, group, someone)
+    [contributor] = await _permissions(emulator, group, bearer(emulator, tmp_path, someone))
     assert contributor["actions"] == ["*"]
     assert "Microsoft.Authorization/*/Write" in contributor["notActions"]
 
@@ -71,7 +77,7 @@ async def test_permissions_follow_the_callers_role_assignments(emulator: Running
 async def test_a_missing_group_has_no_permissions(emulator: RunningEmulator) -> None:
     path = f"/subscriptions/{emulator.subscription_id}/resourcegroups/rg-none/providers/Microsoft.Authorization/permissions"
     async with emulator.http() as h:
-        response = await h.get(path, params={"api-version": "2022-04-01"}, headers=bearer(authz.OPERATOR))
+        response = await h.get(path, params={"api-version": "2022-04-01"}, headers=emulator.arm_headers())
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "ResourceGroupNotFound"
 

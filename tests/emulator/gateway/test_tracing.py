@@ -18,8 +18,6 @@ from tests.emulator.gateway.support import serve
 from tests.emulator.gateway.test_with_emulator import backend, configure, user_token
 from tests.support.emulator import RunningEmulator
 
-ARM_TOKEN = {"Authorization": "Bearer offline-emulator-token"}
-
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 
@@ -46,7 +44,7 @@ class Traced:
         """listTrace over raw ARM (the JSON as Azure sends it; the SDK models it as an open dict)."""
         url = f"{self.emu.base_url}{self.service_id}/gateways/managed/listTrace?api-version=2024-05-01"
         async with self.emu.http() as arm:
-            resp = await arm.post(url, headers=ARM_TOKEN, json={"traceId": trace_id})
+            resp = await arm.post(url, headers=self.emu.arm_headers(), json={"traceId": trace_id})
         assert resp.status_code == 200, resp.text
         found: dict[str, Any] = resp.json()
         return found
@@ -152,16 +150,20 @@ async def test_debug_credentials_are_scoped_checked_and_never_logged(traced: Tra
         ({"apiId": traced.api_id.replace("/apis/mcp", "/apis/missing"), "purposes": ["tracing"]}, 404),
     ):
         async with traced.emu.http() as arm:
-            refused = await arm.post(f"{base}/listDebugCredentials?{version}", headers=ARM_TOKEN, json=body)
+            refused = await arm.post(
+                f"{base}/listDebugCredentials?{version}", headers=traced.emu.arm_headers(), json=body
+            )
         assert refused.status_code == status, (body, refused.text)
         assert refused.json()["error"]["code"] in ("ValidationError", "ResourceNotFound")
         assert "token" not in refused.json()
     async with traced.emu.http() as arm:
-        missing = await arm.post(f"{base}/listTrace?{version}", headers=ARM_TOKEN, json={"traceId": "0" * 32})
+        missing = await arm.post(
+            f"{base}/listTrace?{version}", headers=traced.emu.arm_headers(), json={"traceId": "0" * 32}
+        )
         assert missing.status_code == 404
         unknown_gateway = await arm.post(
             f"{traced.emu.base_url}{traced.service_id}/gateways/gw1/listTrace?{version}",
-            headers=ARM_TOKEN,
+            headers=traced.emu.arm_headers(),
             json={"traceId": "0" * 32},
         )
         assert unknown_gateway.status_code == 404  # only the built-in managed gateway exists here

@@ -104,7 +104,7 @@ async def test_a_uri_already_held_is_not_checked_again(emulator: RunningEmulator
 async def test_the_tenant_has_its_initial_domain_and_graphs_service_principal(
     emulator: RunningEmulator,
 ) -> None:
-    async with emulator.http(headers={"Authorization": "Bearer x"}) as h:
+    async with emulator.http(headers=emulator.graph_headers()) as h:
         domains = (await h.get("/v1.0/domains")).json()["value"]
         initial = next(d for d in domains if d["isInitial"])
         assert (initial["id"], initial["isVerified"], initial["isDefault"]) == (INITIAL_DOMAIN, True, True)
@@ -118,7 +118,7 @@ async def test_the_tenant_has_its_initial_domain_and_graphs_service_principal(
 
 
 async def test_a_new_grant_is_invisible_for_the_replication_delay(emulator: RunningEmulator) -> None:
-    async with emulator.http(headers={"Authorization": "Bearer x"}) as h:
+    async with emulator.http(headers=emulator.graph_headers()) as h:
         app = (await h.post("/v1.0/applications", json={"displayName": "grant-client"})).json()
         client = (await h.post("/v1.0/servicePrincipals", json={"appId": app["appId"]})).json()
         graph_sp = (await h.get(f"/v1.0/servicePrincipals(appId='{GRAPH_APP_ID}')")).json()

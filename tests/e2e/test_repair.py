@@ -25,7 +25,7 @@ import anyio
 import pytest
 
 from tests.e2e.test_default_lab import ROOT, prmlab
-from tests.support.credentials import OfflineCredential
+from tests.support.credentials import operator_credential
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -67,7 +67,7 @@ async def _others_api(folder: Path, create: bool) -> tuple[str, str, str | None]
 
     info = json.loads((folder / ".prmlab" / "emulator.json").read_text())
     async with ApiManagementClient(
-        OfflineCredential(),
+        operator_credential(info["base_url"], info["tenant_id"], Path(info["ca_file"])),
         info["subscription_id"],
         base_url=info["base_url"],
         connection_verify=info["ca_file"],
@@ -93,7 +93,7 @@ async def _lab_api_exists(folder: Path, name: str) -> bool:
 
     info = json.loads((folder / ".prmlab" / "emulator.json").read_text())
     async with ApiManagementClient(
-        OfflineCredential(),
+        operator_credential(info["base_url"], info["tenant_id"], Path(info["ca_file"])),
         info["subscription_id"],
         base_url=info["base_url"],
         connection_verify=info["ca_file"],

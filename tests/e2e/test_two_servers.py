@@ -23,6 +23,7 @@ import pytest
 from orchestrator.verify.http import ssl_context
 from tests.e2e.test_default_lab import ROOT, prmlab
 from tests.e2e.test_edits import _clients, _verified_apis
+from tests.support.credentials import operator_token
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -107,7 +108,13 @@ def test_each_server_accepts_only_its_own_apps_tokens(two_servers: dict[str, Any
     body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
     answers = {}
     with httpx.Client(verify=ssl_context(Path(info["ca_file"])), timeout=30) as http:
-        minted = http.post(f"{info['base_url']}/_emulator/identity/mint", json={"claims": claims})
+        # only the local operator may mint (issue 17 item 10): its ARM token as bearer
+        operator = operator_token(info["base_url"], info["tenant_id"], Path(info["ca_file"]))
+        minted = http.post(
+            f"{info['base_url']}/_emulator/identity/mint",
+            json={"claims": claims},
+            headers={"Authorization": f"Bearer {operator}"},
+        )
         minted.raise_for_status()
         headers = {
             "Authorization": f"Bearer {minted.json()['token']}",

@@ -495,12 +495,16 @@ def test_verification_waits_for_the_store_role_to_take_effect(lab: Lab) -> None:
     lines: list[str] = []
     with lab.emu.sync_http() as http:
         url = _arm(lab.emu, rid, f"api-version={ROLE_ASSIGNMENT_API}")
-        saved = http.get(url, headers=TOKEN).json()
+        saved = http.get(url, headers=lab.emu.arm_headers()).json()
         lab.emu.set_faults(rbac_propagation_s=3600)
         try:
-            assert http.delete(url, headers=TOKEN).status_code in (200, 204)
+            assert http.delete(url, headers=lab.emu.arm_headers()).status_code in (200, 204)
             keep = ("roleDefinitionId", "principalId", "description")
-            put = http.put(url, headers=TOKEN, json={"properties": {k: saved["properties"][k] for k in keep}})
+            put = http.put(
+                url,
+                headers=lab.emu.arm_headers(),
+                json={"properties": {k: saved["properties"][k] for k in keep}},
+            )
             assert put.status_code in (200, 201), put.text
             assert _register(lab).status_code == 503  # assigned, not in effect
 

@@ -28,12 +28,19 @@ from typing import Final
 
 from emulator.context import EmulatorContext
 from emulator.identity.directory import OPERATOR_KIND
+from emulator.identity.wellknown import GRAPH_APP_ID
 
 OPERATOR_FILE = "operator.json"
 # The operator's service principal id: the ``oid`` of its tokens. A constant, because it is the
 # account that created the emulator's subscription and so holds Owner there without a role
 # assignment (``emulator.arm.authz``), as the creator of a subscription does on Azure.
 OPERATOR: Final = "00000000-0000-4000-8000-00000000a11c"
+# The Microsoft Graph application permissions the operator holds (admin-consented, as the lab's
+# prerequisites ask of a service principal that runs prmlab: README "Pointing the same lab at
+# Azure"): its client-credentials tokens for Graph carry them in ``roles``, as Entra puts an app's
+# granted application permissions there (Learn, "Access token claims reference", ``roles``). What
+# the emulated Graph lets it do is what these allow: create applications, grant admin consent.
+OPERATOR_GRAPH_ROLES: Final = ("Application.ReadWrite.All", "DelegatedPermissionGrant.ReadWrite.All")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +82,14 @@ def ensure_operator(ctx: EmulatorContext) -> Operator:
         ctx.store.put(OPERATOR_KIND, "operator", body)
         _write(path, {"tenant_id": ctx.tenant_id, "client_id": str(body["appId"]), "client_secret": secret})
     return Operator(str(body["appId"]), str(body["servicePrincipalId"]), ctx.tenant_id)
+
+
+def operator_roles(ctx: EmulatorContext, client_id: str, resource_app_id: str) -> tuple[str, ...]:
+    """The application permissions ``client_id`` holds on ``resource_app_id``: the operator's on
+    Microsoft Graph; nothing else (app role assignments of other clients are not emulated)."""
+    if resource_app_id == GRAPH_APP_ID and client_id == operator_client_id(ctx):
+        return OPERATOR_GRAPH_ROLES
+    return ()
 
 
 def operator_client_id(ctx: EmulatorContext) -> str | None:

@@ -40,6 +40,7 @@ from emulator.identity.errors import (
     invalid_request,
     invalid_scope,
 )
+from emulator.identity.operator import operator_roles
 from emulator.identity.scopes import resolve
 from emulator.identity.service import IdentityService
 from emulator.tokens import TokenValidationError
@@ -267,7 +268,7 @@ def _client_credentials(
         client_id=auth.app.app_id,
         sp_id=sp_id,
         azpacr=auth.azpacr,
-        roles=(),
+        roles=operator_roles(svc.ctx, auth.app.app_id, req.app.app_id),
         now=svc.now(),
         lifetime=lifetime,
     )

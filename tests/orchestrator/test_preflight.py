@@ -5,6 +5,7 @@ unregistered provider, a missing role, a taken name. Nothing leaves 127.0.0.1.""
 from __future__ import annotations
 
 import dataclasses
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,6 @@ from orchestrator.spec.models import Lab
 from orchestrator.target import TargetSettings
 from tests.orchestrator.providers.support import unique_lab
 from tests.support.azure import make_group, make_service
-from tests.support.credentials import StaticTokenCredential
 from tests.support.emulator import RunningEmulator
 from tests.support.tokens import arm_bearer, context_for, graph_bearer
 
@@ -78,17 +78,45 @@ def _failures(lines: list[str]) -> list[str]:
     return [line for line in lines if line.startswith("FAIL")]
 
 
+class _PrincipalCredential:
+    """Real tokens of the emulator's identity service (signed with its key, so ARM and Graph accept
+    them) for another principal: ``claims`` in each; its Graph token also carries ``graph_roles``
+    (application permissions an admin granted it)."""
+
+    def __init__(self, ctx: Any, claims: dict[str, Any], graph_roles: list[str]) -> None:
+        self.arm = arm_bearer(ctx, **claims)["Authorization"].removeprefix("Bearer ")
+        graph = graph_bearer(ctx, **claims, roles=graph_roles)
+        self.graph = graph["Authorization"].removeprefix("Bearer ")
+
+    async def get_token(self, *scopes: str, **_kw: Any) -> Any:
+        from azure.core.credentials import AccessToken
+
+        token = self.graph if any("graph" in s for s in scopes) else self.arm
+        return AccessToken(token, int(time.time()) + 3600)
+
+    async def close(self) -> None:
+        return None
+
+    async def __aenter__(self) -> _PrincipalCredential:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        return None
+
+
 def _signed_in_as(
     emu: RunningEmulator, scratch: Path, monkeypatch: pytest.MonkeyPatch, **claims: Any
 ) -> None:
-    """prmlab's credential hands out a real ARM token of the emulator's identity service (signed
-    with its key, so ARM accepts it) with ``claims``: another principal, another tenant."""
+    """prmlab's credential is another service principal's: ``claims`` (its oid, another tenant),
+    the Graph permissions the default lab needs (so only its Azure roles are in question)."""
     ctx = context_for(emu, scratch)
     try:
-        token = arm_bearer(ctx, **claims)["Authorization"].removeprefix("Bearer ")
+        credential = _PrincipalCredential(
+            ctx, claims, ["Application.ReadWrite.OwnedBy", "DelegatedPermissionGrant.ReadWrite.All"]
+        )
     finally:
         ctx.store.close()
-    monkeypatch.setattr("orchestrator.target.make_credential", lambda _s: StaticTokenCredential(token))
+    monkeypatch.setattr("orchestrator.target.make_credential", lambda _s: credential)
 
 
 def test_a_fresh_lab_on_the_emulator_passes(emulator: RunningEmulator) -> None:

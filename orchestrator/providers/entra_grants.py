@@ -39,7 +39,15 @@ from typing import TYPE_CHECKING, Any
 from orchestrator.errors import PermanentError, TemporaryError
 from orchestrator.kinds import Kind
 from orchestrator.providers.base import diff_owned
-from orchestrator.providers.common import Key, assign, delete_ignoring_missing, gather, get_or_none, key_of
+from orchestrator.providers.common import (
+    Key,
+    assign,
+    delete_ignoring_missing,
+    gather,
+    get_or_none,
+    key_of,
+    keyed,
+)
 from orchestrator.providers.entra import GraphProvider, graph_query, pages, same_set, wait_visible
 from orchestrator.providers.errors import translating
 from orchestrator.resource import Actual, Desired, FieldChange
@@ -79,7 +87,10 @@ class PermissionGrantProvider(GraphProvider):
 
     async def _fetch_sp(self, app_id: str) -> Any | None:
         return await get_or_none(
-            f"service principal of {app_id}", self.graph.service_principals_with_app_id(app_id).get
+            # on a private copy of the client's path parameters (``keyed``): concurrent reads of two
+            # apps' principals otherwise both asked for the app id written last
+            f"service principal of {app_id}",
+            keyed(self.graph, "service_principals_with_app_id", app_id).get,
         )
 
     async def _sp_by_app_id(self, app_id: str) -> Any | None:

@@ -21,8 +21,17 @@ one to see the refusal). Its creator is ``OPERATOR``, the local operator's servi
 (``emulator.identity.OPERATOR``: the ``oid`` of the tokens prmlab gets as the local operator,
 ``orchestrator.local_credential.LocalCredential``): as the account that creates a subscription,
 it holds Owner there without an assignment in the store. Anyone else holds what role assignments
-give it. The emulator does not enforce ARM's authorization on writes (a gap:
-this answer says what Azure would allow, the preflight reads it).
+give it.
+
+Writes are authorized as ARM authorizes them (``write_refusal``, called by ``emulator.arm.crud``
+for PUT/PATCH/DELETE of a resource and by ``router`` for a resource group): the caller's roles at
+the resource, its group or the subscription must allow ``<type>/write`` (``/delete``), actions
+minus notActions; else 403 ``AuthorizationFailed`` "The client '<upn or app id>' with object id
+'<oid>' does not have authorization to perform action '<action>' over scope '<resource id>' or
+the scope is invalid. If access was recently granted, please refresh your credentials." (ARM's
+answer verbatim, e.g. Azure/ARO-RP#66; Learn, "Troubleshoot Azure RBAC"). Role assignments take
+effect at once here (Azure's ARM caches them too: not emulated); reads and POST actions are not
+checked.
 
 Built-in roles (Learn, "Azure built-in roles",
 https://learn.microsoft.com/azure/role-based-access-control/built-in-roles): their ids and
@@ -31,6 +40,7 @@ permissions below, the ones a lab's operator is told to hold.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -126,4 +136,83 @@ def unregistered(ctx: EmulatorContext, subscription: str, namespace: str) -> Arm
         "MissingSubscriptionRegistration",
         f"The subscription is not registered to use namespace '{namespace}'. See https://aka.ms/rps-not-found "
         "for how to register subscriptions.",
+    )
+
+
+def _matches(pattern: str, action: str) -> bool:
+    """An action pattern of a role definition (``*`` any characters, case-insensitive)."""
+    regex = ".*".join(re.escape(part) for part in pattern.split("*"))
+    return re.fullmatch(regex, action, flags=re.IGNORECASE) is not None
+
+
+def _role_allows(role: str, action: str) -> bool:
+    """``actions`` minus ``notActions`` of one built-in role (Learn, "Understand Azure role
+    definitions": NotActions subtract from the Actions of the same role)."""
+    spec = ROLES.get(role)
+    if spec is None:
+        return False
+    return any(_matches(p, action) for p in spec["actions"]) and not any(
+        _matches(p, action) for p in spec["notActions"]
+    )
+
+
+def _in_scope(target_key: str, scope: str) -> bool:
+    scope = scope.rstrip("/").lower()
+    return target_key == scope or target_key.startswith(scope + "/")
+
+
+def may(ctx: EmulatorContext, oid: str | None, target_id: str, action: str) -> bool:
+    """Whether ``oid`` holds, at ``target_id`` or above (resource, group, subscription), a role
+    whose permissions allow ``action``. The subscription's creator (``OPERATOR``) is its Owner."""
+    if oid is None:
+        return False
+    if oid.lower() == OPERATOR.lower():
+        return True
+    target = target_id.lower()
+    for doc in ctx.store.list(ROLE_ASSIGNMENTS):
+        props = doc.body.get("properties") or {}
+        if str(props.get("principalId", "")).lower() != oid.lower():
+            continue
+        scope = doc.key.split("/providers/microsoft.authorization/roleassignments/")[0]
+        role = str(props.get("roleDefinitionId", "")).rstrip("/").rsplit("/", 1)[-1].lower()
+        if _in_scope(target, scope) and _role_allows(role, action):
+            return True
+    return False
+
+
+def write_refusal(
+    ctx: EmulatorContext, oid: str | None, client: str, target_id: str, type_name: str, *, delete: bool
+) -> ArmError | None:
+    """ARM's 403 for a write (PUT/PATCH) or delete the caller's roles do not allow, else None."""
+    action = f"{type_name}/{'delete' if delete else 'write'}"
+    if may(ctx, oid, target_id, action):
+        return None
+    return ArmError(
+        403,
+        "AuthorizationFailed",
+        f"The client '{client}' with object id '{oid or ''}' does not have authorization to perform action "
+        f"'{action}' over scope '{target_id}' or the scope is invalid. If access was recently granted, "
+        "please refresh your credentials.",
+    )
+
+
+def _client(claims: Mapping[str, Any]) -> str:
+    """How ARM names the caller: a user's sign-in name, else (a service principal) its object id —
+    the two ids are the same in ARM's answers to service principals (Azure/ARO-RP#66, #31)."""
+    for name in ("upn", "unique_name", "preferred_username", "oid"):
+        value = claims.get(name)
+        if isinstance(value, str) and value:
+            return value
+    return "unknown"
+
+
+def refusal_for(
+    ctx: EmulatorContext, request: Any, target_id: str, type_name: str, *, delete: bool
+) -> ArmError | None:
+    """``write_refusal`` for the caller of ``request`` (its verified claims: ``router``)."""
+    claims = getattr(request.state, "arm_claims", None)
+    claims = claims if isinstance(claims, Mapping) else {}
+    oid = claims.get("oid")
+    return write_refusal(
+        ctx, oid if isinstance(oid, str) else None, _client(claims), target_id, type_name, delete=delete
     )

@@ -369,6 +369,9 @@ class ArmHandlers:
                 return json_response(200, None, etag_headers(stored))
             return json_response(200, _present(spec, stored.body, query), etag_headers(stored))
         if method in ("PUT", "PATCH", "DELETE"):
+            refused = authz.refusal_for(self.ctx, request, addr.id, addr.type_name, delete=method == "DELETE")
+            if refused is not None:  # the caller's roles do not allow the write (emulator.arm.authz)
+                raise refused
             return await self._with_api_lock(addr, spec, request)
         raise ArmError(405, "MethodNotAllowed", f"{method} is not supported here.")
 

@@ -91,6 +91,7 @@ class ArmRouter:
 
     async def _dispatch(self, request: Request) -> Response:
         claims = authenticate(self.ctx, request.headers.get("authorization"))  # ArmError 401 (arm.auth)
+        request.state.arm_claims = claims  # who calls: writes are authorized by its roles (authz)
         raw = request.scope.get("raw_path") or request.url.path.encode()
         path = raw.decode("latin-1").split("?", 1)[0]
         parts = split_path(path)
@@ -246,6 +247,16 @@ class ArmRouter:
             if existing is None:
                 raise ArmError(404, "ResourceGroupNotFound", f"Resource group '{name}' could not be found.")
             return json_response(200, existing.body, etag_headers(existing))
+        if method in ("PUT", "PATCH", "DELETE"):
+            refused = authz.refusal_for(
+                ctx,
+                request,
+                f"/subscriptions/{ctx.subscription_id}/resourceGroups/{name}",
+                "Microsoft.Resources/subscriptions/resourceGroups",
+                delete=method == "DELETE",
+            )
+            if refused is not None:
+                raise refused
         if method in ("PUT", "PATCH"):
             check_if_match(request, existing)
             body = await read_json(request)

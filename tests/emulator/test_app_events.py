@@ -11,6 +11,7 @@ import pytest
 from emulator.app import build_app
 from emulator.arm.settings import ArmSettings
 from emulator.context import EmulatorContext, Event
+from emulator.identity import OPERATOR
 from emulator.reqlog import RequestLog
 from emulator.store import Store
 from tests.support.tokens import arm_bearer, graph_bearer
@@ -44,7 +45,7 @@ async def test_writes_and_cascades_publish_events(tmp_path: Path) -> None:
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=parts.app),
             base_url="https://127.0.0.1:1",
-            headers=arm_bearer(ctx),
+            headers=arm_bearer(ctx, oid=OPERATOR),  # writes as the subscription's Owner
         ) as c:
             q = {"api-version": "2024-03-01"}
             assert (await c.put(rg, params=q, json={"location": "westeurope"})).status_code == 201

@@ -117,3 +117,87 @@ async def test_an_unregistered_provider_refuses_writes_until_registered(emulator
             headers=emulator.arm_headers(),
         )
         assert created.status_code in (200, 201, 202), created.text
+
+
+READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+
+
+async def _grant(emu: RunningEmulator, scope: str, principal: str, role: str) -> None:
+    body = {
+        "properties": {
+            "roleDefinitionId": f"/subscriptions/{emu.subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{role}",
+            "principalId": principal,
+        }
+    }
+    async with emu.http() as h:
+        r = await h.put(
+            f"{scope}/providers/Microsoft.Authorization/roleAssignments/{uuid.uuid4()}",
+            params={"api-version": "2022-04-01"},
+            json=body,
+            headers=emu.arm_headers(),  # the operator, the subscription's Owner
+        )
+    assert r.status_code in (200, 201), r.text
+
+
+def _refused(action: str, scope: str, oid: str) -> str:
+    return (
+        f"The client '{oid}' with object id '{oid}' does not have authorization to perform action "
+        f"'{action}' over scope '{scope}' or the scope is invalid. If access was recently granted, "
+        "please refresh your credentials."
+    )
+
+
+async def test_writes_need_a_role_that_allows_them(emulator: RunningEmulator, tmp_path: Path) -> None:
+    """ARM authorizes every write by the caller's roles (authz.write_refusal): none -> 403
+    AuthorizationFailed in ARM's words; Reader reads only; Contributor on the group writes there
+    but neither assigns roles nor creates groups; the operator (Owner) does everything."""
+    group = await make_group(emulator)
+    someone = str(uuid.uuid4())
+    headers = bearer(emulator, tmp_path, someone) | {"Content-Type": "application/json"}
+    sub = f"/subscriptions/{emulator.subscription_id}"
+    scope = f"{sub}/resourceGroups/{group}"
+    identity = f"{scope}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-authz"
+    assignment = f"{scope}/providers/Microsoft.Authorization/roleAssignments/{uuid.uuid4()}"
+    grant = {
+        "properties": {
+            "roleDefinitionId": f"{sub}/providers/Microsoft.Authorization/roleDefinitions/{READER}",
+            "principalId": str(uuid.uuid4()),
+        }
+    }
+    id_api, ra_api = {"api-version": "2023-01-31"}, {"api-version": "2022-04-01"}
+    async with emulator.http() as h:
+
+        async def refused(method: str, path: str, params: dict[str, str], action: str, **kw: Any) -> None:
+            r = await h.request(method, path, params=params, headers=headers, **kw)
+            assert r.status_code == 403, (method, path, r.text)
+            assert r.json()["error"] == {
+                "code": "AuthorizationFailed",
+                "message": _refused(action, path, someone),
+            }
+
+        write = "Microsoft.ManagedIdentity/userAssignedIdentities/write"
+        await refused("PUT", identity, id_api, write, json={"location": "westeurope"})
+        await refused(
+            "PUT", f"{sub}/resourceGroups/{group}-2", {"api-version": "2021-04-01"},
+            "Microsoft.Resources/subscriptions/resourceGroups/write", json={"location": "westeurope"},
+        )  # fmt: skip
+        await refused(
+            "DELETE",
+            scope,
+            {"api-version": "2021-04-01"},
+            "Microsoft.Resources/subscriptions/resourceGroups/delete",
+        )
+        await _grant(emulator, scope, someone, READER)
+        await refused("PUT", identity, id_api, write, json={"location": "westeurope"})
+        await _grant(emulator, scope, someone, CONTRIBUTOR)
+        created = await h.put(identity, params=id_api, json={"location": "westeurope"}, headers=headers)
+        assert created.status_code in (200, 201), created.text
+        await refused("PUT", assignment, ra_api, "Microsoft.Authorization/roleAssignments/write", json=grant)
+        await refused(
+            "PUT", f"{sub}/resourceGroups/{group}-2", {"api-version": "2021-04-01"},
+            "Microsoft.Resources/subscriptions/resourceGroups/write", json={"location": "westeurope"},
+        )  # fmt: skip
+        deleted = await h.delete(identity, params=id_api, headers=headers)
+        assert deleted.status_code in (200, 204), deleted.text
+        owner = await h.put(assignment, params=ra_api, json=grant, headers=emulator.arm_headers())
+        assert owner.status_code in (200, 201), owner.text

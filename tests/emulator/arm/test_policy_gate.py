@@ -12,6 +12,7 @@ from emulator.app import build_app
 from emulator.arm import ArmSettings
 from emulator.context import EmulatorContext
 from emulator.gateway import check
+from emulator.identity import OPERATOR
 from emulator.reqlog import RequestLog
 from emulator.store import Store
 from tests.support.tokens import arm_bearer
@@ -44,7 +45,7 @@ async def test_policies_pass_the_registered_gate(tmp_path: Path) -> None:
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=parts.app),
             base_url="https://127.0.0.1:1",
-            headers=arm_bearer(ctx),
+            headers=arm_bearer(ctx, oid=OPERATOR),  # writes as the subscription's Owner
         ) as c:
             assert (
                 await c.put(RG, params={"api-version": "2024-03-01"}, json={"location": "westeurope"})

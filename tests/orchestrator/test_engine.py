@@ -21,6 +21,7 @@ from orchestrator.lock import hold_lock
 from orchestrator.output.json_doc import JSON_SCHEMA
 from orchestrator.plan import NodeInput
 from tests.orchestrator.fakes import LAB, FakeCloud, FakeRef, providers, secret, spec
+from tests.support.signals import sigint_default
 
 REPO = Path(__file__).resolve().parents[2]
 KINDS = ["app", "nv"]
@@ -254,14 +255,20 @@ def test_ctrl_c_prints_the_partial_summary_and_exits_130() -> None:
         stderr=subprocess.PIPE,
         text=True,
         cwd=REPO,
+        preexec_fn=sigint_default,  # Ctrl-C reaches it however the suite was started
     )
     assert proc.stdout is not None
-    for _ in range(200):  # bounded: the plan's lines, then "stuck"
-        line = proc.stdout.readline()
-        if line.strip() == "stuck" or not line:
-            break
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=30)
+    try:
+        for _ in range(200):  # bounded: the plan's lines, then "stuck"
+            line = proc.stdout.readline()
+            if line.strip() == "stuck" or not line:
+                break
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:  # never left running into the next test
+            proc.kill()
+            proc.communicate()
     assert proc.returncode == 130, err
     assert "Interrupted after" in err
     assert "cancelled" in err

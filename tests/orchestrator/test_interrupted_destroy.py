@@ -28,6 +28,7 @@ import pytest
 
 from tests.orchestrator.emulator_lab import lab_text, write_lab
 from tests.support.credentials import operator_token
+from tests.support.signals import sigint_default
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,6 +44,7 @@ def prmlab(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
         timeout=300,
         check=False,
         env={**os.environ, "NO_COLOR": "1"},
+        preexec_fn=sigint_default,  # Ctrl-C reaches it however the suite was started
     )
 
 
@@ -97,6 +99,7 @@ def _interrupt_between_delete_and_purge(folder: Path, sig: signal.Signals) -> Em
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env={**os.environ, "NO_COLOR": "1"},
+        preexec_fn=sigint_default,  # Ctrl-C reaches it however the suite was started
     )
 
     async def purge_is_held() -> None:

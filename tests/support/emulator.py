@@ -211,16 +211,18 @@ def _wait_ready(state_dir: Path, process: subprocess.Popen[bytes]) -> dict[str, 
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"emulator exited with {process.returncode}; see {state_dir / 'emulator.log'}")
-        if info_path.exists():
-            try:
-                info: dict[str, Any] = json.loads(info_path.read_text())
-            except ValueError:
-                info = {}
-            if info.get("pid") == process.pid:
-                ctx = ssl.create_default_context(cafile=info["ca_file"])
-                with httpx.Client(verify=ctx, timeout=5) as c:
-                    if c.get(info["base_url"] + "/_emulator/health").status_code == 200:
-                        return info
+        # No exists()-then-read: a restarted emulator unlinks the stale file its killed predecessor
+        # left (emulator.server.serve) between the two, and the read raised FileNotFoundError
+        # (test_state_survives_kill_9 failed so in a loaded CI run).
+        try:
+            info: dict[str, Any] = json.loads(info_path.read_text())
+        except (OSError, ValueError):
+            info = {}
+        if info.get("pid") == process.pid:
+            ctx = ssl.create_default_context(cafile=info["ca_file"])
+            with httpx.Client(verify=ctx, timeout=5) as c:
+                if c.get(info["base_url"] + "/_emulator/health").status_code == 200:
+                    return info
         time.sleep(0.02)
     raise TimeoutError(f"emulator did not become ready within {START_TIMEOUT_S} s")
 

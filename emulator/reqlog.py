@@ -62,7 +62,12 @@ def resource_of(path: str) -> str:
 
 
 class RequestLog:
-    """Appends one JSON line per request; line-buffered so a ``kill -9`` loses nothing."""
+    """Appends one JSON line per request; line-buffered so a ``kill -9`` loses nothing.
+
+    The middleware writes a request's line before the client can have its whole answer (before
+    the last body byte, or before the headers of a bodiless answer), so a client that read its
+    answer and then reads this log finds the line.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -76,10 +81,25 @@ class RequestLog:
 
 
 def read_log(path: Path) -> list[dict[str, Any]]:
-    """Every record of a request log (tests and benchmarks)."""
-    if not path.exists():
+    """Every complete record of a request log (tests and benchmarks).
+
+    Another process appends to it: no exists()-then-read, and a last line the writer has not
+    finished (no newline yet) is not a record yet.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    lines = text.split("\n")[:-1]  # what follows the last newline is unfinished (or empty)
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def _complete_at_headers(method: str, status: int, headers: Any) -> bool:
+    """Whether a client has the whole answer once its headers arrived (RFC 9110 6.4.1: no content
+    in an answer to HEAD, in 1xx, 204 and 304; RFC 9112 6.3: ``Content-Length: 0``)."""
+    if method == "HEAD" or status < 200 or status in (204, 304):
+        return True
+    return any(name.lower() == b"content-length" and value.strip() == b"0" for name, value in headers)
 
 
 class RequestLogMiddleware:
@@ -117,6 +137,12 @@ class RequestLogMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
+                if _complete_at_headers(scope["method"], status, message.get("headers", [])):
+                    # The server writes the status line and headers on this message (uvicorn
+                    # does), and for a bodiless answer they are the whole answer: the client has
+                    # it before the body message comes. Written now, or a test reading the log
+                    # right after a HEAD (check_existence) could run before the line was there.
+                    write()
             elif message["type"] == "http.response.body" and not message.get("more_body", False):
                 write()  # before the last byte leaves: a client that got its answer finds the line
             await send(message)

@@ -111,10 +111,7 @@ async def test_graph_throttling_uses_retry_after(emulator: RunningEmulator) -> N
 
 async def test_added_latency(emulator: RunningEmulator) -> None:
     # Measured where the delay is felt: the client cannot have its answer before the emulator's
-    # sleep ended, so the elapsed monotonic time is a lower bound that no load can break. (The
-    # emulator's request log was the witness before; in three loaded full runs the marker line was
-    # not in it when read - cause not found, recorded in issue 17's note - and this test is about
-    # the fault, not the log: tests/emulator/test_reqlog.py owns the log.)
+    # sleep ended, so the elapsed monotonic time is a lower bound that no load can break.
     marker = f"latency-{uuid.uuid4().hex[:12]}"
     emulator.set_faults(latency_ms=200)
     async with emulator.resource_client() as rc:
@@ -122,6 +119,14 @@ async def test_added_latency(emulator: RunningEmulator) -> None:
         await rc.resource_groups.check_existence(marker)
         delayed = time.monotonic() - start
     assert delayed >= 0.2
+    # And the request log has the call once the client has its answer, with the emulator's own
+    # measure. check_existence is a HEAD: the answer is complete with its headers, and the line
+    # used to be written only at the (empty) body message after them - under load this read
+    # came first (the marker line "was not in the log when read"); emulator.reqlog writes it
+    # before the headers of a bodiless answer now (test_reqlog's ordering test pins that).
+    mine = [r for r in emulator.requests() if r["path"].endswith(f"/resourcegroups/{marker}")]
+    assert [(r["method"], r["status"]) for r in mine] == [("HEAD", 404)]
+    assert mine[0]["duration_ms"] >= 200
 
 
 async def test_replication_delay_hides_new_applications(emulator: RunningEmulator) -> None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
-from emulator.reqlog import api_of, resource_of
+import pytest
+from starlette.types import Message, Receive, Scope, Send
+
+from emulator.reqlog import REQUEST_LOG, RequestLog, RequestLogMiddleware, api_of, read_log, resource_of
 from tests.support.emulator import RunningEmulator
 
 
@@ -55,3 +58,62 @@ def test_a_credential_in_the_path_is_redacted(emulator: RunningEmulator) -> None
     text = (emulator.state_dir / "requests.jsonl").read_text()
     assert jwt not in text
     assert any(r["path"] == "/v1.0/users/[REDACTED]" for r in emulator.requests())
+
+
+@pytest.mark.parametrize(
+    ("method", "status", "headers", "body"),
+    [
+        ("HEAD", 404, [(b"content-length", b"0")], b""),  # check_existence: Azure's HEAD answers
+        ("HEAD", 200, [(b"content-length", b"42")], b""),  # the length of the GET, no content
+        ("DELETE", 204, [], b""),
+        ("POST", 202, [(b"Content-Length", b"0")], b""),
+        ("GET", 200, [(b"content-length", b"2")], b"{}"),
+        ("GET", 200, [], b"{}"),  # chunked: the answer ends with the last body message
+    ],
+)
+@pytest.mark.anyio
+async def test_the_line_is_written_before_the_client_can_have_its_answer(
+    tmp_path: Path, method: str, status: int, headers: list[tuple[bytes, bytes]], body: bytes
+) -> None:
+    """The server sends the status line and headers on ``http.response.start`` (uvicorn writes
+    them at once) and the last bytes on the final body message: the line is in the log when the
+    message that completes the client's answer reaches the server - at the headers when the
+    answer has no content (HEAD, 204, Content-Length: 0). It was written only at the body
+    message, so a test reading the log right after a HEAD could miss its line
+    (test_added_latency failed so in loaded runs)."""
+    path = tmp_path / REQUEST_LOG
+    log = RequestLog(path)
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    lines_when_sent: dict[str, int] = {}
+
+    async def server_send(message: Message) -> None:
+        lines_when_sent[message["type"]] = len(read_log(path))
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    scope: Scope = {"type": "http", "method": method, "path": "/subscriptions/s/resourcegroups/rg"}
+    try:
+        await RequestLogMiddleware(app, log)(scope, receive, server_send)
+    finally:
+        log.close()
+    bodiless = (
+        method == "HEAD"
+        or status == 204
+        or (b"0" in [v for k, v in headers if k.lower() == b"content-length"])
+    )
+    completing = "http.response.start" if bodiless else "http.response.body"
+    assert lines_when_sent[completing] == 1
+    assert [(r["method"], r["status"]) for r in read_log(path)] == [(method, status)]  # one line only
+
+
+def test_an_unfinished_last_line_is_not_read(tmp_path: Path) -> None:
+    """Another process appends: a line without its newline yet is not a record (nor an error)."""
+    path = tmp_path / REQUEST_LOG
+    assert read_log(path) == []  # not there yet
+    path.write_text('{"method":"GET"}\n{"method":"PU')
+    assert read_log(path) == [{"method": "GET"}]

@@ -108,7 +108,9 @@ async def test_apis_types_paths_and_delete_status(emulator: RunningEmulator) -> 
         with pytest.raises(ResourceNotFoundError):
             await c.api_operation.get(group, svc, "echo", "get-root")
         assert [a.name async for a in c.api.list_by_service(group, svc)] == ["tools"]
-    deletes = [r for r in emulator.requests() if r["method"] == "DELETE" and r["path"].endswith("/apis/echo")]
+    # this service's API only: the session emulator's log holds every test's requests
+    mine = f"/service/{svc}/apis/echo"
+    deletes = [r for r in emulator.requests() if r["method"] == "DELETE" and r["path"].endswith(mine)]
     assert [r["status"] for r in deletes] == [202]
 
 

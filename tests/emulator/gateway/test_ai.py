@@ -94,8 +94,11 @@ class Gateway:
         return await self.client.post("/chat/completions", json=body)
 
     def metrics(self) -> list[dict[str, Any]]:
-        path = self.state / METRICS_FILE
-        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+        try:  # no exists()-then-read (the pattern, even where nobody removes the file)
+            text = (self.state / METRICS_FILE).read_text()
+        except FileNotFoundError:
+            return []
+        return [json.loads(line) for line in text.splitlines()]
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from emulator.arm import apim_service, authz, lro, names
+from emulator.arm import apim_service, authz, lro, names, role_reads
 from emulator.arm.auth import authenticate
 from emulator.arm.crud import (
     RG_KIND,
@@ -135,6 +135,16 @@ class ArmRouter:
             return self._permissions(request, parts[1], parts[3], oid if isinstance(oid, str) else None)
         if n == 3 and lower[2] == "resources" and method == "GET":
             return self._list_resources(request, None)
+        if (
+            method == "GET"
+            and n == 5
+            and lower[2:5] == ["providers", "microsoft.authorization", "roleassignments"]
+        ):
+            return self._role_assignments(request, parts[1])  # RoleAssignments_ListForSubscription
+        if method == "GET" and n in (5, 6, 7, 8) and "roledefinitions" in lower:
+            found = self._role_definitions(request, parts, lower)  # RoleDefinitions_Get / _List
+            if found is not None:
+                return found
         if n == 5 and lower[2] == "providers" and lower[4] == "checknameavailability":
             return await self._check_name(request, parts[1], parts[3])
         if n >= 3 and lower[2] == "providers" and n <= 5:
@@ -170,6 +180,43 @@ class ArmRouter:
         if addr is None:
             raise ArmError(404, "NotFound", f"No ARM route for {method} {path}.")
         return await self.crud.handle(addr, request)
+
+    @staticmethod
+    def _check_version(request: Request, type_name: str) -> None:
+        refusal = versions.check(type_name, request.query_params.get("api-version", ""))
+        if refusal is not None:
+            raise ArmError(refusal.status, refusal.code, refusal.message)
+
+    def _role_assignments(self, request: Request, subscription: str) -> Response:
+        """``RoleAssignments_ListForSubscription`` (``emulator.arm.role_reads``)."""
+        self._check_version(request, role_reads.ROLE_ASSIGNMENTS_TYPE)
+        flt = role_reads.parse_filter(request.query_params.get("$filter"))
+        items = role_reads.assignments_for_subscription(self.ctx, subscription, flt)
+        url = f"{self.ctx.base_url}{request.url.path}"
+        return json_response(200, role_reads.page(items, request.query_params, self.settings.page_size, url))
+
+    def _role_definitions(self, request: Request, parts: list[str], lower: list[str]) -> Response | None:
+        """``RoleDefinitions_Get`` / ``RoleDefinitions_List`` at a subscription or resource group
+        scope (``emulator.arm.role_reads``); None: not such a path."""
+        n = len(lower)
+        at = 4 if lower[2] == "resourcegroups" else 2
+        if lower[at : at + 3] != ["providers", "microsoft.authorization", "roledefinitions"] or n > at + 4:
+            return None
+        self._check_version(request, role_reads.ROLE_DEFINITIONS_TYPE)
+        if at == 4 and self.ctx.store.get(RG_KIND, rg_key(parts[1], parts[3])) is None:
+            raise ArmError(404, "ResourceGroupNotFound", f"Resource group '{parts[3]}' could not be found.")
+        scope = "/".join(["", *parts[:at]])
+        if n == at + 4:
+            found = role_reads.role_definition(scope, parts[at + 3])
+            if found is None:
+                raise role_reads.no_role_definition(parts[at + 3])
+            return json_response(200, found)
+        if request.query_params.get("$filter"):
+            # the spec's RoleDefinitionFilter (roleName, type) is not served: refused, not ignored
+            raise ArmError(400, "UnsupportedQuery", "The emulator serves no $filter on role definitions.")
+        url = f"{self.ctx.base_url}{request.url.path}"
+        items = role_reads.role_definitions(scope)
+        return json_response(200, role_reads.page(items, request.query_params, self.settings.page_size, url))
 
     def _permissions(self, request: Request, subscription: str, group: str, oid: str | None) -> Response:
         """``Permissions_ListForResourceGroup``: what the caller (``oid`` of its verified token) may

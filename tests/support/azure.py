@@ -19,6 +19,23 @@ async def make_group(emu: RunningEmulator, name: str | None = None, **tags: str)
     return name
 
 
+async def assign_role(emu: RunningEmulator, principal: str, role: str, scope: str) -> str:
+    """A role assignment of the built-in ``role`` (GUID) to ``principal`` at ``scope``, made as
+    the local operator (the subscription's Owner); its id, lower-cased."""
+    rid = f"{scope}/providers/Microsoft.Authorization/roleAssignments/{uuid.uuid4()}"
+    body = {
+        "properties": {
+            "roleDefinitionId": f"/subscriptions/{emu.subscription_id}/providers/Microsoft.Authorization/"
+            f"roleDefinitions/{role}",
+            "principalId": principal,
+        }
+    }
+    async with emu.http() as h:
+        created = await h.put(rid, params={"api-version": "2022-04-01"}, json=body, headers=emu.arm_headers())
+    assert created.status_code in (200, 201), created.text
+    return rid.lower()
+
+
 async def make_service(
     client: Any,
     group: str,

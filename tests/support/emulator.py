@@ -117,6 +117,19 @@ class RunningEmulator:
             **kwargs,
         )
 
+    def authorization_client(self, credential: Any = None, **kwargs: Any) -> Any:
+        """azure-mgmt-authorization at its default api-version (2022-04-01), as the preflight."""
+        from azure.mgmt.authorization.aio import AuthorizationManagementClient
+
+        kwargs.setdefault("retry_backoff_factor", 0.01)
+        return AuthorizationManagementClient(
+            credential or self.credential(),
+            self.subscription_id,
+            base_url=self.base_url,
+            connection_verify=str(self.ca_file),
+            **kwargs,
+        )
+
     @contextlib.asynccontextmanager
     async def graph_client(
         self, credential: Any = None, *, max_retries: int = 0, allowed_hosts: list[str] | None = None

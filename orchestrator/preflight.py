@@ -17,7 +17,15 @@ Every check only reads:
    the write of every resource type the lab creates and, when it assigns roles,
    ``Microsoft.Authorization/roleAssignments/write`` (Contributor does not: Owner, User Access
    Administrator or Role Based Access Control Administrator do). A group that does not exist yet
-   is said so (the rights on the subscription are not read: a gap);
+   has no permissions to read: then the rights are evaluated at the subscription as ARM evaluates
+   them (``subscription_rights``): the caller's role assignments at the subscription or above
+   (``RoleAssignments_ListForSubscription`` with ``$filter=atScope() and assignedTo('{oid}')``:
+   its own and, in Azure, its groups'; when its token lists ``groups``, also ``atScope()``'s for
+   those groups), each assignment's role definition (``RoleDefinitions_GetById``), the union of
+   their ``actions`` minus ``notActions`` (``allowed``); a role at another resource group does
+   not count. The lab needs ``Microsoft.Resources/subscriptions/resourceGroups/write`` there too.
+   Read with ``azure-mgmt-authorization`` at its default api-version, 2022-04-01. Deny
+   assignments and role assignment conditions are not evaluated (a gap, said in the README);
 4. global names: each APIM service / registry / storage account name the lab would create that
    is not already in its resource group, asked of ``checkNameAvailability``
    (``global_names.problem``: a taken one at its lab.yaml line).
@@ -266,6 +274,11 @@ async def _get(clients: Clients, path: str, api_version: str) -> tuple[int, Any]
 
 
 async def sign_in(settings: TargetSettings) -> Finding:
+    return (await _sign_in(settings))[0]
+
+
+async def _sign_in(settings: TargetSettings) -> tuple[Finding, dict[str, Any]]:
+    """``sign_in``'s finding and the claims of the ARM token (empty without one)."""
     from azure.core.exceptions import ClientAuthenticationError
 
     from orchestrator.credentials import explain
@@ -278,7 +291,8 @@ async def sign_in(settings: TargetSettings) -> Finding:
     except ClientAuthenticationError as exc:
         error = explain(exc, settings.tenant_id)
         first, *rest = error.message.splitlines()
-        return Finding("sign-in", "", first, " ".join(r.strip().removeprefix("fix: ") for r in rest))
+        return Finding("sign-in", "", first, " ".join(r.strip().removeprefix("fix: ") for r in rest)), {}
+    claims = token_claims(token.token)
     tid = token_tenant(token.token)
     if tid is not None and tid.lower() != settings.tenant_id.lower():
         return Finding(
@@ -286,8 +300,8 @@ async def sign_in(settings: TargetSettings) -> Finding:
             "",
             f"the credential signed in to tenant {tid}, the lab's is {settings.tenant_id}",
             f"az login --tenant {settings.tenant_id}",
-        )
-    return Finding("sign-in", f"a token for tenant {settings.tenant_id}")
+        ), claims
+    return Finding("sign-in", f"a token for tenant {settings.tenant_id}"), claims
 
 
 async def graph_access(lab: Lab, settings: TargetSettings) -> list[Finding]:
@@ -333,21 +347,15 @@ async def providers(clients: Clients, graph: ResourceGraph) -> list[Finding]:
     return out
 
 
-async def rights(clients: Clients, graph: ResourceGraph) -> list[Finding]:
-    sub, rg = clients.subscription_id, clients.resource_group
-    path = f"/subscriptions/{sub}/resourcegroups/{rg}/providers/Microsoft.Authorization/permissions"
-    status, body = await _get(clients, path, PERMISSIONS_API)
-    if status == 404:
-        return [
-            Finding("rights", f"resource group {rg} does not exist yet (created by the lab; rights not read)")
-        ]
-    if status != 200 or not isinstance(body, dict):
-        return [Finding("rights", "", f"cannot read your permissions on resource group {rg} (HTTP {status})")]
-    permissions: Sequence[Mapping[str, Any]] = body.get("value") or []
-    missing = [action for action in required_actions(graph) if not allowed(permissions, action)]
+def missing_rights(
+    permissions: Sequence[Mapping[str, Any]], needed: Iterable[str], where: str, scope: str, assignee: str
+) -> list[Finding]:
+    """The ``rights`` findings for ``needed`` actions under ``permissions`` at ``where``: one line
+    for the resource writes (fix: Contributor at ``scope``), one for assigning roles (fix: Role
+    Based Access Control Administrator at ``scope``), or one ok line."""
+    missing = [action for action in needed if not allowed(permissions, action)]
     if not missing:
-        return [Finding("rights", f"every write the lab makes is allowed on resource group {rg}")]
-    scope = f"/subscriptions/{sub}/resourceGroups/{rg}"
+        return [Finding("rights", f"every write the lab makes is allowed on {where}")]
     out = []
     assigns = [a for a in missing if a.lower().startswith("microsoft.authorization/")]
     writes = [a for a in missing if a not in assigns]
@@ -356,8 +364,8 @@ async def rights(clients: Clients, graph: ResourceGraph) -> list[Finding]:
             Finding(
                 "rights",
                 "",
-                f"not allowed on resource group {rg}: {', '.join(writes)}",
-                f"az role assignment create --assignee <you> --role Contributor --scope {scope}",
+                f"not allowed on {where}: {', '.join(writes)}",
+                f"az role assignment create --assignee {assignee} --role Contributor --scope {scope}",
             )
         )
     if assigns:
@@ -365,12 +373,95 @@ async def rights(clients: Clients, graph: ResourceGraph) -> list[Finding]:
             Finding(
                 "rights",
                 "",
-                f"not allowed on resource group {rg}: {', '.join(assigns)} (the lab assigns roles)",
-                'az role assignment create --assignee <you> --role "Role Based Access Control Administrator" '
+                f"not allowed on {where}: {', '.join(assigns)} (the lab assigns roles)",
+                f'az role assignment create --assignee {assignee} --role "Role Based Access Control Administrator" '
                 f"--scope {scope}",
             )
         )
     return out
+
+
+def role_permissions(definition: Any) -> list[dict[str, Any]]:
+    """The ``Permission`` entries of a role definition (SDK model) as ``allowed`` reads them."""
+    return [
+        {"actions": list(p.actions or ()), "notActions": list(p.not_actions or ())}
+        for p in (definition.permissions or ())
+    ]
+
+
+async def rights(clients: Clients, graph: ResourceGraph, claims: Mapping[str, Any]) -> list[Finding]:
+    sub, rg = clients.subscription_id, clients.resource_group
+    oid = claims.get("oid")
+    assignee = oid if isinstance(oid, str) and oid else "<you>"
+    path = f"/subscriptions/{sub}/resourcegroups/{rg}/providers/Microsoft.Authorization/permissions"
+    status, body = await _get(clients, path, PERMISSIONS_API)
+    if status == 404:
+        return await subscription_rights(clients, graph, claims)
+    if status != 200 or not isinstance(body, dict):
+        return [Finding("rights", "", f"cannot read your permissions on resource group {rg} (HTTP {status})")]
+    permissions: Sequence[Mapping[str, Any]] = body.get("value") or []
+    scope = f"/subscriptions/{sub}/resourceGroups/{rg}"
+    return missing_rights(permissions, required_actions(graph), f"resource group {rg}", scope, assignee)
+
+
+def _error_line(exc: Exception) -> str:
+    from azure.core.exceptions import HttpResponseError
+
+    if isinstance(exc, HttpResponseError):
+        code = exc.error.code if exc.error is not None else None
+        message = exc.error.message if exc.error is not None else exc.reason
+        return f"HTTP {exc.status_code} {code or ''}: {str(message or '').splitlines()[0][:200]}".replace(
+            " :", ":"
+        )
+    return type(exc).__name__
+
+
+async def subscription_rights(
+    clients: Clients, graph: ResourceGraph, claims: Mapping[str, Any]
+) -> list[Finding]:
+    """The rights of the signed-in principal (``claims`` of its ARM token) at the subscription,
+    for a resource group that does not exist yet (module docstring, 3)."""
+    from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+
+    sub, rg = clients.subscription_id, clients.resource_group
+    scope = f"/subscriptions/{sub}"
+    where = f"subscription {sub} (resource group {rg} does not exist yet)"
+    oid = claims.get("oid")
+    if not isinstance(oid, str) or not oid:
+        return [Finding("rights", "", "the ARM token names no principal (no oid claim): rights not read")]
+    groups = claims.get("groups")
+    group_ids = {str(g).lower() for g in groups} if isinstance(groups, list) else set()
+    ops = clients.authorization.role_assignments
+    assignments: dict[str, Any] = {}
+    try:
+        async for found in ops.list_for_subscription(filter=f"atScope() and assignedTo('{oid}')"):
+            assignments[str(found.id).lower()] = found
+        if group_ids:  # the groups the token lists (Azure's assignedTo includes them already)
+            async for found in ops.list_for_subscription(filter="atScope()"):
+                if str(found.principal_id).lower() in group_ids:
+                    assignments[str(found.id).lower()] = found
+    except HttpResponseError as exc:
+        return [
+            Finding(
+                "rights",
+                "",
+                f"cannot read your role assignments on subscription {sub} ({_error_line(exc)})",
+                f"an Owner of the subscription runs: az role assignment create --assignee {oid} "
+                f"--role Contributor --scope {scope}",
+            )
+        ]
+    permissions: list[dict[str, Any]] = []
+    out: list[Finding] = []
+    for role_id in sorted({str(a.role_definition_id) for a in assignments.values()}):
+        try:
+            definition = await clients.authorization.role_definitions.get_by_id(role_id)
+        except (ResourceNotFoundError, HttpResponseError) as exc:
+            out.append(
+                Finding("rights", f"role definition {role_id} not readable ({_error_line(exc)}): not counted")
+            )
+            continue
+        permissions += role_permissions(definition)
+    return out + missing_rights(permissions, required_actions(graph), where, scope, oid)
 
 
 async def names(clients: Clients, lab: Lab, graph: ResourceGraph) -> list[Finding]:
@@ -416,13 +507,13 @@ async def run(
     it creates (``global_names``)."""
     from orchestrator.target import open_clients
 
-    signed_in = await sign_in(settings)
+    signed_in, claims = await _sign_in(settings)
     if signed_in.problem:
         return [signed_in]
     async with open_clients(settings) as clients:
         found = [signed_in]
         found += await providers(clients, graph)
-        found += await rights(clients, graph)
+        found += await rights(clients, graph, claims)
         found += await graph_access(lab, settings)
         if check_names:
             found += await names(clients, lab, graph)

@@ -146,6 +146,7 @@ class Clients:
     resources: Any  # azure.mgmt.resource.resources.aio.ResourceManagementClient
     graph: Any  # msgraph.GraphServiceClient
     pacer: Any = None  # orchestrator.pacing.RatePacer shared by the ARM clients (None: unpaced)
+    authorization: Any = None  # azure.mgmt.authorization.aio.AuthorizationManagementClient (preflight reads)
 
     @property
     def subscription_id(self) -> str:
@@ -263,6 +264,7 @@ def make_credential(settings: TargetSettings) -> Any:
 async def open_clients(settings: TargetSettings) -> AsyncIterator[Clients]:
     """Build the three SDK clients for ``settings`` and close them on exit."""
     from azure.mgmt.apimanagement.aio import ApiManagementClient
+    from azure.mgmt.authorization.aio import AuthorizationManagementClient
     from azure.mgmt.resource.resources.aio import ResourceManagementClient
 
     from orchestrator.pacing import AZURE_ARM_BUCKETS, BucketModel, RatePacer
@@ -298,7 +300,19 @@ async def open_clients(settings: TargetSettings) -> AsyncIterator[Clients]:
         stack.push_async_callback(apim.close)
         resources = ResourceManagementClient(credential, settings.subscription_id, **arm_kwargs, **paced())
         stack.push_async_callback(resources.close)
+        # role assignments and definitions (preflight): the SDK's default api-version, 2022-04-01
+        authorization = AuthorizationManagementClient(
+            credential, settings.subscription_id, **arm_kwargs, **paced()
+        )
+        stack.push_async_callback(authorization.close)
         graph, (http, inner) = _graph_client(settings, credential)
         stack.push_async_callback(inner.aclose)
         stack.push_async_callback(http.aclose)
-        yield Clients(settings=settings, apim=apim, resources=resources, graph=graph, pacer=pacer)
+        yield Clients(
+            settings=settings,
+            apim=apim,
+            resources=resources,
+            graph=graph,
+            pacer=pacer,
+            authorization=authorization,
+        )

@@ -1,7 +1,8 @@
 """``prmlab doctor``: can you build this lab on its target? (read-only, ``orchestrator.preflight``)
 
 Prints one line per check: ``ok    <check>: …`` or ``FAIL  <check>: <problem>  fix: <command>``
-(sign-in and tenant, resource providers registered, your rights on the resource group, your
+(sign-in and tenant, resource providers registered, your rights on the resource group — on the
+subscription while the group does not exist — your
 Microsoft Graph rights for the lab's applications and admin consent, the global names
 available), then what it does not check. Exit codes: 0 every check passed; 1 a
 problem (or the target failed); 2 lab.yaml is invalid. Reconcile runs the same checks on an
@@ -18,7 +19,7 @@ from orchestrator.commands.options import lab_file_option
 
 NOT_CHECKED = (
     "not checked: the tenant's 'Users can register applications' setting (no token shows it), "
-    "rights on the subscription when the resource group does not exist yet"
+    "deny assignments and role assignment conditions"
 )
 
 

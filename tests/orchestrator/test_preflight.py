@@ -21,7 +21,7 @@ from orchestrator.graph import build_graph
 from orchestrator.spec.models import Lab
 from orchestrator.target import TargetSettings
 from tests.orchestrator.providers.support import unique_lab
-from tests.support.azure import make_group, make_service
+from tests.support.azure import assign_role, make_group, make_service
 from tests.support.emulator import RunningEmulator
 from tests.support.tokens import arm_bearer, context_for, graph_bearer
 
@@ -357,3 +357,124 @@ def test_doctor_reads_the_graph_token_of_the_labs_credential(
         "required_resource_access[*].admin_consent)  fix: ask for Cloud Application Administrator "
         "(least privileged), or set admin_consent: false"
     ]
+
+
+# ------------------------------------------- rights at the subscription (no resource group yet)
+
+READER, UAA = "acdd72a7-3385-48ef-bd42-f606fba81ae7", "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9"
+CREATE_GROUP = "Microsoft.Resources/subscriptions/resourceGroups/write"
+
+
+def _as_someone(
+    emu: RunningEmulator,
+    scratch: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    *roles: tuple[str, str],
+    **claims: Any,
+) -> tuple[str, Lab]:
+    """A fresh lab (its resource group not created) and a principal signed in with ``claims``
+    holding ``roles`` (role GUID, scope: ``sub`` for the subscription, else a resource group);
+    the principal's id."""
+    lab = unique_lab()
+    someone = str(claims.pop("oid", uuid.uuid4()))
+    sub = f"/subscriptions/{emu.subscription_id}"
+
+    async def grant() -> None:
+        for role, where in roles:
+            holder = claims["groups"][0] if where == "group-of-someone" else someone
+            scope = sub if where in ("sub", "group-of-someone") else f"{sub}/resourceGroups/{where}"
+            await assign_role(emu, holder, role, scope)
+
+    anyio.run(grant)
+    _signed_in_as(emu, scratch, monkeypatch, oid=someone, **claims)
+    return someone, lab
+
+
+def _rights(lines: list[str]) -> list[str]:
+    return [line for line in lines if "rights:" in line]
+
+
+def test_owner_at_the_subscription_may_create_the_group_and_everything_in_it(
+    emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _, lab = _as_someone(emulator, tmp_path, monkeypatch, (OWNER, "sub"))
+    lines = _rights(_run(emulator, lab))
+    assert lines == [
+        f"ok    rights: every write the lab makes is allowed on subscription {emulator.subscription_id} "
+        f"(resource group {lab.target.resource_group} does not exist yet)"
+    ]
+
+
+def test_reader_at_the_subscription_is_told_the_writes_it_lacks(
+    emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    someone, lab = _as_someone(emulator, tmp_path, monkeypatch, (READER, "sub"))
+    failures = _failures(_rights(_run(emulator, lab)))
+    sub = f"/subscriptions/{emulator.subscription_id}"
+    assert len(failures) == 2, failures
+    writes, assigns = failures
+    for action in (
+        CREATE_GROUP,
+        "Microsoft.App/containerApps/write",
+        "Microsoft.ApiManagement/service/write",
+    ):
+        assert action in writes
+    assert writes.endswith(
+        f"fix: az role assignment create --assignee {someone} --role Contributor --scope {sub}"
+    )
+    assert ASSIGN in assigns
+    assert "(the lab assigns roles)" in assigns
+    assert assigns.endswith(
+        f'--assignee {someone} --role "Role Based Access Control Administrator" --scope {sub}'
+    )
+
+
+def test_a_role_at_another_resource_group_does_not_count(
+    emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    elsewhere = anyio.run(make_group, emulator)
+    _, lab = _as_someone(emulator, tmp_path, monkeypatch, (OWNER, elsewhere))
+    failures = _failures(_rights(_run(emulator, lab)))
+    assert len(failures) == 2, failures
+    assert CREATE_GROUP in failures[0]
+    assert ASSIGN in failures[1]
+
+
+def test_contributors_not_actions_exclude_assigning_roles(
+    emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Contributor: actions "*" (the writes), notActions "Microsoft.Authorization/*/Write"
+    _, lab = _as_someone(emulator, tmp_path, monkeypatch, (CONTRIBUTOR, "sub"))
+    failures = _failures(_rights(_run(emulator, lab)))
+    assert len(failures) == 1, failures
+    assert f"not allowed on subscription {emulator.subscription_id}" in failures[0]
+    assert ASSIGN in failures[0]
+    assert CREATE_GROUP not in failures[0]
+
+
+def test_a_wildcard_action_allows_assigning_roles(
+    emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # User Access Administrator: "Microsoft.Authorization/*" covers roleAssignments/write
+    _, lab = _as_someone(emulator, tmp_path, monkeypatch, (CONTRIBUTOR, "sub"), (UAA, "sub"))
+    assert _failures(_rights(_run(emulator, lab))) == []
+
+
+def test_a_role_of_a_group_the_token_lists_counts(
+    emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    group = str(uuid.uuid4())
+    someone, lab = _as_someone(emulator, tmp_path, monkeypatch, (OWNER, "group-of-someone"), groups=[group])
+    assert _failures(_rights(_run(emulator, lab))) == []
+    # the same principal, its token without the groups claim: the emulator knows no memberships
+    _signed_in_as(emulator, tmp_path, monkeypatch, oid=someone)
+    assert len(_failures(_rights(_run(emulator, lab)))) == 2
+
+
+def test_the_subscription_check_reads_through_the_authorization_api(emulator: RunningEmulator) -> None:
+    lab = unique_lab()
+    before = len(emulator.requests())
+    assert _failures(_run(emulator, lab)) == []  # the local operator: the subscription's Owner
+    paths = [str(r.get("path")) for r in emulator.requests()[before:]]
+    assert any(p.endswith("/providers/Microsoft.Authorization/roleAssignments") for p in paths), paths
+    assert any("/roleDefinitions/" in p for p in paths), paths

@@ -18,16 +18,22 @@ from emulator.arm.settings import ArmSettings
 from emulator.arm.throttle import Throttle, ThrottleMiddleware, ThrottleSettings
 from emulator.context import EmulatorContext
 
-__all__ = ["ArmSettings", "Throttle", "ThrottleMiddleware", "ThrottleSettings", "routes"]
+__all__ = ["ArmSettings", "Throttle", "ThrottleMiddleware", "ThrottleSettings", "register_types", "routes"]
 
 _METHODS = ["GET", "PUT", "PATCH", "DELETE", "POST", "HEAD"]
 
 
-def routes(ctx: EmulatorContext, settings: ArmSettings) -> list[BaseRoute]:
+def register_types() -> None:
+    """Fill ``emulator.arm.types.REGISTRY`` with every resource type the emulated ARM serves (the
+    api-version table must list each: tests/emulator/contracts/test_versions.py)."""
     apim.register_all()
     generic.register_all()
     acr.register_all()
     storage.register_all()
+
+
+def routes(ctx: EmulatorContext, settings: ArmSettings) -> list[BaseRoute]:
+    register_types()
     router = ArmRouter(ctx, settings)
     return [
         Route("/subscriptions", router.endpoint, methods=_METHODS),

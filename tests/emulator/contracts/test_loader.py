@@ -168,6 +168,7 @@ def test_storage_operations_carry_their_documented_statuses() -> None:
 # provider's registration, the caller's permissions): the version table lists resource types.
 _NOT_RESOURCE_TYPES = frozenset(
     {
+        "Microsoft.ApiManagement/checkNameAvailability",
         "Microsoft.ContainerRegistry/checkNameAvailability",
         "Microsoft.Storage/checkNameAvailability",
         "Microsoft.Resources/providers",
@@ -180,29 +181,9 @@ def test_every_vendored_operation_has_its_api_version_in_the_version_table() -> 
     """The emulator must never refuse an api-version whose contract is vendored."""
     from emulator.contracts import versions
 
-    # Types the engine never writes (vendored for the examples replay and issue 20's products/
-    # subscriptions): not in the table yet, so their api-version is not checked. Every type the
-    # engine sends is (tests/orchestrator/providers/test_contracts.py::check_versions).
-    not_in_table = {
-        f"Microsoft.ApiManagement/{t}"
-        for t in (
-            "checkNameAvailability",
-            "deletedservices",
-            "locations/deletedservices",
-            "service/groups",
-            "service/groups/users",
-            "service/products",
-            "service/products/apis",
-            "service/products/groups",
-            "service/subscriptions",
-            "service/users",
-        )
-    }
     for entry in loader.manifest()["files"]:
         for rtype in entry.get("resource_types", []):
             served = versions.supported(rtype)
-            if served is None and rtype in not_in_table:
-                continue
             if served is None and rtype in _NOT_RESOURCE_TYPES:
                 continue  # never refused: a type the table does not list is not checked
             assert served is not None, f"{rtype} is not in api-versions.json"

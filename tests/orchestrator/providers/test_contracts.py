@@ -43,7 +43,8 @@ from emulator.arm.ids import parse_address
 from emulator.contracts import corrections, loader, versions
 from emulator.contracts import graph as graph_contract
 from emulator.contracts.schema import Rules, validate
-from tests.orchestrator.emulator_lab import reconcile_on, settings_for
+from tests.orchestrator.emulator_lab import reconcile_on, settings_for, write_lab
+from tests.orchestrator.test_products_emulator import products_lab
 from tests.support.emulator import EmulatorFactory, RunningEmulator
 
 REPO = Path(__file__).resolve().parents[3]
@@ -282,16 +283,40 @@ def _lab_folder(tmp_path: Path, lab: str) -> Path:
     return target
 
 
-@pytest.mark.parametrize("lab", ["lab.yaml", "labs/gateway.yaml", "scale"])
+# The labs whose requests are checked. Together they hold a node of every kind the engine
+# provisions (``test_the_contract_labs_cover_every_kind``): every request type the engine can send
+# is checked against its contract and against api-versions.json.
+CONTRACT_LABS = ("lab.yaml", "labs/gateway.yaml", "scale", "products")
+
+
+def _contract_lab(tmp_path: Path, lab: str) -> Path:
+    if lab == "scale":
+        (tmp_path / "scale").mkdir()
+        return generate_lab(tmp_path / "scale", apis=3, ops=2, named_values=4, apps=2)
+    if lab == "products":  # issue 20's products, product policy and subscription on the default lab
+        return write_lab(tmp_path / "products", products_lab("contract-products"))
+    return _lab_folder(tmp_path, lab)
+
+
+def test_the_contract_labs_cover_every_kind(tmp_path: Path) -> None:
+    """A kind no contract lab provisions would send requests no test checks (a type missing from
+    api-versions.json, a body against no contract): adding a kind means adding it to a lab here."""
+    from orchestrator.graph import build_graph
+    from orchestrator.kinds import Kind
+    from orchestrator.spec.loader import load_lab
+
+    covered = set()
+    for lab in CONTRACT_LABS:
+        covered |= {node.kind for node in build_graph(load_lab(_contract_lab(tmp_path, lab)))}
+    assert sorted(set(Kind) - covered) == []
+
+
+@pytest.mark.parametrize("lab", CONTRACT_LABS)
 def test_every_request_body_matches_the_contract_of_its_api_version(
     lab: str, sent: list[Sent], make_emulator: EmulatorFactory, tmp_path: Path
 ) -> None:
     emu = make_emulator()
-    if lab == "scale":
-        (tmp_path / "scale").mkdir()
-        lab_file = generate_lab(tmp_path / "scale", apis=3, ops=2, named_values=4, apps=2)
-    else:
-        lab_file = _lab_folder(tmp_path, lab)
+    lab_file = _contract_lab(tmp_path, lab)
     report, _, output = reconcile_on(emu, lab_file)
     assert report.exit_code == 0, output
     _create_test_users(emu, lab_file)
@@ -527,4 +552,25 @@ def test_the_mcp_api_subtree_is_validated_at_its_preview_api_version() -> None:
     assert sorted(p.split(": ", 1)[1] for p in report.problems) == [
         f"properties.urlTemplat: is not a property of the schema {spec}",
         f"properties.urlTemplate: is required {spec}",
+    ]
+
+
+def test_product_policy_and_product_api_writes_are_checked_at_their_api_version() -> None:
+    """The vendored ProductPolicy_CreateOrUpdate (2024-05-01) and ProductApi_CreateOrUpdate
+    (2024-06-01-preview, the version the engine links APIs at) check what is sent."""
+    product = (
+        "https://127.0.0.1/subscriptions/s/resourceGroups/rg/providers/Microsoft.ApiManagement/service/svc"
+        "/products/partners"
+    )
+    policy = f"{product}/policies/policy?api-version=2024-05-01"
+    good = {"properties": {"format": "rawxml", "value": "<policies/>"}}
+    assert check([Sent("PUT", policy, json.dumps(good))]).problems == []
+    problems = check([Sent("PUT", policy, json.dumps({"properties": {"vaule": "<policies/>"}}))]).problems
+    assert any("ProductPolicy_CreateOrUpdate" in p and "properties.vaule" in p for p in problems), problems
+    link = f"{product}/apis/extra?api-version=2024-06-01-preview"
+    assert check([Sent("PUT", link, None)]).problems == []
+    assert check([Sent("PUT", link, None)]).not_covered == Counter()
+    assert check([Sent("PUT", link, "{}")]).problems == [
+        "PUT /subscriptions/s/resourceGroups/rg/providers/Microsoft.ApiManagement/service/svc/products/partners"
+        "/apis/extra (ProductApi_CreateOrUpdate): a body is sent, the operation takes none"
     ]

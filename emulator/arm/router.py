@@ -46,6 +46,15 @@ _CLAUSE = re.compile(r"^\s*(\w+)\s+eq\s+'((?:[^']|'')*)'\s*$", re.IGNORECASE)
 _RG_NAME = re.compile(r"^[-\w._()]{1,90}$")
 
 
+def _check_resources_version(request: Request) -> None:
+    """ARM's front door refuses an api-version its own API (Microsoft.Resources: resource groups,
+    the resources of a group; one resources.json per version) does not have: 400
+    ``InvalidApiVersionParameter`` (``emulator.contracts.versions``)."""
+    refusal = versions.check(RG_TYPE, request.query_params.get("api-version", ""))
+    if refusal is not None:
+        raise ArmError(refusal.status, refusal.code, refusal.message)
+
+
 def parse_filter(text: str | None) -> dict[str, str]:
     """ARM ``$filter`` as the lab uses it: ``a eq 'x' and b eq 'y'`` (lower-cased field names)."""
     if not text:
@@ -112,10 +121,12 @@ class ArmRouter:
         if n == 2:
             return json_response(200, self._subscription())
         if n == 3 and lower[2] == "resourcegroups" and method == "GET":
+            _check_resources_version(request)
             return self._list_groups(request)
         if n == 4 and lower[2] == "resourcegroups":
             return await self._group(request, parts[3])
         if n == 5 and lower[2] == "resourcegroups" and lower[4] == "resources" and method == "GET":
+            _check_resources_version(request)
             if ctx.store.get(RG_KIND, rg_key(parts[1], parts[3])) is None:
                 raise ArmError(
                     404, "ResourceGroupNotFound", f"Resource group '{parts[3]}' could not be found."
@@ -280,14 +291,7 @@ class ArmRouter:
         key = rg_key(ctx.subscription_id, name)
         existing = ctx.store.get(RG_KIND, key)
         method = request.method
-        # ARM refuses an api-version resource groups do not have (emulator.contracts.versions)
-        refusal = versions.check(
-            RG_TYPE,
-            request.query_params.get("api-version", ""),
-            str(existing.body.get("location")) if existing is not None else None,
-        )
-        if refusal is not None:
-            raise ArmError(refusal.status, refusal.code, refusal.message)
+        _check_resources_version(request)
         if method == "HEAD":
             return json_response(204 if existing else 404)
         if method == "GET":

@@ -38,7 +38,7 @@ async def test_an_api_version_the_type_does_not_have_is_refused_as_arm_does(
     error = response.json()["error"]
     assert error["code"] == "NoRegisteredProviderFound"
     assert "API version '2024-05-02' for type 'service/apis'" in error["message"]
-    assert "The supported api-versions are '2025-03-01-preview, " in error["message"]
+    assert "The supported api-versions are '2025-09-01-preview, 2025-03-01-preview, " in error["message"]
     assert (await _put(emulator, f"{svc}/apis/echo", "2024-05-01", body)).status_code == 201
 
 
@@ -52,25 +52,62 @@ POLICY = "<policies><inbound /><backend><forward-request /></backend><outbound /
             "namedValues/nv1",
             {"properties": {"displayName": "nv1", "value": "v"}},
             "service/namedValues",
-            "2025-03-01-preview",
+            "2025-09-01-preview",
         ),
         (
             "loggers/l1",
             {"properties": {"loggerType": "azureMonitor"}},
             "service/loggers",
-            "2024-10-01-preview",
+            "2025-09-01-preview",
         ),
         (
             "policies/policy",
             {"properties": {"value": POLICY}},
             "service/policies",
-            "2024-10-01-preview",
+            "2025-09-01-preview",
         ),
         (
             "apis/echo/policies/policy",
             {"properties": {"value": POLICY}},
             "service/apis/policies",
-            "2024-10-01-preview",
+            "2025-09-01-preview",
+        ),
+        # issue 20's types (issue 14: they were served at any api-version)
+        (
+            "products/partners",
+            {"properties": {"displayName": "Partners"}},
+            "service/products",
+            "2025-09-01-preview",
+        ),
+        (
+            "products/partners/policies/policy",
+            {"properties": {"value": POLICY}},
+            "service/products/policies",
+            "2025-09-01-preview",
+        ),
+        (
+            "products/partners/apis/echo",
+            {},
+            "service/products/apis",
+            "2025-09-01-preview",
+        ),
+        (
+            "subscriptions/partner-key",
+            {"properties": {"displayName": "Partner key", "scope": "/apis/echo"}},
+            "service/subscriptions",
+            "2025-09-01-preview",
+        ),
+        (
+            "users/u1",
+            {"properties": {"email": "u1@example.com", "firstName": "U", "lastName": "One"}},
+            "service/users",
+            "2025-09-01-preview",
+        ),
+        (
+            "groups/g1",
+            {"properties": {"displayName": "G1"}},
+            "service/groups",
+            "2025-09-01-preview",
         ),
     ],
 )
@@ -82,6 +119,8 @@ async def test_every_apim_type_the_engine_writes_has_its_api_versions_checked(
     svc = await _svc_path(emulator)
     api = {"properties": {"displayName": "Echo", "path": "echo"}}
     assert (await _put(emulator, f"{svc}/apis/echo", "2024-05-01", api)).status_code == 201
+    product = {"properties": {"displayName": "Partners"}}
+    assert (await _put(emulator, f"{svc}/products/partners", "2024-05-01", product)).status_code == 201
     for version in ("2024-05-02", "2015-09-15"):
         response = await _put(emulator, f"{svc}/{child}", version, body)
         assert response.status_code == 400, (child, version)

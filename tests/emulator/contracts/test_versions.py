@@ -34,3 +34,19 @@ def test_every_type_the_emulator_serves_is_in_the_table() -> None:
     assert len(served) > 30
     missing = sorted(t for t in served if versions.supported(t) is None)
     assert missing == [], f"served by the emulator, not in api-versions.json: {missing}"
+
+
+def test_arms_own_types_get_its_front_doors_answer() -> None:
+    """Resource groups are served by ARM itself: InvalidApiVersionParameter, the list without
+    spaces and no location (Azure/azure-sdk-for-net#3160, Azure/azure-sdk-for-python#975)."""
+    refusal = versions.check("Microsoft.Resources/resourceGroups", "2019-01-01", "westeurope")
+    assert refusal is not None
+    assert (refusal.status, refusal.code) == (400, "InvalidApiVersionParameter")
+    assert refusal.message == (
+        "The api-version '2019-01-01' is invalid. The supported versions are "
+        f"'{','.join(versions.supported('Microsoft.Resources/resourceGroups') or ())}'."
+    )
+    assert refusal.message.startswith(
+        "The api-version '2019-01-01' is invalid. The supported versions are '2025-04-01,"
+    )
+    assert versions.check("Microsoft.Resources/resourceGroups", "2025-04-01") is None

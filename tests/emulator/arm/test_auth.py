@@ -23,6 +23,8 @@ from tests.support.tokens import context_for
 
 pytestmark = pytest.mark.anyio
 API = {"api-version": "2024-05-01"}
+# resource groups are ARM's own API (Microsoft.Resources): it refuses an APIM api-version
+RG_API = {"api-version": "2025-04-01"}
 ARM_AUDIENCE = "https://management.azure.com/"
 
 
@@ -146,7 +148,7 @@ async def test_refusals_are_arms(
     }[case]
     async with emulator.http() as h:
         r = await h.get(
-            f"/subscriptions/{emulator.subscription_id}/resourcegroups", params=API, headers=header
+            f"/subscriptions/{emulator.subscription_id}/resourcegroups", params=RG_API, headers=header
         )
     assert r.status_code == 401
     assert r.json()["error"]["code"] == code
@@ -180,7 +182,7 @@ async def test_management_core_audience_and_v1_issuer_are_accepted(
     async with emulator.http() as h:
         r = await h.get(
             f"/subscriptions/{emulator.subscription_id}/resourcegroups",
-            params=API,
+            params=RG_API,
             headers={"Authorization": f"Bearer {token}"},
         )
     assert r.status_code == 200

@@ -4,6 +4,9 @@ checked like every type the emulator serves, and resource groups get ARM's front
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 import pytest
 from azure.core.exceptions import HttpResponseError
 
@@ -27,7 +30,7 @@ async def test_issue_20s_types_refuse_an_api_version_azure_does_not_serve(emulat
     group, service = await _service(emulator)
     async with emulator.apim_client() as c:
         await c.product.create_or_update(group, service, "partners", ProductContract(display_name="Partners"))
-        calls = {
+        calls: dict[str, Callable[[str], Awaitable[Any]]] = {
             "service/products": lambda v: c.product.get(group, service, "partners", api_version=v),
             "service/products/policies": lambda v: c.product_policy.get(
                 group, service, "partners", "policy", api_version=v
@@ -67,7 +70,7 @@ async def test_a_resource_group_gets_arms_front_door_answer(emulator: RunningEmu
         assert caught.value.status_code == 400
         assert caught.value.error is not None
         assert caught.value.error.code == "InvalidApiVersionParameter"
-        assert caught.value.error.message.startswith(
+        assert str(caught.value.error.message).startswith(
             "The api-version '2019-01-01' is invalid. The supported versions are '2025-04-01,2025-03-01,"
         )
         with pytest.raises(HttpResponseError) as listed:

@@ -1,7 +1,8 @@
 """Emulator sub-app: Microsoft Graph v1.0 (applications, servicePrincipals, federated identity
 credentials, users, oauth2PermissionGrants, ``/me``).
 
-Modules: ``router`` (the ``/v1.0/...`` endpoint), ``entities`` (builders/validation and the
+Modules: ``router`` (the ``/v1.0/...`` endpoint), ``auth`` (who may call), ``authz`` (what a
+caller may write: Graph's permissions per operation), ``entities`` (builders/validation and the
 store shapes other sub-apps read — see its docstring), ``odata`` (``$filter`` / ``$select``),
 ``errors`` (Graph's OData error envelope).
 """

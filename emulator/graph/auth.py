@@ -14,8 +14,9 @@ validation failure. Invalid audience.", "… Invalid issuer.", else "Access toke
 failure." (Microsoft Graph, "Microsoft Graph error responses and resource types":
 ``InvalidAuthenticationToken`` is 401 "Access token is missing or invalid",
 https://learn.microsoft.com/en-us/graph/errors ; the wordings as Graph answers them, e.g.
-https://devopsaitoolkit.com/blog/teams-error-401-invalid-authentication-token/). Per-permission authorization (app roles, delegated scopes) is not emulated except for
-``/me``, which needs a delegated token with a user scope.
+https://devopsaitoolkit.com/blog/teams-error-401-invalid-authentication-token/). What a valid
+token may write (application permissions, delegated scopes, directory roles, ownership) is
+``emulator.graph.authz``; ``/me`` needs a delegated token with a user scope.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """The Microsoft Graph v1.0 endpoint: one route for ``/v1.0/...`` that dispatches on the raw path.
 
 Where it sits: mounted by ``emulator.graph.routes``. Every call needs a valid Graph bearer token,
-checked first as Graph checks it (``emulator.graph.auth``). Entity rules live in
+checked first as Graph checks it (``emulator.graph.auth``); every write then needs the permission
+Graph asks of it (``emulator.graph.authz``: the token's roles, or scopes + directory roles, and
+ownership for Application.ReadWrite.OwnedBy), else 403 ``Authorization_RequestDenied``. Entity rules live in
 ``emulator.graph.entities``; OData options in ``emulator.graph.odata``. Routes on the *raw*
 path because alternate keys arrive percent-encoded (``applications(uniqueName='a%20b')``).
 
@@ -40,7 +42,7 @@ from starlette.responses import Response
 
 from emulator.context import EmulatorContext, Event
 from emulator.contracts import graph as contract
-from emulator.graph import domains
+from emulator.graph import authz, domains
 from emulator.graph import entities as ent
 from emulator.graph.auth import GraphAuthError, authenticate
 from emulator.graph.errors import (
@@ -79,6 +81,19 @@ _KINDS = {
     "servicePrincipals": ent.SPS,
     "users": ent.USERS,
     "oauth2PermissionGrants": ent.GRANTS,
+}
+# The permission each write needs (emulator.graph.authz).
+_CREATE_OPS = {
+    "applications": authz.Op.CREATE_APP,
+    "servicePrincipals": authz.Op.CREATE_SP,
+    "users": authz.Op.WRITE_USER,
+    "oauth2PermissionGrants": authz.Op.WRITE_GRANT,
+}
+_WRITE_OPS = {
+    ent.APPS: authz.Op.WRITE_APP,
+    ent.SPS: authz.Op.WRITE_SP,
+    ent.USERS: authz.Op.WRITE_USER,
+    ent.GRANTS: authz.Op.WRITE_GRANT,
 }
 
 
@@ -190,6 +205,7 @@ class GraphRouter:
     # ------------------------------------------------------------------ dispatch
     async def _dispatch(self, request: Request) -> Response:
         claims = authenticate(self.ctx, request.headers.get("authorization"))  # 401 (graph.auth)
+        who = authz.caller(claims)  # what the verified token may write: 403 (graph.authz)
         raw = request.scope.get("raw_path") or request.url.path.encode()
         segs = _segments(raw.decode("latin-1").split("?", 1)[0])
         if not segs:
@@ -204,7 +220,7 @@ class GraphRouter:
             rest = segs[2:]
             if len(segs) >= 2 and segs[1][1] is not None:  # deletedItems('id')
                 rest = [(str(segs[1][2]), None, None), *segs[2:]]
-            return await self._deleted_items(request, rest)
+            return await self._deleted_items(request, rest, who)
         if head not in _KINDS:
             raise GraphError(400, "BadRequest", f"Resource not found for the segment '{head}'.")
         kind = _KINDS[head]
@@ -212,7 +228,7 @@ class GraphRouter:
             if method == "GET":
                 return self._list(request, head, kind, self._docs(kind))
             if method == "POST":
-                return await self._create(request, head, await self._body(request))
+                return await self._create(request, head, await self._body(request), who)
             raise GraphError(405, "Request_BadRequest", f"{method} is not supported on '{head}'.")
         if key_name is None:  # /collection/{id}
             if len(segs) < 2:
@@ -223,10 +239,10 @@ class GraphRouter:
             rest = segs[1:]
         assert key_value is not None
         if head == "applications" and rest:
-            return await self._app_child(request, key_name, key_value, rest)
+            return await self._app_child(request, key_name, key_value, rest, who)
         if rest:
             raise GraphError(400, "BadRequest", f"Resource not found for the segment '{rest[0][0]}'.")
-        return await self._item(request, head, kind, key_name, key_value)
+        return await self._item(request, head, kind, key_name, key_value, who)
 
     def _docs(self, kind: str, parent: str | None = None) -> list[Stored]:
         docs = self.ctx.store.list(kind, parent=parent)
@@ -326,9 +342,19 @@ class GraphRouter:
 
     # ------------------------------------------------------------------ create / item
     async def _create(
-        self, request: Request, collection: str, body: dict[str, Any], unique_name: str | None = None
+        self,
+        request: Request,
+        collection: str,
+        body: dict[str, Any],
+        who: authz.Caller,
+        unique_name: str | None = None,
     ) -> Response:
         store = self.ctx.store
+        authz.check_permitted(who, _CREATE_OPS[collection])
+        if collection == "oauth2PermissionGrants":
+            authz.check(who, authz.Op.WRITE_GRANT, grant=body)
+        elif collection != "servicePrincipals":  # a service principal: once its app is known
+            authz.check(who, _CREATE_OPS[collection])
         _checked(_ODATA_TYPES[collection], body, create=True)
         data = ent.clean_input(body, _ODATA_TYPES[collection])
         if collection == "applications":
@@ -346,22 +372,29 @@ class GraphRouter:
                 raise bad_request(
                     f"The appId '{app_id}' of the service principal does not reference a valid application object."
                 )
+            authz.check(who, authz.Op.CREATE_SP, owned_by=authz.owners(store, app.key))
             doc = ent.new_service_principal(store, data, app.body)
         elif collection == "users":
             doc = ent.new_user(store, data)
         else:
             doc = ent.new_grant(store, data)
         kind = _KINDS[collection]
-        store.put(kind, doc["id"], doc)
+        with store.transaction():
+            store.put(kind, doc["id"], doc)
+            if collection in ("applications", "servicePrincipals"):
+                authz.record_owner(store, doc["id"], who)
         await self._publish("put", kind, doc["id"])
         location = f"{self.ctx.base_url}/v1.0/{collection}/{doc['id']}"
         return self._entity(request, collection, self._view(kind, doc, True), 201, {"Location": location})
 
     async def _item(
-        self, request: Request, collection: str, kind: str, key_name: str, key_value: str
+        self, request: Request, collection: str, kind: str, key_name: str, key_value: str, who: authz.Caller
     ) -> Response:
         method = request.method
         store = self.ctx.store
+        op = _WRITE_OPS[kind]
+        if method in ("PATCH", "DELETE"):
+            authz.check_permitted(who, op)
         if method == "GET":
             doc = self._find(kind, key_name, key_value)
             if doc is None:
@@ -382,10 +415,11 @@ class GraphRouter:
                     and collection in ("applications", "servicePrincipals")
                 ):
                     if collection == "applications" and key_name == "uniqueName":
-                        return await self._create(request, collection, body, unique_name=key_value)
+                        return await self._create(request, collection, body, who, unique_name=key_value)
                     if collection == "servicePrincipals":
-                        return await self._create(request, collection, {**body, "appId": key_value})
+                        return await self._create(request, collection, {**body, "appId": key_value}, who)
                 raise not_found(key_value)
+            self._check_write(who, op, kind, doc)
             if kind == ent.APPS:
                 new = ent.update_application(store, doc.body, body)
             elif kind == ent.SPS:
@@ -401,9 +435,19 @@ class GraphRouter:
             doc = self._find(kind, key_name, key_value, for_read=False)
             if doc is None:
                 raise not_found(key_value)
+            self._check_write(who, op, kind, doc)
             await self._delete(kind, doc)
             return graph_response(request, 204)
         raise GraphError(405, "Request_BadRequest", f"{method} is not supported here.")
+
+    def _check_write(self, who: authz.Caller, op: authz.Op, kind: str, doc: Stored) -> None:
+        """``who`` may change or delete ``doc`` (its owners; a grant's consent type), else 403."""
+        authz.check(
+            who,
+            op,
+            owned_by=authz.owners(self.ctx.store, doc.key),
+            grant=doc.body if kind == ent.GRANTS else None,
+        )
 
     async def _delete(self, kind: str, doc: Stored) -> None:
         """Applications, service principals and users are soft-deleted into ``deletedItems``;
@@ -435,7 +479,7 @@ class GraphRouter:
             await self._publish("delete", k, key)
 
     async def _deleted_items(
-        self, request: Request, rest: list[tuple[str, str | None, str | None]]
+        self, request: Request, rest: list[tuple[str, str | None, str | None]], who: authz.Caller
     ) -> Response:
         """``/directory/deletedItems``: list by type, get, purge (DELETE), ``restore``."""
         store = self.ctx.store
@@ -452,6 +496,10 @@ class GraphRouter:
         doc = store.get(ent.DELETED, ref)
         if doc is None:
             raise not_found(ref)
+        if method != "GET":  # purge or restore (directory-deleteditems-delete / -restore)
+            user = doc.body.get("@odata.type") == "#microsoft.graph.user"
+            op = authz.Op.PURGE_USER if user else authz.Op.PURGE_APP
+            authz.check(who, op, owned_by=authz.owners(store, ref))
         if len(rest) == 1 and method == "GET":
             return self._entity(
                 request,
@@ -461,7 +509,9 @@ class GraphRouter:
                 else doc.body,
             )
         if len(rest) == 1 and method == "DELETE":
-            store.delete(ent.DELETED, ref)
+            with store.transaction():
+                store.delete(ent.DELETED, ref)
+                authz.forget_owners(store, ref)
             return graph_response(request, 204)
         if len(rest) == 2 and rest[1][0] == "restore" and method == "POST":
             kind = ent.DELETED_TYPES[str(doc.body["@odata.type"])]
@@ -480,14 +530,23 @@ class GraphRouter:
 
     # ------------------------------------------------------------------ application children
     async def _app_child(
-        self, request: Request, key_name: str, key_value: str, rest: list[tuple[str, str | None, str | None]]
+        self,
+        request: Request,
+        key_name: str,
+        key_value: str,
+        rest: list[tuple[str, str | None, str | None]],
+        who: authz.Caller,
     ) -> Response:
         store = self.ctx.store
         method = request.method
         name = rest[0][0]
+        if method != "GET":  # addPassword, removePassword, federated credential writes
+            authz.check_permitted(who, authz.Op.WRITE_APP)
         app = self._find(ent.APPS, key_name, key_value)
         if app is None:
             raise not_found(key_value)
+        if method != "GET":
+            authz.check(who, authz.Op.WRITE_APP, owned_by=authz.owners(store, app.key))
         if name in ("addPassword", "removePassword") and len(rest) == 1 and method == "POST":
             body = await self._body(request)
             if name == "addPassword":

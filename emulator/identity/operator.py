@@ -39,8 +39,16 @@ OPERATOR: Final = "00000000-0000-4000-8000-00000000a11c"
 # prerequisites ask of a service principal that runs prmlab: README "Pointing the same lab at
 # Azure"): its client-credentials tokens for Graph carry them in ``roles``, as Entra puts an app's
 # granted application permissions there (Learn, "Access token claims reference", ``roles``). What
-# the emulated Graph lets it do is what these allow: create applications, grant admin consent.
-OPERATOR_GRAPH_ROLES: Final = ("Application.ReadWrite.All", "DelegatedPermissionGrant.ReadWrite.All")
+# the emulated Graph lets it do is what these allow (``emulator.graph.authz`` checks every write
+# against them): create and manage applications, service principals and their federated
+# credentials (Application.ReadWrite.All), grant admin consent (DelegatedPermissionGrant.
+# ReadWrite.All) and, on the local target only, create the lab's test users (User.ReadWrite.All,
+# ``orchestrator.verify.users``). Exactly what the engine writes: nothing else.
+OPERATOR_GRAPH_ROLES: Final = (
+    "Application.ReadWrite.All",
+    "DelegatedPermissionGrant.ReadWrite.All",
+    "User.ReadWrite.All",
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,8 +41,12 @@ Every check only reads:
    Administrator / Global Administrator; the lab's admin consent (``admin_consent: true``) needs
    Cloud Application Administrator, Application Administrator, Privileged Role Administrator or
    Global Administrator (Learn, "Grant tenant-wide admin consent to an application"). A user token
-   without ``wids`` is said, not failed (the roles cannot be read from it). Locally the check
-   reads the same claims; the emulator's Graph enforces no directory roles.
+   without ``wids`` is said, not failed (the roles cannot be read from it). A user's token must
+   also carry the delegated permission (``scp``): Application.ReadWrite.All to create apps,
+   DelegatedPermissionGrant.ReadWrite.All for the consent (or Directory.AccessAsUser.All, as
+   ``az login``'s do). Locally the emulator's Graph enforces exactly these rules on every write
+   (``emulator.graph.authz``), so what the doctor calls missing is what the reconcile is refused
+   (403 ``Authorization_RequestDenied``).
 
 ``allowed`` and the ``required_*`` functions are pure.
 """
@@ -84,6 +88,16 @@ _CONSENT_ROLES: Final = frozenset(
 )
 _CREATE_APPS_PERMISSIONS: Final = frozenset({"Application.ReadWrite.OwnedBy", "Application.ReadWrite.All"})
 _GRANT_PERMISSION: Final = "DelegatedPermissionGrant.ReadWrite.All"
+# The delegated permissions (``scp``, lower-case) that allow each, per the Graph API reference
+# (application-post-applications, oauth2permissiongrant-post); Directory.AccessAsUser.All is the
+# signed-in user's own access (what ``az login``'s Graph tokens carry). The emulator's Graph
+# enforces the same (``emulator.graph.authz``).
+_DELEGATED: Final[Mapping[str, frozenset[str]]] = {
+    "Application.ReadWrite.All": frozenset({"application.readwrite.all", "directory.accessasuser.all"}),
+    _GRANT_PERMISSION: frozenset(
+        {"delegatedpermissiongrant.readwrite.all", "directory.readwrite.all", "directory.accessasuser.all"}
+    ),
+}
 
 PROVIDERS_API: Final = "2025-04-01"  # Providers_Get (resources.json, vendored)
 PERMISSIONS_API: Final = "2022-04-01"  # Permissions_ListForResourceGroup (vendored)
@@ -212,6 +226,23 @@ def graph_rights(claims: Mapping[str, Any], creates_apps: bool, grants_consent: 
                     )
                 )
         return out
+    scopes = {s.lower() for s in str(claims.get("scp") or "").split()}
+    missing = [
+        Finding(
+            "graph",
+            "",
+            f"your token lacks the Microsoft Graph delegated permission {need} ({what})",
+            "sign in with a client granted it (az login's tokens carry Directory.AccessAsUser.All), "
+            "or use a service principal",
+        )
+        for wanted, need, what in (
+            (creates_apps, "Application.ReadWrite.All", "to create the lab's applications"),
+            (grants_consent, _GRANT_PERMISSION, "the lab grants admin consent"),
+        )
+        if wanted and not scopes & _DELEGATED[need]
+    ]
+    if missing:
+        return missing
     wids = claims.get("wids")
     if not isinstance(wids, list):
         return [

@@ -260,7 +260,7 @@ def test_reconciles_preflight_stops_before_any_write(emulator: RunningEmulator) 
 
 # ----------------------------------------------------------------------- Microsoft Graph rights
 
-_USER = {"scp": "Application.ReadWrite.All", "idtyp": "user"}
+_USER = {"scp": "Application.ReadWrite.All DelegatedPermissionGrant.ReadWrite.All", "idtyp": "user"}
 
 
 @pytest.mark.parametrize(
@@ -304,6 +304,23 @@ _USER = {"scp": "Application.ReadWrite.All", "idtyp": "user"}
         ),
         ({"idtyp": "app", "roles": ["User.Read.All"]}, True, False, 1, "Application.ReadWrite.OwnedBy"),
         ({"idtyp": "app"}, False, False, 0, ""),  # a lab without Entra apps asks nothing
+        # a user's token without the delegated permission: failed, whatever the roles
+        (
+            {"idtyp": "user", "scp": "Application.ReadWrite.All", "wids": [preflight.GLOBAL_ADMINISTRATOR]},
+            True,
+            True,
+            1,
+            "lacks the Microsoft Graph delegated permission DelegatedPermissionGrant.ReadWrite.All",
+        ),
+        ({"idtyp": "user", "scp": "User.Read", "wids": []}, True, False, 1, "Application.ReadWrite.All"),
+        # az login's tokens: Directory.AccessAsUser.All stands for both
+        (
+            {"idtyp": "user", "scp": "Directory.AccessAsUser.All", "wids": [preflight.GLOBAL_ADMINISTRATOR]},
+            True,
+            True,
+            0,
+            "may grant admin consent",
+        ),
     ],
 )
 def test_graph_rights_from_the_token(
@@ -329,6 +346,9 @@ class _ClaimsCredential:
 
         self.scopes.extend(scopes)
         return AccessToken(self.token, 0)
+
+    async def close(self) -> None:
+        return None
 
     async def __aenter__(self) -> _ClaimsCredential:
         return self
@@ -478,3 +498,106 @@ def test_the_subscription_check_reads_through_the_authorization_api(emulator: Ru
     paths = [str(r.get("path")) for r in emulator.requests()[before:]]
     assert any(p.endswith("/providers/Microsoft.Authorization/roleAssignments") for p in paths), paths
     assert any("/roleDefinitions/" in p for p in paths), paths
+
+
+def test_the_doctor_and_the_emulated_graph_agree_on_the_rights() -> None:
+    """The role sets the doctor reads ``wids`` against are the ones the emulated Graph enforces."""
+    from emulator.graph import authz
+
+    assert preflight._CREATE_APPS_ROLES == authz.CREATE_APPS_ROLES
+    assert preflight._CONSENT_ROLES == authz.CONSENT_ROLES
+    assert authz._APP_ROLES[authz.Op.CREATE_APP] == preflight._CREATE_APPS_PERMISSIONS
+    assert {preflight._GRANT_PERMISSION, "Directory.ReadWrite.All"} == authz._APP_ROLES[authz.Op.WRITE_GRANT]
+
+
+_ENTRA_KINDS = ("entra_app", "service_principal", "permission_grant")
+
+
+@pytest.mark.parametrize(
+    ("claims", "missing", "refused"),
+    [
+        # an app with OwnedBy only: creates the app and its principal, not the admin consent
+        (
+            {"idtyp": "app", "roles": ["Application.ReadWrite.OwnedBy"]},
+            "DelegatedPermissionGrant.ReadWrite.All",
+            "permission_grant.mcp.00000003-0000-0000-c000-000000000000",
+        ),
+        # an app without an Application permission: not even the app
+        (
+            {"idtyp": "app", "roles": ["User.Read.All", "DelegatedPermissionGrant.ReadWrite.All"]},
+            "Application.ReadWrite.OwnedBy",
+            "entra_app.mcp",
+        ),
+        # a user who is Application Developer: the app, not tenant-wide consent
+        (
+            {**_USER, "wids": [preflight.APPLICATION_DEVELOPER]},
+            "no directory role that may grant tenant-wide admin consent",
+            "permission_grant.mcp.00000003-0000-0000-c000-000000000000",
+        ),
+        # an administrator whose token lacks the grant scope
+        (
+            {
+                "idtyp": "user",
+                "scp": "Application.ReadWrite.All",
+                "wids": [preflight.CLOUD_APPLICATION_ADMINISTRATOR],
+            },
+            "delegated permission DelegatedPermissionGrant.ReadWrite.All",
+            "permission_grant.mcp.00000003-0000-0000-c000-000000000000",
+        ),
+        # enough: the doctor passes and the lab's Entra part converges
+        (
+            {
+                "idtyp": "app",
+                "roles": ["Application.ReadWrite.OwnedBy", "DelegatedPermissionGrant.ReadWrite.All"],
+            },
+            "",
+            "",
+        ),
+        ({**_USER, "wids": [preflight.CLOUD_APPLICATION_ADMINISTRATOR]}, "", ""),
+    ],
+)
+def test_what_the_doctor_calls_missing_the_reconcile_is_refused(
+    emulator: RunningEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    claims: dict[str, Any],
+    missing: str,
+    refused: str,
+) -> None:
+    """Doctor and emulated Graph agree: with the same Graph token the doctor names the missing
+    right, and the lab's Entra writes (the engine's providers, through msgraph-sdk) are refused
+    exactly there with Graph's 403; with enough rights both pass."""
+    from orchestrator.errors import PrmlabError
+    from orchestrator.providers import providers_for
+    from tests.orchestrator.providers.support import Converger, local_clients, target_outputs
+    from tests.orchestrator.providers.test_emulator_entra import fake_outputs
+
+    lab = unique_lab()
+    ctx = context_for(emulator, tmp_path)
+    try:
+        token = graph_bearer(ctx, **claims)["Authorization"].removeprefix("Bearer ")
+    finally:
+        ctx.store.close()
+    monkeypatch.setattr("orchestrator.target.make_credential", lambda _s: _ClaimsCredential(token))
+    problems = [
+        f.line() for f in anyio.run(preflight.graph_access, lab, _settings(emulator, lab)) if f.problem
+    ]
+    assert [missing in line for line in problems] == ([True] if missing else []), problems
+
+    async def converge() -> None:
+        async with local_clients(emulator, lab) as clients:
+            conv = Converger(lab, providers_for(clients, lab), target_outputs(emulator), fake_outputs(lab))
+            await conv.converge(_ENTRA_KINDS)
+
+    before = len(emulator.requests())
+    if not refused:
+        anyio.run(converge)
+        return
+    with pytest.raises(PrmlabError) as caught:
+        anyio.run(converge)
+    assert refused in str(caught.value)
+    assert "Authorization_RequestDenied: Insufficient privileges to complete the operation." in str(
+        caught.value
+    )
+    statuses = [r.get("status") for r in emulator.requests()[before:] if r.get("api") == "graph"]
+    assert statuses[-1] == 403

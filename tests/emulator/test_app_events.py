@@ -61,7 +61,11 @@ async def test_writes_and_cascades_publish_events(tmp_path: Path) -> None:
             assert created.status_code == 201
             assert created.json()["properties"]["configuration"]["ingress"]["fqdn"].startswith("127.0.0.1:")
             assert Event("put", "microsoft.app/containerapps", app_id.lower()) in events
-            graph = await c.post("/v1.0/applications", json={"displayName": "a"}, headers=graph_bearer(ctx, roles=["Application.ReadWrite.All"]))
+            graph = await c.post(
+                "/v1.0/applications",
+                json={"displayName": "a"},
+                headers=graph_bearer(ctx, roles=["Application.ReadWrite.All"]),
+            )
             assert Event("put", "graph/applications", graph.json()["id"]) in events
             events.clear()
             assert (await c.delete(rg, params=q)).status_code == 202

@@ -286,3 +286,42 @@ async def test_the_operator_holds_exactly_what_the_engine_writes(emulator: Runni
         fixture = await _fixture(operator)
         for operation in sorted(OPERATIONS):
             await OPERATIONS[operation](operator, fixture)
+
+
+_ME = "11111111-1111-4111-8111-111111111111"
+
+
+@pytest.mark.parametrize(
+    ("claims", "op", "target", "expected"),
+    [
+        # az login's delegated token: Directory.AccessAsUser.All stands for every scope
+        (
+            _user_caller("Directory.AccessAsUser.All", [authz.USER_ADMINISTRATOR]),
+            authz.Op.WRITE_USER,
+            {},
+            True,
+        ),
+        (_user_caller("Directory.AccessAsUser.All", []), authz.Op.WRITE_USER, {}, False),
+        # purge of deleted objects: app-only may not purge users ("Not supported.")
+        (_app_caller([USERS_ALL, "Directory.ReadWrite.All"]), authz.Op.PURGE_USER, {}, False),
+        (_app_caller([OWNED_BY], _ME), authz.Op.PURGE_APP, {"owned_by": [_ME]}, True),
+        (_app_caller([OWNED_BY], _ME), authz.Op.PURGE_APP, {"owned_by": []}, False),
+        (_user_caller(APPS_ALL, [authz.HYBRID_IDENTITY_ADMINISTRATOR]), authz.Op.PURGE_APP, {}, True),
+        (_user_caller(APPS_ALL, [], _ME), authz.Op.PURGE_APP, {"owned_by": [_ME]}, False),
+        # service principals: Directory.ReadWrite.All may change them, not create applications
+        (_app_caller(["Directory.ReadWrite.All"]), authz.Op.WRITE_SP, {}, True),
+        (_app_caller(["Directory.ReadWrite.All"]), authz.Op.CREATE_APP, {}, False),
+        (_user_caller(APPS_ALL, [authz.SECURITY_ADMINISTRATOR]), authz.Op.WRITE_APP, {}, True),
+        (_user_caller(APPS_ALL, [authz.APPLICATION_DEVELOPER]), authz.Op.WRITE_APP, {}, False),
+        (
+            _user_caller(APPS_ALL, [authz.APPLICATION_DEVELOPER], _ME),
+            authz.Op.WRITE_APP,
+            {"owned_by": [_ME]},
+            True,
+        ),
+        # a token with neither scp nor roles may write nothing
+        ({"oid": _ME}, authz.Op.CREATE_APP, {}, False),
+    ],
+)
+def test_rules(claims: dict[str, Any], op: authz.Op, target: dict[str, Any], expected: bool) -> None:
+    assert authz.allowed(authz.caller(claims), op, **target) is expected

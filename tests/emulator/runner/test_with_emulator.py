@@ -93,9 +93,12 @@ def _container_app(tenant: str, port: int) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     state = tmp_path_factory.mktemp("runner-e2e")
-    port, app_port = allocate_port(), allocate_port({0})
-    first = start_emulator(state, "--port", str(port))
+    # The emulator binds its own port (a port picked here and bound later could be taken in
+    # between); the second start takes it again, as a restart keeps it.
+    first = start_emulator(state)
+    port = first.port
     first.stop()
+    app_port = allocate_port({port})
     store = Store(state / DB_FILE)
     try:
         data.seed(

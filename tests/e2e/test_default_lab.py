@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,15 +44,45 @@ def prmlab(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@dataclass
+class DefaultLab:
+    """The module's lab folder (the default lab.yaml) and what is known about its state."""
+
+    folder: Path
+    # True only while the last thing done to this lab was a passing verification of it (a
+    # reconcile's or verify_outcomes'), with nothing changed since.
+    verified: bool = False
+
+
 @pytest.fixture(scope="module")
-def lab_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def default_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DefaultLab]:
     folder = tmp_path_factory.mktemp("lab")
     shutil.copy(ROOT / "lab.yaml", folder / "lab.yaml")
     shutil.copy(ROOT / "lab.schema.json", folder / "lab.schema.json")
     os.symlink(ROOT / "mcp_server", folder / "mcp_server")
-    yield folder
+    yield DefaultLab(folder)
     prmlab(folder, "reconcile", "--destroy", "--yes", "--no-verify")
     prmlab(folder, "local", "stop")
+
+
+@pytest.fixture
+def lab_folder(default_lab: DefaultLab) -> Path:
+    """The default lab, verified: every test below starts from that known state.
+
+    The state is known without verifying again when the last thing done to the lab was a
+    passing verification: the previous test's last step (its repair's verify_outcomes, or the
+    fresh lab's reconcile), and nothing runs between two tests. Otherwise (the first test to
+    run here, or the previous test failed or ended without verifying) the lab is verified now,
+    and must pass. This replaces each test's own "verification passes before the edit" run, which
+    only repeated the verification the previous test had just ended with (a CLI run each).
+    Each test marks the lab unverified while it changes it, and verified again with
+    ``verified(default_lab)`` right after its last passing verification.
+    """
+    if not default_lab.verified:
+        code, outcomes = verify_outcomes(default_lab.folder)
+        assert code == 0, f"the default lab does not verify before the test: {outcomes}"
+    default_lab.verified = False  # until the test says otherwise after a passing verification
+    return default_lab.folder
 
 
 def documented_schema(name: str) -> dict[str, Any]:
@@ -97,7 +128,8 @@ def edit_policy(folder: Path, edit: Any) -> None:
     anyio.run(_edit_mcp_policy, folder, edit)
 
 
-def test_fresh_lab_reconciles_and_verifies(lab_folder: Path) -> None:
+def test_fresh_lab_reconciles_and_verifies(default_lab: DefaultLab) -> None:
+    lab_folder = default_lab.folder  # empty: nothing to verify yet
     # nothing deployed yet: prmlab output says so (exit 1), as a document in JSON mode
     early = prmlab(lab_folder, "output", "--json")
     assert early.returncode == 1, early.stdout + early.stderr
@@ -134,6 +166,7 @@ def test_fresh_lab_reconciles_and_verifies(lab_folder: Path) -> None:
     assert outputs["outputs"] == doc["outputs"]
     assert outputs["outputs"]["prm_url"].endswith("/.well-known/oauth-protected-resource/mcp")
     assert outputs["outputs"]["client_ids"]["mcp"]
+    default_lab.verified = True  # the reconcile verified it; the no-op reconcile changed nothing
 
 
 @pytest.mark.parametrize(
@@ -152,10 +185,9 @@ def test_fresh_lab_reconciles_and_verifies(lab_folder: Path) -> None:
     ],
 )
 def test_a_weakened_policy_is_caught_and_repaired(
-    lab_folder: Path, name: str, edit: Any, must_fail: str
+    default_lab: DefaultLab, lab_folder: Path, name: str, edit: Any, must_fail: str
 ) -> None:
-    code, before = verify_outcomes(lab_folder)
-    assert code == 0, before
+    # verification passes before the edit: the lab_folder fixture's known state
     edit_policy(lab_folder, edit)
     code, after = verify_outcomes(lab_folder)
     assert code == 1, f"{name}: verification still passed"
@@ -173,6 +205,7 @@ def test_a_weakened_policy_is_caught_and_repaired(
     assert fix.returncode == 0, fix.stdout[-3000:] + fix.stderr[-2000:]
     code, repaired = verify_outcomes(lab_folder)
     assert code == 0, repaired
+    default_lab.verified = True
 
 
 async def _edit_prm_policy(folder: Path, edit: Any) -> None:
@@ -229,7 +262,8 @@ async def _delete_admin_consent(folder: Path) -> int:
         return len(grants)
 
 
-def _repairs(folder: Path, address: str) -> None:
+def _repairs(lab: DefaultLab, address: str) -> None:
+    folder = lab.folder
     plan = prmlab(folder, "reconcile", "--dry-run", "--detailed-exitcode")
     assert plan.returncode == 2, plan.stdout[-2000:]
     assert address in plan.stdout
@@ -237,13 +271,15 @@ def _repairs(folder: Path, address: str) -> None:
     assert fix.returncode == 0, fix.stdout[-3000:] + fix.stderr[-2000:]
     code, repaired = verify_outcomes(folder)
     assert code == 0, repaired
+    lab.verified = True
 
 
-def test_a_prm_naming_entra_itself_is_refused_by_the_spec_strict_client(lab_folder: Path) -> None:
+def test_a_prm_naming_entra_itself_is_refused_by_the_spec_strict_client(
+    default_lab: DefaultLab, lab_folder: Path
+) -> None:
     """Entra's own metadata has no code_challenge_methods_supported: a PRM that sends clients
     straight to Entra fails a spec-strict client, as it does in the field."""
-    code, before = verify_outcomes(lab_folder)
-    assert code == 0, before
+    # verification passes before the edit: the lab_folder fixture's known state
     anyio.run(
         _edit_prm_policy,
         lab_folder,
@@ -255,10 +291,12 @@ def test_a_prm_naming_entra_itself_is_refused_by_the_spec_strict_client(lab_fold
     assert after["client.sign_in"] == "fail", after
     proc = prmlab(lab_folder, "verify", "--check", "client.sign_in")
     assert "PKCE" in proc.stdout, proc.stdout[-2000:]
-    _repairs(lab_folder, "operation_policy.mcp-prm-dynamic-discovery.mcp")
+    _repairs(default_lab, "operation_policy.mcp-prm-dynamic-discovery.mcp")
 
 
-def test_without_admin_consent_the_tool_answers_with_a_consent_link(lab_folder: Path) -> None:
+def test_without_admin_consent_the_tool_answers_with_a_consent_link(
+    default_lab: DefaultLab, lab_folder: Path
+) -> None:
     """On-behalf-of to Graph needs consent: with the lab's grant revoked the tool returns the
     consent link (AADSTS65001), and the next reconcile grants it again."""
     assert anyio.run(_delete_admin_consent, lab_folder) == 1
@@ -268,7 +306,7 @@ def test_without_admin_consent_the_tool_answers_with_a_consent_link(lab_folder: 
     assert {n for n, o in after.items() if o == "fail"} == {"client.show_user_profile"}
     proc = prmlab(lab_folder, "verify", "--check", "client.show_user_profile")
     assert "consent_url" in proc.stdout, proc.stdout[-2000:]
-    _repairs(lab_folder, "permission_grant.mcp.00000003-0000-0000-c000-000000000000")
+    _repairs(default_lab, "permission_grant.mcp.00000003-0000-0000-c000-000000000000")
 
 
 def _set_faults(folder: Path, **settings: Any) -> None:
@@ -282,7 +320,9 @@ def _set_faults(folder: Path, **settings: Any) -> None:
         http.put("/_emulator/faults", json=settings).raise_for_status()
 
 
-def test_transient_identity_errors_during_sign_in_are_retried(lab_folder: Path) -> None:
+def test_transient_identity_errors_during_sign_in_are_retried(
+    default_lab: DefaultLab, lab_folder: Path
+) -> None:
     """Issue 17.6: the identity service throttles (429 + Retry-After) and fails (500/503) the
     first calls of ``prmlab verify`` — the operator's own sign-in (17.10), discovery, the user's
     sign-in, the token exchange: all retried, verified."""
@@ -294,6 +334,7 @@ def test_transient_identity_errors_during_sign_in_are_retried(lab_folder: Path) 
         _set_faults(lab_folder, script=[], apis=["arm", "graph"])
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert "Traceback" not in proc.stdout + proc.stderr
+    default_lab.verified = True  # a whole verification passed; the faults are off again
 
 
 def _signed_user_token(folder: Path, **overrides: Any) -> str:

@@ -60,6 +60,19 @@ async def make_service(
     return await poller.result()
 
 
+async def group_and_service(emu: RunningEmulator, client: Any, **tags: str) -> tuple[str, Any]:
+    """A new resource group and a new APIM service in it (``client``: an ``apim_client()``):
+    the group's name and the service, provisioned."""
+    group = await make_group(emu)
+    return group, await make_service(client, group, **tags)
+
+
+async def group_and_service_name(emu: RunningEmulator, client: Any) -> tuple[str, str]:
+    """``group_and_service``, with the service's name."""
+    group, service = await group_and_service(emu, client)
+    return group, str(service.name)
+
+
 async def put_named_values(client: Any, group: str, service: str, values: dict[str, str]) -> None:
     """Create (or overwrite) plain named values, ``displayName`` = name, as the lab's are."""
     for name, value in values.items():

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from azure.core.exceptions import HttpResponseError
 
-from tests.support.azure import make_group, make_service
+from tests.support.azure import group_and_service_name
 from tests.support.emulator import RunningEmulator
 
 pytestmark = pytest.mark.anyio
@@ -18,8 +18,7 @@ pytestmark = pytest.mark.anyio
 
 async def test_required_properties_are_refused_as_apim_does(emulator: RunningEmulator) -> None:
     async with emulator.apim_client() as c:
-        group = await make_group(emulator)
-        svc = (await make_service(c, group)).name
+        group, svc = await group_and_service_name(emulator, c)
         calls: list[Callable[[], Awaitable[Any]]] = [
             lambda: c.product.create_or_update(group, svc, "p", {"properties": {}}),
             lambda: c.user.create_or_update(group, svc, "u", {"properties": {"email": "a@example.com"}}),
@@ -39,8 +38,7 @@ async def test_a_new_service_holds_apims_own_children_and_hides_subscription_key
     emulator: RunningEmulator,
 ) -> None:
     async with emulator.apim_client() as c:
-        group = await make_group(emulator)
-        svc = (await make_service(c, group)).name
+        group, svc = await group_and_service_name(emulator, c)
         groups = {g.name: g async for g in c.group.list_by_service(group, svc)}
         assert sorted(groups) == ["administrators", "developers", "guests"]
         assert all(g.built_in and g.type_properties_type == "system" for g in groups.values())
@@ -60,8 +58,7 @@ async def test_a_new_service_holds_apims_own_children_and_hides_subscription_key
 
 async def test_keys_are_regenerated_one_at_a_time(emulator: RunningEmulator) -> None:
     async with emulator.apim_client() as c:
-        group = await make_group(emulator)
-        svc = (await make_service(c, group)).name
+        group, svc = await group_and_service_name(emulator, c)
         await c.subscription.create_or_update(
             group, svc, "s", {"properties": {"scope": "/apis", "displayName": "S"}}
         )
@@ -77,8 +74,7 @@ async def test_keys_are_regenerated_one_at_a_time(emulator: RunningEmulator) -> 
 
 async def test_links_add_existing_entities_and_answer_their_contract(emulator: RunningEmulator) -> None:
     async with emulator.apim_client() as c:
-        group = await make_group(emulator)
-        svc = (await make_service(c, group)).name
+        group, svc = await group_and_service_name(emulator, c)
         await c.product.create_or_update(group, svc, "gold", {"properties": {"displayName": "Gold"}})
         await c.api.begin_create_or_update(
             group,

@@ -9,7 +9,7 @@ import anyio
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 
-from tests.support.azure import make_group, make_service
+from tests.support.azure import group_and_service_name
 from tests.support.emulator import EmulatorFactory, RunningEmulator
 
 pytestmark = pytest.mark.anyio
@@ -19,12 +19,6 @@ POLICY = (
     "<value>{{tenant-id}}</value></set-header></inbound><backend><base /></backend>"
     "<outbound><base /></outbound><on-error><base /></on-error></policies>"
 )
-
-
-async def _service(emu: RunningEmulator, c: Any) -> tuple[str, str]:
-    group = await make_group(emu)
-    svc = await make_service(c, group)
-    return group, svc.name
 
 
 async def _api(c: Any, group: str, svc: str, api: str = "echo", path: str = "echo", **props: Any) -> Any:
@@ -40,7 +34,7 @@ async def _api(c: Any, group: str, svc: str, api: str = "echo", path: str = "ech
 
 async def test_named_values_hide_secrets(emulator: RunningEmulator) -> None:
     async with emulator.apim_client() as c:
-        group, svc = await _service(emulator, c)
+        group, svc = await group_and_service_name(emulator, c)
         secret = await (
             await c.named_value.begin_create_or_update(
                 group, svc, "tid", {"display_name": "tenant-id", "value": "s3cr3t", "secret": True}
@@ -73,7 +67,7 @@ async def test_named_values_hide_secrets(emulator: RunningEmulator) -> None:
 
 async def test_apis_types_paths_and_delete_status(emulator: RunningEmulator) -> None:
     async with emulator.apim_client() as c:
-        group, svc = await _service(emulator, c)
+        group, svc = await group_and_service_name(emulator, c)
         echo = await _api(c, group, svc)
         assert (echo.path, echo.api_type, echo.subscription_required) == ("echo", "http", True)
         tools = await _api(c, group, svc, "tools", "tools", type="websocket", subscription_required=False)
@@ -116,7 +110,7 @@ async def test_apis_types_paths_and_delete_status(emulator: RunningEmulator) -> 
 
 async def test_policies_are_reformatted_and_checked(emulator: RunningEmulator) -> None:
     async with emulator.apim_client() as c:
-        group, svc = await _service(emulator, c)
+        group, svc = await group_and_service_name(emulator, c)
         await _api(c, group, svc)
         await c.api_operation.create_or_update(
             group, svc, "echo", "op", {"display_name": "Op", "method": "GET", "url_template": "/"}
@@ -201,7 +195,7 @@ async def test_policies_are_reformatted_and_checked(emulator: RunningEmulator) -
 
 async def test_if_match_and_etags(emulator: RunningEmulator) -> None:
     async with emulator.apim_client() as c:
-        group, svc = await _service(emulator, c)
+        group, svc = await group_and_service_name(emulator, c)
         await c.backend.create_or_update(group, svc, "b1", {"url": "http://127.0.0.1:9", "protocol": "http"})
         etag = await c.backend.get_entity_tag(group, svc, "b1")
         assert etag
@@ -222,7 +216,7 @@ async def test_if_match_and_etags(emulator: RunningEmulator) -> None:
 
 async def test_loggers_hide_credentials_and_diagnostics_need_a_logger(emulator: RunningEmulator) -> None:
     async with emulator.apim_client() as c:
-        group, svc = await _service(emulator, c)
+        group, svc = await group_and_service_name(emulator, c)
         logger = await c.logger.create_or_update(
             group,
             svc,
@@ -254,7 +248,7 @@ async def test_loggers_hide_credentials_and_diagnostics_need_a_logger(emulator: 
 
 async def test_tags_on_service_and_apis(emulator: RunningEmulator) -> None:
     async with emulator.apim_client() as c:
-        group, svc = await _service(emulator, c)
+        group, svc = await group_and_service_name(emulator, c)
         await _api(c, group, svc)
         await c.tag.create_or_update(group, svc, "lab", {"display_name": "prmlab"})
         linked = await c.tag.assign_to_api(group, svc, "echo", "lab")
@@ -266,7 +260,7 @@ async def test_tags_on_service_and_apis(emulator: RunningEmulator) -> None:
 
 async def test_deleting_the_service_deletes_children(emulator: RunningEmulator) -> None:
     async with emulator.apim_client() as c:
-        group, svc = await _service(emulator, c)
+        group, svc = await group_and_service_name(emulator, c)
         await _api(c, group, svc)
         await (await c.api_management_service.begin_delete(group, svc)).result()
         with pytest.raises(ResourceNotFoundError):
@@ -279,7 +273,7 @@ async def test_overlapping_writes_to_one_api_conflict(make_emulator: EmulatorFac
     results: list[BaseException | None] = []
 
     async with emu.apim_client(retry_total=0) as c:
-        group, svc = await _service(emu, c)
+        group, svc = await group_and_service_name(emu, c)
         await _api(c, group, svc)
 
         async def put_op(name: str) -> None:

@@ -16,7 +16,7 @@ from azure.core.exceptions import ClientAuthenticationError
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from emulator.identity import keys
-from tests.support.azure import make_group, make_service
+from tests.support.azure import group_and_service_name
 from tests.support.credentials import StaticTokenCredential
 from tests.support.emulator import RunningEmulator
 from tests.support.tokens import context_for
@@ -74,8 +74,7 @@ def _foreign_key(emu: RunningEmulator, tmp_path: Path) -> str:
 
 async def _secret_named_value(emu: RunningEmulator) -> str:
     async with emu.apim_client() as c:
-        group = await make_group(emu)
-        svc = (await make_service(c, group)).name
+        group, svc = await group_and_service_name(emu, c)
         await c.named_value.begin_create_or_update(
             group, svc, "secret", {"display_name": "secret", "value": "s3cr3t-value", "secret": True}
         )

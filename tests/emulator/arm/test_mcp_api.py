@@ -14,7 +14,7 @@ import pytest
 from azure.core.exceptions import HttpResponseError
 
 from emulator.arm.apim import serves_mcp
-from tests.support.azure import make_group, make_service
+from tests.support.azure import group_and_service_name
 from tests.support.emulator import RunningEmulator
 
 pytestmark = pytest.mark.anyio
@@ -56,8 +56,7 @@ def test_which_api_versions_have_the_mcp_api() -> None:
 
 async def test_mcp_api_at_the_preview_and_invisible_at_stable(emulator: RunningEmulator) -> None:
     async with emulator.apim_client() as c:
-        group = await make_group(emulator)
-        svc = (await make_service(c, group)).name
+        group, svc = await group_and_service_name(emulator, c)
         base = f"/subscriptions/{emulator.subscription_id}/resourceGroups/{group}/providers/Microsoft.ApiManagement/service/{svc}"
         await c.backend.create_or_update(
             group, svc, "mcp-backend", {"url": "https://app.example/mcp", "protocol": "http"}

@@ -14,7 +14,7 @@ import pytest
 
 from emulator.gateway.services import METRICS_FILE
 from tests.emulator.gateway.support import serve
-from tests.support.azure import make_group, make_service
+from tests.support.azure import group_and_service
 from tests.support.emulator import RunningEmulator
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
@@ -64,8 +64,7 @@ async def test_token_limits_per_subscription_and_metrics_through_arm_and_the_gat
 
 async def _scenario(emu: RunningEmulator, port: int) -> None:
     async with emu.apim_client() as c:
-        group = await make_group(emu)
-        svc = await make_service(c, group)
+        group, svc = await group_and_service(emu, c)
         name = str(svc.name)
         component = f"/subscriptions/{emu.subscription_id}/resourceGroups/{group}/providers/microsoft.insights/components/appi"
         await c.logger.create_or_update(

@@ -15,7 +15,7 @@ import pytest
 from azure.core.exceptions import HttpResponseError
 
 from tests.emulator.gateway.support import serve
-from tests.support.azure import make_group, make_service
+from tests.support.azure import group_and_service
 from tests.support.emulator import RunningEmulator
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
@@ -98,8 +98,7 @@ async def apim(emulator_session: RunningEmulator) -> AsyncIterator[Apim]:
     backend = Backend()
     async with serve(backend) as port:
         async with emulator_session.apim_client() as c:
-            group = await make_group(emulator_session)
-            svc = await make_service(c, group)
+            group, svc = await group_and_service(emulator_session, c)
             api = {
                 "display_name": "lang",
                 "path": "lang",

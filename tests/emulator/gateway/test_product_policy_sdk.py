@@ -12,7 +12,7 @@ import httpx
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
-from tests.support.azure import make_group, make_service
+from tests.support.azure import group_and_service
 from tests.support.emulator import RunningEmulator
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
@@ -34,8 +34,7 @@ def anyio_backend() -> str:
 
 async def test_a_product_policy_is_stored_and_runs_with_its_quota(emulator_session: RunningEmulator) -> None:
     async with emulator_session.apim_client() as c:
-        group = await make_group(emulator_session)
-        svc = await make_service(c, group)
+        group, svc = await group_and_service(emulator_session, c)
         name = str(svc.name)
         body = {
             "display_name": "orders",

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from emulator.gateway.subscriptions import INVALID_KEY, MISSING_KEY
-from tests.support.azure import make_group, make_service
+from tests.support.azure import group_and_service
 from tests.support.emulator import RunningEmulator
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
@@ -67,8 +67,7 @@ class Apim:
 @pytest.fixture(scope="module")
 async def apim(emulator_session: RunningEmulator) -> Apim:
     async with emulator_session.apim_client() as c:
-        group = await make_group(emulator_session)
-        svc = await make_service(c, group)
+        group, svc = await group_and_service(emulator_session, c)
         name = str(svc.name)
         for api, required in (
             ("gold-api", True),

@@ -19,7 +19,7 @@ from emulator.identity.keys import sign
 from orchestrator.render import NamedValueRef
 from orchestrator.render.policy import render_policy
 from tests.emulator.gateway.support import CLIENT_ID, make_context, serve
-from tests.support.azure import make_group, make_service
+from tests.support.azure import group_and_service
 from tests.support.emulator import EmulatorFactory, RunningEmulator
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
@@ -61,8 +61,7 @@ def user_token(emu: RunningEmulator, **overrides: Any) -> str:
 
 async def configure(emu: RunningEmulator, backend_url: str) -> str:
     async with emu.apim_client() as c:
-        group = await make_group(emu)
-        svc = await make_service(c, group)
+        group, svc = await group_and_service(emu, c)
         gateway = str(svc.gateway_url)
         assert gateway.startswith("https://127.0.0.1:")
         for name, value in (("McpTenantId", emu.tenant_id), ("McpClientId", CLIENT_ID)):
@@ -171,8 +170,7 @@ async def test_a_policy_deleted_and_put_again_runs_the_new_one(emulator: Running
         )
 
     async with emulator.apim_client() as c:
-        group = await make_group(emulator)
-        svc = await make_service(c, group)
+        group, svc = await group_and_service(emulator, c)
         api = {"display_name": "a", "path": "a", "protocols": ["https"], "subscription_required": False}
         await (await c.api.begin_create_or_update(group, svc.name, "a", api)).result()
         await c.api_operation.create_or_update(

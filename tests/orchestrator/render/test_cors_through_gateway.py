@@ -15,7 +15,7 @@ import pytest
 from lxml import etree
 
 from orchestrator.render import NamedValueRef, render_policy
-from tests.support.azure import make_group, make_mcp_api, make_service, put_named_values
+from tests.support.azure import group_and_service, make_mcp_api, put_named_values
 from tests.support.emulator import RunningEmulator
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
@@ -42,8 +42,7 @@ async def _configure(emu: RunningEmulator, strip_cors: bool) -> tuple[str, list[
     the document URLs."""
     keep = _without_cors if strip_cors else (lambda xml: xml)
     async with emu.apim_client() as c:
-        group = await make_group(emu)
-        svc = await make_service(c, group)
+        group, svc = await group_and_service(emu, c)
         gateway = str(svc.gateway_url)
         await put_named_values(c, group, svc.name, {"McpTenantId": emu.tenant_id, "McpClientId": CLIENT_ID})
         mcp_url, issuer = f"{gateway}/mcp", f"{gateway}/oauth"

@@ -41,7 +41,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from emulator.arm import lro
+from emulator.arm import acr_access, lro
 from emulator.arm.errors import ArmError, json_response
 from emulator.arm.types import Call, Doc, TypeSpec, register, spec_for
 from emulator.context import EmulatorContext
@@ -259,7 +259,12 @@ def routes(ctx: EmulatorContext) -> list[BaseRoute]:
 def register_all() -> None:
     registry = spec_for(REGISTRIES)
     assert registry is not None, "emulator.arm.generic registers registries first"
-    actions = {**registry.actions, "listBuildSourceUploadUrl": _list_upload_url, "scheduleRun": _schedule_run}
+    actions = {
+        **registry.actions,
+        "listBuildSourceUploadUrl": _list_upload_url,
+        "scheduleRun": _schedule_run,
+        "listCredentials": acr_access.list_credentials,  # the admin user (emulator.arm.acr_access)
+    }
     register(dataclasses.replace(registry, actions=actions))
     register(TypeSpec(RUNS, "Microsoft.ContainerRegistry/registries/runs", list_filter=_filter_runs))
     lro.register(RUN_ACTION, _finish_run)

@@ -31,7 +31,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from emulator.arm import image_pull, local_ports, lro, names
+from emulator.arm import acr_access, image_pull, local_ports, lro, names
 from emulator.arm.apim_service import managed_identity
 from emulator.arm.errors import ArmError, json_response
 from emulator.arm.ids import parse_address
@@ -77,6 +77,8 @@ async def _prepare_registry(call: Call, base: Doc) -> Doc:
     sent = base.get("sku")
     sku: dict[str, Any] = sent if isinstance(sent, dict) else {"name": "Basic"}
     base["sku"] = {**sku, "tier": sku.get("name", "Basic")}  # read-only: the tier of the SKU name
+    # anonymous pull (per api-version, Standard/Premium only) and the admin user's passwords
+    acr_access.settle(call, props, old, str(sku.get("name", "Basic")))
     props["loginServer"] = old.get("loginServer") or f"{call.addr.name.lower()}.azurecr.io"
     now = lro.iso(time.time())
     props["creationDate"] = old.get("creationDate") or now
@@ -332,6 +334,7 @@ def register_all() -> None:
             "Microsoft.ContainerRegistry/registries",
             tracked=True,
             prepare=_prepare_registry,
+            present=acr_access.present,
             list_at_subscription=True,
         )
     )

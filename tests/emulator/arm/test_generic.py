@@ -64,13 +64,20 @@ async def test_identity_registry_environment_and_container_app(emulator: Running
         again = await put(rc, uami_id, {"location": "westeurope", "tags": {"prmlab-lab": "y"}}, "2023-01-31")
         assert again.properties["clientId"] == uami.properties["clientId"]
 
-        acr = await put(
+        registry = unique("acrlab")  # global name; the session emulator holds every test's
+        acr_id = rid(emulator, group, "Microsoft.ContainerRegistry/registries", registry)
+        acr = await put(rc, acr_id, {"location": "westeurope", "sku": {"name": "Basic"}}, "2023-07-01")
+        server = f"{registry}.azurecr.io"
+        assert acr.properties["loginServer"] == server
+        assert "adminPasswords" not in acr.properties  # the admin user's passwords: never on a GET
+        # the app pulls with its identity's AcrPull (emulator.arm.image_pull; propagation is 0 here)
+        acr_pull = f"/subscriptions/{emulator.subscription_id}/providers/Microsoft.Authorization/roleDefinitions/7f951dda-4ed3-4680-a7ca-43fe172d538d"
+        await put(
             rc,
-            rid(emulator, group, "Microsoft.ContainerRegistry/registries", "acrlab"),
-            {"location": "westeurope", "sku": {"name": "Basic"}},
-            "2023-07-01",
+            f"{acr_id}/providers/Microsoft.Authorization/roleAssignments/{uuid.uuid4()}",
+            {"properties": {"roleDefinitionId": acr_pull, "principalId": uami.properties["principalId"]}},
+            "2022-04-01",
         )
-        assert acr.properties["loginServer"] == "acrlab.azurecr.io"
 
         ws = await put(
             rc,
@@ -110,8 +117,9 @@ async def test_identity_registry_environment_and_container_app(emulator: Running
                 "configuration": {
                     "ingress": {"external": True, "targetPort": 8000},
                     "secrets": [{"name": "s", "value": "hidden"}],
+                    "registries": [{"server": server, "identity": uami_id}],
                 },
-                "template": {"containers": [{"name": "mcp", "image": "acrlab.azurecr.io/mcp:1"}]},
+                "template": {"containers": [{"name": "mcp", "image": f"{server}/mcp:1"}]},
             },
         }
         app = await put(rc, app_id, body, "2024-03-01")
@@ -120,7 +128,7 @@ async def test_identity_registry_environment_and_container_app(emulator: Running
         assert app.properties["latestRevisionFqdn"] == fqdn
         assert "value" not in app.properties["configuration"]["secrets"][0]
         assert app.identity.user_assigned_identities[uami_id].client_id == uami.properties["clientId"]
-        body["properties"]["template"]["containers"][0]["image"] = "acrlab.azurecr.io/mcp:2"
+        body["properties"]["template"]["containers"][0]["image"] = f"{server}/mcp:2"
         # the runner writes runningStatus/localRunner into the stored app; an update keeps them
         store = Store(emulator.state_dir / "emulator.sqlite")
         try:

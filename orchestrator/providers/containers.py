@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from orchestrator.errors import NotInEffectError, PermanentError
 from orchestrator.kinds import Kind
 from orchestrator.providers.acr_build import SourceArchive, ensure_image, pack_source
 from orchestrator.providers.arm import (
@@ -145,6 +146,23 @@ def _environment(
     return env, secrets
 
 
+def pulled_without_identity(properties: Mapping[str, Any]) -> list[str]:
+    """The images of the container app whose registry server has no ``configuration.registries``
+    entry with an ``identity`` (pure). Container Apps pulls those anonymously, so ACR's
+    UNAUTHORIZED for them is final, not a role assignment propagating (emulator.arm.image_pull)."""
+    entries = properties.get("properties.configuration.registries") or []
+    with_identity = {
+        str(e.get("server", "")).lower() for e in entries if isinstance(e, Mapping) and e.get("identity")
+    }
+    containers = properties.get("properties.template.containers") or []
+    images = [c.get("image") for c in containers if isinstance(c, Mapping)]
+    return [
+        i
+        for i in images
+        if isinstance(i, str) and "/" in i and i.split("/", 1)[0].lower() not in with_identity
+    ]
+
+
 class ContainerAppProvider(ArmResourceProvider):
     """The server's container app; with ``server.source`` and a registry its image is built by
     ACR (``acr_build``) right before the app is written, tagged with the source's digest."""
@@ -217,7 +235,18 @@ class ContainerAppProvider(ArmResourceProvider):
 
     async def create(self, desired: Desired) -> Actual:
         await self._build_image(desired)
-        return await super().create(desired)
+        try:
+            return await super().create(desired)
+        except NotInEffectError as exc:
+            anonymous = pulled_without_identity(desired.properties)
+            if not anonymous:
+                raise  # the identity's AcrPull is propagating: probed again
+            raise PermanentError(
+                desired.address,
+                f"{exc.cause} (the image {anonymous[0]} is pulled without credentials: no registry "
+                "identity for its server, and the registry refuses anonymous pulls; use the lab's "
+                "registry (server.registry) or a public image)",
+            ) from exc
 
     async def update(self, desired: Desired, actual: Actual) -> Actual:
         await self._build_image(desired)

@@ -5,18 +5,20 @@ wait is seen whatever the machine's speed (the pattern of test_service_principal
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
 
-from orchestrator.errors import NotInEffectError, TemporaryError
+from orchestrator.errors import NotInEffectError, PermanentError, TemporaryError
 from orchestrator.providers import providers_for
 from orchestrator.providers.errors import PULL_WAITS_FOR
 from orchestrator.retry import call_with_retry
 from tests.orchestrator.providers.support import Converger, local_clients, target_outputs
 from tests.orchestrator.providers.test_acr_build import FAKE, KINDS, _lab, _source
+from tests.support.azure import unique
 from tests.support.emulator import RunningEmulator
 
 pytestmark = pytest.mark.anyio
@@ -70,3 +72,39 @@ async def test_the_container_app_waits_for_acr_pull_to_take_effect(
                 e["method"] == "PUT" and "/containerapps/" in e["path"].lower() and e["status"] < 300
                 for e in log
             )
+
+
+async def test_an_image_pulled_without_credentials_is_refused_at_once(
+    emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    """An image of a registry the lab has no identity for is pulled anonymously: the registry's
+    UNAUTHORIZED is final (PermanentError naming the image), not a role propagating."""
+    lab = _lab(_source(tmp_path))
+    with anyio.fail_after(120):
+        async with local_clients(emulator, lab) as clients:
+            providers = providers_for(clients, lab)
+            conv = Converger(lab, providers, target_outputs(emulator), FAKE)
+            await conv.converge(KINDS[:-1])
+            # another registry the emulator holds (anonymous pull off: ACR's default)
+            node = conv.nodes(["container_app"])[0]
+            desired = conv.desired(node)
+            registry_id = str(desired.properties["@registry_id"])
+            other_id = registry_id.rsplit("/", 1)[0] + "/" + unique("crother")
+            poller = await clients.resources.resources.begin_create_or_update_by_id(
+                other_id, {"location": "westeurope", "sku": {"name": "Standard"}}, api_version="2023-07-01"
+            )
+            other = (await poller.result()).properties["loginServer"]
+            image = f"{other}/mcp-server:1"
+            containers = [{**c, "image": image} for c in desired.properties["properties.template.containers"]]
+            properties = {**desired.properties, "properties.template.containers": containers}
+            properties = {k: v for k, v in properties.items() if k not in ("@source", "@registry_id")}
+            anonymous = dataclasses.replace(desired, properties=properties)
+            waits: list[TemporaryError] = []
+            with pytest.raises(PermanentError) as refused:
+                await call_with_retry(
+                    lambda: providers["container_app"].create(anonymous),
+                    on_retry=lambda n, w, e: waits.append(e),
+                )
+            assert not waits
+            assert f"the image {image} is pulled without credentials" in refused.value.message
+            assert "UNAUTHORIZED: authentication required" in refused.value.message

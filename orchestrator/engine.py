@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from orchestrator.graph import ResourceGraph
     from orchestrator.spec.models import Lab
     from orchestrator.target import TargetSettings
+    from orchestrator.warmup import Warmup
 
 
 @dataclass(frozen=True, slots=True)
@@ -415,12 +416,13 @@ async def read_outputs(
 
 
 def _verification_hook(
-    lab: Lab, settings: TargetSettings, term: Terminal, options: ReconcileOptions
+    lab: Lab, settings: TargetSettings, term: Terminal, options: ReconcileOptions, warm: Warmup
 ) -> AfterApply:
     """``orchestrator.verify.after_reconcile.verify(lab, outputs, settings, out) -> Report``."""
     out = term.out if options.output == "text" else term.err
 
     async def after_apply(outputs: Mapping[str, Mapping[str, Any]]) -> Verified:
+        await anyio.to_thread.run_sync(warm.join)  # the warm-up's import of the verifier, if any
         from orchestrator.verify.after_reconcile import verify
 
         report = await verify(lab, outputs, settings, out)
@@ -433,6 +435,7 @@ def reconcile(options: ReconcileOptions, term: Terminal) -> int:
     """The whole ``prmlab reconcile``; returns the exit code (raises ``PrmlabError`` on failure)."""
     from orchestrator.labfile import complete, load
     from orchestrator.target import TargetSettings, state_dir
+    from orchestrator.warmup import Warmup
 
     lab, graph = load(options.lab_file)
     command = (
@@ -441,7 +444,10 @@ def reconcile(options: ReconcileOptions, term: Terminal) -> int:
         + (" --dry-run" if options.dry_run else "")
     )
     with hold_lock(state_dir(lab), command=command):
-        settings = TargetSettings.for_lab(lab)
+        applies = not options.dry_run and not options.destroy
+        warm = Warmup(graph=bool(lab.entra.apps), verify=applies and options.verify)
+        settings = TargetSettings.for_lab(lab, while_starting=warm.begin)
+        warm.begin()  # the emulator was running already (or the target is Azure): now
         lab, graph = complete(lab, settings.subscription_id)  # derived global names
         if settings.kind == "azure" and not options.destroy:  # sign-in, providers, rights: read only
             from orchestrator.preflight import before_first_write
@@ -449,7 +455,7 @@ def reconcile(options: ReconcileOptions, term: Terminal) -> int:
             anyio.run(before_first_write, lab, graph, settings)
         nodes = nodes_from_graph(graph)
         resolver = spec_resolver(lab, settings.outputs())
-        hook = _verification_hook(lab, settings, term, options) if options.verify else None
+        hook = _verification_hook(lab, settings, term, options, warm) if options.verify else None
 
         def describe(node_outputs: Mapping[str, Mapping[str, Any]]) -> Mapping[str, Any]:
             from orchestrator.output.lab_outputs import lab_outputs

@@ -31,7 +31,7 @@ import signal
 import ssl
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -304,9 +304,17 @@ def _exit_code(pid: int) -> int | None:
 
 
 def start(
-    state_dir: Path, *, port: int = 0, args: tuple[str, ...] = (), timeout: float = START_TIMEOUT_S
+    state_dir: Path,
+    *,
+    port: int = 0,
+    args: tuple[str, ...] = (),
+    timeout: float = START_TIMEOUT_S,
+    while_starting: Callable[[], None] | None = None,
 ) -> EmulatorInfo:
     """Start the emulator in the background (or return the running one) and wait until it answers.
+    ``while_starting`` runs once, in this process, right after a new emulator is spawned and
+    before it is polled: the caller's own start-up work (``orchestrator.warmup``) overlapped with
+    the emulator's; it does not run when the emulator was already running.
 
     Two callers at once (two ``prmlab`` commands) serialise on ``emulator.start.lock``: the
     second finds the first one's emulator running."""
@@ -314,12 +322,18 @@ def start(
     fd = _open_private(state_dir / START_LOCK, os.O_WRONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        return _start_locked(state_dir, port, args, timeout)
+        return _start_locked(state_dir, port, args, timeout, while_starting)
     finally:
         os.close(fd)
 
 
-def _start_locked(state_dir: Path, port: int, args: tuple[str, ...], timeout: float) -> EmulatorInfo:
+def _start_locked(
+    state_dir: Path,
+    port: int,
+    args: tuple[str, ...],
+    timeout: float,
+    while_starting: Callable[[], None] | None = None,
+) -> EmulatorInfo:
     current = status(state_dir)
     if current.state == "running" and current.info is not None:
         return current.info
@@ -342,6 +356,8 @@ def _start_locked(state_dir: Path, port: int, args: tuple[str, ...], timeout: fl
     pid_fd = _open_private(state_dir / PID_FILE, os.O_WRONLY | os.O_TRUNC)
     with os.fdopen(pid_fd, "w") as pid_file:
         pid_file.write(f"{pid}\n")
+    if while_starting is not None:
+        while_starting()  # before the deadline starts: the timeout bounds the emulator's start
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         code = _exit_code(pid)
@@ -395,9 +411,10 @@ def stop(state_dir: Path, timeout: float = STOP_TIMEOUT_S) -> int | None:
     return pid
 
 
-def ensure_running(state_dir: Path) -> EmulatorInfo:
-    """What ``prmlab reconcile`` calls on a local target: the running emulator, started if needed."""
-    return start(state_dir)
+def ensure_running(state_dir: Path, while_starting: Callable[[], None] | None = None) -> EmulatorInfo:
+    """What ``prmlab reconcile`` calls on a local target: the running emulator, started if needed
+    (``while_starting``: see ``start``)."""
+    return start(state_dir, while_starting=while_starting)
 
 
 # ------------------------------------------------------------------ logs

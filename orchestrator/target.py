@@ -26,7 +26,7 @@ The Azure SDK imports are lazy (inside ``open_clients``) so that ``prmlab --help
 from __future__ import annotations
 
 import ssl
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,9 +71,10 @@ class TargetSettings:
     backend_keep_alive_s: float | None = None
 
     @classmethod
-    def for_lab(cls, lab: Lab) -> TargetSettings:
+    def for_lab(cls, lab: Lab, *, while_starting: Callable[[], None] | None = None) -> TargetSettings:
         """The settings of ``lab``'s target; on the local target the emulator of the lab's state
-        folder is started if needed (``orchestrator.local.ensure_running``)."""
+        folder is started if needed (``orchestrator.local.ensure_running``; ``while_starting``
+        runs meanwhile, if it has to start)."""
         target = lab.target
         if target.kind == "azure":
             return cls(
@@ -86,7 +87,7 @@ class TargetSettings:
             )
         from orchestrator.local import ensure_running
 
-        info = ensure_running(state_dir(lab))
+        info = ensure_running(state_dir(lab), while_starting)
         return cls(
             kind="local",
             subscription_id=str(info.subscription_id),

@@ -183,7 +183,7 @@ ORCHESTRATOR_LAYERS: tuple[tuple[str, ...], ...] = (
     ),
     ("orchestrator.providers",),
     ("orchestrator.verify", "orchestrator.global_names", "orchestrator.preflight"),
-    ("orchestrator.engine", "orchestrator.labfile"),
+    ("orchestrator.engine", "orchestrator.labfile", "orchestrator.warmup"),
     ("orchestrator.commands", "orchestrator.cli", "orchestrator.__main__", "orchestrator"),
 )
 

@@ -62,6 +62,17 @@ def test_start_status_stop_through_the_cli(lab: Path) -> None:
     assert _run("local", "stop", "-f", str(lab))[1].strip() == "emulator is not running"
 
 
+def test_while_starting_runs_once_while_a_new_emulator_starts(lab: Path) -> None:
+    """The caller's start-up work (``orchestrator.warmup``) overlaps a new emulator's start; an
+    emulator already running has no start to overlap with."""
+    state = state_dir_for(lab)
+    calls: list[str] = []
+    info = local.start(state, while_starting=lambda: calls.append("warm"))
+    assert calls == ["warm"]
+    assert local.start(state, while_starting=lambda: calls.append("again")) == info
+    assert calls == ["warm"]
+
+
 def test_dead_process_is_reported_and_replaced(lab: Path) -> None:
     state = state_dir_for(lab)
     first = local.start(state)

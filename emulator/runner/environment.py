@@ -46,14 +46,40 @@ class LocalTarget:
         return f"{self.base_url}{MSI_PATH}"
 
 
-def process_env(
-    spec: AppSpec, target: LocalTarget, identity_header: str, parent: Mapping[str, str]
-) -> dict[str, str]:
+# What every app's interpreter is started with whatever its spec says (unless the spec's own
+# env overrides one of them: see ``same_interpreter``).
+_INTERPRETER = {"PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def interpreter_env(target: LocalTarget, parent: Mapping[str, str]) -> dict[str, str]:
+    """The environment of layer 1 (and the two fixed ``PYTHON*`` switches): what a warm
+    interpreter (``warm_start``) is started with before any app's spec is known."""
     env = {k: parent[k] for k in _INHERITED if parent.get(k)}
     python_path = [str(target.source_root)]
     if parent.get("PYTHONPATH"):
         python_path.append(parent["PYTHONPATH"])
     env["PYTHONPATH"] = ":".join(python_path)
+    env.update(_INTERPRETER)
+    return env
+
+
+def _read_at_start(name: str) -> bool:
+    # CPython reads PYTHON* (PYTHONPATH, PYTHONHASHSEED, PYTHONUTF8, PYTHONWARNINGS...) once, at
+    # start; the locale variables set the stdio encoding; HOME the user site folder.
+    return name.startswith("PYTHON") or name in ("LANG", "LC_ALL", "LC_CTYPE", "HOME")
+
+
+def same_interpreter(app_env: Mapping[str, str], started_with: Mapping[str, str]) -> bool:
+    """Whether an interpreter started with ``started_with`` is the one ``app_env`` would start:
+    every variable read at an interpreter's start has the same value (or is absent) in both."""
+    names = {k for k in (*app_env, *started_with) if _read_at_start(k)}
+    return all(app_env.get(k) == started_with.get(k) for k in names)
+
+
+def process_env(
+    spec: AppSpec, target: LocalTarget, identity_header: str, parent: Mapping[str, str]
+) -> dict[str, str]:
+    env = interpreter_env(target, parent)
     env.update(dict(spec.env))
     env.update(
         {

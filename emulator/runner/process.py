@@ -12,6 +12,7 @@ an unrelated process that reused the pid is never touched.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 
 MODULE = "mcp_server"
 STOP_GRACE_S = 5.0
+WARM_SCRIPT = Path(__file__).with_name("warm_start.py")
 
 
 class AppProcess:
@@ -65,6 +67,21 @@ class AppProcess:
             raise
         return cls(process, log_file, port)
 
+    @classmethod
+    async def from_warm(
+        cls, warm: WarmProcess, env: Mapping[str, str], log_path: Path, port: int, cwd: Path
+    ) -> AppProcess:
+        """The app, run by a warm interpreter (``warm_start``) told to become ``python -m
+        mcp_server`` with ``env`` in ``cwd``; OSError if it is gone (start a new one then)."""
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_file = log_path.open("ab")
+        try:
+            await warm.become(MODULE, env, log_path, cwd)
+        except BaseException:
+            log_file.close()
+            raise
+        return cls(warm.process, log_file, port)
+
     async def wait(self) -> int:
         return await self._process.wait()
 
@@ -93,6 +110,54 @@ class AppProcess:
         return response.status_code == 200 and _is_healthy_body(response)
 
 
+class WarmProcess:
+    """A Python interpreter started ahead of the next app (``warm_start``): it imports the
+    app's dependencies meanwhile, then becomes the app (``AppProcess.from_warm``) — or is
+    dropped (``drop``: its process group is killed). ``env`` is what it was started with
+    (``environment.interpreter_env``); an app whose environment would start another interpreter
+    is started afresh instead (``environment.same_interpreter``)."""
+
+    def __init__(self, process: Process, env: Mapping[str, str]) -> None:
+        self.process = process
+        self.env = dict(env)
+
+    @classmethod
+    async def start(cls, env: Mapping[str, str], cwd: Path) -> WarmProcess:
+        process = await anyio.open_process(
+            [sys.executable, str(WARM_SCRIPT)],
+            env=dict(env),
+            cwd=str(cwd),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        return cls(process, env)
+
+    @property
+    def alive(self) -> bool:
+        return self.process.returncode is None
+
+    async def become(self, module: str, env: Mapping[str, str], log_path: Path, cwd: Path) -> None:
+        if not self.alive or self.process.stdin is None:
+            raise OSError("the warm interpreter has exited")
+        order = {"module": module, "env": dict(env), "cwd": str(cwd), "log": str(log_path)}
+        try:
+            await self.process.stdin.send(json.dumps(order).encode() + b"\n")
+            await self.process.stdin.aclose()
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError) as exc:
+            raise OSError(f"the warm interpreter has exited: {exc}") from exc
+
+    async def drop(self) -> None:
+        with anyio.CancelScope(shield=True):
+            _signal_group(self.process.pid, signal.SIGKILL)
+            with anyio.move_on_after(STOP_GRACE_S):
+                await self.process.wait()
+            if self.process.stdin is not None:
+                with contextlib.suppress(Exception):
+                    await self.process.stdin.aclose()
+
+
 def _is_healthy_body(response: httpx.Response) -> bool:
     try:
         return bool(response.json() == {"status": "healthy"})
@@ -116,12 +181,13 @@ def health_client(ca_file: Path) -> httpx.AsyncClient:
 
 
 def is_our_process(pid: int) -> bool:
-    """Whether ``pid`` is still a ``python -m mcp_server`` (Linux ``/proc``; elsewhere: unknown = no)."""
+    """Whether ``pid`` is still a ``python -m mcp_server`` or a warm interpreter that became one
+    (``warm_start``) (Linux ``/proc``; elsewhere: unknown = no)."""
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return False
-    return b"-m" in cmdline and MODULE.encode() in cmdline
+    return (b"-m" in cmdline and MODULE.encode() in cmdline) or str(WARM_SCRIPT).encode() in cmdline
 
 
 def kill_stale(pid: int) -> bool:

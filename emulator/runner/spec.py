@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 KIND = "microsoft.app/containerapps"
+ENVIRONMENT_KIND = "microsoft.app/managedenvironments"
 RUNNER_TAG = "prmlab-runner"
 RUNNER_TAG_VALUE = "mcp_server"
 _WORDS = re.compile(r"[-_.]")

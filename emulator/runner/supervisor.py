@@ -40,9 +40,9 @@ from anyio.abc import TaskGroup
 
 from emulator.context import EmulatorContext, Event
 from emulator.runner import status
-from emulator.runner.environment import LocalTarget, process_env
-from emulator.runner.process import AppProcess, health_client, is_our_process, kill_stale
-from emulator.runner.spec import KIND, AppSpec, SpecError, parse_app
+from emulator.runner.environment import LocalTarget, interpreter_env, process_env, same_interpreter
+from emulator.runner.process import AppProcess, WarmProcess, health_client, is_our_process, kill_stale
+from emulator.runner.spec import ENVIRONMENT_KIND, KIND, AppSpec, SpecError, parse_app
 from emulator.runner.status import AppStatus, RunningStatus
 from redaction import redact
 
@@ -83,6 +83,12 @@ class Runner:
         self.http: httpx.AsyncClient | None = None
         self._change = anyio.Event()
         self.ready = anyio.Event()  # set once subscribed and every stored app has been poked
+        # One warm interpreter (``warm_start``) for the next app to start, from the first
+        # managed environment's PUT on: an app's own process start (Python + the mcp SDK, about
+        # a second) then overlaps the writes before the app (its Entra app, its registry
+        # role's propagation) instead of following its PUT.
+        self.spare: WarmProcess | None = None
+        self._spare_starting = False
 
     async def run(self) -> None:
         try:
@@ -97,6 +103,7 @@ class Runner:
                 await anyio.sleep_forever()
         finally:
             self._closed = True
+            await self._drop_spare()
 
     # -- start-up
 
@@ -128,6 +135,8 @@ class Runner:
     # -- events
 
     async def _on_event(self, event: Event) -> None:
+        if event.kind == ENVIRONMENT_KIND and event.action == "put":
+            self.want_spare()
         if event.kind == KIND:
             self.poke(event.key)
             supervisor = self.supervisors.get(event.key)
@@ -153,6 +162,44 @@ class Runner:
             self.supervisors[key] = supervisor
             self._tg.start_soon(supervisor.run, name=f"runner:{key}")
         supervisor.wake()
+
+    # -- the warm interpreter
+
+    def want_spare(self) -> None:
+        """Start a warm interpreter for the next app, unless one is there or on its way."""
+        if self._closed or self._tg is None or self.spare is not None or self._spare_starting:
+            return
+        self._spare_starting = True
+        self._tg.start_soon(self._start_spare, name="runner:warm-interpreter")
+
+    async def _start_spare(self) -> None:
+        try:
+            assert self.target is not None
+            spare = await WarmProcess.start(interpreter_env(self.target, self.parent_env), self.apps_dir)
+        except OSError:
+            log.warning("could not start a warm interpreter; apps start afresh", exc_info=True)
+            return
+        finally:
+            self._spare_starting = False
+        if self._closed:
+            await spare.drop()
+            return
+        self.spare = spare
+        self.changed("")  # tests wait for it on the change notifications
+
+    def take_spare(self, env: Mapping[str, str]) -> WarmProcess | None:
+        """The warm interpreter for an app whose environment is ``env``, if it is the
+        interpreter that environment would start (``same_interpreter``) and still running."""
+        spare = self.spare
+        if spare is None or not spare.alive or not same_interpreter(env, spare.env):
+            return None
+        self.spare = None
+        return spare
+
+    async def _drop_spare(self) -> None:
+        spare, self.spare = self.spare, None
+        if spare is not None:
+            await spare.drop()
 
     def changed(self, key: str) -> None:
         """Called after every recorded status change (tests wait on it instead of sleeping)."""
@@ -292,7 +339,7 @@ class AppSupervisor:
             header.write(redact(line).encode())  # the image reference is the lab's input
         self._record(RunningStatus.PROGRESSING, "starting", log=str(log_path))
         try:
-            process = await AppProcess.start(env, log_path, spec.port, cwd=runner.apps_dir)
+            process = await self._spawn(env, log_path, spec.port)
         except OSError as exc:
             self._record(RunningStatus.FAILED, f"the process could not start: {exc}", log=str(log_path))
             self._schedule_restart()
@@ -305,6 +352,18 @@ class AppSupervisor:
         self._record(RunningStatus.PROGRESSING, "waiting for /health", pid=process.pid, log=str(log_path))
         self._tg.start_soon(self._guarded, self._watch, process, self._generation)
         self._tg.start_soon(self._guarded, self._await_health, process, self._generation, log_path)
+
+    async def _spawn(self, env: Mapping[str, str], log_path: Path, port: int) -> AppProcess:
+        """The app's process: the runner's warm interpreter when it fits, else a new one."""
+        runner = self.runner
+        warm = runner.take_spare(env)
+        if warm is not None:
+            try:
+                return await AppProcess.from_warm(warm, env, log_path, port, cwd=runner.apps_dir)
+            except OSError:
+                log.warning("container app %s: the warm interpreter was gone; starting afresh", self.key)
+                await warm.drop()
+        return await AppProcess.start(env, log_path, port, cwd=runner.apps_dir)
 
     async def _await_health(self, process: AppProcess, generation: int, log_path: Path) -> None:
         """Poll ``/health`` (bounded); record Running, or stop and record Failed on timeout."""

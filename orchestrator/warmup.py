@@ -41,6 +41,7 @@ import warnings
 # ``target._graph_client`` / ``providers.providers_for``): imported by ``begin`` itself.
 SDK_MODULES = (
     "azure.mgmt.apimanagement.aio",
+    "azure.mgmt.authorization.aio",
     "azure.mgmt.resource.resources.aio",
     "azure.core.pipeline.transport._aiohttp",
     "httpx",

@@ -601,3 +601,51 @@ def test_what_the_doctor_calls_missing_the_reconcile_is_refused(
     )
     statuses = [r.get("status") for r in emulator.requests()[before:] if r.get("api") == "graph"]
     assert statuses[-1] == 403
+
+
+def test_an_unreadable_assignment_list_is_a_failure_with_its_fix() -> None:
+    """A 403 on the role assignment list (Azure needs roleAssignments/read there) is one FAIL
+    line naming ARM's answer, with the assignment an Owner makes."""
+    from azure.core.exceptions import HttpResponseError, ODataV4Format
+
+    from orchestrator.target import Clients
+
+    refused = HttpResponseError(message="Forbidden")
+    refused.status_code = 403
+    refused.error = ODataV4Format(
+        {
+            "code": "AuthorizationFailed",
+            "message": "The client 'x' with object id 'x' does not have authorization.",
+        }
+    )
+
+    class _Refusing:  # the SDK's pager: the first page's request answers 403
+        def __aiter__(self) -> _Refusing:
+            return self
+
+        async def __anext__(self) -> Any:
+            raise refused
+
+    class _Assignments:
+        def list_for_subscription(self, **_kw: Any) -> Any:
+            return _Refusing()
+
+    class _Authorization:
+        role_assignments = _Assignments()
+
+    lab = unique_lab()
+    settings = TargetSettings(
+        kind="azure",
+        subscription_id="11111111-1111-1111-1111-111111111111",
+        tenant_id="22222222-2222-2222-2222-222222222222",
+        resource_group=lab.target.resource_group,
+        location=lab.target.location,
+    )
+    clients = Clients(settings, apim=None, resources=None, graph=None, authorization=_Authorization())
+    findings = anyio.run(preflight.subscription_rights, clients, build_graph(lab), {"oid": "o-1"})
+    assert [f.line() for f in findings] == [
+        "FAIL  rights: cannot read your role assignments on subscription 11111111-1111-1111-1111-111111111111 "
+        "(HTTP 403 AuthorizationFailed: The client 'x' with object id 'x' does not have authorization.)"
+        "  fix: an Owner of the subscription runs: az role assignment create --assignee o-1 --role Contributor "
+        "--scope /subscriptions/11111111-1111-1111-1111-111111111111"
+    ]

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import sys
 import threading
 import warnings
 
@@ -81,6 +82,8 @@ GRAPH_MODELS = (
 
 VERIFIER_MODULES = ("orchestrator.verify.after_reconcile",)
 
+WARMUP_SWITCH_INTERVAL_S = 0.0005
+
 
 def _import(names: tuple[str, ...]) -> None:
     with warnings.catch_warnings():
@@ -116,13 +119,22 @@ class Warmup:
             self.thread.start()
 
     def _later(self) -> None:
-        # Whatever goes wrong here is the main thread's to meet and report when it imports the
-        # same module itself: this thread must never print a traceback of its own.
-        with contextlib.suppress(Exception):
-            if self.graph:
-                graph_models()
-            if self.verify:
-                _import(VERIFIER_MODULES)
+        # While this thread imports (pure Python, holding the GIL), the main thread's event loop
+        # waits for the GIL each time it wakes up for I/O: up to the switch interval (5 ms by
+        # default), hundreds of times in a read. A shorter interval for the warm-up's duration
+        # gives the loop the GIL back sooner; the default comes back when the imports are done.
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(interval, WARMUP_SWITCH_INTERVAL_S))
+        try:
+            # Whatever goes wrong here is the main thread's to meet and report when it imports
+            # the same module itself: this thread must never print a traceback of its own.
+            with contextlib.suppress(Exception):
+                if self.graph:
+                    graph_models()
+                if self.verify:
+                    _import(VERIFIER_MODULES)
+        finally:
+            sys.setswitchinterval(interval)
 
     def join(self) -> None:
         """Wait for the thread (before importing the verifier: no two threads import it)."""

@@ -64,3 +64,18 @@ def test_only_what_the_command_needs_is_warmed() -> None:
     seen = _run(PROBE.format(graph=True, verify=False))
     assert seen["entities"] is True
     assert seen["verifier"] is False
+
+
+def test_the_switch_interval_is_shorter_only_while_the_thread_imports(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The main thread's loop gets the GIL back sooner while the thread imports; afterwards the
+    interpreter's interval is what it was."""
+    seen: list[float] = []
+    monkeypatch.setattr(warmup, "graph_models", lambda: seen.append(sys.getswitchinterval()))
+    before = sys.getswitchinterval()
+    warm = warmup.Warmup(graph=True, verify=False)
+    warm.begin()
+    warm.join()
+    assert seen == [pytest.approx(warmup.WARMUP_SWITCH_INTERVAL_S)]
+    assert sys.getswitchinterval() == before

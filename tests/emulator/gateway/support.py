@@ -286,6 +286,9 @@ class KeepAliveBackend:
         self.accepted = 0
         self.requests: list[str] = []
         self.drop_on_reused = False  # read a request on a reused connection, close without answering
+        # the answer's status line and extra header lines (a server refusing every token: 403 ...)
+        self.status = b"200 OK"
+        self.headers = b""
 
     async def handle(self, stream: Any) -> None:
         from anyio.streams.buffered import BufferedByteReceiveStream
@@ -313,7 +316,10 @@ class KeepAliveBackend:
                     await stream.aclose()
                     return
                 reply = f"{lines[0]} {body.decode()}".encode()
-                await stream.send(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(reply), reply))
+                await stream.send(
+                    b"HTTP/1.1 %s\r\n%sContent-Length: %d\r\n\r\n%s"
+                    % (self.status, self.headers, len(reply), reply)
+                )
                 served += 1
         except (
             anyio.EndOfStream,

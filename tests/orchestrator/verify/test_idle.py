@@ -106,3 +106,50 @@ async def test_skips_without_a_token() -> None:
     async with httpx.AsyncClient() as http:
         result = await check_idle_burst(http, "http://127.0.0.1:1/mcp", None)
     assert result.outcome is Outcome.SKIP
+
+
+@pytest.mark.parametrize(
+    ("status", "challenge"),
+    [
+        (b"403 Forbidden", 'Bearer error="insufficient_scope", scope="files.read.all"'),
+        (b"401 Unauthorized", 'Bearer error="invalid_token"'),
+    ],
+)
+async def test_fails_when_the_server_refuses_every_authorized_call(
+    gateway: tuple[str, KeepAliveBackend, UpstreamPool], status: bytes, challenge: str
+) -> None:
+    """A burst of refusals shows nothing about the pool: the check fails on the warm-up, naming
+    the answers and the refusal's challenge, and never idles (it used to PASS, "all 403")."""
+    url, backend, _ = gateway
+    backend.status = status
+    backend.headers = b"WWW-Authenticate: %s\r\n" % challenge.encode()
+
+    async def never() -> None:
+        raise AssertionError("the check idled although the warm-up was refused")
+
+    async with httpx.AsyncClient(timeout=10) as http:
+        result = await check_idle_burst(http, url, "token", wait_idle=never)
+    assert result.outcome is Outcome.FAIL, result.detail
+    code = status.split()[0].decode()
+    assert f"must all succeed, they answered {WARM}×{code} ({challenge})" in result.detail
+    assert len(backend.requests) == WARM
+
+
+async def test_fails_when_the_burst_is_refused_after_the_pause(
+    gateway: tuple[str, KeepAliveBackend, UpstreamPool],
+) -> None:
+    url, backend, pool = gateway
+
+    async def refuse_from_now_on() -> None:
+        await backend.expire_idle()
+        await until_closed_by_peer(pool)
+        backend.status = b"403 Forbidden"
+
+    async with httpx.AsyncClient(timeout=10) as http:
+        result = await check_idle_burst(http, url, "token", wait_idle=refuse_from_now_on)
+    assert result.outcome is Outcome.FAIL, result.detail
+    assert (
+        f"{BURST} of {BURST} concurrent requests answered [403, 403, 403, 403] instead of 200"
+        in result.detail
+    )
+    assert "stopped succeeding after the pause" in result.detail

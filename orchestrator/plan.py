@@ -17,7 +17,8 @@ Rules
   are ordered among themselves by kind (children before parents);
 * a same-named resource without the lab's ownership mark: refused (``OwnershipError``, naming
   the node's ``adopt_setting``) unless the node says ``adopt``; adopting is an update that adds
-  the mark (reason "adopt: ...");
+  the mark (reason "adopt: ..."). A resource carrying ANOTHER lab's mark (``Actual.owners``) is
+  refused adopt or not, naming that lab: adopting would silently take it from that lab;
 * destroy: every owned resource deleted in reverse dependency order; unowned ones left alone,
   and owned ones the lab never deletes (``Actual.keep``: an adopted resource group) too.
 
@@ -198,19 +199,35 @@ def _kind_dependencies(nodes: Iterable[NodeInput]) -> dict[str, set[str]]:
     return closure
 
 
-def _ownership_refusal(conflicts: list[tuple[NodeInput, Actual]], lab: str) -> OwnershipError:
-    lines = [
+def _conflict_line(node: NodeInput, actual: Actual, lab: str) -> str:
+    if actual.owners:
+        labs = " and ".join(repr(owner) for owner in actual.owners)
+        return (
+            f"{node.address}: the {actual.kind} {actual.name!r} is owned by lab {labs} (its ownership "
+            f"mark), not by lab {lab!r}; it cannot be adopted (`{node.adopt_setting}` takes over only "
+            "resources no lab owns): rename it in this lab.yaml, or remove it from lab "
+            f"{labs} first (reconcile that lab without it, or destroy that lab)"
+        )
+    return (
         f"{node.address}: a {actual.kind} named {actual.name!r} already exists and is not owned by lab "
         f"{lab!r}"
         + ("" if node.adopt_setting == "adopt: true" else f" (to adopt it: `{node.adopt_setting}`)")
-        for node, actual in conflicts
-    ]
+    )
+
+
+def _ownership_refusal(conflicts: list[tuple[NodeInput, Actual]], lab: str) -> OwnershipError:
+    lines = [_conflict_line(node, actual, lab) for node, actual in conflicts]
     first = conflicts[0][0].address
+    unmarked = any(not actual.owners for _, actual in conflicts)
     return OwnershipError(
         first,
         "refusing to take over resources this lab did not create:\n  "
         + "\n  ".join(lines)
-        + "\nRename them in lab.yaml, delete them, or set `adopt: true` on them to let this lab manage them.",
+        + (
+            "\nRename them in lab.yaml, delete them, or set `adopt: true` on them to let this lab manage them."
+            if unmarked
+            else ""
+        ),
     )
 
 
@@ -260,8 +277,8 @@ def _plan_node(
     if actual is None:
         known.pop(node.address, None)
         return Step(node.address, node.kind, desired.name, Action.CREATE, reason="does not exist", **common)
-    if not actual.owned and not node.adopt:
-        return None
+    if not actual.owned and (not node.adopt or actual.owners):
+        return None  # refused: not this lab's to take (another lab's, or not adopted)
     changes = provider.diff(desired, actual)
     if not actual.owned:
         changes = (FieldChange(OWNERSHIP_FIELD, "absent", f"prmlab-lab: {lab}"), *changes)

@@ -138,6 +138,9 @@ class Actual:
     # why this lab never deletes the resource although it owns it (an adopted resource group:
     # ``providers.arm.ResourceGroupProvider``); destroy leaves it, a delete or replacement is refused
     keep: str = ""
+    # the other labs whose ownership marks a resource not owned by this lab carries: adopting it
+    # would take it from them, so the plan refuses it (``plan._ownership_refusal``), adopt or not
+    owners: tuple[str, ...] = ()
 
 
 class Provider(Protocol):

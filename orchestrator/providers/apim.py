@@ -33,6 +33,7 @@ from orchestrator.providers.arm import norm_location
 from orchestrator.providers.base import (
     OWNER_TAG,
     arm_owned,
+    arm_owners,
     arm_tags,
     diff_owned,
     json_body,
@@ -163,7 +164,16 @@ class ApimServiceProvider:
             "principal_id": (body.get("identity") or {}).get("principalId"),
             "resource_id": res.id,
         }
-        actual = Actual("", self.kind, res.name, props, outputs, arm_owned(res.tags, lab), res.id)
+        actual = Actual(
+            "",
+            self.kind,
+            res.name,
+            props,
+            outputs,
+            arm_owned(res.tags, lab),
+            res.id,
+            owners=arm_owners(res.tags, lab),
+        )
         return key_of(res.name), actual
 
     async def read(self, lab_name: str, addresses: Mapping[str, Desired | None]) -> Mapping[str, Actual]:

@@ -23,6 +23,7 @@ from orchestrator.providers.base import (
     ADOPTED_TAG,
     OWNER_TAG,
     arm_owned,
+    arm_owners,
     arm_tags,
     diff_owned,
     json_body,
@@ -165,7 +166,16 @@ class ArmResourceProvider:
         props["@id"] = body.get("id")
         outputs = {"resource_id": body.get("id"), "name": body.get("name"), **self.spec_kind.outputs(body)}
         owned = arm_owned(body.get("tags"), self.ctx.lab)
-        return Actual("", self.kind, str(body.get("name")), props, outputs, owned, body.get("id"))
+        return Actual(
+            "",
+            self.kind,
+            str(body.get("name")),
+            props,
+            outputs,
+            owned,
+            body.get("id"),
+            owners=arm_owners(body.get("tags"), self.ctx.lab),
+        )
 
     async def _get(self, rid: str) -> Any:
         resources = self.ctx.clients.resources
@@ -293,6 +303,7 @@ class ResourceGroupProvider:
             keep=f"adopted by this lab (tag {ADOPTED_TAG}), not created by it: never deleted by it"
             if adopted
             else "",
+            owners=arm_owners(tags, self.ctx.lab),
         )
 
     async def read(self, lab_name: str, addresses: Mapping[str, Desired | None]) -> Mapping[str, Actual]:

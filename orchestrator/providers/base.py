@@ -45,6 +45,19 @@ def arm_owned(tags: Mapping[str, str] | None, lab: str) -> bool:
     return bool(tags) and (tags or {}).get(OWNER_TAG) == lab
 
 
+def arm_owners(tags: Mapping[str, str] | None, lab: str) -> tuple[str, ...]:
+    """The other lab whose mark ARM ``tags`` carry (``()``: none, or this lab's)."""
+    owner = str((tags or {}).get(OWNER_TAG) or "")
+    return (owner,) if owner and owner != lab else ()
+
+
+def graph_owners(tags: Iterable[str] | None, lab: str) -> tuple[str, ...]:
+    """The other labs whose marks a Graph object's ``tags`` carry (``graph_mark``)."""
+    prefix = f"{OWNER_TAG}:"
+    found = (t[len(prefix) :] for t in (tags or []) if t.startswith(prefix))
+    return tuple(sorted({owner for owner in found if owner and owner != lab}))
+
+
 def graph_mark(lab: str) -> str:
     """Graph application / service principal ``tags`` entry."""
     return f"{OWNER_TAG}:{lab}"

@@ -30,6 +30,7 @@ from orchestrator.kinds import Kind
 from orchestrator.providers.base import (
     diff_owned,
     graph_mark,
+    graph_owners,
     stable_uuid,
 )
 from orchestrator.providers.common import (
@@ -439,7 +440,16 @@ class EntraAppProvider(GraphProvider):
     def _actual(self, app: Any) -> Actual:
         props = app_actual_properties(app)
         owned = graph_mark(self.ctx.lab) in (app.tags or [])
-        return Actual("", self.kind, str(app.unique_name), props, app_outputs(app, props), owned, app.id)
+        return Actual(
+            "",
+            self.kind,
+            str(app.unique_name),
+            props,
+            app_outputs(app, props),
+            owned,
+            app.id,
+            owners=graph_owners(app.tags, self.ctx.lab),
+        )
 
     async def read(self, lab_name: str, addresses: Mapping[str, Desired | None]) -> Mapping[str, Actual]:
         found: list[tuple[Key, Actual]] = []

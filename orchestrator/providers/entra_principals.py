@@ -16,6 +16,7 @@ from orchestrator.kinds import Kind
 from orchestrator.providers.base import (
     diff_owned,
     graph_mark,
+    graph_owners,
 )
 from orchestrator.providers.common import (
     Context,
@@ -70,7 +71,9 @@ class ServicePrincipalProvider(GraphProvider):
         owned = graph_mark(self.ctx.lab) in (sp.tags or [])
         props = {"@app": unique, "tags": list(sp.tags or [])}
         outputs = {"object_id": sp.id, "client_id": sp.app_id, "principal_id": sp.id}
-        return Actual("", self.kind, unique, props, outputs, owned, sp.id)
+        return Actual(
+            "", self.kind, unique, props, outputs, owned, sp.id, owners=graph_owners(sp.tags, self.ctx.lab)
+        )
 
     async def read(self, lab_name: str, addresses: Mapping[str, Desired | None]) -> Mapping[str, Actual]:
         apps = {str(a.app_id): str(a.unique_name) for a in await self.owned_apps()}

@@ -57,6 +57,7 @@ def plan_for(case: dict[str, Any]) -> Plan:
             a.get("outputs", {}),
             a.get("owned", True),
             keep=a.get("keep", ""),
+            owners=tuple(a.get("owners", ())),
         )
         for a in case["actual"]
     }
@@ -74,6 +75,8 @@ def test_plan_case(case: dict[str, Any]) -> None:
             plan_for(case)
         for text in case["error_text"]:
             assert text in info.value.message
+        for text in case.get("error_text_absent", ()):
+            assert text not in info.value.message
         return
     plan = plan_for(case)
     assert {s.address for s in plan.steps} == set(case["expect"])

@@ -37,9 +37,13 @@ def _known_groups(ctx: click.Context, param: click.Parameter, value: tuple[str, 
 @click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option(
     "--token",
+    "tokens",
     envvar="PRMLAB_TOKEN",
-    default=None,
-    help="Azure target: an access token for the MCP API (skips the browser sign-in). Env: PRMLAB_TOKEN.",
+    multiple=True,
+    metavar="[API=]TOKEN",
+    help="An access token for an MCP API's client (skips its browser sign-in on an Azure target). "
+    "API=TOKEN: for that MCP API; a bare TOKEN: for every MCP API, when they all accept one app's "
+    "tokens. Repeatable. Env: PRMLAB_TOKEN (whitespace-separated).",
 )
 @click.option(
     "--check",
@@ -48,7 +52,7 @@ def _known_groups(ctx: click.Context, param: click.Parameter, value: tuple[str, 
     callback=_known_groups,
     help="Run only these checks or groups (discovery, client, idle, forged, bypass, gateway); repeatable.",
 )
-def command(lab_file: Path, output: str, token: str | None, checks: tuple[str, ...]) -> int:
+def command(lab_file: Path, output: str, tokens: tuple[str, ...], checks: tuple[str, ...]) -> int:
     """Prove the deployed lab works: discovery, sign-in, tool call, forged tokens refused."""
     import anyio
 
@@ -56,10 +60,15 @@ def command(lab_file: Path, output: str, token: str | None, checks: tuple[str, .
     from orchestrator.labfile import complete, load
     from orchestrator.target import TargetSettings
     from orchestrator.verify.after_reconcile import run_for_lab, write_report
+    from orchestrator.verify.targeting import tokens_per_api
 
     lab, _ = load(lab_file)
     settings = TargetSettings.for_lab(lab)
     lab, graph = complete(lab, settings.subscription_id)
+    try:
+        per_api = tokens_per_api(lab, tokens)
+    except ValueError as exc:  # a usage error (exit 2), before anything runs
+        raise click.BadParameter(str(exc), param_hint="'--token'") from exc
 
     async def main() -> int:
         outputs = await read_outputs(lab, graph, settings)
@@ -67,7 +76,7 @@ def command(lab_file: Path, output: str, token: str | None, checks: tuple[str, .
             lab,
             outputs,
             settings,
-            token=token,
+            tokens=per_api,
             checks=frozenset(checks) if checks else None,
             progress=sys.stderr,  # the live lines; stdout is the report
         )

@@ -6,7 +6,8 @@ Flow: ``engine.read_outputs`` (or the apply's outcomes) gives node address -> ``
 providers and the verifier use) and names the results. A value not on the target yet (the lab is
 not, or not fully, deployed) is ``None``.
 
-Which API is the MCP endpoint: every API of ``type: mcp`` (the first is ``mcp_url``); the
+Which API is the MCP endpoint: every API of ``type: mcp`` (the first is ``mcp_url``; VS Code's
+``mcp.json`` names each, ``vscode_server_name``); the
 authorization server: Entra's issuer in ``entra`` mode, the URL of the API whose policy is the
 mode's authorization-server template in ``gateway`` mode (``orchestrator.modes``).
 """
@@ -37,7 +38,7 @@ DESCRIPTIONS: Mapping[str, str] = {
     "client_ids": "every app registration: lab.yaml key -> client id",
     "gateway_url": "the API Management gateway",
     "server_url": "the MCP server reached directly (bypassing the gateway)",
-    "vscode_mcp_json": "a ready-to-paste VS Code .vscode/mcp.json",
+    "vscode_mcp_json": "a ready-to-paste VS Code .vscode/mcp.json: one server per API of type mcp",
     "ca_file": "local target: the CA clients must trust (NODE_EXTRA_CA_CERTS, SSL_CERT_FILE)",
 }
 
@@ -73,6 +74,24 @@ def _authorization_server(
     return None
 
 
+def vscode_server_name(lab_name: str, key: str, several: bool) -> str:
+    """An MCP API's server name in VS Code's mcp.json: the lab's name, or ``<lab>-<api key>``
+    when the lab has several MCP APIs."""
+    return f"{lab_name}-{key}" if several else lab_name
+
+
+def vscode_mcp_json(lab_name: str, urls: Mapping[str, Any]) -> dict[str, Any] | None:
+    """VS Code's mcp.json for the MCP APIs ``urls`` (API key -> URL, in lab.yaml order; those not
+    deployed yet, ``None``, left out); ``None`` when none is."""
+    several = len(urls) > 1
+    servers = {
+        vscode_server_name(lab_name, key, several): {"type": "http", "url": url}
+        for key, url in urls.items()
+        if url is not None
+    }
+    return {"servers": servers} if servers else None
+
+
 def lab_outputs(
     lab: Lab,
     outputs: Mapping[str, Mapping[str, Any]],
@@ -98,9 +117,7 @@ def lab_outputs(
         },
         "gateway_url": _get(lab, outputs, targets, "apim.service.gateway_url") if lab.apim else None,
         "server_url": server_url,
-        "vscode_mcp_json": (
-            {"servers": {lab.name: {"type": "http", "url": mcp_url}}} if mcp_url is not None else None
-        ),
+        "vscode_mcp_json": vscode_mcp_json(lab.name, mcp_urls),
         "ca_file": str(ca_file) if ca_file is not None else None,
     }
     assert list(values) == list(DESCRIPTIONS)

@@ -101,11 +101,13 @@ async def run_for_lab(
     outputs: Mapping[str, Mapping[str, Any]],
     settings: TargetSettings,
     *,
-    token: str | None = None,
+    tokens: Mapping[str, str] | None = None,
     checks: frozenset[str] | None = None,
     progress: TextIO | None = None,
 ) -> Report:
-    """Verify ``lab``; with ``progress``, a line there as each check group starts."""
+    """Verify ``lab``; with ``progress``, a line there as each check group starts. ``tokens``:
+    MCP API key -> the access token its client uses instead of signing in
+    (``targeting.tokens_per_api``)."""
     from orchestrator.verify.runner import run_verification
     from orchestrator.verify.targeting import build_target, mcp_api_keys
 
@@ -132,7 +134,7 @@ async def run_for_lab(
             local=local,
             ca_file=settings.ca_file if local else None,
             minter=local_minter(settings) if local else None,
-            token=token,
+            token=(tokens or {}).get(key),
             checks=checks,
             api=key,
             backend_keep_alive_s=settings.backend_keep_alive_s,
@@ -223,18 +225,22 @@ async def verify(
     from orchestrator.spec.refs import resolve
     from orchestrator.spec.values import Ref
     from orchestrator.verify.connect import connection_help
-    from orchestrator.verify.targeting import mcp_api_key, resource_app_key
+    from orchestrator.verify.targeting import mcp_api_keys, resource_app_key
 
     report = await run_for_lab(lab, outputs, settings, progress=out)
     write_report(report, out)
     targets = settings.outputs()
-    url = resolve(Ref(ref=f"apim.apis.{mcp_api_key(lab)}.url"), lab, outputs, targets)
-    client_id = None
-    if mode_of(lab).runs("client"):  # a pre-registered client signs in: show its id
-        client_id = str(
-            resolve(Ref(ref=f"entra.apps.{resource_app_key(lab)}.client_id"), lab, outputs, targets)
-        )
+    keys = mcp_api_keys(lab)
+    urls = {key: str(resolve(Ref(ref=f"apim.apis.{key}.url"), lab, outputs, targets)) for key in keys}
+    client_ids = None
+    if mode_of(lab).runs("client"):  # a pre-registered client signs in: show its id, per API
+        client_ids = {
+            key: str(
+                resolve(Ref(ref=f"entra.apps.{resource_app_key(lab, key)}.client_id"), lab, outputs, targets)
+            )
+            for key in keys
+        }
     out.write(
-        connection_help(lab.name, str(url), settings.ca_file if settings.kind == "local" else None, client_id)
+        connection_help(lab.name, urls, settings.ca_file if settings.kind == "local" else None, client_ids)
     )
     return report

@@ -224,6 +224,13 @@ def server_label(info: Any) -> str:
     return label + (f" ({printable(str(title))})" if title else "")
 
 
+_GIVEN = "no sign-in: the token given with --token"
+
+
+class GivenTokenRefusedError(Exception):
+    """The MCP endpoint refused the token given with ``--token`` (the flow would sign in)."""
+
+
 async def check_client_flow(target: VerifyTarget) -> tuple[list[CheckResult], str | None]:
     """Sign in with the real MCP client and call the tool; returns the results and the token."""
     client_info = OAuthClientInformationFull(
@@ -238,6 +245,12 @@ async def check_client_flow(target: VerifyTarget) -> tuple[list[CheckResult], st
     )
 
     async def strict_redirect(url: str) -> None:
+        if target.token is not None:
+            # the endpoint refused the token given with --token: that is the finding, not a
+            # reason to sign in with another one
+            raise GivenTokenRefusedError(
+                "the token given with --token was refused; verification does not sign in instead"
+            )
         # A spec-strict client: no PKCE S256 in the discovered metadata, no sign-in (``strict``).
         refuse_unless_pkce(provider.context.oauth_metadata)
         await browser.redirect(url)
@@ -269,7 +282,9 @@ async def check_client_flow(target: VerifyTarget) -> tuple[list[CheckResult], st
                 CheckResult(
                     "client.sign_in",
                     Outcome.PASS,
-                    f"token obtained through the MCP OAuth flow (spec-strict: PKCE S256 of {issuer})",
+                    _GIVEN
+                    if target.token is not None
+                    else f"token obtained through the MCP OAuth flow (spec-strict: PKCE S256 of {issuer})",
                 )
             )
             results.append(CheckResult("client.initialize", Outcome.PASS, server_label(client.server_info)))
@@ -312,7 +327,11 @@ async def check_client_flow(target: VerifyTarget) -> tuple[list[CheckResult], st
         if not results and storage.tokens is not None and cause:
             # signed in: the endpoint refused the token it got (initialize)
             results.append(
-                CheckResult("client.sign_in", Outcome.PASS, "token obtained through the MCP OAuth flow")
+                CheckResult(
+                    "client.sign_in",
+                    Outcome.PASS,
+                    _GIVEN if target.token is not None else "token obtained through the MCP OAuth flow",
+                )
             )
             name = "client.initialize"
         else:

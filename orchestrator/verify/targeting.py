@@ -6,12 +6,14 @@ endpoint" of ``prmlab output``). Which app is its resource: the API's ``app`` (w
 scope. The server reached directly (the ``bypass`` battery): the URL of the API's backend when it
 is a lab server's URL. The client that signs in: the app's first pre-authorized client (VS Code in
 the default lab, a first-party client in Entra and in the local identity service), so no consent
-prompt stands in the way of a headless check.
+prompt stands in the way of a headless check. A token given on the command line
+(``tokens_per_api``: ``prmlab verify --token``) replaces the sign-in of the API it is for.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +62,54 @@ def resource_app_key(lab: Lab, api: str | None = None) -> str:
         if app.scopes:
             return str(key)
     raise VerificationError("cannot verify: no app registration in lab.yaml exposes a scope")
+
+
+_API_PREFIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")  # an API key, not a token's base64
+
+
+def tokens_per_api(lab: Lab, given: Sequence[str]) -> dict[str, str]:
+    """``prmlab verify --token`` values -> the token each MCP API's client uses instead of
+    signing in (an API left out signs in as usual).
+
+    ``API=TOKEN`` is that API's token. A bare ``TOKEN`` serves every MCP API, which only works
+    when they all accept one app registration's tokens (an access token's audience is one app);
+    otherwise, or for a key that is not one of the lab's MCP APIs, a ``ValueError`` says what to
+    give. Messages never contain a token."""
+    if not given:
+        return {}
+    keys = mcp_api_keys(lab)
+    keyed: dict[str, str] = {}
+    bare: list[str] = []
+    for value in given:
+        name, sep, rest = value.partition("=")
+        if sep and name in keys:
+            if name in keyed:
+                raise ValueError(f"two tokens for MCP API {name!r}")
+            if not rest:
+                raise ValueError(f"no token after {name}=")
+            keyed[name] = rest
+        elif sep and rest.strip("=") and _API_PREFIX.fullmatch(name):
+            # meant as API=TOKEN (a bare token holds '=' only as base64 padding, at its end)
+            raise ValueError(
+                f"{name!r} is not an MCP API of lab {lab.name!r} (its MCP APIs: {', '.join(keys)})"
+            )
+        else:
+            bare.append(value)
+    per_api = "; give one per API: " + " ".join(f"--token {k}=<token>" for k in keys)
+    if bare and keyed:
+        raise ValueError("give one token for every MCP API or one per API (API=TOKEN), not both")
+    if len(bare) > 1:
+        raise ValueError(f"{len(bare)} tokens without an API{per_api}")
+    if not bare:
+        return keyed
+    apps = {key: resource_app_key(lab, key) for key in keys}
+    if len(set(apps.values())) > 1:
+        accepted = ", ".join(f"{key}: app {app!r}" for key, app in apps.items())
+        raise ValueError(
+            f"one token cannot serve every MCP API of lab {lab.name!r}: they accept tokens of "
+            f"different app registrations ({accepted}) and a token's audience is one app{per_api}"
+        )
+    return dict.fromkeys(keys, bare[0])
 
 
 def _server_url(

@@ -80,3 +80,51 @@ def test_text_rendering_lists_every_output_or_one_value_bare() -> None:
     assert "ca_file              = null" in listed
     assert render_text(values, "mcp_url") == f"{GATEWAY}/mcp"  # bare, for "$(prmlab output mcp_url)"
     assert json.loads(render_text(values, "client_ids")) == {"mcp": "c-mcp"}
+
+
+def test_vscode_mcp_json_names_every_mcp_api() -> None:
+    lab_file = ROOT / "labs" / "two-servers.yaml"
+    lab, _ = load(lab_file)
+    outputs = node_outputs(lab_file)
+    values = lab_outputs(lab, outputs, TARGETS)
+    assert values["vscode_mcp_json"] == {
+        "servers": {
+            "mcp-two-servers-mcp": {"type": "http", "url": f"{GATEWAY}/mcp"},
+            "mcp-two-servers-mcp2": {"type": "http", "url": f"{GATEWAY}/mcp2"},
+        }
+    }
+    del outputs["api.mcp2"]  # not created yet: left out, the other still named as one of several
+    values = lab_outputs(lab, outputs, TARGETS)
+    assert values["vscode_mcp_json"] == {
+        "servers": {"mcp-two-servers-mcp": {"type": "http", "url": f"{GATEWAY}/mcp"}}
+    }
+
+
+def test_the_connection_help_names_every_mcp_api() -> None:
+    from orchestrator.verify.connect import connection_help
+
+    one = connection_help("lab", {"mcp": "https://g/mcp"}, None, {"mcp": "c-1"})
+    assert "\nMCP endpoint: https://g/mcp\n" in one
+    assert '"lab": {' in one
+    assert "(MCP Inspector in entra mode): client id c-1, redirect" in one
+    two = connection_help(
+        "lab",
+        {"mcp": "https://g/mcp", "mcp2": "https://g/mcp2"},
+        Path("/ca.pem"),
+        {"mcp": "c-1", "mcp2": "c-2"},
+    )
+    assert (
+        "\nMCP endpoints:\n  mcp: https://g/mcp\n  mcp2: https://g/mcp2\nVS Code (.vscode/mcp.json):\n" in two
+    )
+    block = two[two.index("VS Code (.vscode/mcp.json):\n") :].split("\n", 1)[1]
+    assert json.loads(block[: block.index("\n  }\n") + 4]) == {
+        "servers": {
+            "lab-mcp": {"type": "http", "url": "https://g/mcp"},
+            "lab-mcp2": {"type": "http", "url": "https://g/mcp2"},
+        }
+    }
+    assert (
+        "redirect http://localhost:6274/oauth/callback, client id per MCP API:\n  mcp: c-1\n  mcp2: c-2\n"
+        in two
+    )
+    assert "NODE_EXTRA_CA_CERTS=/ca.pem" in two

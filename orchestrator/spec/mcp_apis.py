@@ -9,7 +9,12 @@ An MCP API needs three things to be discoverable and protected (RFC 9728, MCP au
 1. its **policy**: the token checks and the 401 challenge whose ``resource_metadata`` is the API's
    own path-inserted PRM URL. Left out in ``entra`` mode, it is the mode's MCP API template
    (``modes``) with the API's app; a policy of that template that leaves out
-   ``resource_metadata_url`` gets ``{ref: apim.apis.<key>.prm_url}``.
+   ``resource_metadata_url`` gets ``{ref: apim.apis.<key>.prm_url}``. Left out in ``gateway``
+   mode, it is ``gateway-mcp-api`` bound to the gateway authorization server (an API whose
+   policy is ``gateway-oauth``) that issues tokens for this API (its ``resource``): that
+   server's tenant, client id and scope, the API's URL, PRM and backend. One authorization
+   server issues tokens for one resource (RFC 8707 audience binding): an MCP API none issues
+   them for is refused at its line, naming what to add.
 2. its **PRM under the API**: ``GET <api>/.well-known/oauth-protected-resource`` (operation
    ``prm``), RFC 9728 §3's "under the resource" form.
 3. its **PRM at the path-inserted URL** ``<gateway>/.well-known/oauth-protected-resource/<path>``
@@ -23,7 +28,9 @@ API's PRM, are refused — the copy-paste defect of a second MCP API.
 
 The derived PRM document: ``resource`` = the API's URL (``apim.apis.<key>.url``, byte for byte);
 ``authorization_servers`` = the issuers of the lab's authorization-server metadata policies
-(templates ``entra-metadata``, ``gateway-metadata``), then Entra's issuer in ``entra`` mode;
+(templates ``entra-metadata``, ``gateway-metadata``), then Entra's issuer in ``entra`` mode (in
+``gateway`` mode only the issuer of the authorization server issuing the API's tokens, when one
+does: a client takes the first it is given);
 ``scopes_supported`` = the app's scope; ``resource_name`` = the API's display name.
 
 The API's app (whose tokens it accepts): ``app:`` on the API; else the app whose
@@ -48,6 +55,7 @@ DISCOVERY_API = "mcp-prm-dynamic-discovery"
 PRM_OPERATION = "prm"
 PRM_TEMPLATE = "prm"
 MCP_API_TEMPLATE = {"entra": "mcp-api-entra", "gateway": "gateway-mcp-api"}
+GATEWAY_AS_TEMPLATE = "gateway-oauth"  # modes: gateway mode's authorization_server_template
 METADATA_TEMPLATES = ("entra-metadata", "gateway-metadata")
 
 
@@ -71,6 +79,12 @@ def _ref_address(value: Any) -> str | None:
 def _is_prm_op(op: Any, url_template: str) -> bool:
     op = _map(op)
     return str(op.get("method", "")).upper() == "GET" and op.get("url_template") == url_template
+
+
+def _shown(value: Any) -> str:
+    """A lab.yaml value as the user wrote it: ``{ref: a.b}`` for a reference."""
+    address = _ref_address(value)
+    return f"{{ref: {address}}}" if address is not None else repr(value)
 
 
 def _policies(apis: dict[str, Any]) -> Iterator[tuple[PathT, dict[str, Any]]]:
@@ -128,6 +142,58 @@ class _Completion:
         if self.mode == "entra":
             servers.append({"ref": "target.issuer"})
         return servers
+
+    def gateway_servers(self, apis: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        """The gateway authorization servers: (API key, its ``gateway-oauth`` policy's variables)."""
+        return [
+            (str(k), _map(_map(a).get("policy")).get("variables") or {})
+            for k, a in apis.items()
+            if _map(_map(a).get("policy")).get("template") == GATEWAY_AS_TEMPLATE
+        ]
+
+    def issuing_for(self, key: str, apis: dict[str, Any]) -> dict[str, Any] | None:
+        """The variables of the gateway authorization server issuing tokens for MCP API ``key``."""
+        own = f"apim.apis.{key}.url"
+        return next((v for _, v in self.gateway_servers(apis) if _is_ref(v.get("resource"), own)), None)
+
+    def no_gateway_server(self, where: PathT, key: str, apis: dict[str, Any]) -> None:
+        own = f"{{ref: apim.apis.{key}.url}}"
+        servers = self.gateway_servers(apis)
+        if servers:
+            issuing = "; ".join(
+                f"apim.apis.{k} issues them for {_shown(v.get('resource'))}" for k, v in servers
+            )
+            have = (
+                f"none of the lab's issues them ({issuing}; one issues tokens for one resource only, "
+                "RFC 8707 audience binding)"
+            )
+        else:
+            have = "the lab has none"
+        self.at(
+            where,
+            f"apim.apis.{key}: in authorization mode 'gateway' clients get this MCP API's tokens from "
+            f"a gateway authorization server, but {have}: add an API whose policy has template "
+            f"{GATEWAY_AS_TEMPLATE} with `resource: {own}` (as apim.apis.oauth in labs/gateway.yaml) "
+            f"and a gateway-metadata policy for its issuer; this API's policy "
+            f"({MCP_API_TEMPLATE['gateway']}) is then derived",
+        )
+
+    def gateway_api_policy(
+        self, key: str, api: dict[str, Any], app: str, server: dict[str, Any]
+    ) -> dict[str, Any]:
+        """``gateway-mcp-api`` for MCP API ``key``, bound to the authorization server ``server``."""
+        variables: dict[str, Any] = {
+            "tenant_id": server.get("tenant_id", {"ref": "target.tenant_id"}),
+            "audience": server.get("client_id", {"ref": f"entra.apps.{app}.client_id"}),
+            "scope": server.get("scope", {"ref": f"entra.apps.{app}.scope"}),
+            "resource": {"ref": f"apim.apis.{key}.url"},
+            "resource_metadata_url": {"ref": f"apim.apis.{key}.prm_url"},
+        }
+        if _list(_map(self.apps.get(app)).get("identifier_uris")):
+            variables["identifier_uri"] = {"ref": f"entra.apps.{app}.identifier_uri"}
+        if isinstance(api.get("backend"), str):
+            variables["backend_id"] = api["backend"]
+        return {"template": MCP_API_TEMPLATE["gateway"], "variables": variables}
 
     def prm_policy(self, key: str, api: dict[str, Any], app: str, servers: list[Any]) -> dict[str, Any]:
         return {
@@ -191,19 +257,29 @@ class _Completion:
                     "no app registration: set `app` to the entra.apps key whose tokens it accepts",
                 )
                 continue
+            server = self.issuing_for(key, apis) if self.mode == "gateway" else None
             if needs_policy:
-                if self.mode != "entra":
+                if self.mode == "gateway":
+                    if server is None:
+                        self.no_gateway_server(where, key, apis)
+                        continue
+                    api["policy"] = self.gateway_api_policy(key, api, app, server)
+                elif self.mode != "entra":
                     self.at(
                         where,
                         f"apim.apis.{key}: in authorization mode '{self.mode}' an MCP API declares its "
-                        f"policy (template {MCP_API_TEMPLATE.get(self.mode, '?')}): the gateway's "
-                        "authorization server is configured for the resources it names",
+                        f"policy (template {MCP_API_TEMPLATE.get(self.mode, '?')})",
                     )
                     continue
-                api["policy"] = self.api_policy(key, app)
+                else:
+                    api["policy"] = self.api_policy(key, app)
             if not needs_prm and not needs_discovery:
                 continue
-            if not servers:
+            if server is not None and server.get("issuer") in servers:
+                servers_of_api = [server["issuer"]]  # a client takes the first: the one issuing its tokens
+            else:
+                servers_of_api = servers
+            if not servers_of_api:
                 self.at(
                     where,
                     f"apim.apis.{key}: no authorization server to name in its PRM (the lab has no "
@@ -211,7 +287,7 @@ class _Completion:
                     "its PRM operations yourself",
                 )
                 continue
-            prm = self.prm_policy(key, api, app, servers)
+            prm = self.prm_policy(key, api, app, servers_of_api)
             if needs_prm:
                 ops[_free(ops, PRM_OPERATION)] = {
                     "method": "GET",
@@ -267,6 +343,26 @@ class _Completion:
                 f"the 401 challenge of apim.apis.{key} must point at its own PRM "
                 f"({{ref: {own_prm}}}), not {{ref: {address}}}",
             )
+        bound = _ref_address(_map(policy.get("variables")).get("resource"))
+        if (
+            policy.get("template") == MCP_API_TEMPLATE["gateway"]
+            and bound is not None
+            and bound.startswith("apim.apis.")
+            and bound != own_url
+        ):
+            self.at(
+                ("apim", "apis", key, "policy", "variables", "resource"),
+                f"apim.apis.{key}'s policy admits the gateway tokens issued for its resource, so that "
+                f"must be {{ref: {own_url}}} (RFC 8707 audience binding), not {{ref: {bound}}}",
+            )
+        elif (
+            self.mode == "gateway"
+            and policy.get("template") == MCP_API_TEMPLATE["gateway"]
+            and bound == own_url
+            and self.gateway_servers(apis)
+            and self.issuing_for(key, apis) is None
+        ):
+            self.no_gateway_server(("apim", "apis", key, "policy"), key, apis)
         path = str(api.get("path", "")).strip("/")
         places: list[tuple[PathT, Any]] = [
             (("apim", "apis", key, "operations", op_key), op)

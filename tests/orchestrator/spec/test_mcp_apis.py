@@ -216,17 +216,68 @@ def test_which_app_is_ambiguous_and_app_names_it(tmp_path: Path) -> None:
     )
 
 
-def test_gateway_mode_derives_the_prm_but_not_the_policy(tmp_path: Path) -> None:
-    gateway = (
-        (ROOT / "labs" / "gateway.yaml").read_text().replace("source: ../mcp_server", "source: ./mcp_server")
-    )
-    text = gateway.replace(
+GATEWAY = (
+    (ROOT / "labs" / "gateway.yaml").read_text().replace("source: ../mcp_server", "source: ./mcp_server")
+)
+
+
+def _without_mcp_policy(text: str) -> str:
+    """labs/gateway.yaml with the MCP API's own policy block left out."""
+    start = text.index("      policy:\n        template: gateway-mcp-api")
+    return text[:start] + text[text.index("      operations:\n", start) :]
+
+
+def test_gateway_mode_derives_the_mcp_apis_policy_from_the_authorization_server(tmp_path: Path) -> None:
+    """Left out, the MCP API's policy is gateway-mcp-api bound to the authorization server that
+    issues its tokens: exactly what labs/gateway.yaml declares (it used to be refused)."""
+    declared = _lab(tmp_path, GATEWAY).apim.apis["mcp"].policy
+    derived = _lab(tmp_path, _without_mcp_policy(GATEWAY)).apim.apis["mcp"].policy
+    assert derived is not None
+    assert declared is not None
+    assert derived.template == declared.template == "gateway-mcp-api"
+    assert _vars(derived) == _vars(declared)
+
+
+def test_gateway_mode_refuses_an_mcp_api_no_authorization_server_issues_tokens_for(tmp_path: Path) -> None:
+    text = GATEWAY.replace(
         "    mcp-prm-dynamic-discovery:",
         SECOND_API.replace("    # RFC 9728 discovery", "    mcp-prm-dynamic-discovery:"),
         1,
     )
-    assert text != gateway
+    assert text != GATEWAY
+    line = text[: text.index("    mcp2:\n")].count("\n") + 2  # the API's mapping starts below its key
     issues = _issues(tmp_path, text)
-    assert len(issues) == 1, issues
-    [issue] = issues
-    assert "apim.apis.mcp2: in authorization mode 'gateway' an MCP API declares its policy" in issue
+    assert issues == [
+        f"{line}:apim.apis.mcp2: apim.apis.mcp2: in authorization mode 'gateway' clients get this MCP API's "
+        "tokens from a gateway authorization server, but none of the lab's issues them (apim.apis.oauth "
+        "issues them for {ref: apim.apis.mcp.url}; one issues tokens for one resource only, RFC 8707 "
+        "audience binding): add an API whose policy has template gateway-oauth with "
+        "`resource: {ref: apim.apis.mcp2.url}` (as apim.apis.oauth in labs/gateway.yaml) and a "
+        "gateway-metadata policy for its issuer; this API's policy (gateway-mcp-api) is then derived"
+    ], issues
+    # declared instead, copied from mcp's: its resource is mcp's (the copy-paste defect) ...
+    block = GATEWAY[GATEWAY.index("      policy:\n        template: gateway-mcp-api") :]
+    block = block[: block.index("      operations:\n")].replace(
+        "apim.apis.mcp.prm_url", "apim.apis.mcp2.prm_url"
+    )
+    copied = text.replace("      path: tools/two\n", "      path: tools/two\n" + block, 1)
+    [issue] = _issues(tmp_path, copied)
+    assert (
+        "apim.apis.mcp2.policy.variables.resource: apim.apis.mcp2's policy admits the gateway tokens" in issue
+    )
+    assert (
+        "must be {ref: apim.apis.mcp2.url} (RFC 8707 audience binding), not {ref: apim.apis.mcp.url}" in issue
+    )
+    # ... or its own: still no authorization server issues tokens for it
+    own = copied.replace(
+        "          resource: {ref: apim.apis.mcp.url}\n          # The PRM URL that is really served (path-inserted, "
+        "RFC 9728 section 3.1).\n          resource_metadata_url: {ref: apim.apis.mcp2.prm_url}",
+        "          resource: {ref: apim.apis.mcp2.url}\n          resource_metadata_url: {ref: apim.apis.mcp2.prm_url}",
+        1,
+    )
+    assert own != copied
+    [issue] = _issues(tmp_path, own)
+    assert "apim.apis.mcp2.policy: apim.apis.mcp2: in authorization mode 'gateway'" in issue
+    assert (
+        "but none of the lab's issues them (apim.apis.oauth issues them for {ref: apim.apis.mcp.url}" in issue
+    )

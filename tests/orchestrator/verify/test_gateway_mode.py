@@ -1,5 +1,5 @@
-"""Gateway mode end to end on the local target: ``labs/gateway.yaml`` reconciled into the emulator
-through the real SDKs, then every gateway-mode check run against the local gateway (which runs
+"""Gateway mode end to end on the local target: ``labs/gateway.yaml`` (its MCP API's policy left
+to prmlab to derive) reconciled into the emulator through the real SDKs, then every gateway-mode check run against the local gateway (which runs
 the rendered policies) with the real ``mcp`` SDK client — and each negative check shown able to
 fail by storing a policy with that one protection removed.
 """
@@ -122,6 +122,10 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         # This module registers far more clients from 127.0.0.1 than a person would.
         assert "registrations_per_minute: 20" in text
         text = text.replace("registrations_per_minute: 20", "registrations_per_minute: 1000")
+        # The MCP API without its own policy: prmlab derives it from the authorization server that
+        # issues its tokens (spec.mcp_apis), and every check below runs against the derived one.
+        start = text.index("      policy:\n        template: gateway-mcp-api")
+        text = text[:start] + text[text.index("      operations:\n", start) :]
         lab_file = folder / "lab" / "lab.yaml"
         lab_file.parent.mkdir()
         lab_file.write_text(text)

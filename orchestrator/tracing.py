@@ -8,11 +8,14 @@ ARM serves the same operations: ``emulator/arm/apim_tracing.py``):
    ``purposes: ["tracing"]`` and a short ``credentialsExpireAfter`` (REST spec
    ``Gateway_ListDebugCredentials``, 2024-05-01; Learn "Enable tracing for an API");
 2. the request to the gateway with the credential in ``Apim-Debug-Authorization`` (and the
-   caller's ``--token`` as the bearer token); the answer names ``Apim-Trace-Id`` (or, when the
+   caller's ``--token`` as the bearer token; for an API that needs a subscription key, the
+   primary key of the lab's subscription, read through ARM ``Subscription_ListSecrets``, in
+   ``Ocp-Apim-Subscription-Key``); the answer names ``Apim-Trace-Id`` (or, when the
    credential is refused, ``Apim-Debug-Authorization-Expired`` / ``-WrongAPI``);
 3. ``POST {service}/gateways/managed/listTrace {"traceId"}`` (``Gateway_ListTrace``).
 
-Security: the debug credential and the bearer token are never printed or logged; the credential
+Security: the debug credential, the bearer token and the subscription key are never printed or
+logged; the credential
 lives five minutes and works for the one API only.
 """
 
@@ -24,12 +27,13 @@ from typing import Any
 
 import httpx
 
-from orchestrator.errors import PrmlabError, TargetError
+from orchestrator.errors import PrmlabError, TargetError, printable
 from orchestrator.target import TargetSettings, open_clients
 
 API_VERSION = "2024-05-01"  # Gateway_ListDebugCredentials / Gateway_ListTrace are in this stable version
 CREDENTIAL_LIFETIME = "PT5M"  # enough for one request; Azure allows at most PT1H
 REFUSAL_HEADERS = ("Apim-Debug-Authorization-Expired", "Apim-Debug-Authorization-WrongAPI")
+SUBSCRIPTION_KEY_HEADER = "Ocp-Apim-Subscription-Key"  # APIM's default header name
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,15 @@ class Traced:
     method: str
     url: str
     trace: dict[str, Any]
+
+
+def _message(resp: httpx.Response) -> str:
+    """The ``message`` of a gateway error body (APIM: ``{"statusCode", "message"}``), else ''."""
+    try:
+        body = resp.json()
+    except ValueError:
+        return ""
+    return printable(str(body.get("message") or ""))[:300] if isinstance(body, dict) else ""
 
 
 async def _arm_post(apim: Any, url: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -67,8 +80,10 @@ async def trace_request(
     path: str,
     token: str | None,
     body: bytes | None,
+    subscription: str | None = None,
 ) -> Traced:
-    """Send ``method path`` to the service's gateway, traced for the API ``api``; the trace."""
+    """Send ``method path`` to the service's gateway, traced for the API ``api``; the trace.
+    ``subscription``: the service subscription whose primary key goes along (None: no key)."""
     base = settings.endpoints.resource_manager.rstrip("/")
     service_id = (
         f"/subscriptions/{settings.subscription_id}/resourceGroups/{settings.resource_group}"
@@ -92,6 +107,11 @@ async def trace_request(
         headers = {"Apim-Debug-Authorization": str(credential.get("token") or "")}
         if token:
             headers["Authorization"] = f"Bearer {token}"
+        if subscription is not None:
+            secrets = await clients.apim.subscription.list_secrets(
+                settings.resource_group, service, subscription
+            )
+            headers[SUBSCRIPTION_KEY_HEADER] = str(secrets.primary_key or "")
         url = gateway + (path if path.startswith("/") else "/" + path)
         verify: ssl.SSLContext | bool = (
             ssl.create_default_context(cafile=str(settings.ca_file)) if settings.ca_file is not None else True
@@ -104,6 +124,10 @@ async def trace_request(
         trace_id = resp.headers.get("Apim-Trace-Id")
         if not trace_id:
             why = [f"{h}: {resp.headers[h]}" for h in REFUSAL_HEADERS if h in resp.headers]
+            said = _message(resp)
+            if not why and "subscription key" in said.lower():
+                # refused before any policy ran: nothing to trace
+                why = [f"{said!r}: pass --subscription with the lab.yaml key of a subscription for this API"]
             raise PrmlabError(
                 f"{method} {url} answered {resp.status_code} without a trace"
                 + (

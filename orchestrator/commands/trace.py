@@ -27,7 +27,9 @@ prmlab trace POST /mcp --token "$TOKEN"       a token: audience / scope checks, 
 prmlab trace --api oauth GET /oauth/.well-known/oauth-authorization-server
 
 The token can also come from PRMLAB_TRACE_TOKEN (kept out of the shell history); it is never
-printed. The debug credential lives five minutes and works for that one API only.
+printed. The debug credential lives five minutes and works for that one API only. An API that
+needs a subscription key gets the primary key of the lab's subscription for it (or a product
+holding it), read through ARM and never printed; --subscription names another, or none.
 """
 
 
@@ -41,6 +43,11 @@ printed. The debug credential lives five minutes and works for that one API only
 )
 @click.option("--token", help="Bearer token to send (default: PRMLAB_TRACE_TOKEN, else none).")
 @click.option("--data", help="Request body to send (e.g. a JSON-RPC message).")
+@click.option(
+    "--subscription",
+    help="The lab.yaml key of the subscription whose key to send, or 'none' (default: the lab's "
+    "subscription for the API when it needs a key).",
+)
 @lab_file_option("The lab whose gateway to trace.")
 @output_option()
 def command(
@@ -49,6 +56,7 @@ def command(
     api_key: str | None,
     token: str | None,
     data: str | None,
+    subscription: str | None,
     lab_file: Path,
     output: str,
 ) -> int:
@@ -78,6 +86,21 @@ def command(
             )
     elif api_key not in apis:
         raise click.UsageError(f"unknown API {api_key!r}: the lab's APIs are {', '.join(apis)}")
+    from orchestrator.verify.subscriptions import needs_key, subscription_for
+
+    if subscription is None:
+        subscription = subscription_for(lab, api_key)
+        if subscription is None and needs_key(lab, api_key):
+            click.echo(
+                f"API {api_key} needs a subscription key and no active subscription of the lab covers it: "
+                "traced without one",
+                err=True,
+            )
+    elif subscription == "none":
+        subscription = None
+    elif subscription not in lab.apim.subscriptions:
+        known = ", ".join(lab.apim.subscriptions) or "none"
+        raise click.UsageError(f"unknown subscription {subscription!r}: the lab's subscriptions are {known}")
     settings = TargetSettings.for_lab(lab)
     lab, _graph = complete(lab, settings.subscription_id)  # the derived global names
     service = lab.apim.service.name
@@ -92,6 +115,7 @@ def command(
         target_path,
         token or os.environ.get("PRMLAB_TRACE_TOKEN") or None,
         data.encode() if data is not None else None,
+        subscription,
     )
     if output == "json":
         from orchestrator.output.json_doc import FORMAT_VERSION

@@ -42,11 +42,28 @@ INVALID = "invalid subscription key"
 ApimOpener = Callable[[], AbstractAsyncContextManager[Any]]
 
 
-def _needs_key(lab: Lab, api_key: str) -> bool:
+def needs_key(lab: Lab, api_key: str) -> bool:
+    """A call to ``api_key`` needs a subscription key: the API requires one and no open product
+    of the lab holds it."""
     api = lab.apim.apis.get(api_key)
     if api is None or not api.subscription_required:
         return False
     return not any(not p.subscription_required and api_key in p.apis for p in lab.apim.products.values())
+
+
+def subscription_for(lab: Lab, api_key: str) -> str | None:
+    """The lab's subscription whose key admits a call to ``api_key`` (``prmlab trace``): None when
+    the API needs no key, else the first active one for the API itself or for a product holding
+    it (None when there is none)."""
+    if not needs_key(lab, api_key):
+        return None
+    for key, sub in lab.apim.subscriptions.items():
+        if not sub.active:
+            continue
+        product = lab.apim.products.get(str(sub.product)) if sub.product is not None else None
+        if sub.api == api_key or (product is not None and api_key in product.apis):
+            return str(key)
+    return None
 
 
 def targets(lab: Lab) -> list[tuple[str, str]]:
@@ -62,7 +79,7 @@ def targets(lab: Lab) -> list[tuple[str, str]]:
             if product is None or not product.apis:
                 continue
             api = product.apis[0]
-        if _needs_key(lab, api):
+        if needs_key(lab, api):
             out.append((key, api))
     return out
 

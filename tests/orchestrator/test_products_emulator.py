@@ -5,6 +5,7 @@ with the key read through ``listSecrets``), pruning, and the key never in any ou
 
 from __future__ import annotations
 
+import json
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,6 +14,7 @@ from typing import Any
 
 import anyio
 import httpx
+import pytest
 
 from orchestrator.resource import Action
 from orchestrator.verify.model import Outcome
@@ -143,3 +145,52 @@ def test_the_product_follows_its_apis_list(emulator: RunningEmulator, tmp_path: 
 
     assert anyio.run(apis) == ["mcp"]
     assert not reconcile_on(emulator, lab_file)[0].plan.has_changes
+
+
+def test_trace_sends_the_labs_subscription_key(
+    emulator: RunningEmulator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``prmlab trace`` of an API that needs a subscription key sends the primary key of the lab's
+    subscription for it (read through listSecrets, never printed): traced past the key check,
+    not APIM's 401 "missing subscription key" (which it got before); ``--subscription none``
+    traces that refusal."""
+    from orchestrator.cli import main
+    from orchestrator.target import TargetSettings
+    from orchestrator.verify.subscriptions import subscription_for
+
+    lab_file = write_lab(tmp_path, products_lab("trace-subs", policy=False))
+    report, _, out = reconcile_on(emulator, lab_file)
+    assert report.exit_code == 0, out
+    rg, service, lab = _service(emulator, lab_file)
+    assert subscription_for(lab, "extra") == "partner-key"
+    assert subscription_for(lab, "mcp") is None  # needs no key
+    monkeypatch.setattr(TargetSettings, "for_lab", classmethod(lambda cls, lab: settings_for(emulator, lab)))
+
+    def trace(*extra: str) -> tuple[int, dict[str, Any], str]:
+        with pytest.raises(SystemExit) as exited:
+            main(["trace", "GET", "/extra/items", "-f", str(lab_file), "--output", "json", *extra])
+        printed, err = capsys.readouterr()
+        code = exited.value.code
+        assert isinstance(code, int)
+        return code, (json.loads(printed) if code == 0 else {}), printed + err
+
+    async def primary() -> str:
+        async with emulator.apim_client() as c:
+            return str((await c.subscription.list_secrets(rg, service, "partner-key")).primary_key)
+
+    key = anyio.run(primary)
+    code, doc, shown = trace()
+    assert code == 0, shown
+    assert doc["request"]["status"] != 401, doc["request"]
+    assert key not in shown
+    # without the key the gateway refuses before any policy runs: no trace, and the error says why
+    code, _, shown = trace("--subscription", "none")
+    assert code == 1, shown
+    assert "answered 401 without a trace ('Access denied due to missing subscription key." in shown
+    assert "pass --subscription with the lab.yaml key of a subscription for this API" in shown
+    code, _, shown = trace("--subscription", "nope")
+    assert code == 2
+    assert "unknown subscription 'nope': the lab's subscriptions are partner-key" in shown

@@ -40,10 +40,17 @@ XML_EQUAL = [
     ("character reference", "<a><b>x&gt;y</b></a>", "<a><b>x&#62;y</b></a>"),
     ("text whitespace runs", "<a><b>one  two</b></a>", "<a><b>\n  one two\n</b></a>"),
     ("xml declaration", "<a/>", '<?xml version="1.0" encoding="utf-8"?>\n<a/>'),
+    (
+        # a multi-line expression as the template writes it vs as APIM's rawxml answers it
+        "newlines in an attribute value, literal vs &#10;",
+        '<a><b value="@{\n    var x = 1;\n    return x;\n}" /></a>',
+        '<a><b value="@{&#10;    var x = 1;&#10;    return x;&#10;}"/></a>',
+    ),
 ]
 
 XML_DIFFERENT = [
     ("attribute value", POLICY, POLICY.replace('name="A"', 'name="B"')),
+    ("attribute value's words", '<a b="@{ return 1; }"/>', '<a b="@{&#10;return 2;&#10;}"/>'),
     ("element missing", POLICY, POLICY.replace("<base />", "")),
     ("text", POLICY, POLICY.replace("<value>x</value>", "<value>y</value>")),
     ("comment", "<a><!-- one --></a>", "<a><!-- two --></a>"),

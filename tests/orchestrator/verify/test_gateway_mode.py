@@ -682,6 +682,9 @@ def test_the_reconcile_hook_glue_runs_every_check(lab: Lab) -> None:
 
     spec = load_lab(lab.lab_file)
     report, _, _ = reconcile_on(lab.emu, lab.lab_file, dry_run=True)
+    # the lab as reconciled is the lab as written: nothing to do (its policies' multi-line
+    # expressions were planned again after every reconcile, providers.base.canonical_xml)
+    assert [s.address for s in report.plan.changes] == []
     outputs = {s.address: s.actual.outputs for s in report.plan.steps if s.actual is not None}
     target = gateway_target_for(spec, outputs, settings_for(lab.emu, spec).outputs(), lab.emu.ca_file)
     assert target is not None
